@@ -1,0 +1,73 @@
+"""Atomic output: write to a temporary file beside the target, then rename.
+
+A crash or an error while writing never leaves a half-written file at the target path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import RevertibleError
+
+__all__ = ["atomic_path", "write_table", "read_table"]
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in ``dest``'s folder; rename it onto ``dest`` on success.
+
+    On any exception the temporary file is removed and ``dest`` is left untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(d / "x.txt") as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> (d / "x.txt").read_text()
+    'hello'
+    """
+    dest = Path(dest)
+    if dest.parent and not dest.parent.exists():
+        raise RevertibleError(
+            f"output folder {dest.parent} does not exist: create it or choose another --out path"
+        )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_table(df: pd.DataFrame, dest: str | os.PathLike[str]) -> Path:
+    """Write ``df`` atomically as parquet or CSV, chosen by ``dest``'s extension."""
+    dest = Path(dest)
+    suffix = dest.suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv"}:
+        raise RevertibleError(
+            f"output file {dest}: unknown extension {suffix!r}; use .parquet or .csv"
+        )
+    with atomic_path(dest) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+    return dest
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a parquet or CSV table written by :func:`write_table`."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    return pd.read_parquet(path)

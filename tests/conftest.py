@@ -1,0 +1,41 @@
+"""Shared fixtures: a seeded rng, the real data folder, temporary MLflow stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The real Binance data: $REVERTIBLE_DATA, default ../shared/data beside the repo."""
+    return Path(os.environ.get("REVERTIBLE_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not (path / "binance-spot-1h-2024").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"real data missing at {path}: set REVERTIBLE_DATA or place ../shared/data")
+        pytest.skip(f"real data missing at {path} (set REVERTIBLE_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spot_dir(shared_data: Path) -> Path:
+    return shared_data / "binance-spot-1h-2024"
+
+
+@pytest.fixture(scope="session")
+def futures_dir(shared_data: Path) -> Path:
+    return shared_data / "binance-futures-1h-2024"
