@@ -1,0 +1,308 @@
+"""Divergence episodes and their reversion labels (DESIGN.md default definition).
+
+An episode of ordered pair (A, B) starts at bar ``t`` when ``|z_t| >= entry`` and
+``|z_{t-1}| < entry`` (both finite), the pair is eligible at ``t``, and ``t`` is not inside an
+earlier episode of the pair. With ``beta_t``, ``mean_t`` and ``std_t`` frozen at ``t``::
+
+    z'_{t+k} = sign(z_t) * (a_{t+k} - beta_t * b_{t+k} - mean_t) / std_t,   k = 1..horizon
+
+The label is 1 when ``z' <= exit`` happens before ``z' >= stop`` within the horizon, else 0. The
+episode ends at the first barrier touched (``revert`` / ``stop``) or at ``t + horizon``
+(``timeout``). Bars where either price is missing cannot touch a barrier. An episode whose horizon
+reaches past the pair's last bar with both prices, and which has touched no barrier, is ``open``:
+label null. Only the label looks forward; detection at ``t`` uses bars ``<= t`` (an earlier
+episode blocks ``t`` only while it is still running at ``t``).
+
+Pair orientation: the universe holds each unordered pair once, with ``asset_a`` the name that sorts
+first (``BTC/USDT`` before ``ETH/USDT``). The orientation is fixed by names, never by data, so it is
+point-in-time by construction; the spread regresses A on B.
+
+:func:`build_episodes` streams blocks of pairs through one compiled kernel (parallel over pairs)
+that computes the return correlation, the hedge ratio, spread, z-score, detection and labels, so
+memory is bounded by the block size, not by the number of pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .panel import Panel
+from .spread import SpreadSeries, _block_kernel, min_obs, pack_assets
+
+__all__ = [
+    "EPISODE_COLUMNS",
+    "EXIT_REASONS",
+    "pair_episodes",
+    "universe_pairs",
+    "iter_episode_blocks",
+    "build_episodes",
+]
+
+EPISODE_COLUMNS = [
+    "asset_a",
+    "asset_b",
+    "entry_time",
+    "z_entry",
+    "beta",
+    "spread_mean",
+    "spread_std",
+    "label",
+    "exit_time",
+    "exit_reason",
+    "bars_held",
+]
+EXIT_REASONS = np.array(["revert", "stop", "timeout", "open"], dtype=object)
+_N_FIELDS = 10  # entry_idx, z, beta, mean, std, label, exit_idx, reason, held, corr
+_REL = {"both": 0, "positive": 1, "inverse": 2}
+_NO_SERIES = np.empty((0, 6, 0))
+
+
+@nb.njit(cache=True, nogil=True)
+def _last_valid(a, b):  # pragma: no cover
+    for t in range(a.shape[0] - 1, -1, -1):
+        if np.isfinite(a[t]) and np.isfinite(b[t]):
+            return t
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _detect_label(
+    a, b, beta, mean, std, z, elig, entry, exit_, stop, horizon, out, cap
+):  # pragma: no cover
+    """Reference detector over precomputed series; write up to ``cap`` rows; return the count.
+
+    A second, plain implementation of the rule: the compiled block kernel
+    (:func:`revertible.spread._scan_pair`) is tested against it. ``elig`` is a per-bar boolean
+    mask (pair eligibility); ``out`` has shape (cap, 10).
+    """
+    n = a.shape[0]
+    last = _last_valid(a, b)
+    count = 0
+    busy_until = -1  # episodes cannot start at t <= busy_until
+    for t in range(1, n):
+        if t <= busy_until:
+            continue
+        zt = z[t]
+        zp = z[t - 1]
+        if not (np.isfinite(zt) and np.isfinite(zp)):
+            continue
+        if abs(zt) < entry or abs(zp) >= entry or not elig[t]:
+            continue
+        sgn = 1.0 if zt > 0 else -1.0
+        bt = beta[t]
+        mt = mean[t]
+        st = std[t]
+        label = np.nan
+        reason = 3  # open
+        exit_idx = -1
+        held = 0
+        k_end = min(horizon, n - 1 - t)
+        for k in range(1, k_end + 1):
+            j = t + k
+            if j > last:
+                break
+            aj = a[j]
+            bj = b[j]
+            if not (np.isfinite(aj) and np.isfinite(bj)):
+                continue
+            zz = sgn * (aj - bt * bj - mt) / st
+            if zz <= exit_:
+                label = 1.0
+                reason = 0
+                exit_idx = j
+                held = k
+                break
+            if zz >= stop:
+                label = 0.0
+                reason = 1
+                exit_idx = j
+                held = k
+                break
+        if reason == 3:
+            if t + horizon <= last:
+                label = 0.0
+                reason = 2
+                exit_idx = t + horizon
+                held = horizon
+            else:
+                held = max(0, last - t)
+        if count < cap:
+            out[count, 0] = t
+            out[count, 1] = zt
+            out[count, 2] = bt
+            out[count, 3] = mt
+            out[count, 4] = st
+            out[count, 5] = label
+            out[count, 6] = exit_idx
+            out[count, 7] = reason
+            out[count, 8] = held
+            out[count, 9] = np.nan
+        count += 1
+        busy_until = exit_idx if exit_idx >= 0 else n
+    return count
+
+
+def pair_episodes(
+    a: np.ndarray,
+    b: np.ndarray,
+    sp: SpreadSeries,
+    eligible: np.ndarray | None = None,
+    entry: float = 2.0,
+    exit: float = 0.5,
+    stop: float = 4.0,
+    horizon: int = 48,
+) -> pd.DataFrame:
+    """Episodes of one pair from its spread series (see the module docstring for the rule).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``entry_idx, z_entry, beta, spread_mean, spread_std, label, exit_idx,
+        exit_reason, bars_held``; ``label`` is 1.0, 0.0 or NaN (open), ``exit_idx`` is -1 when
+        open. Indices are bar positions.
+    """
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    n = a.shape[0]
+    elig = np.ones(n, dtype=np.bool_) if eligible is None else np.asarray(eligible, np.bool_)
+    cap = n // 2 + 1
+    out = np.empty((cap, _N_FIELDS))
+    cnt = _detect_label(
+        a, b, sp.beta, sp.mean, sp.std, sp.z, elig, entry, exit, stop, horizon, out, cap
+    )
+    return _rows_to_frame(out[:cnt]).drop(columns="corr_entry")
+
+
+def _rows_to_frame(rows: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "entry_idx": rows[:, 0].astype(np.int64),
+            "z_entry": rows[:, 1],
+            "beta": rows[:, 2],
+            "spread_mean": rows[:, 3],
+            "spread_std": rows[:, 4],
+            "label": rows[:, 5],
+            "exit_idx": rows[:, 6].astype(np.int64),
+            "exit_reason": EXIT_REASONS[rows[:, 7].astype(np.int64)],
+            "bars_held": rows[:, 8].astype(np.int64),
+            "corr_entry": rows[:, 9],
+        }
+    )
+
+
+def universe_pairs(assets: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All unordered pairs as column indices ``(ia, ib)`` with ``assets[ia] < assets[ib]``."""
+    order = np.argsort(np.asarray(assets, dtype=object))
+    ia, ib = np.triu_indices(len(assets), k=1)
+    return order[ia].astype(np.int64), order[ib].astype(np.int64)
+
+
+def iter_episode_blocks(
+    panel: Panel,
+    cfg: Config,
+    asset_elig: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Yield the episode table block by block of ``cfg.compute.block_size`` pairs.
+
+    Parameters
+    ----------
+    panel : Panel
+        Aligned prices.
+    cfg : Config
+        Spread, label, universe and compute settings.
+    asset_elig : numpy.ndarray
+        ``(T, N)`` bool, per-asset eligibility (liquidity, history) from
+        :func:`revertible.pairs.asset_eligibility`.
+    pairs : tuple of arrays, optional
+        Column indices ``(ia, ib)``; default :func:`universe_pairs`.
+    progress : callable, optional
+        Called with ``(pairs_done, pairs_total)`` after each block.
+    """
+    pack = pack_assets(panel.log_close())
+    elig = np.asfortranarray(asset_elig, dtype=np.bool_)
+    ia, ib = universe_pairs(panel.assets) if pairs is None else pairs
+    n_pairs = len(ia)
+    n = panel.n_bars
+    sc, lc, uc = cfg.spread, cfg.label, cfg.universe
+    cw = uc.eligibility_window_days * 24
+    args = (
+        sc.beta_window, sc.z_window,
+        min_obs(sc.beta_window, sc.min_obs_frac), min_obs(sc.z_window, sc.min_obs_frac),
+        cw, min_obs(cw, uc.min_obs_frac), uc.min_abs_corr, _REL[uc.relationship],
+        lc.entry, lc.exit, lc.stop, lc.horizon,
+    )
+    cap = min(n // 2 + 1, max(64, n // 16))
+    bs = cfg.compute.block_size
+    times = panel.times
+    names = np.asarray(panel.assets, dtype=object)
+    for start in range(0, n_pairs, bs):
+        pa, pb = ia[start : start + bs], ib[start : start + bs]
+        counts = np.zeros(len(pa), dtype=np.int64)
+        out = np.empty((len(pa), cap, _N_FIELDS))
+        _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, cap, out, counts)
+        if counts.max(initial=0) > cap:  # rare: a pair with very many episodes
+            big = n // 2 + 1
+            out = np.empty((len(pa), big, _N_FIELDS))
+            _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, big, out, counts)
+        which = np.repeat(np.arange(len(pa)), counts)
+        slot = np.concatenate([np.arange(c) for c in counts]) if len(which) else which
+        rows = out[which, slot]
+        df = _rows_to_frame(rows)
+        exit_idx = df.pop("exit_idx").to_numpy()
+        entry_idx = df.pop("entry_idx").to_numpy()
+        df.insert(0, "asset_a", names[pa[which]])
+        df.insert(1, "asset_b", names[pb[which]])
+        df.insert(2, "entry_time", times[entry_idx])
+        df["exit_time"] = pd.Series(times[np.maximum(exit_idx, 0)]).where(exit_idx >= 0)
+        df["label"] = df["label"].astype("Float64")
+        df.loc[df["exit_reason"] == "open", "label"] = pd.NA
+        yield df[[*EPISODE_COLUMNS, "corr_entry"]].reset_index(drop=True)
+        if progress is not None:
+            progress(min(start + bs, n_pairs), n_pairs)
+
+
+def build_episodes(
+    panel: Panel,
+    cfg: Config,
+    asset_elig: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """The whole episode table (DESIGN.md columns), sorted by entry time then pair."""
+    if asset_elig is None:
+        from .pairs import asset_eligibility
+
+        asset_elig = asset_eligibility(panel, cfg.universe)
+    blocks = list(iter_episode_blocks(panel, cfg, asset_elig, progress=progress))
+    if not blocks:
+        return empty_episodes()
+    df = pd.concat(blocks, ignore_index=True)
+    return df.sort_values(["entry_time", "asset_a", "asset_b"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def empty_episodes() -> pd.DataFrame:
+    """An episode table with no rows and the right dtypes."""
+    return pd.DataFrame(
+        {
+            "asset_a": pd.Series([], dtype=object),
+            "asset_b": pd.Series([], dtype=object),
+            "entry_time": pd.DatetimeIndex([], tz="UTC"),
+            "z_entry": pd.Series([], dtype=float),
+            "beta": pd.Series([], dtype=float),
+            "spread_mean": pd.Series([], dtype=float),
+            "spread_std": pd.Series([], dtype=float),
+            "label": pd.Series([], dtype="Float64"),
+            "exit_time": pd.DatetimeIndex([], tz="UTC"),
+            "exit_reason": pd.Series([], dtype=object),
+            "bars_held": pd.Series([], dtype=np.int64),
+            "corr_entry": pd.Series([], dtype=float),
+        }
+    )
