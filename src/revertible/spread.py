@@ -5,8 +5,16 @@ For an ordered pair (A, B) with log prices ``a``, ``b``:
 * ``beta_t``: OLS slope (with intercept) of ``a`` on ``b`` over the trailing ``beta_window`` bars
   ending at ``t`` inclusive, using the bars where both prices exist;
 * ``spread_t = a_t - beta_t * b_t``;
-* ``z_t = (spread_t - mean_t) / std_t`` with mean and std (ddof=1) of the spread over the trailing
-  ``z_window`` bars ending at ``t`` inclusive.
+* ``z_t = (spread_t - mean_t) / std_t`` with ``mean_t`` and ``std_t`` (ddof=1) the mean and
+  standard deviation of ``a_j - beta_t * b_j`` over the trailing ``z_window`` bars ``j`` ending at
+  ``t`` inclusive, i.e. the window's spread *under the current hedge ratio*.
+
+Why the current hedge ratio: mixing bars that each carry their own ``beta_j`` adds
+``(beta_j - beta_t) * b_j`` to the window, a term that grows with the log-price level, so z (and
+every label) would change with the quote unit of a leg (prices x1000 changed the reversion rate of a
+simulated half-life-12 pair from 0.67 to 0.25). With ``beta_t`` throughout, z is invariant to the
+price unit and is exactly the spread a trader holding the ``beta_t`` hedge watches; the label's
+frozen ``mean_t``/``std_t`` are the same quantities.
 
 A window is usable when at least ``ceil(min_obs_frac * window)`` of its bars are valid; otherwise the
 value is NaN. Everything at ``t`` uses bars ``<= t`` only.
@@ -24,8 +32,6 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
-
-_FM = {"contract", "arcp", "nsz", "afn"}
 
 __all__ = ["SpreadSeries", "pair_spread", "pair_series", "pack_assets", "rolling_corr", "min_obs"]
 
@@ -45,7 +51,7 @@ def min_obs(window: int, frac: float) -> int:
     return max(2, int(math.ceil(frac * window - 1e-9)))
 
 
-@nb.njit(cache=True, nogil=True, fastmath=_FM)
+@nb.njit(cache=True, nogil=True)
 def _scan_pair(
     pa, pb, ea, eb, bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel,
     entry, exit_, stop, horizon, record, beta_o, spread_o, mean_o, std_o, z_o, corr_o, out, cap,
@@ -75,7 +81,6 @@ def _scan_pair(
     wb = pb[4]
     n = a.shape[0]
     e2 = entry * entry * (1.0 - 1e-9)
-    ring = np.empty(zw)
     last = -1
     for t in range(n - 1, -1, -1):
         if va[t] * vb[t] > 0.0:
@@ -89,10 +94,13 @@ def _scan_pair(
     sb = 0.0
     sab = 0.0
     sbb = 0.0
-    cs = np.nan
-    zc = 0
-    ss = 0.0
-    sss = 0.0
+    zn = 0.0
+    zx = 0.0
+    zy = 0.0
+    zxx = 0.0
+    zyy = 0.0
+    zxy = 0.0
+    cz_left = zw
     ccnt = 0.0
     sx = 0.0
     sy = 0.0
@@ -105,7 +113,6 @@ def _scan_pair(
     inv[0] = 0.0
     for k in range(1, zw + 1):
         inv[k] = 1.0 / k
-    slot = -1
     prev_below = False  # |z_{t-1}| < entry and z_{t-1} finite
     busy_until = -1
     count = 0
@@ -192,6 +199,46 @@ def _scan_pair(
                 sb -= y
                 sab -= x * y
                 sbb -= y * y
+        # ---- z-window sums of the same centred levels (window zw)
+        cz_left -= 1
+        if cz_left < 0:
+            cz_left = zw - 1
+            zn = 0.0
+            zx = 0.0
+            zy = 0.0
+            zxx = 0.0
+            zyy = 0.0
+            zxy = 0.0
+            for j in range(t - zw + 1, t + 1):
+                w = va[j] * vb[j]
+                x = (a0[j] - ca) * w
+                y = (b0[j] - cb) * w
+                zn += w
+                zx += x
+                zy += y
+                zxx += x * x
+                zyy += y * y
+                zxy += x * y
+        else:
+            x = (a0[t] - ca) * v
+            y = (b0[t] - cb) * v
+            zn += v
+            zx += x
+            zy += y
+            zxx += x * x
+            zyy += y * y
+            zxy += x * y
+            k = t - zw
+            if k >= 0:
+                w = va[k] * vb[k]
+                x = (a0[k] - ca) * w
+                y = (b0[k] - cb) * w
+                zn -= w
+                zx -= x
+                zy -= y
+                zxx -= x * x
+                zyy -= y * y
+                zxy -= x * y
         bet = np.nan
         s = np.nan
         if cnt >= min_b:
@@ -201,48 +248,16 @@ def _scan_pair(
                 bet = (sab * cnt - sa * sb) / vbb
                 if v > 0.0:
                     s = a[t] - bet * b[t]
-        # ---- spread sums (window zw), centred on cs
-        slot += 1
-        recompute = False
-        if slot == zw:
-            slot = 0
-            recompute = True
-        old = ring[slot] if t >= zw else np.nan
-        ring[slot] = s
-        if np.isfinite(s) and not np.isfinite(cs):
-            cs = s
-        if recompute:
-            zc = 0
-            ss = 0.0
-            sss = 0.0
-            for j in range(zw):
-                if np.isfinite(ring[j]):
-                    cs = ring[j]
-                    break
-            for j in range(zw):
-                val = ring[j]
-                if np.isfinite(val):
-                    d = val - cs
-                    zc += 1
-                    ss += d
-                    sss += d * d
-        else:
-            if np.isfinite(s):
-                d = s - cs
-                zc += 1
-                ss += d
-                sss += d * d
-            if np.isfinite(old):
-                d = old - cs
-                zc -= 1
-                ss -= d
-                sss -= d * d
+        # ---- mean and std over the z window of a_j - beta_t * b_j (the current hedge ratio,
+        # so z does not depend on the price unit of either leg)
         m = np.nan
         var = np.nan
-        if zc >= min_z:
-            mu = ss * inv[zc]
-            var = (sss - ss * mu) * inv[zc - 1]
-            m = cs + mu
+        nz = int(zn + 0.5)
+        if nz >= min_z and np.isfinite(bet):
+            su = zx - bet * zy
+            suu = zxx - 2.0 * bet * zxy + bet * bet * zyy
+            var = (suu - su * su * inv[nz]) * inv[nz - 1]
+            m = (ca - bet * cb) + su * inv[nz]
         zok = np.isfinite(s) and var > 1e-24
         # |z| may reach entry only if (s - m)^2 >= entry^2 * var (with a safety margin), so the
         # square root and the division run only there unless every value is recorded
@@ -345,7 +360,7 @@ def pack_assets(logp: np.ndarray) -> np.ndarray:
     return pack
 
 
-@nb.njit(cache=True, parallel=True, fastmath=_FM)
+@nb.njit(cache=True, parallel=True)
 def _block_kernel(
     pack, asset_elig, ia, ib, bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel,
     entry, exit_, stop, horizon, record, series, cap, out, counts,
@@ -356,21 +371,14 @@ def _block_kernel(
     ``series[p, 0:6]`` with beta, spread, mean, std, z, corr), so per-bar values are bit-identical
     between the single-pair API and the block kernel whatever the compiler does.
     """
-    dummy = np.empty(0)
+    none = np.empty((6, 0))
     for p in nb.prange(ia.shape[0]):
-        if record:
-            sr = series[p]
-            counts[p] = _scan_pair(
-                pack[ia[p]], pack[ib[p]], asset_elig[:, ia[p]], asset_elig[:, ib[p]],
-                bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel, entry, exit_, stop,
-                horizon, True, sr[0], sr[1], sr[2], sr[3], sr[4], sr[5], out[p], cap,
-            )
-        else:
-            counts[p] = _scan_pair(
-                pack[ia[p]], pack[ib[p]], asset_elig[:, ia[p]], asset_elig[:, ib[p]],
-                bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel, entry, exit_, stop,
-                horizon, False, dummy, dummy, dummy, dummy, dummy, dummy, out[p], cap,
-            )
+        sr = series[p] if record else none  # one call site: one compiled body for both modes
+        counts[p] = _scan_pair(
+            pack[ia[p]], pack[ib[p]], asset_elig[:, ia[p]], asset_elig[:, ib[p]],
+            bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel, entry, exit_, stop,
+            horizon, record, sr[0], sr[1], sr[2], sr[3], sr[4], sr[5], out[p], cap,
+        )
 
 
 def _as_f8(x: np.ndarray) -> np.ndarray:
