@@ -1,0 +1,523 @@
+"""Sizing: hand-computed examples, every documented error, and property tests of the limits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from revertible.config import CostConfig, LabelConfig, SizingConfig
+from revertible.sizing import (
+    SIZING_COLUMNS,
+    afml_size,
+    bet_size,
+    expected_edge,
+    kelly_size,
+    leg_ratio,
+    leg_sides,
+    liquidation_price,
+    max_safe_leverage,
+    payoff,
+    round_qty,
+    size_signals,
+    vol_target_notional,
+)
+
+PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NUMERIC = [
+    "leg_a_notional", "leg_a_qty", "leg_a_price", "leg_b_notional", "leg_b_qty", "leg_b_price",
+    "gross_leverage", "take_profit_z", "stop_z", "min_abs_corr", "bet_size", "payoff_ratio",
+    "margin", "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+]  # fmt: skip
+T0 = pd.Timestamp("2024-03-01 12:00", tz="UTC")
+
+
+def signal(**kw) -> dict:
+    """The worked BTC/ETH-like example; keywords override."""
+    row = dict(
+        asset_a="BTC/USDT", asset_b="ETH/USDT", entry_time=T0, z_entry=2.3, beta=0.8,
+        spread_std=0.02, probability=0.62, price_a=62_000.0, price_b=3_400.0,
+        vol_a=0.006, vol_b=0.008,
+    )  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def expected_sides(z: float, beta: float) -> tuple[str, str]:
+    # z > 0: sell the spread a - beta*b: short a; b moves against a when beta > 0.
+    a = "short" if z > 0 else "long"
+    same_side = beta < 0
+    b = a if same_side else ("long" if a == "short" else "short")
+    return a, b
+
+
+# --- hand-computed example: z=2.3, beta=0.8, std=0.02, p=0.62, default costs and limits ---
+# cost per unit leg-A notional: 2 fills * (0.001 fee + 0.0002 slippage) * (1 + 0.8) = 0.00432
+# win  = (2.3 - 0.5) * 0.02 - 0.00432 = 0.03168
+# loss = (4.0 - 2.3) * 0.02 + 0.00432 = 0.03832
+# b = 0.03168 / 0.03832 = 0.826722...
+# Kelly: 0.25 * (0.62 - 0.38 / b) = 0.25 * (0.62 - 0.38 * 0.03832 / 0.03168) = 0.0400884...
+# vol target: 0.01 * 100_000 / 0.02 = 50_000 leg-A notional at full size
+
+
+def test_payoff_hand_computed():
+    pay = payoff(2.3, 0.02, take_profit_z=0.5, stop_z=4.0, leg_ratio=0.8, costs=CostConfig())
+    assert pay.cost == pytest.approx(0.00432)
+    assert pay.win == pytest.approx(0.03168)
+    assert pay.loss == pytest.approx(0.03832)
+    assert pay.ratio == pytest.approx(0.03168 / 0.03832)
+    assert pay.reason == ""
+    # direction does not change the payoff
+    assert (
+        payoff(-2.3, 0.02, take_profit_z=0.5, stop_z=4.0, leg_ratio=0.8, costs=CostConfig()) == pay
+    )
+
+
+def test_kelly_hand_computed():
+    b = 0.03168 / 0.03832
+    want = 0.25 * (0.62 - 0.38 * 0.03832 / 0.03168)
+    assert want == pytest.approx(0.0400884, abs=1e-7)
+    assert kelly_size(0.62, b, 0.25) == pytest.approx(want)
+    bet = bet_size(0.62, b, method="kelly", fraction=0.25)
+    assert bet.size == pytest.approx(want)
+    assert bet.edge == pytest.approx(0.62 * b - 0.38)
+    assert bet.reason == ""
+    assert kelly_size(0.6, 1.0, 1.0) == pytest.approx(0.2)  # textbook: 2p - 1 at even odds
+
+
+def test_afml_hand_computed():
+    z = (0.62 - 0.5) / math.sqrt(0.62 * 0.38)
+    phi = 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    assert afml_size(0.62, 0.25) == pytest.approx(0.25 * (2.0 * phi - 1.0))
+    assert afml_size(0.62, 1.0) == pytest.approx(0.19526, abs=1e-5)
+    assert afml_size(0.5) == 0.0 and afml_size(0.3) == 0.0 and afml_size(1.0, 1.0) == 1.0
+
+
+def test_size_signals_worked_example():
+    out = size_signals(frame(signal()), SizingConfig(), CostConfig(), LabelConfig())
+    r = out.iloc[0]
+    kelly = 0.25 * (0.62 - 0.38 * 0.03832 / 0.03168)
+    n_a = 50_000.0 * kelly
+    assert r.reason == ""
+    assert r.bet_size == pytest.approx(kelly)
+    assert r.payoff_ratio == pytest.approx(0.03168 / 0.03832)
+    assert (r.leg_a_side, r.leg_b_side) == ("short", "long")
+    assert r.leg_a_notional == pytest.approx(n_a) and r.leg_a_notional == pytest.approx(
+        2004.42, 1e-5
+    )
+    assert r.leg_b_notional == pytest.approx(0.8 * n_a)
+    assert r.leg_a_qty == pytest.approx(n_a / 62_000.0)
+    assert r.leg_b_qty == pytest.approx(0.8 * n_a / 3_400.0)
+    assert (r.leg_a_price, r.leg_b_price) == (62_000.0, 3_400.0)
+    assert r.gross_leverage == pytest.approx(1.8 * n_a / 100_000.0)
+    assert r.leg_a_leverage == 3.0 and r.leg_b_leverage == 3.0
+    assert r.margin == pytest.approx(1.8 * n_a / 3.0)
+    assert r.leg_a_liq_price == pytest.approx(62_000.0 * (1 + 1 / 3 - 0.005))  # short
+    assert r.leg_b_liq_price == pytest.approx(3_400.0 * (1 - 1 / 3 + 0.005))  # long
+    assert (r.take_profit_z, r.stop_z, r.min_abs_corr) == (0.5, 4.0, 0.5)
+    assert r.time_stop == T0 + pd.Timedelta(hours=48)
+    assert set(SIZING_COLUMNS) <= set(out.columns)
+
+
+def test_vol_target_and_helpers():
+    assert vol_target_notional(0.02, 100_000.0, 0.01) == pytest.approx(50_000.0)
+    assert vol_target_notional(0.0, 100_000.0, 0.01) == 0.0
+    assert vol_target_notional(0.02, 0.0, 0.01) == 0.0
+    assert liquidation_price(100.0, "long", 3.0, 0.005) == pytest.approx(67.1666667)
+    assert liquidation_price(100.0, "short", 3.0, 0.005) == pytest.approx(132.8333333)
+    assert liquidation_price(100.0, "long", 0.5, 0.0) == 0.0  # fully funded long: never
+    assert round_qty(1000.0, 3000.0, 0.01) == pytest.approx(0.33)
+    assert round_qty(0.3, 1.0, 0.1) == pytest.approx(0.3)  # not 0.2 from 2.9999999999999996
+    assert round_qty(1000.0, 3000.0, 0.0) == pytest.approx(1 / 3)
+    assert expected_edge(0.5, 1.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("z", "beta", "sides"),
+    [
+        (2.3, 0.8, ("short", "long")),
+        (2.3, -0.8, ("short", "short")),
+        (-2.3, 0.8, ("long", "short")),
+        (-2.3, -0.8, ("long", "long")),
+    ],
+)
+def test_sides_four_sign_combinations(z, beta, sides):
+    assert leg_sides(z, beta) == sides
+    out = size_signals(
+        frame(signal(z_entry=z, beta=beta)), SizingConfig(), CostConfig(), LabelConfig()
+    )
+    assert out.leg_a_notional.iloc[0] > 0
+    assert (out.leg_a_side.iloc[0], out.leg_b_side.iloc[0]) == sides
+
+
+@pytest.mark.parametrize(
+    ("split", "ratio"), [("beta", 0.8), ("dollar", 1.0), ("vol_parity", 0.006 / 0.008)]
+)
+def test_split_ratio(split, ratio):
+    assert leg_ratio(split, 0.8, 0.006, 0.008) == pytest.approx(ratio)
+    out = size_signals(frame(signal()), SizingConfig(split=split), CostConfig(), LabelConfig())
+    assert out.leg_b_notional.iloc[0] / out.leg_a_notional.iloc[0] == pytest.approx(ratio)
+
+
+def test_edge_below_minimum_is_zero_with_reason():
+    assert bet_size(0.4, 1.0).reason == "edge below minimum"
+    assert bet_size(0.62, 0.03168 / 0.03832, min_edge=0.2) == (
+        0.0,
+        pytest.approx(0.62 * 0.03168 / 0.03832 - 0.38),
+        "edge below minimum",
+    )
+    out = size_signals(frame(signal()), SizingConfig(min_edge=0.2), CostConfig(), LabelConfig())
+    assert out.leg_a_notional.iloc[0] == 0.0 and out.reason.iloc[0] == "edge below minimum"
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        (dict(probability=np.nan), "probability is missing"),
+        (dict(price_a=0.0), "price_a is not positive"),
+        (dict(price_b=-3.0), "price_b is not positive"),
+        (dict(spread_std=0.0), "spread_std is not positive"),
+        (dict(beta=0.0), "beta is zero or missing"),
+        (dict(z_entry=np.nan), "z_entry is zero or missing"),
+        (dict(asset_b="BTC/USDT"), "asset_a equals asset_b"),
+        (dict(z_entry=4.2), "|z_entry| at or beyond the stop"),
+        (dict(z_entry=0.3), "|z_entry| already within take-profit"),
+        (dict(spread_std=1e-4), "no net win after costs"),
+    ],
+)
+def test_unusable_rows_keep_their_row_with_zero_and_reason(kw, reason):
+    sig = frame(signal(), signal(**kw))
+    out = size_signals(sig, SizingConfig(), CostConfig(), LabelConfig())
+    assert len(out) == 2 and out.reason.iloc[1] == reason
+    assert out.leg_a_notional.iloc[1] == 0.0 and out.leg_b_notional.iloc[1] == 0.0
+    assert out.leg_a_notional.iloc[0] > 0.0 and out.reason.iloc[0] == ""
+    assert np.isfinite(out[NUMERIC].to_numpy(dtype=float)).all()
+
+
+def test_net_exposure_cap_reduces_the_less_likely_signal():
+    sizing = SizingConfig(max_asset_net_exposure=0.025)  # 2,500 USDT net per asset
+    sig = frame(
+        signal(asset_a="SOL/USDT", probability=0.60),  # short SOL, long ETH ~1,162
+        signal(probability=0.62),  # short BTC 2,004, long ETH 1,604; sized first
+    )
+    out = size_signals(sig, sizing, CostConfig(), LabelConfig())
+    first, second = out.iloc[1], out.iloc[0]
+    assert first.reason == "" and first.leg_b_notional > 0
+    assert "reduced by per-asset net exposure cap on ETH/USDT" in second.reason
+    eth = first.leg_b_notional + second.leg_b_notional  # both long ETH
+    assert eth == pytest.approx(2_500.0, rel=1e-6) and eth <= 2_500.0
+    assert second.leg_b_notional / second.leg_a_notional == pytest.approx(0.8)
+
+
+def test_margin_budget_zeroes_a_signal_once_exhausted():
+    sizing = SizingConfig(risk_per_trade=1.0, buffer=0.9, max_asset_net_exposure=10.0)
+    sig = frame(signal(probability=0.9), signal(asset_a="SOL/USDT", asset_b="XRP/USDT"))
+    out = size_signals(sig, sizing, CostConfig(), LabelConfig())
+    assert out.margin.sum() <= 100_000.0 * 0.1
+    assert "margin budget" in out.reason.iloc[0] or "gross leverage" in out.reason.iloc[0]
+    assert out.leg_a_notional.iloc[1] == 0.0 and "reached" in out.reason.iloc[1]
+
+
+def test_leverage_lowered_so_stop_precedes_liquidation():
+    sizing = SizingConfig(max_gross_leverage=20.0)
+    out = size_signals(
+        frame(signal(spread_std=0.2, z_entry=2.1, probability=0.9)),
+        sizing,
+        CostConfig(),
+        LabelConfig(),
+    )
+    r = out.iloc[0]
+    assert r.leg_a_notional > 0
+    assert r.leg_a_leverage < 20.0 and r.leg_b_leverage < 20.0
+    assert "leverage lowered" in r.reason
+    move = (4.0 - 2.1) * 0.2
+    assert 62_000.0 * math.exp(move) < r.leg_a_liq_price  # short A: price rises to the stop
+    assert 3_400.0 * math.exp(-move / 0.8) > r.leg_b_liq_price  # long B: price falls
+
+
+def test_unleverageable_stop_is_refused():
+    out = size_signals(
+        frame(signal(spread_std=5.0, z_entry=2.1, probability=0.9)),
+        SizingConfig(),
+        CostConfig(),
+        LabelConfig(),
+    )
+    assert out.leg_a_notional.iloc[0] == 0.0
+    assert "liquidated before the stop" in out.reason.iloc[0]
+
+
+def test_rounding_and_min_notional():
+    out = size_signals(frame(signal()), SizingConfig(qty_step=0.01), CostConfig(), LabelConfig())
+    r = out.iloc[0]
+    assert r.leg_a_qty == pytest.approx(0.03) and r.leg_b_qty == pytest.approx(0.47)
+    assert r.leg_a_notional == pytest.approx(0.03 * 62_000.0)
+    out = size_signals(frame(signal()), SizingConfig(qty_step=0.1), CostConfig(), LabelConfig())
+    assert out.leg_a_notional.iloc[0] == 0.0 and "rounds to zero" in out.reason.iloc[0]
+    out = size_signals(
+        frame(signal()), SizingConfig(min_notional=1_800.0), CostConfig(), LabelConfig()
+    )
+    assert out.leg_b_notional.iloc[0] == 0.0 and out.reason.iloc[0] == "leg below min_notional"
+
+
+def test_zero_capital_and_empty_frame():
+    out = size_signals(frame(signal()), SizingConfig(), CostConfig(), LabelConfig(), capital=0.0)
+    assert out.leg_a_notional.iloc[0] == 0.0 and out.reason.iloc[0] == "no capital"
+    assert out.gross_leverage.iloc[0] == 0.0
+    empty = size_signals(frame(signal()).iloc[:0], SizingConfig(), CostConfig(), LabelConfig())
+    assert len(empty) == 0 and set(SIZING_COLUMNS) <= set(empty.columns)
+
+
+def test_time_stop_uses_bar_and_horizon():
+    out = size_signals(
+        frame(signal()),
+        SizingConfig(),
+        CostConfig(),
+        LabelConfig(horizon=12),
+        bar=pd.Timedelta(minutes=15),
+    )
+    assert out.time_stop.iloc[0] == T0 + pd.Timedelta(hours=3)
+
+
+# --- documented errors ---
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: bet_size(1.3, 1.0), "`0 <= p <= 1` must hold, but got p=1.3"),
+        (lambda: bet_size(-0.1, 1.0), "`0 <= p <= 1` must hold, but got p=-0.1"),
+        (lambda: kelly_size(1.3, 1.0), "`0 <= p <= 1` must hold, but got p=1.3"),
+        (lambda: afml_size(2.0), "`0 <= p <= 1` must hold, but got p=2.0"),
+        (lambda: expected_edge(1.3, 1.0), "`0 <= p <= 1` must hold, but got p=1.3"),
+        (lambda: bet_size(0.6, -1.0), "`0 <= b < inf` must hold, but got b=-1.0"),
+        (lambda: kelly_size(0.6, math.inf), "`0 <= b < inf` must hold, but got b=inf"),
+        (lambda: bet_size(0.6, 1.0, min_edge=-0.1), "`min_edge >= 0` must hold"),
+        (lambda: bet_size(0.6, 1.0, method="full"), "`method in {'kelly', 'afml'}` must hold"),
+        (lambda: kelly_size(0.6, 1.0, 0.0), "`0 < fraction <= 1` must hold, but got fraction=0.0"),
+        (
+            lambda: vol_target_notional(0.02, -5.0, 0.01),
+            "`capital >= 0` must hold, but got capital=-5.0",
+        ),
+        (lambda: vol_target_notional(-0.02, 5.0, 0.01), "`spread_std >= 0` must hold"),
+        (
+            lambda: payoff(
+                2.3, 0.02, take_profit_z=4.0, stop_z=4.0, leg_ratio=1.0, costs=CostConfig()
+            ),
+            "`take_profit_z < stop_z` must hold, but got (take_profit_z=4.0, stop_z=4.0)",
+        ),
+        (
+            lambda: payoff(
+                2.3, -0.02, take_profit_z=0.5, stop_z=4.0, leg_ratio=1.0, costs=CostConfig()
+            ),
+            "`spread_std >= 0` must hold, but got spread_std=-0.02",
+        ),
+        (lambda: leg_ratio("beta", 0.0), "`beta != 0 and finite` must hold, but got beta=0.0"),
+        (lambda: leg_ratio("vol_parity", 0.8, 0.0, 0.01), "`vol_a > 0 and vol_b > 0` must hold"),
+        (lambda: leg_ratio("equal", 0.8), "`split in {'beta', 'vol_parity', 'dollar'}`"),
+        (lambda: leg_sides(0.0, 0.8), "`z_entry != 0` must hold, but got z_entry=0.0"),
+        (lambda: liquidation_price(0.0, "long", 3.0, 0.005), "`price > 0` must hold"),
+        (lambda: liquidation_price(1.0, "flat", 3.0, 0.005), "`side in {'long', 'short'}`"),
+        (lambda: liquidation_price(1.0, "long", 0.0, 0.005), "`leverage > 0` must hold"),
+        (lambda: max_safe_leverage(-0.1, "long", 0.0, max_leverage=3.0), "`adverse_log_move"),
+        (lambda: round_qty(1.0, 1.0, -0.1), "`step >= 0` must hold, but got step=-0.1"),
+    ],
+)
+def test_documented_errors(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert message in str(info.value)
+
+
+def test_size_signals_errors():
+    args = (SizingConfig(), CostConfig(), LabelConfig())
+    with pytest.raises(
+        ValueError,
+        match=r"`0 <= probability <= 1` must hold, but got "
+        r"probability=1\.3; in row 1 \(SOL/USDT / ETH/USDT",
+    ):
+        size_signals(frame(signal(), signal(asset_a="SOL/USDT", probability=1.3)), *args)
+    with pytest.raises(ValueError, match=r"`capital >= 0` must hold, but got capital=-1\.0"):
+        size_signals(frame(signal()), *args, capital=-1.0)
+    with pytest.raises(ValueError, match=r"missing=\['spread_std'\]"):
+        size_signals(frame(signal()).drop(columns="spread_std"), *args)
+    with pytest.raises(ValueError, match=r"missing=\['vol_b'\]"):
+        size_signals(
+            frame(signal()).drop(columns="vol_b"),
+            SizingConfig(split="vol_parity"),
+            CostConfig(),
+            LabelConfig(),
+        )
+    with pytest.raises(ValueError, match=r"`bar > 0` must hold"):
+        size_signals(frame(signal()), *args, bar=pd.Timedelta(0))
+    # vols are only needed for the vol_parity split
+    out = size_signals(frame(signal()).drop(columns=["vol_a", "vol_b"]), *args)
+    assert out.leg_a_notional.iloc[0] > 0
+
+
+# --- property tests ---
+
+ASSETS = ["AAA", "BBB", "CCC", "DDD"]
+finite = dict(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def configs(draw):
+    sizing = SizingConfig(
+        capital=100_000.0,
+        buffer=draw(st.floats(0.0, 0.95)),
+        max_gross_leverage=draw(st.floats(0.2, 25.0)),
+        method=draw(st.sampled_from(["kelly", "afml"])),
+        kelly_fraction=draw(st.floats(0.05, 1.0)),
+        min_edge=draw(st.sampled_from([0.0, 0.0, 0.05, 0.3])),
+        split=draw(st.sampled_from(["beta", "vol_parity", "dollar"])),
+        risk_per_trade=draw(st.floats(0.001, 1.0)),
+        max_asset_net_exposure=draw(st.floats(0.005, 3.0)),
+        min_notional=draw(st.sampled_from([0.0, 10.0, 500.0])),
+        qty_step=draw(st.sampled_from([0.0, 0.0, 0.001, 0.1, 1.0])),
+        maintenance_margin_rate=draw(st.floats(0.0, 0.2)),
+    )
+    costs = CostConfig(taker_fee=draw(st.floats(0.0, 0.005)), slippage_bps=draw(st.floats(0, 20)))
+    entry = draw(st.floats(0.5, 3.0))
+    exit_ = entry - draw(st.floats(0.1, 2.5))
+    label = LabelConfig(exit=exit_, entry=entry, stop=entry + draw(st.floats(0.1, 4.0)))
+    capital = draw(st.floats(100.0, 1e8))
+    return sizing, costs, label, capital
+
+
+def usually(typical, rare):
+    """Draw from ``typical`` four times in five, else from ``rare`` (edge cases stay covered)."""
+    return st.sampled_from(range(5)).flatmap(lambda i: rare if i == 0 else typical)
+
+
+@st.composite
+def rows(draw):
+    a, b = draw(st.lists(st.sampled_from(ASSETS), min_size=2, max_size=2, unique=True))
+    return dict(
+        asset_a=a,
+        asset_b=b,
+        entry_time=T0,
+        z_entry=draw(st.sampled_from([-1.0, 1.0]))
+        * draw(usually(st.floats(1.5, 3.5), st.floats(0.05, 8.0))),
+        beta=draw(st.sampled_from([-1.0, 1.0])) * draw(st.floats(0.02, 3.0)),
+        spread_std=draw(usually(st.floats(0.005, 0.1), st.floats(1e-4, 0.8))),
+        probability=draw(usually(st.floats(0.4, 1.0), st.floats(0.0, 1.0) | st.just(math.nan))),
+        price_a=draw(st.floats(1e-3, 1e5)),
+        price_b=draw(st.floats(1e-3, 1e5)),
+        vol_a=draw(st.floats(1e-3, 0.3)),
+        vol_b=draw(st.floats(1e-3, 0.3)),
+    )
+
+
+def check_book(out: pd.DataFrame, sizing: SizingConfig, label: LabelConfig, capital: float):
+    values = out[NUMERIC].to_numpy(dtype=float)
+    assert np.isfinite(values).all()
+    traded = out.leg_a_notional > 0
+    assert ((out.leg_b_notional > 0) == traded).all()  # both legs or neither
+    assert (out.reason[~traded] != "").all()  # every zero says why
+    assert (out.bet_size[traded] > 0).all() and (out.bet_size <= 1.0).all()
+    eps = 1e-9
+    alloc = capital * (1.0 - sizing.buffer)
+    gross = (out.leg_a_notional + out.leg_b_notional).sum()
+    assert gross <= sizing.max_gross_leverage * alloc * (1 + eps)
+    assert out.gross_leverage.sum() <= sizing.max_gross_leverage * (1 - sizing.buffer) * (1 + eps)
+    assert out.margin.sum() <= alloc * (1 + eps)  # the buffer is never allocated
+    net: dict[str, float] = {}
+    for r in out[traded].itertuples():
+        for asset, side, notional in [
+            (r.asset_a, r.leg_a_side, r.leg_a_notional),
+            (r.asset_b, r.leg_b_side, r.leg_b_notional),
+        ]:
+            net[asset] = net.get(asset, 0.0) + (notional if side == "long" else -notional)
+    for value in net.values():
+        assert abs(value) <= sizing.max_asset_net_exposure * capital * (1 + eps)
+    mmr = sizing.maintenance_margin_rate
+    for r in out[traded].itertuples():
+        assert min(r.leg_a_notional, r.leg_b_notional) >= sizing.min_notional
+        assert (r.leg_a_side, r.leg_b_side) == expected_sides(r.z_entry, r.beta)
+        move = (label.stop - abs(r.z_entry)) * r.spread_std  # leg alone carries the spread
+        for side, price, lev, liq, leg_move in [
+            (r.leg_a_side, r.price_a, r.leg_a_leverage, r.leg_a_liq_price, move),
+            (r.leg_b_side, r.price_b, r.leg_b_leverage, r.leg_b_liq_price, move / abs(r.beta)),
+        ]:
+            assert 0 < lev <= sizing.max_gross_leverage
+            assert liq == pytest.approx(liquidation_price(price, side, lev, mmr))
+            if side == "long":
+                assert price * math.exp(-leg_move) > liq  # stop hit before liquidation
+            else:
+                assert price * math.exp(leg_move) < liq
+        assert r.probability * r.payoff_ratio - (1 - r.probability) > sizing.min_edge
+
+
+@PROPS
+@given(configs(), st.lists(rows(), min_size=1, max_size=6))
+def test_book_limits_finite_sides_and_liquidation(cfg, sigs):
+    sizing, costs, label, capital = cfg
+    out = size_signals(frame(*sigs), sizing, costs, label, capital=capital)
+    assert len(out) == len(sigs)
+    check_book(out, sizing, label, capital)
+
+
+@PROPS
+@given(configs(), rows(), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_size_non_decreasing_in_probability(cfg, row, p1, p2):
+    sizing, costs, label, capital = cfg
+    lo, hi = sorted((p1, p2))
+    low = size_signals(frame({**row, "probability": lo}), sizing, costs, label, capital=capital)
+    high = size_signals(frame({**row, "probability": hi}), sizing, costs, label, capital=capital)
+    for col in ("bet_size", "leg_a_notional", "leg_b_notional", "leg_a_qty", "leg_b_qty"):
+        assert high[col].iloc[0] >= low[col].iloc[0]
+
+
+@PROPS
+@given(
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 50.0),
+    st.sampled_from(["kelly", "afml"]),
+    st.floats(0.05, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_bet_size_monotone_bounded_and_gated(p1, p2, b, method, fraction, min_edge):
+    lo, hi = sorted((p1, p2))
+    small = bet_size(lo, b, method=method, fraction=fraction, min_edge=min_edge)
+    big = bet_size(hi, b, method=method, fraction=fraction, min_edge=min_edge)
+    assert 0.0 <= small.size <= big.size <= 1.0
+    for p, bet in ((lo, small), (hi, big)):
+        if b > 0 and p * b - (1 - p) <= min_edge:
+            assert bet.size == 0.0 and bet.reason == "edge below minimum"
+        if bet.size == 0.0:
+            assert bet.reason != ""
+
+
+@PROPS
+@given(configs(), st.lists(rows(), min_size=1, max_size=4))
+def test_leg_ratio_follows_split_when_not_rounded(cfg, sigs):
+    sizing, costs, label, capital = cfg
+    sizing = sizing.model_copy(update={"qty_step": 0.0, "min_notional": 0.0})
+    out = size_signals(frame(*sigs), sizing, costs, label, capital=capital)
+    traded = out[out.leg_a_notional > 0]
+    for r in traded.itertuples():
+        want = {"beta": abs(r.beta), "dollar": 1.0, "vol_parity": r.vol_a / r.vol_b}[sizing.split]
+        assert r.leg_b_notional / r.leg_a_notional == pytest.approx(want, rel=1e-9)
+    assert np.isfinite(out[NUMERIC].to_numpy(dtype=float)).all()
+
+
+@PROPS
+@given(configs(), rows())
+def test_zero_below_minimum_edge(cfg, row):
+    sizing, costs, label, capital = cfg
+    out = size_signals(frame(row), sizing, costs, label, capital=capital)
+    r = out.iloc[0]
+    p, b = r.probability, r.payoff_ratio
+    if b > 0 and p * b - (1 - p) <= sizing.min_edge:
+        assert r.leg_a_notional == 0.0 and r.reason == "edge below minimum"
+    else:
+        assert r.leg_a_notional == 0.0 or p * b - (1 - p) > sizing.min_edge
