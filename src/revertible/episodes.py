@@ -25,6 +25,7 @@ memory is bounded by the block size, not by the number of pairs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -41,6 +42,8 @@ __all__ = [
     "universe_pairs",
     "iter_episode_blocks",
     "build_episodes",
+    "write_episodes",
+    "empty_episodes",
 ]
 
 EPISODE_COLUMNS = [
@@ -306,3 +309,71 @@ def empty_episodes() -> pd.DataFrame:
             "corr_entry": pd.Series([], dtype=float),
         }
     )
+
+
+def write_episodes(
+    panel: Panel,
+    cfg: Config,
+    dest: str | Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Stream the episode table to ``dest`` (parquet or CSV, atomically) block by block.
+
+    Rows are ordered by pair, then entry time. Memory stays bounded by the block size for
+    parquet output (CSV is collected, then written). Returns a summary dictionary.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io import atomic_path, write_table
+    from .pairs import asset_eligibility
+
+    elig = asset_eligibility(panel, cfg.universe)
+    n_pairs = len(universe_pairs(panel.assets)[0])
+    stats = {"episodes": 0, "labelled": 0, "reverted": 0, "open": 0}
+    reasons: dict[str, int] = {}
+    pairs_with = 0
+
+    def account(block: pd.DataFrame) -> None:
+        nonlocal pairs_with
+        stats["episodes"] += len(block)
+        lab = block["label"].dropna()
+        stats["labelled"] += len(lab)
+        stats["reverted"] += int((lab == 1).sum())
+        stats["open"] += int(block["label"].isna().sum())
+        for k, v in block["exit_reason"].value_counts().items():
+            reasons[k] = reasons.get(k, 0) + int(v)
+        pairs_with += block[["asset_a", "asset_b"]].drop_duplicates().shape[0]
+
+    blocks = iter_episode_blocks(panel, cfg, elig, progress=progress)
+    dest_path = Path(dest) if dest is not None else None
+    if dest_path is not None and dest_path.suffix.lower() in {".parquet", ".pq"}:
+        with atomic_path(dest_path) as tmp:
+            ts = pa.timestamp("ns", tz="UTC")
+            schema = pa.schema(
+                [("asset_a", pa.string()), ("asset_b", pa.string()), ("entry_time", ts),
+                 ("z_entry", pa.float64()), ("beta", pa.float64()), ("spread_mean", pa.float64()),
+                 ("spread_std", pa.float64()), ("label", pa.float64()), ("exit_time", ts),
+                 ("exit_reason", pa.string()), ("bars_held", pa.int64()),
+                 ("corr_entry", pa.float64())]
+            )
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for block in blocks:
+                    account(block)
+                    table = pa.Table.from_pandas(block, schema=schema, preserve_index=False)
+                    writer.write_table(table)
+    else:
+        collected = []
+        for block in blocks:
+            account(block)
+            collected.append(block)
+        if dest_path is not None:
+            df = pd.concat(collected, ignore_index=True) if collected else empty_episodes()
+            write_table(df, dest_path)
+    return {
+        **stats,
+        "pairs": n_pairs,
+        "pairs_with_episodes": pairs_with,
+        "reversion_rate": stats["reverted"] / stats["labelled"] if stats["labelled"] else float("nan"),
+        "exit_reasons": dict(sorted(reasons.items())),
+    }

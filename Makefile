@@ -1,0 +1,33 @@
+# revertible: `make demo` runs the pipeline end to end on generated data; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench lint clean mlflow-ui
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Whole pipeline on a generated market; logs to experiments/mlflow.db.
+demo: $(STAMP)
+	$(BIN)/revertible demo --out demo-out
+
+## Test suite (real-data tests read $$REVERTIBLE_DATA, default ../shared/data).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --durations=10
+
+## Throughput (pair-bars/s), wall time and peak memory on the shared spot data.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
+
+clean:
+	rm -rf demo-out .pytest_cache build *.egg-info

@@ -1,0 +1,158 @@
+"""The command line: happy paths, and bad input -> one-line error, exit 2, no output left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from revertible.cli import app
+from revertible.synthetic import generate_market, write_market
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("market")
+    panel, truth = generate_market(n_assets=8, n_bars=24 * 120, seed=5)
+    write_market(folder / "data", panel, truth)
+    return folder / "data"
+
+
+@pytest.fixture
+def cfg_file(tmp_path, market) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(
+        f"data: {{path: {market}}}\n"
+        "universe: {min_abs_corr: 0.3, min_history_days: 30, min_quote_volume: 100000}\n"
+    )
+    return p
+
+
+def _copy_market(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.glob("*.feather"):
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    msg = result.output.strip()
+    assert msg.startswith("error:"), msg
+    assert "Traceback" not in msg
+    flat = " ".join(msg.split())
+    for needle in needles:
+        assert needle in flat, (needle, flat)
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.exit_code == 0
+    for cmd in ("validate", "pairs", "episodes", "demo"):
+        assert cmd in r.output
+
+
+def test_validate_prints_summary(cfg_file):
+    r = run("validate", cfg_file)
+    assert r.exit_code == 0, r.output
+    assert "ok: 8 assets" in r.output
+    assert "AAA/USDT" in r.output
+
+
+def test_pairs_writes_table_and_heatmap(cfg_file, tmp_path):
+    r = run("pairs", cfg_file, "--out", tmp_path / "p.parquet", "--heatmap", tmp_path / "h.png")
+    assert r.exit_code == 0, r.output
+    df = pd.read_parquet(tmp_path / "p.parquet")
+    assert {"asset_a", "asset_b", "corr_30d", "corr_60d", "corr_90d", "relationship"} <= set(df.columns)
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_episodes_writes_parquet(cfg_file, tmp_path):
+    r = run("episodes", cfg_file, "--out", tmp_path / "e.parquet", "--set", "label.horizon=24")
+    assert r.exit_code == 0, r.output
+    df = pd.read_parquet(tmp_path / "e.parquet")
+    assert len(df) > 0 and df["bars_held"].max() <= 24
+
+
+def test_unknown_config_key_suggests_fix(cfg_file, tmp_path):
+    r = run("episodes", cfg_file, "--set", "label.horizn=24", "--out", tmp_path / "e.parquet")
+    assert_one_line_error(r, "label.horizn", "did you mean 'label.horizon'")
+    assert not list(tmp_path.glob("e.parquet*"))
+
+
+def test_typo_in_config_file(tmp_path, market):
+    p = tmp_path / "c.yaml"
+    p.write_text(f"data: {{path: {market}}}\nlabel: {{entyr: 2.0}}\n")
+    assert_one_line_error(run("validate", p), str(p), "label.entyr", "label.entry")
+
+
+def test_out_of_range_config_value(cfg_file):
+    assert_one_line_error(run("validate", cfg_file, "--set", "label.exit=3"), "exit < entry < stop")
+
+
+def test_missing_config_file(tmp_path):
+    assert_one_line_error(run("validate", tmp_path / "nope.yaml"), "nope.yaml", "not found")
+
+
+def test_missing_data_folder(cfg_file, tmp_path):
+    assert_one_line_error(run("validate", cfg_file, "--data", tmp_path / "nodata"), "nodata")
+
+
+def _bad_market(tmp_path, market, mutate) -> Path:
+    folder = _copy_market(market, tmp_path / "bad")
+    f = folder / "BBB_USDT-1h.feather"
+    df = pd.read_feather(f)
+    mutate(df).reset_index(drop=True).to_feather(f)
+    return folder
+
+
+BAD = {
+    "missing column": (lambda d: d.drop(columns=["close"]), ["BBB_USDT-1h.feather", "close"]),
+    "duplicate timestamps": (
+        lambda d: pd.concat([d.iloc[:10], d.iloc[9:10], d.iloc[10:]]),
+        ["BBB_USDT-1h.feather", "duplicate"],
+    ),
+    "unsorted timestamps": (
+        lambda d: pd.concat([d.iloc[:10], d.iloc[11:12], d.iloc[10:11], d.iloc[12:]]),
+        ["BBB_USDT-1h.feather"],
+    ),
+    "non-positive price": (
+        lambda d: d.assign(low=np.where(np.arange(len(d)) == 7, -1.0, d["low"])),
+        ["BBB_USDT-1h.feather", "low"],
+    ),
+    "naive timestamps": (
+        lambda d: d.assign(date=d["date"].dt.tz_localize(None)),
+        ["BBB_USDT-1h.feather", "timezone"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_data_fails_cleanly(case, tmp_path, cfg_file, market):
+    mutate, needles = BAD[case]
+    folder = _bad_market(tmp_path, market, mutate)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = run("episodes", cfg_file, "--data", folder, "--out", out / "e.parquet")
+    assert_one_line_error(r, *needles)
+    assert list(out.iterdir()) == [], "no output (and no temporary file) may be left behind"
+
+
+def test_output_to_missing_folder(cfg_file, tmp_path):
+    r = run("episodes", cfg_file, "--out", tmp_path / "no" / "e.parquet")
+    assert_one_line_error(r, "does not exist")
+
+
+def test_bad_output_extension(cfg_file, tmp_path):
+    r = run("episodes", cfg_file, "--out", tmp_path / "e.xlsx")
+    assert_one_line_error(r, "e.xlsx", ".parquet")
+    assert not list(tmp_path.glob("*e.xlsx*"))
