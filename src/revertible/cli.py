@@ -222,6 +222,31 @@ def episodes(
 
 @app.command()
 @handle_errors
+def train(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Point the registered model's 'champion' alias here.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Features, purged walk-forward CV, calibration, final fit, holdout; log + register in MLflow."""
+    from .train import train as run_train
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    res = run_train(cfg, config_path=config, panel=panel, promote=promote, console=err,
+                    progress=progress_bar)
+    if json_out:
+        emit_json({"run_id": res["run_id"], "model_uri": res["model_uri"],
+                   "registered_version": res["registered_version"], "metrics": res["metrics"]})
+    else:
+        out.print(f"run_id {res['run_id']}  model_uri {res['model_uri']}")
+
+
+@app.command()
+@handle_errors
 def demo(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the generated data and outputs.")

@@ -1,0 +1,225 @@
+"""MLflow tracking and registry, behind a small :class:`Tracker` that is passed in (no globals).
+
+The embedded default is ``sqlite:///experiments/mlflow.db`` with artifacts under
+``experiments/artifacts``; ``MLFLOW_TRACKING_URI``, when set, overrides ``tracking.uri``. An
+unreachable server fails fast with one line instead of MLflow's minutes of retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import TrackingConfig
+from .errors import ModelError, TrackingError
+from .model import CalibratedReversionModel
+
+__all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+def git_commit(cwd: str | Path | None = None) -> str:
+    """Current git commit (with ``-dirty`` if the tree has changes), or ``unknown``."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=cwd, capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _pyfunc_base():
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.PythonModel
+
+
+class ReversionPyfunc(_pyfunc_base()):
+    """MLflow pyfunc wrapper: ``predict`` returns calibrated reversion probabilities."""
+
+    def __init__(self, model: CalibratedReversionModel):
+        self.model = model
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
+        """Calibrated probability for each row of features."""
+        return self.model.predict_proba(model_input)
+
+
+class Tracker:
+    """Thin wrapper over the MLflow client for one tracking URI and experiment."""
+
+    def __init__(self, cfg: TrackingConfig, uri: str | None = None):
+        self.cfg = cfg
+        self.uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or cfg.uri
+        self._experiment_id: str | None = None
+
+    # ---- connection -------------------------------------------------------------------------
+    def connect(self) -> Tracker:
+        """Check the store is reachable and select (or create) the experiment."""
+        import mlflow
+
+        if self.uri.startswith("sqlite:///"):
+            db = Path(self.uri[len("sqlite:///"):])
+            if not db.parent.exists():
+                db.parent.mkdir(parents=True, exist_ok=True)
+        elif self.uri.startswith(("http://", "https://")):
+            import urllib.request
+
+            try:
+                urllib.request.urlopen(self.uri.rstrip("/") + "/health", timeout=5)
+            except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+                raise TrackingError(
+                    f"tracking server {self.uri} is unreachable ({type(exc).__name__}); start it, "
+                    "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
+                    "(default sqlite:///experiments/mlflow.db)"
+                ) from None
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        try:
+            exp = mlflow.get_experiment_by_name(self.cfg.experiment)
+            if exp is None:
+                loc = self.cfg.artifact_location
+                if loc is None and not self.uri.startswith(("http://", "https://")):
+                    loc = Path("experiments/artifacts").resolve().as_uri()
+                self._experiment_id = mlflow.create_experiment(self.cfg.experiment, loc)
+            else:
+                self._experiment_id = exp.experiment_id
+        except TrackingError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise TrackingError(
+                f"tracking store {self.uri}: {str(exc).splitlines()[0][:200]}; check tracking.uri"
+            ) from None
+        return self
+
+    @property
+    def experiment_id(self) -> str:
+        """The selected experiment's id (after :meth:`connect`)."""
+        if self._experiment_id is None:
+            self.connect()
+        assert self._experiment_id is not None
+        return self._experiment_id
+
+    # ---- runs -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def run(self, run_name: str | None = None, tags: dict[str, str] | None = None,
+            nested: bool = False, parent_run_id: str | None = None) -> Iterator[Any]:
+        """Start a run (optionally a child of ``parent_run_id``) and yield it."""
+        import mlflow
+
+        all_tags = {"revertible.version": __version__, "git_commit": git_commit()}
+        all_tags.update(tags or {})
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name,
+                              tags=all_tags, nested=nested) as run:
+            yield run
+
+    @staticmethod
+    def log_params(params: dict[str, Any]) -> None:
+        """Log parameters in batches (MLflow caps each batch and value length)."""
+        import mlflow
+
+        items = [(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 90):
+            mlflow.log_params(dict(items[i:i + 90]))
+
+    @staticmethod
+    def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+        """Log finite metrics (NaN/inf are skipped: MLflow cannot compare them)."""
+        import mlflow
+
+        clean = {k: float(v) for k, v in metrics.items()
+                 if v is not None and np.isfinite(float(v))}
+        items = list(clean.items())
+        for i in range(0, len(items), 500):
+            mlflow.log_metrics(dict(items[i:i + 500]), step=step)
+
+    @staticmethod
+    def log_text(text: str, path: str) -> None:
+        """Log a text artifact."""
+        import mlflow
+
+        mlflow.log_text(text, path)
+
+    @staticmethod
+    def log_figure(fig: Any, path: str) -> None:
+        """Log a matplotlib figure as an artifact and close it."""
+        import matplotlib.pyplot as plt
+        import mlflow
+
+        mlflow.log_figure(fig, path)
+        plt.close(fig)
+
+    @staticmethod
+    def log_table(df: pd.DataFrame, path: str) -> None:
+        """Log a small DataFrame as a CSV artifact."""
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / Path(path).name
+            df.to_csv(p, index=False)
+            mlflow.log_artifact(str(p), str(Path(path).parent) if "/" in path else None)
+
+    def log_model(self, model: CalibratedReversionModel, example: pd.DataFrame,
+                  register: bool = True) -> Any:
+        """Log the model (signature + input example) and register it; returns MLflow ModelInfo."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        example = example[model.features].head(5)
+        signature = infer_signature(example, model.predict_proba(example))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ReversionPyfunc(model),
+            signature=signature,
+            input_example=example,
+            registered_model_name=self.cfg.registered_model if register else None,
+            pip_requirements=[f"revertible=={__version__}", "lightgbm", "scikit-learn", "pandas"],
+        )
+
+    def promote(self, version: str | int, alias: str = "champion") -> None:
+        """Point ``alias`` of the registered model at ``version``."""
+        from mlflow import MlflowClient
+
+        MlflowClient(self.uri).set_registered_model_alias(
+            self.cfg.registered_model, alias, str(version)
+        )
+
+
+def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversionModel:
+    """Load a model from ``runs:/``, ``models:/name/version``, ``models:/name@alias`` or a path."""
+    import mlflow
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    local = Path(uri)
+    if "://" not in uri and not uri.startswith("models:/") and not local.exists():
+        raise ModelError(f"model {uri}: no such folder; pass runs:/<id>/model, "
+                         "models:/<name>@champion, models:/<name>/<version> or a model folder")
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelError(f"model {uri} cannot be loaded: {first}; check the URI and the "
+                         "tracking store (tracking.uri / MLFLOW_TRACKING_URI)") from None
+    inner = loaded.unwrap_python_model()
+    if not isinstance(inner, ReversionPyfunc):
+        raise ModelError(f"model {uri} is not a revertible model")
+    return inner.model
