@@ -247,6 +247,100 @@ def train(
 
 @app.command()
 @handle_errors
+def tune(
+    config: ConfigArg,
+    trials: Annotated[int, typer.Option(help="Total finished trials the study should reach.")],
+    set: SetOpt = None,
+    data: DataOpt = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (resumable); default tuning.study.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL; default tuning.storage (sqlite:///experiments/"
+                          "optuna.db). Share a PostgreSQL URL to tune from several machines."),
+    ] = None,
+    retrain_best: Annotated[
+        bool, typer.Option("--retrain-best", help="Fit, evaluate once and register the best.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Optuna study over the model's hyperparameters on the development period (never the holdout)."""
+    from .tune import tune_command
+
+    cfg = _config(config, set, data)
+    res = tune_command(cfg, trials=trials, study=study, storage=storage,
+                       retrain_best=retrain_best, config_path=config, console=err,
+                       progress=progress_bar)
+    if json_out:
+        emit_json({k: res.get(k) for k in ("run_id", "model_uri", "best_value", "best_params",
+                                            "n_trials_done", "metrics")})
+
+
+@app.command()
+@handle_errors
+def score(
+    config: ConfigArg,
+    model: Annotated[
+        str, typer.Option(help="runs:/<id>/model, models:/<name>@champion, models:/<name>/<v> "
+                               "or a model folder.")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Signals file (.parquet or .csv).")],
+    set: SetOpt = None,
+    data: DataOpt = None,
+    since: Annotated[
+        str | None, typer.Option(help="Historical scoring: first entry time (UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Historical scoring: last entry time (UTC).")
+    ] = None,
+    capital: Annotated[
+        float | None, typer.Option(help="Capital to size against; default sizing.capital.")
+    ] = None,
+) -> None:
+    """Score divergences (open ones as of the last bar by default) and size their two legs."""
+    from .scoring import score_command
+
+    cfg = _config(config, set, data)
+    score_command(cfg, model, since=since, until=until, capital=capital, out=out_path,
+                  console=out, progress=progress_bar)
+
+
+@app.command()
+@handle_errors
+def backtest(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    model: Annotated[
+        str | None, typer.Option(help="Score the range with this one model (URI or folder).")
+    ] = None,
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="Retrain every backtest.retrain_every_days; "
+                                                  "every trade out of sample.")
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="First bar to trade (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last bar to trade (UTC).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the HTML report and the ledger.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cost-aware replay of scored divergences next to naive baselines; HTML report + MLflow."""
+    from .backtest import backtest_command
+
+    if (model is None) == (not walk_forward):
+        _fail("give exactly one of --model URI or --walk-forward")
+    cfg = _config(config, set, data)
+    res = backtest_command(cfg, model_uri=model, walk_forward=walk_forward, since=since,
+                           until=until, out_dir=out_dir, config_path=config, console=err,
+                           progress=progress_bar)
+    if json_out:
+        emit_json({"run_id": res.get("run_id"), "model_uri": model, "metrics": res["metrics"]})
+
+
+@app.command()
+@handle_errors
 def demo(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the generated data and outputs.")

@@ -25,6 +25,8 @@ from .model import CalibratedReversionModel
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
 
+# MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; remember the user's own
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -65,7 +67,11 @@ class Tracker:
 
     def __init__(self, cfg: TrackingConfig, uri: str | None = None):
         self.cfg = cfg
-        self.uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or cfg.uri
+        default = TrackingConfig.model_fields["uri"].default
+        # precedence: explicit argument > a non-default tracking.uri > MLFLOW_TRACKING_URI > default
+        if uri is None:
+            uri = cfg.uri if cfg.uri != default else (_USER_TRACKING_URI or cfg.uri)
+        self.uri = uri
         self._experiment_id: str | None = None
 
     # ---- connection -------------------------------------------------------------------------
@@ -210,7 +216,8 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     local = Path(uri)
-    if "://" not in uri and not uri.startswith("models:/") and not local.exists():
+    is_uri = "://" in uri or uri.startswith(("runs:/", "models:/"))
+    if not is_uri and not local.exists():
         raise ModelError(f"model {uri}: no such folder; pass runs:/<id>/model, "
                          "models:/<name>@champion, models:/<name>/<version> or a model folder")
     try:

@@ -171,8 +171,13 @@ def train(
     progress: Callable[..., Any] | None = None,
     extra_tags: dict[str, str] | None = None,
     parent_run_id: str | None = None,
+    dataset: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """Train, evaluate and log one model; return ``run_id``, ``model_uri`` and flat ``metrics``."""
+    """Train, evaluate and log one model; return ``run_id``, ``model_uri`` and flat ``metrics``.
+
+    ``dataset`` (episodes sorted by entry time, features in the same order, as returned by
+    :func:`prepare_dataset`) skips recomputing features, e.g. for ablations over one panel.
+    """
     import contextlib
 
     from .data import load_panel
@@ -194,8 +199,11 @@ def train(
     tracker = tracker or Tracker(cfg.tracking)
     tracker.connect()
     panel = load_panel(cfg.data) if panel is None else panel
-    with bar_ctx("features (pairs)") as update:
-        eps, feats = prepare_dataset(cfg, panel, episodes, progress=update)
+    if dataset is None:
+        with bar_ctx("features (pairs)") as update:
+            eps, feats = prepare_dataset(cfg, panel, episodes, progress=update)
+    else:
+        eps, feats = dataset
     t_feat = time.perf_counter() - t_start
     features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
     bar = panel.freq
