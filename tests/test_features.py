@@ -315,8 +315,8 @@ def test_feature_groups_are_complete_and_unique(cfg):
     names = feature_names(cfg)
     assert len(names) == len(set(names)) == len(FEATURE_DESCRIPTIONS)
     assert set(FEATURE_GROUPS) == {
-        "divergence", "spread", "relationship", "regime", "liquidity", "funding", "calendar",
-        "history",
+        "divergence", "spread", "relationship", "regime", "liquidity", "funding", "flow",
+        "calendar", "history",
     }
     assert names == [n for g in FEATURE_GROUPS.values() for n in g]
 

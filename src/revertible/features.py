@@ -66,6 +66,7 @@ SHORT_BARS = 168  # short spread window and hedge-ratio stability window (7 days
 Z_LAGS = (1, 6, 24)  # z-velocity horizons in bars
 VR_LAGS = (6, 24)  # variance-ratio horizons in bars (on the long spread window)
 CORR_DAYS = (30, 60, 90)  # return-correlation windows in days at entry
+FLOW_LAGS = (1, 6, 24)  # bars of the leg-move features; FLOW_LAGS[1] for idio and breadth
 CORR_SHORT_DAYS = 7  # short correlation, compared with the first of CORR_DAYS
 HALF_LIFE_MIN = 0.5  # bars; half-lives are clipped to [HALF_LIFE_MIN, window]
 FUNDING_MAX_AGE = pd.Timedelta(hours=24)  # a funding rate older than this is unknown (NaN)
@@ -124,6 +125,33 @@ _SPEC: tuple[tuple[str, str, str], ...] = (
     ("funding", "funding_diff", "latest funding rate of A minus B (each at most 24 h old)"),
     ("funding", "funding_diff_mean3", "mean of A's last 3 funding rates minus B's"),
     ("funding", "funding_carry", "sign(z_t) * (f_A - beta * f_B): funding the trade receives"),
+    *(
+        (
+            "flow",
+            f"move_{leg}_{k}",
+            f"leg {leg.upper()}'s share of the last {k}-bar spread move, in entry-std units "
+            "(> 0: that leg moved in the divergence direction)",
+        )
+        for k in FLOW_LAGS
+        for leg in ("a", "b")
+    ),
+    *(
+        ("flow", f"idio_{leg}_{FLOW_LAGS[1]}",
+         f"sign(z) * (leg {leg.upper()}'s {FLOW_LAGS[1]}-bar log return - cross-sectional median)")
+        for leg in ("a", "b")
+    ),
+    *(
+        ("flow", f"breadth_new_{leg}",
+         f"share of other assets whose pair with leg {leg.upper()} entered an episode in the last "
+         f"{FLOW_LAGS[1]} bars (a one-asset story when high)")
+        for leg in ("a", "b")
+    ),
+    *(
+        ("flow", f"breadth_active_{leg}",
+         f"share of other assets whose pair with leg {leg.upper()} is in an episode now")
+        for leg in ("a", "b")
+    ),
+    ("flow", "mkt_breadth_active", "share of all pairs in an episode now"),
     ("calendar", "hour", "UTC hour of the entry bar's open"),
     ("calendar", "dow", "day of week of the entry bar (Monday 0)"),
     ("history", "pair_n_prev", "episodes of the pair entered before this entry"),
@@ -596,6 +624,76 @@ def _funding_features(panel: Panel) -> tuple[np.ndarray, np.ndarray]:
     return last, mean_k
 
 
+def _flow_features(
+    panel: Panel, query: pd.DataFrame, history: pd.DataFrame, t: np.ndarray, ia: np.ndarray,
+    ib: np.ndarray, z: np.ndarray, beta: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Who moved, against the market, and how many of each leg's pairs diverge at once.
+
+    Leg moves and idiosyncratic returns use prices at bars ``<= t``. Breadth counts episodes of
+    ``history`` entered at bars ``<= t`` (detection is point-in-time) and, for "active", not yet
+    exited by ``t`` (an exit at bar ``x <= t`` is observable at ``t``); the query's own episode
+    is excluded.
+    """
+    logp = panel.log_close()
+    n, m = logp.shape
+    sgn = np.sign(z)
+    std = query["spread_std"].to_numpy(np.float64)
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in FLOW_LAGS:
+            lag = t - k
+            ok = lag >= 0
+            lg = np.maximum(lag, 0)
+            da = np.where(ok, logp[t, ia] - logp[lg, ia], np.nan)
+            db = np.where(ok, logp[t, ib] - logp[lg, ib], np.nan)
+            out[f"move_a_{k}"] = sgn * da / std
+            out[f"move_b_{k}"] = -sgn * beta * db / std
+        k = FLOW_LAGS[1]
+        ret = np.full((n, m), np.nan)
+        ret[k:] = logp[k:] - logp[:-k]
+        med = np.full(n, np.nan)
+        enough = np.isfinite(ret).sum(axis=1) >= MARKET_MIN_ASSETS
+        med[enough] = np.nanmedian(ret[enough], axis=1)
+        out[f"idio_a_{k}"] = sgn * (ret[t, ia] - med[t])
+        out[f"idio_b_{k}"] = sgn * (ret[t, ib] - med[t])
+    # breadth from the episode table
+    pos = {a: i for i, a in enumerate(panel.assets)}
+    h_ok = history["asset_a"].isin(pos.keys()) & history["asset_b"].isin(pos.keys())
+    h = history[h_ok.to_numpy()]
+    he = panel.times.get_indexer(_utc(h["entry_time"]))
+    keep = he >= 0
+    h, he = h[keep], he[keep]
+    hx = panel.times.searchsorted(_utc(h["exit_time"].fillna(panel.times[-1] + panel.freq)))
+    hx = np.asarray(hx, dtype=np.int64)
+    ha = h["asset_a"].map(pos).to_numpy(np.int64)
+    hb = h["asset_b"].map(pos).to_numpy(np.int64)
+    new = np.zeros((n + 1, m))
+    act = np.zeros((n + 1, m))
+    for col in (ha, hb):
+        np.add.at(new, (he + 1, col), 1.0)
+        np.add.at(act, (he, col), 1.0)
+        np.add.at(act, (np.minimum(hx, n), col), -1.0)
+    cnew = np.cumsum(new, axis=0)  # cnew[t + 1] = entries at bars <= t
+    active = np.cumsum(act, axis=0)[:n]  # active[t] = entered <= t and exit bar > t
+    tot_act = np.zeros(n + 1)
+    np.add.at(tot_act, he, 1.0)
+    np.add.at(tot_act, np.minimum(hx, n), -1.0)
+    tot_act = np.cumsum(tot_act)[:n]
+    # the query's own episode, when it is in the history table, is excluded
+    hkey = pd.MultiIndex.from_arrays([h["asset_a"].astype(str), h["asset_b"].astype(str), he])
+    qkey = pd.MultiIndex.from_arrays([query["asset_a"].astype(str), query["asset_b"].astype(str), t])
+    own = qkey.isin(hkey).astype(np.float64)
+    lo = np.maximum(t + 1 - k, 0)
+    others = max(m - 1, 1)
+    for leg, idx in (("a", ia), ("b", ib)):
+        out[f"breadth_new_{leg}"] = (cnew[t + 1, idx] - cnew[lo, idx] - own) / others
+        out[f"breadth_active_{leg}"] = (active[t, idx] - own) / others
+    n_pairs = max(m * (m - 1) / 2, 1)
+    out["mkt_breadth_active"] = tot_act[t] / n_pairs
+    return out
+
+
 def _pair_history(
     query: pd.DataFrame, history: pd.DataFrame, step_ns: int
 ) -> dict[str, np.ndarray]:
@@ -754,6 +852,7 @@ def build_features(
         values["funding_carry"] = sgn * (last[t, ia] - beta * last[t, ib])
         del last, mean_k
 
+    values.update(_flow_features(panel, episodes, hist, t, ia, ib, z, beta))
     values.update(_pair_history(episodes, hist, int(panel.freq.value)))
 
     data = np.empty((len(episodes), len(names)))
