@@ -1,0 +1,335 @@
+"""Tuning on a generated market: resumable, shared, seeded, blind to the holdout, tracked.
+
+Real Optuna storages and a real MLflow on temporary SQLite files; the kill and worker tests run
+``revertible.tune.tune`` in separate processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from revertible import tune as tune_mod
+from revertible.config import load_config
+from revertible.cv import holdout_split, label_end
+from revertible.errors import ConfigError
+from revertible.synthetic import generate_market
+from revertible.tracking import Tracker
+from revertible.train import cross_validate, train
+from revertible.tune import (
+    evaluate_cv,
+    open_study,
+    prepare_tuning_data,
+    study_settings,
+    tune,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = str(REPO / "configs" / "demo.yaml")
+SEED = 3
+# small models so a trial takes about a second; min_child_samples low enough for ~300 episodes
+SPACE = ("tuning.space={learning_rate: {low: 0.02, high: 0.3, log: true}, "
+         "num_leaves: {type: int, low: 4, high: 31}, "
+         "n_estimators: {type: int, low: 10, high: 40}, "
+         "min_child_samples: {type: int, low: 5, high: 40, log: true}, "
+         "calibration: {type: categorical, choices: [isotonic, sigmoid]}}")
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _sets(ml: Path, *extra: str) -> list[str]:
+    """Overrides for a small study logging to the MLflow store in folder ``ml``."""
+    return [f"tracking.uri=sqlite:///{ml}/mlflow.db",
+            f"tracking.artifact_location={(ml / 'artifacts').as_uri()}",
+            "tracking.registered_model=tune-test", "model.n_estimators=20",
+            "model.min_child_samples=20", "cv.n_folds=3", SPACE, *extra]
+
+
+def _cfg(ml: Path, *extra: str):
+    return load_config(CONFIG, _sets(ml, *extra), data="unused")
+
+
+def _storage(tmp: Path, name: str = "optuna") -> str:
+    return f"sqlite:///{tmp}/{name}.db"
+
+
+def _load(storage: str, study: str) -> optuna.Study:
+    return optuna.load_study(study_name=study, storage=storage)
+
+
+@pytest.fixture(scope="module")
+def mlflow_dir(tmp_path_factory):
+    """One MLflow store for the module (creating a SQLite store costs seconds).
+
+    Worker processes need it to exist before they write to it together (revertible.tune docs).
+    """
+    tmp = tmp_path_factory.mktemp("mlflow")
+    Tracker(_cfg(tmp).tracking).connect()
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def market():
+    panel, _ = generate_market(n_assets=8, n_bars=24 * 120, seed=SEED)
+    return panel
+
+
+@pytest.fixture(scope="module")
+def studied(market, mlflow_dir, tmp_path_factory):
+    """One study with --retrain-best, a rerun with the same seed, and a plain `train` run."""
+    tmp = tmp_path_factory.mktemp("tune")
+    cfg = _cfg(mlflow_dir)
+    a = tune(cfg, panel=market, trials=6, study="a", storage=_storage(tmp), retrain_best=True)
+    b = tune(cfg, panel=market, trials=6, study="b", storage=_storage(tmp))
+    plain = train(cfg, panel=market, register=False)
+    return tmp, cfg, a, b, plain
+
+
+# ---- the objective is training's CV, on development rows only -----------------------------------
+def test_trial_value_is_trains_cv_metric(market, mlflow_dir):
+    cfg = _cfg(mlflow_dir, "model.num_leaves=7", "model.calibration=sigmoid")
+    data, eps = prepare_tuning_data(cfg, market)
+    mine = evaluate_cv(data, cfg)
+    dev, _, _ = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, market.freq)
+    end = label_end(eps, cfg.label.horizon, market.freq)
+    theirs = cross_validate(
+        data.X.reset_index(drop=True), data.y, eps["entry_time"].iloc[dev].reset_index(drop=True),
+        end.iloc[dev].reset_index(drop=True), cfg, data.features, ["lgbm"], market.freq,
+    )["metrics"]["lgbm"]
+    assert mine.keys() == theirs.keys() and "fold3.log_loss" in mine
+    for k, v in theirs.items():
+        assert mine[k] == v or (np.isnan(v) and np.isnan(mine[k])), k
+
+
+def test_holdout_never_reaches_the_study(market, mlflow_dir, tmp_path, monkeypatch):
+    cfg = _cfg(mlflow_dir)
+    data, eps = prepare_tuning_data(cfg, market)
+    hstart = data.holdout_start
+    assert len(eps) > len(data.y) and data.n_holdout > 50
+    assert (data.entry < hstart).all() and (data.end < hstart).all()
+    seen: list[np.ndarray] = []
+    real = tune_mod._fit_predict
+
+    def spy(kind, X, y, Xt, cfg_, features):
+        seen.extend([X.index.to_numpy(), Xt.index.to_numpy()])
+        return real(kind, X, y, Xt, cfg_, features)
+
+    monkeypatch.setattr(tune_mod, "_fit_predict", spy)
+    tune(cfg, panel=market, episodes=eps, trials=2, study="spy", storage=_storage(tmp_path))
+    rows = np.unique(np.concatenate(seen))
+    assert len(seen) >= 2 * 2 * len(data.folds)  # every fold of both trials went through the spy
+    assert set(rows) <= set(data.X.index)
+    assert (eps["entry_time"].iloc[rows] < hstart).all()
+    assert (label_end(eps, cfg.label.horizon, market.freq).iloc[rows] < hstart).all()
+    # and flipping every holdout label changes nothing the study sees
+    flipped = eps.copy()
+    hold = flipped["entry_time"] >= hstart
+    flipped.loc[hold, "label"] = 1 - flipped.loc[hold, "label"]
+    data2, _ = prepare_tuning_data(cfg, market, episodes=flipped)
+    assert data2.X.equals(data.X) and np.array_equal(data2.y, data.y)
+    assert evaluate_cv(data2, cfg) == evaluate_cv(data, cfg)
+
+
+# ---- seeded sampling ----------------------------------------------------------------------------
+def test_same_seed_same_trials(studied, market):
+    tmp, cfg, a, b, _ = studied
+    ta = _load(_storage(tmp), "a").get_trials()
+    tb = _load(_storage(tmp), "b").get_trials()
+    assert len(ta) == len(tb) == 6
+    assert [t.params for t in ta] == [t.params for t in tb]
+    assert [t.state for t in ta] == [t.state for t in tb]
+    assert [t.value for t in ta] == [t.value for t in tb]
+    assert len({json.dumps(t.params, sort_keys=True) for t in ta}) == 6  # no repeated point
+    assert a["best_params"] == b["best_params"] and a["best_value"] == b["best_value"]
+    # another seed proposes other points
+    c = tune(cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"seed": 43})}),
+             panel=market, trials=1, study="c",
+             storage=_storage(tmp))
+    assert _load(_storage(tmp), "c").trials[0].params != ta[0].params
+    assert c["n_trials_done"] == 1
+
+
+def test_resume_refuses_other_settings(studied):
+    tmp, cfg, _, _, _ = studied
+    settings = study_settings(cfg, "fingerprint-of-other-data")
+    with pytest.raises(ConfigError, match="data.fingerprint"):
+        open_study(cfg, "a", _storage(tmp), settings)
+    ml = Path(cfg.tracking.uri.removeprefix("sqlite:///")).parent
+    with pytest.raises(ConfigError, match="tuning.space.bogus: not a tunable"):
+        tune(_cfg(ml, "tuning.space.bogus={low: 1, high: 2}"), trials=1)
+    with pytest.raises(ConfigError, match="num_leaves"):
+        tune(_cfg(ml, "tuning.space={num_leaves: {type: int, low: 1, high: 8}}"), trials=1)
+
+
+def test_trial_created_beyond_the_target_is_failed_before_sampling(tmp_path, mlflow_dir):
+    """Two workers asking at once for the last slot: the later trial number stands back."""
+    cfg = _cfg(mlflow_dir)
+    study = open_study(cfg, "race", _storage(tmp_path), {"k": "v"})
+    dist = optuna.distributions.FloatDistribution(0.01, 0.3, log=True)
+    for v in (0.5, 0.6):
+        study.add_trial(optuna.create_trial(value=v, params={"learning_rate": 0.1},
+                                            distributions={"learning_rate": dist}))
+    objective = tune_mod._Objective(None, cfg, 2, None, "parent", "race", None)
+    study.optimize(objective, n_trials=1, catch=(tune_mod._Surplus,))
+    last = study.trials[-1]
+    assert last.state == TrialState.FAIL and last.user_attrs["surplus"] and not last.params
+    assert tune_mod.run_trials(study, objective, 2) == 0  # target already met: nothing runs
+
+
+# ---- MLflow -------------------------------------------------------------------------------------
+def test_parent_and_child_runs(studied):
+    tmp, cfg, a, _, plain = studied
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_experiment_by_name(cfg.tracking.experiment).experiment_id
+    parent = client.get_run(a["run_id"])
+    assert parent.data.tags["tune.role"] == "study" and "mlflow.parentRunId" not in parent.data.tags
+    children = client.search_runs([exp], f"tags.mlflow.parentRunId = '{a['run_id']}'")
+    trials = {int(r.data.tags["optuna.trial_number"]): r for r in children
+              if r.data.tags["tune.role"] == "trial"}
+    study = _load(_storage(tmp), "a")
+    assert sorted(trials) == [t.number for t in study.trials] == list(range(6))
+    for t in study.trials:
+        run = trials[t.number]
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["optuna.trial_state"] == t.state.name
+        for k, v in t.params.items():
+            assert run.data.params[f"model.{k}"] == str(v)
+        assert "fold1.log_loss" in run.data.metrics and "fold2.log_loss" in run.data.metrics
+        if t.state == TrialState.COMPLETE:
+            assert run.data.metrics["cv.log_loss"] == pytest.approx(t.value, rel=1e-12)
+    # the parent: best value and params, counts, plots
+    m = parent.data.metrics
+    assert m["best.value"] == pytest.approx(a["best_value"]) == pytest.approx(study.best_value)
+    assert m["tune.n_complete"] + m["tune.n_pruned"] == 6 == a["n_trials_done"]
+    assert {f"best.model.{k}" for k in study.best_params} <= set(parent.data.params)
+    plots = {x.path for x in client.list_artifacts(a["run_id"], "plots")}
+    assert "plots/optimization_history.png" in plots
+    assert ("plots/param_importances.png" in plots) == (m["tune.n_complete"] >= 2)
+    # --retrain-best: a child run of the parent with the same columns as a plain `train` run
+    retrain = [r for r in children if r.data.tags["tune.role"] == "retrain"]
+    assert len(retrain) == 1 and retrain[0].info.run_id == a["retrain_run_id"]
+    assert a["model_uri"] == f"runs:/{a['retrain_run_id']}/model"
+    assert parent.data.tags["retrain.run_id"] == a["retrain_run_id"]
+    assert set(retrain[0].data.metrics) == set(client.get_run(plain["run_id"]).data.metrics)
+    assert {"holdout.log_loss", "holdout.roc_auc", "cv.log_loss"} <= set(retrain[0].data.metrics)
+    for k, v in study.best_params.items():
+        assert retrain[0].data.params[f"model.{k}"] == str(v)
+    # the retrained model's CV is the best trial's value: one code path
+    assert retrain[0].data.metrics["cv.log_loss"] == pytest.approx(a["best_value"], rel=1e-12)
+    assert a["metrics"]["holdout.log_loss"] == retrain[0].data.metrics["holdout.log_loss"]
+
+
+# ---- processes: kill -9 and resume, two workers -------------------------------------------------
+WORKER = textwrap.dedent("""
+    import json, sys
+    from revertible.config import load_config
+    from revertible.synthetic import generate_market
+    from revertible.tune import tune
+
+    a = json.loads(sys.argv[1])
+    panel, _ = generate_market(n_assets=8, n_bars=24 * 120, seed=a["seed"])
+    cfg = load_config(a["config"], a["sets"], data="unused")
+    res = tune(cfg, panel=panel, trials=a["trials"], study=a["study"], storage=a["storage"],
+               heartbeat_interval=1, grace_period=2, poll_s=0.2)
+    print(json.dumps({k: res[k] for k in ("run_id", "n_trials_run", "n_trials_done")}))
+""")
+
+
+def _worker(tmp: Path, ml: Path, study: str, trials: int) -> subprocess.Popen:
+    args = {"seed": SEED, "config": CONFIG, "sets": _sets(ml), "trials": trials,
+            "study": study, "storage": _storage(tmp)}
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    return subprocess.Popen([sys.executable, str(script), json.dumps(args)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _poll(storage: str, study: str, until, timeout: float = 60) -> list:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            trials = _load(storage, study).get_trials()
+            if until(trials):
+                return trials
+        except KeyError:  # study not created yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"study {study} did not reach the state in {timeout}s")
+
+
+def test_kill_and_resume(tmp_path, mlflow_dir):
+    n = 5
+    proc = _worker(tmp_path, mlflow_dir, "resume", n)
+    try:
+        _poll(_storage(tmp_path), "resume",
+              lambda ts: sum(t.state in DONE for t in ts) >= 2
+              and any(t.state == TrialState.RUNNING for t in ts))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = _load(_storage(tmp_path), "resume").get_trials()
+    finished = {t.number: (t.state, t.params, t.value) for t in before if t.state in DONE}
+    killed = [t for t in before if t.state == TrialState.RUNNING]
+    assert len(finished) >= 2 and len(finished) < n
+    res = _finish(_worker(tmp_path, mlflow_dir, "resume", n))
+    after = _load(_storage(tmp_path), "resume").get_trials()
+    by_number = {t.number: t for t in after}
+    for num, (state, params, value) in finished.items():  # nothing finished was lost or redone
+        assert (by_number[num].state, by_number[num].params, by_number[num].value) == \
+            (state, params, value)
+    assert sum(t.state in DONE for t in after) == n == res["n_trials_done"]
+    assert res["n_trials_run"] == n - len(finished)
+    assert not any(t.state == TrialState.RUNNING for t in after)
+    client = MlflowClient(f"sqlite:///{mlflow_dir}/mlflow.db")
+    for k in killed:  # the killed trial failed, and was retried once with the same parameters
+        assert by_number[k.number].state == TrialState.FAIL
+        retries = [t for t in after if t.system_attrs.get("failed_trial") == k.number]
+        assert len(retries) == 1 and retries[0].state in DONE
+        if k.params:
+            assert retries[0].params == k.params
+        run_id = k.user_attrs.get("mlflow_run_id")
+        if run_id:
+            assert client.get_run(run_id).info.status == "KILLED"
+
+
+def test_two_workers_share_one_study(tmp_path, mlflow_dir):
+    n = 8
+    procs = [_worker(tmp_path, mlflow_dir, "shared", n) for _ in range(2)]
+    results = [_finish(p) for p in procs]
+    trials = _load(_storage(tmp_path), "shared").get_trials()
+    done = [t for t in trials if t.state in DONE]
+    assert len(done) == n
+    assert sum(r["n_trials_run"] for r in results) == n  # every trial ran in exactly one worker
+    assert all(r["n_trials_run"] >= 1 for r in results)  # both took part
+    assert not any(t.state == TrialState.RUNNING for t in trials)
+    # anything else is a surplus trial created in a race and failed before sampling
+    assert all(t.user_attrs.get("surplus") and not t.params
+               for t in trials if t.state not in DONE)
+    assert len({t._trial_id for t in trials}) == len(trials)
+    assert len({json.dumps(t.params, sort_keys=True) for t in done}) == n  # distinct points
+    client = MlflowClient(f"sqlite:///{mlflow_dir}/mlflow.db")
+    exp = client.get_experiment_by_name(_cfg(mlflow_dir).tracking.experiment)
+    runs = [r for r in client.search_runs([exp.experiment_id], "tags.`tune.role` = 'trial'")
+            if r.data.tags["mlflow.parentRunId"] in {x["run_id"] for x in results}]
+    numbers = [int(r.data.tags["optuna.trial_number"]) for r in runs]
+    assert sorted(numbers) == sorted(t.number for t in done)  # one child run per trial, no repeat
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
+    assert parents == {r["run_id"] for r in results}
