@@ -225,7 +225,7 @@ def _default_space() -> dict[str, ParamRange]:
 class TuningConfig(_Frozen):
     """Optuna study over the model's hyperparameters."""
 
-    study: str = "revertible"
+    study: str | None = Field(None, description="Study name; null: the config's `name`.")
     storage: str = "sqlite:///experiments/optuna.db"
     objective: Literal["logloss", "auc", "brier"] = "logloss"
     pruner: Literal["median", "successive_halving", "none"] = "median"

@@ -774,7 +774,7 @@ def tune(
 
     bar_ctx = progress or (lambda *_a, **_k: contextlib.nullcontext(lambda *_: None))
     t_start = time.perf_counter()
-    name = study or cfg.tuning.study
+    name = study or cfg.tuning.study or cfg.name
     url = storage or cfg.tuning.storage
     tracker = tracker or Tracker(cfg.tracking)
     tracker.connect()
