@@ -1,0 +1,454 @@
+"""Backtest report: figures, one self-contained HTML file, and one MLflow run.
+
+The HTML has no external assets: every plot is a base64 PNG inside an ``<img>`` tag, the style
+sheet is inline, so the file can be mailed or opened offline. Each plot sits in a
+``<figure id="plot-<name>">`` (names in :data:`PLOTS`). Files are written atomically
+(:func:`revertible.io.atomic_path`): a failure leaves any previous report untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from .backtest import STRATEGIES, BacktestResult  # noqa: E402
+from .config import Config, flatten  # noqa: E402
+from .io import atomic_path, write_table  # noqa: E402
+from .panel import Panel  # noqa: E402
+
+__all__ = [
+    "PLOTS",
+    "TABLE_METRICS",
+    "SPREAD_MIN_TRADES",
+    "Report",
+    "build_report",
+    "render_images",
+    "render_html",
+    "metrics_table",
+    "write_outputs",
+    "log_backtest",
+]
+
+PLOTS = {
+    "equity": "Equity curves (marked to market at every bar close; dashed: multiplied costs)",
+    "drawdown": "Drawdown from the running peak (dashed: multiplied costs)",
+    "deciles": "Realised reversion rate against predicted probability, by probability decile",
+    "pnl_by_pair": "Net P&L by pair: the best and worst pairs",
+    "spread_best": "z-score of the best pair with its episodes and trades (of the pairs traded "
+    "most often; markers at the signal bar's z for entries and the exit-signal bar's z for "
+    "exits; exits use the entry's frozen z', the line is the rolling z)",
+    "spread_worst": "z-score of the worst pair with its episodes and trades (same rules)",
+    "corr_heatmap": "Return correlation at the end of the range (clustered)",
+}
+"""Plot name -> caption, in report order."""
+
+TABLE_METRICS = (
+    ("total_return", "total return", "pct"), ("annual_return", "annual return", "pct"),
+    ("sharpe", "Sharpe", "f2"), ("sortino", "Sortino", "f2"),
+    ("max_drawdown", "max drawdown", "pct"), ("calmar", "Calmar", "f2"),
+    ("trades", "trades", "int"), ("win_rate", "win rate", "pct"),
+    ("avg_win", "avg win", "f0"), ("avg_loss", "avg loss", "f0"),
+    ("fees", "fees", "f0"), ("slippage", "slippage", "f0"), ("funding", "funding", "f0"),
+    ("turnover", "turnover", "f1"), ("exposure", "exposure", "pct"),
+    ("avg_gross_leverage", "avg gross lev.", "f2"),
+    ("hedge_effectiveness", "hedge eff.", "f2"),
+)  # fmt: skip
+"""Metrics table columns: (metric, header, format)."""
+
+SPREAD_MIN_TRADES = 5
+"""The best/worst-pair charts consider pairs with at least this many trades (or the most any
+pair has)."""
+
+_COLORS = {"model": "#1f77b4", "model_fixed_size": "#2ca02c", "naive_beta": "#ff7f0e",
+           "naive_1to1": "#7f7f7f"}  # fmt: skip
+
+
+@dataclass
+class Report:
+    """Rendered plots (PNG bytes by name) and the HTML document."""
+
+    images: dict[str, bytes]
+    html: str
+
+
+def _base(name: str) -> tuple[str, bool]:
+    for base in sorted(STRATEGIES, key=len, reverse=True):
+        if name == base:
+            return base, False
+        if name.startswith(base + "_") and name.endswith("x_costs"):
+            return base, True
+    return name, False
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _curves(result: BacktestResult, drawdown: bool) -> Any:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    for name in result.strategies:
+        base, scaled = _base(name)
+        y = result.equity[name]
+        if drawdown:
+            y = y / y.cummax() - 1.0
+        ax.plot(y.index, y.to_numpy(), color=_COLORS.get(base), lw=1.0 if scaled else 1.6,
+                ls="--" if scaled else "-", label=name)  # fmt: skip
+    ax.set_ylabel("drawdown (fraction of peak)" if drawdown else "equity (quote)")
+    ax.set_title("Drawdown" if drawdown else "Equity: model and baselines")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def _deciles(result: BacktestResult) -> Any:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    d = result.deciles
+    if len(d):
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfect calibration")
+        ax.plot(d["predicted"], d["realised"], marker="o", color=_COLORS["model"],
+                label="episodes by probability decile")  # fmt: skip
+        for r in d.itertuples(index=False):
+            ax.annotate(str(r.decile), (r.predicted, r.realised), fontsize=7,
+                        textcoords="offset points", xytext=(4, -8))  # fmt: skip
+        lo = float(min(d["predicted"].min(), d["realised"].min(), 0.2))
+        hi = float(max(d["predicted"].max(), d["realised"].max(), 0.8))
+        ax.set_xlim(lo - 0.05, hi + 0.05)
+        ax.set_ylim(lo - 0.05, hi + 0.05)
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no model probabilities in this run", ha="center", va="center")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("realised reversion rate (label)")
+    ax.set_title("Realised vs predicted reversion")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _headline(result: BacktestResult) -> str:
+    """Return the strategy whose pairs the pair plots show: model if it traded, else naive_beta."""
+    counts = result.trades["strategy"].value_counts()
+    return "model" if counts.get("model", 0) > 0 else "naive_beta"
+
+
+def _pair_pnl(result: BacktestResult, strategy: str) -> pd.Series:
+    tr = result.trades[result.trades["strategy"] == strategy]
+    key = tr["asset_a"].str.split("/").str[0] + "~" + tr["asset_b"].str.split("/").str[0]
+    return tr.groupby(key)["pnl"].sum().sort_values()
+
+
+def _pnl_by_pair(result: BacktestResult, top: int = 12) -> Any:
+    shown = list(dict.fromkeys([_headline(result), "naive_beta"]))
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 6), squeeze=False)
+    for ax, strategy in zip(axes[0], shown, strict=True):
+        pnl = _pair_pnl(result, strategy)
+        sel = pnl if len(pnl) <= 2 * top else pd.concat([pnl.head(top), pnl.tail(top)])
+        ax.barh(sel.index, sel.to_numpy(),
+                color=np.where(sel.to_numpy() >= 0, "#2a9d8f", "#e76f51"))  # fmt: skip
+        ax.set_title(f"{strategy}: {len(pnl)} pairs traded")
+        ax.set_xlabel("net P&L (quote)")
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3, axis="x")
+        if not len(pnl):
+            ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> Any:
+    from .spread import pair_series
+
+    strategy = _headline(result)
+    pnl = _pair_pnl(result, strategy)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    if not len(pnl):
+        ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    tr = result.trades[result.trades["strategy"] == strategy]
+    keys = tr["asset_a"].str.split("/").str[0] + "~" + tr["asset_b"].str.split("/").str[0]
+    # among the pairs traded at least min(SPREAD_MIN_TRADES, most trades of a pair) times, so the
+    # chart shows a record rather than one lucky or unlucky trade
+    counts = keys.value_counts()
+    often = pnl[counts.reindex(pnl.index).to_numpy() >= min(SPREAD_MIN_TRADES, counts.max())]
+    key = often.index[-1] if which == "best" else often.index[0]
+    tr = tr[keys == key]
+    a, b = tr["asset_a"].iloc[0], tr["asset_b"].iloc[0]
+    ia, ib = panel.asset_index(a), panel.asset_index(b)
+    sc = cfg.spread
+    sr = pair_series(panel.log_close(), np.array([ia]), np.array([ib]), sc.beta_window,
+                     sc.z_window, sc.min_obs_frac)  # fmt: skip
+    lo, hi = panel.times.searchsorted(result.start), panel.times.searchsorted(result.end, "right")
+    times = panel.times[lo:hi]
+    z = sr[0, 4, lo:hi]
+    ax.plot(times, z, color="#264653", lw=0.7, label="z (rolling hedge ratio, mean, std)")
+    lab = cfg.label
+    for level, style in ((lab.entry, ":"), (lab.exit, "--"), (lab.stop, "-.")):
+        for sgn in (1, -1):
+            ax.axhline(sgn * level, color="grey", lw=0.6, ls=style)
+    sig = result.signals
+    eps = sig[(sig["asset_a"] == a) & (sig["asset_b"] == b)]
+    horizon = lab.horizon * panel.freq
+    for e in eps.itertuples(index=False):
+        end = e.exit_time if pd.notna(e.exit_time) else e.entry_time + horizon
+        ax.axvspan(e.entry_time, end, color="#e9c46a", alpha=0.25, lw=0)
+    zt = pd.Series(z, index=times)
+    ent = zt.reindex(tr["signal_time"]).to_numpy()
+    ext = zt.reindex(tr["exit_signal_time"]).to_numpy()
+    win = tr["pnl"].to_numpy() > 0
+    ax.scatter(tr["entry_time"], ent, marker="^", color="#1d3557", s=30, zorder=3, label="entry")
+    ax.scatter(tr["exit_time"][win], ext[win], marker="v", color="#2a9d8f", s=30, zorder=3,
+               label="exit (win)")  # fmt: skip
+    ax.scatter(tr["exit_time"][~win], ext[~win], marker="v", color="#e63946", s=30, zorder=3,
+               label="exit (loss)")  # fmt: skip
+    ax.set_title(f"{which} pair for {strategy}: {a} ~ {b}, net P&L {pnl[key]:,.0f} "
+                 f"over {len(tr)} trades; shaded: episodes")  # fmt: skip
+    ax.set_ylabel("z")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap(result: BacktestResult, panel: Panel, cfg: Config) -> bytes:
+    from .pairs import plot_corr_heatmap
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_corr_heatmap(panel, cfg.universe, Path(tmp) / "corr.png", at=result.end)
+        return path.read_bytes()
+
+
+def render_images(result: BacktestResult, panel: Panel, cfg: Config) -> dict[str, bytes]:
+    """Every plot of :data:`PLOTS` as PNG bytes."""
+    return {
+        "equity": _png(_curves(result, drawdown=False)),
+        "drawdown": _png(_curves(result, drawdown=True)),
+        "deciles": _png(_deciles(result)),
+        "pnl_by_pair": _png(_pnl_by_pair(result)),
+        "spread_best": _png(_spread(result, panel, cfg, "best")),
+        "spread_worst": _png(_spread(result, panel, cfg, "worst")),
+        "corr_heatmap": _heatmap(result, panel, cfg),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+
+
+def _fmt(value: float, kind: str) -> str:
+    if value is None or not np.isfinite(value):
+        return "&ndash;"
+    if kind == "pct":
+        return f"{100 * value:.2f}%"
+    if kind == "int":
+        return f"{int(round(value)):,}"
+    return f"{value:,.{int(kind[1:])}f}"
+
+
+def _table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for row in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, row, strict=True):
+            if isinstance(v, float | np.floating) and c in formats:
+                cells.append(f"<td>{_fmt(float(v), formats[c])}</td>")
+            elif isinstance(v, float | np.floating):
+                cells.append(f"<td>{_fmt(float(v), 'f4')}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def metrics_table(result: BacktestResult) -> str:
+    """Render the strategies x :data:`TABLE_METRICS` table as HTML."""
+    head = "<th>strategy</th>" + "".join(f"<th>{h}</th>" for _, h, _ in TABLE_METRICS)
+    rows = []
+    for name in result.strategies:
+        cells = "".join(
+            f"<td>{_fmt(result.metrics.get(f'{name}.{k}', float('nan')), f)}</td>"
+            for k, _, f in TABLE_METRICS
+        )
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    return (f"<table class='metrics'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table>")  # fmt: skip
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;
+max-width:1200px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}
+td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
+thead th{background:#f3f3f3}tbody th{text-align:left;background:#fafafa}
+figure{margin:12px 0}img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:12px;color:#555}.meta{font-size:13px;color:#444}
+ul{font-size:13px}code{background:#f5f5f5;padding:0 3px}
+"""
+
+
+def render_html(
+    result: BacktestResult, images: dict[str, bytes], cfg: Config, panel: Panel,
+    run_id: str | None = None,
+) -> str:
+    """Render the self-contained HTML report (plots embedded as base64 PNG)."""
+    e = html.escape
+    c, s, bt = cfg.costs, cfg.sizing, cfg.backtest
+    meta = [
+        f"config <code>{e(cfg.name)}</code>, mode <b>{e(result.mode)}</b>"
+        + (f", model <code>{e(result.model_uri)}</code>" if result.model_uri else ""),
+        f"range {result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC; "
+        f"{int(result.metrics.get('signals.count', 0)):,} divergences "
+        f"({int(result.metrics.get('signals.scored', 0)):,} scored)",
+        f"data {e(str(panel.source))} ({panel.n_assets} assets, {panel.n_bars} bars, "
+        f"fingerprint {panel.fingerprint()})" + (f"; MLflow run <code>{e(run_id)}</code>"
+                                                  if run_id else ""),
+    ]  # fmt: skip
+    assumptions = [
+        "Signal at the close of the entry bar, sized against equity marked at that close; both "
+        "legs fill at the next bar's open.",
+        f"Exits on bar closes with the entry's frozen beta/mean/std: take-profit z' &le; "
+        f"{cfg.label.exit}, stop z' &ge; {cfg.label.stop}, |30-day corr| &lt; "
+        f"{s.min_abs_corr_exit}, time stop at entry + {cfg.label.horizon} bars; the exit fills "
+        "at the next bar's open.",
+        f"Costs: taker fee {100 * c.taker_fee:.3f}% per leg per side, slippage "
+        f"{c.slippage_bps:g} bp per fill; funding "
+        + ("on perpetual legs at funding times held" if c.perpetual else "none (spot legs)")
+        + "; spot shorts borrowable at no cost. <code>_2x_costs</code> and other multipliers "
+        "scale fees and slippage.",
+        f"Book: capital {s.capital:,.0f}, buffer {100 * s.buffer:.0f}%, gross leverage &le; "
+        f"{s.max_gross_leverage:g}x of the unbuffered equity, per-asset net &le; "
+        f"{s.max_asset_net_exposure:g}x equity, at most {bt.max_concurrent} positions; fixed "
+        f"size {100 * bt.fixed_notional_frac:g}% of equity per leg A.",
+        "Model filter: sizing's bet size &gt; 0 (edge above sizing.min_edge after costs).",
+        "max drawdown &le; 0 (fraction of the running peak); Sharpe and Sortino from bar returns "
+        "annualised by &radic;(bars per year); turnover is traded notional / mean equity.",
+    ]  # fmt: skip
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>revertible backtest: {e(cfg.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Backtest: {e(cfg.name)}</h1>",
+        "".join(f"<p class='meta'>{m}</p>" for m in meta),
+        "<h2>Metrics</h2>",
+        metrics_table(result),
+    ]
+    if result.notes:
+        parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in result.notes) + "</ul>")
+    for name, caption in PLOTS.items():
+        if name not in images:
+            continue
+        data = base64.b64encode(images[name]).decode("ascii")
+        parts.append(
+            f"<h2>{e(caption.split(':')[0].split(' (')[0])}</h2>"
+            f"<figure id='plot-{name}'><img alt='{e(name)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{e(caption)}</figcaption></figure>"
+        )
+    if len(result.deciles):
+        parts += ["<h2>Reversion by probability decile</h2>",
+                  _table(result.deciles, {"predicted": "f3", "realised": "f3"})]  # fmt: skip
+    if len(result.blocks):
+        parts += ["<h2>Walk-forward models</h2>", _table(result.blocks, {"cv_roc_auc": "f3"})]
+    parts += ["<h2>Assumptions</h2><ul>",
+              "".join(f"<li>{a}</li>" for a in assumptions), "</ul></body></html>"]  # fmt: skip
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# outputs and tracking
+
+
+def build_report(
+    result: BacktestResult, panel: Panel, cfg: Config, run_id: str | None = None
+) -> Report:
+    """Render the plots and the HTML."""
+    images = render_images(result, panel, cfg)
+    return Report(images, render_html(result, images, cfg, panel, run_id))
+
+
+def write_outputs(report: Report, result: BacktestResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.html``, ``trades.parquet`` and ``equity.parquet`` into ``out_dir``.
+
+    The folder is created if missing; each file is written atomically.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / "report.html", "trades": out / "trades.parquet",
+             "equity": out / "equity.parquet"}  # fmt: skip
+    write_table(result.trades, paths["trades"])
+    write_table(result.equity.rename_axis("time").reset_index(), paths["equity"])
+    with atomic_path(paths["report"]) as tmp:
+        tmp.write_text(report.html, encoding="utf-8")
+    return paths
+
+
+def log_backtest(
+    tracker: Any,
+    result: BacktestResult,
+    cfg: Config,
+    panel: Panel,
+    *,
+    config_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+) -> tuple[str, str, dict[str, Path]]:
+    """Log the backtest as one MLflow run and write the outputs.
+
+    Returns the run id, the run's artifact URI and the written paths (empty without
+    ``out_dir``). The HTML names the run; the outputs are written inside the run, so a failure
+    marks the run failed.
+    """
+    import mlflow
+
+    tags = {"kind": "backtest", "backtest.mode": result.mode,
+            "data_fingerprint": panel.fingerprint(), "data_source": str(panel.source),
+            "config_name": cfg.name, "range_start": str(result.start),
+            "range_end": str(result.end)}  # fmt: skip
+    if result.model_uri:
+        tags["model_uri"] = result.model_uri
+    name = f"{cfg.tracking.run_name or cfg.name}-backtest"
+    with tracker.run(run_name=name, tags=tags) as run:
+        run_id = run.info.run_id
+        report = build_report(result, panel, cfg, run_id)
+        tracker.log_params(flatten(cfg))
+        raw = Path(config_path).read_text() if config_path else ""
+        tracker.log_text(raw or yaml.safe_dump(cfg.model_dump(mode="json")), "config.yaml")
+        tracker.log_metrics(result.metrics)
+        tracker.log_metrics({f"time.{k}": v for k, v in result.timings.items()})
+        paths = write_outputs(report, result, out_dir) if out_dir is not None else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            plots = Path(tmp) / "plots"
+            plots.mkdir()
+            for key, png in report.images.items():
+                (plots / f"{key}.png").write_bytes(png)
+            mlflow.log_artifacts(str(plots), "plots")
+            data = Path(tmp) / "data"
+            data.mkdir()
+            result.trades.to_parquet(data / "trades.parquet", index=False)
+            result.equity.rename_axis("time").reset_index().to_parquet(data / "equity.parquet",
+                                                                        index=False)
+            if len(result.blocks):
+                result.blocks.to_csv(data / "walk_forward_blocks.csv", index=False)
+            mlflow.log_artifacts(str(data))
+        tracker.log_text(report.html, "report.html")
+        artifact_uri = run.info.artifact_uri
+    return run_id, artifact_uri, paths

@@ -1,0 +1,539 @@
+"""Backtest: known answers on generated pairs, exact costs, point in time, metrics, the report."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from revertible import backtest as bt
+from revertible.backtest import (
+    BacktestResult,
+    backtest_command,
+    exit_paths,
+    performance_metrics,
+    reversion_by_decile,
+    run_backtest,
+    strategy_names,
+    trade_metrics,
+    unit_sizes,
+)
+from revertible.config import config_from_mapping, load_config
+from revertible.panel import Panel
+from revertible.report import PLOTS, Report, write_outputs
+from revertible.sizing import leg_sides, size_signals
+from revertible.spread import rolling_corr
+from revertible.synthetic import generate_market, simulate_ou_pair, simulate_random_walk_pair
+from revertible.tracking import Tracker
+
+BAR = pd.Timedelta(hours=1)
+
+
+def make_panel(logp: np.ndarray, opens: np.ndarray | None = None, funding=None,
+               start="2024-01-01") -> Panel:
+    """A panel from log closes (T, N); opens default to the previous close."""
+    close = np.exp(np.asarray(logp, dtype=float))
+    n, m = close.shape
+    opn = np.vstack([close[:1], close[:-1]]) if opens is None else np.asarray(opens, float)
+    names = tuple(f"{c * 3}/USDT" for c in "ABCDEFGHIJKLMNOP"[:m])
+    vol = np.full((n, m), 1e6)
+    f = np.asfortranarray
+    return Panel(
+        times=pd.date_range(start, periods=n, freq="h", tz="UTC"), assets=names, open=f(opn),
+        high=f(np.fmax(opn, close)), low=f(np.fmin(opn, close)), close=f(close), volume=f(vol),
+        quote_volume=f(vol * close), funding=None if funding is None else f(funding),
+        source="test",
+    )
+
+
+def make_cfg(**sections) -> object:
+    raw = {"data": {"path": "."}, "universe": {"min_history_days": 0, "min_quote_volume": 0}}
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    return config_from_mapping(raw)
+
+
+def episode(t_time, *, z=2.5, beta=1.0, mean=0.0, std=0.01, a="AAA/USDT", b="BBB/USDT"):
+    return pd.DataFrame({
+        "asset_a": [a], "asset_b": [b], "entry_time": [pd.Timestamp(t_time)], "z_entry": [z],
+        "beta": [beta], "spread_mean": [mean], "spread_std": [std],
+        "label": pd.array([1.0], dtype="Float64"), "exit_time": [pd.NaT],
+        "exit_reason": ["revert"], "bars_held": [0],
+    })  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) known answers: a mean-reverting pair earns, a random-walk pair does not
+
+
+def _pairs_panel(kind: str, n_pairs: int = 4, n_bars: int = 24 * 120) -> Panel:
+    cols = []
+    for seed in range(n_pairs):
+        if kind == "ou":
+            a, b = simulate_ou_pair(n_bars, half_life=6, beta=1.0, sigma_spread=0.004, seed=seed)
+        else:
+            a, b = simulate_random_walk_pair(n_bars, beta=1.0, sigma_spread=0.004, seed=seed)
+        cols += [a + np.log(100.0), b + np.log(100.0)]
+    return make_panel(np.column_stack(cols))
+
+
+@pytest.fixture(scope="module")
+def known():
+    cfg = make_cfg(backtest={"cost_multipliers": [1.0, 2.0]})
+    out = {}
+    for kind in ("ou", "rw"):
+        panel = _pairs_panel(kind)
+        from revertible.episodes import build_episodes
+
+        eps = build_episodes(panel, cfg)
+        # a constant-probability model: deterministic, no look-ahead, above break-even
+        res = run_backtest(cfg, panel, episodes=eps, probabilities=np.full(len(eps), 0.9))
+        out[kind] = (panel, cfg, res)
+    return out
+
+
+def test_mean_reverting_pairs_earn_random_walk_pairs_do_not(known):
+    ou, rw = known["ou"][2].metrics, known["rw"][2].metrics
+    for s in ("naive_beta", "naive_1to1", "model_fixed_size", "model"):
+        assert ou[f"{s}.trades"] >= 100, s
+        assert ou[f"{s}.total_return"] > 0.01, s
+        assert ou[f"{s}.sharpe"] > 2.0, s
+        assert rw[f"{s}.total_return"] < 0.0, s
+        assert ou[f"{s}.take_profit_rate"] > 0.8 > 0.5 > rw[f"{s}.take_profit_rate"], s
+    # the random walk's gross P&L is noise around 0; what it loses is the costs
+    tr = known["rw"][2].trades
+    tr = tr[tr["strategy"] == "naive_beta"]
+    costs = (tr["fees"] + tr["slippage"]).sum()
+    assert abs(tr["gross_pnl"].sum()) < costs
+    # the higher costs hurt both
+    assert ou["naive_beta_2x_costs.total_return"] < ou["naive_beta.total_return"]
+    assert rw["naive_beta_2x_costs.total_return"] < rw["naive_beta.total_return"]
+
+
+def test_constant_probability_filter_takes_what_naive_beta_takes(known):
+    tr = known["ou"][2].trades
+    a = tr[tr["strategy"] == "model_fixed_size"].drop(columns=["strategy", "probability"])
+    b = tr[tr["strategy"] == "naive_beta"].drop(columns=["strategy", "probability"])
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_equity_is_the_sum_of_the_ledger(known):
+    for kind in ("ou", "rw"):
+        _, cfg, res = known[kind]
+        for s in res.strategies:
+            tr = res.trades[res.trades["strategy"] == s]
+            final = res.equity[s].iloc[-1]
+            assert final - cfg.sizing.capital == pytest.approx(tr["pnl"].sum(), abs=1e-6), s
+            assert res.metrics[f"{s}.final_equity"] == pytest.approx(final)
+            np.testing.assert_allclose(
+                tr["pnl"], tr["gross_pnl"] - tr["slippage"] - tr["fees"] - tr["funding"],
+                atol=1e-9)
+
+
+def test_book_limits_hold(known):
+    panel, cfg, res = known["ou"]
+    sz = cfg.sizing
+    for s in res.strategies:
+        tr = res.trades[res.trades["strategy"] == s]
+        g = res.gross[s].to_numpy()
+        eq = res.equity[s].to_numpy()
+        # gross exposure at every close stays under the cap (5% slack for price moves
+        # since the positions were sized)
+        assert (g <= 1.05 * sz.max_gross_leverage * (1 - sz.buffer) * eq).all(), s
+        # one position per pair at a time, fills at the open after the signal
+        assert (tr["entry_time"] == tr["signal_time"] + BAR).all()
+        for _, grp in tr.groupby(["asset_a", "asset_b"]):
+            grp = grp.sort_values("entry_time")
+            assert (grp["entry_time"].iloc[1:].to_numpy()
+                    >= grp["exit_time"].iloc[:-1].to_numpy()).all()  # fmt: skip
+
+
+def test_sides_follow_sizing(known):
+    tr = known["ou"][2].trades
+    for row in tr.head(50).itertuples(index=False):
+        assert (row.side_a, row.side_b) == leg_sides(row.z_entry, row.beta)
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) costs charged exactly
+
+
+def _scenario(n=100, t0=70):
+    """Two legs, B flat near 100; the spread a - b (log) is 0.025 at t0 and 0.004 at t0+5."""
+    rng = np.random.default_rng(7)
+    spread = np.full(n, 0.012)
+    spread[t0] = 0.025
+    spread[t0 + 1 : t0 + 5] = [0.02, 0.018, 0.03, 0.015]  # between the barriers
+    spread[t0 + 5] = 0.004  # z' = 0.4 <= 0.5: take-profit signal at the close of t0+5
+    lb = np.log(100.0) + rng.normal(0, 0.002, n)
+    la = lb + spread
+    opens = np.exp(np.column_stack([la, lb])) * (1 + rng.normal(0, 0.003, (n, 2)))
+    return la, lb, opens
+
+
+def _hand_trade(panel, t0, x, notional, beta, fee, slip, side_a=-1.0, side_b=1.0):
+    pa, pb = panel.close[t0, 0], panel.close[t0, 1]
+    qa, qb = notional / pa, notional * abs(beta) / pb
+    ina = panel.open[t0 + 1, 0] * (1 + side_a * slip)
+    inb = panel.open[t0 + 1, 1] * (1 + side_b * slip)
+    outa = panel.open[x, 0] * (1 - side_a * slip)
+    outb = panel.open[x, 1] * (1 - side_b * slip)
+    fees = fee * (qa * ina + qb * inb + qa * outa + qb * outb)
+    pnl = side_a * qa * (outa - ina) + side_b * qb * (outb - inb) - fees
+    return {"qty_a": qa, "qty_b": qb, "entry_price_a": ina, "entry_price_b": inb,
+            "exit_price_a": outa, "exit_price_b": outb, "fees": fees, "pnl": pnl}  # fmt: skip
+
+
+@pytest.mark.parametrize("mult", [1.0, 2.0])
+def test_one_trade_costs_match_hand_computation(mult):
+    t0 = 70
+    la, lb, opens = _scenario(t0=t0)
+    panel = make_panel(np.column_stack([la, lb]), opens)
+    cfg = make_cfg(backtest={"cost_multipliers": [mult]})
+    res = run_backtest(cfg, panel, episodes=episode(panel.times[t0]))
+    tr = res.trades[res.trades["strategy"] == bt._name("naive_beta", mult)]
+    assert len(tr) == 1
+    row = tr.iloc[0]
+    assert row["exit_reason"] == "take_profit"
+    assert row["signal_time"] == panel.times[t0]
+    assert row["entry_time"] == panel.times[t0 + 1]
+    assert row["exit_signal_time"] == panel.times[t0 + 5]
+    assert row["exit_time"] == panel.times[t0 + 6]
+    assert (row["side_a"], row["side_b"]) == ("short", "long")
+    fee, slip = cfg.costs.taker_fee * mult, cfg.costs.slippage_bps * mult / 1e4
+    want = _hand_trade(panel, t0, t0 + 6, cfg.backtest.fixed_notional_frac * cfg.sizing.capital,
+                       1.0, fee, slip)  # fmt: skip
+    for key, value in want.items():
+        assert row[key] == pytest.approx(value, abs=1e-9, rel=0), key
+    assert row["funding"] == 0.0  # spot legs
+    slippage = slip * (want["qty_a"] * (panel.open[t0 + 1, 0] + panel.open[t0 + 6, 0])
+                       + want["qty_b"] * (panel.open[t0 + 1, 1] + panel.open[t0 + 6, 1]))
+    assert row["slippage"] == pytest.approx(slippage, abs=1e-9, rel=0)
+    eq = res.equity[bt._name("naive_beta", mult)]
+    assert eq.iloc[-1] - cfg.sizing.capital == pytest.approx(want["pnl"], abs=1e-9, rel=0)
+    assert eq.loc[: panel.times[t0]].eq(cfg.sizing.capital).all()  # nothing before the fill
+    # the 1:1 baseline: same fills, leg B notional equal to leg A's
+    one = res.trades[res.trades["strategy"] == bt._name("naive_1to1", mult)].iloc[0]
+    assert one["notional_b"] == pytest.approx(one["qty_b"] * panel.open[t0 + 1, 1])
+
+
+def test_funding_charged_at_funding_bars_only_while_held():
+    t0 = 70  # 2024-01-03 22:00; held bars t0+1..t0+5 = 23:00, 00:00, 01:00, 02:00, 03:00
+    la, lb, opens = _scenario(t0=t0)
+    n = len(la)
+    funding = np.full((n, 2), np.nan)
+    rates_a = {60: 0.003, t0 + 1: 0.0011, t0 + 3: -0.0004, t0 + 6: 0.005, 90: 0.002}
+    for bar, rate in rates_a.items():
+        funding[bar, 0] = rate  # B has no funding data: the default applies to it
+    panel = make_panel(np.column_stack([la, lb]), opens, funding)
+    default = 0.0002
+    cfg = make_cfg(costs={"perpetual": True, "funding_rate_default": default},
+                   backtest={"cost_multipliers": [1.0]})  # fmt: skip
+    res = run_backtest(cfg, panel, episodes=episode(panel.times[t0]))
+    row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
+    held = range(t0 + 1, t0 + 6)  # entry bar included, exit bar (t0+6) excluded
+    assert panel.times[t0 + 2].hour == 0  # the only standard funding hour while held
+    qa, qb = row["qty_a"], row["qty_b"]
+    want = 0.0
+    for k in held:
+        rate_a = rates_a.get(k, default if panel.times[k].hour in (0, 8, 16) else 0.0)
+        rate_b = default if panel.times[k].hour in (0, 8, 16) else 0.0
+        want += -qa * rate_a * panel.open[k, 0] + qb * rate_b * panel.open[k, 1]
+    assert want != 0.0
+    assert row["funding"] == pytest.approx(want, abs=1e-12, rel=0)
+    spot = run_backtest(make_cfg(backtest={"cost_multipliers": [1.0]}), panel,
+                        episodes=episode(panel.times[t0]))  # fmt: skip
+    base = spot.trades[spot.trades["strategy"] == "naive_beta"].iloc[0]
+    assert base["funding"] == 0.0
+    assert row["pnl"] == pytest.approx(base["pnl"] - want, abs=1e-9)
+    sched = bt.funding_schedule(panel, cfg.costs)
+    assert sched[60, 0] == 0.003 and sched[t0 + 2, 1] == default and sched[t0 + 1, 1] == 0.0
+
+
+def test_correlation_exit_and_fill_at_next_open(monkeypatch):
+    rng = np.random.default_rng(3)
+    n, t0 = 200, 120
+    common = np.cumsum(rng.normal(0, 0.01, n))
+    lb = np.log(100.0) + common
+    la = lb.copy()
+    la[t0 + 1 :] = la[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))  # A decouples
+    lb[t0 + 1 :] = lb[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))
+    panel = make_panel(np.column_stack([la, lb]))
+    monkeypatch.setattr(bt, "CORR_EXIT_DAYS", 1)  # a 24-bar window for a short test
+    std = 1.0  # wide: the price barriers are never touched
+    ep = episode(panel.times[t0], z=2.5, std=std, mean=la[t0] - lb[t0] - 2.5 * std)
+    cfg = make_cfg(label={"horizon": 60}, backtest={"cost_multipliers": [1.0]})
+    res = run_backtest(cfg, panel, episodes=ep)
+    row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
+    assert row["exit_reason"] == "correlation"
+    corr = rolling_corr(la, lb, 24)
+    j = panel.times.get_loc(row["exit_signal_time"])
+    assert abs(corr[j]) < 0.5 <= np.abs(corr[t0 + 1 : j]).min()
+    assert row["exit_time"] == panel.times[j + 1]
+    assert row["exit_price_a"] == pytest.approx(panel.open[j + 1, 0] * (1 + 2e-4))
+
+
+def test_time_stop_and_end_of_data():
+    rng = np.random.default_rng(5)
+    n = 120
+    lb = np.log(100.0) + np.cumsum(rng.normal(0, 0.01, n))
+    la = lb + rng.normal(0, 1e-4, n)
+    panel = make_panel(np.column_stack([la, lb]))
+    cfg = make_cfg(label={"horizon": 10}, backtest={"cost_multipliers": [1.0]})
+    std = 1.0
+    eps = pd.concat([episode(panel.times[t], std=std, mean=la[t] - lb[t] - 2.5 * std)
+                     for t in (30, n - 4)], ignore_index=True)  # fmt: skip
+    sig = bt._signals(panel, eps.assign(probability=np.nan, model_cutoff=pd.NaT),
+                      panel.times[0], panel.times[-1])  # fmt: skip
+    paths = exit_paths(panel, sig, cfg)
+    assert list(bt.EXIT_REASONS[paths["path_reason"]]) == ["time", "end_of_data"]
+    assert paths["exit_signal_bar"].iloc[0] == 40 and paths["exit_bar"].iloc[0] == 41
+    assert paths["at_close"].tolist() == [False, True]
+    assert paths["exit_bar"].iloc[1] == n  # held to the last close
+    assert paths["exit_px_a"].iloc[1] == panel.close[n - 1, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) point in time: walk-forward models never saw a trade's future
+
+
+@pytest.fixture(scope="module")
+def walk_forward(tmp_path_factory):
+    """One walk-forward ``backtest_command`` run; every model fit is recorded by a spy."""
+    from revertible.cv import label_end
+
+    tmp = tmp_path_factory.mktemp("bt")
+    panel, _ = generate_market(n_assets=8, n_bars=24 * 140, seed=5)
+    cfg = load_config("configs/demo.yaml", [
+        f"tracking.uri=sqlite:///{tmp}/mlflow.db",
+        f"tracking.artifact_location={(tmp / 'artifacts').as_uri()}",
+        "model.n_estimators=15", "cv.n_folds=2", "backtest.min_train_days=50",
+        "backtest.retrain_every_days=25",
+    ], data="unused")  # fmt: skip
+    fits = []
+    real = bt.fit_block_model
+
+    def spy(cfg_, episodes, features, cutoff, bar):
+        model = real(cfg_, episodes, features, cutoff, bar)
+        end = label_end(episodes, cfg_.label.horizon, bar)
+        used = episodes["label"].notna() & (end < cutoff)
+        fits.append({"cutoff": cutoff, "max_label_end": end[used].max(),
+                     "max_entry": episodes.loc[used, "entry_time"].max(),
+                     "recorded": model.meta["label_cutoff"], "n_used": int(used.sum()),
+                     "first_entry": episodes["entry_time"].min()})  # fmt: skip
+        return model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bt, "fit_block_model", spy)
+        res = backtest_command(cfg, walk_forward=True, out_dir=tmp / "out", panel=panel,
+                               tracker=Tracker(cfg.tracking))  # fmt: skip
+    return tmp, panel, cfg, res, pd.DataFrame(fits)
+
+
+def test_walk_forward_trades_only_with_models_trained_before_entry(walk_forward):
+    tmp, panel, cfg, res, fits = walk_forward
+    trades = pd.read_parquet(res["trades"])
+    model = trades[trades["strategy"].str.startswith("model")]
+    assert len(model) > 20
+    assert model["model_cutoff"].notna().all()
+    assert (model["model_cutoff"] < model["signal_time"]).all()
+    assert model["model_cutoff"].nunique() >= 3  # retrained block by block
+    assert trades.loc[~trades["strategy"].str.startswith("model"), "model_cutoff"].isna().all()
+    assert res["metrics"]["signals.scored"] == res["metrics"]["signals.count"]  # all in blocks
+    # each trade's cutoff is that of the latest block starting at or before its signal
+    starts = fits["cutoff"].to_numpy()
+    k = np.searchsorted(starts, model["signal_time"].to_numpy(), side="right") - 1
+    assert (k >= 0).all()
+    np.testing.assert_array_equal(model["model_cutoff"].to_numpy(),
+                                  fits["recorded"].to_numpy()[k])  # fmt: skip
+
+
+def test_walk_forward_blocks_train_on_labels_known_before_them(walk_forward):
+    _, _, cfg, _, fits = walk_forward
+    assert len(fits) >= 3
+    assert (fits["max_label_end"] < fits["cutoff"]).all()
+    assert (fits["max_entry"] < fits["cutoff"]).all()
+    assert (fits["recorded"] == fits["max_label_end"]).all()
+    assert (fits["n_used"] > 100).all() and fits["n_used"].is_monotonic_increasing
+    first = fits["first_entry"].iloc[0] + pd.Timedelta(days=cfg.backtest.min_train_days)
+    assert fits["cutoff"].iloc[0] >= first
+    gaps = np.diff(fits["cutoff"].to_numpy())
+    assert (gaps == np.timedelta64(cfg.backtest.retrain_every_days, "D")).all()
+
+
+def test_given_model_scores_from_its_holdout(known):
+    panel, cfg, _ = known["ou"]
+
+    class Stub:
+        features = ["abs_z_entry"]
+        meta = {"holdout_start": str(panel.times[24 * 80])}
+
+        def predict_proba(self, X):
+            return np.clip(0.4 + 0.1 * X["abs_z_entry"].to_numpy(), 0, 1)
+
+    res = run_backtest(cfg, panel, model=Stub(), model_uri="stub")
+    assert res.mode == "model" and res.signals["entry_time"].min() >= panel.times[24 * 80]
+    tr = res.trades[res.trades["strategy"] == "model"]
+    assert len(tr) and (tr["model_cutoff"] <= tr["signal_time"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) metrics
+
+
+def test_drawdown_return_and_calmar_conventions():
+    m = performance_metrics(np.array([100.0, 120.0, 90.0, 130.0, 65.0, 80.0]), bars_per_year=5)
+    assert m["max_drawdown"] == pytest.approx(65 / 130 - 1)  # <= 0: fraction of the peak
+    assert m["total_return"] == pytest.approx(-0.2)
+    assert m["annual_return"] == pytest.approx(0.8 ** (5 / 5) - 1)
+    assert m["calmar"] == pytest.approx(m["annual_return"] / 0.5)
+    up = performance_metrics(np.linspace(100, 200, 50))
+    assert up["max_drawdown"] == 0.0 and math.isnan(up["calmar"]) and math.isnan(up["sortino"])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        eq = 100 * np.cumprod(1 + rng.normal(0, 0.01, 300))
+        assert performance_metrics(eq)["max_drawdown"] <= 0.0
+
+
+def test_sharpe_and_sortino_of_known_series():
+    # constant returns: no risk, Sharpe undefined (NaN by convention, not inf)
+    flat = performance_metrics(100 * 1.001 ** np.arange(200))
+    assert math.isnan(flat["sharpe"]) and math.isnan(flat["sortino"])
+    assert flat["annual_return"] == pytest.approx(1.001 ** (24 * 365) - 1, rel=1e-9)
+    # alternating 0.3% / 0.1%: mean 0.2%, std 0.1% * sqrt(n / (n - 1))
+    r = np.tile([0.003, 0.001], 100)
+    eq = 100 * np.concatenate([[1.0], np.cumprod(1 + r)])
+    m = performance_metrics(eq)
+    std = 0.001 * math.sqrt(len(r) / (len(r) - 1))
+    assert m["sharpe"] == pytest.approx(0.002 / std * math.sqrt(24 * 365), rel=1e-9)
+    r2 = np.tile([0.003, -0.001], 100)
+    m2 = performance_metrics(100 * np.concatenate([[1.0], np.cumprod(1 + r2)]))
+    down = math.sqrt(np.mean(np.minimum(r2, 0) ** 2))
+    assert m2["sortino"] == pytest.approx(0.001 / down * math.sqrt(24 * 365), rel=1e-9)
+    assert math.isnan(performance_metrics(np.array([100.0]))["sharpe"])
+    ruined = performance_metrics(np.array([100.0, 50.0, -10.0, 20.0]))
+    assert ruined["total_return"] == -1.0 and ruined["max_drawdown"] == -1.0
+
+
+def test_trade_metrics_and_deciles():
+    tr = pd.DataFrame({
+        "pnl": [10.0, -5.0, 20.0, -15.0], "fees": 1.0, "slippage": 0.5, "funding": [0, 0, 1, -1.0],
+        "qty_a": 1.0, "qty_b": 1.0, "entry_price_a": 10.0, "exit_price_a": 10.0,
+        "entry_price_b": 5.0, "exit_price_b": 5.0,
+        "exit_reason": ["take_profit", "stop", "take_profit", "time"],
+    })  # fmt: skip
+    m = trade_metrics(tr)
+    assert m["trades"] == 4 and m["win_rate"] == 0.5
+    assert m["avg_win"] == 15.0 and m["avg_loss"] == -10.0 and m["funding"] == 0.0
+    assert m["fees"] == 4.0 and m["traded_notional"] == 4 * 30.0
+    assert m["take_profit_rate"] == 0.5
+    p = np.linspace(0.05, 0.95, 100)
+    y = (np.arange(100) >= 50).astype(float)
+    d = reversion_by_decile(np.append(p, 0.5), np.append(y, np.nan))  # the open one is left out
+    assert list(d["n"]) == [10] * 10
+    assert list(d["realised"]) == [0.0] * 5 + [1.0] * 5
+    assert d["predicted"].is_monotonic_increasing
+    assert strategy_names((1.0, 2.0))[-1] == "naive_1to1_2x_costs"
+
+
+def test_unit_sizes_match_size_signals_below_the_caps(known):
+    _, cfg, res = known["ou"]
+    sig = res.signals.head(30)
+    units = unit_sizes(sig, cfg, cfg.costs)
+    for i in range(len(sig)):
+        one = size_signals(sig.iloc[[i]], cfg.sizing, cfg.costs, cfg.label, capital=50_000.0)
+        assert one["leg_a_notional"].iloc[0] == pytest.approx(50_000.0 * units["frac_a"].iloc[i],
+                                                              rel=1e-12)  # fmt: skip
+        assert one["leg_b_notional"].iloc[0] == pytest.approx(50_000.0 * units["frac_b"].iloc[i],
+                                                              rel=1e-12)  # fmt: skip
+
+
+def test_metric_names_are_strategy_dot_metric(walk_forward):
+    _, _, cfg, res, _ = walk_forward
+    names = strategy_names(cfg.backtest.cost_multipliers)
+    for s in names:
+        for k in ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown", "calmar",
+                  "trades", "win_rate", "avg_win", "avg_loss", "turnover", "fees", "funding",
+                  "exposure", "hedge_effectiveness", "hedge_vol_ratio"):  # fmt: skip
+            assert f"{s}.{k}" in res["metrics"], f"{s}.{k}"
+    assert "naive_beta.drawdown_vs_1to1" in res["metrics"]
+    assert "model.decile10_realised" in res["metrics"]
+    assert all(re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_]+", k) for k in res["metrics"])
+    hv = res["metrics"]["naive_beta.hedge_vol_ratio"]
+    assert 0.0 < hv < 1.0  # the hedge removes most of leg A's variance on correlated pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) the report and the MLflow run
+
+
+def test_html_report_is_self_contained_and_has_every_plot(walk_forward):
+    tmp, _, _, res, _ = walk_forward
+    text = (tmp / "out" / "report.html").read_text()
+    assert not [p for p in (tmp / "out").iterdir() if p.name.startswith(".")]  # no temp files
+    for name in PLOTS:
+        m = re.search(rf"<figure id='plot-{name}'><img alt='{name}' "
+                      r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'>", text)  # fmt: skip
+        assert m, name
+        assert base64.b64decode(m.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"(src|href)=['\"](?!data:)", text)
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    assert "naive_1to1_2x_costs" in text and "max drawdown" in text
+    assert res["run_id"] in text
+
+
+def test_report_write_is_atomic(known, tmp_path):
+    panel, cfg, res = known["ou"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("previous report")
+
+    class Broken:
+        images: dict = {}
+
+        @property
+        def html(self) -> str:  # fails while the file is being written
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(Broken(), res, out)
+    assert (out / "report.html").read_text() == "previous report"
+    assert sorted(p.name for p in out.iterdir()) == ["equity.parquet", "report.html",
+                                                     "trades.parquet"]  # fmt: skip
+    paths = write_outputs(Report({}, "<html>new</html>"), res, out)
+    assert paths["report"].read_text() == "<html>new</html>"
+
+
+def test_one_mlflow_run_with_metrics_and_plots(walk_forward):
+    tmp, _, _, res, _ = walk_forward
+    client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
+    run = client.get_run(res["run_id"])
+    for key in ("model.sharpe", "naive_1to1.max_drawdown", "model_2x_costs.total_return"):
+        assert run.data.metrics[key] == pytest.approx(res["metrics"][key])
+    assert run.data.tags["kind"] == "backtest" and run.data.tags["backtest.mode"] == "walk_forward"
+    assert run.data.params["label.horizon"] == "48"
+    arts = {a.path for a in client.list_artifacts(res["run_id"], "plots")}
+    assert {f"plots/{p}.png" for p in PLOTS} <= arts
+    top = {a.path for a in client.list_artifacts(res["run_id"])}
+    assert {"report.html", "trades.parquet", "equity.parquet", "config.yaml"} <= top
+    assert mlflow.get_tracking_uri()  # the tracker set it; nothing else leaked
+
+
+def test_bad_input_fails_with_one_line(known):
+    panel, cfg, _ = known["ou"]
+    from revertible.errors import RevertibleError
+
+    with pytest.raises(RevertibleError, match="since <= until"):
+        run_backtest(cfg, panel, since="2024-03-01", until="2024-02-01")
+    with pytest.raises(RevertibleError, match="--model URI or --walk-forward"):
+        backtest_command(cfg, panel=panel, tracker=object())
+    vp = cfg.model_copy(update={"sizing": cfg.sizing.model_copy(update={"split": "vol_parity"})})
+    with pytest.raises(RevertibleError, match="vol_parity"):
+        run_backtest(vp, panel)
+    assert isinstance(known["ou"][2], BacktestResult)
