@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,9 +112,21 @@ def load_data(cfg: Config):
         return load_panel(cfg.data, progress=update)
 
 
+def _strict(value: Any) -> Any:
+    """NaN and infinities become null: the output must be strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def emit_json(payload: dict[str, Any]) -> None:
-    """Print the machine-readable result as the last line of standard output."""
-    sys.stdout.write(json.dumps(payload, default=str, sort_keys=True) + "\n")
+    """Print the machine-readable result as the last line of standard output (strict JSON)."""
+    sys.stdout.write(json.dumps(_strict(payload), default=str, sort_keys=True,
+                                allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
