@@ -81,12 +81,12 @@ def run_demo(
     data_dir.mkdir(parents=True, exist_ok=True)
     panel, truth = generate_market(n_assets=n_assets, n_bars=days * 24, seed=seed)
     write_market(data_dir, panel, truth)
-    say(f"[bold]1/6 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
+    say(f"[bold]1/7 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
 
     cfg = load_config(config, sets, data=str(data_dir))
     panel = load_panel(cfg.data)
     summ = summarize(panel)
-    say(f"[bold]2/6 validated[/] {panel.n_assets} assets, {panel.n_bars} bars, "
+    say(f"[bold]2/7 validated[/] {panel.n_assets} assets, {panel.n_bars} bars, "
         f"{int(summ['missing_bars'].sum())} missing bars, fingerprint {panel.fingerprint()}")
 
     pairs_df = eligible_pairs(panel, cfg.universe)
@@ -94,25 +94,50 @@ def run_demo(
 
     write_table(pairs_df, out_dir / "pairs.parquet")
     plot_corr_heatmap(panel, cfg.universe, out_dir / "heatmap.png")
-    say(f"[bold]3/6 pairs[/] {len(pairs_df)} eligible at the last bar -> {out_dir}/pairs.parquet, "
+    say(f"[bold]3/7 pairs[/] {len(pairs_df)} eligible at the last bar -> {out_dir}/pairs.parquet, "
         f"heatmap.png")
 
     with bar("episodes (pairs)") as update:
         summary = write_episodes(panel, cfg, out_dir / "episodes.parquet", progress=update)
     eps = read_table(out_dir / "episodes.parquet")
     rep = truth_report(eps, truth)
-    say(f"[bold]4/6 episodes[/] {summary['episodes']} episodes, base reversion rate "
+    say(f"[bold]4/7 episodes[/] {summary['episodes']} episodes, base reversion rate "
         f"{summary['reversion_rate']:.3f}; planted pairs:")
     say(rep.to_string(index=False, float_format="%.3f"))
     result: dict[str, Any] = {"episodes": summary, "truth": rep}
 
+    from .train import train as run_train
+
+    res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console,
+                    promote=True, progress=progress)
+    result["train"] = res
+    say(f"[bold]5/7 trained[/] run {res['run_id']}, registered {cfg.tracking.registered_model} "
+        f"v{res['registered_version']} as champion; model {res['model_uri']}")
+
+    champion = f"models:/{cfg.tracking.registered_model}@champion"
     try:
-        from .train import train as run_train
-    except ImportError:  # training not available in this build
-        run_train = None
-    if run_train is not None:
-        res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console)
-        result["train"] = res
-        say(f"[bold]5/6 trained[/] run {res['run_id']}, model {res['model_uri']}")
+        from .scoring import score_command
+    except ImportError:  # pragma: no cover - scoring not in this build
+        score_command = None
+    if score_command is not None:
+        signals = score_command(cfg, champion, out=out_dir / "signals.csv", console=None)
+        traded = int((signals["leg_a_notional"] > 0).sum()) if len(signals) else 0
+        say(f"[bold]6/7 scored[/] {len(signals)} divergences open at the last bar with "
+            f"{champion}; {traded} sized into two-leg positions -> {out_dir}/signals.csv")
+        result["signals"] = signals
+
+    from .backtest import backtest_command
+
+    bt = backtest_command(cfg, model_uri=res["model_uri"], out_dir=out_dir / "backtest",
+                          config_path=config, panel=panel, progress=progress)
+    m = bt["metrics"]
+    say(f"[bold]7/7 backtest[/] holdout replay with costs -> {bt['report']}")
+    rows = []
+    for strat in ("model", "model_fixed_size", "naive_beta", "naive_1to1"):
+        rows.append({"strategy": strat,
+                     **{k: m.get(f"{strat}.{k}", float("nan"))
+                        for k in ("total_return", "sharpe", "max_drawdown", "trades")}})
+    say(pd.DataFrame(rows).to_string(index=False, float_format="%.3f"))
+    result["backtest"] = bt
     result["summary"] = f"demo finished: outputs in {out_dir}"
     return result

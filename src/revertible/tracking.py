@@ -8,6 +8,7 @@ unreachable server fails fast with one line instead of MLflow's minutes of retri
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import tempfile
@@ -30,6 +31,11 @@ _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+# MLflow's INFO chatter (database migrations, signature validation) is not for our users;
+# the pyfunc cloudpickle notice is expected: the model class is this package's own code.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
