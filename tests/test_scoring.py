@@ -1,0 +1,317 @@
+"""Scoring: open-divergence selection, train/serve equality, point in time, registry, output."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from revertible.config import load_config
+from revertible.data import load_panel
+from revertible.episodes import build_episodes
+from revertible.errors import ModelError, RevertibleError
+from revertible.io import read_table
+from revertible.model import CalibratedReversionModel
+from revertible.scoring import (
+    OUTPUT_COLUMNS,
+    SIGNAL_COLUMNS,
+    episode_features,
+    leg_vols,
+    score_command,
+    score_panel,
+    select_open,
+)
+from revertible.synthetic import generate_market, write_market
+from revertible.tracking import load_model
+from revertible.train import prepare_dataset, train
+
+KEY = ["asset_a", "asset_b", "entry_time"]
+NAME = "test-scoring"
+SIZING = [
+    "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price", "leg_b_side", "leg_b_notional",
+    "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z", "time_stop",
+    "min_abs_corr", "reason", "bet_size", "payoff_ratio", "margin", "leg_a_leverage",
+    "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+]  # fmt: skip
+NUMERIC = [
+    "z_entry", "beta", "probability", "leg_a_notional", "leg_a_qty", "leg_a_price",
+    "leg_b_notional", "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z",
+    "min_abs_corr", "spread_mean", "spread_std", "bet_size", "payoff_ratio", "margin",
+    "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+]  # fmt: skip
+
+
+def _cfg(root, *sets):
+    base = [
+        f"tracking.uri=sqlite:///{root}/mlflow.db",
+        f"tracking.artifact_location={(root / 'artifacts').as_uri()}",
+        f"tracking.registered_model={NAME}",
+        "model.n_estimators=40",
+        "cv.n_folds=3",
+        "model.calibration=sigmoid",  # continuous probabilities: few ties in the book order
+    ]
+    return load_config("configs/demo.yaml", [*base, *sets], data=str(root / "data"))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, monkeypatch_module):
+    """A generated market on disk, a small model trained on it and promoted to champion."""
+    root = tmp_path_factory.mktemp("scoring")
+    market, truth = generate_market(n_assets=10, n_bars=24 * 160, seed=11)
+    write_market(root / "data", market, truth)
+    cfg = _cfg(root)
+    panel = load_panel(cfg.data)
+    res = train(cfg, panel=panel, promote=True)
+    history = build_episodes(panel, cfg)
+    return {"root": root, "cfg": cfg, "panel": panel, "run": res, "model": res["model"],
+            "history": history}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield mp
+    mp.undo()
+
+
+def _score(env, panel=None, cfg=None, model=None, **kw):
+    sig, _ = score_panel(panel or env["panel"], model or env["model"], cfg or env["cfg"],
+                         model_id="m", **kw)
+    return sig
+
+
+def _keys(df):
+    return set(map(tuple, df[KEY].astype(str).to_numpy()))
+
+
+# ------------------------------------------------------------------------------------ selection
+
+
+def test_live_scores_exactly_the_divergences_open_at_the_last_bar(env):
+    """Open = entered within the horizon and no barrier touched; a stale 'open' row is not."""
+    cfg, panel = env["cfg"], env["panel"]
+    # a delisted leg: its pairs' last episodes stay unresolved forever in the episode table
+    j = panel.assets.index("CCC/USDT")
+    close = panel.close.copy(order="F")
+    close[-200:, j] = np.nan
+    stale = replace(panel, close=close)
+    eps = build_episodes(stale, cfg)
+    last, horizon = stale.times[-1], cfg.label.horizon
+    old_open = eps["label"].isna() & (eps["entry_time"] <= last - horizon * stale.freq)
+    assert old_open.sum() >= 1, "the fixture must contain an unresolved episode past the horizon"
+    expected = eps[eps["label"].isna() & (eps["entry_time"] > last - horizon * stale.freq)]
+    assert len(expected) >= 3
+
+    sig = _score(env, panel=stale)
+    assert _keys(sig) == _keys(expected)
+    assert not _keys(sig) & _keys(eps[old_open])
+    assert sig["label"].isna().all() and (sig["exit_reason"] == "open").all()
+    assert list(sig.columns) == OUTPUT_COLUMNS
+    assert (np.diff(sig["probability"].to_numpy()) <= 0).all(), "live rows by probability"
+    # the selection rule on its own: nothing resolved, nothing older than the horizon
+    sel = select_open(eps, last, horizon, stale.freq)
+    assert _keys(sel) == _keys(expected)
+
+
+def test_historical_range_is_inclusive_and_keeps_every_label(env):
+    eps = env["history"]
+    since, until = eps["entry_time"].iloc[200], eps["entry_time"].iloc[500]
+    sig = _score(env, since=since, until=until)
+    inside = eps[(eps["entry_time"] >= since) & (eps["entry_time"] <= until)]
+    assert _keys(sig) == _keys(inside)
+    assert sig["entry_time"].min() == since and sig["entry_time"].max() == until
+    assert set(sig["label"].dropna().unique()) == {0.0, 1.0}
+    assert sig["entry_time"].is_monotonic_increasing
+    # rows the model was trained on are counted (the summary warns about them)
+    _, info = score_panel(env["panel"], env["model"], env["cfg"], model_id="m", since=since,
+                          until=until)
+    holdout = pd.Timestamp(env["model"].meta["holdout_start"])
+    assert info["in_sample"] == (sig["entry_time"] < holdout).sum() > 0
+    # only `since`: runs to the last bar, open episodes included
+    tail = _score(env, since=eps["entry_time"].iloc[-20])
+    assert tail["label"].isna().sum() == eps["label"].isna().sum() >= 1
+    with pytest.raises(RevertibleError, match="`since <= until` must hold"):
+        _score(env, since=until, until=since)
+    with pytest.raises(RevertibleError, match="is not a time"):
+        _score(env, since="yesterday-ish")
+    with pytest.raises(RevertibleError, match="`capital > 0` must hold"):
+        _score(env, capital=0.0)
+
+
+# --------------------------------------------------------------------------- train/serve skew
+
+
+def test_scoring_features_and_probabilities_equal_the_training_table(env):
+    cfg, panel, model = env["cfg"], env["panel"], env["model"]
+    eps, feats = prepare_dataset(cfg, panel)
+    n = len(eps)
+    rows = {
+        "open": eps.index[eps["label"].isna()],
+        "range": eps.index[n // 3 : n // 3 + 150],
+    }
+    for what, idx in rows.items():
+        got = episode_features(panel, eps.loc[idx], cfg, history=eps)
+        pd.testing.assert_frame_equal(got, feats.loc[idx], check_exact=True, obj=what)
+    until = eps["entry_time"].iloc[n // 3 + 149]
+    sig = _score(env, since=eps["entry_time"].iloc[n // 3], until=until)
+    merged = sig.merge(eps.reset_index()[[*KEY, "index"]], on=KEY, validate="1:1")
+    want = model.predict_proba(feats.loc[merged["index"]])
+    np.testing.assert_array_equal(merged["probability"].to_numpy(), want)
+    live = _score(env).merge(eps.reset_index()[[*KEY, "index"]], on=KEY, validate="1:1")
+    np.testing.assert_array_equal(
+        live["probability"].to_numpy(), model.predict_proba(feats.loc[live["index"]])
+    )
+
+
+def test_point_in_time_probability_and_size(env):
+    """Data cut at T: every divergence entered by T gets the same probability and the same size."""
+    panel, eps = env["panel"], env["history"]
+    cut_at = eps["entry_time"].iloc[int(len(eps) * 0.6)]
+    since = eps["entry_time"].iloc[int(len(eps) * 0.45)]
+    past = panel.cut(cut_at)
+    # the full run goes on past T: later signals must not change earlier rows (e.g. by taking
+    # room in a shared book)
+    full = _score(env, since=since)
+    cut = _score(env, panel=past, since=since)
+    assert full["entry_time"].max() > cut_at == cut["entry_time"].max()
+    full = full[full["entry_time"] <= cut_at].reset_index(drop=True)
+    assert len(full) > 100 and (full["leg_a_notional"] > 0).sum() >= 5
+    assert (full.groupby("entry_time").size() > 1).any(), "books of several signals are tested"
+    cols = [c for c in OUTPUT_COLUMNS if c not in ("label", "exit_reason")]
+    pd.testing.assert_frame_equal(full[cols], cut[cols], check_exact=True)
+    assert cut["label"].isna().sum() > full["label"].isna().sum(), "outcomes differ, inputs not"
+    # live on the cut data: the divergences open at T share one book, so compare the book-free
+    # size (bet size, payoff ratio) and the probability with the full-data rows
+    live = _score(env, panel=past)
+    both = live.merge(full, on=KEY, suffixes=("_live", "_full"), validate="1:1")
+    assert len(both) == len(live) >= 1
+    for col in ("probability", "bet_size", "payoff_ratio", "leg_a_price", "leg_b_price"):
+        np.testing.assert_array_equal(both[f"{col}_live"], both[f"{col}_full"], err_msg=col)
+    # leg vols for vol-parity sizing are trailing too
+    np.testing.assert_array_equal(leg_vols(past), leg_vols(panel)[: past.n_bars])
+
+
+def test_books_sized_in_worker_processes_equal_the_serial_loop(env, monkeypatch):
+    eps = env["history"]
+    since = eps["entry_time"].iloc[len(eps) * 3 // 4]
+    serial = _score(env, cfg=_cfg(env["root"], "compute.threads=1"), since=since)
+    monkeypatch.setattr("revertible.scoring.PARALLEL_MIN_ROWS", 0)
+    parallel = _score(env, cfg=_cfg(env["root"], "compute.threads=2"), since=since)
+    assert serial["entry_time"].nunique() > 50 and (serial["leg_a_notional"] > 0).any()
+    pd.testing.assert_frame_equal(serial, parallel, check_exact=True)
+
+
+def test_vol_parity_split_uses_point_in_time_leg_vols(env):
+    cfg = _cfg(env["root"], "sizing.split=vol_parity")
+    eps = env["history"]
+    sig = _score(env, cfg=cfg, since=eps["entry_time"].iloc[300], until=eps["entry_time"].iloc[900])
+    traded = sig[sig["leg_a_notional"] > 0]
+    assert len(traded) >= 3
+    vols = leg_vols(env["panel"])
+    t = env["panel"].times.get_indexer(traded["entry_time"])
+    ia = [env["panel"].assets.index(a) for a in traded["asset_a"]]
+    ib = [env["panel"].assets.index(b) for b in traded["asset_b"]]
+    # notional_a * vol_a == notional_b * vol_b, up to quantity rounding
+    np.testing.assert_allclose(traded["leg_a_notional"] * vols[t, ia],
+                               traded["leg_b_notional"] * vols[t, ib], rtol=1e-9)
+
+
+# ------------------------------------------------------------------------------ model checks
+
+
+def test_missing_feature_is_a_model_error(env):
+    cfg = _cfg(env["root"], "features.use_funding=false")
+    with pytest.raises(ModelError, match=r"lacks 3 feature\(s\).*funding_diff"):
+        _score(env, cfg=cfg)
+    with pytest.raises(ModelError, match=r"lacks 3 feature\(s\).*funding_diff"):
+        score_command(cfg, f"models:/{NAME}@champion")  # live: checked once the model is in
+
+
+def test_model_trained_with_funding_needs_funding_data(env):
+    m = env["model"]
+    needs = CalibratedReversionModel(m.classifier, m.calibrator, m.features,
+                                     {**m.meta, "requires_funding": True})
+    assert env["panel"].funding is None
+    with pytest.raises(ModelError, match="trained with perpetual funding.*data.funding_path"):
+        _score(env, model=needs)
+
+
+def test_label_or_spread_settings_differ_from_training(env):
+    with pytest.raises(ModelError, match=r"label\.horizon=48 .* label\.horizon=24"):
+        _score(env, cfg=_cfg(env["root"], "label.horizon=24"))
+    with pytest.raises(ModelError, match=r"spread\.z_window"):
+        _score(env, cfg=_cfg(env["root"], "spread.z_window=48"))
+
+
+# ------------------------------------------------------------------- registry and the command
+
+
+def test_champion_alias_scores_and_pins_the_version(env, tmp_path):
+    cfg, eps = env["cfg"], env["history"]
+    since, until = eps["entry_time"].iloc[600], eps["entry_time"].iloc[700]
+    by_alias = score_command(cfg, f"models:/{NAME}@champion", since=since, until=until)
+    by_run = score_command(cfg, env["run"]["model_uri"], since=since, until=until)
+    version = env["run"]["registered_version"]
+    assert (by_alias["model"] == f"models:/{NAME}/{version}").all()
+    assert (by_run["model"] == env["run"]["model_uri"]).all()
+    cols = [c for c in OUTPUT_COLUMNS if c != "model"]
+    pd.testing.assert_frame_equal(by_alias[cols], by_run[cols], check_exact=True)
+    with pytest.raises(ModelError, match="alias 'nope'"):
+        score_command(cfg, f"models:/{NAME}@nope", since=since, until=until)
+
+
+def test_output_is_atomic_with_the_design_columns(env, tmp_path, capsys):
+    from rich.console import Console
+
+    cfg, eps = env["cfg"], env["history"]
+    since, until = eps["entry_time"].iloc[400], eps["entry_time"].iloc[600]
+    console = Console(file=None, width=200)
+    for ext in ("parquet", "csv"):
+        dest = tmp_path / f"signals.{ext}"
+        sig = score_command(cfg, f"models:/{NAME}@champion", since=since, until=until,
+                            capital=50_000, out=dest, console=console)
+        back = read_table(dest)
+        assert list(back.columns) == OUTPUT_COLUMNS
+        assert OUTPUT_COLUMNS[: len(SIGNAL_COLUMNS)] == SIGNAL_COLUMNS
+        assert len(back) == len(sig) > 50
+        values = back[NUMERIC].to_numpy(dtype=float)
+        assert np.isfinite(values).all()
+        traded = back["leg_a_notional"] > 0
+        assert traded.any() and (~traded).any()
+        assert (back.loc[~traded, "reason"].astype(str).str.len() > 0).all()
+        assert (back.loc[~traded, ["leg_a_notional", "leg_b_notional"]] == 0).all().all()
+        assert set(back.loc[traded, "leg_a_side"]) <= {"long", "short"}
+        assert (back.loc[traded, "leg_a_side"] != back.loc[traded, "leg_b_side"]).any()
+        # gross leverage is against the --capital given
+        lev = (back["leg_a_notional"] + back["leg_b_notional"]) / 50_000
+        np.testing.assert_allclose(back["gross_leverage"], lev, rtol=1e-12)
+    assert "wrote" in capsys.readouterr().out
+    # a failing run leaves the previous file as it was and no temporary file behind
+    dest = tmp_path / "signals.parquet"
+    before = dest.read_bytes()
+    with pytest.raises(ModelError):
+        score_command(cfg, f"models:/{NAME}@missing", out=dest)
+    assert dest.read_bytes() == before
+    assert not list(tmp_path.glob(".*tmp"))
+    with pytest.raises(RevertibleError, match="unknown extension"):
+        score_command(cfg, f"models:/{NAME}@champion", out=tmp_path / "signals.xlsx")
+    assert not (tmp_path / "signals.xlsx").exists()
+
+
+def test_live_command_end_to_end(env, tmp_path):
+    dest = tmp_path / "live.csv"
+    sig = score_command(env["cfg"], f"models:/{NAME}@champion", out=dest)
+    # the command computes live features while the model loads: same rows as the library call
+    ref = _score(env)
+    cols = [c for c in OUTPUT_COLUMNS if c != "model"]
+    pd.testing.assert_frame_equal(sig[cols], ref[cols], check_exact=True)
+    back = read_table(dest)
+    assert len(back) == len(sig) >= 1
+    assert back["exit_reason"].eq("open").all()
+    assert (pd.to_datetime(back["time_stop"], utc=True)
+            == pd.to_datetime(back["entry_time"], utc=True) + pd.Timedelta(hours=48)).all()
+    loaded = load_model(env["run"]["model_uri"], env["cfg"].tracking.uri)
+    assert loaded.features == env["model"].features
