@@ -223,11 +223,18 @@ def test_vol_parity_split_uses_point_in_time_leg_vols(env):
 
 
 def test_missing_feature_is_a_model_error(env):
+    # the model records its feature settings: a config without funding features is refused
     cfg = _cfg(env["root"], "features.use_funding=false")
-    with pytest.raises(ModelError, match=r"lacks 3 feature\(s\).*funding_diff"):
+    with pytest.raises(ModelError, match=r"features\.use_funding=True .*use_funding=False"):
         _score(env, cfg=cfg)
-    with pytest.raises(ModelError, match=r"lacks 3 feature\(s\).*funding_diff"):
+    with pytest.raises(ModelError, match=r"features\.use_funding"):
         score_command(cfg, f"models:/{NAME}@champion")  # live: checked once the model is in
+    # and a feature table lacking columns is refused by name
+    m = env["model"]
+    no_meta = CalibratedReversionModel(m.classifier, m.calibrator, m.features, {})
+    with pytest.raises(ModelError, match=r"lacks 3 feature\(s\).*funding_diff"):
+        no_meta.check_input(pd.DataFrame(columns=[f for f in m.features
+                                                  if not f.startswith("funding")]))
 
 
 def test_model_trained_with_funding_needs_funding_data(env):

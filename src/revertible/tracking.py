@@ -227,7 +227,7 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
         raise ModelError(f"model {uri}: no such folder; pass runs:/<id>/model, "
                          "models:/<name>@champion, models:/<name>/<version> or a model folder")
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        loaded = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ModelError(f"model {uri} cannot be loaded: {first}; check the URI and the "

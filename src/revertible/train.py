@@ -234,7 +234,8 @@ def train(
               "requires_funding": bool(panel.funding is not None and cfg.features.use_funding
                                        and any(f in nonnull for f in FEATURE_GROUPS["funding"])),
               "label": cfg.label.model_dump(),
-              "spread": cfg.spread.model_dump(), "holdout_start": str(hstart),
+              "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
+              "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
               "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint()},
     )
     metrics: dict[str, float] = {}
