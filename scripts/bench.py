@@ -84,12 +84,40 @@ def bench_episodes(cfg, repeat: int) -> dict[str, float]:
     return out
 
 
+def bench_scoring(config: str, data: str | None, model: str, tracking: str | None) -> dict:
+    """Wall time of `revertible score` in fresh processes: live (open now) and all history."""
+    import subprocess
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in (("live", []), ("historical", ["--since", "2000-01-01"])):
+            cmd = [sys.executable, "-m", "revertible.cli", "score", config, "--model", model,
+                   "--out", str(Path(tmp) / f"{name}.parquet"), *extra]
+            if data:
+                cmd += ["--data", data]
+            if tracking:
+                cmd += ["--set", f"tracking.uri={tracking}"]
+            env = dict(os.environ)
+            if tracking:
+                env["MLFLOW_TRACKING_URI"] = tracking
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            out[f"score_{name}_s"] = time.perf_counter() - t0
+            import pandas as pd
+
+            out[f"score_{name}_rows"] = len(pd.read_parquet(Path(tmp) / f"{name}.parquet"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a small table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", default="configs/binance-spot-1h.yaml")
     ap.add_argument("--data", default=None, help="data folder (overrides the config)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", default=None,
+                    help="also time `revertible score` with this model URI (live and historical)")
+    ap.add_argument("--tracking", default=None, help="tracking URI the model lives in")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, data=args.data)
     if not Path(cfg.data.path).is_dir():
@@ -105,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
           f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes")
     print(f"  files -> episodes    {r['files_to_table_s']:.2f} s wall")
     print(f"  peak RSS             {peak_rss_mb():.0f} MiB")
+    if args.model:
+        sc = bench_scoring(args.config, args.data, args.model, args.tracking)
+        print(f"  score live           {sc['score_live_s']:.1f} s wall, fresh process "
+              f"({sc['score_live_rows']} open divergences)")
+        print(f"  score historical     {sc['score_historical_s']:.1f} s wall "
+              f"({sc['score_historical_rows']} divergences)")
     return 0
 
 

@@ -1,0 +1,5 @@
+"""`python -m revertible`: the command line."""
+
+from .cli import main
+
+main()
