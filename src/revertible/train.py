@@ -38,7 +38,10 @@ from .metrics import classification_metrics
 from .model import Calibrator, CalibratedReversionModel, ReversionClassifier, lgbm_params
 from .panel import Panel
 
-__all__ = ["train", "select_features", "prepare_dataset", "cross_validate", "BASELINES"]
+__all__ = [
+    "train", "select_features", "prepare_dataset", "development_split", "cross_validate",
+    "BASELINES",
+]
 
 #: Baselines logged in every run: name -> feature list (None: constant training base rate).
 BASELINES: dict[str, list[str] | None] = {
@@ -79,6 +82,30 @@ def prepare_dataset(
     eps = eps.reset_index(drop=True)
     feats = build_features(panel, eps, cfg, progress=progress)
     return eps, feats.reset_index(drop=True)
+
+
+def development_split(
+    cfg: Config, eps: pd.DataFrame, feats: pd.DataFrame, bar: pd.Timedelta
+) -> dict[str, Any]:
+    """Development set and holdout, shared by training and tuning.
+
+    Returns ``dev``/``hold`` positions, ``holdout_start``, the raw label array ``y_all``, and the
+    development ``X``, ``y``, ``entry`` and label ``end`` times (index reset).
+    """
+    dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
+    if len(dev) < 100:
+        raise RevertibleError(
+            f"only {len(dev)} labelled development episodes; need at least 100 (more data, a "
+            "lower label.entry or looser universe filters)"
+        )
+    end = label_end(eps, cfg.label.horizon, bar)
+    y_all = eps["label"].to_numpy(dtype=float, na_value=np.nan)
+    return {
+        "dev": dev, "hold": hold, "holdout_start": hstart, "y_all": y_all,
+        "X": feats.iloc[dev].reset_index(drop=True), "y": y_all[dev].astype(int),
+        "entry": eps["entry_time"].iloc[dev].reset_index(drop=True),
+        "end": end.iloc[dev].reset_index(drop=True),
+    }
 
 
 def _baseline_model(cols: list[str] | None, seed: int):
@@ -207,16 +234,10 @@ def train(
     t_feat = time.perf_counter() - t_start
     features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
     bar = panel.freq
-    dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
-    if len(dev) < 100:
-        raise RevertibleError(
-            f"only {len(dev)} labelled development episodes; need at least 100 (more data, a "
-            "lower label.entry or looser universe filters)"
-        )
-    end = label_end(eps, cfg.label.horizon, bar)
-    y_all = eps["label"].to_numpy(dtype=float, na_value=np.nan)
-    Xd, yd = feats.iloc[dev].reset_index(drop=True), y_all[dev].astype(int)
-    ed, nd = eps["entry_time"].iloc[dev].reset_index(drop=True), end.iloc[dev].reset_index(drop=True)
+    split = development_split(cfg, eps, feats, bar)
+    dev, hold, hstart = split["dev"], split["hold"], split["holdout_start"]
+    y_all = split["y_all"]
+    Xd, yd, ed, nd = split["X"], split["y"], split["entry"], split["end"]
     kinds = ["lgbm", *BASELINES]
     say(f"training on {len(dev)} development episodes ({len(features)} features), holdout from "
         f"{hstart:%Y-%m-%d %H:%M} ({len(hold)} episodes)")

@@ -114,12 +114,17 @@ from optuna.trial import TrialState  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from .config import Config, ModelConfig, ParamRange, flatten  # noqa: E402
-from .cv import Fold, holdout_split, label_end, walk_forward_folds  # noqa: E402
+from .cv import Fold, walk_forward_folds  # noqa: E402
 from .errors import ConfigError, RevertibleError, TrackingError  # noqa: E402
 from .metrics import classification_metrics  # noqa: E402
 from .model import Calibrator  # noqa: E402
 from .panel import Panel  # noqa: E402
-from .train import _fit_predict, prepare_dataset, select_features  # noqa: E402
+from .train import (  # noqa: E402
+    _fit_predict,
+    development_split,
+    prepare_dataset,
+    select_features,
+)
 
 __all__ = [
     "OBJECTIVES",
@@ -192,17 +197,9 @@ def prepare_tuning_data(
     eps, feats = prepare_dataset(cfg, panel, episodes, progress=progress)
     features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
     bar = panel.freq
-    dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
-    if len(dev) < 100:
-        raise RevertibleError(
-            f"only {len(dev)} labelled development episodes; need at least 100 (more data, a "
-            "lower label.entry or looser universe filters)"
-        )
-    end = label_end(eps, cfg.label.horizon, bar)
-    y = eps["label"].to_numpy(dtype=float, na_value=np.nan)[dev].astype(int)
-    X = feats.iloc[dev]
-    entry = eps["entry_time"].iloc[dev].reset_index(drop=True)
-    end_d = end.iloc[dev].reset_index(drop=True)
+    split = development_split(cfg, eps, feats, bar)
+    hold, hstart = split["hold"], split["holdout_start"]
+    X, y, entry, end_d = split["X"], split["y"], split["entry"], split["end"]
     folds = walk_forward_folds(entry, end_d, cfg.cv.n_folds, cfg.embargo_bars * bar,
                                cfg.cv.min_train_frac)
     if len(folds) < 2:
