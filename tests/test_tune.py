@@ -232,10 +232,19 @@ def test_parent_and_child_runs(studied):
 
 # ---- processes: kill -9 and resume, two workers -------------------------------------------------
 WORKER = textwrap.dedent("""
-    import json, sys
+    import json, sys, time
+    import revertible.tune as T
     from revertible.config import load_config
     from revertible.synthetic import generate_market
     from revertible.tune import tune
+
+    # every trial lasts at least a second, so a poller reliably sees one RUNNING (the kill test
+    # must catch the study mid-way; tiny synthetic trials could otherwise all finish unseen)
+    _evaluate = T.evaluate_cv
+    def _slow(*args, **kwargs):
+        time.sleep(1.0)
+        return _evaluate(*args, **kwargs)
+    T.evaluate_cv = _slow
 
     a = json.loads(sys.argv[1])
     panel, _ = generate_market(n_assets=8, n_bars=24 * 120, seed=a["seed"])
@@ -271,6 +280,8 @@ def _poll(storage: str, study: str, until, timeout: float = 300) -> list:
             trials = _load(storage, study).get_trials()
             if until(trials):
                 return trials
+            if len(trials) >= 5 and all(t.state in DONE for t in trials):
+                raise AssertionError(f"study {study} finished before the state was seen")
         except KeyError:  # study not created yet
             pass
         time.sleep(0.05)
