@@ -39,7 +39,8 @@ from .model import Calibrator, CalibratedReversionModel, ReversionClassifier, lg
 from .panel import Panel
 
 __all__ = [
-    "train", "select_features", "prepare_dataset", "development_split", "cross_validate",
+    "train", "select_features", "prepare_dataset", "development_split", "make_folds",
+    "cross_validate",
     "BASELINES",
 ]
 
@@ -108,6 +109,18 @@ def development_split(
     }
 
 
+def make_folds(cfg: Config, entry: pd.Series, end: pd.Series, bar: pd.Timedelta) -> list:
+    """Purged walk-forward folds from ``cfg.cv`` (training and tuning use the same ones)."""
+    folds = walk_forward_folds(entry, end, cfg.cv.n_folds, cfg.embargo_bars * bar,
+                               cfg.cv.min_train_frac)
+    if len(folds) < 2:
+        raise RevertibleError(
+            f"only {len(folds)} walk-forward fold(s) have data; need at least 2: use more data, "
+            "fewer cv.n_folds or a smaller cv.min_train_frac"
+        )
+    return folds
+
+
 def _baseline_model(cols: list[str] | None, seed: int):
     if cols is None:
         return None
@@ -141,13 +154,7 @@ def cross_validate(
     Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
     probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
     """
-    folds = walk_forward_folds(entry, end, cfg.cv.n_folds, cfg.embargo_bars * bar,
-                               cfg.cv.min_train_frac)
-    if len(folds) < 2:
-        raise RevertibleError(
-            f"only {len(folds)} walk-forward fold(s) have data; need at least 2: use more data, "
-            "fewer cv.n_folds or a smaller cv.min_train_frac"
-        )
+    folds = make_folds(cfg, entry, end, bar)
     n = len(y)
     fold_id = np.full(n, -1)
     raw = {k: np.full(n, np.nan) for k in kinds}

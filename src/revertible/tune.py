@@ -114,7 +114,7 @@ from optuna.trial import TrialState  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from .config import Config, ModelConfig, ParamRange, flatten  # noqa: E402
-from .cv import Fold, walk_forward_folds  # noqa: E402
+from .cv import Fold  # noqa: E402
 from .errors import ConfigError, RevertibleError, TrackingError  # noqa: E402
 from .metrics import classification_metrics  # noqa: E402
 from .model import Calibrator  # noqa: E402
@@ -122,6 +122,7 @@ from .panel import Panel  # noqa: E402
 from .train import (  # noqa: E402
     _fit_predict,
     development_split,
+    make_folds,
     prepare_dataset,
     select_features,
 )
@@ -200,13 +201,7 @@ def prepare_tuning_data(
     split = development_split(cfg, eps, feats, bar)
     hold, hstart = split["hold"], split["holdout_start"]
     X, y, entry, end_d = split["X"], split["y"], split["entry"], split["end"]
-    folds = walk_forward_folds(entry, end_d, cfg.cv.n_folds, cfg.embargo_bars * bar,
-                               cfg.cv.min_train_frac)
-    if len(folds) < 2:
-        raise RevertibleError(
-            f"only {len(folds)} walk-forward fold(s) have data; need at least 2: use more data, "
-            "fewer cv.n_folds or a smaller cv.min_train_frac"
-        )
+    folds = make_folds(cfg, entry, end_d, bar)
     data = TuningData(X=X, y=y, entry=entry, end=end_d, features=features, folds=folds,
                       holdout_start=hstart, n_holdout=len(hold), fingerprint=panel.fingerprint())
     return data, eps
