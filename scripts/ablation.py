@@ -16,8 +16,8 @@ import time
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.features import FEATURE_GROUPS
+from revertible.model import prepare_dataset, train
 from revertible.tracking import Tracker
-from revertible.train import prepare_dataset, train
 
 KEYS = ("roc_auc", "pr_auc", "log_loss", "brier_skill", "ece", "top_decile_precision")
 

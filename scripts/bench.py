@@ -24,9 +24,9 @@ import numpy as np
 
 from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.episodes import iter_episode_blocks, universe_pairs
+from revertible.episodes import iter_episode_blocks
 from revertible.io import atomic_path
-from revertible.pairs import asset_eligibility
+from revertible.universe import asset_eligibility, universe_pairs
 
 
 def peak_rss_mb() -> float:
@@ -91,7 +91,7 @@ def bench_scoring(config: str, data: str | None, model: str, tracking: str | Non
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in (("live", []), ("historical", ["--since", "2000-01-01"])):
-            cmd = [sys.executable, "-m", "revertible.cli", "score", config, "--model", model,
+            cmd = [sys.executable, "-m", "revertible", "score", config, "--model", model,
                    "--out", str(Path(tmp) / f"{name}.parquet"), *extra]
             if data:
                 cmd += ["--data", data]

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from revertible import backtest as bt
 from revertible.backtest import (
+    PLOTS,
     BacktestResult,
+    Report,
     backtest_command,
     exit_paths,
     performance_metrics,
@@ -23,11 +24,12 @@ from revertible.backtest import (
     strategy_names,
     trade_metrics,
     unit_sizes,
+    write_outputs,
 )
+from revertible.backtest import _engine as bt
 from revertible.config import config_from_mapping, load_config
-from revertible.panel import Panel
-from revertible.report import PLOTS, Report, write_outputs
-from revertible.sizing import leg_sides, size_signals
+from revertible.data import Panel
+from revertible.decision import leg_sides, size_signals
 from revertible.spread import rolling_corr
 from revertible.synthetic import generate_market, simulate_ou_pair, simulate_random_walk_pair
 from revertible.tracking import Tracker
@@ -306,7 +308,7 @@ def test_time_stop_and_end_of_data():
 @pytest.fixture(scope="module")
 def walk_forward(tmp_path_factory):
     """One walk-forward ``backtest_command`` run; every model fit is recorded by a spy."""
-    from revertible.cv import label_end
+    from revertible.model import label_end
 
     tmp = tmp_path_factory.mktemp("bt")
     panel, _ = generate_market(n_assets=8, n_bars=24 * 140, seed=5)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revertible.cv import holdout_split, label_end, walk_forward_folds
+from revertible.model import holdout_split, label_end, walk_forward_folds
 
 H = pd.Timedelta(hours=1)
 

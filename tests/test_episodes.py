@@ -13,12 +13,11 @@ from revertible.episodes import (
     build_episodes,
     iter_episode_blocks,
     pair_episodes,
-    universe_pairs,
     write_episodes,
 )
-from revertible.pairs import asset_eligibility, pair_correlations_at
 from revertible.spread import pair_series
 from revertible.synthetic import generate_market
+from revertible.universe import asset_eligibility, pair_correlations_at, universe_pairs
 
 CUTS = ["2024-04-20 07:00", "2024-06-30 23:00", "2024-08-25 12:00"]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from revertible.config import config_from_mapping, load_config
-from revertible.data import load_panel
+from revertible.data import Panel, load_panel
 from revertible.episodes import build_episodes
 from revertible.features import (
     FEATURE_DESCRIPTIONS,
@@ -17,7 +17,6 @@ from revertible.features import (
     build_features,
     feature_names,
 )
-from revertible.panel import Panel
 from revertible.spread import pair_spread
 from revertible.synthetic import generate_market, simulate_ou_pair, simulate_random_walk_pair
 

@@ -13,7 +13,7 @@ from revertible.data import load_panel
 from revertible.episodes import build_episodes
 from revertible.errors import ModelError, RevertibleError
 from revertible.io import read_table
-from revertible.model import CalibratedReversionModel
+from revertible.model import CalibratedReversionModel, prepare_dataset, train
 from revertible.scoring import (
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
@@ -25,7 +25,6 @@ from revertible.scoring import (
 )
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
-from revertible.train import prepare_dataset, train
 
 KEY = ["asset_a", "asset_b", "entry_time"]
 NAME = "test-scoring"
@@ -198,7 +197,7 @@ def test_books_sized_in_worker_processes_equal_the_serial_loop(env, monkeypatch)
     eps = env["history"]
     since = eps["entry_time"].iloc[len(eps) * 3 // 4]
     serial = _score(env, cfg=_cfg(env["root"], "compute.threads=1"), since=since)
-    monkeypatch.setattr("revertible.scoring.PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr("revertible.scoring._score.PARALLEL_MIN_ROWS", 0)
     parallel = _score(env, cfg=_cfg(env["root"], "compute.threads=2"), since=since)
     assert serial["entry_time"].nunique() > 50 and (serial["leg_a_notional"] > 0).any()
     pd.testing.assert_frame_equal(serial, parallel, check_exact=True)

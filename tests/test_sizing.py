@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revertible.config import CostConfig, LabelConfig, SizingConfig
-from revertible.sizing import (
+from revertible.decision import (
     SIZING_COLUMNS,
     afml_size,
     bet_size,

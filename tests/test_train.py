@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import time
 
-import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from revertible.config import load_config
 from revertible.errors import TrackingError
-from revertible.features import build_features
+from revertible.model import prepare_dataset, train
 from revertible.synthetic import generate_market
 from revertible.tracking import Tracker, load_model
-from revertible.train import prepare_dataset, train
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Tuning on a generated market: resumable, shared, seeded, blind to the holdout, tracked.
 
 Real Optuna storages and a real MLflow on temporary SQLite files; the kill and worker tests run
-``revertible.tune.tune`` in separate processes.
+``revertible.tuning.tune`` in separate processes.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from revertible import tune as tune_mod
 from revertible.config import load_config
-from revertible.cv import holdout_split, label_end
 from revertible.errors import ConfigError
+from revertible.model import cross_validate, holdout_split, label_end, train
 from revertible.synthetic import generate_market
 from revertible.tracking import Tracker
-from revertible.train import cross_validate, train
-from revertible.tune import (
+from revertible.tuning import _study as tune_mod
+from revertible.tuning import (
     evaluate_cv,
     open_study,
     prepare_tuning_data,
@@ -72,7 +71,7 @@ def _load(storage: str, study: str) -> optuna.Study:
 def mlflow_dir(tmp_path_factory):
     """One MLflow store for the module (creating a SQLite store costs seconds).
 
-    Worker processes need it to exist before they write to it together (revertible.tune docs).
+    Worker processes need it to exist before they write to it together (revertible.tuning docs).
     """
     tmp = tmp_path_factory.mktemp("mlflow")
     Tracker(_cfg(tmp).tracking).connect()
@@ -233,10 +232,10 @@ def test_parent_and_child_runs(studied):
 # ---- processes: kill -9 and resume, two workers -------------------------------------------------
 WORKER = textwrap.dedent("""
     import json, sys, time
-    import revertible.tune as T
+    import revertible.tuning._study as T
     from revertible.config import load_config
     from revertible.synthetic import generate_market
-    from revertible.tune import tune
+    from revertible.tuning import tune
 
     # every trial lasts at least a second, so a poller reliably sees one RUNNING (the kill test
     # must catch the study mid-way; tiny synthetic trials could otherwise all finish unseen)

@@ -1,7 +1,9 @@
 """revertible: will this pairs divergence revert within the horizon, and how big should each leg be?
 
-The package follows the pipeline in DESIGN.md: ``data`` -> ``pairs`` -> ``spread`` -> ``episodes``
--> ``features`` -> ``model`` -> ``tuning`` -> ``scoring`` -> ``sizing`` -> ``backtest``.
+One package per pipeline stage (DESIGN.md), dependencies pointing down the pipeline:
+``config`` -> ``data`` -> ``spread`` -> ``universe`` -> ``episodes`` -> ``features`` -> ``model``
+-> ``tuning`` -> ``decision`` -> ``scoring`` -> ``backtest``; ``tracking`` (MLflow), ``synthetic``
+(generated markets with known answers) and ``cli`` sit at the edges.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from .config import load_config
 from .data import load_panel, summarize
 from .episodes import write_episodes
 from .io import read_table
-from .pairs import eligible_pairs, plot_corr_heatmap
 from .synthetic import generate_market, write_market
+from .universe import eligible_pairs, plot_corr_heatmap
 
 __all__ = ["run_demo", "truth_report"]
 
@@ -106,7 +106,7 @@ def run_demo(
     say(rep.to_string(index=False, float_format="%.3f"))
     result: dict[str, Any] = {"episodes": summary, "truth": rep}
 
-    from .train import train as run_train
+    from .model import train as run_train
 
     res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console,
                     promote=True, progress=progress)

@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from .config import ModelConfig
-from .errors import ModelError
+from ..config import ModelConfig
+from ..errors import ModelError
 
 __all__ = ["ReversionClassifier", "Calibrator", "CalibratedReversionModel", "lgbm_params"]
 

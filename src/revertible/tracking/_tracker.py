@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .config import TrackingConfig
-from .errors import ModelError, TrackingError
-from .model import CalibratedReversionModel
+from .. import __version__
+from ..config import TrackingConfig
+from ..errors import ModelError, TrackingError
+from ..model import CalibratedReversionModel
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
 

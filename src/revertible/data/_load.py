@@ -38,9 +38,9 @@ import pyarrow as pa
 import pyarrow.feather as pa_feather
 import pyarrow.parquet as pa_parquet
 
-from .config import DataConfig
-from .errors import DataError
-from .panel import Panel
+from ..config import DataConfig
+from ..errors import DataError
+from ._panel import Panel
 
 __all__ = ["load_panel", "discover_files", "read_bars", "summarize", "parse_timeframe"]
 

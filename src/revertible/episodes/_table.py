@@ -31,15 +31,15 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .panel import Panel
-from .spread import SpreadSeries, _block_kernel, min_obs, pack_assets
+from ..config import Config
+from ..data import Panel
+from ..spread._kernel import SpreadSeries, _block_kernel, min_obs, pack_assets
+from ..universe import universe_pairs
 
 __all__ = [
     "EPISODE_COLUMNS",
     "EXIT_REASONS",
     "pair_episodes",
-    "universe_pairs",
     "iter_episode_blocks",
     "build_episodes",
     "write_episodes",
@@ -198,13 +198,6 @@ def _rows_to_frame(rows: np.ndarray) -> pd.DataFrame:
     )
 
 
-def universe_pairs(assets: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All unordered pairs as column indices ``(ia, ib)`` with ``assets[ia] < assets[ib]``."""
-    order = np.argsort(np.asarray(assets, dtype=object))
-    ia, ib = np.triu_indices(len(assets), k=1)
-    return order[ia].astype(np.int64), order[ib].astype(np.int64)
-
-
 def iter_episode_blocks(
     panel: Panel,
     cfg: Config,
@@ -222,7 +215,7 @@ def iter_episode_blocks(
         Spread, label, universe and compute settings.
     asset_elig : numpy.ndarray
         ``(T, N)`` bool, per-asset eligibility (liquidity, history) from
-        :func:`revertible.pairs.asset_eligibility`.
+        :func:`revertible.universe.asset_eligibility`.
     pairs : tuple of arrays, optional
         Column indices ``(ia, ib)``; default :func:`universe_pairs`.
     progress : callable, optional
@@ -279,7 +272,7 @@ def build_episodes(
 ) -> pd.DataFrame:
     """The whole episode table (DESIGN.md columns), sorted by entry time then pair."""
     if asset_elig is None:
-        from .pairs import asset_eligibility
+        from ..universe import asset_eligibility
 
         asset_elig = asset_eligibility(panel, cfg.universe)
     blocks = list(iter_episode_blocks(panel, cfg, asset_elig, progress=progress))
@@ -325,8 +318,8 @@ def write_episodes(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .io import atomic_path, write_table
-    from .pairs import asset_eligibility
+    from ..io import atomic_path, write_table
+    from ..universe import asset_eligibility
 
     elig = asset_eligibility(panel, cfg.universe)
     n_pairs = len(universe_pairs(panel.assets)[0])

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from .io import atomic_path
-from .panel import Panel
+from ..data import Panel
+from ..io import atomic_path
 
 __all__ = [
     "PairSpec",

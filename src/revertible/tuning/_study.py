@@ -8,7 +8,7 @@ study that already has ``N`` it runs none (with ``--retrain-best`` it then only 
 What a trial is
 ---------------
 The config with the ``model.*`` fields named in ``tuning.space`` replaced by sampled values,
-evaluated by the purged walk-forward CV of :mod:`revertible.train` (same folds, same
+evaluated by the purged walk-forward CV of :mod:`revertible.model` (same folds, same
 ``_fit_predict``, same walk-forward calibration, same metric code; ``tests/test_tune.py`` checks
 that a trial's ``cv.*`` metrics equal ``train.cross_validate``'s bit for bit). The objective is
 ``tuning.objective`` (``logloss`` -> ``cv.log_loss``, ``brier`` -> ``cv.brier``, minimised;
@@ -17,9 +17,9 @@ that a trial's ``cv.*`` metrics equal ``train.cross_validate``'s bit for bit). T
 Timing and the holdout
 ----------------------
 Features are computed once per invocation; the final holdout is split off with
-:func:`revertible.cv.holdout_split` before anything else and its rows never reach the study: the
+:func:`revertible.model.holdout_split` before anything else and its rows never reach the study: the
 objective sees only development episodes, whose labels are known before ``holdout_start``.
-The holdout is evaluated once, by ``--retrain-best``, through :func:`revertible.train.train`.
+The holdout is evaluated once, by ``--retrain-best``, through :func:`revertible.model.train`.
 
 Pruning (``tuning.pruner``: ``median``, ``successive_halving`` or ``none``)
 --------------------------------------------------------------------------
@@ -82,7 +82,7 @@ running objective per fold (``objective``, step = fold). At the end the parent l
 best value and parameters (``best.*``), trial counts (``tune.*``), parameter importances
 (``importance.<param>``, fANOVA, from two completed trials on) and the optimisation history,
 intermediate values and importance plots. ``--retrain-best`` then runs
-:func:`revertible.train.train` with the best parameters as another child of the parent: the same
+:func:`revertible.model.train` with the best parameters as another child of the parent: the same
 metrics (``cv.*``, ``holdout.*``, ``baseline.*``), plots and registered model as ``revertible
 train``. A parent run whose process was killed stays RUNNING in MLflow; its killed trial's child
 run is set to KILLED when the trial is found stale.
@@ -113,13 +113,15 @@ import pandas as pd  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from .config import Config, ModelConfig, ParamRange, flatten  # noqa: E402
-from .cv import Fold  # noqa: E402
-from .errors import ConfigError, RevertibleError, TrackingError  # noqa: E402
-from .metrics import classification_metrics  # noqa: E402
-from .model import Calibrator  # noqa: E402
-from .panel import Panel  # noqa: E402
-from .train import (  # noqa: E402
+from ..config import Config, ModelConfig, ParamRange, flatten  # noqa: E402
+from ..data import Panel  # noqa: E402
+from ..errors import ConfigError, RevertibleError, TrackingError  # noqa: E402
+from ..model import (
+    Calibrator,  # noqa: E402
+    Fold,  # noqa: E402
+    classification_metrics,  # noqa: E402
+)
+from ..model._train import (  # noqa: E402
     _fit_predict,
     development_split,
     make_folds,
@@ -193,7 +195,7 @@ def prepare_tuning_data(
     The folds depend on the episodes and ``cv.*`` only (not on model settings), so every trial
     uses the same ones.
     """
-    from .features import FEATURE_GROUPS, feature_names
+    from ..features import FEATURE_GROUPS, feature_names
 
     eps, feats = prepare_dataset(cfg, panel, episodes, progress=progress)
     features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
@@ -214,7 +216,7 @@ def evaluate_cv(
 ) -> dict[str, float]:
     """Purged walk-forward CV of the LightGBM model: ``fold<k>.*`` and pooled metrics.
 
-    Exactly :func:`revertible.train.cross_validate`'s scheme for the model, fold by fold: fold
+    Exactly :func:`revertible.model.cross_validate`'s scheme for the model, fold by fold: fold
     k's raw scores are calibrated by a calibrator fitted on folds ``< k``; fold 1 is scored raw
     (it only seeds the calibrator); the pooled metrics cover folds 2..K. After each fold ``k >=
     2`` ``report(k, value, fold_metrics_so_far)`` receives the objective on folds 2..k (it may
@@ -737,7 +739,7 @@ def tune(
     study, storage : str, optional
         Study name and Optuna storage URL (default ``tuning.study`` and ``tuning.storage``).
     retrain_best : bool
-        Afterwards fit the best parameters through :func:`revertible.train.train` (CV,
+        Afterwards fit the best parameters through :func:`revertible.model.train` (CV,
         holdout, registered model) as a child run of this invocation's parent run.
     panel, episodes, tracker
         Preloaded data / a :class:`revertible.tracking.Tracker` (tests, the demo).
@@ -753,8 +755,8 @@ def tune(
         retrained run's ``cv.*``/``holdout.*``/... with ``retrain_best``) and, with
         ``retrain_best``, ``model_uri``, ``retrain_run_id`` and ``registered_version``.
     """
-    from .data import load_panel
-    from .tracking import Tracker
+    from ..data import load_panel
+    from ..tracking import Tracker
 
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, but got {trials}")
@@ -834,7 +836,7 @@ def tune(
                                   "more trials first")
         from mlflow import MlflowClient
 
-        from .train import train
+        from ..model import train
 
         best_cfg = _with_model(cfg, best.params)
         if best_cfg.tracking.run_name is None:
@@ -868,7 +870,7 @@ def tune_command(
     progress: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """``revertible tune``: load the data (with a progress bar) and run :func:`tune`."""
-    from .data import load_panel
+    from ..data import load_panel
 
     bar_ctx = progress or (lambda *_a, **_k: contextlib.nullcontext(lambda *_: None))
     with bar_ctx("loading data") as update:

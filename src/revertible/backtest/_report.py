@@ -25,10 +25,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from .backtest import STRATEGIES, BacktestResult  # noqa: E402
-from .config import Config, flatten  # noqa: E402
-from .io import atomic_path, write_table  # noqa: E402
-from .panel import Panel  # noqa: E402
+from ..config import Config, flatten  # noqa: E402
+from ..data import Panel  # noqa: E402
+from ..io import atomic_path, write_table  # noqa: E402
+from ._engine import STRATEGIES, BacktestResult  # noqa: E402
 
 __all__ = [
     "PLOTS",
@@ -175,7 +175,7 @@ def _pnl_by_pair(result: BacktestResult, top: int = 12) -> Any:
 
 
 def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> Any:
-    from .spread import pair_series
+    from ..spread import pair_series
 
     strategy = _headline(result)
     pnl = _pair_pnl(result, strategy)
@@ -230,7 +230,7 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
 
 
 def _heatmap(result: BacktestResult, panel: Panel, cfg: Config) -> bytes:
-    from .pairs import plot_corr_heatmap
+    from ..universe import plot_corr_heatmap
 
     with tempfile.TemporaryDirectory() as tmp:
         path = plot_corr_heatmap(panel, cfg.universe, Path(tmp) / "corr.png", at=result.end)

@@ -15,7 +15,7 @@ Two modes, one code path:
 
 No train/serve skew: episodes come from :func:`revertible.episodes.build_episodes` and features
 from :func:`revertible.features.build_features` on the whole panel, exactly as in training
-(:func:`revertible.train.prepare_dataset`); only the rows to score are featurised, with the full
+(:func:`revertible.model.prepare_dataset`); only the rows to score are featurised, with the full
 episode table passed as ``history`` so the pair-history features count the pair's earlier
 episodes exactly as training does. Before anything is predicted the model is checked against the
 scoring input (:func:`check_model`): a missing feature, a model trained with funding scored on data
@@ -36,7 +36,7 @@ entered at or before ``T`` the same probability as the full data.
 
 What "the same size" means under book limits
 --------------------------------------------
-:func:`revertible.sizing.size_signals` shares the book caps (per-asset net exposure, gross
+:func:`revertible.decision.size_signals` shares the book caps (per-asset net exposure, gross
 leverage, margin kept out of the buffer) among the signals sized *together*, in descending
 probability. Which signals are sized together is the *book*:
 
@@ -67,9 +67,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import BARS_PER_DAY, Config
-from .errors import ModelError, RevertibleError
-from .panel import Panel
+from ..config import BARS_PER_DAY, Config
+from ..data import Panel
+from ..errors import ModelError, RevertibleError
 
 __all__ = [
     "SIGNAL_COLUMNS",
@@ -170,7 +170,7 @@ def leg_vols(panel: Panel, window: int = LEG_VOL_BARS, min_obs_frac: float = 0.9
     ``ceil(min_obs_frac * window)`` returns are valid. Computed in one forward pass, so the value
     at ``t`` is the same on any panel that holds bars ``0..t``.
     """
-    from .spread import min_obs
+    from ..spread import min_obs
 
     ret = np.diff(panel.log_close(), axis=0, prepend=np.nan)
     df = pd.DataFrame(ret)
@@ -209,7 +209,7 @@ def check_model(
     on them, and the feature columns: those of ``features``, or before any work the columns
     :func:`revertible.features.feature_names` gives under ``cfg``.
     """
-    from .features import feature_names
+    from ..features import feature_names
 
     model.check_sources(has_funding)
     meta = getattr(model, "meta", {}) or {}
@@ -281,9 +281,9 @@ def episode_features(
 
     :func:`~revertible.features.build_features` of ``episodes`` on the whole ``panel``, the pair
     history counted from ``history`` (the full episode table): row for row equal to the training
-    table (:func:`revertible.train.prepare_dataset`) of the same episodes.
+    table (:func:`revertible.model.prepare_dataset`) of the same episodes.
     """
-    from .features import build_features
+    from ..features import build_features
 
     return build_features(panel, episodes, cfg, history=history, progress=progress)
 
@@ -404,7 +404,7 @@ def _size(sig: pd.DataFrame, cfg: Config, capital: float | None, bar: pd.Timedel
 def _size_books(sig: pd.DataFrame, cuts: np.ndarray, sizing: Any, costs: Any, label: Any,
                 bar: pd.Timedelta, capital: float | None) -> pd.DataFrame:
     """``size_signals`` on ``sig[:cuts[0]]``, ``sig[cuts[0]:cuts[1]]``, ...: one book each."""
-    from .sizing import size_signals
+    from ..decision import size_signals
 
     bounds = np.concatenate([[0], cuts, [len(sig)]]).astype(np.int64)
     parts = [
@@ -540,7 +540,7 @@ def score_panel(
     like :func:`revertible.cli.progress_bar`: ``progress(description)`` returns a context manager
     yielding ``update(done, total)``.
     """
-    from .episodes import build_episodes
+    from ..episodes import build_episodes
 
     bar_ctx = progress or (lambda *_a, **_k: contextlib.nullcontext(None))
     request = _request(cfg, since, until, capital)
@@ -681,9 +681,9 @@ def score_command(
         Bad output path or extension, bad times or capital, data errors; ``ModelError`` when the
         model cannot be loaded or cannot use this data.
     """
-    from .data import load_panel
-    from .episodes import build_episodes
-    from .io import write_table
+    from ..data import load_panel
+    from ..episodes import build_episodes
+    from ..io import write_table
 
     def say(msg: str) -> None:
         if console is not None:
@@ -760,7 +760,7 @@ class _Clock:
 
 def _load_model(uri: str, store: str) -> tuple[str, Any]:
     """Pin an alias to its version and load that model: ``(pinned_uri, model)``."""
-    from .tracking import load_model
+    from ..tracking import load_model
 
     pinned = resolve_model_uri(uri, store)
     return pinned, load_model(pinned, store)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from .config import CostConfig, LabelConfig, SizingConfig
+from ..config import CostConfig, LabelConfig, SizingConfig
 
 __all__ = [
     "LIQUIDATION_CUSHION",

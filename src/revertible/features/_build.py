@@ -51,9 +51,9 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from .config import BARS_PER_DAY, Config
-from .panel import Panel
-from .spread import min_obs, pair_series
+from ..config import BARS_PER_DAY, Config
+from ..data import Panel
+from ..spread import min_obs, pair_series
 
 __all__ = [
     "FEATURE_GROUPS",

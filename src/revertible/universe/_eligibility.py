@@ -21,18 +21,26 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from .config import BARS_PER_DAY, UniverseConfig
-from .episodes import universe_pairs
-from .io import atomic_path
-from .panel import Panel
-from .spread import pair_series
+from ..config import BARS_PER_DAY, UniverseConfig
+from ..data import Panel
+from ..io import atomic_path
+from ..spread import pair_series
 
 __all__ = [
+    "universe_pairs",
     "asset_eligibility",
     "pair_correlations_at",
     "eligible_pairs",
     "plot_corr_heatmap",
 ]
+
+
+
+def universe_pairs(assets: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All unordered pairs as column indices ``(ia, ib)`` with ``assets[ia] < assets[ib]``."""
+    order = np.argsort(np.asarray(assets, dtype=object))
+    ia, ib = np.triu_indices(len(assets), k=1)
+    return order[ia].astype(np.int64), order[ib].astype(np.int64)
 
 
 @nb.njit(cache=True, parallel=True)

@@ -31,12 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .config import Config, flatten
-from .cv import holdout_split, label_end, walk_forward_folds
-from .errors import RevertibleError
-from .metrics import classification_metrics
-from .model import Calibrator, CalibratedReversionModel, ReversionClassifier, lgbm_params
-from .panel import Panel
+from ..config import Config, flatten
+from ..data import Panel
+from ..errors import RevertibleError
+from ._cv import holdout_split, label_end, walk_forward_folds
+from ._estimator import CalibratedReversionModel, Calibrator, ReversionClassifier, lgbm_params
+from ._metrics import classification_metrics
 
 __all__ = [
     "train", "select_features", "prepare_dataset", "development_split", "make_folds",
@@ -75,8 +75,8 @@ def prepare_dataset(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Episodes (sorted by entry time) and their point-in-time features, same row order."""
-    from .episodes import build_episodes
-    from .features import build_features
+    from ..episodes import build_episodes
+    from ..features import build_features
 
     eps = build_episodes(panel, cfg) if episodes is None else episodes
     eps = eps.sort_values(["entry_time", "asset_a", "asset_b"], kind="stable")
@@ -214,15 +214,15 @@ def train(
     """
     import contextlib
 
-    from .data import load_panel
-    from .features import FEATURE_GROUPS, feature_names
-    from .plots import (
+    from ..data import load_panel
+    from ..features import FEATURE_GROUPS, feature_names
+    from ..tracking import Tracker
+    from ._plots import (
         importance_figure,
         probability_hist_figure,
         reliability_figure,
         roc_figure,
     )
-    from .tracking import Tracker
 
     def say(msg: str) -> None:
         if console is not None:

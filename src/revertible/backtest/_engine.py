@@ -11,12 +11,12 @@ strategy               takes                                       size (leg A; 
                                                                    x equity per leg, 1:1 legs
 ``naive_beta``         every divergence                            same leg A, leg B ``|beta|`` x A
 ``model_fixed_size``   the model's filter: ``bet_size > 0``        as ``naive_beta``
-``model``              the model's filter                          :func:`revertible.sizing.\
+``model``              the model's filter                          :func:`revertible.decision.\
 size_signals` at the current equity
 =====================  ==========================================  ================================
 
 The model's filter is the threshold implied by ``sizing.min_edge``: a divergence is taken when
-:func:`revertible.sizing.bet_size` is positive for its probability ``p`` and the barrier payoff
+:func:`revertible.decision.bet_size` is positive for its probability ``p`` and the barrier payoff
 ratio ``b`` net of (multiplied) costs, i.e. ``p * b - (1 - p) > min_edge`` (Kelly); set
 :data:`PROBABILITY_THRESHOLD` to filter on ``p >= threshold`` instead. Each strategy is run again
 at every ``backtest.cost_multipliers`` value ``m != 1`` as ``<strategy>_<m>x_costs``.
@@ -38,7 +38,7 @@ Timing (bar ``t`` is the episode's entry bar; its z-score uses the close of ``t`
 * No exit rule depends on the book or on equity, so each position's bar path is computed by a
   compiled bar loop when it opens; the book (equity, caps, concurrency) advances bar by bar over
   the signals in time order. Liquidation is not simulated: sizing keeps each leg's liquidation
-  price beyond the stop (see :mod:`revertible.sizing`); a close beyond it is not detected.
+  price beyond the stop (see :mod:`revertible.decision`); a close beyond it is not detected.
 
 Costs
 -----
@@ -95,16 +95,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from .config import Config, CostConfig
-from .errors import ModelError, RevertibleError
-from .panel import Panel
+from ..config import Config, CostConfig
+from ..data import Panel
+from ..errors import ModelError, RevertibleError
 
 __all__ = [
     "STRATEGIES",
@@ -125,7 +124,6 @@ __all__ = [
     "performance_metrics",
     "trade_metrics",
     "reversion_by_decile",
-    "backtest_command",
 ]
 
 STRATEGIES = ("model", "model_fixed_size", "naive_beta", "naive_1to1")
@@ -348,7 +346,7 @@ def _exit_corr(
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """``(n, horizon + 1)``: return correlation of each signal's pair at bars ``t .. t+H``."""
-    from .spread import pair_series
+    from ..spread import pair_series
 
     horizon = cfg.label.horizon
     n_bars, n_assets = panel.n_bars, panel.n_assets
@@ -446,16 +444,22 @@ def fit_block_model(
     """Train a calibrated model on the episodes whose label was known before ``cutoff``.
 
     The training rows are the labelled episodes with ``label_end < cutoff`` (exit time, or entry
-    + horizon; see :func:`revertible.cv.label_end`), so nothing after ``cutoff`` is used. It is
-    :func:`revertible.train.train` without the holdout, baselines and logging: purged
-    walk-forward CV (:func:`revertible.train.cross_validate`), a calibrator on the out-of-fold
+    + horizon; see :func:`revertible.model.label_end`), so nothing after ``cutoff`` is used. It is
+    :func:`revertible.model.train` without the holdout, baselines and logging: purged
+    walk-forward CV (:func:`revertible.model.cross_validate`), a calibrator on the out-of-fold
     scores, and the final classifier on every training row. ``model.meta["label_cutoff"]`` is
     the latest label end used.
     """
-    from .cv import label_end
-    from .features import FEATURE_GROUPS, feature_names
-    from .model import CalibratedReversionModel, Calibrator, ReversionClassifier, lgbm_params
-    from .train import cross_validate, select_features
+    from ..features import FEATURE_GROUPS, feature_names
+    from ..model import (
+        CalibratedReversionModel,
+        Calibrator,
+        ReversionClassifier,
+        cross_validate,
+        label_end,
+        lgbm_params,
+        select_features,
+    )
 
     end = label_end(episodes, cfg.label.horizon, bar)
     sel = (episodes["label"].notna() & (end < cutoff)).to_numpy()
@@ -510,7 +514,7 @@ _PROBE_RISK = 1e-6
 def unit_sizes(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> pd.DataFrame:
     """Each signal's position per unit of equity before any book limit (sizing steps 1-5).
 
-    Below the book caps :func:`revertible.sizing.size_signals` is linear in capital (the
+    Below the book caps :func:`revertible.decision.size_signals` is linear in capital (the
     volatility-target notional is; bet size, leg ratio and leverage do not depend on it), so one
     call sizes every signal: each row gets its own asset names (no shared per-asset room),
     ``risk_per_trade`` is scaled by ``1e-6`` on a ``1e12`` capital (the book totals stay far
@@ -518,7 +522,7 @@ def unit_sizes(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> pd.DataFram
     capital; the book scales them by the equity at the signal's bar and applies the caps,
     rounding and ``min_notional`` there.
     """
-    from .sizing import size_signals
+    from ..decision import size_signals
 
     sz = cfg.sizing
     _check_split(cfg)
@@ -565,11 +569,11 @@ def _check_split(cfg: Config) -> None:
 def model_filter(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> np.ndarray:
     """Return the model's filter of each signal under ``costs`` (boolean array).
 
-    True where :func:`revertible.sizing.bet_size` is positive for the signal's probability and
+    True where :func:`revertible.decision.bet_size` is positive for the signal's probability and
     barrier payoff (the gate of ``size_signals``: expected edge above ``sizing.min_edge``), or
     where ``probability >= PROBABILITY_THRESHOLD`` when that is set.
     """
-    from .sizing import bet_size, leg_ratio, payoff
+    from ..decision import bet_size, leg_ratio, payoff
 
     p = sig["probability"].to_numpy(float)
     if PROBABILITY_THRESHOLD is not None:
@@ -758,7 +762,7 @@ def _simulate(
 
 
 def _round_qty(notional: float, price: float, step: float) -> float:
-    from .sizing import round_qty
+    from ..decision import round_qty
 
     if not (math.isfinite(price) and price > 0.0 and notional > 0.0):
         return 0.0
@@ -999,7 +1003,7 @@ def run_backtest(
     -------
     BacktestResult
     """
-    from .episodes import build_episodes
+    from ..episodes import build_episodes
 
     say = say or (lambda _m: None)
     _check_split(cfg)
@@ -1048,7 +1052,7 @@ def run_backtest(
                                    "cv_roc_auc"])  # fmt: skip
     mode = "given" if given is not None else "naive"
     if (walk_forward or model is not None) and features is None:
-        from .features import build_features
+        from ..features import build_features
 
         t1 = time.perf_counter()
         with bar_ctx("features (pairs)") as update:
@@ -1194,73 +1198,3 @@ def run_backtest(
         metrics=metrics, deciles=deciles, blocks=blocks, start=panel.times[t_start],
         end=panel.times[t_end], mode=mode, model_uri=model_uri, notes=notes, timings=timings,
     )  # fmt: skip
-
-
-# ----------------------------------------------------------------------------------------------
-# the command
-
-
-def backtest_command(
-    cfg: Config,
-    *,
-    model_uri: str | None = None,
-    walk_forward: bool = False,
-    since: str | None = None,
-    until: str | None = None,
-    out_dir: str | Path | None = None,
-    config_path: str | Path | None = None,
-    console: Any = None,
-    progress: Callable[..., Any] | None = None,
-    panel: Panel | None = None,
-    tracker: Any = None,
-) -> dict[str, Any]:
-    """``revertible backtest``: load, replay, log one MLflow run, write the HTML report.
-
-    Returns ``run_id``, ``model_uri``, ``metrics`` (flat, ``<strategy>.<metric>``), ``report``,
-    ``trades`` and ``equity`` (paths in ``out_dir``, or None), ``artifact_uri`` and ``range``.
-    ``panel`` and ``tracker`` may be passed in (tests); otherwise they come from ``cfg``.
-    """
-    from .data import load_panel
-    from .report import log_backtest
-    from .tracking import Tracker, load_model
-
-    def say(msg: str) -> None:
-        if console is not None:
-            console.print(msg, markup=False, highlight=False, soft_wrap=True)
-
-    if model_uri is not None and walk_forward:
-        raise RevertibleError("pass either --model URI or --walk-forward, not both")
-    if model_uri is None and not walk_forward:
-        raise RevertibleError("backtest needs --model URI or --walk-forward")
-    tracker = tracker or Tracker(cfg.tracking)
-    tracker.connect()
-    model = load_model(model_uri, tracker.uri) if model_uri is not None else None
-    panel = load_panel(cfg.data) if panel is None else panel
-    result = run_backtest(cfg, panel, model=model, model_uri=model_uri, walk_forward=walk_forward,
-                          since=since, until=until, say=say, progress=progress)  # fmt: skip
-    run_id, artifact_uri, paths = log_backtest(tracker, result, cfg, panel,
-                                               config_path=config_path, out_dir=out_dir)
-    say(_summary(result))
-    say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
-    return {
-        "run_id": run_id,
-        "model_uri": model_uri,
-        "metrics": result.metrics,
-        "report": str(paths["report"]) if paths else None,
-        "trades": str(paths["trades"]) if paths else None,
-        "equity": str(paths["equity"]) if paths else None,
-        "artifact_uri": artifact_uri,
-        "range": [str(result.start), str(result.end)],
-    }
-
-
-SUMMARY_METRICS = ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown",
-                   "calmar", "trades", "win_rate", "fees", "turnover", "exposure")  # fmt: skip
-
-
-def _summary(result: BacktestResult) -> str:
-    lines = [f"{'':26s}" + "".join(f"{k[:12]:>13s}" for k in SUMMARY_METRICS)]
-    for n in result.strategies:
-        lines.append(f"{n:26s}" + "".join(
-            f"{result.metrics.get(f'{n}.{k}', float('nan')):13.4g}" for k in SUMMARY_METRICS))
-    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""``revertible backtest``: cost-aware replay next to naive baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    JsonOpt,
+    SetOpt,
+    _config,
+    _fail,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    progress_bar,
+)
+
+
+@app.command()
+@handle_errors
+def backtest(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    model: Annotated[
+        str | None, typer.Option(help="Score the range with this one model (URI or folder).")
+    ] = None,
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="Retrain every backtest.retrain_every_days; "
+                                                  "every trade out of sample.")
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="First bar to trade (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last bar to trade (UTC).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the HTML report and the ledger.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cost-aware replay of scored divergences next to naive baselines; HTML report + MLflow."""
+    from ..backtest import backtest_command
+
+    if (model is None) == (not walk_forward):
+        _fail("give exactly one of --model URI or --walk-forward")
+    cfg = _config(config, set, data)
+    res = backtest_command(cfg, model_uri=model, walk_forward=walk_forward, since=since,
+                           until=until, out_dir=out_dir, config_path=config, console=err,
+                           progress=progress_bar)
+    if json_out:
+        emit_json({"run_id": res.get("run_id"), "model_uri": model, "metrics": res["metrics"]})

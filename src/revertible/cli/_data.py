@@ -1,0 +1,125 @@
+"""Data-stage commands: ``validate``, ``pairs`` and ``episodes``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import RevertibleError
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    SetOpt,
+    _config,
+    app,
+    handle_errors,
+    load_data,
+    out,
+    progress_bar,
+)
+
+
+@app.command()
+@handle_errors
+def validate(config: ConfigArg, set: SetOpt = None, data: DataOpt = None) -> None:
+    """Check the config and the data; print a per-asset summary (writes nothing)."""
+    from ..data import summarize
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    summary = summarize(panel)
+    table = Table(title=f"{panel.n_assets} assets, {panel.n_bars} bars ({panel.source})")
+    for col in ("asset", "first_bar", "last_bar", "bars", "missing_bars", "filled_bars",
+                "median_daily_quote_volume", "has_funding"):
+        table.add_column(col, justify="right" if col not in ("asset",) else "left")
+    for row in summary.itertuples(index=False):
+        table.add_row(
+            row.asset, f"{row.first_bar:%Y-%m-%d %H:%M}", f"{row.last_bar:%Y-%m-%d %H:%M}",
+            str(row.bars), str(row.missing_bars), str(row.filled_bars),
+            f"{row.median_daily_quote_volume:,.0f}", "yes" if row.has_funding else "",
+        )
+    out.print(table)
+    low = summary[summary["median_daily_quote_volume"] < cfg.universe.min_quote_volume]
+    out.print(
+        f"ok: {panel.n_assets} assets from {panel.times[0]:%Y-%m-%d %H:%M} to "
+        f"{panel.times[-1]:%Y-%m-%d %H:%M} UTC; {int(summary['missing_bars'].sum())} missing bars; "
+        f"{len(low)} assets below the {cfg.universe.min_quote_volume:,.0f} median daily quote "
+        f"volume filter; fingerprint {panel.fingerprint()}"
+    )
+
+
+@app.command()
+@handle_errors
+def pairs(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    at: Annotated[
+        str | None, typer.Option(help="As-of time (UTC), e.g. 2024-06-01T12:00; default last bar.")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the eligible pairs here (.parquet or .csv).")
+    ] = None,
+    heatmap: Annotated[
+        Path | None, typer.Option(help="Write a clustered correlation heatmap PNG here.")
+    ] = None,
+    all_pairs: Annotated[
+        bool, typer.Option("--all", help="Include ineligible pairs with the reason.")
+    ] = False,
+) -> None:
+    """Correlation engine: pairs eligible as of a date, with 30/60/90-day correlations."""
+    from ..io import write_table
+    from ..universe import eligible_pairs, plot_corr_heatmap
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    try:
+        df = eligible_pairs(panel, cfg.universe, at, include_ineligible=all_pairs)
+    except ValueError as exc:
+        raise RevertibleError(f"--at {at}: {exc}") from None
+    n_el = int(df["eligible"].sum())
+    out.print(
+        f"{n_el} eligible pairs at {df['time'].iloc[0] if len(df) else at} "
+        f"({(df['relationship'] == 'inverse').sum()} inverse)"
+    )
+    show = df[df["eligible"]].copy()
+    key = f"corr_{cfg.universe.eligibility_window_days}d"
+    show = show.reindex(show[key].abs().sort_values(ascending=False).index).head(15)
+    if len(show):
+        out.print(show.drop(columns=["time"]).to_string(index=False, float_format="%.3f"))
+    if out_path:
+        write_table(df, out_path)
+        out.print(f"wrote {len(df)} rows to {out_path}")
+    if heatmap:
+        plot_corr_heatmap(panel, cfg.universe, heatmap, at)
+        out.print(f"wrote heatmap {heatmap}")
+
+
+@app.command()
+@handle_errors
+def episodes(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the episode table here (.parquet or .csv).")
+    ] = None,
+) -> None:
+    """Divergence episodes with their reversion labels, for every eligible pair."""
+    from ..episodes import write_episodes
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    with progress_bar("episodes (pairs)") as update:
+        summary = write_episodes(panel, cfg, out_path, progress=update)
+    out.print(
+        f"{summary['episodes']} episodes over {summary['pairs_with_episodes']} pairs "
+        f"({summary['pairs']} in the universe); labelled {summary['labelled']}, "
+        f"open {summary['open']}; reversion rate {summary['reversion_rate']:.3f}; "
+        f"exits: {summary['exit_reasons']}"
+    )
+    if out_path:
+        out.print(f"wrote {out_path}")

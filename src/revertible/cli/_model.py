@@ -1,0 +1,79 @@
+"""Model commands: ``train`` and ``tune``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    JsonOpt,
+    SetOpt,
+    _config,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    load_data,
+    out,
+    progress_bar,
+)
+
+
+@app.command()
+@handle_errors
+def train(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Point the registered model's 'champion' alias here.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Features, purged walk-forward CV, calibration, final fit, holdout; log + register in MLflow."""
+    from ..model import train as run_train
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    res = run_train(cfg, config_path=config, panel=panel, promote=promote, console=err,
+                    progress=progress_bar)
+    if json_out:
+        emit_json({"run_id": res["run_id"], "model_uri": res["model_uri"],
+                   "registered_version": res["registered_version"], "metrics": res["metrics"]})
+    else:
+        out.print(f"run_id {res['run_id']}  model_uri {res['model_uri']}")
+
+
+@app.command()
+@handle_errors
+def tune(
+    config: ConfigArg,
+    trials: Annotated[int, typer.Option(help="Total finished trials the study should reach.")],
+    set: SetOpt = None,
+    data: DataOpt = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (resumable); default tuning.study.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL; default tuning.storage (sqlite:///experiments/"
+                          "optuna.db). Share a PostgreSQL URL to tune from several machines."),
+    ] = None,
+    retrain_best: Annotated[
+        bool, typer.Option("--retrain-best", help="Fit, evaluate once and register the best.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Optuna study over the model's hyperparameters on the development period (never the holdout)."""
+    from ..tuning import tune_command
+
+    cfg = _config(config, set, data)
+    res = tune_command(cfg, trials=trials, study=study, storage=storage,
+                       retrain_best=retrain_best, config_path=config, console=err,
+                       progress=progress_bar)
+    if json_out:
+        emit_json({k: res.get(k) for k in ("run_id", "model_uri", "best_value", "best_params",
+                                            "n_trials_done", "metrics")})

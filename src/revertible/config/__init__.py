@@ -1,0 +1,49 @@
+"""One typed config, parsed once: YAML and ``--set`` overrides into frozen pydantic models."""
+
+from __future__ import annotations
+
+from ._schema import (
+    BARS_PER_DAY,
+    BacktestConfig,
+    ComputeConfig,
+    Config,
+    CostConfig,
+    CVConfig,
+    DataConfig,
+    FeatureConfig,
+    LabelConfig,
+    ModelConfig,
+    ParamRange,
+    SizingConfig,
+    SpreadConfig,
+    TrackingConfig,
+    TuningConfig,
+    UniverseConfig,
+    apply_overrides,
+    config_from_mapping,
+    flatten,
+    load_config,
+)
+
+__all__ = [
+    "config_from_mapping",
+    "BARS_PER_DAY",
+    "Config",
+    "DataConfig",
+    "UniverseConfig",
+    "SpreadConfig",
+    "LabelConfig",
+    "ComputeConfig",
+    "FeatureConfig",
+    "ModelConfig",
+    "CVConfig",
+    "TrackingConfig",
+    "TuningConfig",
+    "ParamRange",
+    "CostConfig",
+    "SizingConfig",
+    "BacktestConfig",
+    "load_config",
+    "apply_overrides",
+    "flatten",
+]

@@ -1,0 +1,23 @@
+"""Divergence episodes: detection, reversion label and the episode table."""
+
+from __future__ import annotations
+
+from ._table import (
+    EPISODE_COLUMNS,
+    EXIT_REASONS,
+    build_episodes,
+    empty_episodes,
+    iter_episode_blocks,
+    pair_episodes,
+    write_episodes,
+)
+
+__all__ = [
+    "EPISODE_COLUMNS",
+    "EXIT_REASONS",
+    "pair_episodes",
+    "iter_episode_blocks",
+    "build_episodes",
+    "write_episodes",
+    "empty_episodes",
+]

@@ -1,0 +1,51 @@
+"""The model: LightGBM estimator, calibration, purged walk-forward CV, metrics, training."""
+
+from __future__ import annotations
+
+from ._cv import (
+    Fold,
+    holdout_split,
+    label_end,
+    walk_forward_folds,
+)
+from ._estimator import (
+    CalibratedReversionModel,
+    Calibrator,
+    ReversionClassifier,
+    lgbm_params,
+)
+from ._metrics import (
+    METRIC_NAMES,
+    classification_metrics,
+    expected_calibration_error,
+)
+from ._train import (
+    BASELINES,
+    cross_validate,
+    development_split,
+    make_folds,
+    prepare_dataset,
+    select_features,
+    train,
+)
+
+__all__ = [
+    "ReversionClassifier",
+    "Calibrator",
+    "CalibratedReversionModel",
+    "lgbm_params",
+    "Fold",
+    "label_end",
+    "holdout_split",
+    "walk_forward_folds",
+    "METRIC_NAMES",
+    "classification_metrics",
+    "expected_calibration_error",
+    "train",
+    "select_features",
+    "prepare_dataset",
+    "development_split",
+    "make_folds",
+    "cross_validate",
+    "BASELINES",
+]

@@ -1,0 +1,25 @@
+"""Generated markets with known answers (OU pairs with known half-lives, random walks)."""
+
+from __future__ import annotations
+
+from ._market import (
+    DEFAULT_PAIRS,
+    TRUTH_COLUMNS,
+    PairSpec,
+    generate_market,
+    ou_phi,
+    simulate_ou_pair,
+    simulate_random_walk_pair,
+    write_market,
+)
+
+__all__ = [
+    "PairSpec",
+    "DEFAULT_PAIRS",
+    "TRUTH_COLUMNS",
+    "ou_phi",
+    "generate_market",
+    "write_market",
+    "simulate_ou_pair",
+    "simulate_random_walk_pair",
+]

@@ -1,0 +1,19 @@
+"""The correlation engine: rolling correlations and pair eligibility per bar."""
+
+from __future__ import annotations
+
+from ._eligibility import (
+    asset_eligibility,
+    eligible_pairs,
+    pair_correlations_at,
+    plot_corr_heatmap,
+    universe_pairs,
+)
+
+__all__ = [
+    "universe_pairs",
+    "asset_eligibility",
+    "pair_correlations_at",
+    "eligible_pairs",
+    "plot_corr_heatmap",
+]
