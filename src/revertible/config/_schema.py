@@ -397,7 +397,7 @@ def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Co
 def load_config(
     path: str | os.PathLike[str], overrides: Iterable[str] = (), data: str | None = None
 ) -> Config:
-    """Load a YAML config, apply ``--set`` overrides and the ``--data`` folder, and validate.
+    r"""Load a YAML config, apply ``--set`` overrides and the ``--data`` folder, and validate.
 
     Examples
     --------

@@ -367,6 +367,8 @@ def write_episodes(
         **stats,
         "pairs": n_pairs,
         "pairs_with_episodes": pairs_with,
-        "reversion_rate": stats["reverted"] / stats["labelled"] if stats["labelled"] else float("nan"),
+        "reversion_rate": (
+            stats["reverted"] / stats["labelled"] if stats["labelled"] else float("nan")
+        ),
         "exit_reasons": dict(sorted(reasons.items())),
     }

@@ -682,7 +682,9 @@ def _flow_features(
     tot_act = np.cumsum(tot_act)[:n]
     # the query's own episode, when it is in the history table, is excluded
     hkey = pd.MultiIndex.from_arrays([h["asset_a"].astype(str), h["asset_b"].astype(str), he])
-    qkey = pd.MultiIndex.from_arrays([query["asset_a"].astype(str), query["asset_b"].astype(str), t])
+    qkey = pd.MultiIndex.from_arrays(
+        [query["asset_a"].astype(str), query["asset_b"].astype(str), t]
+    )
     own = qkey.isin(hkey).astype(np.float64)
     lo = np.maximum(t + 1 - k, 0)
     others = max(m - 1, 1)
