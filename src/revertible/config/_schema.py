@@ -137,6 +137,48 @@ class FeatureConfig(_Frozen):
     regime_long_bars: int = Field(720, ge=24)
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
+    short_bars: int = Field(
+        168, ge=8, description="Short spread window and hedge-ratio stability window (bars)."
+    )
+    z_lags: tuple[int, ...] = Field((1, 6, 24), min_length=1, description="z-velocity lags.")
+    vr_lags: tuple[int, ...] = Field(
+        (6, 24), min_length=1, description="Variance-ratio horizons (bars, long spread window)."
+    )
+    corr_days: tuple[int, ...] = Field(
+        (30, 60, 90), min_length=1, description="Return-correlation windows at entry (days)."
+    )
+    corr_short_days: int = Field(
+        7, ge=1, description="Short correlation, compared with the first of corr_days."
+    )
+    flow_lags: tuple[int, ...] = Field(
+        (1, 6, 24), min_length=2,
+        description="Bars of the leg-move features; the second is used for idio and breadth.",
+    )
+    half_life_min: float = Field(0.5, gt=0.0, description="Half-lives are clipped below (bars).")
+    funding_max_age_hours: int = Field(
+        24, ge=1, description="A funding rate older than this is unknown (NaN)."
+    )
+    funding_events: int = Field(3, ge=1, description="Events in the funding-differential mean.")
+    prior_strength: float = Field(
+        20.0, ge=0.0, description="Pseudo-episodes of the global prior in the shrunk rate."
+    )
+    market_min_assets: int = Field(3, ge=2, description="Assets a market cross-section needs.")
+
+    @model_validator(mode="after")
+    def _check_lags(self) -> FeatureConfig:
+        for key in ("z_lags", "vr_lags", "corr_days", "flow_lags"):
+            value = getattr(self, key)
+            if min(value) < 1 or len(set(value)) != len(value):
+                raise ValueError(
+                    f"`{key}` must be distinct positive integers, but got {value}; "
+                    f"e.g. {type(self).model_fields[key].default}"
+                )
+        if self.corr_short_days in self.corr_days:
+            raise ValueError(
+                f"`corr_short_days` must not be one of corr_days, but got "
+                f"{self.corr_short_days} in {self.corr_days}"
+            )
+        return self
 
 
 class ModelConfig(_Frozen):

@@ -195,10 +195,10 @@ def prepare_tuning_data(
     The folds depend on the episodes and ``cv.*`` only (not on model settings), so every trial
     uses the same ones.
     """
-    from ..features import FEATURE_GROUPS, feature_names
+    from ..features import feature_groups, feature_names
 
     eps, feats = prepare_dataset(cfg, panel, episodes, progress=progress)
-    features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
+    features = select_features(cfg, feature_names(cfg), feature_groups(cfg))
     bar = panel.freq
     split = development_split(cfg, eps, feats, bar)
     hold, hstart = split["hold"], split["holdout_start"]
