@@ -411,18 +411,40 @@ def _scan_pair(
 ):  # pragma: no cover
     """Scan pairs ``p0 .. p0+L-1`` (as many as exist) side by side, one per SIMD lane.
 
-    One pass: hedge ratio, spread, z-score, return correlation, episodes and labels.
+    One pass: hedge ratio, spread, z-score, return correlation, episodes and labels. The single
+    implementation behind :func:`._series.pair_series` (``record=True``) and the episode table
+    (``record=False``). Rolling sums follow the recompute schedule of the module docstring.
 
-    The single implementation behind :func:`pair_series` (``record=True``: every per-bar series
-    is written to ``series[p]``) and the episode kernel (``record=False``: only episodes are
-    written to ``out[p]``, shape (cap, 10); z is computed exactly only where an episode may start,
-    the correlation only at candidate entries). Writes the number of episodes to ``counts[p]``.
-    ``pack`` is from :func:`pack_assets`; ``eany[j, c]``: asset ``j`` has an eligible bar in
-    stretch ``c`` of ``_ECHUNK`` bars; ``buf`` holds the ring (a power-of-two number of bars,
-    then a row of zeros), ``st`` the per-lane state.
-
-    Rolling sums are centred and recomputed exactly from the window once every window length, on a
-    schedule fixed by the bar position, so values do not depend on where the series is cut.
+    Parameters
+    ----------
+    pack : (T, N) float64
+        Log prices from :func:`pack_assets`, NaN where missing.
+    asset_elig : (T, N) bool
+        Per-asset eligibility (liquidity, history); an episode needs both legs eligible at ``t``.
+    eany : (N, ceil(T / _ECHUNK)) bool
+        Asset ``j`` has an eligible bar in stretch ``c`` (skips stretches where no episode can
+        start).
+    ia, ib : (P,) int64
+        Asset columns of legs A and B of every pair; this call scans ``p0 .. p0 + _LANES - 1``.
+    bw, zw, cw : int
+        Hedge-ratio, z-score and return-correlation windows (bars).
+    min_b, min_z, min_c : int
+        Valid bars each window needs (:func:`._series.min_obs`).
+    min_abs_corr : float
+        Correlation an entry needs, tested according to ``rel``: 0 ``|corr|``, 1 ``corr``, 2
+        ``-corr``.
+    entry, exit_, stop, horizon
+        Episode rule and label barriers (``revertible.episodes`` module docstring).
+    record : bool
+        Write every per-bar series to ``series[p, 0:6, t]`` (``_S_*``) and take the one-lane path
+        at every bar.
+    series : (P, 6, T) float64
+        Output of the record mode (unused otherwise).
+    out : (P, cap, _N_OUT) float64, counts : (P,) int64, cap : int
+        Episode rows (``_O_*`` fields) and the number of episodes per pair; rows past ``cap`` are
+        counted, not written (the caller reruns with a larger ``cap``).
+    buf, st : float64 scratch
+        The ring (``(ring bars + 1) * _NS * _LANES``) and the lane state (``_NST * _LANES``).
     """
     L = _LANES
     n = pack.shape[0]
