@@ -26,6 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+## Style and static checks (ruff, configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
 

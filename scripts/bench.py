@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(args.config, data=args.data)
     if not Path(cfg.data.path).is_dir():
-        print(f"bench: data folder {cfg.data.path} not found (set REVERTIBLE_DATA)", file=sys.stderr)
+        print(f"bench: data folder {cfg.data.path} not found (set REVERTIBLE_DATA)",
+              file=sys.stderr)
         return 2
     print(f"revertible bench: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
     r = bench_episodes(cfg, args.repeat)

@@ -72,7 +72,8 @@ def test_pairs_writes_table_and_heatmap(cfg_file, tmp_path):
     r = run("pairs", cfg_file, "--out", tmp_path / "p.parquet", "--heatmap", tmp_path / "h.png")
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "p.parquet")
-    assert {"asset_a", "asset_b", "corr_30d", "corr_60d", "corr_90d", "relationship"} <= set(df.columns)
+    cols = {"asset_a", "asset_b", "corr_30d", "corr_60d", "corr_90d", "relationship"}
+    assert cols <= set(df.columns)
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
 
 

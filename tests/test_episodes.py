@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from revertible.episodes import (
     pair_episodes,
     write_episodes,
 )
-from revertible.spread import pair_series
+from revertible.spread import SpreadSeries, pair_series
 from revertible.synthetic import generate_market
 from revertible.universe import asset_eligibility, pair_correlations_at, universe_pairs
 
@@ -67,29 +69,78 @@ def test_episodes_do_not_overlap_within_a_pair(real):
     assert (next_entry > prev_exit).all()
 
 
-def test_kernel_matches_reference_detector(synth):
-    """The fused block kernel equals series -> plain reference detector, pair by pair."""
-    cfg, panel = synth
+def _gappy_market():
+    """Heavy gaps (3% of bars, a 60-bar hole), four late listings and one delisting."""
+    panel, _ = generate_market(
+        n_assets=10, n_bars=24 * 150, seed=5, n_late=4, missing_frac=0.03, gap_bars=60
+    )
+    gone = {f: getattr(panel, f).copy(order="F") for f in
+            ("open", "high", "low", "close", "volume", "quote_volume")}
+    for arr in gone.values():
+        arr[-400:, 0] = np.nan  # asset 0 delisted 400 bars before the end
+    return replace(panel, **gone)
+
+
+@pytest.fixture(scope="module")
+def gappy():
+    cfg = load_config("configs/demo.yaml", data="unused")
+    return cfg, _gappy_market()
+
+
+def _kernel_vs_reference(cfg, panel):
+    """Compare the block kernel with series -> reference detector pair by pair.
+
+    Returns (episodes checked, episodes of pairs with a leg listed late or delisted, episodes
+    with a missing bar inside their horizon).
+    """
     elig = asset_eligibility(panel, cfg.universe)
     eps = pd.concat(list(iter_episode_blocks(panel, cfg, elig)), ignore_index=True)
     ia, ib = universe_pairs(panel.assets)
-    sr = pair_series(panel.log_close(), ia, ib, corr_window=cfg.universe.eligibility_window_days * 24)
-    checked = 0
+    cw = cfg.universe.eligibility_window_days * 24
+    logp = panel.log_close()
+    sr = pair_series(logp, ia, ib, corr_window=cw)
+    late = ~np.isfinite(logp[0]) | ~np.isfinite(logp[-1])
+    checked = with_late = with_gap = 0
     for p, (i, j) in enumerate(zip(ia, ib, strict=True)):
         beta, spread, mean, std, z, corr = sr[p]
         mask = elig[:, i] & elig[:, j] & (np.abs(np.nan_to_num(corr)) >= cfg.universe.min_abs_corr)
-        a, b = panel.log_close()[:, i], panel.log_close()[:, j]
-        from revertible.spread import SpreadSeries
-
+        a, b = logp[:, i], logp[:, j]
         ref = pair_episodes(a, b, SpreadSeries(beta, spread, mean, std, z), mask)
         got = eps[(eps["asset_a"] == panel.assets[i]) & (eps["asset_b"] == panel.assets[j])]
         assert len(ref) == len(got)
         np.testing.assert_array_equal(panel.times[ref["entry_idx"]], got["entry_time"].to_numpy())
         np.testing.assert_array_equal(ref["z_entry"].to_numpy(), got["z_entry"].to_numpy())
-        np.testing.assert_array_equal(ref["label"].to_numpy(), got["label"].to_numpy(float, na_value=np.nan))
+        np.testing.assert_array_equal(ref["beta"].to_numpy(), got["beta"].to_numpy())
+        np.testing.assert_array_equal(ref["spread_std"].to_numpy(), got["spread_std"].to_numpy())
+        np.testing.assert_array_equal(
+            ref["label"].to_numpy(), got["label"].to_numpy(float, na_value=np.nan)
+        )
         np.testing.assert_array_equal(ref["exit_reason"].to_numpy(), got["exit_reason"].to_numpy())
+        np.testing.assert_array_equal(ref["bars_held"].to_numpy(), got["bars_held"].to_numpy())
         checked += len(got)
+        with_late += len(got) if late[i] or late[j] else 0
+        both = np.isfinite(a) & np.isfinite(b)
+        for t0, held in zip(ref["entry_idx"], ref["bars_held"], strict=True):
+            with_gap += int(not both[t0 + 1 : t0 + 1 + held].all())
+    return checked, with_late, with_gap
+
+
+def test_kernel_matches_reference_detector(synth):
+    """The fused block kernel equals series -> plain reference detector, pair by pair."""
+    cfg, panel = synth
+    checked, _, _ = _kernel_vs_reference(cfg, panel)
     assert checked > 500
+
+
+def test_kernel_matches_reference_detector_with_gaps_and_late_listings(gappy):
+    """The same on data with many missing bars, late listings and a delisting."""
+    cfg, panel = gappy
+    logp = panel.log_close()
+    assert np.isnan(logp).mean() > 0.05  # the data really are gappy
+    checked, with_late, with_gap = _kernel_vs_reference(cfg, panel)
+    assert checked > 150
+    assert with_late > 50, "episodes of pairs with a late-listed or delisted leg"
+    assert with_gap > 50, "episodes with a missing bar inside their horizon"
 
 
 def test_series_truncation_is_exact(synth):

@@ -15,6 +15,7 @@ from revertible.features import (
     FEATURE_DESCRIPTIONS,
     FEATURE_GROUPS,
     build_features,
+    feature_groups,
     feature_names,
 )
 from revertible.spread import pair_spread
@@ -318,6 +319,38 @@ def test_feature_groups_are_complete_and_unique(cfg):
         "calendar", "history",
     }
     assert names == [n for g in FEATURE_GROUPS.values() for n in g]
+
+
+def test_tunable_windows_come_from_the_config():
+    """Windows and lags in FeatureConfig change the columns, and every column gets values."""
+    panel, _ = generate_market(n_assets=6, n_bars=24 * 120, seed=4)
+    base = load_config("configs/demo.yaml", data="unused")
+    eps = build_episodes(panel, base)
+    over = {"short_bars": 96, "z_lags": (2, 12), "vr_lags": (4,), "corr_days": (20, 45),
+            "corr_short_days": 5, "flow_lags": (3, 12), "prior_strength": 5.0,
+            "market_min_assets": 4}
+    cfg = base.model_copy(update={"features": base.features.model_copy(update=over)})
+    f = build_features(panel, eps, cfg)
+    names = feature_names(cfg)
+    assert list(f.columns) == names
+    for col in ("spread_z_96", "beta_std_96", "z_velocity_12", "spread_vr4_long", "corr_20d",
+                "corr_45d", "corr_shift_5d", "move_a_3", "idio_a_12"):
+        assert col in names and f[col].notna().any(), col
+    assert "spread_z_168" not in names and "z_velocity_1" not in names
+    assert names == [n for g in feature_groups(cfg).values() for n in g]
+    # a setting that does not rename a column still changes its values
+    g = build_features(panel, eps, base)
+    assert not np.allclose(f["pair_revert_rate_shrunk"], g["pair_revert_rate_shrunk"],
+                           equal_nan=True)
+    # the shared columns with unchanged definitions are unchanged
+    np.testing.assert_array_equal(f["spread_z_long"], g["spread_z_long"])
+
+
+def test_feature_config_rejects_bad_lags():
+    with pytest.raises(Exception, match="distinct positive"):
+        config_from_mapping({"data": {"path": "."}, "features": {"z_lags": [6, 6]}})
+    with pytest.raises(Exception, match="flow_lags"):
+        config_from_mapping({"data": {"path": "."}, "features": {"flow_lags": [6]}})
 
 
 def test_bad_input_names_the_rule(rng, cfg):

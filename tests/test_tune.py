@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,12 @@ from revertible.errors import ConfigError
 from revertible.model import cross_validate, holdout_split, label_end, train
 from revertible.synthetic import generate_market
 from revertible.tracking import Tracker
-from revertible.tuning import _study as tune_mod
+from revertible.tuning import _data as tune_data
+from revertible.tuning import _trials as tune_mod
 from revertible.tuning import (
+    check_space,
     evaluate_cv,
+    fail_orphaned_parents,
     open_study,
     prepare_tuning_data,
     study_settings,
@@ -118,13 +122,13 @@ def test_holdout_never_reaches_the_study(market, mlflow_dir, tmp_path, monkeypat
     assert len(eps) > len(data.y) and data.n_holdout > 50
     assert (data.entry < hstart).all() and (data.end < hstart).all()
     seen: list[np.ndarray] = []
-    real = tune_mod._fit_predict
+    real = tune_data._fit_predict
 
     def spy(kind, X, y, Xt, cfg_, features):
         seen.extend([X.index.to_numpy(), Xt.index.to_numpy()])
         return real(kind, X, y, Xt, cfg_, features)
 
-    monkeypatch.setattr(tune_mod, "_fit_predict", spy)
+    monkeypatch.setattr(tune_data, "_fit_predict", spy)
     tune(cfg, panel=market, episodes=eps, trials=2, study="spy", storage=_storage(tmp_path))
     rows = np.unique(np.concatenate(seen))
     assert len(seen) >= 2 * 2 * len(data.folds)  # every fold of both trials went through the spy
@@ -232,7 +236,7 @@ def test_parent_and_child_runs(studied):
 # ---- processes: kill -9 and resume, two workers -------------------------------------------------
 WORKER = textwrap.dedent("""
     import json, sys, time
-    import revertible.tuning._study as T
+    import revertible.tuning._data as T
     from revertible.config import load_config
     from revertible.synthetic import generate_market
     from revertible.tuning import tune
@@ -315,11 +319,76 @@ def test_kill_and_resume(tmp_path, mlflow_dir):
         assert by_number[k.number].state == TrialState.FAIL
         retries = [t for t in after if t.system_attrs.get("failed_trial") == k.number]
         assert len(retries) == 1 and retries[0].state in DONE
-        if k.params:
-            assert retries[0].params == k.params
+        if k.params:  # a kill during sampling leaves some parameters; the retry keeps those
+            n_dims = len(_cfg(mlflow_dir).tuning.space)
+            if len(k.params) == n_dims:
+                assert retries[0].params == k.params
+            else:
+                assert k.params.items() <= retries[0].params.items()
+                assert len(retries[0].params) == n_dims
         run_id = k.user_attrs.get("mlflow_run_id")
         if run_id:
             assert client.get_run(run_id).info.status == "KILLED"
+    # the killed tune's parent run was marked FAILED when the study was started again
+    parents = _parents(client, mlflow_dir, "resume")
+    assert {r.info.run_id: r.info.status for r in parents if r.info.run_id != res["run_id"]}
+    assert all(r.info.status == "FAILED" for r in parents if r.info.run_id != res["run_id"])
+    assert [r.info.status for r in parents if r.info.run_id == res["run_id"]] == ["FINISHED"]
+
+
+def _parents(client: MlflowClient, ml: Path, study: str) -> list:
+    exp = client.get_experiment_by_name(_cfg(ml).tracking.experiment)
+    return client.search_runs([exp.experiment_id], f"tags.`optuna.study` = '{study}' and "
+                              "tags.`tune.role` = 'study'")
+
+
+def test_sigterm_ends_the_parent_run_failed(tmp_path, mlflow_dir):
+    proc = _worker(tmp_path, mlflow_dir, "term", 6)
+    try:
+        # a trial inside its objective (each lasts >= 1 s): Optuna fails it on the interrupt
+        _poll(_storage(tmp_path), "term",
+              lambda ts: any(t.state == TrialState.RUNNING and t.datetime_start is not None
+                             and (datetime.now() - t.datetime_start).total_seconds() > 0.3
+                             for t in ts))
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    client = MlflowClient(f"sqlite:///{mlflow_dir}/mlflow.db")
+    parents = _parents(client, mlflow_dir, "term")
+    assert [r.info.status for r in parents] == ["FAILED"]
+    # its running trial did not stay RUNNING either
+    assert not any(t.state == TrialState.RUNNING for t in _load(_storage(tmp_path), "term").trials)
+
+
+def test_orphaned_parent_is_failed_only_when_its_process_is_gone(mlflow_dir):
+    import socket
+
+    client = MlflowClient(f"sqlite:///{mlflow_dir}/mlflow.db")
+    exp = client.get_experiment_by_name(_cfg(mlflow_dir).tracking.experiment).experiment_id
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    cases = {"dead": (host, gone.pid), "alive": (host, os.getppid()),
+             "elsewhere": ("another-host.invalid", gone.pid)}
+    ids = {}
+    for case, (h, pid) in cases.items():
+        run = client.create_run(exp, tags={"optuna.study": "orphans", "tune.role": "study",
+                                           "tune.host": h, "tune.pid": str(pid)})
+        ids[case] = run.info.run_id
+    assert fail_orphaned_parents(client.tracking_uri, exp, "orphans") == [ids["dead"]]
+    status = {case: client.get_run(i).info.status for case, i in ids.items()}
+    assert status == {"dead": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert "marked FAILED" in client.get_run(ids["dead"]).data.tags["tune.end"]
+    assert fail_orphaned_parents(client.tracking_uri, exp, "other-study") == []
+
+
+def test_resource_settings_are_not_tunable(mlflow_dir):
+    with pytest.raises(ConfigError, match="tuning.space.n_jobs: not a tunable"):
+        check_space(_cfg(mlflow_dir, "tuning.space.n_jobs={type: int, low: 1, high: 4}"))
 
 
 def test_two_workers_share_one_study(tmp_path, mlflow_dir):

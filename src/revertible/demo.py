@@ -1,9 +1,9 @@
 """``revertible demo``: the whole pipeline on a generated market with a known answer.
 
 Writes the generated market as freqtrade feather files (so the normal loader reads it), then
-runs validate -> pairs -> episodes -> train (MLflow) -> score -> backtest with ``configs/demo.yaml``,
-and prints how the labels line up with the planted truth (cointegrated pairs should revert far
-more often than random-walk pairs).
+runs validate -> pairs -> episodes -> train (MLflow) -> score -> backtest with
+``configs/demo.yaml``, and prints how the labels line up with the planted truth (cointegrated
+pairs should revert far more often than random-walk pairs).
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ def _config(config: Path, sets: list[str] | None, data: Path | None) -> Config:
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(
+    description: str, total: int | None = None
+) -> Iterator[Callable[[int, int], None]]:
     """A transient progress bar on stderr; yields ``update(done, total)``."""
     with Progress(
         TextColumn("{task.description}"),

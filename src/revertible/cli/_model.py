@@ -33,7 +33,7 @@ def train(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Features, purged walk-forward CV, calibration, final fit, holdout; log + register in MLflow."""
+    """Features, purged walk-forward CV, calibration, final fit, holdout; log, register (MLflow)."""
     from ..model import train as run_train
 
     cfg = _config(config, set, data)
@@ -67,7 +67,7 @@ def tune(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Optuna study over the model's hyperparameters on the development period (never the holdout)."""
+    """Optuna study of the model's hyperparameters on the development period (never the holdout)."""
     from ..tuning import tune_command
 
     cfg = _config(config, set, data)

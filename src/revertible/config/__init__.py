@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
     BARS_PER_DAY,
     BacktestConfig,
@@ -19,10 +20,6 @@ from ._schema import (
     TrackingConfig,
     TuningConfig,
     UniverseConfig,
-    apply_overrides,
-    config_from_mapping,
-    flatten,
-    load_config,
 )
 
 __all__ = [

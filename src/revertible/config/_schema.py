@@ -1,26 +1,16 @@
-"""One typed config, parsed once: YAML -> frozen pydantic models.
+"""The config's sections: one frozen pydantic model each, every default defined once, here.
 
-Unknown keys are rejected (with a "did you mean" hint), ranges are checked, and every default is
-defined exactly once, here. ``--set dotted.key=value`` overrides are applied to the raw mapping
-before validation, so they are checked by the same rules as the file.
-
-String values may reference environment variables as ``${NAME}`` or ``${NAME:-default}``; the
-shipped configs use ``${REVERTIBLE_DATA:-../shared/data}`` so tests and CI can point at the data.
+Unknown keys are rejected, ranges are checked. Loading YAML, ``--set`` overrides and flattening
+for MLflow are in :mod:`._load`.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from ..errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Config",
@@ -38,9 +28,6 @@ __all__ = [
     "CostConfig",
     "SizingConfig",
     "BacktestConfig",
-    "load_config",
-    "apply_overrides",
-    "flatten",
 ]
 
 BARS_PER_DAY = 24  # hourly bars; see DataConfig.timeframe
@@ -137,6 +124,48 @@ class FeatureConfig(_Frozen):
     regime_long_bars: int = Field(720, ge=24)
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
+    short_bars: int = Field(
+        168, ge=8, description="Short spread window and hedge-ratio stability window (bars)."
+    )
+    z_lags: tuple[int, ...] = Field((1, 6, 24), min_length=1, description="z-velocity lags.")
+    vr_lags: tuple[int, ...] = Field(
+        (6, 24), min_length=1, description="Variance-ratio horizons (bars, long spread window)."
+    )
+    corr_days: tuple[int, ...] = Field(
+        (30, 60, 90), min_length=1, description="Return-correlation windows at entry (days)."
+    )
+    corr_short_days: int = Field(
+        7, ge=1, description="Short correlation, compared with the first of corr_days."
+    )
+    flow_lags: tuple[int, ...] = Field(
+        (1, 6, 24), min_length=2,
+        description="Bars of the leg-move features; the second is used for idio and breadth.",
+    )
+    half_life_min: float = Field(0.5, gt=0.0, description="Half-lives are clipped below (bars).")
+    funding_max_age_hours: int = Field(
+        24, ge=1, description="A funding rate older than this is unknown (NaN)."
+    )
+    funding_events: int = Field(3, ge=1, description="Events in the funding-differential mean.")
+    prior_strength: float = Field(
+        20.0, ge=0.0, description="Pseudo-episodes of the global prior in the shrunk rate."
+    )
+    market_min_assets: int = Field(3, ge=2, description="Assets a market cross-section needs.")
+
+    @model_validator(mode="after")
+    def _check_lags(self) -> FeatureConfig:
+        for key in ("z_lags", "vr_lags", "corr_days", "flow_lags"):
+            value = getattr(self, key)
+            if min(value) < 1 or len(set(value)) != len(value):
+                raise ValueError(
+                    f"`{key}` must be distinct positive integers, but got {value}; "
+                    f"e.g. {type(self).model_fields[key].default}"
+                )
+        if self.corr_short_days in self.corr_days:
+            raise ValueError(
+                f"`corr_short_days` must not be one of corr_days, but got "
+                f"{self.corr_short_days} in {self.corr_days}"
+            )
+        return self
 
 
 class ModelConfig(_Frozen):
@@ -156,6 +185,9 @@ class ModelConfig(_Frozen):
         0, ge=0, description="0: fixed n_estimators; >0: early stopping inside each fold."
     )
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    n_jobs: int = Field(
+        2, ge=1, description="LightGBM threads per fit (one tuning worker per n_jobs cores)."
+    )
     exclude_features: tuple[str, ...] = Field(
         (), description="Feature names or 'group:<name>' to leave out (ablation)."
     )
@@ -230,7 +262,38 @@ class TuningConfig(_Frozen):
     objective: Literal["logloss", "auc", "brier"] = "logloss"
     pruner: Literal["median", "successive_halving", "none"] = "median"
     seed: int = 42
-    space: dict[str, ParamRange] = Field(default_factory=_default_space)
+    space: dict[str, ParamRange] = Field(
+        default_factory=_default_space,
+        description="Search space; `--set tuning.space.X=...` merges into it (null drops X).",
+    )
+    heartbeat_interval_s: int = Field(
+        30, ge=1, description="Seconds between heartbeats of a running trial."
+    )
+    grace_period_s: int = Field(
+        120, ge=1, description="A RUNNING trial without a heartbeat this long is stale."
+    )
+    max_retry: int = Field(
+        1, ge=0, description="Times a stale trial is re-queued with the same parameters."
+    )
+    tpe_startup_trials: int = Field(
+        10, ge=1, description="Random (seeded) trials before TPE models the history."
+    )
+    median_startup_trials: int = Field(
+        5, ge=0, description="Finished trials before the median pruner prunes anything."
+    )
+    sh_reduction_factor: int = Field(
+        3, ge=2, description="Successive halving keeps the best 1/factor at each rung."
+    )
+
+    @model_validator(mode="after")
+    def _check_grace(self) -> TuningConfig:
+        if self.grace_period_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                "`grace_period_s > heartbeat_interval_s` must hold, but got "
+                f"grace_period_s={self.grace_period_s}, heartbeat_interval_s="
+                f"{self.heartbeat_interval_s}; raise tuning.grace_period_s"
+            )
+        return self
 
 
 class CostConfig(_Frozen):
@@ -309,134 +372,3 @@ class Config(_Frozen):
         return self.model_copy(update={"data": self.data.model_copy(update={"path": Path(path)})})
 
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _expand_env(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
-    if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env(v) for v in value]
-    return value
-
-
-def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    keys = []
-    for name, field in model.model_fields.items():
-        keys.append(prefix + name)
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            keys.extend(_known_keys(ann, prefix + name + "."))
-    return keys
-
-
-def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides to a raw config mapping (values parsed as YAML)."""
-    out = _deepcopy(raw)
-    known = _known_keys(Config)
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form dotted.key=value")
-        key, _, text = item.partition("=")
-        key = key.strip()
-        if key not in known and not _under_dict_field(key):
-            hint = difflib.get_close_matches(key, known, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"override --set {key}: unknown config key{extra}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override --set {key}: value {text!r} is not valid YAML") from exc
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            nxt = node.get(part)
-            if not isinstance(nxt, dict):
-                nxt = {}
-                node[part] = nxt
-            node = nxt
-        node[parts[-1]] = value
-    return out
-
-
-def _under_dict_field(key: str) -> bool:
-    return key.startswith("tuning.space.")
-
-
-def _deepcopy(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deepcopy(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
-
-
-def _format_validation(source: str, exc: ValidationError) -> str:
-    known = _known_keys(Config)
-    msgs = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(loc, known, n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            msgs.append(f"unknown key {loc!r}{extra}: remove or correct it")
-        elif err["type"] == "missing":
-            msgs.append(f"missing required key {loc!r}")
-        else:
-            where = f"key {loc!r}: " if loc else ""
-            msgs.append(f"{where}{err['msg']} (got {err.get('input')!r})")
-    return f"config {source}: " + "; ".join(msgs)
-
-
-def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:
-    """Validate a raw mapping into a :class:`Config`, with one-line error messages."""
-    try:
-        return Config.model_validate(_expand_env(dict(raw)))
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
-
-
-def load_config(
-    path: str | os.PathLike[str], overrides: Iterable[str] = (), data: str | None = None
-) -> Config:
-    """Load a YAML config, apply ``--set`` overrides and the ``--data`` folder, and validate.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
-    >>> _ = p.write_text("data: {path: /tmp}\\nlabel: {horizon: 24}\\n")
-    >>> load_config(p, ["label.entry=2.5"]).label
-    LabelConfig(entry=2.5, exit=0.5, stop=4.0, horizon=24)
-    """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config {path}: file not found; pass an existing YAML file") from None
-    except OSError as exc:
-        raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config {path}:{where} is not valid YAML; fix the syntax") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: top level must be a mapping of sections")
-    raw = apply_overrides(raw, overrides)
-    cfg = config_from_mapping(raw, str(path))
-    return cfg.with_data_path(data)
-
-
-def flatten(cfg: BaseModel | Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Flatten a config into ``{"label.horizon": "48", ...}`` for MLflow params."""
-    raw = cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg
-    out: dict[str, str] = {}
-    for key, value in raw.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = "null" if value is None else str(value)
-    return out

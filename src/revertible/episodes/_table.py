@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 import pandas as pd
 
 from ..config import Config
 from ..data import Panel
-from ..spread._kernel import SpreadSeries, _block_kernel, min_obs, pack_assets
+from ..spread import SpreadSeries, min_obs, pack_assets
+from ..spread._kernel import _block_kernel
+from ..spread._reference import _detect_label
 from ..universe import universe_pairs
 
 __all__ = [
@@ -63,91 +64,6 @@ EXIT_REASONS = np.array(["revert", "stop", "timeout", "open"], dtype=object)
 _N_FIELDS = 10  # entry_idx, z, beta, mean, std, label, exit_idx, reason, held, corr
 _REL = {"both": 0, "positive": 1, "inverse": 2}
 _NO_SERIES = np.empty((0, 6, 0))
-
-
-@nb.njit(cache=True, nogil=True)
-def _last_valid(a, b):  # pragma: no cover
-    for t in range(a.shape[0] - 1, -1, -1):
-        if np.isfinite(a[t]) and np.isfinite(b[t]):
-            return t
-    return -1
-
-
-@nb.njit(cache=True, nogil=True)
-def _detect_label(
-    a, b, beta, mean, std, z, elig, entry, exit_, stop, horizon, out, cap
-):  # pragma: no cover
-    """Reference detector over precomputed series; write up to ``cap`` rows; return the count.
-
-    A second, plain implementation of the rule: the compiled block kernel
-    (:func:`revertible.spread._scan_pair`) is tested against it. ``elig`` is a per-bar boolean
-    mask (pair eligibility); ``out`` has shape (cap, 10).
-    """
-    n = a.shape[0]
-    last = _last_valid(a, b)
-    count = 0
-    busy_until = -1  # episodes cannot start at t <= busy_until
-    for t in range(1, n):
-        if t <= busy_until:
-            continue
-        zt = z[t]
-        zp = z[t - 1]
-        if not (np.isfinite(zt) and np.isfinite(zp)):
-            continue
-        if abs(zt) < entry or abs(zp) >= entry or not elig[t]:
-            continue
-        sgn = 1.0 if zt > 0 else -1.0
-        bt = beta[t]
-        mt = mean[t]
-        st = std[t]
-        label = np.nan
-        reason = 3  # open
-        exit_idx = -1
-        held = 0
-        k_end = min(horizon, n - 1 - t)
-        for k in range(1, k_end + 1):
-            j = t + k
-            if j > last:
-                break
-            aj = a[j]
-            bj = b[j]
-            if not (np.isfinite(aj) and np.isfinite(bj)):
-                continue
-            zz = sgn * (aj - bt * bj - mt) / st
-            if zz <= exit_:
-                label = 1.0
-                reason = 0
-                exit_idx = j
-                held = k
-                break
-            if zz >= stop:
-                label = 0.0
-                reason = 1
-                exit_idx = j
-                held = k
-                break
-        if reason == 3:
-            if t + horizon <= last:
-                label = 0.0
-                reason = 2
-                exit_idx = t + horizon
-                held = horizon
-            else:
-                held = max(0, last - t)
-        if count < cap:
-            out[count, 0] = t
-            out[count, 1] = zt
-            out[count, 2] = bt
-            out[count, 3] = mt
-            out[count, 4] = st
-            out[count, 5] = label
-            out[count, 6] = exit_idx
-            out[count, 7] = reason
-            out[count, 8] = held
-            out[count, 9] = np.nan
-        count += 1
-        busy_until = exit_idx if exit_idx >= 0 else n
-    return count
 
 
 def pair_episodes(
@@ -367,6 +283,8 @@ def write_episodes(
         **stats,
         "pairs": n_pairs,
         "pairs_with_episodes": pairs_with,
-        "reversion_rate": stats["reverted"] / stats["labelled"] if stats["labelled"] else float("nan"),
+        "reversion_rate": (
+            stats["reverted"] / stats["labelled"] if stats["labelled"] else float("nan")
+        ),
         "exit_reasons": dict(sorted(reasons.items())),
     }

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from ._build import (
+from ._build import build_features
+from ._spec import (
     FEATURE_DESCRIPTIONS,
     FEATURE_GROUPS,
-    build_features,
+    feature_descriptions,
+    feature_groups,
     feature_names,
 )
 
 __all__ = [
     "FEATURE_GROUPS",
     "FEATURE_DESCRIPTIONS",
+    "feature_groups",
+    "feature_descriptions",
     "feature_names",
     "build_features",
 ]

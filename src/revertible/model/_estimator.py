@@ -44,7 +44,7 @@ def lgbm_params(mc: ModelConfig, seed: int) -> dict[str, Any]:
         "random_state": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "n_jobs": 2,
+        "n_jobs": mc.n_jobs,
         "verbose": -1,
     }
 

@@ -215,7 +215,7 @@ def train(
     import contextlib
 
     from ..data import load_panel
-    from ..features import FEATURE_GROUPS, feature_names
+    from ..features import feature_groups, feature_names
     from ..tracking import Tracker
     from ._plots import (
         importance_figure,
@@ -239,7 +239,7 @@ def train(
     else:
         eps, feats = dataset
     t_feat = time.perf_counter() - t_start
-    features = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
+    features = select_features(cfg, feature_names(cfg), feature_groups(cfg))
     bar = panel.freq
     split = development_split(cfg, eps, feats, bar)
     dev, hold, hstart = split["dev"], split["hold"], split["holdout_start"]
@@ -260,7 +260,8 @@ def train(
         clf, calibrator, features,
         meta={"nonnull_features": nonnull,
               "requires_funding": bool(panel.funding is not None and cfg.features.use_funding
-                                       and any(f in nonnull for f in FEATURE_GROUPS["funding"])),
+                                       and any(f in nonnull
+                                               for f in feature_groups(cfg)["funding"])),
               "label": cfg.label.model_dump(),
               "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
               "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),

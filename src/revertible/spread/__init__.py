@@ -1,11 +1,16 @@
-"""Hedge ratio, spread and z-score per pair and bar (the compiled kernel and its series)."""
+"""Hedge ratio, spread and z-score per pair and bar: the compiled kernel, its series, a reference.
+
+``_kernel`` is the compiled scan (lane layout and recompute schedule in its docstring),
+``_series`` the public per-pair series built on it, ``_reference`` plain loops it is tested against.
+"""
 
 from __future__ import annotations
 
-from ._kernel import (
+from ._kernel import pack_assets
+from ._reference import reference_series
+from ._series import (
     SpreadSeries,
     min_obs,
-    pack_assets,
     pair_series,
     pair_spread,
     rolling_corr,
@@ -18,4 +23,5 @@ __all__ = [
     "pack_assets",
     "rolling_corr",
     "min_obs",
+    "reference_series",
 ]

@@ -1,42 +1,78 @@
-"""Hedge ratio, spread and z-score per pair and bar (DESIGN.md default definition).
+"""The compiled scan behind every spread value and every episode (one implementation).
 
-For an ordered pair (A, B) with log prices ``a``, ``b``:
+:func:`_block_kernel` runs :func:`_scan_pair` over groups of ``_LANES`` pairs in parallel; one pass
+over the bars of a group computes, per pair and bar, the return correlation, the hedge ratio, the
+spread, its window mean and std, the z-score, and (episode mode) detection and label. The
+definitions are in :mod:`._series`; :mod:`._reference` holds the plain implementations this
+kernel is tested against (tests/test_episodes.py, tests/test_spread.py).
 
-* ``beta_t``: OLS slope (with intercept) of ``a`` on ``b`` over the trailing ``beta_window`` bars
-  ending at ``t`` inclusive, using the bars where both prices exist;
-* ``spread_t = a_t - beta_t * b_t``;
-* ``z_t = (spread_t - mean_t) / std_t`` with ``mean_t`` and ``std_t`` (ddof=1) the mean and
-  standard deviation of ``a_j - beta_t * b_j`` over the trailing ``z_window`` bars ``j`` ending at
-  ``t`` inclusive, i.e. the window's spread *under the current hedge ratio*.
+Lane layout
+-----------
+``_LANES`` (16) pairs are scanned side by side, pair ``p0 + ln`` in lane ``ln``. Every per-pair
+quantity is stored lane-minor, ``x[k * _LANES + ln]``, so a loop over ``ln`` touches 16
+consecutive float64 and compiles to SIMD code. Two flat arrays hold everything:
 
-Why the current hedge ratio: mixing bars that each carry their own ``beta_j`` adds
-``(beta_j - beta_t) * b_j`` to the window, a term that grows with the log-price level, so z (and
-every label) would change with the quote unit of a leg (prices x1000 changed the reversion rate of a
-simulated half-life-12 pair from 0.67 to 0.25). With ``beta_t`` throughout, z is invariant to the
-price unit and is exactly the spread a trader holding the ``beta_t`` hedge watches; the label's
-frozen ``mean_t``/``std_t`` are the same quantities.
+``buf``, the ring of inputs: one row of ``_NS * _LANES`` floats per bar, ``mask + 1`` rows (a power
+of two: ``t & mask`` is the row of bar ``t``), then one row of zeros that stands for "the bar
+before the first". Row layout, stream ``k`` of lane ``ln`` at ``row + k * _LANES + ln``:
 
-A window is usable when at least ``ceil(min_obs_frac * window)`` of its bars are valid; otherwise the
-value is NaN. Everything at ``t`` uses bars ``<= t`` only.
+=======  ==============================================================
+``_A0``  log price of leg A, NaN as 0
+``_B0``  log price of leg B, NaN as 0
+``_V``   1.0 where both prices exist, else 0.0
+``_W``   1.0 where both one-bar returns exist, else 0.0 (never at bar 0)
+``_RX``  return of A times ``_W`` (0 where missing)
+``_RY``  return of B times ``_W``
+=======  ==============================================================
 
-The rolling statistics are running sums updated in O(1) per bar. To bound floating-point drift the
-sums are centred on a reference value and recomputed exactly from the window every ``window`` bars;
-the schedule is fixed by the position in the series, so values are deterministic and cutting the
-series at any ``T`` leaves every value at ``t <= T`` bit-identical.
+The ring is filled ``ahead = min(horizon, T)`` bars in front of the scan, so the label of an
+episode starting at ``t`` reads bars ``t+1 .. t+horizon`` from it, and it keeps the bar leaving the
+longest window. Prices are prefetched ``_AHEAD`` bars before they enter the ring.
 
-Implementation: one compiled kernel scans ``_LANES`` pairs side by side, one per SIMD lane (every
-loop over the lanes compiles to vector code), over a ring buffer of per-lane inputs that runs the
-label horizon ahead of the scan. The exact recomputation of a window is a second ("shadow") running
-sum over the window being filled, in bar order, so it costs one addition per bar. Per bar, all
-lanes get beta, the window mean and variance and the test ``(s - m)^2 >= entry^2 var``; the exact z,
-the entry rule, the return correlation and the label run one lane at a time, only where an episode
-may start (or at every bar when the per-bar series are recorded).
+``st``, the per-lane state, ``_NST * _LANES`` floats, slot ``k`` of lane ``ln`` at
+``k * _LANES + ln``:
+
+* running sums (17): the correlation window (``_CC`` count, ``_SX``, ``_SY``, ``_SXX``,
+  ``_SYY``, ``_SXY`` of the returns), the hedge-ratio window (``_CN`` count, ``_SA``, ``_SB``,
+  ``_SAB``, ``_SBB`` of the centred levels) and the z window (``_ZN`` count, ``_ZX``, ``_ZY``,
+  ``_ZXX``, ``_ZYY``, ``_ZXY``);
+* ``_CA``, ``_CB``: the centring reference, the two log prices at the lane's first bar with both
+  (levels enter the sums as ``a - ca``, ``b - cb``, which keeps them small);
+* flags stored as 1.0 / 0.0: ``_PB`` (``|z|`` finite and below entry at this bar), ``_PBO`` (the
+  same at the previous bar), ``_SLOW`` (the lane takes the exact one-lane path at this bar),
+  ``_ELIG`` (both assets have an eligible bar in the current stretch of ``_ECHUNK`` bars);
+* ``_BUSY``: the last bar of the lane's latest episode (no new episode up to it);
+* ``_SH + k``: the shadow of running sum ``k`` (below).
+
+The slots are named integer constants (module globals, which numba folds into the address
+arithmetic, so the lane loops stay contiguous and vectorised); they live in this module because
+numba's on-disk cache is invalidated only by changes to the module of the compiled function.
+
+Recompute schedule
+------------------
+Running sums are updated in O(1) per bar: add the entering bar, remove the bar leaving the window
+(``t - window``; before the first bar that is the row of zeros, which leaves the sum unchanged bit
+for bit). To bound floating-point drift, each window's sums are recomputed exactly once every
+window length, at ``t = k * window`` (counted per window: ``cc_left``, ``cb_left``, ``cz_left``):
+the sum is replaced by its *shadow*, a second sum of the same terms restarted at the previous
+recompute (and at bar 0) that therefore holds exactly the window's terms added in bar order, as a
+loop over the window would. The shadow costs one addition per bar. The schedule depends only on the
+bar position, never on the data, so cutting the series at any ``T`` leaves every value at
+``t <= T`` bit-identical (tests/test_episodes.py::test_series_truncation_is_exact).
+
+Fast and exact paths
+--------------------
+Per bar, all lanes at once get beta, the spread, the z window's mean and variance, and the test
+``(s - m)^2 >= entry^2 var`` (:func:`_lane_flags`). Only lanes that may start an episode at this
+bar (the test passes or is within 1e-9 of the threshold, the previous bar was below entry, no
+episode is running, both assets eligible nearby) or whose z window is not full take the one-lane
+path: the exact z, the entry rule, the return correlation and the label. With ``record=True``
+(:func:`._series.pair_series`) every lane takes it at every bar and writes the per-bar series.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -45,42 +81,46 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["SpreadSeries", "pair_spread", "pair_series", "pack_assets", "rolling_corr", "min_obs"]
-
-
-class SpreadSeries(NamedTuple):
-    """Per-bar spread state of one pair; every array has the length of the price series."""
-
-    beta: np.ndarray
-    spread: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    z: np.ndarray
-
-
-def min_obs(window: int, frac: float) -> int:
-    """Valid bars a window of ``window`` bars needs: ``ceil(frac * window)``, at least 2."""
-    return max(2, int(math.ceil(frac * window - 1e-9)))
-
+__all__ = ["pack_assets"]
 
 _LANES = 16  # pairs scanned side by side; loops over lanes compile to SIMD code (needs >= 16)
 _AHEAD = 32  # bars between the prefetch of a bar's prices and their use
 _ECHUNK = 64  # bars per stretch of the asset-eligibility summary
-# lane streams of a bar in the ring buffer (offsets in units of _LANES)
-_A0, _B0, _V, _W, _RX, _RY = 0, 1, 2, 3, 4, 5
-_NS = 6
-# per-lane state (offsets in units of _LANES)
-_CC, _SX, _SY, _SXX, _SYY, _SXY = 0, 1, 2, 3, 4, 5  # return-correlation sums (window cw)
-_CN, _SA, _SB, _SAB, _SBB = 6, 7, 8, 9, 10  # hedge-ratio sums (window bw)
-_ZN, _ZX, _ZY, _ZXX, _ZYY, _ZXY = 11, 12, 13, 14, 15, 16  # z-window sums (zw)
+
+# ring streams of a bar (``buf``), slot k of lane ln at row + k * _LANES + ln
+_A0 = 0  # log price A, NaN as 0
+_B0 = 1  # log price B, NaN as 0
+_V = 2  # both prices exist (1.0 / 0.0)
+_W = 3  # both one-bar returns exist (1.0 / 0.0)
+_RX = 4  # return of A times _W
+_RY = 5  # return of B times _W
+_NS = 6  # streams per lane and bar
+
+# per-lane state (``st``), slot k of lane ln at k * _LANES + ln
+# running sums of the return-correlation window (cw bars): count, x, y, xx, yy, xy
+_CC, _SX, _SY, _SXX, _SYY, _SXY = 0, 1, 2, 3, 4, 5
+# running sums of the hedge-ratio window (bw bars) over centred levels: count, a, b, ab, bb
+_CN, _SA, _SB, _SAB, _SBB = 6, 7, 8, 9, 10
+# running sums of the z window (zw bars) over centred levels: count, a, b, aa, bb, ab
+_ZN, _ZX, _ZY, _ZXX, _ZYY, _ZXY = 11, 12, 13, 14, 15, 16
+_NSUM = 17  # running sums; each has a shadow
 _CA, _CB = 17, 18  # centring reference: the prices at the first bar with both
 _PB, _PBO = 19, 20  # |z| finite and below entry at this bar / at the previous bar (1.0 / 0.0)
 _SLOW = 21  # the lane needs the one-lane path at this bar
 _BUSY = 22  # last bar of the lane's latest episode
 _ELIG = 23  # both assets have an eligible bar in this stretch of _ECHUNK bars
 _SH = 24  # shadow of running sum k at _SH + k: the window being filled, summed in bar order
-_NST = _SH + 17
+_NST = _SH + _NSUM
 
+# fields of an episode row (``out[p, c, :]``), read by revertible.episodes in this order
+_O_ENTRY, _O_Z, _O_BETA, _O_MEAN, _O_STD = 0, 1, 2, 3, 4
+_O_LABEL, _O_EXIT, _O_REASON, _O_HELD, _O_CORR = 5, 6, 7, 8, 9
+_N_OUT = 10
+# exit reasons (revertible.episodes.EXIT_REASONS in this order)
+_REVERT, _STOP, _TIMEOUT, _OPEN = 0, 1, 2, 3
+# per-bar series (``series[p, :, t]``, record mode)
+_S_BETA, _S_SPREAD, _S_MEAN, _S_STD, _S_Z, _S_CORR = 0, 1, 2, 3, 4, 5
+_N_SERIES = 6
 
 @nb.njit(inline="always")
 def _u(i):  # pragma: no cover
@@ -296,6 +336,74 @@ def _lane_flags(st, buf, bt, t, izw, izw1, min_b, min_z, zw, e2, e2h):  # pragma
     return nslow
 
 
+@nb.njit(inline="always")
+def _lane_runs(ia, ib, p0, segs, lja, ljb):  # pragma: no cover
+    """Assets of the lanes (lanes past the last pair repeat it) as runs; returns the run count.
+
+    ``segs[s]`` = (first lane, lanes, asset A, first asset B) of runs of lanes with one asset A
+    and consecutive assets B (the universe order gives one run per group), read with contiguous
+    loads; ``lja``/``ljb`` get each lane's assets.
+    """
+    npairs = ia.shape[0]
+    nseg = 0
+    for ln in range(_LANES):
+        p = min(p0 + ln, npairs - 1)
+        lja[ln] = ia[p]
+        ljb[ln] = ib[p]
+        new = nseg == 0 or ia[p] != segs[nseg - 1, 2]
+        if new or ib[p] != segs[nseg - 1, 3] + segs[nseg - 1, 1]:
+            segs[nseg, 0] = ln
+            segs[nseg, 2] = ia[p]
+            segs[nseg, 3] = ib[p]
+            nseg += 1
+        segs[nseg - 1, 1] += 1
+    return nseg
+
+
+@nb.njit(inline="always")
+def _corr(st, ln, min_c):  # pragma: no cover
+    """Return correlation of lane ``ln`` from its running sums; NaN below ``min_c`` returns."""
+    L = _LANES
+    corr = np.nan
+    ccnt = st[_CC * L + ln]
+    if ccnt >= min_c:
+        sx = st[_SX * L + ln]
+        sy = st[_SY * L + ln]
+        vx = st[_SXX * L + ln] - sx * sx / ccnt
+        vy = st[_SYY * L + ln] - sy * sy / ccnt
+        if vx > 0.0 and vy > 0.0:
+            corr = (st[_SXY * L + ln] - sx * sy / ccnt) / math.sqrt(vx * vy)
+            corr = min(1.0, max(-1.0, corr))
+    return corr
+
+
+@nb.njit(inline="always")
+def _label(buf, mask, ln, t, n, lst, bet, m, sd, sgn, horizon, exit_, stop):  # pragma: no cover
+    """Label of an episode of lane ``ln`` starting at ``t``: barriers on z' read from the ring.
+
+    ``z' = sgn * (a_j - bet * b_j - m) / sd`` with beta, mean and std frozen at ``t``; bars
+    without both prices are skipped; ``lst`` is the lane's last bar with both prices. Returns
+    ``(label, reason, exit bar, bars held)``: label NaN, exit bar -1 when open.
+    """
+    L = _LANES
+    stride = _NS * L
+    for kk in range(1, min(horizon, n - 1 - t) + 1):
+        j = t + kk
+        if j > lst:
+            break
+        o = (j & mask) * stride + ln
+        if buf[_u(o + _V * L)] == 0.0:
+            continue
+        zf = sgn * (buf[_u(o + _A0 * L)] - bet * buf[_u(o + _B0 * L)] - m) / sd
+        if zf <= exit_:
+            return 1.0, _REVERT, j, kk
+        if zf >= stop:
+            return 0.0, _STOP, j, kk
+    if t + horizon <= lst:
+        return 0.0, _TIMEOUT, t + horizon, horizon
+    return np.nan, _OPEN, -1, max(0, lst - t)
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _scan_pair(
     pack, asset_elig, eany, ia, ib, p0, bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel,
@@ -303,18 +411,40 @@ def _scan_pair(
 ):  # pragma: no cover
     """Scan pairs ``p0 .. p0+L-1`` (as many as exist) side by side, one per SIMD lane.
 
-    One pass: hedge ratio, spread, z-score, return correlation, episodes and labels.
+    One pass: hedge ratio, spread, z-score, return correlation, episodes and labels. The single
+    implementation behind :func:`._series.pair_series` (``record=True``) and the episode table
+    (``record=False``). Rolling sums follow the recompute schedule of the module docstring.
 
-    The single implementation behind :func:`pair_series` (``record=True``: every per-bar series
-    is written to ``series[p]``) and the episode kernel (``record=False``: only episodes are
-    written to ``out[p]``, shape (cap, 10); z is computed exactly only where an episode may start,
-    the correlation only at candidate entries). Writes the number of episodes to ``counts[p]``.
-    ``pack`` is from :func:`pack_assets`; ``eany[j, c]``: asset ``j`` has an eligible bar in
-    stretch ``c`` of ``_ECHUNK`` bars; ``buf`` holds the ring (a power-of-two number of bars,
-    then a row of zeros), ``st`` the per-lane state.
-
-    Rolling sums are centred and recomputed exactly from the window once every window length, on a
-    schedule fixed by the bar position, so values do not depend on where the series is cut.
+    Parameters
+    ----------
+    pack : (T, N) float64
+        Log prices from :func:`pack_assets`, NaN where missing.
+    asset_elig : (T, N) bool
+        Per-asset eligibility (liquidity, history); an episode needs both legs eligible at ``t``.
+    eany : (N, ceil(T / _ECHUNK)) bool
+        Asset ``j`` has an eligible bar in stretch ``c`` (skips stretches where no episode can
+        start).
+    ia, ib : (P,) int64
+        Asset columns of legs A and B of every pair; this call scans ``p0 .. p0 + _LANES - 1``.
+    bw, zw, cw : int
+        Hedge-ratio, z-score and return-correlation windows (bars).
+    min_b, min_z, min_c : int
+        Valid bars each window needs (:func:`._series.min_obs`).
+    min_abs_corr : float
+        Correlation an entry needs, tested according to ``rel``: 0 ``|corr|``, 1 ``corr``, 2
+        ``-corr``.
+    entry, exit_, stop, horizon
+        Episode rule and label barriers (``revertible.episodes`` module docstring).
+    record : bool
+        Write every per-bar series to ``series[p, 0:6, t]`` (``_S_*``) and take the one-lane path
+        at every bar.
+    series : (P, 6, T) float64
+        Output of the record mode (unused otherwise).
+    out : (P, cap, _N_OUT) float64, counts : (P,) int64, cap : int
+        Episode rows (``_O_*`` fields) and the number of episodes per pair; rows past ``cap`` are
+        counted, not written (the caller reruns with a larger ``cap``).
+    buf, st : float64 scratch
+        The ring (``(ring bars + 1) * _NS * _LANES``) and the lane state (``_NST * _LANES``).
     """
     L = _LANES
     n = pack.shape[0]
@@ -334,23 +464,11 @@ def _scan_pair(
     izw1 = inv[zw - 1]
     for k in range(_NST * L):
         st[k] = 0.0
-    # the lanes' assets (lanes past the last pair repeat it) as runs with one asset A and
-    # consecutive assets B (the universe order: one run), read with contiguous loads
     segs = np.zeros((L, 4), np.int64)
-    nseg = 0
     lja = np.empty(L, np.int64)
     ljb = np.empty(L, np.int64)
+    nseg = _lane_runs(ia, ib, p0, segs, lja, ljb)
     for ln in range(L):
-        p = min(p0 + ln, npairs - 1)
-        lja[ln] = ia[p]
-        ljb[ln] = ib[p]
-        new = nseg == 0 or ia[p] != segs[nseg - 1, 2]
-        if new or ib[p] != segs[nseg - 1, 3] + segs[nseg - 1, 1]:
-            segs[nseg, 0] = ln
-            segs[nseg, 2] = ia[p]
-            segs[nseg, 3] = ib[p]
-            nseg += 1
-        segs[nseg - 1, 1] += 1
         st[_BUSY * L + ln] = -1.0
     # the cache lines of a bar: asset A and the first, middle and last asset B of each run
     pf = np.empty(4 * nseg, np.int64)
@@ -449,24 +567,14 @@ def _scan_pair(
             cand = (above and st[_PBO * L + ln] > 0.0 and t > st[_BUSY * L + ln]
                     and asset_elig[t, ia[p]] and asset_elig[t, ib[p]])
             st[_PB * L + ln] = 1.0 if zok and not above else 0.0
-            corr = np.nan
-            if record or cand:
-                ccnt = st[_CC * L + ln]
-                if ccnt >= min_c:
-                    sx = st[_SX * L + ln]
-                    sy = st[_SY * L + ln]
-                    vx = st[_SXX * L + ln] - sx * sx / ccnt
-                    vy = st[_SYY * L + ln] - sy * sy / ccnt
-                    if vx > 0.0 and vy > 0.0:
-                        corr = (st[_SXY * L + ln] - sx * sy / ccnt) / math.sqrt(vx * vy)
-                        corr = min(1.0, max(-1.0, corr))
+            corr = _corr(st, ln, min_c) if record or cand else np.nan
             if record:
-                series[p, 0, t] = bet
-                series[p, 1, t] = s
-                series[p, 2, t] = m
-                series[p, 3, t] = math.sqrt(var) if zok else np.nan
-                series[p, 4, t] = zz
-                series[p, 5, t] = corr
+                series[p, _S_BETA, t] = bet
+                series[p, _S_SPREAD, t] = s
+                series[p, _S_MEAN, t] = m
+                series[p, _S_STD, t] = math.sqrt(var) if zok else np.nan
+                series[p, _S_Z, t] = zz
+                series[p, _S_CORR, t] = corr
             if not (cand and np.isfinite(corr)):
                 continue
             if rel == 0:
@@ -477,54 +585,24 @@ def _scan_pair(
                 elig = corr <= -min_abs_corr
             if not elig:
                 continue
-            # ---- label: barriers on z' with beta, mean and std frozen at t (bars from the ring)
+            # ---- an episode starts: label it (beta, mean and std frozen at t)
             sd = math.sqrt(var)
             sgn = 1.0 if zz > 0 else -1.0
-            label = np.nan
-            reason = 3
-            exit_idx = -1
-            held = 0
-            lst = last[ln]
-            for kk in range(1, min(horizon, n - 1 - t) + 1):
-                j = t + kk
-                if j > lst:
-                    break
-                o = (j & mask) * stride + ln
-                if buf[_u(o + _V * L)] == 0.0:
-                    continue
-                zf = sgn * (buf[_u(o + _A0 * L)] - bet * buf[_u(o + _B0 * L)] - m) / sd
-                if zf <= exit_:
-                    label = 1.0
-                    reason = 0
-                    exit_idx = j
-                    held = kk
-                    break
-                if zf >= stop:
-                    label = 0.0
-                    reason = 1
-                    exit_idx = j
-                    held = kk
-                    break
-            if reason == 3:
-                if t + horizon <= lst:
-                    label = 0.0
-                    reason = 2
-                    exit_idx = t + horizon
-                    held = horizon
-                else:
-                    held = max(0, lst - t)
+            label, reason, exit_idx, held = _label(
+                buf, mask, ln, t, n, last[ln], bet, m, sd, sgn, horizon, exit_, stop
+            )
             c = nep[ln]
             if c < cap:
-                out[p, c, 0] = t
-                out[p, c, 1] = zz
-                out[p, c, 2] = bet
-                out[p, c, 3] = m
-                out[p, c, 4] = sd
-                out[p, c, 5] = label
-                out[p, c, 6] = exit_idx
-                out[p, c, 7] = reason
-                out[p, c, 8] = held
-                out[p, c, 9] = corr
+                out[p, c, _O_ENTRY] = t
+                out[p, c, _O_Z] = zz
+                out[p, c, _O_BETA] = bet
+                out[p, c, _O_MEAN] = m
+                out[p, c, _O_STD] = sd
+                out[p, c, _O_LABEL] = label
+                out[p, c, _O_EXIT] = exit_idx
+                out[p, c, _O_REASON] = reason
+                out[p, c, _O_HELD] = held
+                out[p, c, _O_CORR] = corr
             nep[ln] = c + 1
             st[_BUSY * L + ln] = exit_idx if exit_idx >= 0 else n
     for ln in range(L):
@@ -580,98 +658,3 @@ def _block_kernel(
             buf, st,
         )
 
-
-def _as_f8(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=np.float64)
-
-
-def pair_spread(
-    a: np.ndarray,
-    b: np.ndarray,
-    beta_window: int = 720,
-    z_window: int = 72,
-    min_obs_frac: float = 0.9,
-) -> SpreadSeries:
-    """Hedge ratio, spread, rolling mean/std and z-score of one ordered pair.
-
-    Parameters
-    ----------
-    a, b : numpy.ndarray
-        Log prices of legs A and B on a common bar grid (NaN where missing).
-    beta_window, z_window : int
-        Trailing windows in bars, inclusive of the current bar.
-    min_obs_frac : float
-        Share of valid bars a window needs; otherwise the value is NaN.
-
-    Returns
-    -------
-    SpreadSeries
-        ``beta, spread, mean, std, z``, each the length of ``a``; NaN until the windows fill.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> b = np.cumsum(rng.normal(0, 0.01, 2000))
-    >>> a = 0.8 * b + rng.normal(0, 0.002, 2000)
-    >>> sp = pair_spread(a, b, beta_window=500, z_window=50)
-    >>> bool(abs(sp.beta[-1] - 0.8) < 0.05), bool(np.isnan(sp.z[:400]).all())
-    (True, True)
-    """
-    a = _as_f8(a)
-    b = _as_f8(b)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"a and b must be 1-D of equal length, got {a.shape} and {b.shape}")
-    sr = pair_series(
-        np.column_stack([a, b]), np.zeros(1, np.int64), np.ones(1, np.int64),
-        beta_window, z_window, min_obs_frac,
-    )
-    out = list(sr[0, :5])
-    return SpreadSeries(*out)
-
-
-def rolling_corr(
-    a: np.ndarray, b: np.ndarray, window: int, min_obs_frac: float = 0.9
-) -> np.ndarray:
-    """Rolling correlation of one-bar log returns of ``a`` and ``b`` over ``window`` bars.
-
-    The value at ``t`` uses the returns of bars ``t - window + 1 .. t``; NaN when fewer than
-    ``ceil(min_obs_frac * window)`` returns are valid. Same compiled routine as the eligibility
-    test inside the episode kernel, so the two agree bit for bit.
-    """
-    return pair_series(
-        np.column_stack([a, b]), np.zeros(1, np.int64), np.ones(1, np.int64),
-        corr_window=window, corr_min_obs_frac=min_obs_frac,
-    )[0, 5]
-
-
-def pair_series(
-    logp: np.ndarray,
-    ia: np.ndarray,
-    ib: np.ndarray,
-    beta_window: int = 720,
-    z_window: int = 72,
-    min_obs_frac: float = 0.9,
-    corr_window: int = 720,
-    corr_min_obs_frac: float = 0.9,
-) -> np.ndarray:
-    """Per-bar series of pairs ``(ia[p], ib[p])`` of the ``(T, N)`` log-price matrix ``logp``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(P, 6, T)``: beta, spread, mean, std, z, return correlation (``corr_window``).
-    """
-    n, m = logp.shape
-    ia = np.ascontiguousarray(ia, dtype=np.int64)
-    ib = np.ascontiguousarray(ib, dtype=np.int64)
-    ia = np.where(ia < 0, ia + m, ia)  # negative indices count from the end, as in numpy
-    ib = np.where(ib < 0, ib + m, ib)
-    series = np.empty((len(ia), 6, n))
-    _block_kernel(
-        pack_assets(logp), np.ones((n, m), dtype=np.bool_, order="F"), ia, ib, beta_window, z_window,
-        min_obs(beta_window, min_obs_frac), min_obs(z_window, min_obs_frac),
-        corr_window, min_obs(corr_window, corr_min_obs_frac), 0.0, 0, np.inf, -np.inf, np.inf,
-        1, True, series, 0, np.empty((len(ia), 1, 10)), np.zeros(len(ia), np.int64),
-    )
-    return series

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from ._study import (
-    OBJECTIVES,
-    TrialSeededTPESampler,
-    TuningData,
-    check_space,
-    evaluate_cv,
-    model_with,
-    open_study,
-    prepare_tuning_data,
-    run_trials,
-    study_settings,
-    suggest_params,
-    tune,
-    tune_command,
-)
+from ._data import OBJECTIVES, TuningData, evaluate_cv, prepare_tuning_data
+from ._parent import fail_orphaned_parents
+from ._space import check_space, model_with, suggest_params
+from ._storage import TrialSeededTPESampler, open_study, study_settings
+from ._study import tune, tune_command
+from ._trials import run_trials
 
 __all__ = [
     "OBJECTIVES",
@@ -32,4 +23,5 @@ __all__ = [
     "run_trials",
     "tune",
     "tune_command",
+    "fail_orphaned_parents",
 ]

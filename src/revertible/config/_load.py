@@ -1,0 +1,178 @@
+"""Loading a config: YAML, ``--set`` overrides and environment variables -> :class:`Config`.
+
+``--set dotted.key=value`` overrides are applied to the raw mapping before validation, so they are
+checked by the same rules as the file. Under ``tuning.space`` an override *merges*: ``--set
+tuning.space.num_leaves={type: int, low: 7, high: 63}`` replaces (or adds) that one dimension of
+the search space the file gives (or of the default space), ``--set
+tuning.space.learning_rate.high=0.3`` changes one bound, ``--set tuning.space.max_depth=null``
+drops a dimension; ``--set tuning.space={...}`` replaces the whole space.
+
+String values may reference environment variables as ``${NAME}`` or ``${NAME:-default}``; the
+shipped configs use ``${REVERTIBLE_DATA:-../shared/data}`` so tests and CI can point at the data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError
+from ._schema import Config, _default_space
+
+__all__ = ["config_from_mapping", "load_config", "apply_overrides", "flatten"]
+
+_SPACE = "tuning.space."
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand_env(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v) for v in value]
+    return value
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.extend(_known_keys(ann, prefix + name + "."))
+    return keys
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides to a raw config mapping (values parsed as YAML)."""
+    out = _deepcopy(raw)
+    known = _known_keys(Config)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form dotted.key=value")
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if key not in known and not _under_dict_field(key):
+            hint = difflib.get_close_matches(key, known, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"override --set {key}: unknown config key{extra}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override --set {key}: value {text!r} is not valid YAML") from exc
+        if key.startswith(_SPACE):
+            _seed_space(out)
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[part] = nxt
+            node = nxt
+        if value is None and key.startswith(_SPACE) and len(parts) == 3:
+            node.pop(parts[-1], None)  # --set tuning.space.X=null drops dimension X
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def _under_dict_field(key: str) -> bool:
+    return key.startswith(_SPACE)
+
+
+def _seed_space(raw: dict[str, Any]) -> None:
+    """Give ``raw`` an explicit ``tuning.space`` (the default one) so an override merges into it."""
+    tuning = raw.get("tuning")
+    if not isinstance(tuning, dict):
+        tuning = raw["tuning"] = {}
+    if not isinstance(tuning.get("space"), dict):
+        tuning["space"] = {k: v.model_dump(exclude_defaults=True)
+                           for k, v in _default_space().items()}
+
+
+def _deepcopy(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deepcopy(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
+
+
+def _format_validation(source: str, exc: ValidationError) -> str:
+    known = _known_keys(Config)
+    msgs = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            hint = difflib.get_close_matches(loc, known, n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            msgs.append(f"unknown key {loc!r}{extra}: remove or correct it")
+        elif err["type"] == "missing":
+            msgs.append(f"missing required key {loc!r}")
+        else:
+            where = f"key {loc!r}: " if loc else ""
+            msgs.append(f"{where}{err['msg']} (got {err.get('input')!r})")
+    return f"config {source}: " + "; ".join(msgs)
+
+
+def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:
+    """Validate a raw mapping into a :class:`Config`, with one-line error messages."""
+    try:
+        return Config.model_validate(_expand_env(dict(raw)))
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(source, exc)) from None
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: Iterable[str] = (), data: str | None = None
+) -> Config:
+    r"""Load a YAML config, apply ``--set`` overrides and the ``--data`` folder, and validate.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
+    >>> _ = p.write_text("data: {path: /tmp}\\nlabel: {horizon: 24}\\n")
+    >>> load_config(p, ["label.entry=2.5"]).label
+    LabelConfig(entry=2.5, exit=0.5, stop=4.0, horizon=24)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config {path}: file not found; pass an existing YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config {path}:{where} is not valid YAML; fix the syntax") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: top level must be a mapping of sections")
+    raw = apply_overrides(raw, overrides)
+    cfg = config_from_mapping(raw, str(path))
+    return cfg.with_data_path(data)
+
+
+def flatten(cfg: BaseModel | Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten a config into ``{"label.horizon": "48", ...}`` for MLflow params."""
+    raw = cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = "null" if value is None else str(value)
+    return out

@@ -1,0 +1,150 @@
+"""Spread family: z, AR(1), half-life, ADF t and variance ratios over trailing windows.
+
+All use ``s_j = a_j - beta_t * b_j`` with the episode's hedge ratio ``beta_t`` over the window
+ending at the entry bar: ``cfg.features.trailing_bars`` ("long") and ``short_bars``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..spread import min_obs
+
+__all__: list[str] = []
+
+
+@nb.njit(cache=True, nogil=True)
+def _window_stats(a, b, t, beta, w, min_n, sgn, vr_lags, hl_min, res):  # pragma: no cover
+    """Spread behaviour over bars ``t-w+1..t`` of ``s_j = a_j - beta * b_j``.
+
+    Writes ``res[0:5 + len(vr_lags)]``: signed z, std of one-bar changes, AR(1) slope, half-life
+    (clipped to ``[hl_min, w]``), ADF t, then VR(q) per lag; NaN where unknowable. Exact
+    two-pass sums (no running state), so values depend on the window's bars only.
+    """
+    res[:] = np.nan
+    lo = max(0, t - w + 1)
+    n = 0
+    tot = 0.0
+    for j in range(lo, t + 1):
+        s = a[j] - beta * b[j]
+        if np.isfinite(s):
+            n += 1
+            tot += s
+    if n < min_n or n < 4:
+        return
+    mean = tot / n
+    ss = 0.0
+    for j in range(lo, t + 1):
+        s = a[j] - beta * b[j]
+        if np.isfinite(s):
+            ss += (s - mean) * (s - mean)
+    st = a[t] - beta * b[t]
+    if ss > 0.0 and np.isfinite(st):
+        res[0] = sgn * (st - mean) / math.sqrt(ss / (n - 1))
+    # consecutive pairs (s_(j-1), s_j), centred on the window mean
+    n1 = 0
+    sx = 0.0
+    sy = 0.0
+    for j in range(lo + 1, t + 1):
+        x = a[j - 1] - beta * b[j - 1]
+        y = a[j] - beta * b[j]
+        if np.isfinite(x) and np.isfinite(y):
+            n1 += 1
+            sx += x - mean
+            sy += y - mean
+    if n1 < 4:
+        return
+    mx = sx / n1
+    my = sy / n1
+    md = my - mx
+    sxx = 0.0
+    sxy = 0.0
+    syy = 0.0
+    sdd = 0.0
+    for j in range(lo + 1, t + 1):
+        x = a[j - 1] - beta * b[j - 1]
+        y = a[j] - beta * b[j]
+        if np.isfinite(x) and np.isfinite(y):
+            dx = x - mean - mx
+            dy = y - mean - my
+            dd = (y - x) - md
+            sxx += dx * dx
+            sxy += dx * dy
+            syy += dy * dy
+            sdd += dd * dd
+    if sdd > 0.0:
+        res[1] = math.sqrt(sdd / (n1 - 1))
+    if sxx > 0.0:
+        phi = sxy / sxx
+        res[2] = phi
+        if phi < 1.0:
+            hl = hl_min if phi <= 0.0 else -math.log(2.0) / math.log(phi)
+            res[3] = min(max(hl, hl_min), float(w))
+        ssr = max(syy - phi * sxy, 0.0)
+        if ssr > 0.0:
+            res[4] = (phi - 1.0) / math.sqrt(ssr / (n1 - 2) / sxx)
+    if sdd <= 0.0:
+        return
+    var1 = sdd / n1
+    for k in range(vr_lags.shape[0]):
+        q = vr_lags[k]
+        m = 0
+        acc = 0.0
+        for j in range(lo + q, t + 1):
+            x = a[j - q] - beta * b[j - q]
+            y = a[j] - beta * b[j]
+            if np.isfinite(x) and np.isfinite(y):
+                d = (y - x) - q * md
+                acc += d * d
+                m += 1
+        if m >= 4:
+            res[5 + k] = acc / m / (q * var1)
+
+
+@nb.njit(cache=True, parallel=True)
+def _spread_kernel(
+    logp, ia, ib, t, beta, sgn, w_long, min_long, w_short, min_short, vr_lags, hl_min, out
+):  # pragma: no cover
+    """``out[i, :k]``: long-window stats, ``out[i, k:]``: short-window stats of episode ``i``."""
+    k = out.shape[1] // 2
+    for i in nb.prange(t.shape[0]):
+        a = logp[:, ia[i]]
+        b = logp[:, ib[i]]
+        _window_stats(a, b, t[i], beta[i], w_long, min_long, sgn[i], vr_lags, hl_min, out[i, :k])
+        _window_stats(
+            a, b, t[i], beta[i], w_short, min_short, sgn[i], vr_lags, hl_min, out[i, k:]
+        )
+
+
+def _spread_features(
+    logp: np.ndarray, t: np.ndarray, ia: np.ndarray, ib: np.ndarray, beta: np.ndarray,
+    sgn: np.ndarray, episodes: pd.DataFrame, cfg: Config,
+) -> dict[str, np.ndarray]:
+    """The ``spread`` family of every episode (long and short windows)."""
+    fc, sc = cfg.features, cfg.spread
+    sb = fc.short_bars
+    n_stats = 5 + len(fc.vr_lags)
+    stats = np.empty((len(t), 2 * n_stats))
+    _spread_kernel(
+        logp, ia, ib, t, beta, sgn, fc.trailing_bars, min_obs(fc.trailing_bars, sc.min_obs_frac),
+        sb, min_obs(sb, sc.min_obs_frac), np.asarray(fc.vr_lags, np.int64),
+        fc.half_life_min, stats,
+    )
+    long, short = stats[:, :n_stats], stats[:, n_stats:]
+    values: dict[str, np.ndarray] = {}
+    for k, stat in enumerate(("spread_z", "spread_ar1", "spread_half_life", "spread_adf_t")):
+        col = (0, 2, 3, 4)[k]
+        values[f"{stat}_long"] = long[:, col]
+        values[f"{stat}_{sb}"] = short[:, col]
+    for k, q in enumerate(fc.vr_lags):
+        values[f"spread_vr{q}_long"] = long[:, 5 + k]
+    values["spread_dvol_long"] = long[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values["spread_dvol_ratio"] = short[:, 1] / long[:, 1]
+        values["spread_std_to_dvol"] = episodes["spread_std"].to_numpy(np.float64) / long[:, 1]
+    return values

@@ -1,0 +1,129 @@
+"""The trial loop shared by concurrent workers, and one trial (a child MLflow run)."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from ..config import Config
+from ..errors import RevertibleError
+from . import _data
+from ._data import OBJECTIVES, TuningData
+from ._space import _with_model, suggest_params
+from ._storage import _counts
+
+__all__ = ["run_trials"]
+
+
+class _Surplus(Exception):
+    """A trial created in a race after the target was already taken (never evaluated)."""
+
+
+def run_trials(
+    study: optuna.Study, objective: Callable[[optuna.Trial], float], target: int, *,
+    poll_s: float = 5.0, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+) -> int:
+    """Run trials until the study holds ``target`` finished (COMPLETE + PRUNED) trials.
+
+    Other workers on the same storage share the work: a trial starts only while finished +
+    running trials are below ``target``; otherwise this worker polls, failing stale trials (which
+    re-queues them), until the running ones finish or go stale. ``optuna.study.MaxTrialsCallback``
+    is not used: it checks only after a trial, so concurrent workers would overshoot ``target``.
+    Returns the number of trials finished by this worker.
+    """
+    ran = 0
+
+    def count(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
+        nonlocal ran
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            ran += 1
+            if on_trial is not None:
+                on_trial(t)
+
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        c = _counts(study)
+        if c.done >= target:
+            return ran
+        if c.done + c.running >= target:
+            time.sleep(poll_s)
+            continue
+        study.optimize(objective, n_trials=1, catch=(_Surplus,), callbacks=[count],
+                       gc_after_trial=False)
+
+
+class _Objective:
+    """One trial: sample, replace ``model.*``, walk-forward CV with pruning, log a child run."""
+
+    def __init__(self, data: TuningData, cfg: Config, target: int, tracker: Any,
+                 parent_run_id: str, study_name: str, progress: Callable[..., Any]):
+        self.data, self.cfg, self.target = data, cfg, target
+        self.tracker, self.parent_run_id, self.study_name = tracker, parent_run_id, study_name
+        self.progress = progress
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import mlflow
+
+        alive = trial.study.get_trials(deepcopy=False, states=(
+            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        if sum(t.number < trial.number for t in alive) >= self.target:
+            trial.set_user_attr("surplus", True)
+            raise _Surplus(f"trial {trial.number} is beyond the target of {self.target}")
+        params = suggest_params(trial, self.cfg.tuning.space)
+        cfg = _with_model(self.cfg, params)
+        metric = OBJECTIVES[cfg.tuning.objective][0]
+        t0 = time.perf_counter()
+        pruned: dict[str, Any] = {}
+        tags = {"optuna.study": self.study_name, "optuna.trial_number": str(trial.number),
+                "tune.role": "trial"}
+        with self.tracker.run(run_name=f"{self.study_name}-trial-{trial.number}", tags=tags,
+                              nested=True, parent_run_id=self.parent_run_id) as run:
+            trial.set_user_attr("mlflow_run_id", run.info.run_id)
+            self.tracker.log_params({**{f"model.{k}": v for k, v in
+                                        cfg.model.model_dump(mode="json").items()},
+                                     "optuna.trial_number": trial.number})
+
+            def report(step: int, value: float, so_far: dict[str, float]) -> None:
+                trial.report(value, step)
+                self.tracker.log_metrics({"objective": value}, step=step)
+                if trial.should_prune():
+                    pruned.update(step=step, value=value, folds=so_far)
+                    raise optuna.TrialPruned(f"pruned at fold {step}: {metric} {value:.5f}")
+
+            try:
+                with self.progress(f"trial {trial.number}: folds") as update:
+                    res: dict[str, float] | None = _data.evaluate_cv(
+                        self.data, cfg, report=report, on_fold=update)
+            except optuna.TrialPruned:
+                res = None
+            duration = time.perf_counter() - t0
+            if res is None:
+                self.tracker.log_metrics({**pruned["folds"], "trial.duration_s": duration,
+                                          "trial.pruned_at_fold": float(pruned["step"])})
+            else:
+                self.tracker.log_metrics({**{k: v for k, v in res.items() if k.startswith("fold")},
+                                          **{f"cv.{k}": v for k, v in res.items()
+                                             if not k.startswith("fold")},
+                                          "trial.duration_s": duration})
+            mlflow.set_tag("optuna.trial_state", "PRUNED" if res is None else "COMPLETE")
+        trial.set_user_attr("duration_s", round(duration, 3))
+        if res is None:
+            trial.set_user_attr("pruned_at_fold", pruned["step"])
+            raise optuna.TrialPruned(f"pruned at fold {pruned['step']}")
+        trial.set_user_attr("cv", {k: (v if math.isfinite(v) else None) for k, v in res.items()
+                                   if not k.startswith("fold")})
+        value = res[metric]
+        if not math.isfinite(value):
+            raise RevertibleError(
+                f"cv.{metric} is undefined ({value}) for trial {trial.number}: a scored fold has "
+                "one class only; use more data or fewer cv.n_folds, or tuning.objective=logloss"
+            )
+        return float(value)
