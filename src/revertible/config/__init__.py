@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._baskets import BasketsConfig
 from ._schema import (
     BARS_PER_DAY,
     BacktestConfig,
@@ -26,6 +27,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "BasketsConfig",
     "config_from_mapping",
     "BARS_PER_DAY",
     "Config",

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ._baskets import BasketsConfig
 
 __all__ = [
     "Config",
@@ -137,6 +138,7 @@ class FeatureConfig(_Frozen):
     regime_long_bars: int = Field(720, ge=24)
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
+    use_regime: bool = Field(False, description="Add the regime-trigger feature family.")
 
 
 class ModelConfig(_Frozen):
@@ -296,6 +298,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    baskets: BasketsConfig = BasketsConfig()
 
     @property
     def embargo_bars(self) -> int:
