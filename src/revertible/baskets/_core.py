@@ -6,9 +6,9 @@ At bar ``T`` (bars ``<= T`` only):
    ``universe.min_history_days`` (90) of history, median daily quote volume over
    ``universe.volume_window_days`` at least ``universe.min_quote_volume`` ($1M)).
 2. **Correlation**: pairwise-complete correlation of one-bar log returns over each of
-   ``baskets.windows_days`` (30/60/90 days) ending at ``T``; a window needs ``universe.min_obs_frac``
-   of its bars. The clustering matrix ``C`` is the mean of the windows (a pair missing in any
-   window is left out: NaN).
+   ``baskets.windows_days`` (30/60/90 days) ending at ``T``; a window needs
+   ``universe.min_obs_frac`` of its bars. The clustering matrix ``C`` is the mean of the windows
+   (a pair missing in any window is left out: NaN).
 3. **Clusters**: hierarchical clustering of the distance ``d = 1 - C`` (NaN: 2), **complete**
    linkage by default, cut at ``1 - band_low``. Complete linkage merges two clusters only when
    their *farthest* pair is within the cut, so every pair inside a cluster has ``C >= band_low``:
@@ -91,7 +91,7 @@ def correlations_at(
 
 
 def cluster_assets(corr: np.ndarray, band_low: float, method: str = "complete") -> np.ndarray:
-    """Cluster labels (1..K) from hierarchical clustering of ``1 - corr`` cut at ``1 - band_low``."""
+    """Cluster labels (1..K): hierarchical clustering of ``1 - corr``, cut at ``1 - band_low``."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 

@@ -16,8 +16,11 @@ __all__ = ["plot_basket_heatmap"]
 
 
 def plot_basket_heatmap(panel: Panel, cfg: Config, table: pd.DataFrame, dest: str | Path) -> Path:
-    """PNG: mean (over ``baskets.windows_days``) return correlation of every basket member, in
-    basket order, each basket outlined. ``table`` is :func:`basket_table`'s output. Atomic."""
+    """PNG heatmap of the basket members' correlations, grouped by basket.
+
+    The mean (over ``baskets.windows_days``) return correlation of every basket member, in basket
+    order, each basket outlined. ``table`` is :func:`basket_table`'s output. Written atomically.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

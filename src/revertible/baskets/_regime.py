@@ -190,33 +190,42 @@ def plot_regime(
     cfg: BasketsConfig,
     title: str = "basket regime triggers",
 ) -> Path:
-    """PNG: per basket, the correlation shift and the volatility z with trigger bars shaded.
+    """PNG of the triggers over time: basket returns, and how many baskets fire each trigger.
 
-    Two panels: top, each basket's ``corr_shift`` (threshold lines at the trigger); bottom, each
-    basket's ``vol_z`` (log-ish scale clipped at 0) with the trigger marked. Written atomically.
+    Top: each basket's cumulative weighted log return. Middle: per bar, the number of baskets
+    whose volatility trigger is on (the day with most onsets is annotated). Bottom: per bar, the
+    number of baskets whose correlation-shift trigger is on. Written atomically.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(13, 7), sharex=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(13, 8), sharex=True,
+                                        gridspec_kw={"height_ratios": [2, 1.3, 1]})
+    n_b = regime["basket"].nunique()
     for basket, g in regime.groupby("basket", sort=True):
-        t = pd.DatetimeIndex(g["time"])
-        (line,) = ax1.plot(t, g["corr_shift"], lw=0.6, label=str(basket))
-        ax2.plot(t, g["vol_z"].clip(lower=0), lw=0.5, color=line.get_color())
-        vt = g["vol_trigger"].to_numpy()
-        ax2.scatter(t[vt], g["vol_z"].to_numpy()[vt], s=6, color=line.get_color())
-        ct = g["corr_trigger"].to_numpy()
-        ax1.scatter(t[ct], g["corr_shift"].to_numpy()[ct], s=2, color=line.get_color())
-    thr_c, thr_v = cfg.corr_shift, cfg.vol_sigma
-    for y in (thr_c, -thr_c):
-        ax1.axhline(y, color="k", lw=0.8, ls="--")
-    ax2.axhline(thr_v, color="k", lw=0.8, ls="--")
-    ax1.set_ylabel("corr shift (72h - 30d)")
-    ax2.set_ylabel("1h |return| z vs 30d")
-    ax2.set_yscale("symlog", linthresh=3)
-    ax1.legend(fontsize=6, ncol=6, loc="lower left")
+        ax1.plot(pd.DatetimeIndex(g["time"]), np.nancumsum(g["basket_return"].to_numpy()),
+                 lw=0.7, label=str(basket))
+    per_bar = regime.groupby("time")[["vol_trigger", "corr_trigger"]].sum()
+    t = pd.DatetimeIndex(per_bar.index)
+    ax2.vlines(t, 0, per_bar["vol_trigger"], lw=0.8, color="tab:red")
+    ax3.fill_between(t, 0, per_bar["corr_trigger"], step="post", color="tab:blue", alpha=0.5,
+                     lw=0)
+    onsets = regime_events(regime)
+    vol = onsets[onsets["trigger"] == "vol_spike"]
+    if len(vol):
+        by_day = vol.groupby(pd.DatetimeIndex(vol["time"]).floor("D")).size()
+        day = by_day.idxmax()
+        ax2.annotate(f"{day:%Y-%m-%d}: {by_day.max()} spike onsets", xy=(day, n_b),
+                     xytext=(10, -12), textcoords="offset points", fontsize=8,
+                     arrowprops={"arrowstyle": "->", "lw": 0.6})
+    ax1.set_ylabel("cumulative log return")
+    ax1.legend(fontsize=6, ncol=7, loc="lower left")
+    ax2.set_ylabel(f"baskets: 1h vol\n> {cfg.vol_sigma:g} sd of 30d")
+    ax3.set_ylabel(f"baskets: |corr shift|\n> {cfg.corr_shift:g}")
+    for ax in (ax2, ax3):
+        ax.set_ylim(0, n_b + 0.5)
     ax1.set_title(title)
     fig.tight_layout()
     dest = Path(dest)

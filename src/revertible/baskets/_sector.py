@@ -42,8 +42,11 @@ def sector_pairs(
     panel: Panel, cfg: Config, sector: str, at: pd.Timestamp | str | None = None,
     window_days: int = 30,
 ) -> pd.DataFrame:
-    """Every pair of the sector: ``time, sector, asset_a, asset_b, corr, funding_a, funding_b,
-    funding_diff`` (correlation of hourly log returns over ``window_days`` ending at ``at``)."""
+    """Every pair of the sector with its correlation and funding differential.
+
+    Columns ``time, sector, asset_a, asset_b, corr_<window>d, funding_a, funding_b,
+    funding_diff`` (correlation of hourly log returns over ``window_days`` ending at ``at``).
+    """
     t, members, c, f = _sector_corr(panel, cfg, sector, at, window_days)
     ia, ib = np.triu_indices(len(members), k=1)
     names = np.asarray(members, dtype=object)
@@ -58,8 +61,10 @@ def plot_sector_heatmap(
     panel: Panel, cfg: Config, sector: str, dest: str | Path,
     at: pd.Timestamp | str | None = None, window_days: int = 30,
 ) -> Path:
-    """PNG: the sector's clustered correlation heatmap (lower triangle) with each pair's funding
-    differential in basis points per 8 hours written in the upper triangle where perpetuals exist.
+    """PNG: the sector's clustered correlation heatmap with each pair's funding differential.
+
+    Correlations in the lower triangle; the funding differential (row minus column, basis points
+    per 8 hours) in the upper triangle where both assets have perpetual funding.
 
     Assets are ordered by average-linkage clustering of ``1 - corr``. Written atomically.
     """

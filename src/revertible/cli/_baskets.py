@@ -37,8 +37,10 @@ def baskets(
         typer.Option("--regime-plot", help="Plot these baskets' triggers over the history (PNG)."),
     ] = None,
 ) -> None:
-    """Thematic baskets at a date: clusters of the 30/60/90-day return correlations, weights,
-    stress at 0.95 correlation, regime triggers (and, optionally, the triggers over history)."""
+    """Thematic baskets at a date, with weights, stress at 0.95 and regime triggers.
+
+    Clusters of the 30/60/90-day return correlations; optionally the triggers over the history.
+    """
     from ..baskets import basket_regime, basket_table, plot_basket_heatmap, plot_regime
     from ..baskets import regime_events as events_of
     from ..io import write_table
@@ -95,8 +97,10 @@ def sectors(
         Path | None, typer.Option(help="Write the sector's clustered heatmap PNG here.")
     ] = None,
 ) -> None:
-    """One sector's pairs with their 30-day correlation and funding differential (or the list of
-    sectors); config ``baskets.sectors`` maps assets to sectors."""
+    """One sector's pairs with 30-day correlation and funding differential (or list sectors).
+
+    Config ``baskets.sectors`` maps assets to sectors (default: a small map for the shared data).
+    """
     from ..baskets import plot_sector_heatmap, sector_pairs
     from ..io import write_table
     from ..universe import sector_map

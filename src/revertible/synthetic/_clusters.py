@@ -62,5 +62,5 @@ def generate_cluster_market(
     f_ = np.asfortranarray
     panel = Panel(times=times, assets=names, open=f_(open_), high=f_(high), low=f_(low),
                   close=f_(close), volume=f_(qv / close), quote_volume=f_(qv), source="synthetic",
-                  meta={"seed": seed, "clusters": dict(zip(names, cluster.tolist()))})
+                  meta={"seed": seed, "clusters": dict(zip(names, cluster.tolist(), strict=True))})
     return panel, pd.Series(cluster, index=list(names), name="cluster")
