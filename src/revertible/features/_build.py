@@ -54,6 +54,7 @@ import pandas as pd
 from ..config import BARS_PER_DAY, Config
 from ..data import Panel
 from ..spread import min_obs, pair_series
+from ._regime import TRIGGER_FEATURES, regime_trigger_features
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -191,7 +192,7 @@ def feature_names(cfg: Config) -> list[str]:
         for g, names in FEATURE_GROUPS.items()
         if g != "funding" or cfg.features.use_funding
         for n in names
-    ]
+    ] + (list(TRIGGER_FEATURES) if cfg.features.use_regime else [])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -852,6 +853,8 @@ def build_features(
         values["funding_carry"] = sgn * (last[t, ia] - beta * last[t, ib])
         del last, mean_k
 
+    if fc.use_regime:  # regime-trigger family (features/_regime.py)
+        values.update(regime_trigger_features(panel, t, ia, ib, cfg))
     values.update(_flow_features(panel, episodes, hist, t, ia, ib, z, beta))
     values.update(_pair_history(episodes, hist, int(panel.freq.value)))
 
