@@ -9,7 +9,9 @@ covariance of hourly log returns scaled to one day (``24 x`` hourly):
   off-diagonal correlations set to ``stress_corr`` (0.95): ``stress_var = x' Sigma95 x``.
 
 Under an all-0.95 stress a *net long* book loses much more than its trailing covariance says
-(diversification disappears), while a dollar-neutral pair book nets out: both numbers matter.
+(diversification disappears), while a dollar-neutral pair book nets out and looks *safer*: for a
+hedged book the damaging scenario is the legs decoupling, so :func:`book_risk` also reports the
+all-zero-correlation variance ``decorr_var = x' diag(Sigma) x``.
 
 Wiring (for the sizing/backtest owners): at each bar ``t``, with the open positions' net
 notionals ``x`` (a ``{asset: notional}`` mapping) and ``cov = trailing_covariance(panel, t,
@@ -48,8 +50,10 @@ def trailing_covariance(
     r = log_returns(panel.slice_bars(max(0, t - w), t + 1))[-w:]
     need = int(np.ceil(min_obs_frac * w))
     c = corr_matrix(r, need)
-    sd = np.nanstd(r, axis=0, ddof=1) * np.sqrt(BARS_PER_DAY)
-    sd[np.isfinite(r).sum(axis=0) < need] = np.nan
+    cnt = np.isfinite(r).sum(axis=0)
+    ok = cnt >= max(need, 2)
+    sd = np.full(r.shape[1], np.nan)
+    sd[ok] = np.nanstd(r[:, ok], axis=0, ddof=1) * np.sqrt(BARS_PER_DAY)
     return pd.DataFrame(c * np.outer(sd, sd), index=list(panel.assets),
                         columns=list(panel.assets))
 
@@ -93,8 +97,9 @@ def book_risk(
     Returns
     -------
     dict
-        ``book_var``, ``book_sd``, ``stress_var``, ``stress_sd`` (NaN if any held asset's
-        covariance is unknown).
+        ``book_var``, ``book_sd``, ``stress_var``, ``stress_sd`` and ``decorr_var``,
+        ``decorr_sd`` (every correlation 0: the pairs' legs decouple, the stress that hurts a
+        hedged book); NaN if any held asset's covariance is unknown.
 
     Examples
     --------
@@ -110,11 +115,13 @@ def book_risk(
     """
     x, s = _align(notionals, cov)
     if len(x) == 0:
-        return {"book_var": 0.0, "book_sd": 0.0, "stress_var": 0.0, "stress_sd": 0.0}
+        return dict.fromkeys(("book_var", "book_sd", "stress_var", "stress_sd", "decorr_var",
+                              "decorr_sd"), 0.0)
     v = float(x @ s @ x)
     v95 = float(x @ stress_covariance(s, stress_corr) @ x)
+    v0 = float(x @ stress_covariance(s, 0.0) @ x)
     return {"book_var": v, "book_sd": float(np.sqrt(v)), "stress_var": v95,
-            "stress_sd": float(np.sqrt(v95))}
+            "stress_sd": float(np.sqrt(v95)), "decorr_var": v0, "decorr_sd": float(np.sqrt(v0))}
 
 
 def within_book_cap(risk: Mapping[str, float], capital: float, cap: float | None) -> bool:
