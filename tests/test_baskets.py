@@ -394,3 +394,14 @@ def test_trigger_features_point_in_time_and_by_hand(clusters):
     assert full["trig_corr_shift"][k] == pytest.approx(want, rel=1e-9)
     assert np.isnan(full["trig_corr_shift"][3])  # bar 100: no 30-day baseline yet
     assert set(np.unique(full["trig_vol_on"][:3])) <= {0.0, 1.0}
+
+
+def test_cli_at_before_data_and_too_little_history(tmp_path, market):
+    cfg = _cfg(tmp_path, market)
+    res = runner.invoke(app, ["baskets", str(cfg), "--at", "2000-01-01"])
+    assert res.exit_code == 2 and "before the first bar" in res.output
+    # 30 days in: no asset has the 90 days of history a basket needs -> an empty table, exit 0
+    out = tmp_path / "e.csv"
+    res = runner.invoke(app, ["baskets", str(cfg), "--at", "2024-01-31", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "0 baskets" in res.output and len(pd.read_csv(out)) == 0
