@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._baskets import BasketsConfig
 from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
     BARS_PER_DAY,
@@ -23,6 +24,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "BasketsConfig",
     "config_from_mapping",
     "BARS_PER_DAY",
     "Config",

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._baskets import BasketsConfig
+
 __all__ = [
     "Config",
     "DataConfig",
@@ -124,6 +126,7 @@ class FeatureConfig(_Frozen):
     regime_long_bars: int = Field(720, ge=24)
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
+    use_regime: bool = Field(False, description="Add the regime-trigger feature family.")
     short_bars: int = Field(
         168, ge=8, description="Short spread window and hedge-ratio stability window (bars)."
     )
@@ -359,6 +362,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    baskets: BasketsConfig = BasketsConfig()
 
     @property
     def embargo_bars(self) -> int:

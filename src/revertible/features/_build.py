@@ -65,6 +65,7 @@ from ._regime import _asset_features
 from ._relationship import _pair_block_features
 from ._spec import FEATURE_DESCRIPTIONS, FEATURE_GROUPS, feature_names
 from ._spread import _spread_features
+from ._triggers import regime_trigger_features
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -152,6 +153,8 @@ def build_features(
         values["funding_carry"] = sgn * (last[t, ia] - beta * last[t, ib])
         del last, mean_k
 
+    if fc.use_regime:  # regime-trigger family (features/_triggers.py)
+        values.update(regime_trigger_features(panel, t, ia, ib, cfg))
     values.update(_flow_features(panel, episodes, hist, t, ia, ib, z, beta, fc))
     values.update(_pair_history(episodes, hist, int(panel.freq.value), fc.prior_strength))
 

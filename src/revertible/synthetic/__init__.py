@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._clusters import generate_cluster_market
 from ._market import (
     DEFAULT_PAIRS,
     TRUTH_COLUMNS,
@@ -14,6 +15,7 @@ from ._market import (
 )
 
 __all__ = [
+    "generate_cluster_market",
     "PairSpec",
     "DEFAULT_PAIRS",
     "TRUTH_COLUMNS",

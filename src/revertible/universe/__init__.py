@@ -9,8 +9,12 @@ from ._eligibility import (
     plot_corr_heatmap,
     universe_pairs,
 )
+from ._sectors import DEFAULT_SECTORS, sector_assets, sector_map
 
 __all__ = [
+    "DEFAULT_SECTORS",
+    "sector_map",
+    "sector_assets",
     "universe_pairs",
     "asset_eligibility",
     "pair_correlations_at",

@@ -1,0 +1,127 @@
+"""Basket commands: ``baskets`` (thematic baskets, stress, regime monitor) and ``sectors``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import ConfigArg, DataOpt, SetOpt, _config, app, handle_errors, load_data, out
+
+AtOpt = Annotated[
+    str | None, typer.Option(help="As-of time (UTC), e.g. 2024-07-01T00:00; default last bar.")
+]
+
+
+@app.command()
+@handle_errors
+def baskets(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    at: AtOpt = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the basket table here (.parquet or .csv).")
+    ] = None,
+    heatmap: Annotated[
+        Path | None, typer.Option(help="Write the baskets' correlation heatmap PNG here.")
+    ] = None,
+    regime_out: Annotated[
+        Path | None,
+        typer.Option("--regime-out", help="Write the trigger events of these baskets over the "
+                     "whole history here (.parquet or .csv)."),
+    ] = None,
+    regime_plot: Annotated[
+        Path | None,
+        typer.Option("--regime-plot", help="Plot these baskets' triggers over the history (PNG)."),
+    ] = None,
+) -> None:
+    """Thematic baskets at a date, with weights, stress at 0.95 and regime triggers.
+
+    Clusters of the 30/60/90-day return correlations; optionally the triggers over the history.
+    """
+    from ..baskets import basket_regime, basket_table, plot_basket_heatmap, plot_regime
+    from ..baskets import regime_events as events_of
+    from ..io import write_table
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    df = basket_table(panel, cfg, at)
+    when = df["time"].iloc[0] if len(df) else (at or panel.times[-1])
+    out.print(f"{df['basket'].nunique()} baskets ({len(df)} assets) at {when}")
+    if len(df):
+        show = df.groupby("basket", sort=True).agg(
+            assets=("asset", lambda s: " ".join(a.split("/")[0] for a in s)),
+            weights=("weight", lambda s: " ".join(f"{w:.2f}" for w in s)),
+            mean_corr=("mean_corr", "first"), loss_now=("loss_now", "first"),
+            stress_loss_095=("stress_loss_095", "first"), trigger=("trigger", "first"))
+        out.print(show.to_string(float_format="%.3f"))
+    if out_path:
+        write_table(df, out_path)
+        out.print(f"wrote {len(df)} rows to {out_path}")
+    if heatmap:
+        plot_basket_heatmap(panel, cfg, df, heatmap)
+        out.print(f"wrote heatmap {heatmap}")
+    if (regime_out or regime_plot) and len(df):
+        reg = basket_regime(panel, df[["basket", "asset", "weight"]], cfg.baskets,
+                            cfg.universe.min_obs_frac)
+        ev = events_of(reg)
+        n_v = int((ev["trigger"] == "vol_spike").sum())
+        out.print(f"regime monitor: {len(ev)} trigger onsets over {panel.n_bars} bars "
+                  f"({n_v} volatility spikes, {len(ev) - n_v} correlation shifts)")
+        if regime_out:
+            write_table(ev, regime_out)
+            out.print(f"wrote {len(ev)} trigger events to {regime_out}")
+        if regime_plot:
+            plot_regime(reg, regime_plot, cfg.baskets,
+                        title=f"regime triggers of the baskets formed at {when:%Y-%m-%d %H:%M}"
+                        if hasattr(when, "strftime") else "regime triggers")
+            out.print(f"wrote regime plot {regime_plot}")
+
+
+@app.command()
+@handle_errors
+def sectors(
+    config: ConfigArg,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    sector: Annotated[
+        str | None, typer.Option(help="Sector name (e.g. ai, l1, memecoins); default: list them.")
+    ] = None,
+    at: AtOpt = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the sector's pairs here (.parquet/.csv).")
+    ] = None,
+    heatmap: Annotated[
+        Path | None, typer.Option(help="Write the sector's clustered heatmap PNG here.")
+    ] = None,
+) -> None:
+    """One sector's pairs with 30-day correlation and funding differential (or list sectors).
+
+    Config ``baskets.sectors`` maps assets to sectors (default: a small map for the shared data).
+    """
+    from ..baskets import plot_sector_heatmap, sector_pairs
+    from ..io import write_table
+    from ..universe import sector_map
+
+    cfg = _config(config, set, data)
+    panel = load_data(cfg)
+    mapping = sector_map(panel.assets, cfg.baskets.sectors)
+    if sector is None:
+        counts: dict[str, list[str]] = {}
+        for a, s in sorted(mapping.items()):
+            counts.setdefault(s, []).append(a.split("/")[0])
+        for s, names in sorted(counts.items()):
+            out.print(f"{s} ({len(names)}): {' '.join(names)}")
+        return
+    df = sector_pairs(panel, cfg, sector, at)
+    out.print(f"sector {sector}: {len(df)} pairs at {df['time'].iloc[0] if len(df) else at}")
+    if len(df):
+        out.print(df.drop(columns=["time", "sector"]).to_string(index=False, float_format="%.4f"))
+    if out_path:
+        write_table(df, out_path)
+        out.print(f"wrote {len(df)} rows to {out_path}")
+    if heatmap:
+        plot_sector_heatmap(panel, cfg, sector, heatmap, at)
+        out.print(f"wrote heatmap {heatmap}")
