@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ._hedge import HedgeConfig
 
 __all__ = [
     "Config",
@@ -296,6 +297,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    hedge: HedgeConfig = HedgeConfig()
 
     @property
     def embargo_bars(self) -> int:
