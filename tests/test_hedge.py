@@ -15,6 +15,7 @@ from revertible.config import HedgeConfig
 from revertible.hedge import (
     rebalance_orders,
     replay_hedge,
+    settlement_bars,
     trailing_beta,
     unwind_rule,
 )
@@ -142,6 +143,12 @@ def test_funding_unwind_rule_unwinds_and_rehedges_with_persistence(rng):
     assert off.metrics["unwinds"] == 0 and off.metrics["hedged_bars"] == 1.0
     state = unwind_rule(fund[: 8 * 12 + 1], cfg)
     assert state["action"] == "unwind" and state["paid_streak"] == 3
+    # 4-hourly funding: the 0.01% per 8 h threshold is 0.005% per settlement
+    four = np.full(40, np.nan)
+    four[::4] = -0.00007
+    assert settlement_bars(four, 8.0) == 4.0
+    assert unwind_rule(four, cfg, per_8h=2.0)["action"] == "unwind"
+    assert unwind_rule(four, cfg)["action"] == "keep"
 
 
 def test_trailing_beta_is_point_in_time_and_recovers_a_known_beta(rng):

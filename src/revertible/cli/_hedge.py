@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from ._app import ConfigArg, DataOpt, JsonOpt, SetOpt, _config, app, emit_json, handle_errors, out
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    JsonOpt,
+    SetOpt,
+    _config,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+)
 
 
 @app.command()
@@ -55,7 +66,8 @@ def hedge(
               f"{cfg.hedge.horizon} bars); keep {plan['collateral']:,.2f} as collateral",
               highlight=False)
     out.print(f"  basis {plan['basis']:,.4f} ({plan['basis_bp']:.2f} bp); funding "
-              f"{plan['funding_rate']:.4%} per 8h -> paid per day "
+              f"{plan['funding_rate']:.4%} per settlement (every {plan['settlement_hours']:g}h) -> "
+              f"paid per day "
               f"{plan['funding_paid_per_day']:,.2f} (negative: received)", highlight=False)
     out.print(f"  rule: {plan['rule']}", highlight=False)
     out.print(f"[bold]replay[/] {int(m['bars'])} bars: volatility {m['unhedged.volatility']:.2%}"
@@ -65,6 +77,9 @@ def hedge(
     out.print(f"  funding paid {m['funding_paid']:,.2f}, basis P&L {m['basis_pnl']:,.2f}, fees "
               f"{m['fees']:,.2f}, effectiveness {m['hedge_effectiveness']:.3f}, liquidations "
               f"{int(m['liquidations'])}, unwinds {int(m['unwinds'])}", highlight=False)
+    if m["funding_coverage"] < 0.9:
+        err.print(f"warning: the funding file covers {m['funding_coverage']:.0%} of the range's "
+                  "settlements; missing settlements count as zero funding", highlight=False)
     if json_out:
         emit_json({"run_id": res["run_id"], "metrics": m, "plan": plan})
 

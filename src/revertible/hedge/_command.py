@@ -16,6 +16,7 @@ from ._plan import (
     check_hedge_inputs,
     hedge_target,
     plan_hedge,
+    settlement_bars,
     trailing_beta,
     trailing_vol,
     unwind_rule,
@@ -83,9 +84,13 @@ def hedge_command(
     target = hedge_target(quantity, ratio, mk.spot_close, mk.perp_close, beta)
     r = slice(mk.start, mk.stop)
     step = mk.times[1] - mk.times[0]
+    eight = pd.Timedelta(hours=8) / step  # bars per 8 h
+    # the unwind threshold is per 8 h; contracts settling every 4 h get half of it per settlement
+    per_8h = eight / settlement_bars(mk.funding[r], eight)
+    rcfg = hcfg.model_copy(update={"unwind_funding": hcfg.unwind_funding / per_8h})
     rep = replay_hedge(mk.times[r], mk.spot_close[r], mk.perp_open[r], mk.perp_close[r],
                        mk.perp_high[r], mk.basis_open[r], mk.basis_close[r], mk.funding[r],
-                       target[r], quantity, hcfg, unwind=unwind,
+                       target[r], quantity, rcfg, unwind=unwind,
                        periods_per_year=_YEAR / step)
     last = mk.stop - 1
     if not np.isfinite(target[last]):
@@ -94,6 +99,7 @@ def hedge_command(
             f"{int(0.9 * hcfg.beta_window)} bars of both; lower hedge.beta_window or move --until"
         )
     fund_hist = mk.funding[: last + 1]
+    recent = settlement_bars(fund_hist[-int(30 * eight):], eight)  # spacing over ~30 settlements
     events = np.flatnonzero(np.isfinite(fund_hist))
     rate = float(fund_hist[events[-1]]) if events.size else float("nan")
     sigma = float(trailing_vol(mk.perp_close[: last + 1], hcfg.vol_window)[-1])
@@ -107,12 +113,17 @@ def hedge_command(
     plan.update(plan_hedge(contracts=float(target[last]), spot_price=plan["spot_price"],
                            perp_price=plan["perp_price"],
                            hedge_spot_price=float(mk.hedge_close[last]), funding_rate=rate,
-                           sigma=sigma, cfg=hcfg))
-    plan.update(unwind_rule(fund_hist, hcfg))
+                           sigma=sigma, cfg=hcfg,
+                           settlements_per_day=pd.Timedelta(days=1) / step / recent))
+    plan.update(unwind_rule(fund_hist, hcfg, per_8h=eight / recent))
+    plan["settlement_hours"] = recent * step / pd.Timedelta(hours=1)
     metrics = dict(rep.metrics)
     metrics.update(ratio=ratio, quantity=quantity, bars=float(mk.stop - mk.start),
                    filled_bars=float(mk.filled_bars), unwind_rule=float(unwind),
                    funding_events=float(np.isfinite(mk.funding[r]).sum()))
+    # share of the settlements the range should hold (at the range's own spacing) present
+    metrics["funding_coverage"] = metrics["funding_events"] / max(
+        1.0, (mk.stop - mk.start) * per_8h / eight)
     metrics.update({f"plan.{k}": float(plan[k]) for k in HEDGE_PLAN_KEYS})
     title = (f"hedge {quantity:g} {mk.asset} with {ratio:g}x short {mk.perp}, "
              f"{mk.times[mk.start]:%Y-%m-%d} to {mk.times[last]:%Y-%m-%d}"

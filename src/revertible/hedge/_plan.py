@@ -14,10 +14,19 @@ import pandas as pd
 from ..config import HedgeConfig
 from ..errors import ConfigError
 
-__all__ = ["check_hedge_inputs", "trailing_beta", "trailing_vol", "hedge_target", "plan_hedge",
-           "unwind_rule"]
+__all__ = ["settlement_bars", "check_hedge_inputs", "trailing_beta", "trailing_vol",
+           "hedge_target", "plan_hedge", "unwind_rule"]
 
-SETTLEMENTS_PER_DAY = 3  # Binance USDT-M funding every 8 h
+SETTLEMENTS_PER_DAY = 3  # Binance USDT-M funding every 8 h (some contracts settle every 4 h)
+
+
+def settlement_bars(funding: np.ndarray, default: float) -> float:
+    """Median spacing, in bars, of the funding events in ``funding`` (NaN: no event).
+
+    ``default`` (the 8 h spacing) when fewer than two events exist.
+    """
+    idx = np.flatnonzero(np.isfinite(funding))
+    return float(np.median(np.diff(idx))) if idx.size > 1 else float(default)
 
 
 def check_hedge_inputs(quantity: float, ratio: float) -> None:
@@ -67,30 +76,35 @@ def hedge_target(quantity: float, ratio: float, held_close: np.ndarray,
     return np.where(np.isfinite(target), np.maximum(target, 0.0), np.nan)
 
 
-def unwind_rule(funding: np.ndarray, cfg: HedgeConfig) -> dict[str, object]:
+def unwind_rule(funding: np.ndarray, cfg: HedgeConfig, per_8h: float = 1.0) -> dict[str, object]:
     """State of the funding unwind rule after the last settlement in ``funding`` (NaN: none).
 
     The source's rule: when funding PAID by the short stays above ``unwind_funding`` per
     settlement (0.01% per 8 h) for ``unwind_persistence`` settlements in a row, the hedge costs more
-    than it protects: unwind; re-hedge after as many settlements back at or below it.
+    than it protects: unwind; re-hedge after as many settlements back at or below it. With
+    ``per_8h`` settlements per 8 h (2 for 4-hourly funding) the per-settlement threshold is
+    ``unwind_funding / per_8h``.
     """
     events = funding[np.isfinite(funding)]
     paid = -events
-    above = paid > cfg.unwind_funding
+    thr = cfg.unwind_funding / per_8h
+    above = paid > thr
     streak = 0
     for flag in above[::-1][: cfg.unwind_persistence]:  # at most `persistence` items
         if not flag:
             break
         streak += 1
     action = "unwind" if streak >= cfg.unwind_persistence else "keep"
-    text = (f"unwind when funding paid by the short exceeds {cfg.unwind_funding:.4%} per 8h for "
-            f"{cfg.unwind_persistence} settlements in a row; last {streak} above -> {action}")
+    every = f" ({thr:.4%} per settlement)" if per_8h != 1.0 else ""
+    text = (f"unwind when funding paid by the short exceeds {cfg.unwind_funding:.4%} per 8h{every}"
+            f" for {cfg.unwind_persistence} settlements in a row; last {streak} above -> {action}")
     return {"rule": text, "paid_streak": streak, "action": action}
 
 
 def plan_hedge(
     *, contracts: float, spot_price: float, perp_price: float, hedge_spot_price: float,
     funding_rate: float, sigma: float, cfg: HedgeConfig,
+    settlements_per_day: float = SETTLEMENTS_PER_DAY,
 ) -> dict[str, float]:
     """The short-perpetual hedge at one bar.
 
@@ -105,6 +119,8 @@ def plan_hedge(
     sigma : float
         Std of the perp's bar log returns over ``cfg.vol_window``.
     cfg : HedgeConfig
+    settlements_per_day : float
+        Funding settlements per day (3 for 8-hourly funding).
 
     Returns
     -------
@@ -140,5 +156,5 @@ def plan_hedge(
         "basis": basis,
         "basis_bp": 1e4 * basis / hedge_spot_price,
         "funding_rate": funding_rate,
-        "funding_paid_per_day": -funding_rate * notional * SETTLEMENTS_PER_DAY,
+        "funding_paid_per_day": -funding_rate * notional * settlements_per_day,
     }
