@@ -44,7 +44,7 @@ def _funding(bars: pd.DataFrame) -> Any:
     fig, ax = plt.subplots(figsize=(9, 3.0))
     ev = bars["funding_rate"].dropna()
     ax.bar(ev.index, 1e4 * ev.to_numpy(), width=0.3, color="tab:green")
-    ax.set_ylabel("funding rate (bp / 8h)")
+    ax.set_ylabel("funding rate (bp / settlement)")
     ax2 = ax.twinx()
     ax2.plot(bars.index, bars["funding"].cumsum(), color="black", lw=1)
     ax2.set_ylabel("cumulative funding received")
