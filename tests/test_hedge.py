@@ -198,6 +198,9 @@ def market(tmp_path_factory) -> tuple[Path, Path]:
     _bars(eee[:half], t[:half]).to_feather(spot / "EEE_USDT-1h.feather")
     _bars(eee[half:], t[half:]).to_feather(fut / "EEE_USDT_USDT-1h-futures.feather")
     _funding(t[half:], 0.0001).to_feather(fut / "EEE_USDT_USDT-8h-funding_rate.feather")
+    fff = _walk(rng, N, p0=3.0)  # a perpetual without spot
+    _bars(fff, t).to_feather(fut / "FFF_USDT_USDT-1h-futures.feather")
+    _funding(t, 0.0001).to_feather(fut / "FFF_USDT_USDT-8h-funding_rate.feather")
     return spot, fut
 
 
@@ -260,6 +263,8 @@ def test_cli_hedge_cross_asset_uses_trailing_beta(cfg_file):
     [
         (("--asset", "BBB", "--quantity", 1), ("no perpetual for BBB/USDT", "AAA")),
         (("--asset", "DDD", "--quantity", 1), ("no funding file for DDD/USDT:USDT",)),
+        (("--asset", "FFF", "--quantity", 1), ("no spot prices for FFF/USDT",)),
+        (("--asset", "BBB", "--quantity", 1, "--hedge-with", "DDD"), ("no funding file",)),
         (("--asset", "AAA", "--quantity", 1, "--ratio", 2.5), ("--ratio must lie in (0, 2]",
                                                                "2.5")),
         (("--asset", "AAA", "--quantity", 1, "--ratio", 0), ("--ratio must lie in (0, 2]",)),
@@ -298,7 +303,8 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        ("pair,qty_a,qty_b\nAAA~BBB,1,-1\n", ("missing column(s) target_ratio",)),
+        ("pair,qty_a,qty_b\nAAA~BBB,1,-1\n", ("missing column(s) target_ratio",
+                                                "(has pair, qty_a, qty_b)")),
         ("pair,qty_a,qty_b,target_ratio\nAAA~BBB,x,-1,1\n", ("row 1 column qty_a", "'x'")),
         ("pair,qty_a,qty_b,target_ratio\nAAA~BBB,1,-1,1\nAAA~BBB,1,-1,-2\n",
          ("row 2 column target_ratio", "must be > 0")),

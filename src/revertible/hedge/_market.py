@@ -116,6 +116,14 @@ def load_hedge_market(
             f"{have}); pick one of them with --asset or --hedge-with"
         )
     spots = tuple(dict.fromkeys((held, hedge_asset)))
+    have_spot = dict(discover_files(cfg.data.path, cfg.data.format, cfg.data.timeframe))
+    for name in spots:
+        if name not in have_spot:
+            raise DataError(
+                f"data.path {cfg.data.path}: no spot prices for {name} (expected "
+                f"{name.replace('/', '_')}-{cfg.data.timeframe}.feather); the hedge replays a spot "
+                "holding, so add its spot file or pick an asset that has one"
+            )
     spot = load_panel(cfg.data.model_copy(update={"assets": spots, "funding_path": None}))
     fut = load_panel(cfg.data.model_copy(update={"path": folder, "assets": (perp,),
                                                  "funding_path": folder}))

@@ -83,6 +83,7 @@ def read_positions(path: str | Path) -> pd.DataFrame:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"positions file {path}: not a readable CSV ({msg})") from None
     raw.columns = [str(c).strip().lower() for c in raw.columns]
+    given = ", ".join(raw.columns)
     if "pair" in raw.columns and not {"asset_a", "asset_b"} <= set(raw.columns):
         parts = raw["pair"].astype(str).str.split(r"\s*[~|]\s*|(?<=[A-Za-z0-9])-(?=[A-Za-z])",
                                                   regex=True)
@@ -99,7 +100,7 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"positions file {path}: missing column(s) {', '.join(missing)} (has "
-            f"{', '.join(raw.columns)}); need pair or asset_a/asset_b, qty_a, qty_b, "
+            f"{given}); need pair or asset_a/asset_b, qty_a, qty_b, "
             "target_ratio or entry_ratio"
         )
     if raw.empty:
