@@ -47,7 +47,7 @@ def rebalance_orders(qty_a, qty_b, price_a, price_b, target_ratio, threshold):
     --------
     >>> da, db = rebalance_orders(1.0, -10.0, 110.0, 10.0, 1.0, 0.008)
     >>> round(float(da), 6), round(float(db), 6)
-    (-0.045455, 0.5)
+    (-0.045455, -0.5)
     """
     qa, qb, pa, pb, r, thr = np.broadcast_arrays(*(np.asarray(x, float) for x in (
         qty_a, qty_b, price_a, price_b, target_ratio, threshold)))
