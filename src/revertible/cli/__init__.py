@@ -11,6 +11,7 @@ from . import _data  # noqa: F401
 from . import _model  # noqa: F401
 from . import _score  # noqa: F401
 from . import _backtest  # noqa: F401
+from . import _hedge  # noqa: F401
 from . import _demo  # noqa: F401
 from . import _baskets  # noqa: F401
 from ._app import app, main

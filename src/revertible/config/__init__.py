@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._baskets import BasketsConfig
+from ._hedge import HedgeConfig
 from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
     BARS_PER_DAY,
@@ -42,6 +43,7 @@ __all__ = [
     "CostConfig",
     "SizingConfig",
     "BacktestConfig",
+    "HedgeConfig",
     "load_config",
     "apply_overrides",
     "flatten",

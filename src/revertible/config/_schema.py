@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._baskets import BasketsConfig
+from ._hedge import HedgeConfig
 
 __all__ = [
     "Config",
@@ -363,6 +364,7 @@ class Config(_Frozen):
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
     baskets: BasketsConfig = BasketsConfig()
+    hedge: HedgeConfig = HedgeConfig()
 
     @property
     def embargo_bars(self) -> int:

@@ -1,0 +1,118 @@
+"""``revertible hedge`` (short-perpetual hedge of a spot holding) and ``revertible rebalance``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    JsonOpt,
+    SetOpt,
+    _config,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+)
+
+
+@app.command()
+@handle_errors
+def hedge(
+    config: ConfigArg,
+    asset: Annotated[str, typer.Option("--asset", help="Spot asset held, e.g. BTC or BTC/USDT.")],
+    quantity: Annotated[float, typer.Option("--quantity", help="Units held (> 0).")],
+    ratio: Annotated[
+        float, typer.Option("--ratio", help="Share of the notional to short, in (0, 2].")
+    ] = 1.0,
+    hedge_with: Annotated[
+        str | None, typer.Option("--hedge-with", help="Hedge with this asset's perpetual "
+                                                      "(sized by the trailing beta).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="First bar of the replay (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last bar of the replay; the plan is made "
+                                                   "there (UTC).")] = None,
+    unwind: Annotated[
+        bool | None, typer.Option("--unwind/--no-unwind", help="Apply the funding unwind rule "
+                                                              "in the replay (default: "
+                                                              "hedge.unwind).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for hedge.html, the bars and the plan.")
+    ] = None,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Plan (at the last bar) and replay a short-perpetual hedge of a spot holding."""
+    from ..hedge import check_hedge_inputs, hedge_command
+
+    check_hedge_inputs(quantity, ratio)
+    cfg = _config(config, set, data)
+    res = hedge_command(cfg, asset=asset, quantity=quantity, ratio=ratio, hedge_with=hedge_with,
+                        since=since, until=until, out_dir=out_dir, unwind=unwind,
+                        config_path=config)
+    plan, m = res["plan"], res["metrics"]
+    out.print(f"[bold]plan at {plan['at']}[/]: short {plan['contracts']:.6g} {plan['perp']} "
+              f"(beta {plan['beta']:.3f}), notional {plan['notional']:,.2f}", highlight=False)
+    out.print(f"  initial margin {plan['initial_margin']:,.2f} at {plan['leverage']:g}x, "
+              f"maintenance {plan['maintenance_margin']:,.2f}; liquidation at "
+              f"{plan['liquidation_price']:,.2f} ({plan['liquidation_sigmas']:.2f} sigma over "
+              f"{cfg.hedge.horizon} bars); keep {plan['collateral']:,.2f} as collateral",
+              highlight=False)
+    out.print(f"  basis {plan['basis']:,.4f} ({plan['basis_bp']:.2f} bp); funding "
+              f"{plan['funding_rate']:.4%} per settlement (every {plan['settlement_hours']:g}h) -> "
+              f"paid per day "
+              f"{plan['funding_paid_per_day']:,.2f} (negative: received)", highlight=False)
+    out.print(f"  rule: {plan['rule']}", highlight=False)
+    out.print(f"[bold]replay[/] {int(m['bars'])} bars: volatility {m['unhedged.volatility']:.2%}"
+              f" -> {m['hedged.volatility']:.2%}, max drawdown {m['unhedged.max_drawdown']:.2%} "
+              f"-> {m['hedged.max_drawdown']:.2%}, return {m['unhedged.return']:.2%} -> "
+              f"{m['hedged.return']:.2%}", highlight=False)
+    out.print(f"  funding paid {m['funding_paid']:,.2f}, basis P&L {m['basis_pnl']:,.2f}, fees "
+              f"{m['fees']:,.2f}, effectiveness {m['hedge_effectiveness']:.3f}, liquidations "
+              f"{int(m['liquidations'])}, unwinds {int(m['unwinds'])}", highlight=False)
+    if m["funding_coverage"] < 0.9:
+        err.print(f"warning: the funding file covers {m['funding_coverage']:.0%} of the range's "
+                  "settlements; missing settlements count as zero funding", highlight=False)
+    if json_out:
+        emit_json({"run_id": res["run_id"], "metrics": m, "plan": plan})
+
+
+@app.command()
+@handle_errors
+def rebalance(
+    config: ConfigArg,
+    positions: Annotated[
+        Path, typer.Option("--positions", help="CSV: pair (or asset_a, asset_b), qty_a, qty_b, "
+                                               "target_ratio (or entry_ratio).")
+    ],
+    set: SetOpt = None,
+    data: DataOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Orders that bring open two-leg positions back to their target ratio at the last bar."""
+    from ..hedge import rebalance_command
+
+    cfg = _config(config, set, data)
+    plan, at, thr = rebalance_command(cfg, positions)
+    out.print(f"prices at {at}; rebalance when the notional ratio drifts more than {thr:.2%}",
+              highlight=False)
+    for row in plan.itertuples():
+        head = (f"{row.asset_a} / {row.asset_b}: ratio {row.ratio:.4f} vs target "
+                f"{row.target_ratio:.4f} (drift {row.drift:+.2%})")
+        if row.action == "none":
+            out.print(f"{head}: none", highlight=False)
+            continue
+        legs = [f"{'buy' if q > 0 else 'sell'} {abs(q):.8g} {a} at {p:.8g}"
+                for q, a, p in ((row.order_a, row.asset_a, row.price_a),
+                                (row.order_b, row.asset_b, row.price_b)) if q != 0]
+        out.print(f"{head}: " + ", ".join(legs), highlight=False)
+    if json_out:
+        emit_json({"threshold": thr, "at": at,
+                   "orders": plan.to_dict(orient="records")})

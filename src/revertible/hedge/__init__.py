@@ -1,0 +1,46 @@
+"""Hedge a spot holding with a short perpetual; keep two-leg positions at their ratio (issue 13).
+
+``_market`` loads spot, perpetual and funding; ``_plan`` sizes the short at one bar; ``_replay``
+replays the holding alone against the hedged book; ``_report`` writes the HTML page;
+``_command`` ties them to MLflow; ``_rebalance`` is the live drift rebalancing planner.
+"""
+
+from __future__ import annotations
+
+from ._command import HEDGE_PLAN_KEYS, hedge_command, rebalance_command
+from ._market import HedgeMarket, load_hedge_market, spot_name
+from ._plan import (
+    check_hedge_inputs,
+    hedge_target,
+    plan_hedge,
+    settlement_bars,
+    trailing_beta,
+    trailing_vol,
+    unwind_rule,
+)
+from ._rebalance import POSITION_COLUMNS, plan_rebalance, read_positions, rebalance_orders
+from ._replay import REPLAY_COLUMNS, HedgeReplay, hedge_metrics, replay_hedge
+
+__all__ = [
+    "HEDGE_PLAN_KEYS",
+    "hedge_command",
+    "rebalance_command",
+    "HedgeMarket",
+    "load_hedge_market",
+    "spot_name",
+    "check_hedge_inputs",
+    "hedge_target",
+    "plan_hedge",
+    "settlement_bars",
+    "trailing_beta",
+    "trailing_vol",
+    "unwind_rule",
+    "POSITION_COLUMNS",
+    "plan_rebalance",
+    "read_positions",
+    "rebalance_orders",
+    "REPLAY_COLUMNS",
+    "HedgeReplay",
+    "hedge_metrics",
+    "replay_hedge",
+]

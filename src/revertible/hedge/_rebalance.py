@@ -1,0 +1,143 @@
+"""Live drift rebalancing of open two-leg positions (issue 13, item 3).
+
+The source's rule: rebalance on deviation, not on a clock. A position whose legs' notional ratio
+``|qty_a * price_a| / |qty_b * price_b|`` drifts more than ``threshold`` (relative, 0.008 = 0.8%)
+from its target is traded back to the target ratio, keeping its gross notional and each leg's side.
+
+``rebalance_orders`` is the pure order rule, with the signature h10 uses for
+``backtest._rebalance.rebalance_orders`` (the lead keeps one at merge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+__all__ = ["rebalance_orders", "read_positions", "plan_rebalance", "POSITION_COLUMNS"]
+
+POSITION_COLUMNS = ("asset_a", "asset_b", "qty_a", "qty_b", "target_ratio")
+
+
+def rebalance_orders(qty_a, qty_b, price_a, price_b, target_ratio, threshold):
+    """Orders that bring two-leg positions back to their target notional ratio.
+
+    Parameters
+    ----------
+    qty_a, qty_b : array_like
+        Signed leg quantities (negative: short).
+    price_a, price_b : array_like
+        Current prices (> 0).
+    target_ratio : array_like
+        Target ``|notional_a| / |notional_b|`` (> 0).
+    threshold : float or array_like
+        Relative drift ``|ratio / target - 1|`` above which a position is rebalanced.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Signed quantity to trade on each leg (positive: buy); both zero where the drift is within
+        the threshold. The new legs keep the gross notional ``|n_a| + |n_b|`` and the sides, with
+        ``|n_a'| = G r / (1 + r)``, ``|n_b'| = G / (1 + r)``.
+
+    Examples
+    --------
+    >>> da, db = rebalance_orders(1.0, -10.0, 110.0, 10.0, 1.0, 0.008)
+    >>> round(float(da), 6), round(float(db), 6)
+    (-0.045455, -0.5)
+    """
+    qa, qb, pa, pb, r, thr = np.broadcast_arrays(*(np.asarray(x, float) for x in (
+        qty_a, qty_b, price_a, price_b, target_ratio, threshold)))
+    na, nb = np.abs(qa * pa), np.abs(qb * pb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift = np.abs((na / nb) / r - 1.0)
+    act = np.isfinite(drift) & (drift > thr)
+    gross = na + nb
+    new_a = np.sign(qa) * gross * r / (1.0 + r) / pa
+    new_b = np.sign(qb) * gross / (1.0 + r) / pb
+    return np.where(act, new_a - qa, 0.0), np.where(act, new_b - qb, 0.0)
+
+
+def _norm(asset: str) -> str:
+    name = str(asset).strip().upper().split(":")[0]
+    return name if "/" in name else f"{name}/USDT"
+
+
+def read_positions(path: str | Path) -> pd.DataFrame:
+    """Read a positions CSV into :data:`POSITION_COLUMNS` (assets normalised to ``BASE/QUOTE``).
+
+    Columns: ``asset_a`` and ``asset_b`` (or one ``pair`` column ``A~B``, ``A|B`` or ``A-B``),
+    ``qty_a``, ``qty_b`` (signed: negative is short) and ``target_ratio`` or ``entry_ratio`` (the
+    notional ratio ``|qty_a price_a| / |qty_b price_b|`` to hold). Every broken rule is one
+    :class:`DataError` naming the file, the row (counting data rows from 1) and the fix.
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DataError(f"positions file {path}: not found; pass an existing CSV") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"positions file {path}: not a readable CSV ({msg})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    given = ", ".join(raw.columns)
+    if "pair" in raw.columns and not {"asset_a", "asset_b"} <= set(raw.columns):
+        parts = raw["pair"].astype(str).str.split(r"\s*[~|]\s*|(?<=[A-Za-z0-9])-(?=[A-Za-z])",
+                                                  regex=True)
+        bad = np.flatnonzero(parts.str.len() != 2)
+        if bad.size:
+            raise DataError(
+                f"positions file {path}: row {bad[0] + 1} pair {raw['pair'].iloc[bad[0]]!r} is not "
+                "two assets; write it as A~B (e.g. BTC/USDT~ETH/USDT)"
+            )
+        raw["asset_a"], raw["asset_b"] = parts.str[0], parts.str[1]
+    if "target_ratio" not in raw.columns and "entry_ratio" in raw.columns:
+        raw["target_ratio"] = raw["entry_ratio"]
+    missing = [c for c in POSITION_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(
+            f"positions file {path}: missing column(s) {', '.join(missing)} (has "
+            f"{given}); need pair or asset_a/asset_b, qty_a, qty_b, "
+            "target_ratio or entry_ratio"
+        )
+    if raw.empty:
+        raise DataError(f"positions file {path}: no rows; add one row per open position")
+    out = pd.DataFrame({"asset_a": raw["asset_a"].map(_norm), "asset_b": raw["asset_b"].map(_norm)})
+    for col in ("qty_a", "qty_b", "target_ratio"):
+        vals = pd.to_numeric(raw[col], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isfinite(vals) | ((vals <= 0) if col == "target_ratio"
+                                                   else (vals == 0)))
+        if bad.size:
+            rule = "> 0" if col == "target_ratio" else "a non-zero number (negative: short)"
+            raise DataError(
+                f"positions file {path}: row {bad[0] + 1} column {col} value "
+                f"{raw[col].iloc[bad[0]]!r} must be {rule}; fix the row"
+            )
+        out[col] = vals
+    return out
+
+
+def plan_rebalance(positions: pd.DataFrame, prices: dict[str, float],
+                   threshold: float) -> pd.DataFrame:
+    """Orders for each position at ``prices`` (asset -> last price), or ``none``.
+
+    Returns the positions with ``price_a``, ``price_b``, ``ratio`` (current notional ratio),
+    ``drift`` (``ratio / target - 1``), ``order_a``, ``order_b`` (signed quantities, 0: none),
+    ``cost_notional`` (notional traded) and ``action`` (``rebalance`` or ``none``).
+    """
+    out = positions.copy()
+    out["price_a"] = out["asset_a"].map(prices).astype(float)
+    out["price_b"] = out["asset_b"].map(prices).astype(float)
+    na = np.abs(out["qty_a"] * out["price_a"])
+    nb = np.abs(out["qty_b"] * out["price_b"])
+    out["ratio"] = na / nb
+    out["drift"] = out["ratio"] / out["target_ratio"] - 1.0
+    da, db = rebalance_orders(out["qty_a"], out["qty_b"], out["price_a"], out["price_b"],
+                              out["target_ratio"], threshold)
+    out["order_a"], out["order_b"] = da, db
+    out["cost_notional"] = np.abs(da) * out["price_a"] + np.abs(db) * out["price_b"]
+    out["action"] = np.where((da != 0) | (db != 0), "rebalance", "none")
+    return out
