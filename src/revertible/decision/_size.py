@@ -99,14 +99,25 @@ class _Reasons:
 
     def __init__(self, n: int) -> None:
         self.text = np.full(n, "", dtype=object)
-
-    @property
-    def ok(self) -> np.ndarray:
-        return self.text == ""
+        self.ok = np.ones(n, dtype=bool)
 
     def add(self, mask: np.ndarray, why: str | np.ndarray) -> None:
         m = np.asarray(mask, dtype=bool) & self.ok
-        self.text[m] = why[m] if isinstance(why, np.ndarray) else why
+        if m.any():
+            self.text[m] = why[m] if isinstance(why, np.ndarray) else why
+            self.ok &= ~m
+
+
+def _fmt_g(values: np.ndarray, digits: int) -> np.ndarray:
+    """``f"{v:.{digits}g}"`` of each value, formatting each distinct rounded value once."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.abs(np.where(v == 0.0, 1.0, v))))
+    scale = 10.0 ** (digits - 1 - np.nan_to_num(mag))
+    key = np.round(v * scale) / scale
+    uniq, inv = np.unique(key, return_inverse=True)
+    text = np.array([f"{u:.{digits}g}" for u in uniq], dtype=object)
+    return text[inv.reshape(-1)]
 
 
 def _check_probability(signals: pd.DataFrame, prob: np.ndarray) -> None:
@@ -223,8 +234,8 @@ def size_signals(
         none = direction == "none"
         if none.any():
             msg = np.full(n, "", dtype=object)
-            msg[none] = [f"no direction clears min_edge (best expected return {k:.4g})"
-                         for k in key[none]]  # fmt: skip
+            msg[none] = "no direction clears min_edge (best expected return " + _fmt_g(
+                key[none], 4) + ")"
             why.add(none, msg)
     else:
         why.add(np.isnan(prob), "probability is missing")
@@ -233,8 +244,8 @@ def size_signals(
     low = np.abs(beta) < sizing.min_abs_beta
     if (low & why.ok).any():
         msg = np.full(n, "", dtype=object)
-        msg[low] = [f"|beta| {abs(b):.3g} below sizing.min_abs_beta {sizing.min_abs_beta:g} "
-                    "(not a pair trade)" for b in beta[low]]  # fmt: skip
+        msg[low] = ("|beta| " + _fmt_g(np.abs(beta[low]), 3)
+                    + f" below sizing.min_abs_beta {sizing.min_abs_beta:g} (not a pair trade)")
         why.add(low, msg)
     for name, x in (("spread_std", std), ("price_a", price_a), ("price_b", price_b)):
         why.add(~_positive(x), f"{name} is not positive")
@@ -303,8 +314,8 @@ def size_signals(
     for leg, lev in (("a", lev_a), ("b", lev_b)):
         lowered = why.ok & (lev < top * (1.0 - 1e-6))
         if lowered.any():
-            add = np.array([f"leg {leg} leverage lowered to {x:.3g}x so the stop precedes "
-                            "liquidation" for x in lev[lowered]], dtype=object)  # fmt: skip
+            add = (f"leg {leg} leverage lowered to " + _fmt_g(lev[lowered], 3)
+                   + "x so the stop precedes liquidation")
             notes[lowered] = np.where(notes[lowered] == "", add, notes[lowered] + "; " + add)
     wanted_a = np.where(why.ok, wanted_a, 0.0)
 
@@ -322,8 +333,7 @@ def size_signals(
         float(sizing.qty_step), float(sizing.min_notional),
     )  # fmt: skip
     n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
-    reason = _book_reasons(why, notes, status, reached, reduced,
-                           signals["asset_a"].to_numpy(), signals["asset_b"].to_numpy())
+    reason = _book_reasons(why, notes, status, reached, reduced, ia, ib, np.asarray(names))
     traded = n_a > 0.0
 
     out = signals.copy()
@@ -352,23 +362,48 @@ def size_signals(
 
 def _book_reasons(
     why: _Reasons, notes: np.ndarray, status: np.ndarray, reached: np.ndarray,
-    reduced: np.ndarray, asset_a: np.ndarray, asset_b: np.ndarray,
+    reduced: np.ndarray, ia: np.ndarray, ib: np.ndarray, names: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Compose each row's reason: step failure, else book outcome plus leverage notes."""
-    reason = why.text.copy()
-    booked = why.ok
-    for i in np.flatnonzero(booked & ((status != 0) | (reduced >= 0) | (notes != ""))):
+    """Compose each row's reason: step failure, else book outcome plus leverage notes.
+
+    Reasons repeat a lot, so each distinct combination of (step reason, book status, binding
+    cap and its asset, leverage note) is composed once and taken for every row that has it.
+    """
+    n = len(notes)
+    why_code, why_uniq = pd.factorize(why.text)
+    note_code, note_uniq = pd.factorize(notes)
+
+    def asset(cap: np.ndarray) -> np.ndarray:
+        return np.where(cap == 0, ia, np.where(cap == 1, ib, -1))
+
+    head_cap = np.where(status == REACHED, reached, -1).astype(np.int64)
+    tail_cap = reduced.astype(np.int64)
+    cols = [
+        np.where(why.ok, -1, why_code), status.astype(np.int64), head_cap, asset(head_cap),
+        note_code, tail_cap, asset(tail_cap),
+    ]  # fmt: skip
+    inv = np.zeros(n, dtype=np.int64)
+    for c in cols:  # combine codes pairwise: every step stays below n * (max code + 2)
+        c = c.astype(np.int64) + 1
+        inv, _ = pd.factorize(inv * (int(c.max(initial=0)) + 1) + c)
+    first = np.zeros(int(inv.max(initial=-1)) + 1, dtype=np.int64)
+    first[inv[::-1]] = np.arange(n)[::-1]  # a row of each combination
+    uniq = np.column_stack(cols)[first]
+    text = np.empty(len(uniq), dtype=object)
+    for j, (w, st, hc, ha, nc, tc, ta) in enumerate(uniq.tolist()):
+        if w >= 0:
+            text[j] = why_uniq[w]
+            continue
         parts = []
-        cap_name = {c: CAP_NAMES[c].format(a=asset_a[i], b=asset_b[i]) for c in range(4)}
-        if status[i] == REACHED:
-            parts.append(f"{cap_name[int(reached[i])]} reached")
-        elif status[i] == ROUNDS_TO_ZERO:
+        if st == REACHED:
+            parts.append(CAP_NAMES[hc].format(a=names[ha], b=names[ha]) + " reached")
+        elif st == ROUNDS_TO_ZERO:
             parts.append("quantity rounds to zero at qty_step")
-        elif status[i] == BELOW_MIN_NOTIONAL:
+        elif st == BELOW_MIN_NOTIONAL:
             parts.append("leg below min_notional")
-        if notes[i]:
-            parts.append(notes[i])
-        if reduced[i] >= 0:
-            parts.append(f"reduced by {cap_name[int(reduced[i])]}")
-        reason[i] = "; ".join(parts)
-    return reason
+        if note_uniq[nc]:
+            parts.append(note_uniq[nc])
+        if tc >= 0:
+            parts.append("reduced by " + CAP_NAMES[tc].format(a=names[ta], b=names[ta]))
+        text[j] = "; ".join(parts)
+    return text[inv.reshape(n)] if n else np.full(0, "", dtype=object)
