@@ -52,10 +52,13 @@ def _round(qty: float, step: float) -> float:
 
 @nb.njit(cache=True)
 def book_signals(
-    order, wanted_a, ratio, lev_a, lev_b, ia, ib, sign_a, sign_b, price_a, price_b,
+    order, book, wanted_a, ratio, lev_a, lev_b, ia, ib, sign_a, sign_b, price_a, price_b,
     n_assets, net_cap, gross_cap, margin_cap, qty_step, min_notional,
 ):  # fmt: skip
     """Book ``wanted_a`` (leg-A notional, 0: skip) in ``order``; returns per-row results.
+
+    ``book`` labels independent books (int codes; ``order`` lists each book's rows together):
+    the running totals start from zero at each new label.
 
     Returns ``(notional_a, notional_b, qty_a, qty_b, margin, status, reached, reduced)``:
     ``status`` is ``OK`` (booked, maybe reduced), ``REACHED`` (a cap left no room),
@@ -72,11 +75,21 @@ def book_signals(
     reached = np.full(n, -1, np.int8)
     reduced = np.full(n, -1, np.int8)
     net = np.zeros(n_assets)
+    touched = np.empty(2 * n, np.int64)
+    n_touched = 0
     gross = 0.0
     margin = 0.0
     rooms = np.empty(4)
+    current = -1
     for k in range(order.shape[0]):
         i = order[k]
+        if book[i] != current:  # a new book: empty it
+            current = book[i]
+            for j in range(n_touched):
+                net[touched[j]] = 0.0
+            n_touched = 0
+            gross = 0.0
+            margin = 0.0
         if not wanted_a[i] > 0.0:
             continue
         r = ratio[i]
@@ -110,6 +123,9 @@ def book_signals(
         m = na / lev_a[i] + nb_ / lev_b[i]
         net[ia[i]] += sign_a[i] * na
         net[ib[i]] += sign_b[i] * nb_
+        touched[n_touched] = ia[i]
+        touched[n_touched + 1] = ib[i]
+        n_touched += 2
         gross += na + nb_
         margin += m
         out_na[i], out_nb[i], out_qa[i], out_qb[i], out_margin[i] = na, nb_, qa, qb, m

@@ -140,6 +140,7 @@ def size_signals(
     bar: pd.Timedelta = pd.Timedelta(hours=1),  # noqa: B008 - immutable
     capital: float | None = None,
     continuation: Barriers | None = None,
+    books: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Size divergences into two-leg positions under the book's risk limits (vectorised).
 
@@ -160,6 +161,9 @@ def size_signals(
         Account equity in quote currency; ``sizing.capital`` if None.
     continuation : Barriers, optional
         The continuation trade's barriers (:func:`trade_barriers`); None mirrors the label's.
+    books : numpy.ndarray, optional
+        One label per row: rows with the same label share the caps, other books start empty
+        (e.g. one book per entry bar). None: all rows form one book.
 
     Returns
     -------
@@ -323,11 +327,13 @@ def size_signals(
     ids, names = pd.factorize(pd.concat([signals["asset_a"], signals["asset_b"]],
                                         ignore_index=True))  # fmt: skip
     ia, ib = ids[:n].astype(np.int64), ids[n:].astype(np.int64)
-    order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key)))
+    book = np.zeros(n, np.int64) if books is None else pd.factorize(np.asarray(books))[0]
+    require(len(book) == n, "len(books) == len(signals)", books=len(book), signals=n)
+    order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
     margin_cap = cap * (1.0 - sizing.buffer)
     res = book_signals(
-        order.astype(np.int64), wanted_a, ratio, np.where(why.ok, lev_a, 1.0),
-        np.where(why.ok, lev_b, 1.0), ia, ib, sign_a, sign_b,
+        order.astype(np.int64), book.astype(np.int64), wanted_a, ratio,
+        np.where(why.ok, lev_a, 1.0), np.where(why.ok, lev_b, 1.0), ia, ib, sign_a, sign_b,
         np.where(why.ok, price_a, 1.0), np.where(why.ok, price_b, 1.0), max(len(names), 1),
         sizing.max_asset_net_exposure * cap, top * margin_cap, margin_cap,
         float(sizing.qty_step), float(sizing.min_notional),
