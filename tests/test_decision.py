@@ -16,6 +16,7 @@ from scipy.optimize import minimize_scalar
 from revertible.config import CostConfig, LabelConfig, SizingConfig
 from revertible.decision import (
     DECISION_COLUMNS,
+    UNIT_COLUMNS,
     Barriers,
     binary_kelly,
     condition_on_realised,
@@ -29,6 +30,7 @@ from revertible.decision import (
     size_signals,
     sizing_mode,
     trade_barriers,
+    unit_stakes,
 )
 from revertible.synthetic import simulate_ou_pair, simulate_random_walk_pair
 
@@ -96,6 +98,35 @@ def test_decide_hand_computed():
     # costs alone can turn a positive gross edge into no trade
     spot = decide(rows, CostConfig())
     assert spot["direction"].iloc[2] == "none" and spot["expected_return"].iloc[2] < 0
+
+
+def test_decide_restricted_to_reversion():
+    rows = outcomes(revert_mean=0.003, continue_mean=0.009)
+    assert decide(rows, PERP)["direction"].iloc[0] == "continue"
+    only = decide(rows, PERP, directions=("revert",))
+    assert only["direction"].iloc[0] == "revert"
+    assert only["expected_return"].iloc[0] == pytest.approx(0.003 - 0.0014)
+    assert only["continue_expected"].iloc[0] == pytest.approx(0.009 - 0.0014)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        decide(rows, PERP, directions=("up",))
+
+
+def test_unit_stakes_are_size_signals_per_unit_capital_below_the_caps():
+    sig = pd.DataFrame([decided(), decided("continue", mu=0.002, asset_a="SOL/USDT"),
+                        decided("none", mu=-0.001, asset_a="XRP/USDT")])  # fmt: skip
+    sizing = SizingConfig(max_asset_net_exposure=50.0, max_gross_leverage=20.0, buffer=0.0)
+    units = unit_stakes(sig, sizing, PERP, LabelConfig())
+    assert list(units.columns) == list(UNIT_COLUMNS)
+    for i in range(len(sig)):
+        one = size_signals(sig.iloc[[i]], sizing, PERP, LabelConfig(), capital=10_000.0)
+        assert one.leg_a_notional.iloc[0] == pytest.approx(units.frac_a.iloc[i] * 10_000.0)
+        assert one.leg_b_notional.iloc[0] == pytest.approx(units.frac_b.iloc[i] * 10_000.0)
+        if units.frac_a.iloc[i] > 0:
+            assert one.leg_a_leverage.iloc[0] == units.lev_a.iloc[i]
+            assert (one.leg_a_side.iloc[0], one.leg_b_side.iloc[0]) == (
+                units.leg_a_side.iloc[i], units.leg_b_side.iloc[i])
+    assert units.frac_a.iloc[2] == 0 and "min_edge" in units.sizing_reason.iloc[2]
+    assert units.horizon.tolist() == [48, 48, 48]
 
 
 def test_decide_errors():

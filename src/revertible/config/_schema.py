@@ -260,7 +260,11 @@ class SizingConfig(_Frozen):
     )
     split: Literal["beta", "vol_parity", "dollar"] = "beta"
     risk_per_trade: float = Field(
-        0.01, gt=0.0, le=1.0, description="Spread-vol budget per trade as a share of capital."
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="Spread-vol budget per trade as a share of capital (probability-only "
+        "sizing; decided signals are sized by fractional Kelly).",
     )
     max_asset_net_exposure: float = Field(
         0.5, gt=0.0, description="Per-asset net notional cap as a share of capital."

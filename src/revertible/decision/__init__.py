@@ -31,7 +31,14 @@ from ._payoff import (
     vol_target_notional,
 )
 from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
-from ._size import REQUIRED_COLUMNS, SIZING_COLUMNS, size_signals, sizing_mode
+from ._size import (
+    REQUIRED_COLUMNS,
+    SIZING_COLUMNS,
+    UNIT_COLUMNS,
+    size_signals,
+    sizing_mode,
+    unit_stakes,
+)
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -39,6 +46,7 @@ __all__ = [
     "DIRECTIONS",
     "REQUIRED_COLUMNS",
     "SIZING_COLUMNS",
+    "UNIT_COLUMNS",
     "Barriers",
     "trade_barriers",
     "decide",
@@ -66,5 +74,6 @@ __all__ = [
     "safe_leverages",
     "round_qty",
     "size_signals",
+    "unit_stakes",
     "sizing_mode",
 ]

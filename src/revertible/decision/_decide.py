@@ -83,7 +83,12 @@ def trade_barriers(label: LabelConfig, continuation: object | None = None) -> di
     return {"revert": revert, "continue": follow}
 
 
-def decide(outcomes: pd.DataFrame, costs: CostConfig, min_edge: float = 0.0) -> pd.DataFrame:
+def decide(
+    outcomes: pd.DataFrame,
+    costs: CostConfig,
+    min_edge: float = 0.0,
+    directions: tuple[str, ...] = ("revert", "continue"),
+) -> pd.DataFrame:
     """Direction and expected net return of each divergence (vectorised).
 
     Parameters
@@ -96,6 +101,9 @@ def decide(outcomes: pd.DataFrame, costs: CostConfig, min_edge: float = 0.0) -> 
         ``round_trip_cost(costs, 0.0)``.
     min_edge : float
         A direction is taken only if its expected net return exceeds this (``sizing.min_edge``).
+    directions : tuple of str
+        The directions allowed (``("revert",)``: the model restricted to reversion, the
+        backtest's ``model_revert``); both expected returns are reported either way.
 
     Returns
     -------
@@ -128,6 +136,11 @@ def decide(outcomes: pd.DataFrame, costs: CostConfig, min_edge: float = 0.0) -> 
         )
     if not min_edge >= 0.0:
         raise ValueError(f"`min_edge >= 0` must hold, but got min_edge={min_edge!r}")
+    if not (directions and set(directions) <= {"revert", "continue"}):
+        raise ValueError(
+            "`directions` must be a non-empty subset of ('revert', 'continue'), but got "
+            f"directions={directions!r}"
+        )
     cost = round_trip_cost(costs, 0.0)
     net = {}
     for d in ("revert", "continue"):
@@ -135,11 +148,12 @@ def decide(outcomes: pd.DataFrame, costs: CostConfig, min_edge: float = 0.0) -> 
         m2 = outcomes[f"{d}_m2"].to_numpy(dtype=float)
         net[d] = (mean - cost, m2 - 2.0 * cost * mean + cost * cost)
     rev, cont = net["revert"][0], net["continue"][0]
-    rev_key = np.where(np.isnan(rev), -np.inf, rev)
-    cont_key = np.where(np.isnan(cont), -np.inf, cont)
+    rev_key = np.where(np.isnan(rev) | ("revert" not in directions), -np.inf, rev)
+    cont_key = np.where(np.isnan(cont) | ("continue" not in directions), -np.inf, cont)
     follow = cont_key > rev_key
     best = np.where(follow, cont, rev)
-    best = np.where(np.isnan(best), np.where(follow, rev, cont), best)  # the one that exists
+    if len(directions) == 2:  # the one that exists
+        best = np.where(np.isnan(best), np.where(follow, rev, cont), best)
     m2 = np.where(follow, net["continue"][1], net["revert"][1])
     take = np.isfinite(best) & (best > min_edge)
     direction = np.where(take, np.where(follow, "continue", "revert"), "none")
