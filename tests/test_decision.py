@@ -136,13 +136,16 @@ def test_decide_errors():
         decide(outcomes(), PERP, min_edge=-0.1)
 
 
-def test_condition_on_realised_moves_both_directions():
-    o = outcomes()
-    s = np.array([0.002])
-    got = condition_on_realised(o, s)
+def test_condition_on_realised_removes_gains_only():
+    o = pd.concat([outcomes(), outcomes()], ignore_index=True)
+    got = condition_on_realised(o, np.array([0.002, -0.003]))
+    # row 0: the reversion earned 0.002, so less is left; the continuation lost: not credited
     assert got["revert_mean"].iloc[0] == pytest.approx(0.004)
-    assert got["continue_mean"].iloc[0] == pytest.approx(-0.002)
+    assert got["continue_mean"].iloc[0] == pytest.approx(-0.004)
     assert got["revert_m2"].iloc[0] == pytest.approx(4e-4 - 2 * 0.002 * 0.006 + 0.002**2)
+    # row 1: the spread diverged further: the continuation earned 0.003
+    assert got["revert_mean"].iloc[1] == pytest.approx(0.006)
+    assert got["continue_mean"].iloc[1] == pytest.approx(-0.007)
 
 
 def test_trade_barriers_mirror_the_label_by_default():

@@ -226,7 +226,7 @@ def test_point_in_time_probability_and_size(env):
     # live on the cut data: the divergences open at T share one book and are re-measured at T
     # (rule changed on purpose, issue 9): the probability is the entry's; prices are T's closes;
     # z' uses T's closes with the entry's frozen parameters; each direction's expected return is
-    # the entry's minus what the reversion trade earned since (plus for the continuation)
+    # the entry's minus what that direction already earned since entry (a loss is not credited)
     live = _score(env, panel=past)
     both = live.merge(full, on=KEY, suffixes=("_live", "_full"), validate="1:1")
     assert len(both) == len(live) >= 1
@@ -243,9 +243,11 @@ def test_point_in_time_probability_and_size(env):
     realised = (both["z_entry_full"].abs() - both["z_now_live"]) * both["spread_std_full"] / (
         1 + both["beta_full"].abs())
     np.testing.assert_allclose(both["revert_expected_live"],
-                               both["revert_expected_full"] - realised, rtol=1e-9, atol=1e-15)
+                               both["revert_expected_full"] - np.maximum(realised, 0),
+                               rtol=1e-9, atol=1e-15)  # fmt: skip
     np.testing.assert_allclose(both["continue_expected_live"],
-                               both["continue_expected_full"] + realised, rtol=1e-9, atol=1e-15)
+                               both["continue_expected_full"] - np.maximum(-realised, 0),
+                               rtol=1e-9, atol=1e-15)  # fmt: skip
     # a live divergence's decision is its re-measured expected returns' (decide on them)
     again = decide(pd.DataFrame({
         "revert_mean": both["revert_expected_live"], "revert_m2": 1.0,

@@ -10,7 +10,8 @@ since the two legs together are the gross notional), each direction's expected n
 
 Timing: the outcome moments are the model's at the divergence's entry bar; for a live divergence
 re-measured at a later bar, :func:`condition_on_realised` removes what the trade would already
-have earned (an approximation: the moments are not re-estimated on the path).
+have earned (an approximation: the moments are not re-estimated on the path; a loss so far is
+not credited back).
 """
 
 from __future__ import annotations
@@ -173,9 +174,12 @@ def condition_on_realised(outcomes: pd.DataFrame, realised_revert: np.ndarray) -
     """Outcome moments of the *remaining* trade, given what it earned since entry.
 
     ``realised_revert`` is the reversion trade's gross return per unit of gross notional so far
-    (the continuation trade earned its negative). With ``R = s + R_rest``, ``E[R_rest] = mu - s``
-    and ``E[R_rest^2] = m2 - 2 s mu + s^2``, assuming the total's moments are unchanged by the
-    path (first-order: the heads were fitted at entry, not mid-trade).
+    (the continuation trade earned its negative). With ``R = s + R_rest`` and the total's moments
+    taken as unchanged by the path (the heads were fitted at entry, not mid-trade),
+    ``E[R_rest] = mu - s`` and ``E[R_rest^2] = m2 - 2 s mu + s^2``. Only a *gain* is removed
+    (``s`` floored at 0 per direction): crediting a move against a direction as extra expected
+    return would be the gambler's fallacy on heads that never saw the path. So a direction that
+    already earned has less left, and one that lost is not made more attractive by the loss.
 
     Examples
     --------
@@ -183,14 +187,15 @@ def condition_on_realised(outcomes: pd.DataFrame, realised_revert: np.ndarray) -
     ...                   "continue_m2": [4e-4]})
     >>> condition_on_realised(o, np.array([0.004]))[["revert_mean", "continue_mean"]].round(6)
        revert_mean  continue_mean
-    0        0.006         -0.006
+    0        0.006          -0.01
 
     """
     out = outcomes.copy()
     s = np.asarray(realised_revert, dtype=float)
     for d, sd in (("revert", s), ("continue", -s)):
+        gain = np.maximum(sd, 0.0)
         mu = outcomes[f"{d}_mean"].to_numpy(dtype=float)
         m2 = outcomes[f"{d}_m2"].to_numpy(dtype=float)
-        out[f"{d}_mean"] = mu - sd
-        out[f"{d}_m2"] = np.maximum(m2 - 2.0 * sd * mu + sd * sd, 0.0)
+        out[f"{d}_mean"] = mu - gain
+        out[f"{d}_m2"] = np.maximum(m2 - 2.0 * gain * mu + gain * gain, 0.0)
     return out
