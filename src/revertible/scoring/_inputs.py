@@ -3,9 +3,10 @@
 Historical rows are priced at the close of their entry bar ``t`` (what the hourly run printed at
 ``t``). Live rows (open divergences) are priced at the **last bar** ``T``: leg closes and leg vols
 at ``T``, ``z'_T = sign(z_entry) * (a_T - beta * b_T - mean) / std`` with the hedge ratio, mean and
-std frozen at entry, and the outcome moments conditioned on what the reversion trade would already
-have earned, ``(|z_entry| - z'_T) * std / (1 + |beta|)`` per unit of gross notional (log, first
-order; :func:`revertible.decision.condition_on_realised`). A live row whose direction's stop or
+std frozen at entry, and the outcome moments conditioned on what each direction already gained:
+the reversion trade earned ``(|z_entry| - z'_T) * std / (1 + |beta|)`` per unit of gross notional
+(log, first order), the continuation the opposite; a gain is removed, a loss is not credited
+(:func:`revertible.decision.condition_on_realised`). A live row whose direction's stop or
 take-profit was already touched on a close in ``t+1 .. T`` is kept with zero size and a reason.
 """
 
