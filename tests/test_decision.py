@@ -510,3 +510,11 @@ def test_decided_book_limits_finite_zero_below_edge_and_ratio(cfg, sigs):
                                        r.leg_b_liq_price)):  # fmt: skip
             assert 0 < lev <= sizing.max_gross_leverage
             assert liq == pytest.approx(liquidation_price(price, side, lev, mmr))
+
+
+def test_empty_decided_frame_keeps_the_columns():
+    empty = pd.DataFrame([decided()]).iloc[:0]
+    out = size_signals(empty, SizingConfig(), PERP, LabelConfig())
+    assert len(out) == 0 and {"leg_a_notional", "reason", "bet_size"} <= set(out.columns)
+    assert len(unit_stakes(empty, SizingConfig(), PERP, LabelConfig())) == 0
+    assert list(decide(outcomes().iloc[:0], PERP).columns) == list(DECISION_COLUMNS)
