@@ -263,7 +263,8 @@ def test_continue_takes_the_opposite_legs_and_mirrored_exits():
         (dict(beta=-0.026), "below sizing.min_abs_beta"),
         (dict(return_m2=0.0), "return_m2 is not positive"),
         (dict(vol_a=np.nan), "vol_a is not positive (liquidation check)"),
-        (dict(z_now=0.4), "|z_entry| already within take-profit"),
+        (dict(z_now=0.4), "z_now already within take-profit"),
+        (dict(z_now=4.2), "z_now at or beyond the stop"),
         (dict(skip_reason="stop already touched at 2024-03-01 15:00"), "stop already touched"),
     ],
 )
@@ -340,14 +341,14 @@ def test_sizing_300k_rows_under_5_seconds():
     frame = pd.concat([frame, dec], axis=1)
     cfg = SizingConfig(max_asset_net_exposure=1e6, max_gross_leverage=1e6)
     size_signals(frame.iloc[:100], cfg, PERP, LabelConfig())  # compile
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: a busy machine inflates wall time, not this much
     out = size_signals(frame, cfg, PERP, LabelConfig(), capital=1e12)
-    secs = time.perf_counter() - t0
+    secs = time.process_time() - t0
     # one book: the margin budget fills up, every later row says so (worst case for reasons)
     traded = out.leg_a_notional > 0
     assert traded.sum() >= 1 and (out.reason[~traded] != "").all()
-    # the target is < 5 s (scripts/bench.py measures it); the test keeps slack for a busy machine
-    assert secs < 10.0, f"sizing 300k rows took {secs:.1f} s"
+    # the target is < 5 s (scripts/bench.py measures wall time); single-threaded, so CPU time
+    assert secs < 5.0, f"sizing 300k rows took {secs:.1f} s of CPU"
 
 
 # ------------------------------------------------------------------------------ known answers

@@ -171,12 +171,14 @@ def per_signal(
     ratio = np.where(why.ok & np.isfinite(ratio), ratio, 1.0)
 
     # 2. barriers on z'
-    zp = _col(signals, "z_now") if "z_now" in signals.columns else np.abs(z)
+    now = "z_now" in signals.columns
+    zp = _col(signals, "z_now") if now else np.abs(z)
     why.add(~np.isfinite(zp), "z_now is missing")
     inside_tp = np.where(follow, zp >= take_profit, zp <= take_profit)
     beyond_stop = np.where(follow, zp <= stop, zp >= stop)
-    why.add(inside_tp & ~follow, "|z_entry| already within take-profit")
-    why.add(beyond_stop & ~follow, "|z_entry| at or beyond the stop")
+    zname = "z_now" if now else "|z_entry|"
+    why.add(inside_tp & ~follow, f"{zname} already within take-profit")
+    why.add(beyond_stop & ~follow, f"{zname} at or beyond the stop")
     why.add(inside_tp & follow, "z' already at or beyond the continuation take-profit")
     why.add(beyond_stop & follow, "z' at or below the continuation stop")
 
