@@ -109,6 +109,54 @@ def bench_scoring(config: str, data: str | None, model: str, tracking: str | Non
     return out
 
 
+def bench_sizing(n: int = 300_000, repeat: int = 3, seed: int = 0) -> dict[str, float]:
+    """Decide and size ``n`` generated signals: one book, and one book per "bar" of 50 rows.
+
+    Signals over 136 assets with decided outcome moments (perp taker costs); best of ``repeat``
+    after a compile call. Data-free, so it also runs without the shared data (``--only-sizing``).
+    """
+    import pandas as pd
+
+    from revertible.config import CostConfig, LabelConfig, SizingConfig
+    from revertible.decision import decide, size_signals
+
+    rng = np.random.default_rng(seed)
+    assets = np.array([f"A{i:03d}/USDT" for i in range(136)])
+    a, b = rng.integers(0, 136, n), rng.integers(0, 136, n)
+    b = np.where(a == b, (b + 1) % 136, b)
+    t0 = np.datetime64("2024-03-01T00:00")
+    frame = pd.DataFrame({
+        "asset_a": assets[a], "asset_b": assets[b],
+        "entry_time": pd.DatetimeIndex(t0 + (np.arange(n) // 50).astype("timedelta64[h]"),
+                                       tz="UTC"),
+        "z_entry": rng.choice([-1, 1], n) * rng.uniform(2.0, 3.5, n),
+        "beta": rng.choice([-1, 1], n) * rng.uniform(0.05, 2.0, n),
+        "spread_std": rng.uniform(0.005, 0.05, n), "price_a": rng.uniform(0.1, 1e4, n),
+        "price_b": rng.uniform(0.1, 1e4, n), "vol_a": rng.uniform(0.002, 0.02, n),
+        "vol_b": rng.uniform(0.002, 0.02, n),
+    })  # fmt: skip
+    costs = CostConfig(taker_fee=0.0005, slippage_bps=2.0)
+    heads = pd.DataFrame({
+        "revert_mean": rng.normal(0.001, 0.004, n), "revert_m2": rng.uniform(1e-4, 1e-3, n),
+        "continue_mean": rng.normal(0.0, 0.004, n), "continue_m2": rng.uniform(1e-4, 1e-3, n),
+    })  # fmt: skip
+    sizing, label = SizingConfig(), LabelConfig()
+    t = time.perf_counter()
+    frame = pd.concat([frame, decide(heads, costs, sizing.min_edge)], axis=1)
+    decide_s = time.perf_counter() - t
+    size_signals(frame.iloc[:200], sizing, costs, label)  # compile / load the numba cache
+    books = frame["entry_time"].to_numpy()
+    out: dict[str, float] = {"rows": float(n), "decide_s": decide_s}
+    for name, kw in (("one_book", {}), ("books_of_50", {"books": books})):
+        best = np.inf
+        for _ in range(repeat):
+            t = time.perf_counter()
+            size_signals(frame, sizing, costs, label, **kw)
+            best = min(best, time.perf_counter() - t)
+        out[f"{name}_s"] = best
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a small table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -118,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None,
                     help="also time `revertible score` with this model URI (live and historical)")
     ap.add_argument("--tracking", default=None, help="tracking URI the model lives in")
+    ap.add_argument("--only-sizing", action="store_true",
+                    help="only the data-free sizing benchmark (300k generated signals)")
     args = ap.parse_args(argv)
+    if args.only_sizing:
+        _print_sizing(bench_sizing(repeat=args.repeat))
+        return 0
     cfg = load_config(args.config, data=args.data)
     if not Path(cfg.data.path).is_dir():
         print(f"bench: data folder {cfg.data.path} not found (set REVERTIBLE_DATA)",
@@ -133,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  kernel (best of {args.repeat})   {r['kernel_s']:.2f} s  "
           f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes")
     print(f"  files -> episodes    {r['files_to_table_s']:.2f} s wall")
+    _print_sizing(bench_sizing(repeat=args.repeat))
     print(f"  peak RSS             {peak_rss_mb():.0f} MiB")
     if args.model:
         sc = bench_scoring(args.config, args.data, args.model, args.tracking)
@@ -141,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  score historical     {sc['score_historical_s']:.1f} s wall "
               f"({sc['score_historical_rows']} divergences)")
     return 0
+
+
+def _print_sizing(sz: dict[str, float]) -> None:
+    n = sz["rows"]
+    print(f"  decide               {n / sz['decide_s'] / 1e6:.2f} M rows/s ({n:.0f} signals)")
+    print(f"  sizing rows/s        {n / sz['one_book_s']:,.0f} rows/s one book "
+          f"({sz['one_book_s']:.2f} s), {n / sz['books_of_50_s']:,.0f} rows/s in books of 50 "
+          f"({sz['books_of_50_s']:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revertible.config import load_config
+from revertible.config import CostConfig, load_config
 from revertible.data import load_panel
+from revertible.decision import Barriers, decide
 from revertible.episodes import build_episodes
 from revertible.errors import ModelError, RevertibleError
 from revertible.io import read_table
@@ -18,10 +19,13 @@ from revertible.scoring import (
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
     episode_features,
+    has_return_heads,
     leg_vols,
+    live_path,
     score_command,
     score_panel,
     select_open,
+    touched_reasons,
 )
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
@@ -35,11 +39,39 @@ SIZING = [
     "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
 ]  # fmt: skip
 NUMERIC = [
-    "z_entry", "beta", "probability", "leg_a_notional", "leg_a_qty", "leg_a_price",
+    "z_entry", "beta", "probability", "expected_return", "z_now", "revert_expected",
+    "continue_expected", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_notional", "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z",
     "min_abs_corr", "spread_mean", "spread_std", "bet_size", "payoff_ratio", "margin",
     "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
 ]  # fmt: skip
+
+
+class HeadsStub:
+    """Return heads made from the probability, for a model trained without them.
+
+    Until the return heads (issue 9, h9a) are in ``train``, the trained test model has no
+    ``predict_outcomes``; this wrapper gives it one (reversion mean rising with ``p``, the
+    continuation the opposite) so scoring can be tested end to end. Once ``train`` ships the
+    heads, :func:`with_heads` returns the model unchanged and this class is unused.
+    """
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_model"], name)
+
+    def predict_outcomes(self, X):
+        p = self._model.predict_proba(X)
+        rm = 0.03 * p - 0.012
+        cm = -0.6 * rm
+        return pd.DataFrame({"probability": p, "revert_mean": rm, "revert_m2": 4e-4 + rm**2,
+                             "continue_mean": cm, "continue_m2": 4e-4 + cm**2})
+
+
+def with_heads(model):
+    return model if has_return_heads(model) else HeadsStub(model)
 
 
 def _cfg(root, *sets):
@@ -64,8 +96,12 @@ def env(tmp_path_factory, monkeypatch_module):
     panel = load_panel(cfg.data)
     res = train(cfg, panel=panel, promote=True)
     history = build_episodes(panel, cfg)
-    return {"root": root, "cfg": cfg, "panel": panel, "run": res, "model": res["model"],
-            "history": history}
+    import revertible.tracking as tracking
+
+    loader = tracking.load_model
+    monkeypatch_module.setattr(tracking, "load_model", lambda *a, **k: with_heads(loader(*a, **k)))
+    return {"root": root, "cfg": cfg, "panel": panel, "run": res, "model": with_heads(res["model"]),
+            "raw_model": res["model"], "history": history}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +145,8 @@ def test_live_scores_exactly_the_divergences_open_at_the_last_bar(env):
     assert not _keys(sig) & _keys(eps[old_open])
     assert sig["label"].isna().all() and (sig["exit_reason"] == "open").all()
     assert list(sig.columns) == OUTPUT_COLUMNS
-    assert (np.diff(sig["probability"].to_numpy()) <= 0).all(), "live rows by probability"
+    # rule changed on purpose (issue 9): the book is filled by expected return, not probability
+    assert (np.diff(sig["expected_return"].to_numpy()) <= 0).all(), "live rows by expected return"
     # the selection rule on its own: nothing resolved, nothing older than the horizon
     sel = select_open(eps, last, horizon, stale.freq)
     assert _keys(sel) == _keys(expected)
@@ -180,15 +217,43 @@ def test_point_in_time_probability_and_size(env):
     assert len(full) > 100 and (full["leg_a_notional"] > 0).sum() >= 5
     assert (full.groupby("entry_time").size() > 1).any(), "books of several signals are tested"
     cols = [c for c in OUTPUT_COLUMNS if c not in ("label", "exit_reason")]
+    # expected returns, direction and size are among the compared columns
+    assert {"expected_return", "direction", "revert_expected", "continue_expected", "bet_size",
+            "leg_a_notional", "leg_b_qty"} <= set(cols)  # fmt: skip
     pd.testing.assert_frame_equal(full[cols], cut[cols], check_exact=True)
+    assert full["direction"].nunique() >= 2, "more than one direction is decided"
     assert cut["label"].isna().sum() > full["label"].isna().sum(), "outcomes differ, inputs not"
-    # live on the cut data: the divergences open at T share one book, so compare the book-free
-    # size (bet size, payoff ratio) and the probability with the full-data rows
+    # live on the cut data: the divergences open at T share one book and are re-measured at T
+    # (rule changed on purpose, issue 9): the probability is the entry's; prices are T's closes;
+    # z' uses T's closes with the entry's frozen parameters; each direction's expected return is
+    # the entry's minus what that direction already earned since entry (a loss is not credited)
     live = _score(env, panel=past)
     both = live.merge(full, on=KEY, suffixes=("_live", "_full"), validate="1:1")
     assert len(both) == len(live) >= 1
-    for col in ("probability", "bet_size", "payoff_ratio", "leg_a_price", "leg_b_price"):
-        np.testing.assert_array_equal(both[f"{col}_live"], both[f"{col}_full"], err_msg=col)
+    np.testing.assert_array_equal(both["probability_live"], both["probability_full"])
+    assert (both["priced_at_live"] == past.times[-1]).all()
+    ia = [past.assets.index(a) for a in both["asset_a"]]
+    ib = [past.assets.index(b) for b in both["asset_b"]]
+    np.testing.assert_array_equal(both["leg_a_price_live"], past.close[-1, ia])
+    np.testing.assert_array_equal(both["leg_b_price_live"], past.close[-1, ib])
+    logc = past.log_close()[-1]
+    want_z = np.sign(both["z_entry_full"]) * (logc[ia] - both["beta_full"] * logc[ib]
+                                         - both["spread_mean_full"]) / both["spread_std_full"]
+    np.testing.assert_allclose(both["z_now_live"], want_z, rtol=1e-12)
+    realised = (both["z_entry_full"].abs() - both["z_now_live"]) * both["spread_std_full"] / (
+        1 + both["beta_full"].abs())
+    np.testing.assert_allclose(both["revert_expected_live"],
+                               both["revert_expected_full"] - np.maximum(realised, 0),
+                               rtol=1e-9, atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(both["continue_expected_live"],
+                               both["continue_expected_full"] - np.maximum(-realised, 0),
+                               rtol=1e-9, atol=1e-15)  # fmt: skip
+    # a live divergence's decision is its re-measured expected returns' (decide on them)
+    again = decide(pd.DataFrame({
+        "revert_mean": both["revert_expected_live"], "revert_m2": 1.0,
+        "continue_mean": both["continue_expected_live"], "continue_m2": 1.0,
+    }), CostConfig(taker_fee=0.0, slippage_bps=0.0), env["cfg"].sizing.min_edge)  # fmt: skip
+    assert (again["direction"].to_numpy() == both["direction_live"].to_numpy()).all()
     # leg vols for vol-parity sizing are trailing too
     np.testing.assert_array_equal(leg_vols(past), leg_vols(panel)[: past.n_bars])
 
@@ -242,7 +307,7 @@ def test_model_trained_with_funding_needs_funding_data(env):
                                      {**m.meta, "requires_funding": True})
     assert env["panel"].funding is None
     with pytest.raises(ModelError, match="trained with perpetual funding.*data.funding_path"):
-        _score(env, model=needs)
+        _score(env, model=with_heads(needs))
 
 
 def test_label_or_spread_settings_differ_from_training(env):
@@ -321,3 +386,81 @@ def test_live_command_end_to_end(env, tmp_path):
             == pd.to_datetime(back["entry_time"], utc=True) + pd.Timedelta(hours=48)).all()
     loaded = load_model(env["run"]["model_uri"], env["cfg"].tracking.uri)
     assert loaded.features == env["model"].features
+
+
+# ----------------------------------------------------------------- return heads, costs, live
+
+
+def test_model_without_return_heads_is_refused_with_the_fix(env):
+    m = env["raw_model"]
+    old = CalibratedReversionModel(m.classifier, m.calibrator, m.features, m.meta)
+    if has_return_heads(old):  # pragma: no cover - a future constructor may default the heads
+        old.returns = None
+    with pytest.raises(ModelError, match=r"no return heads.*retrain it with `revertible train"):
+        _score(env, model=old)
+
+
+def test_costs_differing_from_the_model_are_reported(env):
+    from revertible.scoring._command import _summary
+
+    model = env["model"]
+    trained = {**env["cfg"].costs.model_dump(mode="json"), "taker_fee": 0.0005}
+    m = with_heads(CalibratedReversionModel(model.classifier, model.calibrator, model.features,
+                                            {**model.meta, "costs": trained}))  # fmt: skip
+    eps = env["history"]
+    sig, info = score_panel(env["panel"], m, env["cfg"], model_id="m",
+                            since=eps["entry_time"].iloc[300], until=eps["entry_time"].iloc[320])
+    lines = _summary(sig, info)
+    assert any("trained with costs taker_fee=0.0005 but this config has taker_fee=0.001" in line
+               for line in lines), lines  # fmt: skip
+    assert any(line.startswith("direction: revert ") for line in lines)
+    _, same = score_panel(env["panel"], model, env["cfg"], model_id="m",
+                          since=eps["entry_time"].iloc[300], until=eps["entry_time"].iloc[320])
+    assert same["costs_note"] == ""
+
+
+def test_live_path_and_touched_barriers():
+    """z' path on closes with frozen parameters; a trade whose barrier was touched is over."""
+    from revertible.data import Panel  # noqa: F401 - the panel type the helpers take
+
+    path = np.array([[2.1, 1.0, 0.4, np.nan], [2.5, 3.0, 4.2, 0.3], [2.2, 2.0, 1.9, 2.4],
+                     [2.2, 4.1, 0.2, np.nan]])  # fmt: skip
+    bars = {"revert": Barriers(0.5, 4.0, 4), "continue": Barriers(4.0, 0.5, 4)}
+    got = touched_reasons(path, np.array(["revert", "revert", "continue", "continue"]), bars)
+    assert got.tolist() == ["revert take-profit already touched since entry",
+                            "revert stop already touched since entry", "",
+                            "continue take-profit already touched since entry"]  # fmt: skip
+
+
+def test_live_path_matches_hand_computed_z(env):
+    panel, eps = env["panel"], env["history"]
+    rows = eps.iloc[[100, 200]].reset_index(drop=True)
+    path = live_path(panel, rows, 48)
+    for i, r in rows.iterrows():
+        t = panel.times.get_loc(r["entry_time"])
+        a, b = panel.assets.index(r["asset_a"]), panel.assets.index(r["asset_b"])
+        logc = panel.log_close()
+        win = slice(t + 1, t + 49)
+        want = np.sign(r["z_entry"]) * (logc[win, a] - r["beta"] * logc[win, b]
+                                        - r["spread_mean"]) / r["spread_std"]
+        np.testing.assert_allclose(path[i], want, rtol=1e-12)
+
+
+def test_live_rows_with_a_touched_barrier_keep_their_row_with_zero_size(env, monkeypatch):
+    """With continuation barriers tighter than the label's, open rows can be over already."""
+    import revertible.scoring._score as core
+
+    class Follow(HeadsStub):  # every divergence decided "continue"
+        def predict_outcomes(self, X):
+            out = super().predict_outcomes(X)
+            return out.assign(revert_mean=-0.5, continue_mean=0.5)
+
+    tight = Barriers(2.05, 1.95, 48)
+    monkeypatch.setattr(core, "continuation_barriers", lambda cfg: {
+        "revert": Barriers(0.5, 4.0, 48), "continue": tight})  # fmt: skip
+    sig = _score(env, model=Follow(env["raw_model"]))
+    assert (sig["direction"] == "continue").all() and len(sig) >= 3
+    over = sig["reason"].str.contains("continue (?:take-profit|stop) already touched since entry")
+    assert over.sum() >= 1
+    assert (sig.loc[over, ["leg_a_notional", "leg_b_notional"]] == 0).all().all()
+    assert ((sig["take_profit_z"] == 2.05) & (sig["stop_z"] == 1.95)).all()

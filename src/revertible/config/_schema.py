@@ -319,10 +319,19 @@ class SizingConfig(_Frozen):
     max_gross_leverage: float = Field(3.0, gt=0.0)
     method: Literal["kelly", "afml"] = "kelly"
     kelly_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    min_edge: float = Field(0.0, ge=0.0, description="Minimum expected return per unit risked.")
+    min_edge: float = Field(
+        0.0,
+        ge=0.0,
+        description="Minimum expected net return per unit of gross notional to trade a direction "
+        "(probability-only sizing: per unit risked).",
+    )
     split: Literal["beta", "vol_parity", "dollar"] = "beta"
     risk_per_trade: float = Field(
-        0.01, gt=0.0, le=1.0, description="Spread-vol budget per trade as a share of capital."
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="Spread-vol budget per trade as a share of capital (probability-only "
+        "sizing; decided signals are sized by fractional Kelly).",
     )
     max_asset_net_exposure: float = Field(
         0.5, gt=0.0, description="Per-asset net notional cap as a share of capital."
@@ -331,6 +340,15 @@ class SizingConfig(_Frozen):
     qty_step: float = Field(0.0, ge=0.0, description="Quantity rounding step (0: none).")
     maintenance_margin_rate: float = Field(0.005, ge=0.0, lt=1.0)
     min_abs_corr_exit: float = Field(0.5, ge=0.0, le=1.0)
+    min_abs_beta: float = Field(
+        0.1, ge=0.0, description="Below this |beta| a pair is not sized (not a pair trade)."
+    )
+    liquidation_cushion: float = Field(
+        0.5, ge=0.0, description="Liquidation lies beyond each leg's adverse move * (1 + this)."
+    )
+    liquidation_sigmas: float = Field(
+        3.0, ge=0.0, description="A leg's plausible move: this many sigmas over the horizon."
+    )
 
 
 class BacktestConfig(_Frozen):

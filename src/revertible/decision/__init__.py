@@ -1,32 +1,60 @@
-"""Decision and sizing: direction, fractional Kelly stake, two legs under risk limits."""
+"""Decision and sizing: direction, fractional Kelly stake, two legs under risk limits.
+
+:func:`decide` picks ``revert``, ``continue`` or ``none`` per divergence from the return heads'
+outcome moments net of the venue's round trip; :func:`size_signals` sizes the decided signals
+(true fractional Kelly, leg split, liquidation checks, book caps, exchange rounding).
+"""
 
 from __future__ import annotations
 
-from ._sizing import (
-    LIQUIDATION_CUSHION,
-    REQUIRED_COLUMNS,
-    SIZING_COLUMNS,
+from ._book import round_qty
+from ._decide import (
+    DECISION_COLUMNS,
+    DIRECTIONS,
+    OUTCOME_COLUMNS,
+    Barriers,
+    condition_on_realised,
+    decide,
+    trade_barriers,
+)
+from ._kelly import binary_kelly, empirical_payoff, kelly_fraction, net_moments
+from ._legs import leg_ratio, leg_ratios, leg_sides, leg_signs
+from ._payoff import (
     Bet,
     Payoff,
     afml_size,
     bet_size,
     expected_edge,
     kelly_size,
-    leg_ratio,
-    leg_sides,
-    liquidation_price,
-    max_safe_leverage,
     payoff,
-    round_qty,
     round_trip_cost,
-    size_signals,
     vol_target_notional,
+)
+from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
+from ._size import (
+    REQUIRED_COLUMNS,
+    SIZING_COLUMNS,
+    UNIT_COLUMNS,
+    size_signals,
+    sizing_mode,
+    unit_stakes,
 )
 
 __all__ = [
-    "LIQUIDATION_CUSHION",
+    "OUTCOME_COLUMNS",
+    "DECISION_COLUMNS",
+    "DIRECTIONS",
     "REQUIRED_COLUMNS",
     "SIZING_COLUMNS",
+    "UNIT_COLUMNS",
+    "Barriers",
+    "trade_barriers",
+    "decide",
+    "condition_on_realised",
+    "net_moments",
+    "kelly_fraction",
+    "binary_kelly",
+    "empirical_payoff",
     "Payoff",
     "Bet",
     "round_trip_cost",
@@ -37,9 +65,15 @@ __all__ = [
     "bet_size",
     "vol_target_notional",
     "leg_ratio",
+    "leg_ratios",
     "leg_sides",
+    "leg_signs",
     "liquidation_price",
+    "liquidation_prices",
     "max_safe_leverage",
+    "safe_leverages",
     "round_qty",
     "size_signals",
+    "unit_stakes",
+    "sizing_mode",
 ]

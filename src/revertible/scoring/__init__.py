@@ -1,23 +1,19 @@
-"""Scoring: live or historical divergences -> probability, decision and sized legs."""
+"""Scoring: live or historical divergences -> probability, expected returns, direction, legs."""
 
 from __future__ import annotations
 
+from ._command import score_command, score_panel
+from ._inputs import LEG_VOL_BARS, leg_vols, live_path, touched_reasons, z_now
+from ._model import check_model, costs_note, has_return_heads, resolve_model_uri, tracking_uri
 from ._score import (
     EXTRA_COLUMNS,
-    LEG_VOL_BARS,
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
-    check_model,
+    continuation_barriers,
     episode_features,
-    leg_vols,
-    resolve_model_uri,
-    score_command,
     score_episodes,
-    score_panel,
-    select_open,
-    select_range,
-    tracking_uri,
 )
+from ._select import select_open, select_range
 
 __all__ = [
     "SIGNAL_COLUMNS",
@@ -27,9 +23,15 @@ __all__ = [
     "select_open",
     "select_range",
     "leg_vols",
+    "live_path",
+    "z_now",
+    "touched_reasons",
     "check_model",
+    "has_return_heads",
+    "costs_note",
     "tracking_uri",
     "resolve_model_uri",
+    "continuation_barriers",
     "episode_features",
     "score_episodes",
     "score_panel",

@@ -1,0 +1,267 @@
+"""Sizing: decided (or probability-only) divergences -> two-leg positions under risk limits.
+
+Pure and checked: no I/O, every division guarded; a position that cannot or should not be taken
+gets zero size and a ``reason`` instead of NaN or inf. Vectorised: the per-signal steps are numpy
+over all rows, the book (caps shared by the signals of one call) is one compiled loop.
+
+Per signal, in this order (the first failing step gives the ``reason``):
+
+1. **Inputs and legs** (:mod:`._legs`): sides from the signs of ``z_entry`` and ``beta`` and the
+   direction (continuation takes the opposite side of both legs); the leg ratio by ``split``; no
+   trade below ``|beta| < sizing.min_abs_beta`` (not a pair trade).
+2. **Barriers**: the position's ``z'`` (``z_now`` if given, else ``|z_entry|``) must lie between
+   the direction's take-profit and stop.
+3. **Stake**: fractional Kelly, ``sizing.kelly_fraction`` times the full-Kelly gross notional
+   per unit of capital (:mod:`._kelly`), zero unless the expected net return exceeds
+   ``sizing.min_edge``. Three inputs, by the columns present:
+
+   * ``"moments"`` (``direction``, ``expected_return``, ``return_m2``, from
+     :func:`revertible.decision.decide`): ``f* = mu / E[r^2]`` of the net return;
+   * ``"binary"`` (``probability``, ``win_return``, ``loss_return``: empirical gross sizes per unit
+     of gross notional): ``f* = p / L - (1 - p) / W`` on the net sizes;
+   * ``"legacy"`` (``probability`` only: classifier-only callers such as the backtest's
+     probability strategies until they move to the return heads): the former rule, a
+     volatility-target notional times the barrier-payoff bet size (:mod:`._payoff`).
+
+   The leg-A notional is the gross stake over ``1 + ratio``.
+4. **Leverage** (:mod:`._risk`): per leg, the highest leverage up to ``max_gross_leverage`` whose
+   liquidation lies beyond the stop move and the leg's own ``k``-sigma move over the horizon
+   (when ``vol_a``/``vol_b`` are given), times ``1 + liquidation_cushion``.
+5. **Book caps and rounding** (:mod:`._book`), in priority order: descending
+   ``expected_return`` (moments) or ``probability`` (binary, legacy), ties in row order.
+
+Timing: a signal's ``time_stop`` is ``entry_time + horizon * bar`` of its direction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import CostConfig, LabelConfig, SizingConfig
+from ._book import BELOW_MIN_NOTIONAL, CAP_NAMES, REACHED, ROUNDS_TO_ZERO, book_signals
+from ._checks import check_capital, require
+from ._decide import Barriers
+from ._risk import liquidation_prices
+from ._steps import REQUIRED_COLUMNS, Reasons, per_signal, sizing_mode
+
+__all__ = ["REQUIRED_COLUMNS", "SIZING_COLUMNS", "UNIT_COLUMNS", "sizing_mode", "size_signals",
+           "unit_stakes"]
+
+SIZING_COLUMNS = (
+    "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price",
+    "leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price",
+    "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
+    "bet_size", "payoff_ratio", "margin", "leg_a_leverage", "leg_b_leverage",
+    "leg_a_liq_price", "leg_b_liq_price",
+)  # fmt: skip
+"""Columns ``size_signals`` adds (DESIGN.md signal columns, then transparency columns)."""
+
+
+def size_signals(
+    signals: pd.DataFrame,
+    sizing: SizingConfig,
+    costs: CostConfig,
+    label: LabelConfig,
+    *,
+    bar: pd.Timedelta = pd.Timedelta(hours=1),  # noqa: B008 - immutable
+    capital: float | None = None,
+    continuation: Barriers | None = None,
+    books: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Size divergences into two-leg positions under the book's risk limits (vectorised).
+
+    Parameters
+    ----------
+    signals : pandas.DataFrame
+        One row per divergence: :data:`REQUIRED_COLUMNS` (``z_entry``, ``beta``, ``spread_std``
+        in log units and frozen at entry; leg prices in quote currency, used for quantities and
+        liquidation prices) and the stake input of one mode (module docstring). Optional:
+        ``vol_a``/``vol_b`` (trailing one-bar log-return vol of each leg: ``vol_parity`` split
+        and the liquidation check), ``z_now`` (``z'`` at the pricing bar, default
+        ``|z_entry|``), ``skip_reason`` (non-empty: zero size with that reason).
+    sizing, costs, label : SizingConfig, CostConfig, LabelConfig
+        Risk limits, trading costs, the reversion barriers (``exit``, ``stop``, ``horizon``).
+    bar : pandas.Timedelta
+        Bar length; ``time_stop = entry_time + horizon * bar``.
+    capital : float, optional
+        Account equity in quote currency; ``sizing.capital`` if None.
+    continuation : Barriers, optional
+        The continuation trade's barriers (:func:`trade_barriers`); None mirrors the label's.
+    books : numpy.ndarray, optional
+        One label per row: rows with the same label share the caps, other books start empty
+        (e.g. one book per entry bar). None: all rows form one book.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``signals`` (same index and order) with :data:`SIZING_COLUMNS` added. Notionals are
+        absolute quote amounts; ``gross_leverage`` is the position's gross notional / capital;
+        ``take_profit_z``/``stop_z``/``time_stop`` are the chosen direction's exits on ``z'``.
+        ``bet_size`` is the stake before caps: the fractional-Kelly gross notional per unit of
+        capital (moments, binary; may exceed 1) or the legacy bet size in [0, 1];
+        ``payoff_ratio`` is net win / net loss (binary, legacy; 0 for moments). ``reason`` is
+        empty for a position sized as requested at full leverage, says why for a zero position,
+        and for a traded one notes the binding cap (``"reduced by ..."``) or a lowered leverage:
+        test ``leg_a_notional > 0`` for "traded". Sides are filled whenever ``z_entry`` and
+        ``beta`` fix them (the reversion trade's for ``direction == "none"``). No numeric
+        output is NaN or inf.
+
+    Raises
+    ------
+    ValueError
+        On missing columns, a probability outside [0, 1], an unknown direction, negative
+        capital or a non-positive ``bar``.
+
+    """
+    cap = float(sizing.capital if capital is None else capital)
+    check_capital(cap)
+    require(bar > pd.Timedelta(0), "bar > 0", bar=str(bar))
+    st = per_signal(signals, sizing, costs, label, cap, continuation)
+    n, why, notes, wanted_a, ratio = st.n, st.why, st.notes, st.wanted_a, st.ratio
+    lev_a, lev_b, sign_a, sign_b = st.lev_a, st.lev_b, st.sign_a, st.sign_b
+    price_a, price_b, key, bet = st.price_a, st.price_b, st.key, st.bet
+    payoff_ratio = st.payoff_ratio
+    take_profit, stop, horizon, mmr, top = st.take_profit, st.stop, st.horizon, st.mmr, st.top
+
+    # 5. the book, in priority order
+    ids, names = pd.factorize(pd.concat([signals["asset_a"], signals["asset_b"]],
+                                        ignore_index=True))  # fmt: skip
+    ia, ib = ids[:n].astype(np.int64), ids[n:].astype(np.int64)
+    book = np.zeros(n, np.int64) if books is None else pd.factorize(np.asarray(books))[0]
+    require(len(book) == n, "len(books) == len(signals)", books=len(book), signals=n)
+    order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
+    margin_cap = cap * (1.0 - sizing.buffer)
+    res = book_signals(
+        order.astype(np.int64), book.astype(np.int64), wanted_a, ratio,
+        np.where(why.ok, lev_a, 1.0), np.where(why.ok, lev_b, 1.0), ia, ib, sign_a, sign_b,
+        np.where(why.ok, price_a, 1.0), np.where(why.ok, price_b, 1.0), max(len(names), 1),
+        sizing.max_asset_net_exposure * cap, top * margin_cap, margin_cap,
+        float(sizing.qty_step), float(sizing.min_notional),
+    )  # fmt: skip
+    n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
+    reason = _book_reasons(why, notes, status, reached, reduced, ia, ib, np.asarray(names))
+    traded = n_a > 0.0
+
+    out = signals.copy()
+    for leg, sign, price, notional, qty in (("a", sign_a, price_a, n_a, q_a),
+                                            ("b", sign_b, price_b, n_b, q_b)):  # fmt: skip
+        out[f"leg_{leg}_side"] = np.where(sign > 0, "long", np.where(sign < 0, "short", ""))
+        out[f"leg_{leg}_notional"] = notional
+        out[f"leg_{leg}_qty"] = qty
+        out[f"leg_{leg}_price"] = np.where(np.isfinite(price) & (price > 0.0), price, 0.0)
+    out["gross_leverage"] = (n_a + n_b) / cap if cap > 0.0 else np.zeros(n)
+    out["take_profit_z"] = take_profit.astype(float)
+    out["stop_z"] = stop.astype(float)
+    hold = pd.to_timedelta(horizon * bar.value, unit="ns").to_numpy()
+    out["time_stop"] = signals["entry_time"] + hold
+    out["min_abs_corr"] = float(sizing.min_abs_corr_exit)
+    out["reason"] = reason
+    out["bet_size"] = np.where(np.isfinite(bet), bet, 0.0)
+    out["payoff_ratio"] = np.where(np.isfinite(payoff_ratio), payoff_ratio, 0.0)
+    out["margin"] = margin
+    out["leg_a_leverage"] = np.where(traded, lev_a, 0.0)
+    out["leg_b_leverage"] = np.where(traded, lev_b, 0.0)
+    out["leg_a_liq_price"] = np.where(traded, liquidation_prices(price_a, sign_a, lev_a, mmr), 0.0)
+    out["leg_b_liq_price"] = np.where(traded, liquidation_prices(price_b, sign_b, lev_b, mmr), 0.0)
+    return out
+
+
+def _book_reasons(
+    why: Reasons, notes: np.ndarray, status: np.ndarray, reached: np.ndarray,
+    reduced: np.ndarray, ia: np.ndarray, ib: np.ndarray, names: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Compose each row's reason: step failure, else book outcome plus leverage notes.
+
+    Reasons repeat a lot, so each distinct combination of (step reason, book status, binding
+    cap and its asset, leverage note) is composed once and taken for every row that has it.
+    """
+    n = len(notes)
+    why_code, why_uniq = pd.factorize(why.text)
+    note_code, note_uniq = pd.factorize(notes)
+
+    def asset(cap: np.ndarray) -> np.ndarray:
+        return np.where(cap == 0, ia, np.where(cap == 1, ib, -1))
+
+    head_cap = np.where(status == REACHED, reached, -1).astype(np.int64)
+    tail_cap = reduced.astype(np.int64)
+    cols = [
+        np.where(why.ok, -1, why_code), status.astype(np.int64), head_cap, asset(head_cap),
+        note_code, tail_cap, asset(tail_cap),
+    ]  # fmt: skip
+    inv = np.zeros(n, dtype=np.int64)
+    for c in cols:  # combine codes pairwise: every step stays below n * (max code + 2)
+        c = c.astype(np.int64) + 1
+        inv, _ = pd.factorize(inv * (int(c.max(initial=0)) + 1) + c)
+    first = np.zeros(int(inv.max(initial=-1)) + 1, dtype=np.int64)
+    first[inv[::-1]] = np.arange(n)[::-1]  # a row of each combination
+    uniq = np.column_stack(cols)[first]
+    text = np.empty(len(uniq), dtype=object)
+    for j, (w, st, hc, ha, nc, tc, ta) in enumerate(uniq.tolist()):
+        if w >= 0:
+            text[j] = why_uniq[w]
+            continue
+        parts = []
+        if st == REACHED:
+            parts.append(CAP_NAMES[hc].format(a=names[ha], b=names[ha]) + " reached")
+        elif st == ROUNDS_TO_ZERO:
+            parts.append("quantity rounds to zero at qty_step")
+        elif st == BELOW_MIN_NOTIONAL:
+            parts.append("leg below min_notional")
+        if note_uniq[nc]:
+            parts.append(note_uniq[nc])
+        if tc >= 0:
+            parts.append("reduced by " + CAP_NAMES[tc].format(a=names[ta], b=names[ta]))
+        text[j] = "; ".join(parts)
+    return text[inv.reshape(n)] if n else np.full(0, "", dtype=object)
+
+
+UNIT_COLUMNS = (
+    "leg_a_side", "leg_b_side", "frac_a", "frac_b", "lev_a", "lev_b", "bet_size",
+    "payoff_ratio", "take_profit_z", "stop_z", "horizon", "sizing_reason",
+)  # fmt: skip
+"""Columns of :func:`unit_stakes`."""
+
+
+def unit_stakes(
+    signals: pd.DataFrame,
+    sizing: SizingConfig,
+    costs: CostConfig,
+    label: LabelConfig,
+    *,
+    continuation: Barriers | None = None,
+) -> pd.DataFrame:
+    """Each signal's position per unit of capital before any book cap (steps 1-4, vectorised).
+
+    What a simulator with its own book needs (the backtest): the stake is linear in capital, so
+    ``frac_a``/``frac_b`` (leg notionals per unit of capital) times the equity at the signal's
+    bar is :func:`size_signals`' wanted position; the caller applies the caps, rounding and
+    ``min_notional``. Same inputs and modes as :func:`size_signals`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index; :data:`UNIT_COLUMNS`. ``frac_a == 0`` with ``sizing_reason`` for a signal
+        not to trade; ``lev_a``/``lev_b`` are the liquidation-safe leg leverages and
+        ``sizing_reason`` notes a lowered leverage for a traded one; ``horizon`` is the time stop
+        in bars of the signal's direction.
+    """
+    st = per_signal(signals, sizing, costs, label, 1.0, continuation)
+    ok = st.why.ok
+    return pd.DataFrame(
+        {
+            "leg_a_side": np.where(st.sign_a > 0, "long", np.where(st.sign_a < 0, "short", "")),
+            "leg_b_side": np.where(st.sign_b > 0, "long", np.where(st.sign_b < 0, "short", "")),
+            "frac_a": st.wanted_a,
+            "frac_b": st.wanted_a * st.ratio,
+            "lev_a": np.where(ok, st.lev_a, 0.0),
+            "lev_b": np.where(ok, st.lev_b, 0.0),
+            "bet_size": np.where(np.isfinite(st.bet), st.bet, 0.0),
+            "payoff_ratio": np.where(np.isfinite(st.payoff_ratio), st.payoff_ratio, 0.0),
+            "take_profit_z": st.take_profit.astype(float),
+            "stop_z": st.stop.astype(float),
+            "horizon": st.horizon.astype(np.int64),
+            "sizing_reason": np.where(ok, st.notes, st.why.text),
+        },
+        index=signals.index,
+    )

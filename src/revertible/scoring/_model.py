@@ -1,0 +1,127 @@
+"""The model side of scoring: checks before any work, the registry, loading.
+
+A model is refused (one :class:`~revertible.errors.ModelError` line naming the fix) when it has no
+return heads (an older registered version: it cannot decide a direction), needs a data source the
+scoring data lacks, was trained under label / spread / feature / universe settings that differ
+from the scoring config, or lacks a feature column. Costs are not a refusal: expected returns are
+net of the *scoring* config's venue, and a difference from the training costs is reported
+(:func:`costs_note`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from ..config import Config
+from ..errors import ModelError
+
+__all__ = ["check_model", "has_return_heads", "costs_note", "tracking_uri", "resolve_model_uri"]
+
+
+def has_return_heads(model: Any) -> bool:
+    """True when ``model.predict_outcomes`` exists (and ``model.returns``, if any, is set)."""
+    return callable(getattr(model, "predict_outcomes", None)) and (
+        getattr(model, "returns", True) is not None
+    )
+
+
+def check_model(
+    model: Any, cfg: Config, has_funding: bool, features: pd.DataFrame | None = None
+) -> None:
+    """Refuse to score when the model cannot use this input (one :class:`ModelError` line).
+
+    Checks, in order: the return heads (:func:`has_return_heads`), the data sources (a model
+    trained with funding features needs ``data.funding_path``), the settings recorded in
+    ``model.meta`` (``label``, ``spread``, and ``features`` / ``universe`` when recorded) against
+    ``cfg``, since episodes and features depend on them, and the feature columns: those of
+    ``features``, or before any work the columns :func:`revertible.features.feature_names`
+    gives under ``cfg``.
+    """
+    from ..features import feature_names
+
+    if not has_return_heads(model):
+        raise ModelError(
+            "the model has no return heads (no predict_outcomes): it predates trade outcomes and "
+            "cannot decide revert / continue / none; retrain it with `revertible train CONFIG` "
+            "(optionally --promote) and score with the new version"
+        )
+    model.check_sources(has_funding)
+    meta = getattr(model, "meta", {}) or {}
+    for section in ("label", "spread", "features", "universe"):
+        trained = meta.get(section)
+        if not isinstance(trained, dict):
+            continue
+        now = getattr(cfg, section).model_dump()
+        diff = [k for k, v in trained.items() if k in now and not _same(now[k], v)]
+        if diff:
+            k = diff[0]
+            raise ModelError(
+                f"the model was trained with {section}.{k}={trained[k]!r} but the scoring config "
+                f"has {section}.{k}={now[k]!r}; score with the training config "
+                f"(--set {section}.{k}={trained[k]}) or retrain"
+            )
+    if features is None:
+        features = pd.DataFrame(columns=feature_names(cfg))
+    model.check_input(features)
+
+
+def costs_note(model: Any, cfg: Config) -> str:
+    """A summary line when the config's costs (venue) differ from the model's; else empty."""
+    trained = (getattr(model, "meta", {}) or {}).get("costs")
+    if not isinstance(trained, dict):
+        return ""
+    now = cfg.costs.model_dump(mode="json")
+    diff = [k for k, v in trained.items() if k in now and not _same(now[k], v)]
+    if not diff:
+        return ""
+    was = ", ".join(f"{k}={trained[k]!r}" for k in diff)
+    has = ", ".join(f"{k}={now[k]!r}" for k in diff)
+    return (
+        f"note: the model was trained with costs {was} but this config has {has}; expected "
+        "returns and directions here are net of this config's costs"
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def tracking_uri(cfg: Config) -> str:
+    """Return the MLflow store: ``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri
+
+
+def resolve_model_uri(uri: str, tracking: str) -> str:
+    """Pin ``models:/<name>@<alias>`` to ``models:/<name>/<version>``; other URIs unchanged.
+
+    The output's ``model`` column then names the exact version that scored, even after the
+    alias moves, and loading the pinned URI cannot race a concurrent promotion.
+    """
+    if not (uri.startswith("models:/") and "@" in uri):
+        return uri
+    name, _, alias = uri[len("models:/"):].partition("@")
+    from mlflow import MlflowClient
+
+    try:
+        mv = MlflowClient(tracking, registry_uri=tracking).get_model_version_by_alias(name, alias)
+    except Exception as exc:  # noqa: BLE001 - any failure: the alias cannot be resolved
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelError(
+            f"model {uri}: alias {alias!r} of registered model {name!r} not found in {tracking} "
+            f"({first}); promote a version (revertible train --promote) or pass "
+            "models:/<name>/<version>"
+        ) from None
+    return f"models:/{name}/{mv.version}"
+
+
+def load_pinned(uri: str, store: str) -> tuple[str, Any]:
+    """Pin an alias to its version and load that model: ``(pinned_uri, model)``."""
+    from ..tracking import load_model
+
+    pinned = resolve_model_uri(uri, store)
+    return pinned, load_model(pinned, store)

@@ -1,0 +1,521 @@
+"""Decision and Kelly: hand-computed cases, Kelly against a numeric optimum, known answers on
+planted spreads, and property tests of the vectorised sizing of decided signals."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from revertible.config import CostConfig, LabelConfig, SizingConfig
+from revertible.decision import (
+    DECISION_COLUMNS,
+    UNIT_COLUMNS,
+    Barriers,
+    binary_kelly,
+    condition_on_realised,
+    decide,
+    empirical_payoff,
+    kelly_fraction,
+    leg_sides,
+    liquidation_price,
+    net_moments,
+    round_trip_cost,
+    size_signals,
+    sizing_mode,
+    trade_barriers,
+    unit_stakes,
+)
+from revertible.synthetic import simulate_ou_pair, simulate_random_walk_pair
+
+PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PERP = CostConfig(taker_fee=0.0005, slippage_bps=2.0)  # 14 bp round trip per unit gross
+T0 = pd.Timestamp("2024-03-01 12:00", tz="UTC")
+NUMERIC = [
+    "leg_a_notional", "leg_a_qty", "leg_a_price", "leg_b_notional", "leg_b_qty", "leg_b_price",
+    "gross_leverage", "take_profit_z", "stop_z", "min_abs_corr", "bet_size", "payoff_ratio",
+    "margin", "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+]  # fmt: skip
+
+
+def outcomes(**kw) -> pd.DataFrame:
+    row = dict(revert_mean=0.006, revert_m2=4e-4, continue_mean=-0.004, continue_m2=4e-4)
+    row.update(kw)
+    return pd.DataFrame([row])
+
+
+def decided(direction="revert", mu=0.0012, m2=4e-4, **kw) -> dict:
+    """One decided signal (the BTC/ETH-like example); keywords override."""
+    row = dict(
+        asset_a="BTC/USDT", asset_b="ETH/USDT", entry_time=T0, z_entry=2.3, beta=0.8,
+        spread_std=0.02, price_a=62_000.0, price_b=3_400.0, vol_a=0.006, vol_b=0.008,
+        direction=direction, expected_return=mu, return_m2=m2,
+    )  # fmt: skip
+    row.update(kw)
+    return row
+
+
+# ------------------------------------------------------------------------------- the decision
+
+
+def test_round_trip_per_unit_gross_is_two_fills():
+    assert round_trip_cost(PERP, 0.0) == pytest.approx(2 * (0.0005 + 0.0002))
+    assert round_trip_cost(CostConfig(), 0.0) == pytest.approx(0.0024)  # spot taker 24 bp
+
+
+def test_decide_hand_computed():
+    c = 0.0014
+    rows = pd.DataFrame(
+        {
+            "revert_mean": [0.006, 0.001, 0.0015, np.nan, np.nan, 0.002],
+            "revert_m2": [4e-4, 4e-4, 4e-4, 4e-4, np.nan, 4e-4],
+            "continue_mean": [-0.004, 0.005, 0.0010, 0.003, np.nan, 0.002],
+            "continue_m2": [4e-4, 5e-4, 4e-4, 4e-4, np.nan, 4e-4],
+        },
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    out = decide(rows, PERP)
+    assert list(out.columns) == list(DECISION_COLUMNS) and list(out.index) == list(rows.index)
+    assert out["direction"].tolist() == ["revert", "continue", "revert", "continue", "none",
+                                         "revert"]  # fmt: skip
+    np.testing.assert_allclose(out["revert_expected"], rows["revert_mean"] - c)
+    np.testing.assert_allclose(out["continue_expected"], rows["continue_mean"] - c)
+    assert out["expected_return"].iloc[0] == pytest.approx(0.006 - c)
+    assert out["expected_return"].iloc[1] == pytest.approx(0.005 - c)
+    # net second moment: E[(r - c)^2] = m2 - 2 c mu + c^2
+    assert out["return_m2"].iloc[1] == pytest.approx(5e-4 - 2 * c * 0.005 + c * c)
+    assert np.isnan(out["expected_return"].iloc[4])  # nothing known: none, NaN
+    # min_edge: the better direction must clear it, else none with the better of the two
+    gated = decide(rows, PERP, min_edge=0.004)
+    assert gated["direction"].tolist() == ["revert", "none", "none", "none", "none", "none"]
+    assert gated["expected_return"].iloc[1] == pytest.approx(0.005 - c)
+    # costs alone can turn a positive gross edge into no trade
+    spot = decide(rows, CostConfig())
+    assert spot["direction"].iloc[2] == "none" and spot["expected_return"].iloc[2] < 0
+
+
+def test_decide_restricted_to_reversion():
+    rows = outcomes(revert_mean=0.003, continue_mean=0.009)
+    assert decide(rows, PERP)["direction"].iloc[0] == "continue"
+    only = decide(rows, PERP, directions=("revert",))
+    assert only["direction"].iloc[0] == "revert"
+    assert only["expected_return"].iloc[0] == pytest.approx(0.003 - 0.0014)
+    assert only["continue_expected"].iloc[0] == pytest.approx(0.009 - 0.0014)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        decide(rows, PERP, directions=("up",))
+
+
+def test_unit_stakes_are_size_signals_per_unit_capital_below_the_caps():
+    sig = pd.DataFrame([decided(), decided("continue", mu=0.002, asset_a="SOL/USDT"),
+                        decided("none", mu=-0.001, asset_a="XRP/USDT")])  # fmt: skip
+    sizing = SizingConfig(max_asset_net_exposure=50.0, max_gross_leverage=20.0, buffer=0.0)
+    units = unit_stakes(sig, sizing, PERP, LabelConfig())
+    assert list(units.columns) == list(UNIT_COLUMNS)
+    for i in range(len(sig)):
+        one = size_signals(sig.iloc[[i]], sizing, PERP, LabelConfig(), capital=10_000.0)
+        assert one.leg_a_notional.iloc[0] == pytest.approx(units.frac_a.iloc[i] * 10_000.0)
+        assert one.leg_b_notional.iloc[0] == pytest.approx(units.frac_b.iloc[i] * 10_000.0)
+        if units.frac_a.iloc[i] > 0:
+            assert one.leg_a_leverage.iloc[0] == units.lev_a.iloc[i]
+            assert (one.leg_a_side.iloc[0], one.leg_b_side.iloc[0]) == (
+                units.leg_a_side.iloc[i], units.leg_b_side.iloc[i])
+    assert units.frac_a.iloc[2] == 0 and "min_edge" in units.sizing_reason.iloc[2]
+    assert units.horizon.tolist() == [48, 48, 48]
+
+
+def test_decide_errors():
+    with pytest.raises(ValueError, match=r"missing=\['continue_m2'\].*predict_outcomes"):
+        decide(outcomes().drop(columns="continue_m2"), PERP)
+    with pytest.raises(ValueError, match="`min_edge >= 0` must hold"):
+        decide(outcomes(), PERP, min_edge=-0.1)
+
+
+def test_condition_on_realised_removes_gains_only():
+    o = pd.concat([outcomes(), outcomes()], ignore_index=True)
+    got = condition_on_realised(o, np.array([0.002, -0.003]))
+    # row 0: the reversion earned 0.002, so less is left; the continuation lost: not credited
+    assert got["revert_mean"].iloc[0] == pytest.approx(0.004)
+    assert got["continue_mean"].iloc[0] == pytest.approx(-0.004)
+    assert got["revert_m2"].iloc[0] == pytest.approx(4e-4 - 2 * 0.002 * 0.006 + 0.002**2)
+    # row 1: the spread diverged further: the continuation earned 0.003
+    assert got["revert_mean"].iloc[1] == pytest.approx(0.006)
+    assert got["continue_mean"].iloc[1] == pytest.approx(-0.007)
+
+
+def test_trade_barriers_mirror_the_label_by_default():
+    bars = trade_barriers(LabelConfig(horizon=24))
+    assert bars["revert"] == Barriers(0.5, 4.0, 24)
+    assert bars["continue"] == Barriers(4.0, 0.5, 24)
+
+    class Section:  # the config's `continue` section (h9a), duck-typed
+        take_profit, stop, horizon = 3.5, 1.0, None
+
+    assert trade_barriers(LabelConfig(), Section())["continue"] == Barriers(3.5, 1.0, 48)
+
+
+# ---------------------------------------------------------------------------------- Kelly
+
+
+def numeric_kelly(r: np.ndarray, w: np.ndarray) -> float:
+    """argmax_f sum w log(1 + f r), searched where 1 + f r > 0 for every outcome."""
+    hi = 1.0 / -r.min() if r.min() < 0 else 1e6
+    res = minimize_scalar(lambda f: -np.sum(w * np.log1p(f * r)), bounds=(0.0, hi * 0.999999),
+                          method="bounded", options={"xatol": 1e-10})  # fmt: skip
+    return float(res.x)
+
+
+@pytest.mark.parametrize(
+    ("r", "w", "rtol"),
+    [
+        (np.array([-0.02, 0.005, 0.025]), np.array([0.35, 0.3, 0.35]), 0.05),
+        (np.array([-0.01, 0.012]), np.array([0.5, 0.5]), 0.05),
+        (np.array([-0.03, -0.01, 0.0, 0.01, 0.02, 0.04]), np.array([.1, .2, .15, .25, .2, .1]),
+         0.10),  # fmt: skip
+        (np.array([-0.01, 0.0102]), np.array([0.5, 0.5]), 0.01),  # small edge, |f r| ~ 0.01: tight
+    ],
+)
+def test_kelly_fraction_matches_numeric_log_optimum(r, w, rtol):
+    mu, m2 = float(np.sum(w * r)), float(np.sum(w * r * r))
+    assert mu > 0
+    f = float(kelly_fraction(np.array([mu]), np.array([m2]))[0])
+    assert f == pytest.approx(mu / m2)
+    assert f == pytest.approx(numeric_kelly(r, w), rel=rtol)
+
+
+def test_binary_kelly_is_exact_and_empirical_sizes_include_overshoot():
+    p, win, loss = 0.55, 0.021, 0.019
+    f = float(binary_kelly(np.array([p]), np.array([win]), np.array([loss]))[0])
+    r, w = np.array([win, -loss]), np.array([p, 1 - p])
+    assert f == pytest.approx(numeric_kelly(r, w), rel=1e-5)
+    assert binary_kelly(np.array([0.3]), np.array([0.01]), np.array([0.02]))[0] == 0.0
+    # realised returns of won / lost trades (stop overshoot makes the loss larger than 1.58%)
+    won = np.array([1, 1, 0, 0, 1, 0])
+    ret = np.array([0.0221, 0.0230, -0.0219, -0.0250, 0.0190, np.nan])
+    w_, l_ = empirical_payoff(ret, won)
+    assert w_ == pytest.approx(np.mean([0.0221, 0.0230, 0.0190]))
+    assert l_ == pytest.approx(np.mean([0.0219, 0.0250]))
+    with pytest.raises(ValueError, match="one won and one lost"):
+        empirical_payoff(ret[:2], won[:2])
+
+
+def test_net_moments():
+    mu, m2 = net_moments(np.array([0.01]), np.array([5e-4]), 0.0014)
+    assert mu[0] == pytest.approx(0.0086)
+    rng = np.random.default_rng(0)
+    r = rng.normal(0.01, 0.02, 200_000)
+    assert m2[0] == pytest.approx(5e-4 - 2 * 0.0014 * 0.01 + 0.0014**2)
+    assert np.mean((r - 0.0014) ** 2) == pytest.approx(
+        net_moments(r.mean(), np.mean(r * r), 0.0014)[1], rel=1e-9)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- sizing decided rows
+
+
+def test_true_fractional_kelly_stake_hand_computed():
+    """Quarter Kelly of mu / E[r^2] in gross notional, split by beta: no volatility target."""
+    sizing = SizingConfig(max_asset_net_exposure=10.0)
+    out = size_signals(pd.DataFrame([decided()]), sizing, PERP, LabelConfig())
+    r = out.iloc[0]
+    f = 0.25 * 0.0012 / 4e-4  # 0.75x capital gross
+    assert r.reason == "" and r.bet_size == pytest.approx(f)
+    gross = f * 100_000.0
+    assert r.leg_a_notional == pytest.approx(gross / 1.8)
+    assert r.leg_b_notional == pytest.approx(gross * 0.8 / 1.8)
+    assert r.gross_leverage == pytest.approx(f)
+    assert (r.leg_a_side, r.leg_b_side) == ("short", "long")
+    assert (r.take_profit_z, r.stop_z) == (0.5, 4.0)
+    # independent of risk_per_trade (no volatility target in disguise)
+    other = size_signals(pd.DataFrame([decided()]), sizing.model_copy(
+        update={"risk_per_trade": 0.5}), PERP, LabelConfig())  # fmt: skip
+    assert other.leg_a_notional.iloc[0] == r.leg_a_notional
+    assert sizing_mode(out.columns) == "moments"
+
+
+def test_continue_takes_the_opposite_legs_and_mirrored_exits():
+    out = size_signals(pd.DataFrame([decided("continue", mu=0.003, m2=5e-4)]),
+                       SizingConfig(), PERP, LabelConfig(horizon=36))  # fmt: skip
+    r = out.iloc[0]
+    assert r.leg_a_notional > 0
+    assert (r.leg_a_side, r.leg_b_side) == tuple(
+        {"long": "short", "short": "long"}[s] for s in leg_sides(2.3, 0.8))
+    assert (r.take_profit_z, r.stop_z) == (4.0, 0.5)
+    assert r.time_stop == T0 + pd.Timedelta(hours=36)
+    # a continuation already past its take-profit (z' >= 4) or at its stop is not taken
+    late = size_signals(pd.DataFrame([decided("continue", z_now=4.1), decided("continue",
+                        z_now=0.4)]), SizingConfig(), PERP, LabelConfig())  # fmt: skip
+    assert (late.leg_a_notional == 0).all()
+    assert "continuation take-profit" in late.reason.iloc[0]
+    assert "continuation stop" in late.reason.iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        (dict(direction="none", expected_return=-0.001), "no direction clears min_edge"),
+        (dict(expected_return=np.nan), "expected return is missing"),
+        (dict(beta=0.05), "|beta| 0.05 below sizing.min_abs_beta 0.1 (not a pair trade)"),
+        (dict(beta=-0.026), "below sizing.min_abs_beta"),
+        (dict(return_m2=0.0), "return_m2 is not positive"),
+        (dict(vol_a=np.nan), "vol_a is not positive (liquidation check)"),
+        (dict(z_now=0.4), "z_now already within take-profit"),
+        (dict(z_now=4.2), "z_now at or beyond the stop"),
+        (dict(skip_reason="stop already touched at 2024-03-01 15:00"), "stop already touched"),
+    ],
+)
+def test_decided_rows_not_traded_say_why(kw, reason):
+    first = decided(asset_a="SOL/USDT", **({"z_now": 2.3} if "z_now" in kw else {}))
+    out = size_signals(pd.DataFrame([first, decided(**kw)]), SizingConfig(), PERP, LabelConfig())
+    assert out.leg_a_notional.iloc[0] > 0 and out.reason.iloc[0] == ""
+    assert out.leg_a_notional.iloc[1] == 0.0 and reason in out.reason.iloc[1]
+    assert np.isfinite(out[NUMERIC].to_numpy(dtype=float)).all()
+
+
+def test_liquidation_uses_each_legs_own_volatility():
+    """A volatile leg lowers its leverage even when the spread's stop is close."""
+    calm = size_signals(pd.DataFrame([decided()]), SizingConfig(max_gross_leverage=20.0), PERP,
+                        LabelConfig())  # fmt: skip
+    wild = size_signals(pd.DataFrame([decided(vol_b=0.05)]), SizingConfig(max_gross_leverage=20.0),
+                        PERP, LabelConfig())  # fmt: skip
+    assert wild.leg_b_leverage.iloc[0] < calm.leg_b_leverage.iloc[0]
+    move = 3.0 * 0.05 * math.sqrt(48) * 1.5  # k sigma sqrt(horizon), with the cushion
+    liq = wild.leg_b_liq_price.iloc[0]  # long leg B
+    assert 3_400.0 * math.exp(-move) > liq
+    assert "leg b leverage lowered" in wild.reason.iloc[0]
+    no_vols = size_signals(pd.DataFrame([decided()]).drop(columns=["vol_a", "vol_b"]),
+                           SizingConfig(max_gross_leverage=20.0), PERP, LabelConfig())  # fmt: skip
+    assert no_vols.leg_b_leverage.iloc[0] >= calm.leg_b_leverage.iloc[0]
+
+
+def test_priority_is_expected_return_and_unknown_direction_fails():
+    sizing = SizingConfig(max_asset_net_exposure=0.05)  # 5,000 net per asset
+    rows = [decided(asset_a="SOL/USDT", mu=0.003), decided(mu=0.006)]  # both long ETH
+    out = size_signals(pd.DataFrame(rows), sizing, PERP, LabelConfig())
+    assert out.reason.iloc[1] == "reduced by per-asset net exposure cap on ETH/USDT" or (
+        "ETH/USDT" in out.reason.iloc[0])
+    assert "ETH/USDT" in out.reason.iloc[0]  # the lower expected return is the one cut
+    with pytest.raises(ValueError, match="direction in"):
+        size_signals(pd.DataFrame([decided(direction="up")]), SizingConfig(), PERP, LabelConfig())
+    with pytest.raises(ValueError, match="stake input"):
+        size_signals(pd.DataFrame([decided()]).drop(columns=["direction"]), SizingConfig(), PERP,
+                     LabelConfig())  # fmt: skip
+
+
+def test_binary_mode_uses_empirical_sizes():
+    row = decided()
+    for k in ("direction", "expected_return", "return_m2"):
+        row.pop(k)
+    row.update(probability=0.6, win_return=0.012, loss_return=0.011)
+    out = size_signals(pd.DataFrame([row]), SizingConfig(max_asset_net_exposure=10.0,
+                       max_gross_leverage=20.0), PERP, LabelConfig())  # fmt: skip
+    w, ls = 0.012 - 0.0014, 0.011 + 0.0014
+    f = 0.25 * (0.6 / ls - 0.4 / w)
+    assert out.bet_size.iloc[0] == pytest.approx(f)
+    assert out.payoff_ratio.iloc[0] == pytest.approx(w / ls)
+    assert out.leg_a_notional.iloc[0] == pytest.approx(f * 100_000 / 1.8)
+
+
+def test_sizing_300k_rows_under_5_seconds():
+    rng = np.random.default_rng(0)
+    n = 300_000
+    assets = np.array([f"A{i:03d}/USDT" for i in range(136)])
+    a, b = rng.integers(0, 136, n), rng.integers(0, 136, n)
+    b = np.where(a == b, (b + 1) % 136, b)
+    frame = pd.DataFrame({
+        "asset_a": assets[a], "asset_b": assets[b], "entry_time": T0,
+        "z_entry": rng.choice([-1, 1], n) * rng.uniform(2.0, 3.5, n),
+        "beta": rng.choice([-1, 1], n) * rng.uniform(0.05, 2.0, n),
+        "spread_std": rng.uniform(0.005, 0.05, n), "price_a": rng.uniform(0.1, 1e4, n),
+        "price_b": rng.uniform(0.1, 1e4, n), "vol_a": rng.uniform(0.002, 0.02, n),
+        "vol_b": rng.uniform(0.002, 0.02, n),
+    })  # fmt: skip
+    dec = decide(pd.DataFrame({"revert_mean": rng.normal(0.001, 0.004, n),
+                               "revert_m2": rng.uniform(1e-4, 1e-3, n),
+                               "continue_mean": rng.normal(0.0, 0.004, n),
+                               "continue_m2": rng.uniform(1e-4, 1e-3, n)}), PERP)  # fmt: skip
+    frame = pd.concat([frame, dec], axis=1)
+    cfg = SizingConfig(max_asset_net_exposure=1e6, max_gross_leverage=1e6)
+    size_signals(frame.iloc[:100], cfg, PERP, LabelConfig())  # compile
+    t0 = time.process_time()  # CPU time: a busy machine inflates wall time, not this much
+    out = size_signals(frame, cfg, PERP, LabelConfig(), capital=1e12)
+    secs = time.process_time() - t0
+    # one book: the margin budget fills up, every later row says so (worst case for reasons)
+    traded = out.leg_a_notional > 0
+    assert traded.sum() >= 1 and (out.reason[~traded] != "").all()
+    # the target is < 5 s (scripts/bench.py measures wall time); single-threaded, so CPU time
+    assert secs < 5.0, f"sizing 300k rows took {secs:.1f} s of CPU"
+
+
+# ------------------------------------------------------------------------------ known answers
+
+
+def _trades(s: np.ndarray, beta: float, label: LabelConfig, window: int = 72) -> pd.DataFrame:
+    """Episodes on a known spread and both trades' gross returns (oracle, not the kernel).
+
+    z-score of ``s`` against its trailing ``window`` mean and std at ``t`` (frozen), entry at
+    an up-crossing of ``|z| = entry``, barriers on closes, fills at closes, return per unit of
+    gross notional ``-sign(z) * (s_exit - s_t) / (1 + |beta|)`` for the reversion trade.
+    """
+    ser = pd.Series(s)
+    mean = ser.rolling(window).mean().to_numpy()
+    std = ser.rolling(window).std().to_numpy()
+    z = (s - mean) / std
+    rows, t, n = [], window, len(s)
+    while t < n - label.horizon - 1:
+        if abs(z[t]) >= label.entry and abs(z[t - 1]) < label.entry:
+            sgn = math.copysign(1.0, z[t])
+            path = sgn * (s[t + 1 : t + 1 + label.horizon] - mean[t]) / std[t]
+            out = {}
+            for d, (tp, stop) in (("revert", (label.exit, label.stop)),
+                                  ("continue", (label.stop, label.exit))):  # fmt: skip
+                hit = (path <= tp) | (path >= stop) if d == "revert" else (
+                    (path >= tp) | (path <= stop))
+                k = int(np.argmax(hit)) if hit.any() else label.horizon - 1
+                ds = sgn * (s[t + 1 + k] - s[t])
+                out[d] = (-ds if d == "revert" else ds) / (1.0 + abs(beta))
+            rows.append(out)
+        t += 1
+    return pd.DataFrame(rows)
+
+
+def _oracle_direction(trades: pd.DataFrame) -> pd.Series:
+    """Decide with oracle heads: each episode gets the pair's realised outcome moments."""
+    heads = pd.DataFrame({
+        f"{d}_{m}": np.full(len(trades), v)
+        for d in ("revert", "continue")
+        for m, v in (("mean", trades[d].mean()), ("m2", (trades[d] ** 2).mean()))
+    })  # fmt: skip
+    return decide(heads, PERP)["direction"]
+
+
+def _trending_spread(n: int, seed: int, rho: float = 0.9, sigma: float = 0.002) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    d = np.zeros(n)
+    e = rng.normal(0.0, sigma, n)
+    for i in range(1, n):  # small test helper (20k steps), not a hot path
+        d[i] = rho * d[i - 1] + e[i]
+    return np.cumsum(d)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_known_answer_ou_reverts_trend_continues_random_walk_none(seed):
+    label = LabelConfig()
+    a, b = simulate_ou_pair(20_000, half_life=12, beta=0.8, seed=seed)
+    ou = _trades(a - 0.8 * b, 0.8, label)
+    a, b = simulate_random_walk_pair(20_000, beta=0.8, seed=seed)
+    rw = _trades(a - 0.8 * b, 0.8, label)
+    tr = _trades(_trending_spread(20_000, seed), 0.8, label)
+    assert min(len(ou), len(rw), len(tr)) > 50
+    assert (_oracle_direction(ou) == "revert").all()
+    assert (_oracle_direction(tr) == "continue").all()
+    assert (_oracle_direction(rw) == "none").mean() >= 0.5
+
+
+@pytest.mark.skip(reason="enable when the return heads (issue 9, h9a) and a momentum simulator "
+                         "land: trains on a planted market and checks the model's directions")
+def test_end_to_end_planted_market_directions_with_return_heads():  # pragma: no cover
+    """Lead: train on generate_market with OU, random-walk and momentum pairs, score the
+    holdout, and assert revert on OU pairs, continue on momentum pairs, mostly none on random
+    walks (per pair: the modal direction of its traded rows)."""
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------- property tests
+
+ASSETS = ["AAA", "BBB", "CCC", "DDD"]
+
+
+@st.composite
+def configs(draw):
+    sizing = SizingConfig(
+        buffer=draw(st.floats(0.0, 0.95)),
+        max_gross_leverage=draw(st.floats(0.2, 25.0)),
+        kelly_fraction=draw(st.floats(0.05, 1.0)),
+        min_edge=draw(st.sampled_from([0.0, 0.0, 0.001, 0.01])),
+        split=draw(st.sampled_from(["beta", "vol_parity", "dollar"])),
+        max_asset_net_exposure=draw(st.floats(0.005, 3.0)),
+        min_notional=draw(st.sampled_from([0.0, 10.0, 500.0])),
+        qty_step=draw(st.sampled_from([0.0, 0.0, 0.001, 0.1, 1.0])),
+        maintenance_margin_rate=draw(st.floats(0.0, 0.2)),
+        min_abs_beta=draw(st.sampled_from([0.0, 0.1])),
+        liquidation_sigmas=draw(st.sampled_from([0.0, 3.0, 6.0])),
+    )
+    costs = CostConfig(taker_fee=draw(st.floats(0.0, 0.005)), slippage_bps=draw(st.floats(0, 20)))
+    return sizing, costs, LabelConfig(), draw(st.floats(100.0, 1e8))
+
+
+@st.composite
+def rows(draw):
+    a, b = draw(st.lists(st.sampled_from(ASSETS), min_size=2, max_size=2, unique=True))
+    mean = {d: draw(st.floats(-0.02, 0.03)) for d in ("revert", "continue")}
+    m2 = {d: mean[d] ** 2 + draw(st.floats(0.0, 2e-3)) for d in mean}
+    return dict(
+        asset_a=a, asset_b=b, entry_time=T0,
+        z_entry=draw(st.sampled_from([-1.0, 1.0])) * draw(st.floats(0.2, 5.0)),
+        beta=draw(st.sampled_from([-1.0, 1.0])) * draw(st.floats(0.02, 3.0)),
+        spread_std=draw(st.floats(1e-4, 0.5)),
+        price_a=draw(st.floats(1e-3, 1e5)), price_b=draw(st.floats(1e-3, 1e5)),
+        vol_a=draw(st.floats(1e-3, 0.1)), vol_b=draw(st.floats(1e-3, 0.1)),
+        **{f"{d}_mean": mean[d] for d in mean}, **{f"{d}_m2": m2[d] for d in m2},
+    )  # fmt: skip
+
+
+def _decided_frame(sigs, costs, sizing):
+    frame = pd.DataFrame(sigs)
+    return pd.concat([frame, decide(frame, costs, sizing.min_edge)], axis=1)
+
+
+@PROPS
+@given(configs(), st.lists(rows(), min_size=1, max_size=6))
+def test_decided_book_limits_finite_zero_below_edge_and_ratio(cfg, sigs):
+    sizing, costs, label, capital = cfg
+    out = size_signals(_decided_frame(sigs, costs, sizing), sizing, costs, label, capital=capital)
+    assert np.isfinite(out[NUMERIC].to_numpy(dtype=float)).all()
+    traded = out.leg_a_notional > 0
+    assert ((out.leg_b_notional > 0) == traded).all()
+    assert (out.reason[~traded] != "").all()
+    # zero below min edge, and only a decided direction trades
+    assert (out.loc[traded, "expected_return"] > sizing.min_edge).all()
+    assert (out.loc[traded, "direction"] != "none").all()
+    assert (np.abs(out.loc[traded, "beta"]) >= sizing.min_abs_beta).all()
+    eps = 1e-9
+    alloc = capital * (1.0 - sizing.buffer)
+    assert (out.leg_a_notional + out.leg_b_notional).sum() <= (
+        sizing.max_gross_leverage * alloc * (1 + eps))
+    assert out.margin.sum() <= alloc * (1 + eps)
+    net: dict[str, float] = {}
+    for r in out[traded].itertuples():
+        for asset, side, notional in ((r.asset_a, r.leg_a_side, r.leg_a_notional),
+                                      (r.asset_b, r.leg_b_side, r.leg_b_notional)):  # fmt: skip
+            net[asset] = net.get(asset, 0.0) + (notional if side == "long" else -notional)
+    assert all(abs(v) <= sizing.max_asset_net_exposure * capital * (1 + eps) for v in net.values())
+    mmr = sizing.maintenance_margin_rate
+    for r in out[traded].itertuples():
+        rev = leg_sides(r.z_entry, r.beta)
+        want = rev if r.direction == "revert" else tuple(
+            {"long": "short", "short": "long"}[s] for s in rev)
+        assert (r.leg_a_side, r.leg_b_side) == want
+        assert r.bet_size > 0
+        if sizing.qty_step == 0.0:
+            ratio = {"beta": abs(r.beta), "dollar": 1.0, "vol_parity": r.vol_a / r.vol_b}
+            assert r.leg_b_notional / r.leg_a_notional == pytest.approx(
+                ratio[sizing.split], rel=1e-9)
+        for side, price, lev, liq in ((r.leg_a_side, r.price_a, r.leg_a_leverage,
+                                       r.leg_a_liq_price),
+                                      (r.leg_b_side, r.price_b, r.leg_b_leverage,
+                                       r.leg_b_liq_price)):  # fmt: skip
+            assert 0 < lev <= sizing.max_gross_leverage
+            assert liq == pytest.approx(liquidation_price(price, side, lev, mmr))
+
+
+def test_empty_decided_frame_keeps_the_columns():
+    empty = pd.DataFrame([decided()]).iloc[:0]
+    out = size_signals(empty, SizingConfig(), PERP, LabelConfig())
+    assert len(out) == 0 and {"leg_a_notional", "reason", "bet_size"} <= set(out.columns)
+    assert len(unit_stakes(empty, SizingConfig(), PERP, LabelConfig())) == 0
+    assert list(decide(outcomes().iloc[:0], PERP).columns) == list(DECISION_COLUMNS)
