@@ -12,6 +12,7 @@ from . import _model  # noqa: F401
 from . import _score  # noqa: F401
 from . import _backtest  # noqa: F401
 from . import _demo  # noqa: F401
+from . import _runs  # noqa: F401
 from ._app import app, main
 
 __all__ = ["app", "main"]

@@ -294,11 +294,15 @@ def train(
     metrics["time.features_s"] = t_feat
     metrics["time.total_s"] = time.perf_counter() - t_start
 
-    tags = {"data_fingerprint": panel.fingerprint(), "data_source": str(panel.source),
-            "config_name": cfg.name, "holdout_start": str(hstart)}
+    from ..tracking import run_label
+
+    tags = {"kind": "train", "data_fingerprint": panel.fingerprint(),
+            "data_source": str(panel.source), "config_name": cfg.name,
+            "holdout_start": str(hstart)}
     tags.update(extra_tags or {})
-    with tracker.run(run_name=cfg.tracking.run_name or cfg.name, tags=tags,
+    with tracker.run(run_name=run_label(cfg, tags["kind"]), tags=tags,
                      parent_run_id=parent_run_id) as run:
+        tracker.log_dataset(panel, "training")
         tracker.log_params(flatten(cfg))
         raw_yaml = Path(config_path).read_text() if config_path else ""
         tracker.log_text(raw_yaml or yaml.safe_dump(cfg.model_dump(mode="json")), "config.yaml")
@@ -323,13 +327,14 @@ def train(
                                "plots/probability_by_label.png")
         info = tracker.log_model(model, Xd, register=register)
         version = getattr(info, "registered_model_version", None)
-        if promote and version is not None:
-            tracker.promote(version)
+        promoted = tracker.promote(version) if promote and version is not None else ""
         run_id = run.info.run_id
     model_uri = f"runs:/{run_id}/model"
     say(_summary_table(metrics))
     reg = f" registered {cfg.tracking.registered_model} v{version}" if version else ""
     say(f"run {run_id}{reg}{' (champion)' if promote and version else ''}; model {model_uri}")
+    if promoted:
+        say(promoted)
     return {"run_id": run_id, "model_uri": model_uri, "registered_version": version,
             "metrics": metrics, "model": model}
 

@@ -23,6 +23,8 @@ from .. import __version__
 from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
 from ..model import CalibratedReversionModel
+from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
+from ._registry import compare_to_champion, describe_version
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
 
@@ -79,6 +81,10 @@ class Tracker:
             uri = cfg.uri if cfg.uri != default else (_USER_TRACKING_URI or cfg.uri)
         self.uri = uri
         self._experiment_id: str | None = None
+        # what the current run logged: registered versions and --promote read it
+        self._run_metrics: dict[str, float] = {}
+        self._run_tags: dict[str, str] = {}
+        self._run_name = ""
 
     # ---- connection -------------------------------------------------------------------------
     def connect(self) -> Tracker:
@@ -103,14 +109,7 @@ class Tracker:
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         try:
-            exp = mlflow.get_experiment_by_name(self.cfg.experiment)
-            if exp is None:
-                loc = self.cfg.artifact_location
-                if loc is None and not self.uri.startswith(("http://", "https://")):
-                    loc = Path("experiments/artifacts").resolve().as_uri()
-                self._experiment_id = mlflow.create_experiment(self.cfg.experiment, loc)
-            else:
-                self._experiment_id = exp.experiment_id
+            self._experiment_id = self._ensure_experiment(self.cfg.experiment)
         except TrackingError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -118,6 +117,24 @@ class Tracker:
                 f"tracking store {self.uri}: {str(exc).splitlines()[0][:200]}; check tracking.uri"
             ) from None
         return self
+
+    def _ensure_experiment(self, name: str) -> str:
+        """Id of experiment ``name``, created if missing, tagged for the MLflow 3 runs view."""
+        import mlflow
+
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            loc = self.cfg.artifact_location
+            if loc is None and not self.uri.startswith(("http://", "https://")):
+                loc = Path("experiments/artifacts").resolve().as_uri()
+            elif loc is not None and name != self.cfg.experiment:
+                loc = loc.rstrip("/") + "/" + name
+            exp_id = mlflow.create_experiment(name, loc, tags=dict([EXPERIMENT_KIND]))
+        else:
+            exp_id = exp.experiment_id
+            if exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+                mlflow.MlflowClient(self.uri).set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+        return exp_id
 
     @property
     def experiment_id(self) -> str:
@@ -131,14 +148,25 @@ class Tracker:
     @contextlib.contextmanager
     def run(self, run_name: str | None = None, tags: dict[str, str] | None = None,
             nested: bool = False, parent_run_id: str | None = None) -> Iterator[Any]:
-        """Start a run (optionally a child of ``parent_run_id``) and yield it."""
+        """Start a run (optionally a child of ``parent_run_id``) and yield it.
+
+        A ``kind`` tag of ``backtest`` sends the run to ``<experiment>-backtest``
+        (:func:`~revertible.tracking.experiment_for`); every other run goes to the experiment.
+        """
         import mlflow
 
         all_tags = {"revertible.version": __version__, "git_commit": git_commit()}
         all_tags.update(tags or {})
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name,
+        exp_id = self.experiment_id
+        target = experiment_for(self.cfg.experiment, all_tags.get("kind"))
+        if target != self.cfg.experiment:
+            exp_id = self._ensure_experiment(target)
+        self._run_metrics = {}
+        self._run_tags = dict(all_tags)
+        self._run_name = run_name or ""
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name,
                               tags=all_tags, nested=nested) as run:
             yield run
 
@@ -151,13 +179,19 @@ class Tracker:
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
-    @staticmethod
-    def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-        """Log finite metrics (NaN/inf are skipped: MLflow cannot compare them)."""
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Log finite metrics (NaN/inf are skipped: MLflow cannot compare them).
+
+        Headline metrics (:data:`~revertible.tracking.HEADLINE`) are also logged under their
+        ``0_`` names, so they sort first in the UI.
+        """
         import mlflow
 
         clean = {k: float(v) for k, v in metrics.items()
                  if v is not None and np.isfinite(float(v))}
+        if step is None:
+            clean.update(headline_metrics(clean))
+            self._run_metrics.update(clean)
         items = list(clean.items())
         for i in range(0, len(items), 500):
             mlflow.log_metrics(dict(items[i:i + 500]), step=step)
@@ -196,7 +230,7 @@ class Tracker:
 
         example = example[model.features].head(5)
         signature = infer_signature(example, model.predict_proba(example))
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ReversionPyfunc(model),
             signature=signature,
@@ -204,14 +238,46 @@ class Tracker:
             registered_model_name=self.cfg.registered_model if register else None,
             pip_requirements=[f"revertible=={__version__}", "lightgbm", "scikit-learn", "pandas"],
         )
+        version = getattr(info, "registered_model_version", None)
+        if register and version is not None:
+            from mlflow import MlflowClient
 
-    def promote(self, version: str | int, alias: str = "champion") -> None:
-        """Point ``alias`` of the registered model at ``version``."""
+            describe_version(MlflowClient(self.uri), self.cfg.registered_model, str(version),
+                             self._run_name, self._run_metrics,
+                             self._run_tags)
+        return info
+
+    def log_dataset(self, panel: Any, context: str = "training") -> None:
+        """Log the panel as an MLflow dataset: per-asset rows, fingerprint, range and assets."""
+        import mlflow
+
+        rows, tags = dataset_summary(panel)
+        name = f"{Path(str(panel.source)).name or 'panel'} {tags['range']}"
+        ds = mlflow.data.from_pandas(rows, source=str(panel.source) or None, name=name,
+                                     digest=tags["fingerprint"][:36])
+        mlflow.log_input(ds, context=context,
+                         tags={k: v for k, v in tags.items() if k != "asset_list"})
+        mlflow.set_tags({"data_range": tags["range"], "data_assets": tags["assets"]})
+        self._run_tags.update(data_range=tags["range"],
+                                              data_assets=tags["assets"])
+
+    def promote(self, version: str | int, alias: str = "champion") -> str:
+        """Point ``alias`` of the registered model at ``version``; say how it compares.
+
+        Returns one line comparing this run's holdout metrics with the previous ``alias``
+        (:func:`~revertible.tracking.compare_to_champion`); the alias moves either way (the
+        user asked for it), the line says whether that was an improvement.
+        """
         from mlflow import MlflowClient
 
-        MlflowClient(self.uri).set_registered_model_alias(
-            self.cfg.registered_model, alias, str(version)
-        )
+        client = MlflowClient(self.uri)
+        tags = self._run_tags
+        verdict = compare_to_champion(client, self.cfg.registered_model,
+                                      self._run_metrics,
+                                      tags.get("data_fingerprint", ""),
+                                      tags.get("holdout_start", ""), alias)
+        client.set_registered_model_alias(self.cfg.registered_model, alias, str(version))
+        return f"{alias} -> v{version}: {verdict}"
 
 
 def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversionModel:
