@@ -29,6 +29,7 @@ def cfg_file(tmp_path, market) -> Path:
     p.write_text(
         f"data: {{path: {market}}}\n"
         "universe: {min_abs_corr: 0.3, min_history_days: 30, min_quote_volume: 100000}\n"
+        "sizing: {min_abs_corr_exit: 0.3}\n"
     )
     return p
 

@@ -33,7 +33,8 @@ def runs(
     ] = "train",
     sort: Annotated[
         str | None, typer.Option(help="Metric to sort by, best first: holdout_auc (default for "
-                                      "training), sharpe (backtests), holdout_ece, any metric name.")
+                                      "training), sharpe (backtests), holdout_ece or any metric "
+                                      "name.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many runs.")] = 30,
     compare: Annotated[
@@ -77,5 +78,6 @@ def runs(
                                                      "alias") else "right",
                          overflow="fold")
     for row in df[cols].itertuples(index=False):
-        table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in zip(cols, row)])
+        cells = zip(cols, row, strict=True)
+        table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in cells])
     out.print(table)

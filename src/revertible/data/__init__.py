@@ -11,13 +11,14 @@ from ._align import load_panel
 from ._discover import discover_files, parse_timeframe
 from ._panel import Panel
 from ._read import read_bars
-from ._validate import summarize
+from ._validate import stale_assets, summarize
 
 __all__ = [
     "load_panel",
     "discover_files",
     "read_bars",
     "summarize",
+    "stale_assets",
     "parse_timeframe",
     "Panel",
 ]

@@ -11,8 +11,11 @@ Rules (each broken rule is a one-line :class:`DataError` naming the file and the
   milliseconds below ``1e14``, microseconds below ``1e17``, nanoseconds above.
 - Rows must be strictly increasing in time. A file that is strictly *decreasing* (newest first,
   as CryptoDataDownload publishes) is reversed; any other order is rejected.
-- Prices are finite and positive, volumes finite and non-negative, the median bar spacing equals
-  ``data.timeframe`` and every bar lies a whole number of bars after the file's first bar.
+- Prices are finite and positive, ``high >= low``, volumes finite and non-negative, the median
+  bar spacing equals ``data.timeframe`` and every bar lies a whole number of bars after the
+  file's first bar. Files of another bar size in the folder are skipped with a warning.
+- A gap inside an asset's history longer than ``data.max_gap_days`` (a relisting, a reused
+  ticker) is refused unless ``data.join_gaps`` is true.
 - Missing bars and bars before a listing stay NaN; nothing is ever back-filled. With
   ``data.ffill_limit = k > 0`` the first ``k`` bars of each gap *inside* an asset's history are
   forward-filled (``close`` carried, ``open = high = low = close``, ``volume = 0``) and counted
@@ -27,6 +30,7 @@ Row numbers in messages count data rows from 1 in file order (header and URL lin
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -42,6 +46,8 @@ from ._read import _Bars, _read_bars
 from ._validate import _ts
 
 __all__ = ["load_panel"]
+
+_log = logging.getLogger("revertible.data")
 
 
 def _select(
@@ -129,6 +135,7 @@ def load_panel(cfg: DataConfig, *, progress: Callable[[int, int], None] | None =
         for f in arrays:
             arrays[f][pos, j] = getattr(b, f)
         gaps = np.diff(pos) - 1
+        _check_gaps(path, b.time, gaps, step, cfg)
         missing[asset] = int(gaps.sum())
         filled[asset] = _ffill(arrays, j, pos, gaps, cfg.ffill_limit)
 
@@ -154,6 +161,30 @@ def load_panel(cfg: DataConfig, *, progress: Callable[[int, int], None] | None =
         meta=meta,
         **arrays,
     )
+
+
+def _check_gaps(path: Path, t: np.ndarray, gaps: np.ndarray, step: pd.Timedelta,
+                cfg: DataConfig) -> None:
+    """Refuse (or, with ``data.join_gaps``, report) gaps longer than ``data.max_gap_days``.
+
+    A long hole inside one asset's history is most often a delisting and a relisting, or a
+    ticker reused by another coin: returns, correlations and hedge ratios across it are
+    meaningless, so the default is to refuse the file.
+    """
+    limit = pd.Timedelta(days=cfg.max_gap_days)
+    long = np.flatnonzero((gaps + 1) * step > limit)
+    if not long.size:
+        return
+    j = int(long[np.argmax(gaps[long])])
+    span = pd.Timedelta(int(gaps[j] + 1) * step)
+    what = (f"data file {path.name}: {long.size} gap(s) longer than data.max_gap_days="
+            f"{cfg.max_gap_days:g}, the longest {span.days} days from {_ts(t[j])} to "
+            f"{_ts(t[j + 1])} (a relisting or a reused ticker?)")
+    if cfg.join_gaps:
+        _log.warning(f"{what}; joined across it because data.join_gaps is true")
+        return
+    raise DataError(f"{what}; keep only one side of the gap in the file, raise "
+                    "data.max_gap_days, or set data.join_gaps: true to join across it")
 
 
 def _ffill(

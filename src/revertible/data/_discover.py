@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pandas as pd
 from ..errors import DataError
 
 __all__ = ["discover_files", "parse_timeframe"]
+
+_log = logging.getLogger("revertible.data")
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
@@ -154,18 +157,26 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
     folder = Path(folder)
     step = parse_timeframe(timeframe)
     expected = _expected(fmt, timeframe)
+    if folder.is_file():
+        raise DataError(
+            f"data folder {folder} is a file, not a folder; set data.path (or --data DIR) to "
+            f"the folder holding it ({folder.parent})"
+        )
     if not folder.is_dir():
         raise DataError(
             f"data folder {folder} does not exist; set data.path (or --data DIR) to a folder "
             f"of {expected} files"
         )
     found: dict[str, Path] = {}
+    skipped: list[str] = []
     for path in sorted(folder.iterdir()):
         kind = _EXT.get(path.suffix.lower())
         if kind is None or (fmt != "auto" and kind != fmt) or not path.is_file():
             continue
         asset = _asset_of(path, step)
         if asset is None:
+            if _other_bar_size(path):
+                skipped.append(path.name)
             continue
         if asset in found:
             raise DataError(
@@ -177,8 +188,25 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
         raise DataError(
             f"data folder {folder}: no {fmt if fmt != 'auto' else 'price'} files for timeframe "
             f"{timeframe}; expected {expected}"
+            + (f" (skipped {len(skipped)} files of other bar sizes, e.g. {skipped[0]})"
+               if skipped else "")
+        )
+    if skipped:
+        _log.warning(
+            f"data folder {folder}: skipped {len(skipped)} price file(s) of another bar size "
+            f"than data.timeframe={timeframe}: {', '.join(skipped[:5])}"
+            + (", ..." if len(skipped) > 5 else "")
         )
     return sorted(found.items())
+
+
+def _other_bar_size(path: Path) -> bool:
+    """A price file name of another bar size (not freqtrade's mark/index/funding side files)."""
+    stem = path.name[: -len(path.suffix)]
+    m = _FREQTRADE_RE.match(stem)
+    if m is not None:
+        return m.group("kind") in (None, "futures", "spot")
+    return _CDD_RE.match(stem) is not None and path.suffix.lower() == ".csv"
 
 
 def _base_quote(asset: str) -> tuple[str, str]:

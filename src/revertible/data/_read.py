@@ -23,7 +23,7 @@ from ._discover import (
     _base_quote,
     parse_timeframe,
 )
-from ._validate import _ARROW_NS, _check_spacing, _checked, _Column, _ordered, _UtcNs
+from ._validate import _ARROW_NS, _check_high_low, _check_spacing, _checked, _Column, _ordered, _UtcNs
 
 __all__ = ["read_bars"]
 
@@ -117,6 +117,12 @@ def _timestamps_ns(path: Path, name: str, s: _Column) -> np.ndarray:
     text = s.astype(str).str.strip()
     naive = np.flatnonzero(~text.str.contains(_AWARE_RE, regex=True).to_numpy())
     if naive.size:
+        shown = text.iloc[naive[0]]
+        if pd.isna(pd.to_datetime(shown, errors="coerce", format="mixed")):
+            raise DataError(
+                f"data file {path.name}: column '{name}' row {naive[0] + 1} value {shown!r} is "
+                "not a timestamp at all (a garbage or truncated row?); fix or drop the row"
+            )
         raise DataError(
             f"data file {path.name}: column '{name}' row {naive[0] + 1} timestamp "
             f"{text.iloc[naive[0]]!r} has no timezone; {fix}"
@@ -192,6 +198,7 @@ def _read_bars(path: Path, asset: str | None, step: pd.Timedelta, min_rows: int)
         data["quote_volume"] = data["volume"] * data["close"]
     t = t[order]
     _check_spacing(path, t, step, order)
+    _check_high_low(path, t, data["high"], data["low"], order)
     return _Bars(time=t, **data)
 
 

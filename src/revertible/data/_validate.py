@@ -12,7 +12,7 @@ from ..errors import DataError
 from ._discover import _tf_text
 from ._panel import Panel
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "stale_assets"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,19 @@ def _checked(path: Path, name: str, s: _Column, t: np.ndarray, is_volume: bool) 
             f"must be {rule}; fix or drop the row"
         )
     return v
+
+
+def _check_high_low(path: Path, t: np.ndarray, high: np.ndarray, low: np.ndarray,
+                    order: np.ndarray) -> None:
+    """A bar's high must not be below its low (swapped columns or a corrupt row)."""
+    bad = np.flatnonzero(high < low)
+    if bad.size:
+        j = int(bad[0])
+        raise DataError(
+            f"data file {path.name}: row {int(order[j]) + 1} ({_ts(t[j])}) has high "
+            f"{high[j]!r} below low {low[j]!r} ({bad.size} such rows); high >= low must hold: "
+            "fix the columns or drop the rows"
+        )
 
 
 def _check_spacing(path: Path, t: np.ndarray, step: pd.Timedelta, order: np.ndarray) -> None:
@@ -160,3 +173,13 @@ def summarize(panel: Panel) -> pd.DataFrame:
         }
     )
 
+
+
+def stale_assets(summary: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
+    """Assets whose last bar is before the panel's last bar: stale at the live bar.
+
+    Returns ``asset``, ``last_bar`` and ``hours_behind`` (sorted, most behind first).
+    """
+    behind = (last - summary["last_bar"]) / pd.Timedelta(hours=1)
+    out = summary.loc[behind > 0, ["asset", "last_bar"]].assign(hours_behind=behind[behind > 0])
+    return out.sort_values(["hours_behind", "asset"], ascending=[False, True]).reset_index(drop=True)

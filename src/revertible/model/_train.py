@@ -343,10 +343,11 @@ def _summary_table(metrics: dict[str, float]) -> str:
     rows = [("model", "cv"), ("model", "holdout")] + [
         (f"baseline.{k}", s) for k in BASELINES for s in ("cv", "holdout")]
     keys = ["roc_auc", "pr_auc", "log_loss", "brier", "brier_skill", "ece", "top_decile_precision"]
-    lines = [f"{'':34s}" + "".join(f"{k:>12s}" for k in keys)]
+    heads = ["roc_auc", "pr_auc", "log_loss", "brier", "brier_skill", "ece", "top10%_prec"]
+    lines = [f"{'':42s}" + "".join(f" {k:>11s}" for k in heads)]
     for who, split in rows:
         prefix = f"{split}." if who == "model" else f"{who}.{split}."
         name = f"{who} [{split}]"
-        lines.append(f"{name:34s}" + "".join(
+        lines.append(f"{name:42s}" + "".join(
             f"{metrics.get(prefix + k, float('nan')):12.4f}" for k in keys))
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from ._runs import compare_runs, list_runs
 from ._tracker import (
     ReversionPyfunc,
     Tracker,
+    check_store,
     git_commit,
     load_model,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ReversionPyfunc",
     "load_model",
     "git_commit",
+    "check_store",
     "HEADLINE",
     "run_label",
     "headline_metrics",

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -64,12 +64,12 @@ def run_label(cfg: Any, kind: str, *, extra: str = "", when: datetime | None = N
     Examples
     --------
     >>> from revertible.config import Config
-    >>> from datetime import datetime, timezone
+    >>> from datetime import UTC, datetime
     >>> cfg = Config.model_validate({"name": "spot", "data": {"path": "/tmp"}})
-    >>> run_label(cfg, "train", when=datetime(2024, 6, 1, 12, 30, tzinfo=timezone.utc))
-    'spot train h48 z2.0 l31 0601-1230'
+    >>> run_label(cfg, "train", when=datetime(2024, 6, 1, 12, 30, tzinfo=UTC))
+    'spot train h48 z2 l31 0601-123000'
     """
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     base = cfg.tracking.run_name or cfg.name
     settings = f"h{cfg.label.horizon} z{cfg.label.entry:g}"
     if kind in ("train", "tune"):
@@ -77,7 +77,7 @@ def run_label(cfg: Any, kind: str, *, extra: str = "", when: datetime | None = N
     if cfg.model.exclude_features:
         settings += " -" + ",".join(str(f).removeprefix("group:") for f in
                                     cfg.model.exclude_features)[:40]
-    parts = [base, kind, settings, extra.strip(), f"{when:%m%d-%H%M}"]
+    parts = [base, kind, settings, extra.strip(), f"{when:%m%d-%H%M%S}"]
     return " ".join(p for p in parts if p)
 
 

@@ -23,7 +23,8 @@ def describe_version(client: Any, name: str, version: str, run_name: str,
     head = headline_metrics(metrics)
     desc = (
         f"Run '{run_name}'. Data {tags.get('data_range', '?')} "
-        f"({tags.get('data_assets', '?')} assets, fingerprint {tags.get('data_fingerprint', '?')}); "
+        f"({tags.get('data_assets', '?')} assets, fingerprint "
+        f"{tags.get('data_fingerprint', '?')}); "
         f"holdout from {tags.get('holdout_start', '?')}. "
         + "; ".join(f"{k.removeprefix('0_')} {_fmt(v)}" for k, v in head.items())
     )
@@ -39,7 +40,7 @@ def describe_version(client: Any, name: str, version: str, run_name: str,
 def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
                         data_fingerprint: str, holdout_start: str,
                         alias: str = "champion") -> str:
-    """One line: is the new model better than the current champion on the holdout?"""
+    """One line saying whether the new model beats the current champion on the holdout."""
     try:
         champ = client.get_model_version_by_alias(name, alias)
     except Exception:  # noqa: BLE001 - no champion yet

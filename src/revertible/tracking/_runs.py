@@ -24,7 +24,7 @@ def _client(tracker: Any):
 
 
 def _versions(client: Any, name: str) -> dict[str, tuple[str, str]]:
-    """run id -> (version, aliases) of the registered model ``name``."""
+    """Map run id -> (version, aliases) of the registered model ``name``."""
     out: dict[str, tuple[str, str]] = {}
     try:
         versions = client.search_model_versions(f"name='{name}'")
@@ -45,9 +45,10 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
               limit: int = 50) -> pd.DataFrame:
     """One row per run of ``kind`` (``train``, ``backtest`` or ``all``), best first.
 
-    Columns: ``run_id``, ``name``, ``kind``, ``start`` (UTC), ``data_range``, the headline metrics
-    (``0_`` prefix dropped), ``version`` and ``alias``. ``sort`` is a headline name (``holdout_auc``)
-    or any metric name; the default is ``holdout_auc`` for training, ``sharpe`` for backtests.
+    Columns: ``run_id``, ``name``, ``kind``, ``start`` (UTC), ``data_range``, the headline
+    metrics (``0_`` prefix dropped), ``version`` and ``alias``. ``sort`` is a headline name
+    (``holdout_auc``) or any metric name; the default is ``holdout_auc`` for training,
+    ``sharpe`` for backtests.
     """
     client = _client(tracker)
     names = [experiment_for(tracker.cfg.experiment, k) for k in

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ..model import CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
 from ._registry import compare_to_champion, describe_version
 
-__all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
+__all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
 
 # MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; remember the user's own
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
@@ -91,21 +92,20 @@ class Tracker:
         """Check the store is reachable and select (or create) the experiment."""
         import mlflow
 
-        if self.uri.startswith("sqlite:///"):
-            db = Path(self.uri[len("sqlite:///"):])
-            if not db.parent.exists():
-                db.parent.mkdir(parents=True, exist_ok=True)
-        elif self.uri.startswith(("http://", "https://")):
-            import urllib.request
+        check_store(self.uri)
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        if not self.uri.startswith("sqlite:///"):
+            self._open()  # a server or another database: any problem shows now
+        # an embedded SQLite store is created on first use (the first run), so a command that
+        # fails on its input before logging anything leaves no mlflow.db behind
+        return self
 
-            try:
-                urllib.request.urlopen(self.uri.rstrip("/") + "/health", timeout=5)
-            except Exception as exc:  # noqa: BLE001 - any failure means unreachable
-                raise TrackingError(
-                    f"tracking server {self.uri} is unreachable ({type(exc).__name__}); start it, "
-                    "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
-                    "(default sqlite:///experiments/mlflow.db)"
-                ) from None
+    def _open(self) -> None:
+        import mlflow
+
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         try:
@@ -116,7 +116,6 @@ class Tracker:
             raise TrackingError(
                 f"tracking store {self.uri}: {str(exc).splitlines()[0][:200]}; check tracking.uri"
             ) from None
-        return self
 
     def _ensure_experiment(self, name: str) -> str:
         """Id of experiment ``name``, created if missing, tagged for the MLflow 3 runs view."""
@@ -140,7 +139,7 @@ class Tracker:
     def experiment_id(self) -> str:
         """The selected experiment's id (after :meth:`connect`)."""
         if self._experiment_id is None:
-            self.connect()
+            self._open()
         assert self._experiment_id is not None
         return self._experiment_id
 
@@ -253,8 +252,10 @@ class Tracker:
 
         rows, tags = dataset_summary(panel)
         name = f"{Path(str(panel.source)).name or 'panel'} {tags['range']}"
-        ds = mlflow.data.from_pandas(rows, source=str(panel.source) or None, name=name,
-                                     digest=tags["fingerprint"][:36])
+        with warnings.catch_warnings():  # source-kind and integer-schema hints: not for users
+            warnings.simplefilter("ignore")
+            ds = mlflow.data.from_pandas(rows, source=str(panel.source) or None, name=name,
+                                         digest=tags["fingerprint"][:36])
         mlflow.log_input(ds, context=context,
                          tags={k: v for k, v in tags.items() if k != "asset_list"})
         mlflow.set_tags({"data_range": tags["range"], "data_assets": tags["assets"]})
@@ -280,11 +281,43 @@ class Tracker:
         return f"{alias} -> v{version}: {verdict}"
 
 
+def check_store(uri: str, *, need_existing: bool = False, what: str = "") -> None:
+    """Fail fast, in one line, if the tracking store ``uri`` cannot serve a request.
+
+    A server must answer ``/health`` within 5 s (not MLflow's minutes of retries). With
+    ``need_existing`` (reading a registered model or a run), an SQLite store must already exist:
+    reading would otherwise create an empty database and report "alias not found".
+    """
+    if uri.startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5)
+        except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+            need = f" to load {what}" if what else ""
+            raise TrackingError(
+                f"tracking server {uri} is unreachable{need} ({type(exc).__name__}); start it, "
+                "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
+                "(default sqlite:///experiments/mlflow.db)"
+            ) from None
+    elif uri.startswith("sqlite:///") and need_existing:
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            need = f" {what}" if what else ""
+            raise TrackingError(
+                f"tracking store {uri}: no database at {db}, so it holds no model{need}; train "
+                "one first (revertible train CONFIG --promote) or point tracking.uri / "
+                "MLFLOW_TRACKING_URI at the store that has it"
+            )
+
+
 def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversionModel:
     """Load a model from ``runs:/``, ``models:/name/version``, ``models:/name@alias`` or a path."""
     import mlflow
 
     if tracking_uri:
+        if uri.startswith(("runs:/", "models:/")):
+            check_store(tracking_uri, need_existing=True, what=uri)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     local = Path(uri)
