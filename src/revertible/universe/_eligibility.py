@@ -6,7 +6,8 @@
   see before the data, and a folder that starts on 1 January should not lose its first 90 days
   of every asset; this looks at bar 0 only, so it stays point-in-time); and the median of its
   trailing 24-hour quote volume, sampled every 24 bars over the last ``volume_window_days`` days
-  ending at ``t``, is at least ``min_quote_volume``.
+  ending at ``t``, is at least ``min_quote_volume`` (at least half the window must be sampled;
+  for such a seasoned asset, one day is enough).
 * Pair eligibility at ``t``: both assets eligible and the rolling correlation of one-bar log returns
   over ``eligibility_window_days`` passes ``min_abs_corr`` in the configured direction
   (``both``: ``|corr|``; ``positive``: ``corr``; ``inverse``: ``-corr``). Inverse relationships
@@ -71,8 +72,8 @@ def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start,
             p = close[t, i]
             if first < 0 and np.isfinite(p):
                 first = t
-            ok = np.isfinite(p) and first >= 0 and (
-                t - first >= min_hist or (seasoned_at_start and first == 0))
+            seasoned = seasoned_at_start and first == 0
+            ok = np.isfinite(p) and first >= 0 and (t - first >= min_hist or seasoned)
             if ok:
                 cnt = 0
                 for d in range(n_days):
@@ -82,7 +83,9 @@ def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start,
                     if np.isfinite(q24[j]):
                         buf[cnt] = q24[j]
                         cnt += 1
-                ok = cnt * 2 >= n_days and np.median(buf[:cnt]) >= min_qv
+                # a seasoned asset's volume median may use the days seen so far (>= 1)
+                enough = cnt >= 1 if seasoned else cnt * 2 >= n_days
+                ok = enough and np.median(buf[:cnt]) >= min_qv
             out[t, i] = ok
 
 
