@@ -134,7 +134,7 @@ def test_unset_env_var_in_config(tmp_path):
 
 def test_env_var_default_still_works(tmp_path, market):
     p = tmp_path / "c.yaml"
-    p.write_text("data: {path: '${REVERTIBLE_H11_UNSET:-%s}'}\n" % market)
+    p.write_text("data: {path: '${REVERTIBLE_H11_UNSET:-" + str(market) + "}'}\n")
     r = run("validate", p, env={"REVERTIBLE_H11_UNSET": ""})
     assert r.exit_code == 0, r.output
 
