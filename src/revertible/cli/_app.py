@@ -146,6 +146,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            if fn.__name__ in TRACKED_COMMANDS:
+                _lazy_store()
             precheck(kwargs, fn.__name__)
             return fn(*args, **kwargs)
         except RevertibleError as exc:
@@ -273,6 +275,17 @@ def _install_warning_handler() -> None:
 
 
 _install_warning_handler()
+
+
+#: Commands that open the MLflow store (they import MLflow anyway).
+TRACKED_COMMANDS = frozenset({"train", "tune", "backtest", "score", "runs", "demo"})
+
+
+def _lazy_store() -> None:
+    """Commands create an embedded MLflow store on their first run, never before failing."""
+    from ..tracking import Tracker
+
+    Tracker.create_on_connect = False
 
 
 def _version_callback(value: bool) -> None:

@@ -72,7 +72,17 @@ class ReversionPyfunc(_pyfunc_base()):
 
 
 class Tracker:
-    """Thin wrapper over the MLflow client for one tracking URI and experiment."""
+    """Thin wrapper over the MLflow client for one tracking URI and experiment.
+
+    :meth:`connect` checks the store and selects (or creates) the experiment. With
+    ``create_on_connect = False`` (what the command line sets) an embedded SQLite store is only
+    created on first use, so a command failing on its input leaves no ``mlflow.db`` behind;
+    library callers keep the eager default (e.g. to create a store before several workers
+    share it).
+    """
+
+    #: Create an embedded SQLite store (and the experiment) in :meth:`connect`, not on first use.
+    create_on_connect = True
 
     def __init__(self, cfg: TrackingConfig, uri: str | None = None):
         self.cfg = cfg
@@ -95,10 +105,10 @@ class Tracker:
         check_store(self.uri)
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
-        if not self.uri.startswith("sqlite:///"):
+        if self.create_on_connect or not self.uri.startswith("sqlite:///"):
             self._open()  # a server or another database: any problem shows now
-        # an embedded SQLite store is created on first use (the first run), so a command that
-        # fails on its input before logging anything leaves no mlflow.db behind
+        # else an embedded SQLite store is created on first use (the first run), so a command
+        # that fails on its input before logging anything leaves no mlflow.db behind
         return self
 
     def _open(self) -> None:
