@@ -26,8 +26,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+## MLflow UI on 127.0.0.1:5000; the URL opens the experiments in the "Model training" view.
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
+	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///experiments/mlflow.db
 
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info

@@ -28,6 +28,6 @@ def demo(
     """The whole pipeline on a generated market with a known answer."""
     from ..demo import DEMO_CONFIG, run_demo
 
-    result = run_demo(out_dir, config or DEMO_CONFIG, set or [], seed=seed, n_assets=n_assets, days=days,
-                      console=out, progress=progress_bar)
+    result = run_demo(out_dir, config or DEMO_CONFIG, set or [], seed=seed, n_assets=n_assets,
+                      days=days, console=out, progress=progress_bar)
     out.print(result["summary"])

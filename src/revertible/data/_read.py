@@ -23,7 +23,15 @@ from ._discover import (
     _base_quote,
     parse_timeframe,
 )
-from ._validate import _ARROW_NS, _check_high_low, _check_spacing, _checked, _Column, _ordered, _UtcNs
+from ._validate import (
+    _ARROW_NS,
+    _check_high_low,
+    _check_spacing,
+    _checked,
+    _Column,
+    _ordered,
+    _UtcNs,
+)
 
 __all__ = ["read_bars"]
 

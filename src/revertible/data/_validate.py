@@ -182,4 +182,5 @@ def stale_assets(summary: pd.DataFrame, last: pd.Timestamp) -> pd.DataFrame:
     """
     behind = (last - summary["last_bar"]) / pd.Timedelta(hours=1)
     out = summary.loc[behind > 0, ["asset", "last_bar"]].assign(hours_behind=behind[behind > 0])
-    return out.sort_values(["hours_behind", "asset"], ascending=[False, True]).reset_index(drop=True)
+    out = out.sort_values(["hours_behind", "asset"], ascending=[False, True])
+    return out.reset_index(drop=True)

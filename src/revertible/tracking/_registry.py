@@ -39,7 +39,7 @@ def describe_version(client: Any, name: str, version: str, run_name: str,
 
 def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
                         data_fingerprint: str, holdout_start: str,
-                        alias: str = "champion") -> str:
+                        alias: str = "champion", labels: dict[str, str] | None = None) -> str:
     """One line saying whether the new model beats the current champion on the holdout."""
     try:
         champ = client.get_model_version_by_alias(name, alias)
@@ -53,9 +53,10 @@ def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
     key = PROMOTE_METRIC[0]
     new_v, old_v = metrics.get(key), old.get(key)
     same = (run.data.tags.get("data_fingerprint") == data_fingerprint
-            and run.data.tags.get("holdout_start") == holdout_start)
-    caveat = "" if same else (" (different data or holdout period: the numbers are not "
-                              "directly comparable)")
+            and run.data.tags.get("holdout_start") == holdout_start
+            and all(run.data.params.get(k) == v for k, v in (labels or {}).items()))
+    caveat = "" if same else (" (different data, holdout period or labels: the numbers are "
+                              "not directly comparable)")
     if new_v is None or old_v is None or not (math.isfinite(new_v) and math.isfinite(old_v)):
         return f"previous {alias} v{champ.version}: {key} missing, cannot compare{caveat}"
     tie = PROMOTE_METRIC[1]

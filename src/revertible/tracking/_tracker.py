@@ -95,6 +95,7 @@ class Tracker:
         # what the current run logged: registered versions and --promote read it
         self._run_metrics: dict[str, float] = {}
         self._run_tags: dict[str, str] = {}
+        self._run_labels: dict[str, str] = {}
         self._run_name = ""
 
     # ---- connection -------------------------------------------------------------------------
@@ -173,18 +174,19 @@ class Tracker:
         if target != self.cfg.experiment:
             exp_id = self._ensure_experiment(target)
         self._run_metrics = {}
+        self._run_labels: dict[str, str] = {}
         self._run_tags = dict(all_tags)
         self._run_name = run_name or ""
         with mlflow.start_run(experiment_id=exp_id, run_name=run_name,
                               tags=all_tags, nested=nested) as run:
             yield run
 
-    @staticmethod
-    def log_params(params: dict[str, Any]) -> None:
+    def log_params(self, params: dict[str, Any]) -> None:
         """Log parameters in batches (MLflow caps each batch and value length)."""
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
+        self._run_labels.update({k: v for k, v in items if k.startswith("label.")})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
@@ -199,7 +201,8 @@ class Tracker:
         clean = {k: float(v) for k, v in metrics.items()
                  if v is not None and np.isfinite(float(v))}
         if step is None:
-            clean.update(headline_metrics(clean))
+            # headline first: the run page lists metrics in the order they were logged
+            clean = {**headline_metrics(clean), **clean}
             self._run_metrics.update(clean)
         items = list(clean.items())
         for i in range(0, len(items), 500):
@@ -266,8 +269,8 @@ class Tracker:
             warnings.simplefilter("ignore")
             ds = mlflow.data.from_pandas(rows, source=str(panel.source) or None, name=name,
                                          digest=tags["fingerprint"][:36])
-        mlflow.log_input(ds, context=context,
-                         tags={k: v for k, v in tags.items() if k != "asset_list"})
+            mlflow.log_input(ds, context=context,
+                             tags={k: v for k, v in tags.items() if k != "asset_list"})
         mlflow.set_tags({"data_range": tags["range"], "data_assets": tags["assets"]})
         self._run_tags.update(data_range=tags["range"],
                                               data_assets=tags["assets"])
@@ -286,7 +289,8 @@ class Tracker:
         verdict = compare_to_champion(client, self.cfg.registered_model,
                                       self._run_metrics,
                                       tags.get("data_fingerprint", ""),
-                                      tags.get("holdout_start", ""), alias)
+                                      tags.get("holdout_start", ""), alias,
+                                      labels=self._run_labels)
         client.set_registered_model_alias(self.cfg.registered_model, alias, str(version))
         return f"{alias} -> v{version}: {verdict}"
 
