@@ -146,10 +146,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            if fn.__name__ in TRACKED_COMMANDS:
-                _lazy_store()
             precheck(kwargs, fn.__name__)
-            return fn(*args, **kwargs)
+            if fn.__name__ not in TRACKED_COMMANDS:
+                return fn(*args, **kwargs)
+            with lazy_store():
+                return fn(*args, **kwargs)
         except RevertibleError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -281,11 +282,21 @@ _install_warning_handler()
 TRACKED_COMMANDS = frozenset({"train", "tune", "backtest", "score", "runs", "demo"})
 
 
-def _lazy_store() -> None:
-    """Commands create an embedded MLflow store on their first run, never before failing."""
+@contextlib.contextmanager
+def lazy_store() -> Iterator[None]:
+    """While a command runs, an embedded MLflow store is created on its first run only.
+
+    So a command that fails on its input leaves no ``mlflow.db``; restored afterwards, so library
+    code in the same process (tests, notebooks) keeps the eager default.
+    """
     from ..tracking import Tracker
 
+    before = Tracker.create_on_connect
     Tracker.create_on_connect = False
+    try:
+        yield
+    finally:
+        Tracker.create_on_connect = before
 
 
 def _version_callback(value: bool) -> None:
