@@ -81,3 +81,6 @@ def runs(
         cells = zip(cols, row, strict=True)
         table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in cells])
     out.print(table)
+    out.print(f"MLflow UI: open /#/experiments?workflowType=machine_learning on your tracking "
+              f"server (embedded store: mlflow ui --backend-store-uri {tracker.uri})",
+              highlight=False, soft_wrap=True)
