@@ -30,8 +30,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
 
+## MLflow UI on 127.0.0.1:5000; the URL opens the experiments in the "Model training" view.
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db
+	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///experiments/mlflow.db
 
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info

@@ -39,3 +39,13 @@ def spot_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def futures_dir(shared_data: Path) -> Path:
     return shared_data / "binance-futures-1h-2024"
+
+
+#: Informational lines the CLI may print before an error (first run of the numba kernels).
+_NOTICES = ("compiling the spread kernels",)
+
+
+def cli_output(result) -> str:
+    """A CLI result's output without the one-off compile notice (cold numba cache)."""
+    lines = [ln for ln in result.output.splitlines() if not ln.startswith(_NOTICES)]
+    return "\n".join(lines).strip()

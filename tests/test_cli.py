@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli_output
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -29,6 +30,7 @@ def cfg_file(tmp_path, market) -> Path:
     p.write_text(
         f"data: {{path: {market}}}\n"
         "universe: {min_abs_corr: 0.3, min_history_days: 30, min_quote_volume: 100000}\n"
+        "sizing: {min_abs_corr_exit: 0.3}\n"
     )
     return p
 
@@ -46,7 +48,7 @@ def run(*args: str):
 
 def assert_one_line_error(result, *needles: str) -> None:
     assert result.exit_code == 2, result.output
-    msg = result.output.strip()
+    msg = cli_output(result)
     assert msg.startswith("error:"), msg
     assert "Traceback" not in msg
     flat = " ".join(msg.split())

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli_output
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -221,7 +222,7 @@ def run(*args) -> object:
 
 def assert_one_line_error(result, *needles: str) -> None:
     assert result.exit_code == 2, result.output
-    msg = result.output.strip()
+    msg = cli_output(result)
     assert msg.startswith("error:") and "\n" not in msg, msg
     flat = " ".join(msg.split())
     for needle in needles:

@@ -258,9 +258,10 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _worker(tmp: Path, ml: Path, study: str, trials: int) -> subprocess.Popen:
+def _worker(tmp: Path, ml: Path, study: str, trials: int,
+            storage: str | None = None) -> subprocess.Popen:
     args = {"seed": SEED, "config": CONFIG, "sets": _sets(ml), "trials": trials,
-            "study": study, "storage": _storage(tmp)}
+            "study": study, "storage": storage or _storage(tmp)}
     script = tmp / "worker.py"
     script.write_text(WORKER)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -391,11 +392,29 @@ def test_resource_settings_are_not_tunable(mlflow_dir):
         check_space(_cfg(mlflow_dir, "tuning.space.n_jobs={type: int, low: 1, high: 4}"))
 
 
-def test_two_workers_share_one_study(tmp_path, mlflow_dir):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_storage(request, tmp_path) -> tuple[str, str]:
+    """(storage URL, study name): SQLite in a temporary folder, and a real PostgreSQL.
+
+    ``.ci/run`` starts PostgreSQL and exports ``REVERTIBLE_PG_URL``; without it the PostgreSQL
+    case is skipped locally and fails in CI (the team path must be tested there).
+    """
+    if request.param == "sqlite":
+        return _storage(tmp_path), "shared"
+    url = os.environ.get("REVERTIBLE_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("REVERTIBLE_PG_URL is not set: .ci/run starts PostgreSQL and sets it")
+        pytest.skip("REVERTIBLE_PG_URL not set (bash .ci/run starts a PostgreSQL)")
+    return url, f"shared-{os.getpid()}-{time.time_ns()}"  # fresh study in a shared database
+
+
+def test_two_workers_share_one_study(tmp_path, mlflow_dir, shared_storage):
     n = 8
-    procs = [_worker(tmp_path, mlflow_dir, "shared", n) for _ in range(2)]
+    storage, name = shared_storage
+    procs = [_worker(tmp_path, mlflow_dir, name, n, storage) for _ in range(2)]
     results = [_finish(p) for p in procs]
-    trials = _load(_storage(tmp_path), "shared").get_trials()
+    trials = _load(storage, name).get_trials()
     done = [t for t in trials if t.state in DONE]
     assert len(done) == n
     assert sum(r["n_trials_run"] for r in results) == n  # every trial ran in exactly one worker

@@ -1,9 +1,10 @@
 """``revertible demo``: the whole pipeline on a generated market with a known answer.
 
 Writes the generated market as freqtrade feather files (so the normal loader reads it), then
-runs validate -> pairs -> episodes -> train (MLflow) -> score -> backtest with
-``configs/demo.yaml``, and prints how the labels line up with the planted truth (cointegrated
-pairs should revert far more often than random-walk pairs).
+runs validate -> pairs -> episodes -> train (MLflow) -> score -> backtest with the shipped
+:data:`DEMO_CONFIG` (a copy of ``configs/demo.yaml``),
+and prints how the labels line up with the planted truth (cointegrated pairs should revert far
+more often than random-walk pairs).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from .io import read_table
 from .synthetic import generate_market, write_market
 from .universe import eligible_pairs, plot_corr_heatmap
 
-__all__ = ["run_demo", "truth_report"]
+__all__ = ["run_demo", "truth_report", "DEMO_CONFIG"]
+
+#: The demo config shipped as package data (so ``revertible demo`` works from any directory).
+DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
 
 
 def truth_report(episodes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:

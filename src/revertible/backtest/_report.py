@@ -425,8 +425,11 @@ def log_backtest(
             "range_end": str(result.end)}  # fmt: skip
     if result.model_uri:
         tags["model_uri"] = result.model_uri
-    name = f"{cfg.tracking.run_name or cfg.name}-backtest"
+    from ..tracking import run_label
+
+    name = run_label(cfg, "backtest", extra=result.mode.replace("_", "-"))
     with tracker.run(run_name=name, tags=tags) as run:
+        tracker.log_dataset(panel, "backtest")
         run_id = run.info.run_id
         report = build_report(result, panel, cfg, run_id)
         tracker.log_params(flatten(cfg))

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +55,7 @@ DataOpt = Annotated[
     Path | None, typer.Option("--data", help="Data folder; overrides data.path of the config.")
 ]
 JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object as the last line of stdout.")
+    bool, typer.Option("--json/--no-json", help="Print one JSON object as the last line of stdout.")
 ]
 
 
@@ -61,13 +64,99 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def check_output_file(path: Path, option: str = "--out") -> None:
+    """Fail before any heavy work if ``path`` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise RevertibleError(f"{option} {path}: is a directory; pass a file path such as "
+                              f"{path / 'out.parquet'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise RevertibleError(f"{option} {path}: folder {parent} does not exist; create it or "
+                              "choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RevertibleError(f"{option} {path}: folder {parent} is not writable; choose another "
+                              "path or fix its permissions")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RevertibleError(f"{option} {path}: file exists and is not writable; remove it or "
+                              "choose another path")
+
+
+def check_output_dir(path: Path, option: str = "--out") -> None:
+    """Fail before any heavy work if ``path`` cannot be used (or created) as an output folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RevertibleError(f"{option} {path}: is a file, not a folder; pass a folder path")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RevertibleError(f"{option} {path}: {probe} is not writable; choose another folder")
+
+
+def _utc(value: str, option: str) -> Any:
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise RevertibleError(f"{option} {value}: not a time; use e.g. 2024-06-01 or "
+                              "2024-06-01T12:00 (UTC)") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def precheck(kwargs: dict[str, Any], command: str = "") -> None:
+    """Cheap checks on a command's options, run before any import or data load.
+
+    Output paths (``out_path``, ``heatmap``: files; ``out_dir``: a folder), ``since <= until``
+    and ``trials >= 1``: each fails in milliseconds instead of after the data is loaded (and
+    before an MLflow store is created).
+    """
+    for key in ("out_path", "heatmap"):
+        if kwargs.get(key) is not None:
+            check_output_file(kwargs[key], "--out" if key == "out_path" else "--heatmap")
+    out_path = kwargs.get("out_path")
+    if out_path is not None and command in TABLE_OUTPUTS:
+        suffix = Path(out_path).suffix.lower()
+        if suffix not in {".parquet", ".pq", ".csv"}:
+            raise RevertibleError(f"output file {out_path}: unknown extension {suffix!r}; "
+                                  "use .parquet or .csv")
+    if kwargs.get("out_dir") is not None:
+        check_output_dir(kwargs["out_dir"])
+    since = _utc(kwargs["since"], "--since") if kwargs.get("since") else None
+    until = _utc(kwargs["until"], "--until") if kwargs.get("until") else None
+    if since is not None and until is not None and since > until:
+        raise RevertibleError(f"--since {kwargs['since']} is after --until {kwargs['until']}; "
+                              "`since <= until` must hold")
+    if "trials" in kwargs and kwargs["trials"] is not None and kwargs["trials"] < 1:
+        raise RevertibleError(f"--trials must be >= 1, but got {kwargs['trials']}")
+    model = kwargs.get("model")
+    if isinstance(model, str) and model.startswith(("models:/", "runs:/")) and "config" in kwargs:
+        from ..tracking import Tracker, check_store
+
+        cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
+        # the store each command reads: scoring takes MLFLOW_TRACKING_URI first (scoring/
+        # tracking_uri), the backtest the Tracker's precedence (a non-default tracking.uri first)
+        store = (os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri if command == "score"
+                 else Tracker(cfg.tracking).uri)
+        check_store(store, need_existing=True, what=model)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected errors into a one-line message and exit code 2; Ctrl-C into 130."""
+    """Turn expected errors into a one-line message and exit code 2; Ctrl-C into 130.
+
+    Runs :func:`precheck` on the options first; an ``OSError`` that escapes (a disk full, a
+    path made read-only meanwhile) becomes one line naming the file, never a traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            precheck(kwargs, fn.__name__)
+            if fn.__name__ not in TRACKED_COMMANDS:
+                return fn(*args, **kwargs)
+            with lazy_store():
+                return fn(*args, **kwargs)
         except RevertibleError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -75,6 +164,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
         except MemoryError:
             _fail("out of memory: lower compute.block_size or restrict data.assets")
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            _fail(f"cannot read or write{where}: {exc.strerror or exc}; check the path, its "
+                  "permissions and free disk space")
 
     return wrapper
 
@@ -83,11 +176,47 @@ def _config(config: Path, sets: list[str] | None, data: Path | None) -> Config:
     return load_config(config, sets or [], str(data) if data else None)
 
 
+#: Without a terminal (cron, CI), a step running longer than ``PLAIN_PROGRESS_AFTER`` seconds
+#: logs a plain line then and every ``PLAIN_PROGRESS_EVERY`` seconds, and one when it ends.
+PLAIN_PROGRESS_AFTER = 5.0
+PLAIN_PROGRESS_EVERY = 30.0
+
+
+@contextlib.contextmanager
+def plain_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """Plain progress lines for logs; quick steps stay silent."""
+    t0 = time.monotonic()
+    state: dict[str, Any] = {"next": t0 + PLAIN_PROGRESS_AFTER, "done": 0, "total": 0,
+                             "said": False}
+
+    def line(text: str) -> None:
+        sys.stderr.write(f"{description}: {text}\n")
+        sys.stderr.flush()
+        state["said"] = True
+
+    def update(done: int, tot: int) -> None:
+        state["done"], state["total"] = done, tot
+        now = time.monotonic()
+        if now >= state["next"]:
+            state["next"] = now + PLAIN_PROGRESS_EVERY
+            line(f"{done}/{tot} after {now - t0:.0f} s")
+
+    yield update
+    took = time.monotonic() - t0
+    if state["said"] or took >= PLAIN_PROGRESS_AFTER:
+        tail = f" {state['done']}/{state['total']}" if state["total"] else ""
+        line(f"done{tail} in {took:.1f} s")
+
+
 @contextlib.contextmanager
 def progress_bar(
     description: str, total: int | None = None
 ) -> Iterator[Callable[[int, int], None]]:
-    """A transient progress bar on stderr; yields ``update(done, total)``."""
+    """A transient progress bar on stderr (plain log lines when stderr is not a terminal)."""
+    if not err.is_terminal:
+        with plain_progress(description) as update:
+            yield update
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -95,7 +224,6 @@ def progress_bar(
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
     ) as prog:
         task = prog.add_task(description, total=total)
 
@@ -105,12 +233,100 @@ def progress_bar(
         yield update
 
 
-def load_data(cfg: Config):
-    """Load and validate the panel with a progress bar."""
+def load_data(cfg: Config, *, pairs: bool = True):
+    """Load and validate the panel with a progress bar; with ``pairs``, need 2 assets or more."""
     from ..data import load_panel
 
     with progress_bar("loading data") as update:
-        return load_panel(cfg.data, progress=update)
+        panel = load_panel(cfg.data, progress=update)
+    if pairs:
+        require_pairs(panel)
+        announce_compile()
+    return panel
+
+
+def require_pairs(panel: Any) -> None:
+    """A pairs command on fewer than 2 assets fails instead of writing an empty result."""
+    if panel.n_assets < 2:
+        from ..errors import DataError
+
+        raise DataError(
+            f"data {panel.source}: only {panel.n_assets} asset ({', '.join(panel.assets)}) "
+            "after data.assets; pairs need at least 2: add price files or widen data.assets"
+        )
+
+
+def announce_compile() -> None:
+    """Say so when the numba kernels are about to be compiled (first run only, ~40 s)."""
+    from .. import spread
+
+    # numba's cache: NUMBA_CACHE_DIR (revertible/__init__ sets a user folder), else __pycache__
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    found = (any(Path(root).glob("spread_*/_kernel.*.nbi")) if root
+             else any((Path(spread.__file__).parent / "__pycache__").glob("_kernel.*.nbi")))
+    if not found:
+        err.print("compiling the spread kernels with numba (first run only, about 40 s; "
+                  "cached afterwards)", highlight=False)
+
+
+class _WarningHandler(logging.Handler):
+    """Library warnings (``revertible.*`` loggers) as one ``warning:`` line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {record.getMessage()}", highlight=False, soft_wrap=True)
+
+
+def _install_warning_handler() -> None:
+    log = logging.getLogger("revertible")
+    if not any(isinstance(h, _WarningHandler) for h in log.handlers):
+        log.addHandler(_WarningHandler(logging.WARNING))
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+_install_warning_handler()
+
+
+#: Commands whose ``--out`` is one table file (parquet or CSV).
+TABLE_OUTPUTS = frozenset({"pairs", "episodes", "score", "baskets", "sectors"})
+
+#: Commands that open the MLflow store (they import MLflow anyway).
+TRACKED_COMMANDS = frozenset({"train", "tune", "backtest", "score", "runs", "demo"})
+
+
+@contextlib.contextmanager
+def lazy_store() -> Iterator[None]:
+    """While a command runs, an embedded MLflow store is created on its first run only.
+
+    So a command that fails on its input leaves no ``mlflow.db``; restored afterwards, so library
+    code in the same process (tests, notebooks) keeps the eager default.
+    """
+    from ..tracking import Tracker
+
+    before = Tracker.create_on_connect
+    Tracker.create_on_connect = False
+    try:
+        yield
+    finally:
+        Tracker.create_on_connect = before
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        out.print(f"revertible {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Pairs divergences: will they revert, and how big should each leg be."""
 
 
 def _strict(value: Any) -> Any:

@@ -26,10 +26,10 @@ from ._app import (
 @handle_errors
 def validate(config: ConfigArg, set: SetOpt = None, data: DataOpt = None) -> None:
     """Check the config and the data; print a per-asset summary (writes nothing)."""
-    from ..data import summarize
+    from ..data import stale_assets, summarize
 
     cfg = _config(config, set, data)
-    panel = load_data(cfg)
+    panel = load_data(cfg, pairs=False)
     summary = summarize(panel)
     table = Table(title=f"{panel.n_assets} assets, {panel.n_bars} bars ({panel.source})")
     for col in ("asset", "first_bar", "last_bar", "bars", "missing_bars", "filled_bars",
@@ -43,9 +43,22 @@ def validate(config: ConfigArg, set: SetOpt = None, data: DataOpt = None) -> Non
         )
     out.print(table)
     low = summary[summary["median_daily_quote_volume"] < cfg.universe.min_quote_volume]
+    stale = stale_assets(summary, panel.times[-1])
+    if len(stale):
+        worst = stale.iloc[0]
+        groups = stale.groupby("hours_behind")["asset"].count().sort_index(ascending=False)
+        shown = ", ".join(f"{n} end {h:g} h early" for h, n in groups.head(3).items())
+        out.print(
+            f"warning: {len(stale)} of {panel.n_assets} assets end before the last bar "
+            f"{panel.times[-1]:%Y-%m-%d %H:%M} UTC ({shown}; e.g. {worst.asset} last bar "
+            f"{worst.last_bar:%Y-%m-%d %H:%M}): their prices are stale at the live bar; "
+            "refresh those files before scoring live signals",
+            highlight=False, soft_wrap=True,
+        )
     out.print(
         f"ok: {panel.n_assets} assets from {panel.times[0]:%Y-%m-%d %H:%M} to "
-        f"{panel.times[-1]:%Y-%m-%d %H:%M} UTC; {int(summary['missing_bars'].sum())} missing bars; "
+        f"{panel.times[-1]:%Y-%m-%d %H:%M} UTC; {int(summary['missing_bars'].sum())} missing bars "
+        f"inside histories; {len(stale)} assets end early; "
         f"{len(low)} assets below the {cfg.universe.min_quote_volume:,.0f} median daily quote "
         f"volume filter; fingerprint {panel.fingerprint()}"
     )

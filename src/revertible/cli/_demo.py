@@ -16,15 +16,18 @@ def demo(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the generated data and outputs.")
     ] = Path("demo-out"),
-    config: Annotated[Path, typer.Option(help="Demo config.")] = Path("configs/demo.yaml"),
+    config: Annotated[
+        Path | None, typer.Option(help="Demo config; default: the one shipped with the package "
+                                       "(same as configs/demo.yaml).")
+    ] = None,
     set: SetOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the generated market.")] = 7,
     n_assets: Annotated[int, typer.Option(help="Assets in the generated market.")] = 16,
     days: Annotated[int, typer.Option(help="Days of hourly bars.")] = 300,
 ) -> None:
     """The whole pipeline on a generated market with a known answer."""
-    from ..demo import run_demo
+    from ..demo import DEMO_CONFIG, run_demo
 
-    result = run_demo(out_dir, config, set or [], seed=seed, n_assets=n_assets, days=days,
-                      console=out, progress=progress_bar)
+    result = run_demo(out_dir, config or DEMO_CONFIG, set or [], seed=seed, n_assets=n_assets,
+                      days=days, console=out, progress=progress_bar)
     out.print(result["summary"])

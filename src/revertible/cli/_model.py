@@ -29,7 +29,9 @@ def train(
     set: SetOpt = None,
     data: DataOpt = None,
     promote: Annotated[
-        bool, typer.Option("--promote", help="Point the registered model's 'champion' alias here.")
+        bool, typer.Option("--promote/--no-promote",
+                           help="Point the registered model's 'champion' alias here (and say "
+                                "how it compares with the previous champion on the holdout).")
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -63,7 +65,8 @@ def tune(
                           "optuna.db). Share a PostgreSQL URL to tune from several machines."),
     ] = None,
     retrain_best: Annotated[
-        bool, typer.Option("--retrain-best", help="Fit, evaluate once and register the best.")
+        bool, typer.Option("--retrain-best/--no-retrain-best",
+                           help="Fit, evaluate once and register the best.")
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -33,13 +33,27 @@ _SPACE = "tuning.space."
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand_env(value: Any) -> Any:
+def _expand_env(value: Any, source: str = "<mapping>", key: str = "") -> Any:
+    """Substitute ``${NAME}`` / ``${NAME:-default}``; an unset NAME without default is an error."""
     if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+        def sub(m: re.Match[str]) -> str:
+            got = os.environ.get(m.group(1))
+            if got:
+                return got
+            if m.group(2) is None:
+                raise ConfigError(
+                    f"config {source}: key {key!r} uses ${{{m.group(1)}}} but environment "
+                    f"variable {m.group(1)} is not set; export it or write "
+                    f"${{{m.group(1)}:-default}}"
+                )
+            return m.group(2)
+
+        return _ENV.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v) for k, v in value.items()}
+        return {k: _expand_env(v, source, f"{key}.{k}" if key else str(k))
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v) for v in value]
+        return [_expand_env(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -105,11 +119,17 @@ def _deepcopy(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deepcopy(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
 
 
-def _format_validation(source: str, exc: ValidationError) -> str:
+def _format_validation(source: str, exc: ValidationError,
+                       overrides: Mapping[str, str] | None = None) -> str:
     known = _known_keys(Config)
+    overrides = overrides or {}
     msgs = []
+    blamed: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        if loc in overrides:  # the value came from --set, not from the file
+            blamed.append(f"--set {overrides[loc]}: {err['msg']}; fix the override")
+            continue
         if err["type"] == "extra_forbidden":
             hint = difflib.get_close_matches(loc, known, n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -119,15 +139,23 @@ def _format_validation(source: str, exc: ValidationError) -> str:
         else:
             where = f"key {loc!r}: " if loc else ""
             msgs.append(f"{where}{err['msg']} (got {err.get('input')!r})")
-    return f"config {source}: " + "; ".join(msgs)
+    text = "; ".join(blamed)
+    if msgs:
+        text += ("; " if text else "") + f"config {source}: " + "; ".join(msgs)
+    return text
 
 
-def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:
-    """Validate a raw mapping into a :class:`Config`, with one-line error messages."""
+def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>",
+                        overrides: Mapping[str, str] | None = None) -> Config:
+    """Validate a raw mapping into a :class:`Config`, with one-line error messages.
+
+    ``overrides`` maps dotted keys set by ``--set`` to the original ``key=value`` text, so an
+    invalid override is blamed on the ``--set``, not on the file.
+    """
     try:
-        return Config.model_validate(_expand_env(dict(raw)))
+        return Config.model_validate(_expand_env(dict(raw), source))
     except ValidationError as exc:
-        raise ConfigError(_format_validation(source, exc)) from None
+        raise ConfigError(_format_validation(source, exc, overrides)) from None
 
 
 def load_config(
@@ -160,8 +188,10 @@ def load_config(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path}: top level must be a mapping of sections")
+    overrides = list(overrides)
     raw = apply_overrides(raw, overrides)
-    cfg = config_from_mapping(raw, str(path))
+    given = {o.partition("=")[0].strip(): o.strip() for o in overrides}
+    cfg = config_from_mapping(raw, str(path), given)
     return cfg.with_data_path(data)
 
 

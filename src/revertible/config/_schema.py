@@ -58,6 +58,13 @@ class DataConfig(_Frozen):
     min_rows: int = Field(
         2, ge=2, description="A file with fewer rows than this is rejected as too short."
     )
+    max_gap_days: float = Field(
+        7.0, gt=0.0, description="A gap inside an asset's history longer than this (a delisting "
+        "and relisting, or a reused ticker) is refused unless join_gaps is true."
+    )
+    join_gaps: bool = Field(
+        False, description="Join an asset's history across gaps longer than max_gap_days."
+    )
 
 
 class UniverseConfig(_Frozen):
@@ -70,6 +77,11 @@ class UniverseConfig(_Frozen):
     min_quote_volume: float = Field(1_000_000.0, ge=0.0)
     volume_window_days: int = Field(30, gt=0)
     min_history_days: int = Field(90, ge=0)
+    listed_before_start: bool = Field(
+        True, description="An asset with a price at the data's first bar counts as listed before "
+        "it (its history is not counted from the first bar of the folder); point-in-time: only "
+        "bar 0 is looked at."
+    )
     min_obs_frac: float = Field(
         0.9, gt=0.0, le=1.0, description="Share of valid returns a correlation window needs."
     )
@@ -383,6 +395,17 @@ class Config(_Frozen):
     backtest: BacktestConfig = BacktestConfig()
     baskets: BasketsConfig = BasketsConfig()
     hedge: HedgeConfig = HedgeConfig()
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        entry, exit_ = self.universe.min_abs_corr, self.sizing.min_abs_corr_exit
+        if exit_ > entry:
+            raise ValueError(
+                f"sizing.min_abs_corr_exit={exit_} is above universe.min_abs_corr={entry}: a pair "
+                f"entered at |corr| between {entry} and {exit_} is closed at once on correlation; "
+                f"set sizing.min_abs_corr_exit <= {entry} or raise universe.min_abs_corr"
+            )
+        return self
 
     @property
     def embargo_bars(self) -> int:

@@ -295,11 +295,15 @@ def train(
     metrics["time.features_s"] = t_feat
     metrics["time.total_s"] = time.perf_counter() - t_start
 
-    tags = {"data_fingerprint": panel.fingerprint(), "data_source": str(panel.source),
-            "config_name": cfg.name, "holdout_start": str(hstart)}
+    from ..tracking import run_label
+
+    tags = {"kind": "train", "data_fingerprint": panel.fingerprint(),
+            "data_source": str(panel.source), "config_name": cfg.name,
+            "holdout_start": str(hstart)}
     tags.update(extra_tags or {})
-    with tracker.run(run_name=cfg.tracking.run_name or cfg.name, tags=tags,
+    with tracker.run(run_name=run_label(cfg, tags["kind"]), tags=tags,
                      parent_run_id=parent_run_id) as run:
+        tracker.log_dataset(panel, "training")
         tracker.log_params(flatten(cfg))
         raw_yaml = Path(config_path).read_text() if config_path else ""
         tracker.log_text(raw_yaml or yaml.safe_dump(cfg.model_dump(mode="json")), "config.yaml")
@@ -324,13 +328,14 @@ def train(
                                "plots/probability_by_label.png")
         info = tracker.log_model(model, Xd, register=register)
         version = getattr(info, "registered_model_version", None)
-        if promote and version is not None:
-            tracker.promote(version)
+        promoted = tracker.promote(version) if promote and version is not None else ""
         run_id = run.info.run_id
     model_uri = f"runs:/{run_id}/model"
     say(_summary_table(metrics))
     reg = f" registered {cfg.tracking.registered_model} v{version}" if version else ""
     say(f"run {run_id}{reg}{' (champion)' if promote and version else ''}; model {model_uri}")
+    if promoted:
+        say(promoted)
     return {"run_id": run_id, "model_uri": model_uri, "registered_version": version,
             "metrics": metrics, "model": model}
 
@@ -339,10 +344,11 @@ def _summary_table(metrics: dict[str, float]) -> str:
     rows = [("model", "cv"), ("model", "holdout")] + [
         (f"baseline.{k}", s) for k in BASELINES for s in ("cv", "holdout")]
     keys = ["roc_auc", "pr_auc", "log_loss", "brier", "brier_skill", "ece", "top_decile_precision"]
-    lines = [f"{'':34s}" + "".join(f"{k:>12s}" for k in keys)]
+    heads = ["roc_auc", "pr_auc", "log_loss", "brier", "brier_skill", "ece", "top10%_prec"]
+    lines = [f"{'':42s}" + "".join(f" {k:>11s}" for k in heads)]
     for who, split in rows:
         prefix = f"{split}." if who == "model" else f"{who}.{split}."
         name = f"{who} [{split}]"
-        lines.append(f"{name:34s}" + "".join(
+        lines.append(f"{name:42s}" + "".join(
             f"{metrics.get(prefix + k, float('nan')):12.4f}" for k in keys))
     return "\n".join(lines)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from ._naming import HEADLINE, dataset_summary, experiment_for, headline_metrics, run_label
+from ._registry import compare_to_champion, describe_version
+from ._runs import compare_runs, list_runs
 from ._tracker import (
     ReversionPyfunc,
     Tracker,
+    check_store,
     git_commit,
     load_model,
 )
@@ -14,4 +18,14 @@ __all__ = [
     "ReversionPyfunc",
     "load_model",
     "git_commit",
+    "check_store",
+    "HEADLINE",
+    "run_label",
+    "headline_metrics",
+    "experiment_for",
+    "dataset_summary",
+    "describe_version",
+    "compare_to_champion",
+    "list_runs",
+    "compare_runs",
 ]

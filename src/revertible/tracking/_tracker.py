@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from .. import __version__
 from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
 from ..model import CalibratedReversionModel
+from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
+from ._registry import compare_to_champion, describe_version
 
-__all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit"]
+__all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
 
 # MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; remember the user's own
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
@@ -69,7 +72,17 @@ class ReversionPyfunc(_pyfunc_base()):
 
 
 class Tracker:
-    """Thin wrapper over the MLflow client for one tracking URI and experiment."""
+    """Thin wrapper over the MLflow client for one tracking URI and experiment.
+
+    :meth:`connect` checks the store and selects (or creates) the experiment. With
+    ``create_on_connect = False`` (what the command line sets) an embedded SQLite store is only
+    created on first use, so a command failing on its input leaves no ``mlflow.db`` behind;
+    library callers keep the eager default (e.g. to create a store before several workers
+    share it).
+    """
+
+    #: Create an embedded SQLite store (and the experiment) in :meth:`connect`, not on first use.
+    create_on_connect = True
 
     def __init__(self, cfg: TrackingConfig, uri: str | None = None):
         self.cfg = cfg
@@ -79,51 +92,65 @@ class Tracker:
             uri = cfg.uri if cfg.uri != default else (_USER_TRACKING_URI or cfg.uri)
         self.uri = uri
         self._experiment_id: str | None = None
+        # what the current run logged: registered versions and --promote read it
+        self._run_metrics: dict[str, float] = {}
+        self._run_tags: dict[str, str] = {}
+        self._run_labels: dict[str, str] = {}
+        self._run_name = ""
 
     # ---- connection -------------------------------------------------------------------------
     def connect(self) -> Tracker:
         """Check the store is reachable and select (or create) the experiment."""
         import mlflow
 
-        if self.uri.startswith("sqlite:///"):
-            db = Path(self.uri[len("sqlite:///"):])
-            if not db.parent.exists():
-                db.parent.mkdir(parents=True, exist_ok=True)
-        elif self.uri.startswith(("http://", "https://")):
-            import urllib.request
+        check_store(self.uri)
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        if self.create_on_connect or not self.uri.startswith("sqlite:///"):
+            self._open()  # a server or another database: any problem shows now
+        # else an embedded SQLite store is created on first use (the first run), so a command
+        # that fails on its input before logging anything leaves no mlflow.db behind
+        return self
 
-            try:
-                urllib.request.urlopen(self.uri.rstrip("/") + "/health", timeout=5)
-            except Exception as exc:  # noqa: BLE001 - any failure means unreachable
-                raise TrackingError(
-                    f"tracking server {self.uri} is unreachable ({type(exc).__name__}); start it, "
-                    "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
-                    "(default sqlite:///experiments/mlflow.db)"
-                ) from None
+    def _open(self) -> None:
+        import mlflow
+
+        if self.uri.startswith("sqlite:///"):
+            Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         try:
-            exp = mlflow.get_experiment_by_name(self.cfg.experiment)
-            if exp is None:
-                loc = self.cfg.artifact_location
-                if loc is None and not self.uri.startswith(("http://", "https://")):
-                    loc = Path("experiments/artifacts").resolve().as_uri()
-                self._experiment_id = mlflow.create_experiment(self.cfg.experiment, loc)
-            else:
-                self._experiment_id = exp.experiment_id
+            self._experiment_id = self._ensure_experiment(self.cfg.experiment)
         except TrackingError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise TrackingError(
                 f"tracking store {self.uri}: {str(exc).splitlines()[0][:200]}; check tracking.uri"
             ) from None
-        return self
+
+    def _ensure_experiment(self, name: str) -> str:
+        """Id of experiment ``name``, created if missing, tagged for the MLflow 3 runs view."""
+        import mlflow
+
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            loc = self.cfg.artifact_location
+            if loc is None and not self.uri.startswith(("http://", "https://")):
+                loc = Path("experiments/artifacts").resolve().as_uri()
+            elif loc is not None and name != self.cfg.experiment:
+                loc = loc.rstrip("/") + "/" + name
+            exp_id = mlflow.create_experiment(name, loc, tags=dict([EXPERIMENT_KIND]))
+        else:
+            exp_id = exp.experiment_id
+            if exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+                mlflow.MlflowClient(self.uri).set_experiment_tag(exp_id, *EXPERIMENT_KIND)
+        return exp_id
 
     @property
     def experiment_id(self) -> str:
         """The selected experiment's id (after :meth:`connect`)."""
         if self._experiment_id is None:
-            self.connect()
+            self._open()
         assert self._experiment_id is not None
         return self._experiment_id
 
@@ -131,33 +158,52 @@ class Tracker:
     @contextlib.contextmanager
     def run(self, run_name: str | None = None, tags: dict[str, str] | None = None,
             nested: bool = False, parent_run_id: str | None = None) -> Iterator[Any]:
-        """Start a run (optionally a child of ``parent_run_id``) and yield it."""
+        """Start a run (optionally a child of ``parent_run_id``) and yield it.
+
+        A ``kind`` tag of ``backtest`` sends the run to ``<experiment>-backtest``
+        (:func:`~revertible.tracking.experiment_for`); every other run goes to the experiment.
+        """
         import mlflow
 
         all_tags = {"revertible.version": __version__, "git_commit": git_commit()}
         all_tags.update(tags or {})
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name,
+        exp_id = self.experiment_id
+        target = experiment_for(self.cfg.experiment, all_tags.get("kind"))
+        if target != self.cfg.experiment:
+            exp_id = self._ensure_experiment(target)
+        self._run_metrics = {}
+        self._run_labels: dict[str, str] = {}
+        self._run_tags = dict(all_tags)
+        self._run_name = run_name or ""
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name,
                               tags=all_tags, nested=nested) as run:
             yield run
 
-    @staticmethod
-    def log_params(params: dict[str, Any]) -> None:
+    def log_params(self, params: dict[str, Any]) -> None:
         """Log parameters in batches (MLflow caps each batch and value length)."""
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
+        self._run_labels.update({k: v for k, v in items if k.startswith("label.")})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
-    @staticmethod
-    def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-        """Log finite metrics (NaN/inf are skipped: MLflow cannot compare them)."""
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Log finite metrics (NaN/inf are skipped: MLflow cannot compare them).
+
+        Headline metrics (:data:`~revertible.tracking.HEADLINE`) are also logged under their
+        ``0_`` names, so they sort first in the UI.
+        """
         import mlflow
 
         clean = {k: float(v) for k, v in metrics.items()
                  if v is not None and np.isfinite(float(v))}
+        if step is None:
+            # headline first: the run page lists metrics in the order they were logged
+            clean = {**headline_metrics(clean), **clean}
+            self._run_metrics.update(clean)
         items = list(clean.items())
         for i in range(0, len(items), 500):
             mlflow.log_metrics(dict(items[i:i + 500]), step=step)
@@ -196,7 +242,7 @@ class Tracker:
 
         example = example[model.features].head(5)
         signature = infer_signature(example, model.predict_proba(example))
-        return mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ReversionPyfunc(model),
             signature=signature,
@@ -204,14 +250,79 @@ class Tracker:
             registered_model_name=self.cfg.registered_model if register else None,
             pip_requirements=[f"revertible=={__version__}", "lightgbm", "scikit-learn", "pandas"],
         )
+        version = getattr(info, "registered_model_version", None)
+        if register and version is not None:
+            from mlflow import MlflowClient
 
-    def promote(self, version: str | int, alias: str = "champion") -> None:
-        """Point ``alias`` of the registered model at ``version``."""
+            describe_version(MlflowClient(self.uri), self.cfg.registered_model, str(version),
+                             self._run_name, self._run_metrics,
+                             self._run_tags)
+        return info
+
+    def log_dataset(self, panel: Any, context: str = "training") -> None:
+        """Log the panel as an MLflow dataset: per-asset rows, fingerprint, range and assets."""
+        import mlflow
+
+        rows, tags = dataset_summary(panel)
+        name = f"{Path(str(panel.source)).name or 'panel'} {tags['range']}"
+        with warnings.catch_warnings():  # source-kind and integer-schema hints: not for users
+            warnings.simplefilter("ignore")
+            ds = mlflow.data.from_pandas(rows, source=str(panel.source) or None, name=name,
+                                         digest=tags["fingerprint"][:36])
+            mlflow.log_input(ds, context=context,
+                             tags={k: v for k, v in tags.items() if k != "asset_list"})
+        mlflow.set_tags({"data_range": tags["range"], "data_assets": tags["assets"]})
+        self._run_tags.update(data_range=tags["range"],
+                                              data_assets=tags["assets"])
+
+    def promote(self, version: str | int, alias: str = "champion") -> str:
+        """Point ``alias`` of the registered model at ``version``; say how it compares.
+
+        Returns one line comparing this run's holdout metrics with the previous ``alias``
+        (:func:`~revertible.tracking.compare_to_champion`); the alias moves either way (the
+        user asked for it), the line says whether that was an improvement.
+        """
         from mlflow import MlflowClient
 
-        MlflowClient(self.uri).set_registered_model_alias(
-            self.cfg.registered_model, alias, str(version)
-        )
+        client = MlflowClient(self.uri)
+        tags = self._run_tags
+        verdict = compare_to_champion(client, self.cfg.registered_model,
+                                      self._run_metrics,
+                                      tags.get("data_fingerprint", ""),
+                                      tags.get("holdout_start", ""), alias,
+                                      labels=self._run_labels)
+        client.set_registered_model_alias(self.cfg.registered_model, alias, str(version))
+        return f"{alias} -> v{version}: {verdict}"
+
+
+def check_store(uri: str, *, need_existing: bool = False, what: str = "") -> None:
+    """Fail fast, in one line, if the tracking store ``uri`` cannot serve a request.
+
+    A server must answer ``/health`` within 5 s (not MLflow's minutes of retries). With
+    ``need_existing`` (reading a registered model or a run), an SQLite store must already exist:
+    reading would otherwise create an empty database and report "alias not found".
+    """
+    if uri.startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5)
+        except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+            need = f" to load {what}" if what else ""
+            raise TrackingError(
+                f"tracking server {uri} is unreachable{need} ({type(exc).__name__}); start it, "
+                "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
+                "(default sqlite:///experiments/mlflow.db)"
+            ) from None
+    elif uri.startswith("sqlite:///") and need_existing:
+        db = Path(uri[len("sqlite:///"):])
+        if not db.is_file():
+            need = f" {what}" if what else ""
+            raise TrackingError(
+                f"tracking store {uri}: no database at {db}, so it holds no model{need}; train "
+                "one first (revertible train CONFIG --promote) or point tracking.uri / "
+                "MLFLOW_TRACKING_URI at the store that has it"
+            )
 
 
 def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversionModel:
@@ -219,6 +330,8 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
     import mlflow
 
     if tracking_uri:
+        if uri.startswith(("runs:/", "models:/")):
+            check_store(tracking_uri, need_existing=True, what=uri)
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
     local = Path(uri)

@@ -1,9 +1,13 @@
 """Correlation engine and pair eligibility, point-in-time.
 
 * Asset eligibility at bar ``t`` (:func:`asset_eligibility`): the asset has a price at ``t``; at
-  least ``min_history_days`` have passed since its first bar; and the median of its trailing 24-hour
-  quote volume, sampled every 24 bars over the last ``volume_window_days`` days ending at ``t``, is
-  at least ``min_quote_volume``.
+  least ``min_history_days`` have passed since its first bar (with ``listed_before_start``, an
+  asset priced at the panel's first bar counts as listed before it: the history rule cannot
+  see before the data, and a folder that starts on 1 January should not lose its first 90 days
+  of every asset; this looks at bar 0 only, so it stays point-in-time); and the median of its
+  trailing 24-hour quote volume, sampled every 24 bars over the last ``volume_window_days`` days
+  ending at ``t``, is at least ``min_quote_volume`` (at least half the window must be sampled;
+  for such a seasoned asset, one day is enough).
 * Pair eligibility at ``t``: both assets eligible and the rolling correlation of one-bar log returns
   over ``eligibility_window_days`` passes ``min_abs_corr`` in the configured direction
   (``both``: ``|corr|``; ``positive``: ``corr``; ``inverse``: ``-corr``). Inverse relationships
@@ -44,7 +48,8 @@ def universe_pairs(assets: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.
 
 
 @nb.njit(cache=True, parallel=True)
-def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, out):  # pragma: no cover
+def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start,
+                       out):  # pragma: no cover
     n, m = close.shape
     day = 24
     for i in nb.prange(m):
@@ -67,7 +72,8 @@ def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, out):  # pragma: no 
             p = close[t, i]
             if first < 0 and np.isfinite(p):
                 first = t
-            ok = np.isfinite(p) and first >= 0 and t - first >= min_hist
+            seasoned = seasoned_at_start and first == 0
+            ok = np.isfinite(p) and first >= 0 and (t - first >= min_hist or seasoned)
             if ok:
                 cnt = 0
                 for d in range(n_days):
@@ -77,7 +83,9 @@ def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, out):  # pragma: no 
                     if np.isfinite(q24[j]):
                         buf[cnt] = q24[j]
                         cnt += 1
-                ok = cnt * 2 >= n_days and np.median(buf[:cnt]) >= min_qv
+                # a seasoned asset's volume median may use the days seen so far (>= 1)
+                enough = cnt >= 1 if seasoned else cnt * 2 >= n_days
+                ok = enough and np.median(buf[:cnt]) >= min_qv
             out[t, i] = ok
 
 
@@ -90,6 +98,7 @@ def asset_eligibility(panel: Panel, cfg: UniverseConfig) -> np.ndarray:
         cfg.min_history_days * BARS_PER_DAY,
         cfg.volume_window_days,
         float(cfg.min_quote_volume),
+        bool(cfg.listed_before_start),
         out,
     )
     return out

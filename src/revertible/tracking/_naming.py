@@ -1,0 +1,105 @@
+"""What a person sees in the MLflow UI: run names, headline metrics, experiment kinds, datasets.
+
+* Run names say what the run is: ``<config> <kind> <key settings> <UTC time>``, e.g.
+  ``binance-spot-1h train h48 z2.0 lgbm-l31 0601-1230``; ``tracking.run_name`` replaces the
+  config name.
+* Headline metrics are copied under names starting with ``0_`` so they sort first on the run
+  page and in the column chooser: :data:`HEADLINE` maps the headline name to the source metric.
+* Training (and tuning) runs live in ``tracking.experiment``; backtest runs in
+  ``<experiment>-backtest`` (:func:`experiment_for`): their metrics share nothing, so one
+  experiment per kind keeps every column of the runs list and the compare view meaningful.
+* Both experiments carry ``mlflow.experimentKind = custom_model_development``, which makes the
+  MLflow 3 UI open them on the runs list (the default for an untagged experiment is the GenAI view).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "HEADLINE",
+    "EXPERIMENT_KIND",
+    "BACKTEST_SUFFIX",
+    "run_label",
+    "headline_metrics",
+    "experiment_for",
+    "dataset_summary",
+]
+
+#: Headline metric name (sorts first) -> the metric it copies. Missing sources are skipped.
+HEADLINE: dict[str, str] = {
+    "0_holdout_auc": "holdout.roc_auc",
+    "0_holdout_ece": "holdout.ece",
+    "0_holdout_brier_skill": "holdout.brier_skill",
+    "0_holdout_rank_ic": "holdout.rank_ic",
+    "0_cv_auc": "cv.roc_auc",
+    "0_net_bp_per_trade": "model.net_bp_per_trade",
+    "0_sharpe": "model.sharpe",
+    "0_total_return": "model.total_return",
+    "0_max_drawdown": "model.max_drawdown",
+    "0_trades": "model.trades",
+}
+
+#: The experiment tag the MLflow 3 UI reads to pick the classic ML (runs) view.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+BACKTEST_SUFFIX = "-backtest"
+
+
+def experiment_for(experiment: str, kind: str | None) -> str:
+    """The experiment a run of ``kind`` goes to (backtests: ``<experiment>-backtest``)."""
+    return experiment + BACKTEST_SUFFIX if kind == "backtest" else experiment
+
+
+def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The headline copies of ``metrics`` (only those whose source is present)."""
+    return {h: metrics[src] for h, src in HEADLINE.items() if src in metrics}
+
+
+def run_label(cfg: Any, kind: str, *, extra: str = "", when: datetime | None = None) -> str:
+    """Informative run name: config name, kind, key settings and the UTC time.
+
+    Examples
+    --------
+    >>> from revertible.config import Config
+    >>> from datetime import UTC, datetime
+    >>> cfg = Config.model_validate({"name": "spot", "data": {"path": "/tmp"}})
+    >>> run_label(cfg, "train", when=datetime(2024, 6, 1, 12, 30, tzinfo=UTC))
+    'spot train h48 z2 l31 0601-123000'
+    """
+    when = when or datetime.now(UTC)
+    base = cfg.tracking.run_name or cfg.name
+    settings = f"h{cfg.label.horizon} z{cfg.label.entry:g}"
+    if kind in ("train", "tune"):
+        settings += f" l{cfg.model.num_leaves}"
+    if cfg.model.exclude_features:
+        settings += " -" + ",".join(str(f).removeprefix("group:") for f in
+                                    cfg.model.exclude_features)[:40]
+    parts = [base, kind, settings, extra.strip(), f"{when:%m%d-%H%M%S}"]
+    return " ".join(p for p in parts if p)
+
+
+def dataset_summary(panel: Any) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per-asset rows (asset, first/last bar, bars) and the tags describing a panel."""
+    import numpy as np
+
+    close = np.asarray(panel.close)
+    ok = np.isfinite(close)
+    times = panel.times
+    rows = []
+    for j, asset in enumerate(panel.assets):
+        idx = np.flatnonzero(ok[:, j]) if close.ndim == 2 else np.array([], dtype=int)
+        rows.append({"asset": asset,
+                     "first_bar": str(times[idx[0]]) if len(idx) else "",
+                     "last_bar": str(times[idx[-1]]) if len(idx) else "",
+                     "bars": int(len(idx))})
+    tags = {
+        "fingerprint": panel.fingerprint(),
+        "range": f"{times[0]:%Y-%m-%d %H:%M} .. {times[-1]:%Y-%m-%d %H:%M} UTC",
+        "assets": str(panel.n_assets),
+        "bar": str(panel.freq),
+        "asset_list": ",".join(panel.assets)[:4000],
+    }
+    return pd.DataFrame(rows), tags

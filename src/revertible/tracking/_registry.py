@@ -1,0 +1,72 @@
+"""Registered versions a person can compare: description, headline tags, champion comparison."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._naming import headline_metrics
+
+__all__ = ["describe_version", "compare_to_champion", "PROMOTE_METRIC"]
+
+#: The holdout metric ``--promote`` compares (higher is better), then the tie-breaker.
+PROMOTE_METRIC = ("holdout.roc_auc", "holdout.brier_skill")
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:.4f}"
+
+
+def describe_version(client: Any, name: str, version: str, run_name: str,
+                     metrics: dict[str, float], tags: dict[str, str]) -> None:
+    """Give a registered version a one-paragraph description and its headline metrics as tags."""
+    head = headline_metrics(metrics)
+    desc = (
+        f"Run '{run_name}'. Data {tags.get('data_range', '?')} "
+        f"({tags.get('data_assets', '?')} assets, fingerprint "
+        f"{tags.get('data_fingerprint', '?')}); "
+        f"holdout from {tags.get('holdout_start', '?')}. "
+        + "; ".join(f"{k.removeprefix('0_')} {_fmt(v)}" for k, v in head.items())
+    )
+    client.update_model_version(name, version, description=desc[:4900])
+    vtags = {k.removeprefix("0_"): _fmt(v) for k, v in head.items()}
+    for key in ("data_range", "data_fingerprint", "holdout_start", "config_name"):
+        if key in tags:
+            vtags[key] = tags[key]
+    for k, v in vtags.items():
+        client.set_model_version_tag(name, version, k, v)
+
+
+def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
+                        data_fingerprint: str, holdout_start: str,
+                        alias: str = "champion", labels: dict[str, str] | None = None) -> str:
+    """One line saying whether the new model beats the current champion on the holdout."""
+    try:
+        champ = client.get_model_version_by_alias(name, alias)
+    except Exception:  # noqa: BLE001 - no champion yet
+        return f"no previous {alias}: this version becomes the first {alias}"
+    try:
+        run = client.get_run(champ.run_id)
+    except Exception:  # noqa: BLE001
+        return f"previous {alias} v{champ.version}: its run is gone, cannot compare"
+    old = run.data.metrics
+    key = PROMOTE_METRIC[0]
+    new_v, old_v = metrics.get(key), old.get(key)
+    same = (run.data.tags.get("data_fingerprint") == data_fingerprint
+            and run.data.tags.get("holdout_start") == holdout_start
+            and all(run.data.params.get(k) == v for k, v in (labels or {}).items()))
+    caveat = "" if same else (" (different data, holdout period or labels: the numbers are "
+                              "not directly comparable)")
+    if new_v is None or old_v is None or not (math.isfinite(new_v) and math.isfinite(old_v)):
+        return f"previous {alias} v{champ.version}: {key} missing, cannot compare{caveat}"
+    tie = PROMOTE_METRIC[1]
+    if abs(new_v - old_v) < 1e-12:
+        verdict = "as good as"
+        nb, ob = metrics.get(tie), old.get(tie)
+        if nb is not None and ob is not None and math.isfinite(nb) and math.isfinite(ob):
+            verdict = ("better than" if nb > ob else "worse than" if nb < ob else verdict)
+    else:
+        verdict = "better than" if new_v > old_v else "worse than"
+    return (f"new model is {verdict} the previous {alias} v{champ.version} on the holdout: "
+            f"{key} {_fmt(new_v)} vs {_fmt(old_v)}, {tie} {_fmt(metrics.get(tie))} vs "
+            f"{_fmt(old.get(tie))}{caveat}")

@@ -1,0 +1,97 @@
+"""The team path: a real MLflow tracking server (``mlflow server`` on a loopback port, started
+and killed here) for one train -> promote -> score round trip, as a team would share it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from revertible.cli import app
+from revertible.synthetic import generate_market, write_market
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_bin) if mlflow_bin.exists() else "mlflow", "server",
+           "--host", "127.0.0.1", "--port", str(port),
+           "--backend-store-uri", f"sqlite:///{tmp}/server.db",
+           "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1"]
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.monotonic()
+        while True:  # patience for a cold start on a busy machine, not a performance limit
+            if proc.poll() is not None:
+                raise AssertionError(f"mlflow server exited: {(tmp / 'server.log').read_text()}")
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() - t0 > 120:
+                    raise AssertionError("mlflow server did not answer /health in 120 s") from None
+                time.sleep(0.5)
+        yield url, tmp
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def test_train_promote_score_through_a_tracking_server(server, tmp_path, monkeypatch):
+    url, _ = server
+    monkeypatch.chdir(tmp_path)
+    panel, truth = generate_market(n_assets=8, n_bars=24 * 120, seed=11)
+    write_market(tmp_path / "data", panel, truth)
+    cfg = tmp_path / "team.yaml"
+    cfg.write_text(
+        (REPO / "configs" / "demo.yaml").read_text()
+        .replace("uri: sqlite:///experiments/mlflow.db", f"uri: {url}")
+        .replace("n_estimators: 200", "n_estimators: 30")
+    )
+    runner = CliRunner()
+    env = {"MLFLOW_TRACKING_URI": ""}
+    r = runner.invoke(app, ["train", str(cfg), "--data", str(tmp_path / "data"), "--promote",
+                            "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    client = MlflowClient(url)
+    champ = client.get_model_version_by_alias("revertible-demo", "champion")
+    assert champ.description and champ.tags["holdout_auc"]
+    assert client.get_run(champ.run_id).data.tags["kind"] == "train"
+    out = tmp_path / "signals.csv"
+    r = runner.invoke(app, ["score", str(cfg), "--data", str(tmp_path / "data"),
+                            "--model", "models:/revertible-demo@champion", "--out", str(out)],
+                      env=env)
+    assert r.exit_code == 0, r.output
+    signals = pd.read_csv(out)
+    assert len(signals) > 0
+    assert set(signals["model"]) == {f"models:/revertible-demo/{champ.version}"}
+    assert signals["probability"].between(0, 1).all()
+    assert not (tmp_path / "experiments").exists(), "nothing went to a local store"
