@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._continue import ContinueConfig
 from ._schema import (
     BARS_PER_DAY,
     BacktestConfig,
@@ -43,6 +44,7 @@ __all__ = [
     "CostConfig",
     "SizingConfig",
     "BacktestConfig",
+    "ContinueConfig",
     "load_config",
     "apply_overrides",
     "flatten",

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ._continue import ContinueConfig
 
 __all__ = [
     "Config",
@@ -281,6 +282,11 @@ class BacktestConfig(_Frozen):
 class Config(_Frozen):
     """The whole run: data, universe, spread, label, features, model, tracking, sizing..."""
 
+    # `continue` is a keyword: the field is `continue_`, YAML and dumps use the alias
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True)
+
     name: str = "revertible"
     seed: int = 42
     data: DataConfig
@@ -296,6 +302,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")
 
     @property
     def embargo_bars(self) -> int:
@@ -325,6 +332,7 @@ def _expand_env(value: Any) -> Any:
 def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
+        name = field.alias or name
         keys.append(prefix + name)
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
