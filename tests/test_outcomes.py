@@ -176,3 +176,23 @@ def test_planted_momentum_pays_the_continuation_trade():
     boot = np.random.default_rng(0).choice(out[0.9].to_numpy(), (500, len(out[0.9]))).mean(1)
     assert np.quantile(boot, 0.05) > 0.002  # > 20 bp gross on average, beyond noise
     assert out[0.9].mean() > out[0.0].mean() + 0.002
+
+
+def test_continue_config_section(tmp_path):
+    from revertible.config import config_from_mapping, flatten
+    from revertible.errors import ConfigError
+
+    p = tmp_path / "c.yaml"
+    p.write_text("data: {path: /tmp}\ncontinue: {take_profit: 5.0, horizon: 24}\n")
+    cfg = load_config(p, ["continue.stop=1.0"])
+    assert (cfg.continue_.take_profit, cfg.continue_.stop, cfg.continue_.horizon) == (5.0, 1.0, 24)
+    assert load_config(p).continue_.horizon_or(48) == 24
+    assert load_config("configs/demo.yaml", data="x").continue_.horizon_or(48) == 48
+    dumped = cfg.model_dump(mode="json")
+    assert "continue" in dumped and "continue_" not in dumped
+    assert config_from_mapping(dumped).continue_ == cfg.continue_  # a logged config reloads
+    assert flatten(cfg)["continue.take_profit"] == "5.0"
+    with pytest.raises(ConfigError, match="continue.stop < continue.take_profit"):
+        load_config(p, ["continue.stop=6"])
+    with pytest.raises(ConfigError, match="did you mean 'continue.stop'"):
+        load_config(p, ["continue.stp=1"])
