@@ -15,9 +15,10 @@ spread's risk, ``y = r / scale`` with ``scale = spread_std / (1 + |beta|)`` (:fu
 known at entry), and multiplies back: ``mean = scale * E[y]``, ``m2 = scale^2 * E[y^2]``. The
 second moment is a LightGBM L2 regression on ``y^2`` (unbiased for E[y^2 | x]), floored at the
 squared mean so the implied variance is never negative. The mean head's loss is
-``objective`` (L2 by default; the comparison of raw L2, scaled L2 and scaled Huber on the
-walk-forward CV is in the notes of this change). The scale needs the episode's ``spread_std``
-and ``beta`` (:data:`RISK_COLUMNS`) next to the features.
+``objective`` (L2 by default). Measured on the shared spot data (walk-forward CV, early-stopped
+heads): rank IC +0.022 with the scaled target against -0.016 with the raw one; with the default
+400 trees the scaled heads reach -0.011 CV and -0.009 holdout, i.e. no skill yet. The scale
+needs the episode's ``spread_std`` and ``beta`` (:data:`RISK_COLUMNS`) next to the features.
 
 When the continuation barriers mirror the label's (the defaults), ``continue_return`` is exactly
 ``-revert_return`` for every training row; the continuation heads are then the reversion heads
