@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numba
 import numpy as np
+import pandas as pd
 
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import iter_episode_blocks
+from revertible.episodes._outcomes import trade_outcomes
 from revertible.io import atomic_path
 from revertible.universe import asset_eligibility, universe_pairs
 
@@ -64,6 +66,29 @@ def bench_episodes(cfg, repeat: int) -> dict[str, float]:
     out["episodes"] = n_eps
     out["kernel_s"] = best
     out["pair_bars_per_s"] = pair_bars / best
+
+    # the trade outcomes alone (part of the time above): both trades of every episode
+    eps = pd.concat(list(iter_episode_blocks(panel, cfg, elig)), ignore_index=True)
+    idx = {a: i for i, a in enumerate(panel.assets)}
+    t = panel.times.get_indexer(eps["entry_time"])
+    ia = eps["asset_a"].map(idx).to_numpy(np.int64)
+    ib = eps["asset_b"].map(idx).to_numpy(np.int64)
+    lc, cc = cfg.label, cfg.continue_
+    args = (panel.log_close(), panel.open, panel.close, t, ia, ib, eps["z_entry"], eps["beta"],
+            eps["spread_mean"], eps["spread_std"], lc.exit, lc.stop, lc.horizon,
+            cc.take_profit, cc.stop, cc.horizon_or(lc.horizon))
+    xt = eps["exit_time"]
+    exit_idx = np.where(xt.notna(), panel.times.get_indexer(xt.fillna(eps["entry_time"])), -1)
+    trade_outcomes(*args)  # compiled, and the arrays in the layout the kernel uses
+    args = (np.ascontiguousarray(args[0]), np.ascontiguousarray(args[1]),
+            np.ascontiguousarray(args[2]), *args[3:])
+    ob = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        trade_outcomes(*args, revert_exit=exit_idx)  # as the table builder calls it
+        ob = min(ob, time.perf_counter() - t0)
+    out["outcomes_s"] = ob
+    out["spread_kernel_pair_bars_per_s"] = pair_bars / max(best - ob, 1e-9)
 
     # end to end: files -> parquet, streamed block by block
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  assets x bars        {r['bars']:.0f} bars, {r['pairs']:.0f} pairs")
     print(f"  load                 {r['load_s']:.2f} s")
     print(f"  eligibility          {r['eligibility_s']:.2f} s")
-    print(f"  kernel (best of {args.repeat})   {r['kernel_s']:.2f} s  "
-          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes")
+    print(f"  episodes+outcomes    {r['kernel_s']:.2f} s  "
+          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes "
+          f"(best of {args.repeat})")
+    print(f"  outcomes alone       {r['outcomes_s']:.3f} s  (both trades of every episode); "
+          f"spread kernel without them {r['spread_kernel_pair_bars_per_s'] / 1e6:.1f} M "
+          f"pair-bars/s")
     print(f"  files -> episodes    {r['files_to_table_s']:.2f} s wall")
     _print_sizing(bench_sizing(repeat=args.repeat))
     print(f"  peak RSS             {peak_rss_mb():.0f} MiB")

@@ -170,6 +170,12 @@ def test_point_in_time_on_real_data(real, cut):
     for col in ["label", "exit_time", "exit_reason", "bars_held"]:
         np.testing.assert_array_equal(part.loc[done, col].to_numpy(), f.loc[done, col].to_numpy(),
                                       err_msg=col)
+    # trade outcomes: settled once the exit has filled at an open <= T (the next bar with both
+    # opens; a day of margin for a missing open)
+    filled = (f["exit_time"] + pd.Timedelta(hours=24) <= T).to_numpy() & done
+    for col in ["revert_return", "continue_return"]:
+        np.testing.assert_array_equal(part.loc[filled, col].to_numpy(),
+                                      f.loc[filled, col].to_numpy(), err_msg=col)
     # an episode whose window is cut short and has touched no barrier by T is open, label null
     pending = part[~done]
     assert pending.loc[pending["exit_reason"] == "open", "label"].isna().all()
@@ -188,7 +194,7 @@ def test_write_episodes_parquet_and_csv(synth, tmp_path):
     a = pd.read_parquet(tmp_path / "e.parquet")
     b = pd.read_csv(tmp_path / "e.csv")
     assert s1["episodes"] == s2["episodes"] == len(a) == len(b) > 0
-    assert list(a.columns[:11]) == EPISODE_COLUMNS
+    assert list(a.columns[: len(EPISODE_COLUMNS)]) == EPISODE_COLUMNS
     assert a["label"].isna().sum() == s1["open"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv", "e.parquet"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._baskets import BasketsConfig
+from ._continue import ContinueConfig
 from ._hedge import HedgeConfig
 from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
@@ -44,6 +45,7 @@ __all__ = [
     "SizingConfig",
     "BacktestConfig",
     "HedgeConfig",
+    "ContinueConfig",
     "load_config",
     "apply_overrides",
     "flatten",

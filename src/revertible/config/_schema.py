@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._baskets import BasketsConfig
+from ._continue import ContinueConfig
 from ._hedge import HedgeConfig
 
 __all__ = [
@@ -378,6 +379,11 @@ class BacktestConfig(_Frozen):
 class Config(_Frozen):
     """The whole run: data, universe, spread, label, features, model, tracking, sizing..."""
 
+    # `continue` is a keyword: the field is `continue_`, YAML and dumps use the alias
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True)
+
     name: str = "revertible"
     seed: int = 42
     data: DataConfig
@@ -395,6 +401,7 @@ class Config(_Frozen):
     backtest: BacktestConfig = BacktestConfig()
     baskets: BasketsConfig = BasketsConfig()
     hedge: HedgeConfig = HedgeConfig()
+    continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

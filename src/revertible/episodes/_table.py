@@ -36,6 +36,7 @@ from ..spread import SpreadSeries, min_obs, pack_assets
 from ..spread._kernel import _block_kernel
 from ..spread._reference import _detect_label
 from ..universe import universe_pairs
+from ._outcomes import trade_outcomes
 
 __all__ = [
     "EPISODE_COLUMNS",
@@ -59,6 +60,8 @@ EPISODE_COLUMNS = [
     "exit_time",
     "exit_reason",
     "bars_held",
+    "revert_return",
+    "continue_return",
 ]
 EXIT_REASONS = np.array(["revert", "stop", "timeout", "open"], dtype=object)
 _N_FIELDS = 10  # entry_idx, z, beta, mean, std, label, exit_idx, reason, held, corr
@@ -154,6 +157,9 @@ def iter_episode_blocks(
     bs = cfg.compute.block_size
     times = panel.times
     names = np.asarray(panel.assets, dtype=object)
+    opn, close = np.ascontiguousarray(panel.open), np.ascontiguousarray(panel.close)
+    cc = cfg.continue_
+    barriers = (lc.exit, lc.stop, lc.horizon, cc.take_profit, cc.stop, cc.horizon_or(lc.horizon))
     for start in range(0, n_pairs, bs):
         pa, pb = ia[start : start + bs], ib[start : start + bs]
         counts = np.zeros(len(pa), dtype=np.int64)
@@ -175,6 +181,10 @@ def iter_episode_blocks(
         df["exit_time"] = pd.Series(times[np.maximum(exit_idx, 0)]).where(exit_idx >= 0)
         df["label"] = df["label"].astype("Float64")
         df.loc[df["exit_reason"] == "open", "label"] = pd.NA
+        df["revert_return"], df["continue_return"] = trade_outcomes(
+            pack, opn, close, entry_idx, pa[which], pb[which], df["z_entry"], df["beta"],
+            df["spread_mean"], df["spread_std"], *barriers, revert_exit=exit_idx,
+        )
         yield df[[*EPISODE_COLUMNS, "corr_entry"]].reset_index(drop=True)
         if progress is not None:
             progress(min(start + bs, n_pairs), n_pairs)
@@ -215,6 +225,8 @@ def empty_episodes() -> pd.DataFrame:
             "exit_time": pd.DatetimeIndex([], tz="UTC"),
             "exit_reason": pd.Series([], dtype=object),
             "bars_held": pd.Series([], dtype=np.int64),
+            "revert_return": pd.Series([], dtype=float),
+            "continue_return": pd.Series([], dtype=float),
             "corr_entry": pd.Series([], dtype=float),
         }
     )
@@ -264,6 +276,7 @@ def write_episodes(
                  ("z_entry", pa.float64()), ("beta", pa.float64()), ("spread_mean", pa.float64()),
                  ("spread_std", pa.float64()), ("label", pa.float64()), ("exit_time", ts),
                  ("exit_reason", pa.string()), ("bars_held", pa.int64()),
+                 ("revert_return", pa.float64()), ("continue_return", pa.float64()),
                  ("corr_entry", pa.float64())]
             )
             with pq.ParquetWriter(tmp, schema) as writer:

@@ -19,6 +19,14 @@ from ._metrics import (
     classification_metrics,
     expected_calibration_error,
 )
+from ._returns import (
+    DIRECTIONS,
+    OUTCOME_COLUMNS,
+    RISK_COLUMNS,
+    ReturnModel,
+    ReturnRegressor,
+    risk_scale,
+)
 from ._train import (
     BASELINES,
     cross_validate,
@@ -34,6 +42,12 @@ __all__ = [
     "Calibrator",
     "CalibratedReversionModel",
     "lgbm_params",
+    "ReturnModel",
+    "ReturnRegressor",
+    "risk_scale",
+    "DIRECTIONS",
+    "RISK_COLUMNS",
+    "OUTCOME_COLUMNS",
     "Fold",
     "label_end",
     "holdout_split",

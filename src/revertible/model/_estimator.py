@@ -5,8 +5,9 @@
   rows *in time order* as the validation set (never a shuffled split).
 * :class:`Calibrator`: isotonic or sigmoid (Platt, on the logit of the raw score) map from raw
   scores to probabilities; fitted on out-of-fold predictions only.
-* :class:`CalibratedReversionModel`: classifier + calibrator + feature list: what is logged to
-  MLflow and scores new divergences. Scoring checks the input columns against the feature list.
+* :class:`CalibratedReversionModel`: classifier + calibrator + feature list (+ the return heads,
+  :class:`revertible.model.ReturnModel`): what is logged to MLflow and scores new divergences.
+  Scoring checks the input columns against the feature list.
 """
 
 from __future__ import annotations
@@ -143,14 +144,20 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class CalibratedReversionModel:
-    """Classifier + calibrator + the exact feature list: the object scoring uses."""
+    """Classifier + calibrator + the exact feature list (+ return heads): what scoring uses.
+
+    ``returns`` (a fitted :class:`revertible.model.ReturnModel`, or None for a model trained
+    before the return heads existed) predicts each direction's gross return moments, see
+    :meth:`predict_outcomes`.
+    """
 
     def __init__(self, classifier: ReversionClassifier, calibrator: Calibrator,
-                 features: list[str], meta: dict | None = None):
+                 features: list[str], meta: dict | None = None, returns: Any = None):
         self.classifier = classifier
         self.calibrator = calibrator
         self.features = list(features)
         self.meta = dict(meta or {})
+        self.returns = returns
 
     def check_input(self, X: pd.DataFrame) -> None:
         """Raise :class:`ModelError` if a feature is missing or cannot be used."""
@@ -179,3 +186,37 @@ class CalibratedReversionModel:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of reversion within the horizon."""
         return self.calibrator.transform(self.predict_raw(X))
+
+    def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Probability of reversion and the moments of each direction's gross return.
+
+        ``X`` holds the features and the episode columns ``spread_std`` and ``beta`` (the return
+        heads' risk scale, :data:`revertible.model.RISK_COLUMNS`). Returns a frame on ``X``'s
+        index with ``probability, revert_mean, revert_m2, continue_mean, continue_m2``: returns
+        per unit of gross notional, before costs.
+
+        Raises
+        ------
+        ModelError
+            The model has no return heads (trained by an older version), or ``X`` lacks a risk
+            column.
+        """
+        from ._returns import OUTCOME_COLUMNS, RISK_COLUMNS, risk_scale
+
+        if getattr(self, "returns", None) is None:  # pickles of older versions lack the field
+            raise ModelError(
+                "this model has no return heads (it was trained by a revertible version before "
+                "the return model): retrain it with this version (`revertible train CONFIG`) "
+                "and score with the new model URI"
+            )
+        missing = [c for c in RISK_COLUMNS if c not in X.columns]
+        if missing:
+            raise ModelError(
+                f"outcome input lacks the episode column(s) {', '.join(missing)}: pass the "
+                "features with the episodes' spread_std and beta, e.g. "
+                "features.assign(spread_std=episodes.spread_std, beta=episodes.beta)"
+            )
+        out = self.returns.predict(X[self.features],
+                                   risk_scale(X["spread_std"], X["beta"]))
+        out.insert(0, "probability", self.predict_proba(X))
+        return out[list(OUTCOME_COLUMNS)]

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-__all__ = ["roc_figure", "reliability_figure", "importance_figure", "probability_hist_figure"]
+__all__ = ["roc_figure", "reliability_figure", "importance_figure", "probability_hist_figure",
+           "return_decile_figure"]
 
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]):
@@ -72,5 +73,31 @@ def probability_hist_figure(y: np.ndarray, p: np.ndarray, title: str = "holdout"
     ax.set_ylabel("episodes")
     ax.set_title(f"Probability by label ({title})")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def return_decile_figure(sets: dict[str, tuple[np.ndarray, np.ndarray]], n_bins: int = 10):
+    """Mean realised vs mean predicted net return (bp) by decile of the prediction, per set."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    lo, hi = np.inf, -np.inf
+    for name, (p, r) in sets.items():
+        ok = np.isfinite(p) & np.isfinite(r)
+        if ok.sum() < n_bins:
+            continue
+        order = np.argsort(p[ok], kind="stable")
+        bins = np.array_split(order, n_bins)
+        x = np.array([p[ok][b].mean() for b in bins]) * 1e4
+        y = np.array([r[ok][b].mean() for b in bins]) * 1e4
+        ax.plot(x, y, marker="o", label=name)
+        lo, hi = min(lo, x.min(), y.min()), max(hi, x.max(), y.max())
+    if np.isfinite(lo):
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--", label="predicted = realised")
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xlabel("mean predicted net return per decile (bp of gross notional)")
+    ax.set_ylabel("mean realised net return (bp)")
+    ax.set_title("Return model: predicted vs realised by decile\n(net of the round trip)",
+                 fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -37,6 +37,8 @@ from ..errors import RevertibleError
 from ._cv import holdout_split, label_end, walk_forward_folds
 from ._estimator import CalibratedReversionModel, Calibrator, ReversionClassifier, lgbm_params
 from ._metrics import classification_metrics
+from ._returns import RISK_COLUMNS
+from ._returns_eval import train_returns
 
 __all__ = [
     "train", "select_features", "prepare_dataset", "development_split", "make_folds",
@@ -221,6 +223,7 @@ def train(
         importance_figure,
         probability_hist_figure,
         reliability_figure,
+        return_decile_figure,
         roc_figure,
     )
 
@@ -256,6 +259,8 @@ def train(
     clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)
     clf.fit(Xd[features], yd)
     nonnull = [f for f in features if Xd[f].notna().any()]
+    with bar_ctx("return model (folds)") as _:
+        ret = train_returns(cfg, eps, feats, split, cv["folds"], features)
     model = CalibratedReversionModel(
         clf, calibrator, features,
         meta={"nonnull_features": nonnull,
@@ -265,7 +270,12 @@ def train(
               "label": cfg.label.model_dump(),
               "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
               "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
-              "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint()},
+              "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint(),
+              # the return heads are gross; the costs they were evaluated net of
+              "costs": cfg.costs.model_dump(mode="json"),
+              "venue": str(getattr(cfg.costs, "venue", "custom")),
+              "continue": cfg.continue_.model_dump(mode="json")},
+        returns=ret["model"],
     )
     metrics: dict[str, float] = {}
     base_dev = float(yd.mean())
@@ -287,6 +297,7 @@ def train(
             metrics.update({f"baseline.{kind}.holdout.{k}": v for k, v in
                             classification_metrics(yh, pb, base_dev).items()})
             hold_sets[kind] = (yh, pb)
+    metrics.update(ret["metrics"])
     metrics["data.episodes"] = float(len(eps))
     metrics["data.dev_episodes"] = float(len(dev))
     metrics["data.holdout_episodes"] = float(len(hold))
@@ -326,7 +337,10 @@ def train(
         if "model" in hold_sets:
             tracker.log_figure(probability_hist_figure(*hold_sets["model"]),
                                "plots/probability_by_label.png")
-        info = tracker.log_model(model, Xd, register=register)
+        tracker.log_figure(return_decile_figure(ret["sets"]), "plots/return_deciles.png")
+        tracker.log_table(ret["deciles"], "return_deciles.csv")
+        example = Xd.assign(**{c: eps[c].iloc[dev].to_numpy() for c in RISK_COLUMNS})
+        info = tracker.log_model(model, example, register=register)
         version = getattr(info, "registered_model_version", None)
         promoted = tracker.promote(version) if promote and version is not None else ""
         run_id = run.info.run_id

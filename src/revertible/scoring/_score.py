@@ -161,7 +161,10 @@ def score_episodes(
         feats = features.reset_index(drop=True)
     check_model(model, cfg, panel.funding is not None, feats)
     if len(eps):
-        pred = model.predict_outcomes(feats).reset_index(drop=True)
+        # the return heads scale by the spread's risk: they take the episode's spread_std, beta
+        risk = eps[["spread_std", "beta"]]
+        pred = model.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
+                                      ).reset_index(drop=True)
     else:
         pred = pd.DataFrame({c: np.empty(0) for c in ("probability", *OUTCOME_COLUMNS)})
     vols = leg_vols(panel, LEG_VOL_BARS, cfg.universe.min_obs_frac) if vols is None else vols

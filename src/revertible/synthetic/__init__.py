@@ -1,4 +1,4 @@
-"""Generated markets with known answers (OU pairs with known half-lives, random walks)."""
+"""Generated markets with known answers (OU pairs with known half-lives, random walks, momentum)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ._market import (
     simulate_random_walk_pair,
     write_market,
 )
+from ._momentum import momentum_panel, simulate_momentum_pair
 
 __all__ = [
     "generate_cluster_market",
@@ -24,4 +25,6 @@ __all__ = [
     "write_market",
     "simulate_ou_pair",
     "simulate_random_walk_pair",
+    "simulate_momentum_pair",
+    "momentum_panel",
 ]

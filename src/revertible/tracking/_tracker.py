@@ -23,7 +23,7 @@ import pandas as pd
 from .. import __version__
 from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
-from ..model import CalibratedReversionModel
+from ..model import RISK_COLUMNS, CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
 from ._registry import compare_to_champion, describe_version
 
@@ -61,14 +61,21 @@ def _pyfunc_base():
 
 
 class ReversionPyfunc(_pyfunc_base()):
-    """MLflow pyfunc wrapper: ``predict`` returns calibrated reversion probabilities."""
+    """MLflow pyfunc wrapper: calibrated reversion probabilities, and the return heads' outcomes.
+
+    ``predict`` returns the probability per row; for a model with return heads, a frame with
+    ``probability`` and the outcome columns (:meth:`CalibratedReversionModel.predict_outcomes`;
+    the input then carries ``spread_std`` and ``beta`` beside the features).
+    """
 
     def __init__(self, model: CalibratedReversionModel):
         self.model = model
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
-        """Calibrated probability for each row of features."""
-        return self.model.predict_proba(model_input)
+        """Calibrated probability (and the outcome columns) for each row of features."""
+        if getattr(self.model, "returns", None) is None:
+            return self.model.predict_proba(model_input)
+        return self.model.predict_outcomes(model_input)
 
 
 class Tracker:
@@ -240,8 +247,10 @@ class Tracker:
         import mlflow
         from mlflow.models import infer_signature
 
-        example = example[model.features].head(5)
-        signature = infer_signature(example, model.predict_proba(example))
+        risk = [c for c in RISK_COLUMNS
+                if getattr(model, "returns", None) is not None and c in example.columns]
+        example = example[[*model.features, *risk]].head(5)
+        signature = infer_signature(example, ReversionPyfunc(model).predict(None, example))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ReversionPyfunc(model),
