@@ -102,7 +102,7 @@ def known():
 
 def test_mean_reverting_pairs_earn_random_walk_pairs_do_not(known):
     ou, rw = known["ou"][2].metrics, known["rw"][2].metrics
-    for s in ("naive_beta", "naive_1to1", "model_fixed_size", "model"):
+    for s in ("naive_beta", "naive_1to1", "model_fixed_size", "model", "model_revert"):
         assert ou[f"{s}.trades"] >= 100, s
         assert ou[f"{s}.total_return"] > 0.01, s
         assert ou[f"{s}.sharpe"] > 2.0, s
@@ -134,8 +134,10 @@ def test_equity_is_the_sum_of_the_ledger(known):
             assert final - cfg.sizing.capital == pytest.approx(tr["pnl"].sum(), abs=1e-6), s
             assert res.metrics[f"{s}.final_equity"] == pytest.approx(final)
             np.testing.assert_allclose(
-                tr["pnl"], tr["gross_pnl"] - tr["slippage"] - tr["fees"] - tr["funding"],
+                tr["pnl"],
+                tr["gross_pnl"] - tr["slippage"] - tr["fees"] - tr["funding"] - tr["borrow"],
                 atol=1e-9)
+            np.testing.assert_allclose(tr["pnl"], tr["pnl_a"] + tr["pnl_b"], atol=1e-9)
 
 
 def test_book_limits_hold(known):
@@ -211,6 +213,11 @@ def test_one_trade_costs_match_hand_computation(mult):
     fee, slip = cfg.costs.taker_fee * mult, cfg.costs.slippage_bps * mult / 1e4
     want = _hand_trade(panel, t0, t0 + 6, cfg.backtest.fixed_notional_frac * cfg.sizing.capital,
                        1.0, fee, slip)  # fmt: skip
+    # leg A is a spot short: a margin loan paying borrow_rate_daily / 24 per held bar (t0+1..t0+5)
+    borrow = sum(want["qty_a"] * cfg.costs.borrow_rate_daily / 24 * panel.open[k, 0]
+                 for k in range(t0 + 1, t0 + 6))  # fmt: skip
+    assert borrow > 0 and row["borrow"] == pytest.approx(borrow, abs=1e-12, rel=0)
+    want["pnl"] -= borrow
     for key, value in want.items():
         assert row[key] == pytest.approx(value, abs=1e-9, rel=0), key
     assert row["funding"] == 0.0  # spot legs
@@ -235,11 +242,14 @@ def test_funding_charged_at_funding_bars_only_while_held():
         funding[bar, 0] = rate  # B has no funding data: the default applies to it
     panel = make_panel(np.column_stack([la, lb]), opens, funding)
     default = 0.0002
-    cfg = make_cfg(costs={"perpetual": True, "funding_rate_default": default},
+    cfg = make_cfg(costs={"venue": "perp", "funding_rate_default": default},
                    backtest={"cost_multipliers": [1.0]})  # fmt: skip
     res = run_backtest(cfg, panel, episodes=episode(panel.times[t0]))
     row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
-    held = range(t0 + 1, t0 + 6)  # entry bar included, exit bar (t0+6) excluded
+    # a funding time is paid when the position was opened before it and closed after it: the
+    # entry fill at the open of t0+1 comes after that bar's funding time (not paid), the exit
+    # fill at the open of t0+6 after that one (paid; issue 10 fixed the reversed boundary)
+    held = range(t0 + 2, t0 + 7)
     assert panel.times[t0 + 2].hour == 0  # the only standard funding hour while held
     qa, qb = row["qty_a"], row["qty_b"]
     want = 0.0
@@ -249,10 +259,12 @@ def test_funding_charged_at_funding_bars_only_while_held():
         want += -qa * rate_a * panel.open[k, 0] + qb * rate_b * panel.open[k, 1]
     assert want != 0.0
     assert row["funding"] == pytest.approx(want, abs=1e-12, rel=0)
-    spot = run_backtest(make_cfg(backtest={"cost_multipliers": [1.0]}), panel,
-                        episodes=episode(panel.times[t0]))  # fmt: skip
+    spot = run_backtest(make_cfg(backtest={"cost_multipliers": [1.0]},
+                                 costs={"borrow_rate_daily": 0.0,
+                                        "taker_fee_override": cfg.costs.taker_fee}),
+                        panel, episodes=episode(panel.times[t0]))  # fmt: skip
     base = spot.trades[spot.trades["strategy"] == "naive_beta"].iloc[0]
-    assert base["funding"] == 0.0
+    assert base["funding"] == 0.0 and row["borrow"] == 0.0  # perp legs pay no borrow
     assert row["pnl"] == pytest.approx(base["pnl"] - want, abs=1e-9)
     sched = bt.funding_schedule(panel, cfg.costs)
     assert sched[60, 0] == 0.003 and sched[t0 + 2, 1] == default and sched[t0 + 1, 1] == 0.0
@@ -267,10 +279,10 @@ def test_correlation_exit_and_fill_at_next_open(monkeypatch):
     la[t0 + 1 :] = la[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))  # A decouples
     lb[t0 + 1 :] = lb[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))
     panel = make_panel(np.column_stack([la, lb]))
-    monkeypatch.setattr(bt, "CORR_EXIT_DAYS", 1)  # a 24-bar window for a short test
     std = 1.0  # wide: the price barriers are never touched
     ep = episode(panel.times[t0], z=2.5, std=std, mean=la[t0] - lb[t0] - 2.5 * std)
-    cfg = make_cfg(label={"horizon": 60}, backtest={"cost_multipliers": [1.0]})
+    cfg = make_cfg(label={"horizon": 60},  # a 24-bar correlation window for a short test
+                   backtest={"cost_multipliers": [1.0], "corr_exit_days": 1})
     res = run_backtest(cfg, panel, episodes=ep)
     row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
     assert row["exit_reason"] == "correlation"

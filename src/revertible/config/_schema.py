@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ._continue import ContinueConfig
+from ._costs import CostConfig
 
 __all__ = [
     "Config",
@@ -38,6 +40,7 @@ __all__ = [
     "CostConfig",
     "SizingConfig",
     "BacktestConfig",
+    "ContinueConfig",
     "load_config",
     "apply_overrides",
     "flatten",
@@ -233,17 +236,6 @@ class TuningConfig(_Frozen):
     space: dict[str, ParamRange] = Field(default_factory=_default_space)
 
 
-class CostConfig(_Frozen):
-    """Trading costs charged on both legs (DESIGN.md: spot default 0.10% taker)."""
-
-    taker_fee: float = Field(0.001, ge=0.0, lt=0.1, description="Per leg, per side.")
-    slippage_bps: float = Field(2.0, ge=0.0)
-    funding_rate_default: float = Field(
-        0.0, description="Per 8h for perpetual legs without funding data (spot: 0)."
-    )
-    perpetual: bool = Field(False, description="Legs are perpetual futures (pay funding).")
-
-
 class SizingConfig(_Frozen):
     """Probability -> two-leg position under explicit risk limits (DESIGN.md defaults)."""
 
@@ -276,10 +268,35 @@ class BacktestConfig(_Frozen):
     )
     cost_multipliers: tuple[float, ...] = (1.0, 2.0)
     max_concurrent: int = Field(50, ge=1)
+    seed: int = Field(
+        0, description="Seeds the random order of signals within a bar (unranked strategies)."
+    )
+    corr_exit_days: int = Field(30, ge=1, description="Window of the correlation exit.")
+    min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="null: the model filter is bet_size > 0; a number: probability >= it.",
+    )
+    rebalance_drift: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="Trade leg B back to the target ratio when the marked legs' notional ratio "
+        "drifts more than this from it (0.008 is the source's seed value); null: never.",
+    )
+    rebalance_drift_pairs: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-pair override of rebalance_drift, keyed 'A/USDT|B/USDT'.",
+    )
+    n_trials: int | None = Field(
+        None, ge=1,
+        description="Configurations tried, for the deflated Sharpe; null: the study's, else 1.",
+    )
+    bootstrap_samples: int = Field(2000, ge=100, description="Day-block bootstrap resamples.")
 
 
 class Config(_Frozen):
     """The whole run: data, universe, spread, label, features, model, tracking, sizing..."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              populate_by_name=True)
 
     name: str = "revertible"
     seed: int = 42
@@ -296,6 +313,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    continue_: ContinueConfig = Field(default_factory=ContinueConfig, alias="continue")
 
     @property
     def embargo_bars(self) -> int:
@@ -325,6 +343,7 @@ def _expand_env(value: Any) -> Any:
 def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
+        name = field.alias or name
         keys.append(prefix + name)
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -431,7 +450,7 @@ def load_config(
 
 def flatten(cfg: BaseModel | Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """Flatten a config into ``{"label.horizon": "48", ...}`` for MLflow params."""
-    raw = cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg
+    raw = cfg.model_dump(mode="json", by_alias=True) if isinstance(cfg, BaseModel) else cfg
     out: dict[str, str] = {}
     for key, value in raw.items():
         name = f"{prefix}{key}"
