@@ -126,8 +126,14 @@ from ..errors import ModelError, RevertibleError
 from ._book import Market, _check_split, model_filter, simulate, unit_sizes
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import reversion_by_decile, strategy_metrics
-from ._signals import EXIT_REASONS  # noqa: F401
-from ._signals import _exit_corr, _signals, continue_horizon, exit_paths, order_keys
+from ._signals import (
+    EXIT_REASONS,  # noqa: F401
+    _exit_corr,
+    _signals,
+    continue_horizon,
+    exit_paths,
+    order_keys,
+)
 from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = ["STRATEGIES", "RANKED", "BacktestResult", "strategy_names", "run_backtest"]

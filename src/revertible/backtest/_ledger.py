@@ -49,8 +49,10 @@ def _hold(
     dpnl, gross, marg, cff, opn, mark, fund, brate, a, b, e, x, book, at_close, qa, qb, oa, ob,
     xa, xb, fee, slip, thr, target, margin, hedge, st,
 ):  # pragma: no cover
-    """Book one position (signed ``qa``, ``qb``; raw entry opens ``oa``/``ob``, raw exit
-    prices ``xa``/``xb``) into ``dpnl``/``gross``/``marg``; its breakdown into ``st``.
+    """Book one position into ``dpnl``/``gross``/``marg`` and its cost breakdown into ``st``.
+
+    ``qa``/``qb`` are signed quantities, ``oa``/``ob`` the raw entry opens, ``xa``/``xb`` the
+    raw exit prices (slippage is charged here, not in the prices).
     """
     n = cff.shape[0]
     for i in range(st.shape[0]):

@@ -1,4 +1,4 @@
-"""Drift rebalancing of a two-leg position: the pure rule, shared by the backtest and a live planner.
+"""Drift rebalancing of a two-leg position: one pure rule for the backtest and a live planner.
 
 The source's rule: once a position is open its legs drift from the target notional ratio as
 prices move; trade back to the target when the marked ratio ``|qty_b| price_b / (|qty_a|
