@@ -596,7 +596,8 @@ def test_no_baseline_depends_on_asset_names(known):
         update={"seed": 7})}), panel, episodes=eps, probabilities=prob)  # fmt: skip
     t1 = res.trades[res.trades["strategy"] == "naive_beta"]
     t7 = other.trades[other.trades["strategy"] == "naive_beta"]
-    assert set(zip(t1["entry_time"], t1["asset_a"])) != set(zip(t7["entry_time"], t7["asset_a"]))
+    assert (set(zip(t1["entry_time"], t1["asset_a"], strict=True))
+            != set(zip(t7["entry_time"], t7["asset_a"], strict=True)))  # fmt: skip
 
 
 def test_naive_continue_trades_with_the_divergence(known):
@@ -664,8 +665,8 @@ def test_known_drift_triggers_exactly_the_expected_rebalance():
     assert row["rebalance_cost"] == pytest.approx(cost, abs=1e-9)
     qb_left = 50.0 - dq
     e, x = t0 + 1, t0 + 13
-    fees = fee * (50 * 100 * (1 - slip) + 50 * 100 * (1 + slip)
-                  + 50 * 100 * (1 + slip) + qb_left * 103 * (1 - slip)) + fee * dq * 103 * (1 - slip)
+    fees = fee * (50 * 100 * (1 - slip) + 50 * 100 * (1 + slip) + 50 * 100 * (1 + slip)
+                  + qb_left * 103 * (1 - slip) + dq * 103 * (1 - slip))
     slippage = slip * (50 * 100 * 2 + 50 * 100 + qb_left * 103) + slip * dq * 103
     gross_b = 50.0 * 3.0  # the B leg gained 3 on 50 before the sale, nothing after
     borrow = 50 * cfg.costs.borrow_rate_daily / 24 * 100 * (x - e)
