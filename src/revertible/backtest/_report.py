@@ -234,8 +234,13 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
 def _heatmap(result: BacktestResult, panel: Panel, cfg: Config) -> bytes:
     from ..universe import plot_corr_heatmap
 
+    # only the trailing window matters: correlate the last window (+2 days) of bars, not all
+    stop = int(panel.times.searchsorted(result.end, "right"))
+    days = cfg.universe.eligibility_window_days + 2
+    start = max(0, stop - int(round(pd.Timedelta(days=days) / panel.freq)))
     with tempfile.TemporaryDirectory() as tmp:
-        path = plot_corr_heatmap(panel, cfg.universe, Path(tmp) / "corr.png", at=result.end)
+        path = plot_corr_heatmap(panel.slice_bars(start, stop), cfg.universe,
+                                 Path(tmp) / "corr.png", at=result.end)  # fmt: skip
         return path.read_bytes()
 
 

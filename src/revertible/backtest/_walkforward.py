@@ -41,7 +41,8 @@ def fit_block_model(
     The training rows are the labelled episodes with ``label_end < cutoff`` (exit time, or entry
     + horizon; see :func:`revertible.model.label_end`), so nothing after ``cutoff`` is used. It is
     :func:`revertible.model.train` without the holdout, baselines and logging: purged
-    walk-forward CV (:func:`revertible.model.cross_validate`), a calibrator on the out-of-fold
+    walk-forward CV (:func:`revertible.model.cross_validate`) with
+    ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), a calibrator on the out-of-fold
     scores, and the final classifier on every training row. ``model.meta["label_cutoff"]`` is
     the latest label end used.
     """
@@ -69,7 +70,10 @@ def fit_block_model(
     y = episodes["label"].to_numpy(dtype=float, na_value=np.nan)[idx].astype(int)
     entry = episodes["entry_time"].iloc[idx].reset_index(drop=True)
     ends = end.iloc[idx].reset_index(drop=True)
-    cv = cross_validate(X, y, entry, ends, cfg, feats, ["lgbm"], bar)
+    folds = cfg.backtest.calibration_folds
+    cv_cfg = cfg if folds is None else cfg.model_copy(
+        update={"cv": cfg.cv.model_copy(update={"n_folds": folds})})
+    cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar)
     oof = cv["fold_id"] >= 0
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
     clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)

@@ -290,6 +290,10 @@ class BacktestConfig(_Frozen):
         description="Configurations tried, for the deflated Sharpe; null: the study's, else 1.",
     )
     bootstrap_samples: int = Field(2000, ge=100, description="Day-block bootstrap resamples.")
+    calibration_folds: int | None = Field(
+        2, ge=2, description="Purged CV folds of each walk-forward model's calibrator (each "
+        "fold is one LightGBM fit); null: cv.n_folds.",
+    )
 
 
 class Config(_Frozen):
