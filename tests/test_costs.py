@@ -145,3 +145,22 @@ def test_funding_schedule_uses_data_then_the_default_hours():
     assert sched[5, 0] == 0.001 and sched[4, 0] == 0.0001 and sched[12, 1] == 0.0001
     assert sched[5, 1] == 0.0 and sched[6, 0] == 0.0
     assert not funding_schedule(panel, CostConfig()).any()  # spot legs pay no funding
+
+
+def test_perp_config_reads_the_shared_perpetuals_with_funding(futures_dir):
+    from revertible.config import load_config
+    from revertible.data import load_panel
+
+    cfg = load_config("configs/binance-perp-1h.yaml", data=str(futures_dir))
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"funding_path": futures_dir})})
+    assert cfg.costs.venue == "perp" and cfg.costs.taker_fee == 0.0005
+    panel = load_panel(cfg.data)
+    assert len(panel.assets) == 9 and all(a.endswith("/USDT:USDT") for a in panel.assets)
+    sched = funding_schedule(panel, cfg.costs)
+    have = np.isfinite(panel.funding)
+    assert have.sum() > 9 * 200  # 8-hourly funding for months
+    np.testing.assert_array_equal(sched[have], panel.funding[have])
+    hours = panel.times.hour[np.flatnonzero(have.any(axis=1))]
+    assert set(hours) <= {0, 4, 8, 12, 16, 20}  # 8-hourly, 4-hourly for some contracts
+    spot = load_config("configs/binance-spot-1h.yaml", data="unused")
+    assert spot.costs.venue == "spot" and spot.costs.taker_fee == 0.001
