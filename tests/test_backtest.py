@@ -102,7 +102,7 @@ def known():
 
 def test_mean_reverting_pairs_earn_random_walk_pairs_do_not(known):
     ou, rw = known["ou"][2].metrics, known["rw"][2].metrics
-    for s in ("naive_beta", "naive_1to1", "model_fixed_size", "model"):
+    for s in ("naive_beta", "naive_1to1", "model_fixed_size", "model", "model_revert"):
         assert ou[f"{s}.trades"] >= 100, s
         assert ou[f"{s}.total_return"] > 0.01, s
         assert ou[f"{s}.sharpe"] > 2.0, s
@@ -134,8 +134,10 @@ def test_equity_is_the_sum_of_the_ledger(known):
             assert final - cfg.sizing.capital == pytest.approx(tr["pnl"].sum(), abs=1e-6), s
             assert res.metrics[f"{s}.final_equity"] == pytest.approx(final)
             np.testing.assert_allclose(
-                tr["pnl"], tr["gross_pnl"] - tr["slippage"] - tr["fees"] - tr["funding"],
+                tr["pnl"],
+                tr["gross_pnl"] - tr["slippage"] - tr["fees"] - tr["funding"] - tr["borrow"],
                 atol=1e-9)
+            np.testing.assert_allclose(tr["pnl"], tr["pnl_a"] + tr["pnl_b"], atol=1e-9)
 
 
 def test_book_limits_hold(known):
@@ -211,6 +213,11 @@ def test_one_trade_costs_match_hand_computation(mult):
     fee, slip = cfg.costs.taker_fee * mult, cfg.costs.slippage_bps * mult / 1e4
     want = _hand_trade(panel, t0, t0 + 6, cfg.backtest.fixed_notional_frac * cfg.sizing.capital,
                        1.0, fee, slip)  # fmt: skip
+    # leg A is a spot short: a margin loan paying borrow_rate_daily / 24 per held bar (t0+1..t0+5)
+    borrow = sum(want["qty_a"] * cfg.costs.borrow_rate_daily / 24 * panel.open[k, 0]
+                 for k in range(t0 + 1, t0 + 6))  # fmt: skip
+    assert borrow > 0 and row["borrow"] == pytest.approx(borrow, abs=1e-12, rel=0)
+    want["pnl"] -= borrow
     for key, value in want.items():
         assert row[key] == pytest.approx(value, abs=1e-9, rel=0), key
     assert row["funding"] == 0.0  # spot legs
@@ -235,11 +242,14 @@ def test_funding_charged_at_funding_bars_only_while_held():
         funding[bar, 0] = rate  # B has no funding data: the default applies to it
     panel = make_panel(np.column_stack([la, lb]), opens, funding)
     default = 0.0002
-    cfg = make_cfg(costs={"perpetual": True, "funding_rate_default": default},
+    cfg = make_cfg(costs={"venue": "perp", "funding_rate_default": default},
                    backtest={"cost_multipliers": [1.0]})  # fmt: skip
     res = run_backtest(cfg, panel, episodes=episode(panel.times[t0]))
     row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
-    held = range(t0 + 1, t0 + 6)  # entry bar included, exit bar (t0+6) excluded
+    # a funding time is paid when the position was opened before it and closed after it: the
+    # entry fill at the open of t0+1 comes after that bar's funding time (not paid), the exit
+    # fill at the open of t0+6 after that one (paid; issue 10 fixed the reversed boundary)
+    held = range(t0 + 2, t0 + 7)
     assert panel.times[t0 + 2].hour == 0  # the only standard funding hour while held
     qa, qb = row["qty_a"], row["qty_b"]
     want = 0.0
@@ -249,10 +259,12 @@ def test_funding_charged_at_funding_bars_only_while_held():
         want += -qa * rate_a * panel.open[k, 0] + qb * rate_b * panel.open[k, 1]
     assert want != 0.0
     assert row["funding"] == pytest.approx(want, abs=1e-12, rel=0)
-    spot = run_backtest(make_cfg(backtest={"cost_multipliers": [1.0]}), panel,
-                        episodes=episode(panel.times[t0]))  # fmt: skip
+    spot = run_backtest(make_cfg(backtest={"cost_multipliers": [1.0]},
+                                 costs={"borrow_rate_daily": 0.0,
+                                        "taker_fee_override": cfg.costs.taker_fee}),
+                        panel, episodes=episode(panel.times[t0]))  # fmt: skip
     base = spot.trades[spot.trades["strategy"] == "naive_beta"].iloc[0]
-    assert base["funding"] == 0.0
+    assert base["funding"] == 0.0 and row["borrow"] == 0.0  # perp legs pay no borrow
     assert row["pnl"] == pytest.approx(base["pnl"] - want, abs=1e-9)
     sched = bt.funding_schedule(panel, cfg.costs)
     assert sched[60, 0] == 0.003 and sched[t0 + 2, 1] == default and sched[t0 + 1, 1] == 0.0
@@ -267,10 +279,10 @@ def test_correlation_exit_and_fill_at_next_open(monkeypatch):
     la[t0 + 1 :] = la[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))  # A decouples
     lb[t0 + 1 :] = lb[t0] + np.cumsum(rng.normal(0, 0.001, n - t0 - 1))
     panel = make_panel(np.column_stack([la, lb]))
-    monkeypatch.setattr(bt, "CORR_EXIT_DAYS", 1)  # a 24-bar window for a short test
     std = 1.0  # wide: the price barriers are never touched
     ep = episode(panel.times[t0], z=2.5, std=std, mean=la[t0] - lb[t0] - 2.5 * std)
-    cfg = make_cfg(label={"horizon": 60}, backtest={"cost_multipliers": [1.0]})
+    cfg = make_cfg(label={"horizon": 60},  # a 24-bar correlation window for a short test
+                   backtest={"cost_multipliers": [1.0], "corr_exit_days": 1})
     res = run_backtest(cfg, panel, episodes=ep)
     row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
     assert row["exit_reason"] == "correlation"
@@ -539,3 +551,137 @@ def test_bad_input_fails_with_one_line(known):
     with pytest.raises(RevertibleError, match="vol_parity"):
         run_backtest(vp, panel)
     assert isinstance(known["ou"][2], BacktestResult)
+
+
+# ---------------------------------------------------------------------------------------------
+# (f) fair baselines, continuation, drift rebalancing
+
+
+def _renamed(panel: Panel, eps: pd.DataFrame, perm: np.ndarray) -> tuple[Panel, pd.DataFrame]:
+    """The same market with asset ``j`` renamed to the ``perm[j]``-th name (name order moves)."""
+    names = list(panel.assets)
+    new = {a: f"{'ZYXWVUTSRQPONMLK'[perm[j]] * 3}/USDT" for j, a in enumerate(names)}
+    p2 = Panel(times=panel.times, assets=tuple(new[a] for a in names), open=panel.open,
+               high=panel.high, low=panel.low, close=panel.close, volume=panel.volume,
+               quote_volume=panel.quote_volume, funding=panel.funding, source="renamed")
+    e2 = eps.assign(asset_a=eps["asset_a"].map(new), asset_b=eps["asset_b"].map(new))
+    e2 = e2.sort_values(["entry_time", "asset_a", "asset_b"]).reset_index(drop=True)
+    return p2, e2
+
+
+def test_no_baseline_depends_on_asset_names(known):
+    from revertible.episodes import build_episodes
+
+    panel, _, _ = known["ou"]
+    # a tight book: which signal of a bar is taken first decides the trades
+    cfg = make_cfg(backtest={"cost_multipliers": [1.0], "max_concurrent": 2})
+    eps = build_episodes(panel, cfg)
+    prob = np.full(len(eps), 0.9)
+    res = run_backtest(cfg, panel, episodes=eps, probabilities=prob)
+    perm = np.random.default_rng(1).permutation(panel.n_assets)
+    p2, e2 = _renamed(panel, eps, perm)
+    res2 = run_backtest(cfg, p2, episodes=e2, probabilities=np.full(len(e2), 0.9))
+    back = {b: a for a, b in zip(panel.assets, p2.assets, strict=True)}
+    for s in ("naive_beta", "naive_1to1", "naive_continue", "model_fixed_size", "model"):
+        a = res.trades[res.trades["strategy"] == s]
+        b = res2.trades[res2.trades["strategy"] == s]
+        b = b.assign(asset_a=b["asset_a"].map(back), asset_b=b["asset_b"].map(back))
+        key = ["entry_time", "asset_a", "asset_b"]
+        a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+        assert len(a) > 50 and res.metrics[f"{s}.skipped_max_concurrent"] > 0, s
+        pd.testing.assert_frame_equal(a[key], b[key])
+        np.testing.assert_allclose(a["pnl"], b["pnl"], rtol=0, atol=1e-9)
+    # the order is random (another seed takes other signals), not the data's row order
+    other = run_backtest(cfg.model_copy(update={"backtest": cfg.backtest.model_copy(
+        update={"seed": 7})}), panel, episodes=eps, probabilities=prob)  # fmt: skip
+    t1 = res.trades[res.trades["strategy"] == "naive_beta"]
+    t7 = other.trades[other.trades["strategy"] == "naive_beta"]
+    assert (set(zip(t1["entry_time"], t1["asset_a"], strict=True))
+            != set(zip(t7["entry_time"], t7["asset_a"], strict=True)))  # fmt: skip
+
+
+def test_naive_continue_trades_with_the_divergence(known):
+    _, cfg, res = known["ou"]
+    tr = res.trades[res.trades["strategy"] == "naive_continue"]
+    assert len(tr) >= 100 and (tr["direction"] == "continue").all()
+    rev = res.trades[res.trades["strategy"] == "naive_beta"]
+    assert (rev["direction"] == "revert").all()
+    # the opposite side of the reversion trade: leg A long when z > 0
+    assert ((tr["z_entry"] > 0) == (tr["side_a"] == "long")).all()
+    # on mean-reverting pairs trading the continuation loses
+    assert res.metrics["naive_continue.total_return"] < 0 < res.metrics["naive_beta.total_return"]
+    assert tr["exit_reason"].value_counts().idxmax() == "stop"  # |z'| falls back to 0.5
+
+
+def test_model_follows_a_direction_column(known):
+    panel, cfg, _ = known["ou"]
+    from revertible.episodes import build_episodes
+
+    eps = build_episodes(panel, cfg)
+    direction = np.where(np.arange(len(eps)) % 3 == 0, "continue",
+                         np.where(np.arange(len(eps)) % 3 == 1, "none", "revert"))
+    res = run_backtest(cfg, panel, episodes=eps.assign(direction=direction),
+                       probabilities=np.full(len(eps), 0.9))
+    m = res.trades[res.trades["strategy"] == "model"]
+    assert set(m["direction"]) == {"continue", "revert"}
+    mr = res.trades[res.trades["strategy"] == "model_revert"]
+    assert (mr["direction"] == "revert").all() and len(mr) > len(m[m["direction"] == "revert"])
+
+
+def test_rebalance_orders_rule():
+    from revertible.decision import rebalance_orders
+
+    r = rebalance_orders(10.0, -20.0, 100.0, 51.0, 1.0, 0.008)
+    assert r.order_a == 0.0 and r.drift == pytest.approx(0.02)
+    assert (20.0 - r.order_b) * 51.0 == pytest.approx(1000.0)  # short B back to 1000
+    assert rebalance_orders(10.0, -20.0, 100.0, 50.3, 1.0, 0.008).order_b == 0.0  # 0.6%
+    assert rebalance_orders(10.0, -20.0, 100.0, 50.3, 1.0, 0.005).order_b != 0.0
+    up = rebalance_orders(-5.0, 12.0, 100.0, 40.0, 1.0, 0.008)  # long B lost 4%: buy more
+    assert up.order_b == pytest.approx(500.0 / 40.0 - 12.0) and up.order_b > 0
+    with pytest.raises(ValueError, match="price_b > 0"):
+        rebalance_orders(1.0, 1.0, 1.0, 0.0, 1.0, 0.01)
+
+
+def test_known_drift_triggers_exactly_the_expected_rebalance():
+    n, t0 = 40, 10
+    la = np.full(n, np.log(100.0))
+    lb = np.full(n, np.log(100.0))
+    lb[t0 + 3 :] = np.log(103.0)  # B jumps 3% at the close of t0+3, then stays
+    opens = np.exp(np.column_stack([la, lb]))
+    opens[t0 + 4 :, 1] = 103.0
+    opens[t0 + 3, 1] = 100.0
+    panel = make_panel(np.column_stack([la, lb]), opens)
+    ep = episode(panel.times[t0], z=2.5, std=1.0, mean=-2.5)  # z' stays 2.5: time stop
+    cfg = make_cfg(label={"horizon": 12},
+                   backtest={"cost_multipliers": [1.0], "rebalance_drift": 0.008})
+    res = run_backtest(cfg, panel, episodes=ep)
+    row = res.trades[res.trades["strategy"] == "naive_beta"].iloc[0]
+    assert row["rebalances"] == 1
+    # by hand: short A 50 @100, long B 50 @100; at the close of t0+3 B's notional is 5150 vs
+    # 5000: drift 3% > 0.8%: sell 150/103 B at the open of t0+4 (103 * (1 - slip))
+    fee, slip = cfg.costs.taker_fee, cfg.costs.slippage_bps / 1e4
+    dq = 150.0 / 103.0
+    cost = fee * dq * 103.0 * (1 - slip) + slip * dq * 103.0
+    assert row["rebalance_cost"] == pytest.approx(cost, abs=1e-9)
+    qb_left = 50.0 - dq
+    e, x = t0 + 1, t0 + 13
+    fees = fee * (50 * 100 * (1 - slip) + 50 * 100 * (1 + slip) + 50 * 100 * (1 + slip)
+                  + qb_left * 103 * (1 - slip) + dq * 103 * (1 - slip))
+    slippage = slip * (50 * 100 * 2 + 50 * 100 + qb_left * 103) + slip * dq * 103
+    gross_b = 50.0 * 3.0  # the B leg gained 3 on 50 before the sale, nothing after
+    borrow = 50 * cfg.costs.borrow_rate_daily / 24 * 100 * (x - e)
+    assert row["fees"] == pytest.approx(fees, abs=1e-9)
+    assert row["slippage"] == pytest.approx(slippage, abs=1e-9)
+    assert row["gross_pnl"] == pytest.approx(gross_b, abs=1e-9)
+    assert row["pnl_a"] == pytest.approx(-fee * 50 * 100 * 2 - slip * 50 * 100 * 2 - borrow,
+                                         abs=1e-9)  # fmt: skip
+    assert row["pnl"] == pytest.approx(gross_b - fees - slippage - borrow, abs=1e-9)
+    assert res.metrics["naive_beta.rebalances"] == 1
+    off = run_backtest(make_cfg(label={"horizon": 12}, backtest={"cost_multipliers": [1.0]}),
+                       panel, episodes=ep)  # fmt: skip
+    assert off.trades["rebalances"].eq(0).all()
+    # a per-pair override switches it off for this pair only
+    pair = make_cfg(label={"horizon": 12}, backtest={
+        "cost_multipliers": [1.0], "rebalance_drift": 0.008,
+        "rebalance_drift_pairs": {"AAA/USDT|BBB/USDT": 0.05}})  # fmt: skip
+    assert run_backtest(pair, panel, episodes=ep).trades["rebalances"].eq(0).all()

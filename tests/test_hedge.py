@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from revertible.cli import app
 from revertible.config import HedgeConfig
 from revertible.hedge import (
-    rebalance_orders,
+    plan_rebalance,
     replay_hedge,
     settlement_bars,
     trailing_beta,
@@ -163,15 +163,17 @@ def test_trailing_beta_is_point_in_time_and_recovers_a_known_beta(rng):
     assert full[-1] == pytest.approx(2.0, abs=0.1)
 
 
-def test_rebalance_orders_trade_back_to_the_target_only_past_the_threshold():
-    # long 1 A at 110 (was 100), short 10 B at 10: ratio 1.1 vs target 1.0 -> drift 10%
-    da, db = rebalance_orders([1.0, 1.0], [-10.0, -10.0], [110.0, 100.5], [10.0, 10.0],
-                              [1.0, 1.0], 0.008)
-    gross = 110.0 + 100.0
-    assert da[0] == pytest.approx(gross / 2 / 110.0 - 1.0)
-    assert db[0] == pytest.approx(-(gross / 2) / 10.0 + 10.0)
-    assert (1.0 + da[0]) * 110.0 == pytest.approx(-(-10.0 + db[0]) * 10.0)
-    assert da[1] == 0.0 and db[1] == 0.0  # 0.5% drift < 0.8%
+def test_plan_rebalance_trades_leg_b_back_to_the_target_only_past_the_threshold():
+    # long 1 A at 110 (was 100), short 10 B at 10: ratio B/A = 100/110 vs target 1.0
+    pos = pd.DataFrame({"asset_a": ["A/USDT", "D/USDT"], "asset_b": ["B/USDT", "C/USDT"],
+                        "qty_a": [1.0, 1.0], "qty_b": [-10.0, -10.0], "target_ratio": [1.0, 1.0]})
+    prices = {"A/USDT": 110.0, "B/USDT": 10.0, "C/USDT": 10.05, "D/USDT": 100.0}
+    plan = plan_rebalance(pos, prices, 0.008)
+    assert plan["drift"].iloc[0] == pytest.approx(100.0 / 110.0 - 1.0)
+    assert plan["order_a"].iloc[0] == 0.0  # leg A is the anchor, as in the backtest
+    assert (-10.0 + plan["order_b"].iloc[0]) * 10.0 == pytest.approx(-110.0)
+    assert plan["action"].tolist() == ["rebalance", "none"]  # 0.5% drift < 0.8%
+    assert plan["order_b"].iloc[1] == 0.0
 
 
 # ---- CLI ---------------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
     spot, _ = market
     last = {a: pd.read_feather(spot / f"{a}_USDT-1h.feather")["close"].iloc[-1]
             for a in ("AAA", "BBB")}
-    ratio_now = (2.0 * last["AAA"]) / (30.0 * last["BBB"])
+    ratio_now = (30.0 * last["BBB"]) / (2.0 * last["AAA"])
     pos = tmp_path / "pos.csv"
     pos.write_text("pair,qty_a,qty_b,entry_ratio\n"
                    f"AAA~BBB,2,-30,{ratio_now}\n"
@@ -293,12 +295,13 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
     assert lines[1].endswith(": none")
-    assert "buy" in lines[2] and "AAA/USDT" in lines[2] and "BBB/USDT" in lines[2]
+    assert "sell" in lines[2] and "BBB/USDT" in lines[2]  # more of the short hedge leg B
     orders = json.loads(lines[-1])["orders"]
     assert orders[0]["action"] == "none" and orders[1]["action"] == "rebalance"
     new_a = 2 + orders[1]["order_a"]
     new_b = -30 + orders[1]["order_b"]
-    assert abs(new_a * last["AAA"]) / abs(new_b * last["BBB"]) == pytest.approx(ratio_now * 1.05)
+    assert new_a == 2  # leg A is the anchor
+    assert abs(new_b * last["BBB"]) / abs(new_a * last["AAA"]) == pytest.approx(ratio_now * 1.05)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revertible.backtest import _engine as bt
+from revertible.backtest import _book, _ledger
+from revertible.backtest import _signals as bt
 from revertible.config import load_config
 from revertible.data import Panel, load_panel
 from revertible.episodes import EPISODE_COLUMNS, build_episodes
@@ -27,19 +28,20 @@ def _engine_gross(panel: Panel, eps: pd.DataFrame, cfg, side: float) -> tuple[np
     """Gross P&L per unit of gross notional realised by the backtest's exit paths and marking.
 
     ``exit_paths`` gives the engine's entry/exit fills under ``cfg``'s barriers (the correlation
-    exit is switched off by the caller); ``_mark_path`` marks the position bar by bar at zero
-    cost with leg A ``1/(1+|beta|)`` and leg B ``|beta|/(1+|beta|)`` of a unit of gross notional
-    at the entry fill (``side`` -1: the continuation trade, the engine's sides reversed). Also
+    exit is switched off by the caller); the ledger's ``_hold`` marks the position bar by bar at
+    zero cost with leg A ``1/(1+|beta|)`` and leg B ``|beta|/(1+|beta|)`` of a unit of gross
+    notional at the entry fill (``side`` -1: the continuation trade, the engine's sides reversed). Also
     returns the same P&L from the ledger formula (``_ledger``'s ``gross_pnl``).
     """
     sig = bt._signals(panel, eps.assign(probability=np.nan, model_cutoff=pd.NaT),
                       panel.times[0], panel.times[-1])  # fmt: skip
     sig = sig.join(bt.exit_paths(panel, sig, cfg))
-    mkt = bt._Market.of(panel, cfg.costs)
+    mkt = _book.Market.of(panel, cfg.costs)
     n = panel.n_bars
     marked = np.full(len(sig), np.nan)
     ledger = np.full(len(sig), np.nan)
     hedge = np.zeros(5)
+    st = np.zeros(_ledger.N_STATS)
     for k, (_, r) in enumerate(sig.iterrows()):
         if r["path_reason"] == 5:  # no entry fill
             continue
@@ -50,11 +52,13 @@ def _engine_gross(panel: Panel, eps: pd.DataFrame, cfg, side: float) -> tuple[np
         qb = sb * (ab / (1.0 + ab)) / r["open_b"]
         dpnl = np.zeros(n + 1)
         gross = np.zeros(n + 1)
+        marg = np.zeros(n + 1)
         x = int(r["exit_bar"])
         book = x - 1 if r["at_close"] else x
-        bt._mark_path(dpnl, gross, mkt.close, mkt.mark, mkt.fund, int(r["ia"]), int(r["ib"]),
-                      int(r["entry_bar"]), x, book, qa, qb, r["open_a"], r["open_b"],
-                      r["exit_px_a"], r["exit_px_b"], 0.0, 0.0, hedge)  # fmt: skip
+        _ledger._hold(dpnl, gross, marg, mkt.close, mkt.open, mkt.mark, mkt.fund * 0.0, 0.0,
+                      int(r["ia"]), int(r["ib"]), int(r["entry_bar"]), x, book,
+                      bool(r["at_close"]), qa, qb, r["open_a"], r["open_b"], r["exit_px_a"],
+                      r["exit_px_b"], 0.0, 0.0, 0.0, 1.0, 0.0, hedge, st)  # fmt: skip
         marked[k] = dpnl.sum()
         ledger[k] = qa * (r["exit_px_a"] - r["open_a"]) + qb * (r["exit_px_b"] - r["open_b"])
     return sig, marked, ledger, bt.EXIT_REASONS[sig["path_reason"].to_numpy()]

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
+from ..costs import funding_schedule
+from ._book import model_filter, unit_sizes
 from ._command import SUMMARY_METRICS, backtest_command
 from ._engine import (
-    CORR_EXIT_DAYS,
-    EXIT_REASONS,
-    FUNDING_HOURS,
-    PROBABILITY_THRESHOLD,
+    RANKED,
     STRATEGIES,
-    TRADE_COLUMNS,
     BacktestResult,
-    exit_paths,
-    fit_block_model,
-    funding_schedule,
-    model_filter,
-    performance_metrics,
-    reversion_by_decile,
     run_backtest,
     strategy_names,
-    trade_metrics,
-    unit_sizes,
-    walk_forward_blocks,
 )
+from ._ledger import TRADE_COLUMNS
+from ._metrics import performance_metrics, reversion_by_decile, strategy_metrics, trade_metrics
 from ._report import (
     PLOTS,
     SPREAD_MIN_TRADES,
@@ -35,20 +26,29 @@ from ._report import (
     render_images,
     write_outputs,
 )
+from ._signals import EXIT_REASONS, exit_paths, order_keys
+from ._stats import (
+    bootstrap_mean_ci,
+    daily_returns,
+    deflated_sharpe,
+    expected_max_sharpe,
+    probabilistic_sharpe,
+    sharpe_by_period,
+)
+from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
     "backtest_command",
     "SUMMARY_METRICS",
     "STRATEGIES",
-    "CORR_EXIT_DAYS",
-    "FUNDING_HOURS",
-    "PROBABILITY_THRESHOLD",
+    "RANKED",
     "EXIT_REASONS",
     "TRADE_COLUMNS",
     "BacktestResult",
     "strategy_names",
     "funding_schedule",
     "exit_paths",
+    "order_keys",
     "unit_sizes",
     "model_filter",
     "walk_forward_blocks",
@@ -56,7 +56,14 @@ __all__ = [
     "run_backtest",
     "performance_metrics",
     "trade_metrics",
+    "strategy_metrics",
     "reversion_by_decile",
+    "bootstrap_mean_ci",
+    "daily_returns",
+    "deflated_sharpe",
+    "expected_max_sharpe",
+    "probabilistic_sharpe",
+    "sharpe_by_period",
     "PLOTS",
     "TABLE_METRICS",
     "SPREAD_MIN_TRADES",

@@ -68,8 +68,9 @@ def backtest_command(
     }
 
 
-SUMMARY_METRICS = ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown",
-                   "calmar", "trades", "win_rate", "fees", "turnover", "exposure")  # fmt: skip
+SUMMARY_METRICS = ("total_return", "sharpe", "max_drawdown", "trades", "win_rate",
+                   "net_bp_per_trade", "net_bp_per_trade_ci_low", "net_bp_per_trade_ci_high",
+                   "deflated_sharpe", "fees", "borrow", "turnover", "exposure")  # fmt: skip
 
 
 def _summary(result: BacktestResult) -> str:

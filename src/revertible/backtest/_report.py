@@ -29,6 +29,7 @@ from ..config import Config, flatten  # noqa: E402
 from ..data import Panel  # noqa: E402
 from ..io import atomic_path, write_table  # noqa: E402
 from ._engine import STRATEGIES, BacktestResult  # noqa: E402
+from ._tables import extra_sections  # noqa: E402
 
 __all__ = [
     "PLOTS",
@@ -73,7 +74,8 @@ SPREAD_MIN_TRADES = 5
 """The best/worst-pair charts consider pairs with at least this many trades (or the most any
 pair has)."""
 
-_COLORS = {"model": "#1f77b4", "model_fixed_size": "#2ca02c", "naive_beta": "#ff7f0e",
+_COLORS = {"model": "#1f77b4", "model_revert": "#17becf", "model_fixed_size": "#2ca02c",
+           "naive_beta": "#ff7f0e", "naive_continue": "#d62728",
            "naive_1to1": "#7f7f7f"}  # fmt: skip
 
 
@@ -232,8 +234,13 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
 def _heatmap(result: BacktestResult, panel: Panel, cfg: Config) -> bytes:
     from ..universe import plot_corr_heatmap
 
+    # only the trailing window matters: correlate the last window (+2 days) of bars, not all
+    stop = int(panel.times.searchsorted(result.end, "right"))
+    days = cfg.universe.eligibility_window_days + 2
+    start = max(0, stop - int(round(pd.Timedelta(days=days) / panel.freq)))
     with tempfile.TemporaryDirectory() as tmp:
-        path = plot_corr_heatmap(panel, cfg.universe, Path(tmp) / "corr.png", at=result.end)
+        path = plot_corr_heatmap(panel.slice_bars(start, stop), cfg.universe,
+                                 Path(tmp) / "corr.png", at=result.end)  # fmt: skip
         return path.read_bytes()
 
 
@@ -329,19 +336,28 @@ def render_html(
         "Signal at the close of the entry bar, sized against equity marked at that close; both "
         "legs fill at the next bar's open.",
         f"Exits on bar closes with the entry's frozen beta/mean/std: take-profit z' &le; "
-        f"{cfg.label.exit}, stop z' &ge; {cfg.label.stop}, |30-day corr| &lt; "
+        f"{cfg.label.exit}, stop z' &ge; {cfg.label.stop}, |{bt.corr_exit_days}-day corr| &lt; "
         f"{s.min_abs_corr_exit}, time stop at entry + {cfg.label.horizon} bars; the exit fills "
         "at the next bar's open.",
-        f"Costs: taker fee {100 * c.taker_fee:.3f}% per leg per side, slippage "
-        f"{c.slippage_bps:g} bp per fill; funding "
-        + ("on perpetual legs at funding times held" if c.perpetual else "none (spot legs)")
-        + "; spot shorts borrowable at no cost. <code>_2x_costs</code> and other multipliers "
-        "scale fees and slippage.",
+        f"Costs: venue <b>{c.venue}</b>, <b>{c.fill}</b> fills: fee {100 * c.fee:.3f}% per "
+        f"leg per side, slippage {1e4 * c.slippage:g} bp per fill"
+        + (" (maker: an optimistic assumption, filled at the next open with no slippage and "
+           "no adverse selection)" if c.fill == "maker" else "")
+        + "; funding "
+        + ("on perpetual legs at every funding time held (opened before, closed after)"
+           if c.perpetual else
+           f"none (spot legs); spot shorts pay {100 * c.borrow_rate_daily:.3f}% a day borrow, "
+           "hourly")
+        + ". <code>_2x_costs</code> and other multipliers scale fees and slippage."
+        + (f" Drift rebalancing of leg B at {100 * bt.rebalance_drift:.2f}% drift."
+           if bt.rebalance_drift else ""),
         f"Book: capital {s.capital:,.0f}, buffer {100 * s.buffer:.0f}%, gross leverage &le; "
         f"{s.max_gross_leverage:g}x of the unbuffered equity, per-asset net &le; "
         f"{s.max_asset_net_exposure:g}x equity, at most {bt.max_concurrent} positions; fixed "
         f"size {100 * bt.fixed_notional_frac:g}% of equity per leg A.",
-        "Model filter: sizing's bet size &gt; 0 (edge above sizing.min_edge after costs).",
+        "Model filter: sizing's bet size &gt; 0 (edge above sizing.min_edge after taker "
+        "costs). Within a bar the model strategies take signals by descending probability, "
+        f"the naive ones in a seeded random order (backtest.seed={bt.seed}), never name order.",
         "max drawdown &le; 0 (fraction of the running peak); Sharpe and Sortino from bar returns "
         "annualised by &radic;(bars per year); turnover is traded notional / mean equity.",
     ]  # fmt: skip
@@ -364,6 +380,7 @@ def render_html(
             f"<figure id='plot-{name}'><img alt='{e(name)}' "
             f"src='data:image/png;base64,{data}'><figcaption>{e(caption)}</figcaption></figure>"
         )
+    parts += extra_sections(result, _table)
     if len(result.deciles):
         parts += ["<h2>Reversion by probability decile</h2>",
                   _table(result.deciles, {"predicted": "f3", "realised": "f3"})]  # fmt: skip

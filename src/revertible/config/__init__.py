@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ._baskets import BasketsConfig
-from ._continue import ContinueConfig
 from ._hedge import HedgeConfig
 from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
@@ -11,6 +10,7 @@ from ._schema import (
     BacktestConfig,
     ComputeConfig,
     Config,
+    ContinueConfig,
     CostConfig,
     CVConfig,
     DataConfig,
@@ -42,10 +42,10 @@ __all__ = [
     "TuningConfig",
     "ParamRange",
     "CostConfig",
+    "ContinueConfig",
     "SizingConfig",
     "BacktestConfig",
     "HedgeConfig",
-    "ContinueConfig",
     "load_config",
     "apply_overrides",
     "flatten",

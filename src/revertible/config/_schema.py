@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._baskets import BasketsConfig
 from ._continue import ContinueConfig
+from ._costs import CostConfig
 from ._hedge import HedgeConfig
 
 __all__ = [
@@ -313,17 +314,6 @@ class TuningConfig(_Frozen):
         return self
 
 
-class CostConfig(_Frozen):
-    """Trading costs charged on both legs (DESIGN.md: spot default 0.10% taker)."""
-
-    taker_fee: float = Field(0.001, ge=0.0, lt=0.1, description="Per leg, per side.")
-    slippage_bps: float = Field(2.0, ge=0.0)
-    funding_rate_default: float = Field(
-        0.0, description="Per 8h for perpetual legs without funding data (spot: 0)."
-    )
-    perpetual: bool = Field(False, description="Legs are perpetual futures (pay funding).")
-
-
 class SizingConfig(_Frozen):
     """Probability -> two-leg position under explicit risk limits (DESIGN.md defaults)."""
 
@@ -374,6 +364,32 @@ class BacktestConfig(_Frozen):
     )
     cost_multipliers: tuple[float, ...] = (1.0, 2.0)
     max_concurrent: int = Field(50, ge=1)
+    seed: int = Field(
+        0, description="Seeds the random order of signals within a bar (unranked strategies)."
+    )
+    corr_exit_days: int = Field(30, ge=1, description="Window of the correlation exit.")
+    min_probability: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="null: the model filter is bet_size > 0; a number: probability >= it.",
+    )
+    rebalance_drift: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="Trade leg B back to the target ratio when the marked legs' notional ratio "
+        "drifts more than this from it (0.008 is the source's seed value); null: never.",
+    )
+    rebalance_drift_pairs: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-pair override of rebalance_drift, keyed 'A/USDT|B/USDT'.",
+    )
+    n_trials: int | None = Field(
+        None, ge=1,
+        description="Configurations tried, for the deflated Sharpe; null: the study's, else 1.",
+    )
+    bootstrap_samples: int = Field(2000, ge=100, description="Day-block bootstrap resamples.")
+    calibration_folds: int | None = Field(
+        2, ge=2, description="Purged CV folds of each walk-forward model's calibrator (each "
+        "fold is one LightGBM fit); null: cv.n_folds.",
+    )
 
 
 class Config(_Frozen):

@@ -30,6 +30,7 @@ from ._payoff import (
     round_trip_cost,
     vol_target_notional,
 )
+from ._rebalance import Rebalance, rebalance_orders
 from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
 from ._size import (
     REQUIRED_COLUMNS,
@@ -41,6 +42,8 @@ from ._size import (
 )
 
 __all__ = [
+    "Rebalance",
+    "rebalance_orders",
     "OUTCOME_COLUMNS",
     "DECISION_COLUMNS",
     "DIRECTIONS",

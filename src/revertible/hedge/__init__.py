@@ -18,7 +18,7 @@ from ._plan import (
     trailing_vol,
     unwind_rule,
 )
-from ._rebalance import POSITION_COLUMNS, plan_rebalance, read_positions, rebalance_orders
+from ._rebalance import POSITION_COLUMNS, plan_rebalance, read_positions
 from ._replay import REPLAY_COLUMNS, HedgeReplay, hedge_metrics, replay_hedge
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "POSITION_COLUMNS",
     "plan_rebalance",
     "read_positions",
-    "rebalance_orders",
     "REPLAY_COLUMNS",
     "HedgeReplay",
     "hedge_metrics",

@@ -171,9 +171,9 @@ def _track(cfg: Config, plan: dict[str, Any], metrics: dict[str, float], page: s
 
 def rebalance_threshold(cfg: Config) -> float:
     """The live drift threshold: ``backtest.rebalance_drift`` when set, else ``hedge``'s."""
-    # backtest.rebalance_drift arrives with h10's branch (off = null by default); until then,
-    # and while it is off, the live planner uses hedge.rebalance_drift (seed 0.8%).
-    drift = getattr(cfg.backtest, "rebalance_drift", None)
+    # backtest.rebalance_drift is off (null) by default; the live planner then uses
+    # hedge.rebalance_drift (the source's seed, 0.8%)
+    drift = cfg.backtest.rebalance_drift
     return float(drift) if drift else cfg.hedge.rebalance_drift
 
 

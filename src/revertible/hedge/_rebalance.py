@@ -1,11 +1,10 @@
 """Live drift rebalancing of open two-leg positions (issue 13, item 3).
 
 The source's rule: rebalance on deviation, not on a clock. A position whose legs' notional ratio
-``|qty_a * price_a| / |qty_b * price_b|`` drifts more than ``threshold`` (relative, 0.008 = 0.8%)
-from its target is traded back to the target ratio, keeping its gross notional and each leg's side.
-
-``rebalance_orders`` is the pure order rule, with the signature h10 uses for
-``backtest._rebalance.rebalance_orders`` (the lead keeps one at merge).
+``|qty_b * price_b| / |qty_a * price_a|`` drifts more than ``threshold`` (relative, 0.008 = 0.8%)
+from its target is traded back to the target ratio. The order rule is
+:func:`revertible.decision.rebalance_orders`, the same one the backtest applies (leg A is the
+anchor; only leg B trades).
 """
 
 from __future__ import annotations
@@ -15,50 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..decision import rebalance_orders
 from ..errors import DataError
 
-__all__ = ["rebalance_orders", "read_positions", "plan_rebalance", "POSITION_COLUMNS"]
+__all__ = ["read_positions", "plan_rebalance", "POSITION_COLUMNS"]
 
 POSITION_COLUMNS = ("asset_a", "asset_b", "qty_a", "qty_b", "target_ratio")
-
-
-def rebalance_orders(qty_a, qty_b, price_a, price_b, target_ratio, threshold):
-    """Orders that bring two-leg positions back to their target notional ratio.
-
-    Parameters
-    ----------
-    qty_a, qty_b : array_like
-        Signed leg quantities (negative: short).
-    price_a, price_b : array_like
-        Current prices (> 0).
-    target_ratio : array_like
-        Target ``|notional_a| / |notional_b|`` (> 0).
-    threshold : float or array_like
-        Relative drift ``|ratio / target - 1|`` above which a position is rebalanced.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Signed quantity to trade on each leg (positive: buy); both zero where the drift is within
-        the threshold. The new legs keep the gross notional ``|n_a| + |n_b|`` and the sides, with
-        ``|n_a'| = G r / (1 + r)``, ``|n_b'| = G / (1 + r)``.
-
-    Examples
-    --------
-    >>> da, db = rebalance_orders(1.0, -10.0, 110.0, 10.0, 1.0, 0.008)
-    >>> round(float(da), 6), round(float(db), 6)
-    (-0.045455, -0.5)
-    """
-    qa, qb, pa, pb, r, thr = np.broadcast_arrays(*(np.asarray(x, float) for x in (
-        qty_a, qty_b, price_a, price_b, target_ratio, threshold)))
-    na, nb = np.abs(qa * pa), np.abs(qb * pb)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drift = np.abs((na / nb) / r - 1.0)
-    act = np.isfinite(drift) & (drift > thr)
-    gross = na + nb
-    new_a = np.sign(qa) * gross * r / (1.0 + r) / pa
-    new_b = np.sign(qb) * gross / (1.0 + r) / pb
-    return np.where(act, new_a - qa, 0.0), np.where(act, new_b - qb, 0.0)
 
 
 def _norm(asset: str) -> str:
@@ -71,8 +32,9 @@ def read_positions(path: str | Path) -> pd.DataFrame:
 
     Columns: ``asset_a`` and ``asset_b`` (or one ``pair`` column ``A~B``, ``A|B`` or ``A-B``),
     ``qty_a``, ``qty_b`` (signed: negative is short) and ``target_ratio`` or ``entry_ratio`` (the
-    notional ratio ``|qty_a price_a| / |qty_b price_b|`` to hold). Every broken rule is one
-    :class:`DataError` naming the file, the row (counting data rows from 1) and the fix.
+    notional ratio ``|qty_b price_b| / |qty_a price_a|`` to hold, e.g. ``|beta|``). Every broken
+    rule is one :class:`DataError` naming the file, the row (counting data rows from 1) and the
+    fix.
     """
     path = Path(path)
     try:
@@ -133,10 +95,13 @@ def plan_rebalance(positions: pd.DataFrame, prices: dict[str, float],
     out["price_b"] = out["asset_b"].map(prices).astype(float)
     na = np.abs(out["qty_a"] * out["price_a"])
     nb = np.abs(out["qty_b"] * out["price_b"])
-    out["ratio"] = na / nb
+    out["ratio"] = nb / na
     out["drift"] = out["ratio"] / out["target_ratio"] - 1.0
-    da, db = rebalance_orders(out["qty_a"], out["qty_b"], out["price_a"], out["price_b"],
-                              out["target_ratio"], threshold)
+    orders = [rebalance_orders(*row, threshold) for row in zip(
+        out["qty_a"], out["qty_b"], out["price_a"], out["price_b"], out["target_ratio"],
+        strict=True)]
+    da = np.array([o.order_a for o in orders], dtype=float)
+    db = np.array([o.order_b for o in orders], dtype=float)
     out["order_a"], out["order_b"] = da, db
     out["cost_notional"] = np.abs(da) * out["price_a"] + np.abs(db) * out["price_b"]
     out["action"] = np.where((da != 0) | (db != 0), "rebalance", "none")

@@ -32,6 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..config import Config, flatten
+from ..costs import effective_costs
 from ..data import Panel
 from ..errors import RevertibleError
 from ._cv import holdout_split, label_end, walk_forward_folds
@@ -272,7 +273,7 @@ def train(
               "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
               "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint(),
               # the return heads are gross; the costs they were evaluated net of
-              "costs": cfg.costs.model_dump(mode="json"),
+              "costs": {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)},
               "venue": str(getattr(cfg.costs, "venue", "custom")),
               "continue": cfg.continue_.model_dump(mode="json")},
         returns=ret["model"],

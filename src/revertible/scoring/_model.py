@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Config
+from ..costs import effective_costs
 from ..errors import ModelError
 
 __all__ = ["check_model", "has_return_heads", "costs_note", "tracking_uri", "resolve_model_uri"]
@@ -73,7 +74,7 @@ def costs_note(model: Any, cfg: Config) -> str:
     trained = (getattr(model, "meta", {}) or {}).get("costs")
     if not isinstance(trained, dict):
         return ""
-    now = cfg.costs.model_dump(mode="json")
+    now = {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)}
     diff = [k for k, v in trained.items() if k in now and not _same(now[k], v)]
     if not diff:
         return ""

@@ -1,0 +1,85 @@
+"""Walk-forward models: scoring blocks and the point-in-time model of each block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..errors import RevertibleError
+
+__all__ = ["walk_forward_blocks", "fit_block_model"]
+
+
+def walk_forward_blocks(
+    first_entry: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp, cfg: Config,
+    bar: pd.Timedelta,
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Return the scoring blocks ``[start_k, end_k)`` of a walk-forward backtest.
+
+    The first ``backtest.min_train_days`` after the first episode only train; then one model per
+    ``backtest.retrain_every_days``, from ``max(that, start)`` up to ``end``.
+    """
+    bt = cfg.backtest
+    s = max(first_entry + pd.Timedelta(days=bt.min_train_days), start).ceil(bar)
+    step = pd.Timedelta(days=bt.retrain_every_days)
+    blocks = []
+    while s <= end:
+        blocks.append((s, min(s + step, end + bar)))
+        s = s + step
+    return blocks
+
+
+def fit_block_model(
+    cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
+    bar: pd.Timedelta,
+) -> Any:
+    """Train a calibrated model on the episodes whose label was known before ``cutoff``.
+
+    The training rows are the labelled episodes with ``label_end < cutoff`` (exit time, or entry
+    + horizon; see :func:`revertible.model.label_end`), so nothing after ``cutoff`` is used. It is
+    :func:`revertible.model.train` without the holdout, baselines and logging: purged
+    walk-forward CV (:func:`revertible.model.cross_validate`) with
+    ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), a calibrator on the out-of-fold
+    scores, and the final classifier on every training row. ``model.meta["label_cutoff"]`` is
+    the latest label end used.
+    """
+    from ..features import FEATURE_GROUPS, feature_names
+    from ..model import (
+        CalibratedReversionModel,
+        Calibrator,
+        ReversionClassifier,
+        cross_validate,
+        label_end,
+        lgbm_params,
+        select_features,
+    )
+
+    end = label_end(episodes, cfg.label.horizon, bar)
+    sel = (episodes["label"].notna() & (end < cutoff)).to_numpy()
+    idx = np.flatnonzero(sel)
+    if len(idx) < 100:
+        raise RevertibleError(
+            f"walk-forward model at {cutoff}: only {len(idx)} labelled episodes ended before it; "
+            "need at least 100: raise backtest.min_train_days or use more data"
+        )
+    feats = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
+    X = features.iloc[idx].reset_index(drop=True)
+    y = episodes["label"].to_numpy(dtype=float, na_value=np.nan)[idx].astype(int)
+    entry = episodes["entry_time"].iloc[idx].reset_index(drop=True)
+    ends = end.iloc[idx].reset_index(drop=True)
+    folds = cfg.backtest.calibration_folds
+    cv_cfg = cfg if folds is None else cfg.model_copy(
+        update={"cv": cfg.cv.model_copy(update={"n_folds": folds})})
+    cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar)
+    oof = cv["fold_id"] >= 0
+    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
+    clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)
+    clf.fit(X[feats], y)
+    return CalibratedReversionModel(
+        clf, calibrator, feats,
+        meta={"label_cutoff": ends.max(), "trained_until": entry.max(), "n_train": len(idx),
+              "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan"))},
+    )  # fmt: skip
