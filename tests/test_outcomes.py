@@ -30,7 +30,7 @@ def _engine_gross(panel: Panel, eps: pd.DataFrame, cfg, side: float) -> tuple[np
     ``exit_paths`` gives the engine's entry/exit fills under ``cfg``'s barriers (the correlation
     exit is switched off by the caller); the ledger's ``_hold`` marks the position bar by bar at
     zero cost with leg A ``1/(1+|beta|)`` and leg B ``|beta|/(1+|beta|)`` of a unit of gross
-    notional at the entry fill (``side`` -1: the continuation trade, the engine's sides reversed). Also
+    notional at the entry fill (``side`` -1: the continuation trade, sides reversed). Also
     returns the same P&L from the ledger formula (``_ledger``'s ``gross_pnl``).
     """
     sig = bt._signals(panel, eps.assign(probability=np.nan, model_cutoff=pd.NaT),
