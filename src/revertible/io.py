@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import RevertibleError
 
-__all__ = ["atomic_path", "write_table", "read_table"]
+__all__ = ["atomic_path", "write_table", "read_table", "save_png"]
 
 
 @contextlib.contextmanager
@@ -74,3 +74,16 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
     return pd.read_parquet(path)
+
+
+def save_png(fig, dest: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write a matplotlib figure atomically as a PNG at ``dest``, close it, return the path."""
+    import matplotlib.pyplot as plt
+
+    dest = Path(dest)
+    try:
+        with atomic_path(dest) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
+    return dest

@@ -29,7 +29,7 @@ from ..config import Config, flatten  # noqa: E402
 from ..data import Panel  # noqa: E402
 from ..io import atomic_path, write_table  # noqa: E402
 from ._engine import STRATEGIES, BacktestResult  # noqa: E402
-from ._tables import extra_sections  # noqa: E402
+from ._tables import extra_sections, fmt_cell, grid  # noqa: E402
 
 __all__ = [
     "PLOTS",
@@ -261,16 +261,6 @@ def render_images(result: BacktestResult, panel: Panel, cfg: Config) -> dict[str
 # HTML
 
 
-def _fmt(value: float, kind: str) -> str:
-    if value is None or not np.isfinite(value):
-        return "&ndash;"
-    if kind == "pct":
-        return f"{100 * value:.2f}%"
-    if kind == "int":
-        return f"{int(round(value)):,}"
-    return f"{value:,.{int(kind[1:])}f}"
-
-
 def _table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     formats = formats or {}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
@@ -279,9 +269,9 @@ def _table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
         cells = []
         for c, v in zip(df.columns, row, strict=True):
             if isinstance(v, float | np.floating) and c in formats:
-                cells.append(f"<td>{_fmt(float(v), formats[c])}</td>")
+                cells.append(f"<td>{fmt_cell(float(v), formats[c])}</td>")
             elif isinstance(v, float | np.floating):
-                cells.append(f"<td>{_fmt(float(v), 'f4')}</td>")
+                cells.append(f"<td>{fmt_cell(float(v), 'f4')}</td>")
             else:
                 cells.append(f"<td>{html.escape(str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -290,16 +280,7 @@ def _table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
 
 def metrics_table(result: BacktestResult) -> str:
     """Render the strategies x :data:`TABLE_METRICS` table as HTML."""
-    head = "<th>strategy</th>" + "".join(f"<th>{h}</th>" for _, h, _ in TABLE_METRICS)
-    rows = []
-    for name in result.strategies:
-        cells = "".join(
-            f"<td>{_fmt(result.metrics.get(f'{name}.{k}', float('nan')), f)}</td>"
-            for k, _, f in TABLE_METRICS
-        )
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
-    return (f"<table class='metrics'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
-            "</tbody></table>")  # fmt: skip
+    return grid(result, list(TABLE_METRICS))
 
 
 _CSS = """

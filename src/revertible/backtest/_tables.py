@@ -29,7 +29,8 @@ TRADE_LIST_ROWS = 500
 """The report lists at most this many trades of the first strategy (all are in the ledger)."""
 
 
-def _fmt(value: float, kind: str) -> str:
+def fmt_cell(value: float, kind: str) -> str:
+    """One HTML cell value: ``pct``, ``int`` or ``f<digits>``; a dash when not finite."""
     if value is None or not np.isfinite(value):
         return "&ndash;"
     if kind == "pct":
@@ -39,12 +40,13 @@ def _fmt(value: float, kind: str) -> str:
     return f"{value:,.{int(kind[1:])}f}"
 
 
-def _grid(result: BacktestResult, cols: list[tuple[str, str, str]]) -> str:
+def grid(result: BacktestResult, cols: list[tuple[str, str, str]]) -> str:
+    """Strategies x ``cols`` (metric key, header, format) as an HTML table."""
     head = "<th>strategy</th>" + "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in cols)
     rows = []
     for name in result.strategies:
         cells = "".join(
-            f"<td>{_fmt(result.metrics.get(f'{name}.{k}', float('nan')), f)}</td>"
+            f"<td>{fmt_cell(result.metrics.get(f'{name}.{k}', float('nan')), f)}</td>"
             for k, _, f in cols
         )
         rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
@@ -57,14 +59,14 @@ def stats_table(result: BacktestResult) -> str:
     quarters = sorted({k.split(".", 1)[1] for k in result.metrics
                        if ".sharpe_" in k and k.split(".", 1)[1][7:11].isdigit()})  # fmt: skip
     cols = list(STATS_METRICS) + [(q, q.replace("sharpe_", "Sharpe "), "f2") for q in quarters]
-    return _grid(result, cols)
+    return grid(result, cols)
 
 
 def exit_table(result: BacktestResult) -> str:
     """Share of trades by exit reason, per strategy."""
     cols = [(f"exit_{r}", r.replace("_", " "), "pct")
             for r in ("take_profit", "stop", "time", "correlation", "end_of_data")]
-    return _grid(result, cols)
+    return grid(result, cols)
 
 
 def monthly_pnl(result: BacktestResult) -> pd.DataFrame:

@@ -26,12 +26,10 @@ At bar ``T`` (bars ``<= T`` only):
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..config import BARS_PER_DAY, BasketsConfig, UniverseConfig
 from ..data import Panel
-from ..errors import DataError
-from ..universe import asset_eligibility
+from ..universe import asset_eligibility, bar_index
 from ._regime import log_returns
 
 __all__ = [
@@ -43,19 +41,6 @@ __all__ = [
     "stress_losses",
     "bar_index",
 ]
-
-
-def bar_index(panel: Panel, at: pd.Timestamp | str | None) -> int:
-    """Position of the last bar ``<= at`` (default the last bar); DataError before the data."""
-    if at is None:
-        return panel.n_bars - 1
-    ts = pd.Timestamp(at)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    idx = int(panel.times.searchsorted(ts, side="right")) - 1
-    if idx < 0:
-        raise DataError(f"--at {at}: before the first bar {panel.times[0]}; choose a later time")
-    return idx
 
 
 def corr_matrix(returns: np.ndarray, min_obs: int) -> np.ndarray:

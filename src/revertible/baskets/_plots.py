@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..config import Config
 from ..data import Panel
-from ..io import atomic_path
+from ..io import save_png
 from ._core import bar_index, correlations_at
 
 __all__ = ["plot_basket_heatmap"]
@@ -51,7 +51,4 @@ def plot_basket_heatmap(panel: Panel, cfg: Config, table: pd.DataFrame, dest: st
     else:
         ax.set_title("no basket")
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return dest
+    return save_png(fig, dest)

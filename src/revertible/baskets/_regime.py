@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..config import BARS_PER_DAY, BasketsConfig
 from ..data import Panel
-from ..io import atomic_path
+from ..io import save_png
 
 __all__ = [
     "log_returns",
@@ -228,8 +228,4 @@ def plot_regime(
         ax.set_ylim(0, n_b + 0.5)
     ax1.set_title(title)
     fig.tight_layout()
-    dest = Path(dest)
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return dest
+    return save_png(fig, dest)

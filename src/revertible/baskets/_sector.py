@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..config import BARS_PER_DAY, Config
 from ..data import Panel
-from ..io import atomic_path
+from ..io import save_png
 from ..universe import sector_assets, sector_map
 from ._core import bar_index, corr_matrix
 from ._regime import log_returns
@@ -103,8 +103,4 @@ def plot_sector_heatmap(
                  f"bp/8h (upper) at {panel.times[t]:%Y-%m-%d %H:%M} UTC", fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.7, label="correlation of hourly log returns")
     fig.tight_layout()
-    dest = Path(dest)
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return dest
+    return save_png(fig, dest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._eligibility import (
     asset_eligibility,
+    bar_index,
     eligible_pairs,
     pair_correlations_at,
     plot_corr_heatmap,
@@ -12,6 +13,7 @@ from ._eligibility import (
 from ._sectors import DEFAULT_SECTORS, sector_assets, sector_map
 
 __all__ = [
+    "bar_index",
     "DEFAULT_SECTORS",
     "sector_map",
     "sector_assets",

@@ -27,10 +27,12 @@ import pandas as pd
 
 from ..config import BARS_PER_DAY, UniverseConfig
 from ..data import Panel
-from ..io import atomic_path
+from ..errors import DataError
+from ..io import save_png
 from ..spread import pair_series
 
 __all__ = [
+    "bar_index",
     "universe_pairs",
     "asset_eligibility",
     "pair_correlations_at",
@@ -104,7 +106,8 @@ def asset_eligibility(panel: Panel, cfg: UniverseConfig) -> np.ndarray:
     return out
 
 
-def _bar_index(panel: Panel, at: pd.Timestamp | str | None) -> int:
+def bar_index(panel: Panel, at: pd.Timestamp | str | None) -> int:
+    """Position of the last bar ``<= at`` (default the last bar); DataError before the data."""
     if at is None:
         return panel.n_bars - 1
     ts = pd.Timestamp(at)
@@ -112,7 +115,7 @@ def _bar_index(panel: Panel, at: pd.Timestamp | str | None) -> int:
         ts = ts.tz_localize("UTC")
     idx = int(panel.times.searchsorted(ts, side="right")) - 1
     if idx < 0:
-        raise ValueError(f"date {ts} is before the first bar {panel.times[0]}")
+        raise DataError(f"--at {at}: before the first bar {panel.times[0]}; choose a later time")
     return idx
 
 
@@ -127,7 +130,7 @@ def pair_correlations_at(
     Returns one row per unordered pair: ``asset_a, asset_b, corr_<d>d`` for each window, using the
     same rolling routine as the episode kernel (values at ``at`` depend on bars ``<= at`` only).
     """
-    t = _bar_index(panel, at)
+    t = bar_index(panel, at)
     ia, ib = universe_pairs(panel.assets)
     logp = panel.log_close()
     names = np.asarray(panel.assets, dtype=object)
@@ -158,7 +161,7 @@ def eligible_pairs(
     Columns: ``time, asset_a, asset_b, corr_<d>d..., relationship, eligible`` and ``reason``
     (why a pair is not eligible, when ``include_ineligible``).
     """
-    t = _bar_index(panel, at)
+    t = bar_index(panel, at)
     if asset_elig is None:
         asset_elig = asset_eligibility(panel.slice_bars(0, t + 1), cfg)
     df = pair_correlations_at(panel, cfg, panel.times[t])
@@ -231,12 +234,8 @@ def plot_corr_heatmap(
     fs = max(3.0, min(9.0, 600 / max(len(labels), 1)))
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fs)
     ax.set_yticks(range(len(labels)), labels, fontsize=fs)
-    t = panel.times[_bar_index(panel, at)]
+    t = panel.times[bar_index(panel, at)]
     ax.set_title(f"{days}-day return correlation at {t:%Y-%m-%d %H:%M} UTC (clustered)")
     fig.colorbar(im, ax=ax, shrink=0.7, label="correlation of hourly log returns")
     fig.tight_layout()
-    dest = Path(dest)
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return dest
+    return save_png(fig, dest)
