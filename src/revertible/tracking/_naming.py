@@ -35,7 +35,8 @@ HEADLINE: dict[str, str] = {
     "0_holdout_ece": "holdout.ece",
     "0_holdout_brier_skill": "holdout.brier_skill",
     # the return heads' holdout rank IC (model/_returns_eval.py): predicted vs realised net
-    # return of the revert trade (the continue head mirrors it, so its IC is the same)
+    # return of the revert trade (with the default, mirrored continue barriers the continue
+    # head is its mirror image and has the same IC: returns.holdout.continue.rank_ic)
     "0_holdout_rank_ic": "returns.holdout.revert.rank_ic",
     "0_cv_auc": "cv.roc_auc",
     # backtest, the model strategy (backtest/_metrics.py strategy_metrics)
