@@ -159,3 +159,15 @@ def test_headline_names_skip_missing_sources():
     from revertible.tracking import headline_metrics
 
     assert headline_metrics({"holdout.roc_auc": 0.6, "cv.n": 3.0}) == {"0_holdout_auc": 0.6}
+
+
+def test_rank_ic_and_net_bp_headlines_are_logged_and_listed(store):
+    c = store["client"]
+    m = c.get_run(store["a"]["run_id"]).data.metrics
+    assert m["0_holdout_rank_ic"] == pytest.approx(m["returns.holdout.revert.rank_ic"])
+    bt = c.get_run(store["bt"]["run_id"]).data.metrics
+    assert bt["0_net_bp_per_trade"] == pytest.approx(bt["model.net_bp_per_trade"])
+    r = runner.invoke(app, ["runs", str(store["yaml"])])
+    assert r.exit_code == 0 and "holdout_rank_ic" in " ".join(r.output.split()), r.output
+    r = runner.invoke(app, ["runs", str(store["yaml"]), "--kind", "backtest"])
+    assert r.exit_code == 0 and "net_bp_per_trade" in " ".join(r.output.split()), r.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..costs import funding_schedule
 from ._book import model_filter, unit_sizes
-from ._command import SUMMARY_METRICS, backtest_command
+from ._command import SUMMARY_METRICS, backtest_command, backtest_summary
 from ._engine import (
     RANKED,
     STRATEGIES,
@@ -39,6 +39,7 @@ from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
     "backtest_command",
+    "backtest_summary",
     "SUMMARY_METRICS",
     "STRATEGIES",
     "RANKED",

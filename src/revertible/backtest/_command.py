@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
 from ..data import Panel
 from ..errors import RevertibleError
-from ._engine import BacktestResult, run_backtest
+from ._engine import run_backtest
 from ._report import log_backtest
 
-__all__ = ["backtest_command", "SUMMARY_METRICS"]
+__all__ = ["backtest_command", "backtest_summary", "SUMMARY_METRICS"]
 
 
 def backtest_command(
@@ -28,12 +29,16 @@ def backtest_command(
     progress: Callable[..., Any] | None = None,
     panel: Panel | None = None,
     tracker: Any = None,
+    summary_to: Any = None,
 ) -> dict[str, Any]:
     """``revertible backtest``: load, replay, log one MLflow run, write the HTML report.
 
     Returns ``run_id``, ``model_uri``, ``metrics`` (flat, ``<strategy>.<metric>``), ``report``,
     ``trades`` and ``equity`` (paths in ``out_dir``, or None), ``artifact_uri`` and ``range``.
     ``panel`` and ``tracker`` may be passed in (tests); otherwise they come from ``cfg``.
+    The summary table (:func:`backtest_summary`, also returned as ``summary``) is printed on
+    ``summary_to`` (a rich console; default ``console``): the command line sends it to standard
+    output, or to standard error with ``--json``.
     """
     from ..data import load_panel
     from ..tracking import Tracker, load_model
@@ -54,7 +59,10 @@ def backtest_command(
                           since=since, until=until, say=say, progress=progress)  # fmt: skip
     run_id, artifact_uri, paths = log_backtest(tracker, result, cfg, panel,
                                                config_path=config_path, out_dir=out_dir)
-    say(_summary(result))
+    summary = backtest_summary(result.metrics, result.strategies)
+    target = summary_to if summary_to is not None else console
+    if target is not None:
+        target.print(summary, markup=False, highlight=False, soft_wrap=True)
     say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
     return {
         "run_id": run_id,
@@ -65,17 +73,73 @@ def backtest_command(
         "equity": str(paths["equity"]) if paths else None,
         "artifact_uri": artifact_uri,
         "range": [str(result.start), str(result.end)],
+        "summary": summary,
     }
 
 
-SUMMARY_METRICS = ("total_return", "sharpe", "max_drawdown", "trades", "win_rate",
-                   "net_bp_per_trade", "net_bp_per_trade_ci_low", "net_bp_per_trade_ci_high",
-                   "deflated_sharpe", "fees", "borrow", "turnover", "exposure")  # fmt: skip
+SUMMARY_METRICS = ("trades", "net_bp_per_trade", "net_bp_per_trade_ci_low",
+                   "net_bp_per_trade_ci_high", "sharpe", "max_drawdown", "total_return",
+                   "deflated_sharpe")  # fmt: skip
+"""The ``<strategy>.<metric>`` values :func:`backtest_summary` shows."""
+
+_HEADERS = ("trades", "net bp/trade [90% CI]", "Sharpe", "max DD", "total return",
+            "deflated Sharpe")  # fmt: skip
 
 
-def _summary(result: BacktestResult) -> str:
-    lines = [f"{'':26s}" + "".join(f"{k[:12]:>13s}" for k in SUMMARY_METRICS)]
-    for n in result.strategies:
-        lines.append(f"{n:26s}" + "".join(
-            f"{result.metrics.get(f'{n}.{k}', float('nan')):13.4g}" for k in SUMMARY_METRICS))
-    return "\n".join(lines)
+def _num(value: Any, fmt: str) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return format(v, fmt) if math.isfinite(v) else "-"
+
+
+def backtest_summary(metrics: dict[str, float], strategies: Sequence[str]) -> str:
+    """A table for people: one row per strategy, the headline backtest numbers.
+
+    Columns: trades; net basis points per trade with its day-block bootstrap 90% interval;
+    annualised Sharpe; maximum drawdown and total return in percent; deflated Sharpe (the
+    probability that the true Sharpe exceeds 0 given the configurations tried). Missing or
+    non-finite values print as ``-``.
+
+    Parameters
+    ----------
+    metrics : dict
+        Flat ``<strategy>.<metric>`` values (:attr:`BacktestResult.metrics`).
+    strategies : sequence of str
+        Row order.
+
+    Returns
+    -------
+    str
+        The table, one line per strategy under a header line.
+
+    Examples
+    --------
+    >>> m = {"model.trades": 292, "model.net_bp_per_trade": 12.34,
+    ...      "model.net_bp_per_trade_ci_low": 8.1, "model.net_bp_per_trade_ci_high": 16.4,
+    ...      "model.sharpe": 2.5, "model.max_drawdown": -0.0312,
+    ...      "model.total_return": 0.1523, "model.deflated_sharpe": 0.97}
+    >>> print(backtest_summary(m, ["model"]))  # doctest: +NORMALIZE_WHITESPACE
+    strategy  trades  net bp/trade [90% CI]  Sharpe  max DD  total return  deflated Sharpe
+    model        292  +12.3 [+8.1, +16.4]      2.50   -3.1%        +15.2%             0.97
+    """
+    rows = []
+    for n in strategies:
+        def get(key: str, name: str = n) -> Any:
+            return metrics.get(f"{name}.{key}", float("nan"))
+
+        trades = _num(get("trades"), ",.0f")
+        bp, lo, hi = (_num(get(k), "+.1f") for k in SUMMARY_METRICS[1:4])
+        rows.append((n, trades, f"{bp} [{lo}, {hi}]" if bp != "-" else "-",
+                     _num(get("sharpe"), ".2f"), _num(get("max_drawdown"), ".1%"),
+                     _num(get("total_return"), "+.1%"), _num(get("deflated_sharpe"), ".2f")))
+    head = ("strategy", *_HEADERS)
+    width = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    left = {0, 2}  # names and intervals read best left-aligned
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, width, strict=True))).rstrip()
+
+    return "\n".join(line(r) for r in [head, *rows])

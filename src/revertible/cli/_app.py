@@ -132,14 +132,10 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
         raise RevertibleError(f"--trials must be >= 1, but got {kwargs['trials']}")
     model = kwargs.get("model")
     if isinstance(model, str) and model.startswith(("models:/", "runs:/")) and "config" in kwargs:
-        from ..tracking import Tracker, check_store
+        from ..tracking import check_store, store_uri
 
         cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
-        # the store each command reads: scoring takes MLFLOW_TRACKING_URI first (scoring/
-        # tracking_uri), the backtest the Tracker's precedence (a non-default tracking.uri first)
-        store = (os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri if command == "score"
-                 else Tracker(cfg.tracking).uri)
-        check_store(store, need_existing=True, what=model)
+        check_store(store_uri(cfg.tracking), need_existing=True, what=model)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -254,6 +250,30 @@ def require_pairs(panel: Any) -> None:
             f"data {panel.source}: only {panel.n_assets} asset ({', '.join(panel.assets)}) "
             "after data.assets; pairs need at least 2: add price files or widen data.assets"
         )
+
+
+def require_pairs_files(cfg: Config) -> None:
+    """:func:`require_pairs` for commands that load the data themselves (score, backtest, tune).
+
+    Counts the price files ``data.assets`` selects (each becomes one panel asset, or the load
+    fails), so the check costs milliseconds and runs before the model or the data is loaded; then
+    says so if the numba kernels are about to be compiled (:func:`announce_compile`).
+    """
+    from ..data import discover_files
+    from ..errors import DataError
+
+    found = discover_files(Path(cfg.data.path), cfg.data.format, cfg.data.timeframe)
+    names = [a for a, _ in found]
+    wanted = cfg.data.assets
+    assets = names if wanted is None else [a for a in dict.fromkeys(wanted) if a in names]
+    if wanted is not None and len(assets) < len(set(wanted)):
+        return  # unknown names in data.assets: the loader names them with a fix
+    if len(assets) < 2:
+        raise DataError(
+            f"data {cfg.data.path}: only {len(assets)} asset ({', '.join(assets) or 'none'}) "
+            "after data.assets; pairs need at least 2: add price files or widen data.assets"
+        )
+    announce_compile()
 
 
 def announce_compile() -> None:

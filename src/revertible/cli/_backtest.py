@@ -18,7 +18,9 @@ from ._app import (
     emit_json,
     err,
     handle_errors,
+    out,
     progress_bar,
+    require_pairs_files,
 )
 
 
@@ -42,14 +44,19 @@ def backtest(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Cost-aware replay of scored divergences next to naive baselines; HTML report + MLflow."""
+    """Cost-aware replay of scored divergences next to naive baselines; HTML report + MLflow.
+
+    The summary table (one row per strategy) goes to standard output; with --json to standard
+    error, and the JSON object is the last line of standard output.
+    """
     from ..backtest import backtest_command
 
     if (model is None) == (not walk_forward):
         _fail("give exactly one of --model URI or --walk-forward")
     cfg = _config(config, set, data)
+    require_pairs_files(cfg)
     res = backtest_command(cfg, model_uri=model, walk_forward=walk_forward, since=since,
                            until=until, out_dir=out_dir, config_path=config, console=err,
-                           progress=progress_bar)
+                           progress=progress_bar, summary_to=err if json_out else out)
     if json_out:
         emit_json({"run_id": res.get("run_id"), "model_uri": model, "metrics": res["metrics"]})

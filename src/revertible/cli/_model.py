@@ -19,6 +19,7 @@ from ._app import (
     load_data,
     out,
     progress_bar,
+    require_pairs_files,
 )
 
 
@@ -74,6 +75,7 @@ def tune(
     from ..tuning import tune_command
 
     cfg = _config(config, set, data)
+    require_pairs_files(cfg)
     res = tune_command(cfg, trials=trials, study=study, storage=storage,
                        retrain_best=retrain_best, config_path=config, console=err,
                        progress=progress_bar)

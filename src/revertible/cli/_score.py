@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from ._app import ConfigArg, DataOpt, SetOpt, _config, app, handle_errors, out, progress_bar
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    SetOpt,
+    _config,
+    app,
+    handle_errors,
+    out,
+    progress_bar,
+    require_pairs_files,
+)
 
 
 @app.command()
@@ -35,5 +45,6 @@ def score(
     from ..scoring import score_command
 
     cfg = _config(config, set, data)
+    require_pairs_files(cfg)
     score_command(cfg, model, since=since, until=until, capital=capital, out=out_path,
                   console=out, progress=progress_bar)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._command import score_command, score_panel
+from ._command import QTY_SIG_FIGS, csv_quantities, score_command, score_panel
 from ._inputs import LEG_VOL_BARS, leg_vols, live_path, touched_reasons, z_now
 from ._model import check_model, costs_note, has_return_heads, resolve_model_uri, tracking_uri
 from ._score import (
@@ -36,4 +36,6 @@ __all__ = [
     "score_episodes",
     "score_panel",
     "score_command",
+    "csv_quantities",
+    "QTY_SIG_FIGS",
 ]

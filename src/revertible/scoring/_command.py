@@ -31,7 +31,7 @@ from ._model import check_model, costs_note, load_pinned, tracking_uri
 from ._score import episode_features, score_episodes
 from ._select import as_utc, check_request, select_rows
 
-__all__ = ["score_panel", "score_command"]
+__all__ = ["score_panel", "score_command", "csv_quantities", "QTY_SIG_FIGS"]
 
 
 def _finish(
@@ -303,11 +303,62 @@ def score_command(
     for line in _summary(signals, info):
         say(line)
     if out is not None:
-        write_table(signals, out)
+        csv = Path(out).suffix.lower() == ".csv"
+        write_table(csv_quantities(signals, cfg.sizing.qty_step) if csv else signals, out)
         say(f"wrote {len(signals)} rows to {out}")
+        if csv and cfg.sizing.qty_step == 0 and len(signals):
+            say(f"quantities in {Path(out).name}: {QTY_SIG_FIGS} significant figures, rounded "
+                "toward zero (sizing.qty_step = 0: no lot step); notionals as sized; set "
+                "sizing.qty_step to the venue's lot step to size in whole lots")
     clock.lap("writing")
     say(f"time: {clock}")
     return signals
+
+
+#: Significant figures of ``leg_*_qty`` in a CSV output when there is no lot step.
+QTY_SIG_FIGS = 6
+
+
+def csv_quantities(signals: pd.DataFrame, qty_step: float,
+                   sig_figs: int = QTY_SIG_FIGS) -> pd.DataFrame:
+    """The signals with ``leg_a_qty`` / ``leg_b_qty`` as a person would write them (CSV only).
+
+    With a lot step (``sizing.qty_step > 0``) the sizing already rounded every quantity down to
+    a whole number of steps; here only the float noise goes (``0.30000000000000004`` is written
+    ``0.3``: rounded to the step's decimals). Without one (``qty_step = 0``, the default), the
+    quantity is ``notional / price`` to 17 digits; it is cut to ``sig_figs`` significant figures
+    *toward zero*, so ``qty * price`` never exceeds the sized notional (by at most a relative
+    ``10**(1 - sig_figs)`` less). The notionals, prices and the returned or parquet signals are
+    never changed: this is an output format, not a sizing rule (that is ``decision/``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"leg_a_qty": [0.123456789, 0.0], "leg_b_qty": [98765.4321, 2.0]})
+    >>> csv_quantities(df, 0.0).to_dict("list")
+    {'leg_a_qty': [0.123456, 0.0], 'leg_b_qty': [98765.4, 2.0]}
+    >>> noisy = pd.DataFrame({"leg_a_qty": [0.1 + 0.2], "leg_b_qty": [7.0]})
+    >>> csv_quantities(noisy, 0.1).to_dict("list")
+    {'leg_a_qty': [0.3], 'leg_b_qty': [7.0]}
+    """
+    from decimal import Decimal
+
+    out = signals.copy()
+    for col in ("leg_a_qty", "leg_b_qty"):
+        if col not in out:
+            continue
+        q = out[col].to_numpy(dtype=float)
+        if qty_step > 0:
+            decimals = max(0, -int(Decimal(str(qty_step)).normalize().as_tuple().exponent))
+            out[col] = np.round(q, decimals)
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mag = np.floor(np.log10(np.abs(q)))
+            digits = np.where(np.isfinite(mag) & (q != 0), sig_figs - 1 - mag, 0.0)
+            scale = 10.0 ** digits
+            # the 1e-12 keeps an exact value (0.3 * 10 = 2.9999999999999996) from losing a digit
+            cut = np.trunc(q * scale * (1.0 + 1e-12)) / scale
+        out[col] = np.where(np.isfinite(q) & (q != 0), cut, q)
+    return out
 
 
 class _Clock:

@@ -10,7 +10,6 @@ net of the *scoring* config's venue, and a difference from the training costs is
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pandas as pd
@@ -93,8 +92,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def tracking_uri(cfg: Config) -> str:
-    """Return the MLflow store: ``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking.uri
+    """Return the MLflow store: :func:`revertible.tracking.store_uri` (the Tracker's rule)."""
+    from ..tracking import store_uri
+
+    return store_uri(cfg.tracking)
 
 
 def resolve_model_uri(uri: str, tracking: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._naming import HEADLINE, dataset_summary, experiment_for, headline_metrics, run_label
 from ._registry import compare_to_champion, describe_version
 from ._runs import compare_runs, list_runs
+from ._store import store_uri
 from ._tracker import (
     ReversionPyfunc,
     Tracker,
@@ -19,6 +20,7 @@ __all__ = [
     "load_model",
     "git_commit",
     "check_store",
+    "store_uri",
     "HEADLINE",
     "run_label",
     "headline_metrics",

@@ -34,8 +34,12 @@ HEADLINE: dict[str, str] = {
     "0_holdout_auc": "holdout.roc_auc",
     "0_holdout_ece": "holdout.ece",
     "0_holdout_brier_skill": "holdout.brier_skill",
-    "0_holdout_rank_ic": "holdout.rank_ic",
+    # the return heads' holdout rank IC (model/_returns_eval.py): predicted vs realised net
+    # return of the revert trade (with the default, mirrored continue barriers the continue
+    # head is its mirror image and has the same IC: returns.holdout.continue.rank_ic)
+    "0_holdout_rank_ic": "returns.holdout.revert.rank_ic",
     "0_cv_auc": "cv.roc_auc",
+    # backtest, the model strategy (backtest/_metrics.py strategy_metrics)
     "0_net_bp_per_trade": "model.net_bp_per_trade",
     "0_sharpe": "model.sharpe",
     "0_total_return": "model.total_return",

@@ -1,7 +1,8 @@
 """MLflow tracking and registry, behind a small :class:`Tracker` that is passed in (no globals).
 
 The embedded default is ``sqlite:///experiments/mlflow.db`` with artifacts under
-``experiments/artifacts``; ``MLFLOW_TRACKING_URI``, when set, overrides ``tracking.uri``. An
+``experiments/artifacts``; ``MLFLOW_TRACKING_URI``, when set, overrides ``tracking.uri``
+(:func:`~revertible.tracking.store_uri`, the one rule every command uses). An
 unreachable server fails fast with one line instead of MLflow's minutes of retries.
 """
 
@@ -26,11 +27,10 @@ from ..errors import ModelError, TrackingError
 from ..model import RISK_COLUMNS, CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
 from ._registry import compare_to_champion, describe_version
+from ._store import store_uri, use_store
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
 
-# MLflow's set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; remember the user's own
-_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -93,11 +93,8 @@ class Tracker:
 
     def __init__(self, cfg: TrackingConfig, uri: str | None = None):
         self.cfg = cfg
-        default = TrackingConfig.model_fields["uri"].default
-        # precedence: explicit argument > a non-default tracking.uri > MLFLOW_TRACKING_URI > default
-        if uri is None:
-            uri = cfg.uri if cfg.uri != default else (_USER_TRACKING_URI or cfg.uri)
-        self.uri = uri
+        # precedence: explicit argument > MLFLOW_TRACKING_URI > tracking.uri (store_uri)
+        self.uri = uri if uri is not None else store_uri(cfg)
         self._experiment_id: str | None = None
         # what the current run logged: registered versions and --promote read it
         self._run_metrics: dict[str, float] = {}
@@ -108,11 +105,8 @@ class Tracker:
     # ---- connection -------------------------------------------------------------------------
     def connect(self) -> Tracker:
         """Check the store is reachable and select (or create) the experiment."""
-        import mlflow
-
         check_store(self.uri)
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
+        use_store(self.uri)
         if self.create_on_connect or not self.uri.startswith("sqlite:///"):
             self._open()  # a server or another database: any problem shows now
         # else an embedded SQLite store is created on first use (the first run), so a command
@@ -120,12 +114,10 @@ class Tracker:
         return self
 
     def _open(self) -> None:
-        import mlflow
 
         if self.uri.startswith("sqlite:///"):
             Path(self.uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
+        use_store(self.uri)
         try:
             self._experiment_id = self._ensure_experiment(self.cfg.experiment)
         except TrackingError:
@@ -341,8 +333,7 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
     if tracking_uri:
         if uri.startswith(("runs:/", "models:/")):
             check_store(tracking_uri, need_existing=True, what=uri)
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        use_store(tracking_uri)
     local = Path(uri)
     is_uri = "://" in uri or uri.startswith(("runs:/", "models:/"))
     if not is_uri and not local.exists():
