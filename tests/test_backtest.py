@@ -685,3 +685,72 @@ def test_known_drift_triggers_exactly_the_expected_rebalance():
         "cost_multipliers": [1.0], "rebalance_drift": 0.008,
         "rebalance_drift_pairs": {"AAA/USDT|BBB/USDT": 0.05}})  # fmt: skip
     assert run_backtest(pair, panel, episodes=ep).trades["rebalances"].eq(0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# (f) the book-risk cap (baskets.max_book_risk) and the book's risk over time
+
+
+def _concurrency(tr: pd.DataFrame) -> tuple[int, float]:
+    """Most positions open at once, and the mean number open just after each entry."""
+    t = np.concatenate([tr["entry_time"].to_numpy(), tr["exit_time"].to_numpy()])
+    step = np.concatenate([np.ones(len(tr)), -np.ones(len(tr))])
+    order = np.lexsort((step, t))  # an exit before an entry at the same time
+    level = np.cumsum(step[order])
+    return int(level.max(initial=0)), float(level[step[order] > 0].mean())
+
+
+def test_book_risk_cap_tight_cuts_concurrency_huge_changes_nothing(known):
+    panel, _, _ = known["ou"]
+    from revertible.episodes import build_episodes
+
+    out = {}
+    for cap in (None, 1e6, 0.005, 0.002):  # a binding cap scales a trade, or leaves no room
+        cfg = make_cfg(backtest={"cost_multipliers": [1.0]}, baskets={"max_book_risk": cap})
+        eps = build_episodes(panel, cfg)
+        out[cap] = run_backtest(cfg, panel, episodes=eps, probabilities=np.full(len(eps), 0.9))
+    free, huge, tight = out[None], out[1e6], out[0.005]
+    pd.testing.assert_frame_equal(free.trades, huge.trades)
+    pd.testing.assert_frame_equal(free.equity, huge.equity)
+    assert {k: v for k, v in free.metrics.items() if k != "total_s"} == {
+        k: v for k, v in huge.metrics.items() if k != "total_s"}
+    for s in ("naive_beta", "model"):
+        ft, tt = (r.trades[r.trades["strategy"] == s] for r in (free, tight))
+        assert _concurrency(tt)[1] < _concurrency(ft)[1] - 0.2, s
+        # once the cap binds, the sizes scale with it (the risk is linear in the notionals)
+        tighter = out[0.002].trades[out[0.002].trades["strategy"] == s]
+        ratio = tighter["notional_a"].mean() / tt["notional_a"].mean()
+        assert ratio == pytest.approx(0.002 / 0.005, rel=0.05), s
+        assert tight.metrics[f"{s}.skipped_book_risk"] > 0 or len(tt) < len(ft)
+        # the measured risk stays near the cap (it is sized at the day's covariance and the
+        # entry prices; the path marks at each close), and well under the uncapped book's
+        assert tight.metrics[f"{s}.stress_loss_max"] <= 1.25 * 0.005
+        assert free.metrics[f"{s}.stress_loss_max"] > 2 * 0.005
+        assert 0 < tight.metrics[f"{s}.book_risk_mean"] <= tight.metrics[f"{s}.book_risk_max"]
+    assert free.metrics["naive_beta.skipped_book_risk"] == 0.0
+
+
+def test_book_risk_path_by_hand(known):
+    panel, cfg, res = known["ou"]
+    s = "naive_beta"
+    tr = res.trades[res.trades["strategy"] == s]
+    one = tr.iloc[len(tr) // 2]
+    t = int(panel.times.searchsorted(one["entry_time"])) + 1  # a bar inside the trade
+    at = panel.times[t]
+    held = tr[(tr["entry_time"] <= at) & (tr["exit_time"] > at)]
+    from revertible.decision import book_risk, trailing_covariance
+
+    close = pd.DataFrame(panel.close, columns=list(panel.assets)).ffill().to_numpy()
+    net: dict[str, float] = {}
+    for leg in ("a", "b"):
+        for a, side, q in zip(held[f"asset_{leg}"], held[f"side_{leg}"], held[f"qty_{leg}"],
+                              strict=True):  # fmt: skip
+            px = close[t, list(panel.assets).index(a)]
+            net[a] = net.get(a, 0.0) + (1.0 if side == "long" else -1.0) * q * px
+    cov = trailing_covariance(panel, (t // 24) * 24, cfg.baskets.cov_window_days,
+                              cfg.universe.min_obs_frac)  # fmt: skip
+    r = book_risk(net, cov, cfg.baskets.stress_corr)
+    k, eq = cfg.baskets.shock_sigma, res.equity[s].loc[at]
+    assert res.book_risk[s].loc[at] == pytest.approx(k * r["book_sd"] / eq, rel=1e-9)
+    assert res.stress_loss[s].loc[at] == pytest.approx(
+        k * max(r["stress_sd"], r["decorr_sd"]) / eq, rel=1e-9)

@@ -521,3 +521,58 @@ def test_zero_below_minimum_edge(cfg, row):
         assert r.leg_a_notional == 0.0 and r.reason == "edge below minimum"
     else:
         assert r.leg_a_notional == 0.0 or p * b - (1 - p) > sizing.min_edge
+
+
+# --- book-risk cap (baskets.max_book_risk): hand calculation for one BTC/ETH trade ---
+# daily vols 2% (BTC), 3% (ETH), correlation 0.8; the trade is short 1 BTC-notional, long 0.8
+# ETH-notional per unit of leg-A notional: variance per unit under
+#   trailing: 0.02^2 + 0.64 * 0.03^2 - 2 * 0.8 * 0.8 * 0.02 * 0.03 = 0.000208
+#   all 0.95: 0.000976 - 2 * 0.8 * 0.95 * 0.0006 = 0.000064
+#   all 0   : 0.000976  (the worst: the legs decouple)
+# cap 0.001 of 100,000 at 3 sigma: daily sd <= 33.33 -> leg A <= 33.33 / sqrt(0.000976)
+
+
+def _cov_btc_eth() -> pd.DataFrame:
+    sd = np.array([0.02, 0.03])
+    c = np.array([[1.0, 0.8], [0.8, 1.0]])
+    idx = ["BTC/USDT", "ETH/USDT"]
+    return pd.DataFrame(c * np.outer(sd, sd), index=idx, columns=idx)
+
+
+def test_book_risk_cap_cuts_the_trade_by_the_expected_factor():
+    from revertible.config import BasketsConfig
+
+    sizing = SizingConfig(qty_step=0.0, min_notional=0.0)
+    sig = frame(signal())
+    free = size_signals(sig, sizing, CostConfig(), LabelConfig()).iloc[0]
+    risk = BasketsConfig(max_book_risk=0.001)
+    out = size_signals(sig, sizing, CostConfig(), LabelConfig(), cov=_cov_btc_eth(),
+                       risk=risk).iloc[0]  # fmt: skip
+    expected_a = 0.001 * 100_000.0 / 3.0 / math.sqrt(0.000976)  # 1,066.9
+    assert free.leg_a_notional > 1.5 * expected_a  # the cap binds
+    assert out.leg_a_notional == pytest.approx(expected_a, rel=1e-6)
+    assert out.leg_a_notional / free.leg_a_notional == pytest.approx(
+        expected_a / free.leg_a_notional, rel=1e-6)
+    assert out.leg_b_notional / out.leg_a_notional == pytest.approx(0.8)
+    assert "reduced by book risk cap (baskets.max_book_risk)" in out.reason
+    # a huge cap, no cap, and no covariance all size exactly as without the risk cap
+    for kw in ({"cov": _cov_btc_eth(), "risk": BasketsConfig(max_book_risk=1e6)},
+               {"cov": _cov_btc_eth(), "risk": BasketsConfig()}, {"risk": risk}):
+        same = size_signals(sig, sizing, CostConfig(), LabelConfig(), **kw).iloc[0]
+        assert same.leg_a_notional == free.leg_a_notional and same.reason == free.reason
+
+
+def test_book_risk_cap_counts_the_open_book_and_unknown_risk():
+    from revertible.config import BasketsConfig
+
+    sizing = SizingConfig(qty_step=0.0, min_notional=0.0)
+    risk = BasketsConfig(max_book_risk=0.001)
+    # the second, identical trade finds the room used: nothing left, reason says why
+    sig = frame(signal(probability=0.62), signal(probability=0.61))
+    out = size_signals(sig, sizing, CostConfig(), LabelConfig(), cov=_cov_btc_eth(), risk=risk)
+    assert out.leg_a_notional.iloc[1] == 0.0
+    assert out.reason.iloc[1] == "book risk cap (baskets.max_book_risk) reached"
+    # an asset without a covariance cannot pass the cap
+    out = size_signals(frame(signal(asset_b="SOL/USDT")), sizing, CostConfig(), LabelConfig(),
+                       cov=_cov_btc_eth(), risk=risk)  # fmt: skip
+    assert out.leg_a_notional.iloc[0] == 0.0 and "book risk cap" in out.reason.iloc[0]

@@ -16,8 +16,10 @@ import pandas as pd
 from ..config import Config, CostConfig
 from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
+from ..decision import risk_room
 from ..errors import RevertibleError
 from ._ledger import N_STATS, _hold, build_ledger
+from ._risk import RiskCovariances, risk_limit
 from ._signals import PATH_COLUMNS
 
 __all__ = ["unit_sizes", "model_filter", "Market", "Run", "simulate", "HEDGE_FIELDS"]
@@ -40,6 +42,7 @@ class Market:
     mark: np.ndarray  # funding and borrow mark: open, else the last close
     fund: np.ndarray  # funding rate charged at each bar's open
     borrow: float  # borrow rate per bar on short spot notional
+    risk: RiskCovariances | None = None  # book-risk matrices (baskets.max_book_risk)
 
     @classmethod
     def of(cls, panel: Panel, costs: CostConfig) -> Market:
@@ -191,7 +194,8 @@ def simulate(
     slip = costs.slippage
     fee = costs.fee
     capital = float(sz.capital)
-    skipped = {"pair_busy": 0, "max_concurrent": 0, "caps": 0, "min_notional": 0, "sizing": 0}
+    skipped = {"pair_busy": 0, "max_concurrent": 0, "caps": 0, "min_notional": 0, "sizing": 0,
+               "book_risk": 0}
 
     def col(c: str) -> np.ndarray:
         return np.where(cont, sig[f"c_{c}"].to_numpy(), sig[c].to_numpy())
@@ -263,6 +267,11 @@ def simulate(
         if g_open >= gross_cap or m_open >= margin_cap:
             skipped["caps"] += len(rows)
             continue
+        risk_lim = risk_limit(cfg, equity) if mkt.risk is not None else math.inf
+        if risk_lim < math.inf:  # book-risk cap: the open book's net notionals, the day's matrices
+            mats, net_v = mkt.risk.at(t), np.zeros(n_assets)
+            for a_, v_ in net.items():
+                net_v[a_] = v_
         codes = ia_all[rows] * n_assets + ib_all[rows]
         free = rows[np.fromiter((c not in busy for c in codes), bool, len(rows))]
         skipped["pair_busy"] += len(rows) - len(free)
@@ -301,6 +310,12 @@ def simulate(
                 if scale <= 0.0:
                     skipped["caps"] += 1
                     continue
+                if risk_lim < math.inf:
+                    room = risk_room(mats, net_v, a, b, sa, sb * nb_ / na, risk_lim * (1 - 1e-9))
+                    if room / na <= 0.0:
+                        skipped["book_risk"] += 1
+                        continue
+                    scale = min(scale, room / na)
                 qa = _round_qty(na * scale, pa_all[i], sz.qty_step)
                 qb = _round_qty(nb_ * scale, pb_all[i], sz.qty_step)
                 if min(qa * pa_all[i], qb * pb_all[i]) < max(sz.min_notional, 1e-12):
@@ -312,6 +327,8 @@ def simulate(
                 m_open += margin
                 net[a] = net.get(a, 0.0) + sa * va
                 net[b] = net.get(b, 0.0) + sb * vb
+                if risk_lim < math.inf:
+                    net_v[a], net_v[b] = net[a], net[b]
                 x = int(xb[i])
                 book = x - 1 if at_close[i] else x
                 _hold(dpnl, gross, margin_s, mkt.close, mkt.open, mkt.mark, mkt.fund,

@@ -126,6 +126,7 @@ from ..errors import ModelError, RevertibleError
 from ._book import Market, _check_split, model_filter, simulate, unit_sizes
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import reversion_by_decile, strategy_metrics
+from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
     _exit_corr,
@@ -193,6 +194,8 @@ class BacktestResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     n_trials: int = 1
+    book_risk: pd.DataFrame | None = None  # per strategy: shock_sigma daily loss / equity
+    stress_loss: pd.DataFrame | None = None  # the same under the worse of all-0.95 and all-0
 
 
 
@@ -371,6 +374,7 @@ def run_backtest(
     runs: dict[str, Any] = {}
     mults = list(dict.fromkeys(float(m) for m in cfg.backtest.cost_multipliers))
     mkt = Market.of(panel, cfg.costs)  # funding and borrow are not scaled
+    mkt.risk = RiskCovariances.of(panel, cfg)  # the book-risk cap and its report path
     no = np.zeros(len(sig), bool)
     every = np.ones(len(sig), bool)
     with bar_ctx("strategies") as update:
@@ -416,11 +420,14 @@ def run_backtest(
         (getattr(model, "meta", None) or {}).get("n_trials", 1) or 1)
     bpy = pd.Timedelta(days=365) / bar
     metrics: dict[str, float] = {}
+    paths: dict[str, pd.DataFrame] = {}
     for n in names:
         m = strategy_metrics(equity[n], gross[n], runs[n].margin[t_start : t_end + 1],
                              runs[n].trades, runs[n].hedge, bpy, n_trials, cfg)  # fmt: skip
         for k, v in runs[n].skipped.items():
             m[f"skipped_{k}"] = float(v)
+        paths[n] = book_risk_paths(runs[n].trades, panel, mkt.close, mkt.risk, cfg, equity[n])
+        m.update(risk_metrics(paths[n]))
         metrics.update({f"{n}.{k}": float(v) for k, v in m.items()})
     for mult in mults:
         nb_, n1 = _name("naive_beta", mult), _name("naive_1to1", mult)
@@ -442,5 +449,7 @@ def run_backtest(
         metrics=metrics, deciles=deciles, blocks=blocks, start=panel.times[t_start],
         end=panel.times[t_end], mode=mode, model_uri=model_uri, notes=notes, timings=timings,
         n_trials=n_trials,
+        book_risk=pd.DataFrame({n: paths[n]["book_risk"] for n in names}, index=idx),
+        stress_loss=pd.DataFrame({n: paths[n]["stress_loss"] for n in names}, index=idx),
     )  # fmt: skip
 

@@ -54,6 +54,9 @@ PLOTS = {
     "exits; exits use the entry's frozen z', the line is the rolling z)",
     "spread_worst": "z-score of the worst pair with its episodes and trades (same rules)",
     "corr_heatmap": "Return correlation at the end of the range (clustered)",
+    "book_risk": "Book risk over time: the k-sigma daily loss of the net open book as a share "
+    "of equity (k = baskets.shock_sigma), under the trailing covariance (solid) and the worse of "
+    "all correlations at baskets.stress_corr or at 0 (dotted: the stress loss); unscaled costs",
 }
 """Plot name -> caption, in report order."""
 
@@ -67,6 +70,7 @@ TABLE_METRICS = (
     ("turnover", "turnover", "f1"), ("exposure", "exposure", "pct"),
     ("avg_gross_leverage", "avg gross lev.", "f2"),
     ("hedge_effectiveness", "hedge eff.", "f2"),
+    ("book_risk_mean", "book risk (mean)", "pct"), ("stress_loss_max", "stress loss (max)", "pct"),
 )  # fmt: skip
 """Metrics table columns: (metric, header, format)."""
 
@@ -116,6 +120,25 @@ def _curves(result: BacktestResult, drawdown: bool) -> Any:
     ax.set_title("Drawdown" if drawdown else "Equity: model and baselines")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def _book_risk(result: BacktestResult) -> Any:
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    for name in result.strategies:
+        base, scaled = _base(name)
+        if scaled or result.book_risk is None or result.stress_loss is None:
+            continue
+        for frame, ls, lbl in ((result.book_risk, "-", name),
+                               (result.stress_loss, ":", f"{name} stress")):  # fmt: skip
+            ax.plot(frame.index, 100.0 * frame[name].to_numpy(), color=_COLORS.get(base),
+                    lw=1.0, ls=ls, label=lbl)  # fmt: skip
+    ax.set_ylabel("k-sigma daily loss (% of equity)")
+    ax.set_title("Book risk and stress loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=3)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
@@ -254,6 +277,7 @@ def render_images(result: BacktestResult, panel: Panel, cfg: Config) -> dict[str
         "spread_best": _png(_spread(result, panel, cfg, "best")),
         "spread_worst": _png(_spread(result, panel, cfg, "worst")),
         "corr_heatmap": _heatmap(result, panel, cfg),
+        "book_risk": _png(_book_risk(result)),
     }
 
 

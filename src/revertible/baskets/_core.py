@@ -29,8 +29,8 @@ import numpy as np
 
 from ..config import BARS_PER_DAY, BasketsConfig, UniverseConfig
 from ..data import Panel
+from ..decision._book_risk import corr_matrix, log_returns
 from ..universe import asset_eligibility, bar_index
-from ._regime import log_returns
 
 __all__ = [
     "corr_matrix",
@@ -43,24 +43,6 @@ __all__ = [
 ]
 
 
-def corr_matrix(returns: np.ndarray, min_obs: int) -> np.ndarray:
-    """``(N, N)`` pairwise-complete correlation of the columns of ``returns`` (rows: bars).
-
-    NaN where fewer than ``min_obs`` rows have both values. Vectorised (matrix products).
-    """
-    m = np.isfinite(returns).astype(np.float64)
-    x = np.where(m > 0, returns, 0.0)
-    n = m.T @ m
-    sx = x.T @ m  # [i, j]: sum of x_i over rows where j is valid (and i, since x_i is 0 elsewhere)
-    sxx = (x * x).T @ m
-    sxy = x.T @ x
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx = n * sxx - sx * sx
-        c = (n * sxy - sx * sx.T) / np.sqrt(vx * vx.T)
-    c[(n < max(min_obs, 3)) | ~(vx > 0) | ~(vx.T > 0)] = np.nan
-    c = np.clip(c, -1.0, 1.0)
-    np.fill_diagonal(c, np.where(np.isfinite(np.diag(c)), 1.0, np.nan))
-    return c
 
 
 def correlations_at(

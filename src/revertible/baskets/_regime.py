@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..config import BARS_PER_DAY, BasketsConfig
 from ..data import Panel
+from ..decision._book_risk import log_returns
 from ..io import save_png
 
 __all__ = [
@@ -36,14 +37,6 @@ __all__ = [
     "regime_events",
     "plot_regime",
 ]
-
-
-def log_returns(panel: Panel) -> np.ndarray:
-    """``(T, N)`` one-bar log returns of the close; row 0 and bars next to a gap are NaN."""
-    logp = np.log(panel.close)
-    r = np.full(logp.shape, np.nan)
-    r[1:] = logp[1:] - logp[:-1]
-    return r
 
 
 def _window_sums(x: np.ndarray, w: int) -> np.ndarray:

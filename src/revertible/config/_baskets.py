@@ -48,8 +48,10 @@ class BasketsConfig(_Frozen):
     max_book_risk: float | None = Field(
         None,
         gt=0.0,
-        description="Cap on the book's stressed daily 1-sigma loss as a share of capital "
-        "(e.g. 0.05); null: no cap.",
+        description="Cap on the book's shock_sigma daily loss as a share of capital, in sizing "
+        "and the backtest: shock_sigma x the daily sd of the net book under the worst of the "
+        "trailing covariance, all correlations at stress_corr and all at 0 (legs decoupling) "
+        "(e.g. 0.1); null: no cap.",
     )
     cov_window_days: int = Field(30, ge=2, description="Trailing covariance window of book risk.")
     # sectors

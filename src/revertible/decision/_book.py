@@ -2,10 +2,13 @@
 
 Signals are booked one after another in priority order; each one sees the room the earlier
 ones left: per-asset net notional ``<= max_asset_net_exposure * capital``, book gross notional
-``<= max_gross_leverage * capital * (1 - buffer)`` and posted margin ``<= capital * (1 - buffer)``
-(the buffer is never allocated). A cap that binds shrinks both legs together, keeping their
-ratio. Quantities then round *down* to ``qty_step``; a leg below ``min_notional`` zeroes the
-position. Each cap is shrunk by a relative ``TOL`` so float rounding never lands above it.
+``<= max_gross_leverage * capital * (1 - buffer)``, posted margin ``<= capital * (1 - buffer)``
+(the buffer is never allocated) and, when given a covariance, the book's risk
+(:func:`._book_risk.risk_room`: ``k`` x the daily sd of the net book, worst of trailing,
+all-0.95 and all-0 correlations, ``<= baskets.max_book_risk * capital``).
+A cap that binds shrinks both legs together, keeping their ratio. Quantities then round
+*down* to ``qty_step``; a leg below ``min_notional`` zeroes the position.
+Each cap is shrunk by a relative ``TOL`` so float rounding never lands above it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
+from ._book_risk import risk_room
 from ._checks import TOL, require
 
 __all__ = ["round_qty", "book_signals", "CAP_NAMES", "OK", "REACHED", "ROUNDS_TO_ZERO",
@@ -22,7 +26,8 @@ __all__ = ["round_qty", "book_signals", "CAP_NAMES", "OK", "REACHED", "ROUNDS_TO
 
 OK, REACHED, ROUNDS_TO_ZERO, BELOW_MIN_NOTIONAL = 0, 1, 2, 3
 CAP_NAMES = ("per-asset net exposure cap on {a}", "per-asset net exposure cap on {b}",
-             "gross leverage cap", "margin budget (buffer kept)")  # fmt: skip
+             "gross leverage cap", "margin budget (buffer kept)",
+             "book risk cap (baskets.max_book_risk)")  # fmt: skip
 
 
 def round_qty(notional: float, price: float, step: float) -> float:
@@ -53,12 +58,14 @@ def _round(qty: float, step: float) -> float:
 @nb.njit(cache=True)
 def book_signals(
     order, book, wanted_a, ratio, lev_a, lev_b, ia, ib, sign_a, sign_b, price_a, price_b,
-    n_assets, net_cap, gross_cap, margin_cap, qty_step, min_notional,
+    n_assets, net_cap, gross_cap, margin_cap, qty_step, min_notional, risk_mats, risk_lim,
 ):  # fmt: skip
     """Book ``wanted_a`` (leg-A notional, 0: skip) in ``order``; returns per-row results.
 
     ``book`` labels independent books (int codes; ``order`` lists each book's rows together):
-    the running totals start from zero at each new label.
+    the running totals start from zero at each new label. ``risk_mats`` ``(m, n_assets,
+    n_assets)`` and ``risk_lim`` (the daily-sd limit in quote currency; ``inf``: no risk cap)
+    feed :func:`._book_risk.risk_room`.
 
     Returns ``(notional_a, notional_b, qty_a, qty_b, margin, status, reached, reduced)``:
     ``status`` is ``OK`` (booked, maybe reduced), ``REACHED`` (a cap left no room),
@@ -79,7 +86,7 @@ def book_signals(
     n_touched = 0
     gross = 0.0
     margin = 0.0
-    rooms = np.empty(4)
+    rooms = np.empty(5)
     current = -1
     for k in range(order.shape[0]):
         i = order[k]
@@ -97,9 +104,11 @@ def book_signals(
         rooms[1] = (net_cap * (1.0 - TOL) - sign_b[i] * net[ib[i]]) / r
         rooms[2] = (gross_cap * (1.0 - TOL) - gross) / (1.0 + r)
         rooms[3] = (margin_cap * (1.0 - TOL) - margin) / (1.0 / lev_a[i] + r / lev_b[i])
+        rooms[4] = risk_room(risk_mats, net, ia[i], ib[i], sign_a[i], sign_b[i] * r,
+                             risk_lim * (1.0 - TOL))
         notional = wanted_a[i]
         stop = False
-        for c in range(4):
+        for c in range(5):
             if rooms[c] < notional:
                 notional = max(0.0, rooms[c])
                 if notional == 0.0:

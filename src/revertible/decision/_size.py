@@ -38,8 +38,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import CostConfig, LabelConfig, SizingConfig
+from ..config import BasketsConfig, CostConfig, LabelConfig, SizingConfig
 from ._book import BELOW_MIN_NOTIONAL, CAP_NAMES, REACHED, ROUNDS_TO_ZERO, book_signals
+from ._book_risk import risk_matrices
 from ._checks import check_capital, require
 from ._decide import Barriers
 from ._risk import liquidation_prices
@@ -68,6 +69,8 @@ def size_signals(
     capital: float | None = None,
     continuation: Barriers | None = None,
     books: np.ndarray | None = None,
+    cov: pd.DataFrame | None = None,
+    risk: BasketsConfig | None = None,
 ) -> pd.DataFrame:
     """Size divergences into two-leg positions under the book's risk limits (vectorised).
 
@@ -91,6 +94,17 @@ def size_signals(
     books : numpy.ndarray, optional
         One label per row: rows with the same label share the caps, other books start empty
         (e.g. one book per entry bar). None: all rows form one book.
+    cov : pandas.DataFrame, optional
+        Daily covariance of the assets' returns, indexed by asset on both axes
+        (:func:`revertible.decision.trailing_covariance` at the sizing bar). With ``risk``
+        whose ``max_book_risk`` is set, the book-risk cap applies: ``shock_sigma`` x the daily sd
+        of the book's net notionals, under the trailing covariance, all correlations at
+        ``stress_corr`` and all at 0 (the worst of the three), stays ``<= max_book_risk *
+        capital``; a signal it cuts has the reason ``"... book risk cap ..."``. An asset
+        missing from ``cov`` (or with NaN variance) cannot pass the cap.
+    risk : BasketsConfig, optional
+        The ``baskets`` section (``max_book_risk``, ``shock_sigma``, ``stress_corr``); None or
+        ``max_book_risk: null``: no risk cap.
 
     Returns
     -------
@@ -132,12 +146,13 @@ def size_signals(
     require(len(book) == n, "len(books) == len(signals)", books=len(book), signals=n)
     order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
     margin_cap = cap * (1.0 - sizing.buffer)
+    mats, lim = _risk_inputs(cov, risk, np.asarray(names), cap)
     res = book_signals(
         order.astype(np.int64), book.astype(np.int64), wanted_a, ratio,
         np.where(why.ok, lev_a, 1.0), np.where(why.ok, lev_b, 1.0), ia, ib, sign_a, sign_b,
         np.where(why.ok, price_a, 1.0), np.where(why.ok, price_b, 1.0), max(len(names), 1),
         sizing.max_asset_net_exposure * cap, top * margin_cap, margin_cap,
-        float(sizing.qty_step), float(sizing.min_notional),
+        float(sizing.qty_step), float(sizing.min_notional), mats, lim,
     )  # fmt: skip
     n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
     reason = _book_reasons(why, notes, status, reached, reduced, ia, ib, np.asarray(names))
@@ -165,6 +180,17 @@ def size_signals(
     out["leg_a_liq_price"] = np.where(traded, liquidation_prices(price_a, sign_a, lev_a, mmr), 0.0)
     out["leg_b_liq_price"] = np.where(traded, liquidation_prices(price_b, sign_b, lev_b, mmr), 0.0)
     return out
+
+
+def _risk_inputs(
+    cov: pd.DataFrame | None, risk: BasketsConfig | None, names: np.ndarray, capital: float
+) -> tuple[np.ndarray, float]:
+    """The risk matrices on the signals' assets (in ``names`` order) and the sd limit."""
+    if cov is None or risk is None or risk.max_book_risk is None:
+        return np.zeros((1, 1, 1)), np.inf
+    full = cov.reindex(index=list(names), columns=list(names))
+    return (risk_matrices(full.to_numpy(np.float64), risk.stress_corr),
+            risk.max_book_risk * capital / risk.shock_sigma)  # fmt: skip
 
 
 def _book_reasons(
