@@ -123,9 +123,16 @@ from ..config import Config
 from ..costs import funding_schedule  # noqa: F401  (re-exported for tests and users)
 from ..data import Panel
 from ..errors import ModelError, RevertibleError
-from ._book import Market, _check_split, model_filter, simulate, unit_sizes
+from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import reversion_by_decile, strategy_metrics
+from ._plans import (
+    OUTCOME_MOMENTS,
+    decided_plans,
+    predict_block,
+    probability_plans,
+    return_deciles,
+)
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
     _exit_corr,
@@ -206,6 +213,7 @@ def run_backtest(
     model_uri: str | None = None,
     walk_forward: bool = False,
     probabilities: pd.Series | np.ndarray | None = None,
+    outcomes: pd.DataFrame | None = None,
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
     say: Callable[[str], None] | None = None,
@@ -222,13 +230,21 @@ def run_backtest(
     episodes, features : pandas.DataFrame, optional
         Episode table of ``panel`` (sorted by entry time) and its features (same rows); built
         when needed and not given.
-    model : object with ``predict_proba(features)``, optional
+    model : object with ``predict_outcomes`` (or only ``predict_proba``), optional
         One model scoring the whole range (``--model``). Its ``meta["holdout_start"]`` is the
         default ``since``; ``meta["label_cutoff"]`` or ``holdout_start`` fills ``model_cutoff``.
+        A model with ``predict_outcomes`` (return heads) is decided; a registered model whose
+        heads are missing is refused (:class:`ModelError`); an object with ``predict_proba``
+        only runs the probability-only strategies.
     walk_forward : bool
-        Retrain with :func:`fit_block_model` on an expanding window (``backtest.*_days``).
+        Retrain with :func:`fit_block_model` (classifier and return heads) on an expanding
+        window (``backtest.*_days``).
     probabilities : array-like, optional
         Given probabilities aligned with ``episodes`` (tests, external scores).
+    outcomes : pandas.DataFrame, optional
+        Given return-head moments aligned with ``episodes`` (:data:`OUTCOME_MOMENTS`, gross),
+        e.g. a replay of a walk-forward run's under other costs; the model strategies are then
+        decided (with ``probabilities`` for the probability columns, optional).
     since, until : str or Timestamp, optional
         Entry-time range (inclusive, UTC). With none of ``model``, ``walk_forward`` and
         ``probabilities``, only the naive strategies have trades.
@@ -254,6 +270,14 @@ def run_backtest(
     if len(episodes) == 0:
         raise RevertibleError("no divergence episodes in the data: nothing to backtest")
     given = None
+    if outcomes is not None:
+        missing = [c for c in OUTCOME_MOMENTS if c not in outcomes.columns]
+        if missing or len(outcomes) != len(episodes):
+            raise ValueError(f"outcomes must have one row per episode ({len(episodes)}) and the "
+                             f"columns {list(OUTCOME_MOMENTS)}; got {len(outcomes)} rows, "
+                             f"missing {missing}")  # fmt: skip
+        if model is not None or walk_forward:
+            raise RevertibleError("pass one of --model, --walk-forward (or given outcomes)")
     if probabilities is not None:
         given = np.asarray(probabilities, dtype=float)
         if given.shape != (len(episodes),):
@@ -271,6 +295,9 @@ def run_backtest(
     episodes = episodes.iloc[order].reset_index(drop=True)
     features = None if features is None else features.iloc[order].reset_index(drop=True)
     given = None if given is None else given[order]
+    heads = np.full((len(episodes), len(OUTCOME_MOMENTS)), np.nan)
+    if outcomes is not None:
+        heads = outcomes[list(OUTCOME_MOMENTS)].to_numpy(float)[order].copy()
     timings["episodes_s"] = time.perf_counter() - t0
     if model is not None and since is None:
         hs = _utc((getattr(model, "meta", None) or {}).get("holdout_start"))
@@ -284,7 +311,7 @@ def run_backtest(
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
     blocks = pd.DataFrame(columns=["start", "end", "label_cutoff", "n_train", "n_scored",
                                    "cv_roc_auc"])  # fmt: skip
-    mode = "given" if given is not None else "naive"
+    mode = "given" if given is not None or outcomes is not None else "naive"
     if (walk_forward or model is not None) and features is None:
         from ..features import build_features
 
@@ -311,7 +338,7 @@ def run_backtest(
                 m = fit_block_model(cfg, episodes, features, bs, bar)
                 rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
                 if len(rows):
-                    prob[rows] = m.predict_proba(features.iloc[rows])
+                    prob[rows], heads[rows] = predict_block(m, features, episodes, rows)
                     cutoff.iloc[rows] = m.meta["label_cutoff"]
                 rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
                                     "n_train": m.meta["n_train"], "n_scored": len(rows),
@@ -329,7 +356,12 @@ def run_backtest(
             model.check_sources(panel.funding is not None)
         rows = np.flatnonzero(((entry >= start) & (entry <= end)).to_numpy())
         try:
-            prob[rows] = model.predict_proba(features.iloc[rows])
+            if hasattr(model, "predict_outcomes"):  # refuses a model without return heads
+                prob[rows], heads[rows] = predict_block(model, features, episodes, rows)
+            else:  # probability only (external scorers, tests): the probability strategies
+                prob[rows] = model.predict_proba(features.iloc[rows])
+                notes.append("the model has no predict_outcomes: the model strategies use the "
+                             "probability filter, not the decision")  # fmt: skip
         except KeyError as exc:
             raise ModelError(
                 f"model input: {exc}; compute features with the model's config"
@@ -344,7 +376,9 @@ def run_backtest(
     for note in notes:
         say(note)
 
-    sig = _signals(panel, episodes.assign(probability=prob, model_cutoff=cutoff), start, end)
+    sig = _signals(panel, episodes.assign(probability=prob, model_cutoff=cutoff,
+                                          **dict(zip(OUTCOME_MOMENTS, heads.T, strict=True))),
+                   start, end)  # fmt: skip
     if len(sig) == 0:
         raise RevertibleError(f"no divergence entered between {start} and {end}: widen the range")
     t1 = time.perf_counter()
@@ -357,45 +391,29 @@ def run_backtest(
     timings["paths_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    scored = np.isfinite(sig["probability"].to_numpy(float)).any()
-    direction = (sig["direction"].astype(str).to_numpy() if "direction" in sig
-                 else np.full(len(sig), "revert", dtype=object))  # fmt: skip
-    is_cont = direction == "continue"
+    decided = bool(np.isfinite(sig[list(OUTCOME_MOMENTS)].to_numpy(float)).all(axis=1).any())
+    scored = decided or np.isfinite(sig["probability"].to_numpy(float)).any()
     key = order_keys(sig, cfg.backtest.seed)
-    beta_abs = np.abs(sig["beta"].to_numpy(float))
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")  # 0..n-1 random
-    prob = sig["probability"].to_numpy(float)
-    prob_key = np.lexsort((rank, -np.nan_to_num(prob, nan=-np.inf)))
-    model_key = np.empty(len(sig), np.int64)
-    model_key[prob_key] = np.arange(len(sig))
     runs: dict[str, Any] = {}
     mults = list(dict.fromkeys(float(m) for m in cfg.backtest.cost_multipliers))
     mkt = Market.of(panel, cfg.costs)  # funding and borrow are not scaled
-    no = np.zeros(len(sig), bool)
-    every = np.ones(len(sig), bool)
+    dec_table = None
     with bar_ctx("strategies") as update:
         n_done = 0
         for mult in mults:
             costs = cfg.costs.scaled(mult)
-            units = None
-            filt = no
-            if scored:
-                filt = model_filter(sig, cfg, costs)
-                units = unit_sizes(sig[filt], cfg, costs).reindex(sig.index)
-            by_dir = scored & ((filt & (direction == "revert")) | is_cont)
-            plans = {  # take, continued, sized, leg ratio, order key
-                "model": (by_dir, is_cont & by_dir, True, beta_abs, model_key),
-                "model_revert": (filt, no, True, beta_abs, model_key),
-                "model_fixed_size": (by_dir, is_cont & by_dir, False, beta_abs, model_key),
-                "naive_beta": (every, no, False, beta_abs, rank),
-                "naive_continue": (every, every, False, beta_abs, rank),
-                "naive_1to1": (every, no, False, np.ones(len(sig)), rank),
-            }
+            if decided:
+                plans, dec = decided_plans(sig, cfg, costs, rank)
+                if dec_table is None or mult == 1.0:
+                    dec_table, dec_costs = dec, costs
+            else:
+                plans = probability_plans(sig, cfg, costs, rank, scored)
             for base in STRATEGIES:
-                take, cont, sized, ratio, k_ = plans[base]
+                take, cont, units, ratio, k_ = plans[base]
                 runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, take, cont,
-                                                   units, sized, ratio, k_, mkt, cfg,
-                                                   costs)  # fmt: skip
+                                                   units, units is not None, ratio, k_, mkt,
+                                                   cfg, costs)  # fmt: skip
                 n_done += 1
                 update(n_done, len(mults) * len(STRATEGIES))
     timings["simulation_s"] = time.perf_counter() - t1
@@ -434,6 +452,9 @@ def run_backtest(
     for r in deciles.itertuples(index=False):
         metrics[f"model.decile{r.decile:02d}_predicted"] = r.predicted
         metrics[f"model.decile{r.decile:02d}_realised"] = r.realised
+    if dec_table is not None:  # the decision at 1x costs (else the first multiplier)
+        sig = sig.drop(columns=[c for c in dec_table.columns if c in sig.columns]).join(dec_table)
+        metrics.update(return_deciles(sig, dec_costs))
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["total_s"] = time.perf_counter() - t0
