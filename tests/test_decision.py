@@ -580,3 +580,17 @@ def test_empty_decided_frame_keeps_the_columns():
     assert len(out) == 0 and {"leg_a_notional", "reason", "bet_size"} <= set(out.columns)
     assert len(unit_stakes(empty, SizingConfig(), PERP, LabelConfig())) == 0
     assert list(decide(outcomes().iloc[:0], PERP).columns) == list(DECISION_COLUMNS)
+
+
+def test_decide_prices_the_round_trip_with_the_cost_model():
+    """The venue and the fill reach the decision: a 10 bp gross edge loses to the perp taker
+    round trip (14 bp) and clears the perp maker one (4 bp); spot maker still pays 20 bp."""
+    rows = outcomes(revert_mean=0.001, continue_mean=-0.001)
+    taker = decide(rows, CostConfig(venue="perp"))
+    maker = decide(rows, CostConfig(venue="perp", fill="maker"))
+    assert taker["direction"].iloc[0] == "none" and maker["direction"].iloc[0] == "revert"
+    assert taker["expected_return"].iloc[0] == pytest.approx(0.001 - 0.0014)
+    assert maker["expected_return"].iloc[0] == pytest.approx(0.001 - 0.0004)
+    assert decide(rows, CostConfig(fill="maker"))["expected_return"].iloc[0] == pytest.approx(
+        0.001 - 0.0020)
+    assert round_trip_cost(CostConfig(venue="perp", fill="maker"), 1.0) == pytest.approx(0.0008)

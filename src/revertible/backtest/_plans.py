@@ -170,7 +170,9 @@ def return_deciles(sig: pd.DataFrame, costs: CostConfig, n_bins: int = 10) -> di
         out[f"{name}.return_n"] = float(len(e))
         if len(e) < n_bins:
             continue
-        out[f"{name}.return_rank_ic"] = float(spearmanr(e, r).statistic)
+        const = np.ptp(e) == 0.0 or np.ptp(r) == 0.0
+        out[f"{name}.return_rank_ic"] = (float("nan") if const
+                                         else float(spearmanr(e, r).statistic))  # fmt: skip
         for k, idx in enumerate(np.array_split(np.argsort(e, kind="stable"), n_bins), start=1):
             out[f"{name}.return_decile{k:02d}_expected_bp"] = float(e[idx].mean() * 1e4)
             out[f"{name}.return_decile{k:02d}_realised_bp"] = float(r[idx].mean() * 1e4)
