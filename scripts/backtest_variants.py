@@ -1,9 +1,9 @@
 """Walk-forward once, then replay the same out-of-sample predictions under other costs.
 
 The walk-forward models do not depend on costs, so one walk-forward run fixes every
-probability and return-head prediction; each variant (decided again at its own costs) (``--set`` overrides, e.g. ``costs.fill=maker`` or
-``backtest.rebalance_drift=0.008``) is then a replay with those probabilities over the same
-range. Prints one row per strategy and variant as JSON lines and a markdown table.
+probability and return-head prediction; each variant (``--set`` overrides, e.g.
+``costs.fill=maker`` or ``backtest.rebalance_drift=0.008``) is then a replay with those
+predictions over the same range, decided again at its own costs. Prints one row per strategy and variant as JSON lines and a markdown table.
 
     PYTHONPATH=src python scripts/backtest_variants.py configs/binance-spot-1h.yaml \
         --variant taker= --variant maker=costs.fill=maker
@@ -16,7 +16,6 @@ import json
 import time
 
 import numpy as np
-
 import pandas as pd
 
 from revertible.backtest import STRATEGIES, run_backtest

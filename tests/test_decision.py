@@ -478,7 +478,7 @@ def test_end_to_end_planted_market_directions_with_return_heads(tmp_path):
         lambda d: d.value_counts().idxmax())  # fmt: skip
     share = direction.groupby(kinds).value_counts(normalize=True)
     print(share)  # shown on failure
-    assert min(((kinds == k).sum() for k in ("OU", "MO", "RW"))) >= 30
+    assert min((kinds == k).sum() for k in ("OU", "MO", "RW")) >= 30
     assert len(modal[modal.index.str.startswith("OU")]) == 4
     assert len(modal[modal.index.str.startswith("MO")]) == 4
     assert (modal[modal.index.str.startswith("OU")] == "revert").all()

@@ -11,20 +11,28 @@ strategy               takes                                       size (leg A; 
                                                                    x equity per leg, 1:1 legs
 ``naive_beta``         every divergence                            same leg A, leg B ``|beta|`` x A
 ``naive_continue``     every divergence, *continued*              as ``naive_beta``
-``model_fixed_size``   the model's direction (filter for revert)   as ``naive_beta``
-``model_revert``       the model's filter, reversion only          :func:`revertible.decision.\
-size_signals` at the current equity
-``model``              the model's direction (filter for revert)   as ``model_revert``; continued
-                                                                   signals as ``naive_beta``
+``model``              the decided direction (``none`` skipped)    fractional Kelly
+                                                                   (:func:`revertible.decision.\
+unit_stakes`) x equity, then the book caps
+``model_revert``       the decision restricted to reversion        as ``model``
+``model_fixed_size``   ``model``'s direction                       as ``naive_beta``
 =====================  ==========================================  ================================
 
-The model's direction is the signals' ``direction`` column (``revert``/``continue``/``none``,
-filled by the decision layer); without it every signal is ``revert`` and ``model`` equals
-``model_revert``. A continued trade takes the side of the divergence (leg A ``sign(z)``) with
-the ``continue`` barriers: take-profit at ``|z'| >= continue.take_profit``, stop at
-``|z'| <= continue.stop``, time stop at ``continue.horizon`` (default ``label.horizon``).
+With return heads (walk-forward block models, a ``--model`` with ``predict_outcomes``, or given
+``outcomes``), each signal is decided at each cost multiplier's costs by
+:func:`revertible.decision.decide` on the heads' gross moments (round trip from the cost model,
+so the venue and maker fills reach the decision; see :mod:`._plans`): ``direction`` is
+``revert``, ``continue`` or ``none``, the stake is ``sizing.kelly_fraction * mu / E[r^2]`` of the
+chosen direction's net return in gross notional per unit of equity (it can exceed 1: the caps
+bind), and the ``model*`` strategies take a bar's signals in descending expected net return.
+A continued trade takes the side of the divergence (leg A ``sign(z)``) with the ``continue``
+barriers: take-profit at ``|z'| >= continue.take_profit``, stop at ``|z'| <= continue.stop``,
+time stop at ``continue.horizon`` (default ``label.horizon``).
 
-The model's filter is the threshold implied by ``sizing.min_edge``: a divergence is taken when
+*Probability only* (given ``probabilities``, a scorer with ``predict_proba`` only): the model
+strategies follow the signals' ``direction`` column when given (else every signal is
+``revert``; continued rows at the fixed notional) and filter reversion on the probability,
+the threshold implied by ``sizing.min_edge``: a divergence is taken when
 :func:`revertible.decision.bet_size` is positive for its probability ``p`` and the barrier payoff
 ratio ``b`` net of (multiplied) costs, i.e. ``p * b - (1 - p) > min_edge`` (Kelly); set
 ``backtest.min_probability`` to filter on ``p >= threshold`` instead. Each strategy is run again
@@ -66,8 +74,8 @@ Costs (:mod:`revertible.costs`, :class:`revertible.config.CostConfig`)
   default): leg B is traded back to the target ratio at the next open when the ratio marked at
   a close drifts past the threshold (:mod:`._rebalance`), paying fee and slippage.
 * A cost multiplier ``m`` scales fees and slippage (not funding or borrow, market rates), and
-  the strategies size and filter with the scaled costs. Sizing and the model filter price a
-  round trip at the *taker* cost (the decision layer's ``round_trip_cost``).
+  the strategies are decided, sized and filtered with the scaled costs (the cost model's round
+  trip: the venue's taker or maker fee per ``costs.fill``).
 
 Book limits (on the whole book, at the close of the signal bar, against the current equity)
 ---------------------------------------------------------------------------------------------
@@ -78,9 +86,9 @@ Gross notional of open positions (marked at that close) plus the new one
 at most ``backtest.max_concurrent`` positions and one per pair. A cap that binds shrinks both
 legs of the new position together; quantities round down to ``sizing.qty_step`` and a leg under
 ``sizing.min_notional`` drops the trade. Positions whose exit fills at the open of ``t + 1`` are
-closed first. Within a bar the model strategies take signals in descending probability, ties
-and the naive ones in a seeded random order (``backtest.seed``; :func:`._signals.order_keys`:
-never data or name order). New entries stop if equity reaches 0.
+closed first. Within a bar the model strategies take signals in descending expected net return
+(probability only: descending probability), ties and the naive ones in a seeded random order
+(``backtest.seed``; :func:`._signals.order_keys`: never data or name order). New entries stop if equity reaches 0.
 
 Metrics (``<strategy>.<metric>``)
 ---------------------------------
@@ -96,7 +104,10 @@ leg A alone, both per unit of leg-A notional, pooled over held bars) and
 ``hedge_effectiveness`` (``1 - hedge_vol_ratio**2``); ``naive_beta.drawdown_vs_1to1`` is
 ``naive_beta.max_drawdown / naive_1to1.max_drawdown`` (< 1: beta legs draw down less);
 ``model.decile<k>_predicted`` / ``model.decile<k>_realised`` (mean probability and realised
-label of every scored divergence by probability decile, 1 = lowest); ``signals.count`` and
+label of every scored divergence by probability decile, 1 = lowest); with return heads
+``model.return_decile<k>_expected_bp`` / ``_realised_bp``, ``model.return_rank_ic`` (expected vs
+realised net return of each signal's better direction, out of sample) and the same for
+``model_revert`` (the reversion trade; :func:`._plans.return_deciles`); ``signals.count`` and
 ``signals.scored`` (divergences in the range, and with a probability). Per strategy also
 ``pnl``, ``avg_pnl``, ``take_profit_rate``, ``final_equity``, ``volatility`` (annualised) and
 ``skipped_<why>`` (signals not taken: ``pair_busy``, ``max_concurrent``, ``caps``,
@@ -150,7 +161,8 @@ STRATEGIES = ("model", "model_revert", "model_fixed_size", "naive_beta", "naive_
 """Base strategies, in report order."""
 
 RANKED = ("model", "model_revert", "model_fixed_size")
-"""Strategies that rank a bar's signals by probability (the others: seeded random order)."""
+"""Strategies that rank a bar's signals by expected net return (probability only: by
+probability); the others take them in a seeded random order."""
 
 
 def strategy_names(multipliers: tuple[float, ...] | list[float]) -> list[str]:
