@@ -88,7 +88,8 @@ legs of the new position together; quantities round down to ``sizing.qty_step`` 
 ``sizing.min_notional`` drops the trade. Positions whose exit fills at the open of ``t + 1`` are
 closed first. Within a bar the model strategies take signals in descending expected net return
 (probability only: descending probability), ties and the naive ones in a seeded random order
-(``backtest.seed``; :func:`._signals.order_keys`: never data or name order). New entries stop if equity reaches 0.
+(``backtest.seed``; :func:`._signals.order_keys`: never data or name order). New entries stop
+if equity reaches 0.
 
 Metrics (``<strategy>.<metric>``)
 ---------------------------------
