@@ -500,6 +500,19 @@ def test_html_report_is_self_contained_and_has_every_plot(walk_forward):
     assert "http://" not in text and "https://" not in text and "<script" not in text
     assert "naive_1to1_2x_costs" in text and "max drawdown" in text
     assert res["run_id"] in text
+    assert "Expected vs realised net return by decile" in text  # walk-forward: return heads
+
+
+def test_walk_forward_models_decide_with_their_return_heads(walk_forward):
+    tmp, _, _, res, _ = walk_forward
+    m = res["metrics"]
+    # every settled signal of the range has an out-of-sample decision (open ones: no return)
+    assert 0.9 * m["signals.scored"] <= m["model.return_n"] <= m["signals.scored"]
+    assert np.isfinite(m["model.return_decile10_expected_bp"])
+    assert m["model.return_decile10_expected_bp"] >= m["model.return_decile01_expected_bp"]
+    trades = pd.read_parquet(res["trades"])
+    model = trades[trades["strategy"] == "model"]
+    assert len(model) and set(model["direction"]) <= {"revert", "continue"}
 
 
 def test_report_write_is_atomic(known, tmp_path):

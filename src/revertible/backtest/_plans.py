@@ -29,7 +29,7 @@ from ..config import Config, CostConfig
 from ._book import model_filter, unit_sizes
 
 __all__ = ["OUTCOME_MOMENTS", "predict_block", "decided_plans", "probability_plans",
-           "return_deciles"]  # fmt: skip
+           "return_deciles", "return_decile_table"]  # fmt: skip
 
 OUTCOME_MOMENTS = ("revert_mean", "revert_m2", "continue_mean", "continue_m2")
 """Gross return-head moments a decided backtest carries per signal (``predict_outcomes``)."""
@@ -177,3 +177,21 @@ def return_deciles(sig: pd.DataFrame, costs: CostConfig, n_bins: int = 10) -> di
             out[f"{name}.return_decile{k:02d}_expected_bp"] = float(e[idx].mean() * 1e4)
             out[f"{name}.return_decile{k:02d}_realised_bp"] = float(r[idx].mean() * 1e4)
     return out
+
+
+def return_decile_table(metrics: dict[str, float], n_bins: int = 10) -> pd.DataFrame:
+    """The deciles of :func:`return_deciles` as a table (empty without return heads).
+
+    Columns ``decile``, ``<strategy> expected``, ``<strategy> realised`` (bp) for ``model`` and
+    ``model_revert``.
+    """
+    cols: dict[str, list[float]] = {}
+    for name in ("model", "model_revert"):
+        for what in ("expected", "realised"):
+            vals = [metrics.get(f"{name}.return_decile{k:02d}_{what}_bp") for k in
+                    range(1, n_bins + 1)]  # fmt: skip
+            if all(v is not None for v in vals):
+                cols[f"{name} {what}"] = [float(v) for v in vals]  # type: ignore[arg-type]
+    if not cols:
+        return pd.DataFrame()
+    return pd.DataFrame({"decile": list(range(1, n_bins + 1)), **cols})
