@@ -1,9 +1,10 @@
-"""Walk-forward once, then replay the same out-of-sample probabilities under other costs.
+"""Walk-forward once, then replay the same out-of-sample predictions under other costs.
 
 The walk-forward models do not depend on costs, so one walk-forward run fixes every
-probability; each variant (``--set`` overrides, e.g. ``costs.fill=maker`` or
-``backtest.rebalance_drift=0.008``) is then a replay with those probabilities over the same
-range. Prints one row per strategy and variant as JSON lines and a markdown table.
+probability and return-head prediction; each variant (``--set`` overrides, e.g.
+``costs.fill=maker`` or ``backtest.rebalance_drift=0.008``) is then a replay with those
+predictions over the same range, decided again at its own costs. Prints one row per strategy
+and variant as JSON lines and a markdown table.
 
     PYTHONPATH=src python scripts/backtest_variants.py configs/binance-spot-1h.yaml \
         --variant taker= --variant maker=costs.fill=maker
@@ -16,8 +17,10 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 
 from revertible.backtest import STRATEGIES, run_backtest
+from revertible.backtest._plans import OUTCOME_MOMENTS
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import build_episodes
@@ -45,18 +48,25 @@ def main() -> None:
     print(json.dumps({"episodes_s": t1 - t0, "walk_forward_s": t2 - t1, **wf.timings}))
     prob = np.full(len(eps), np.nan)
     prob[wf.signals.index.to_numpy()] = wf.signals["probability"].to_numpy(float)
+    heads = pd.DataFrame(np.nan, index=eps.index, columns=list(OUTCOME_MOMENTS))
+    heads.loc[wf.signals.index] = wf.signals[list(OUTCOME_MOMENTS)].to_numpy(float)
+    print(json.dumps({"variant": "walk_forward", **{k: v for k, v in wf.metrics.items()
+                                                     if ".return_" in k}}))
     rows = []
     for spec in args.variant or ["as_is="]:
         name, _, ov = spec.partition("=")
         cfg = load_config(args.config, args.set + [o for o in ov.split(";") if o])
         t3 = time.perf_counter()
-        res = run_backtest(cfg, panel, episodes=eps, probabilities=prob, since=wf.start,
+        res = run_backtest(cfg, panel, episodes=eps, probabilities=prob, outcomes=heads,
+                           since=wf.start,
                            until=wf.signals["entry_time"].max())  # fmt: skip
         for s in STRATEGIES:
             row = {"variant": name, "strategy": s,
                    **{c: res.metrics.get(f"{s}.{c}", float("nan")) for c in COLS}}
             rows.append(row)
             print(json.dumps(row))
+        print(json.dumps({"variant": name, **{k: v for k, v in res.metrics.items()
+                                               if ".return_" in k or k.startswith("signals.")}}))
         print(json.dumps({"variant": name, "replay_s": time.perf_counter() - t3,
                           "range": [str(res.start), str(res.end)]}))
     print("\n| variant | strategy | trades | net bp/trade [90% CI] | Sharpe | max DD | "

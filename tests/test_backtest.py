@@ -500,6 +500,19 @@ def test_html_report_is_self_contained_and_has_every_plot(walk_forward):
     assert "http://" not in text and "https://" not in text and "<script" not in text
     assert "naive_1to1_2x_costs" in text and "max drawdown" in text
     assert res["run_id"] in text
+    assert "Expected vs realised net return by decile" in text  # walk-forward: return heads
+
+
+def test_walk_forward_models_decide_with_their_return_heads(walk_forward):
+    tmp, _, _, res, _ = walk_forward
+    m = res["metrics"]
+    # every settled signal of the range has an out-of-sample decision (open ones: no return)
+    assert 0.9 * m["signals.scored"] <= m["model.return_n"] <= m["signals.scored"]
+    assert np.isfinite(m["model.return_decile10_expected_bp"])
+    assert m["model.return_decile10_expected_bp"] >= m["model.return_decile01_expected_bp"]
+    trades = pd.read_parquet(res["trades"])
+    model = trades[trades["strategy"] == "model"]
+    assert len(model) and set(model["direction"]) <= {"revert", "continue"}
 
 
 def test_report_write_is_atomic(known, tmp_path):
@@ -754,3 +767,117 @@ def test_book_risk_path_by_hand(known):
     assert res.book_risk[s].loc[at] == pytest.approx(k * r["book_sd"] / eq, rel=1e-9)
     assert res.stress_loss[s].loc[at] == pytest.approx(
         k * max(r["stress_sd"], r["decorr_sd"]) / eq, rel=1e-9)
+
+
+# (g) the model trades the decision (return heads): direction, fractional Kelly, caps
+
+
+def _heads(eps: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Given outcome moments: rows 0, 3, ... revert pays, 1, 4, ... continue pays, 2, 5: none."""
+    g = np.arange(len(eps)) % 3
+    mean = np.where(g == 0, 0.01, np.where(g == 1, -0.01, 0.0))
+    return pd.DataFrame({"revert_mean": mean, "revert_m2": 4e-4, "continue_mean": -mean,
+                         "continue_m2": 4e-4}, index=eps.index), g  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def decided(known):
+    from revertible.episodes import build_episodes
+
+    panel, cfg, _ = known["ou"]
+    eps = build_episodes(panel, cfg)
+    heads, g = _heads(eps)
+    res = run_backtest(cfg, panel, episodes=eps, outcomes=heads)
+    key = eps.assign(group=g).set_index(["entry_time", "asset_a", "asset_b"])["group"]
+    tr = res.trades.assign(group=res.trades.set_index(["signal_time", "asset_a", "asset_b"])
+                           .index.map(key).to_numpy())  # fmt: skip
+    return panel, cfg, res, tr
+
+
+def test_model_trades_the_decided_direction(decided):
+    _, cfg, res, tr = decided
+    m = tr[tr["strategy"] == "model"]
+    assert len(m) >= 30 and set(m["direction"]) == {"revert", "continue"}
+    assert (m.loc[m["group"] == 0, "direction"] == "revert").all()
+    assert (m.loc[m["group"] == 1, "direction"] == "continue").all()
+    assert not (m["group"] == 2).any()  # `none` is never traded
+    # continued trades take the divergence's side and exit on the `continue` barriers
+    c = m[m["direction"] == "continue"]
+    assert ((c["z_entry"] > 0) == (c["side_a"] == "long")).all()
+    assert set(c["exit_reason"]) <= {"take_profit", "stop", "time", "correlation", "end_of_data"}
+    # model_revert: the decision restricted to reversion (the continue rows decide `none`)
+    r = tr[tr["strategy"] == "model_revert"]
+    assert len(r) and (r["group"] == 0).all() and (r["direction"] == "revert").all()
+    # model_fixed_size: the model's direction at the fixed notional
+    f = tr[tr["strategy"] == "model_fixed_size"]
+    assert set(f["direction"]) == {"revert", "continue"} and not (f["group"] == 2).any()
+    want = cfg.backtest.fixed_notional_frac * f["equity_at_entry"]
+    np.testing.assert_allclose(f["qty_a"] * f["notional_a"] / f["qty_a"], want, rtol=1e-6)
+    assert res.mode == "given" and res.metrics["model.return_n"] > 0
+
+
+def test_kelly_stakes_exceed_capital_and_the_book_caps_bind(decided):
+    from revertible.decision import decide, unit_stakes
+
+    panel, cfg, res, tr = decided
+    sig = res.signals
+    heads = sig[["revert_mean", "revert_m2", "continue_mean", "continue_m2"]]
+    dec = decide(heads, cfg.costs, cfg.sizing.min_edge)
+    base = sig.drop(columns=list(dec.columns))
+    units = unit_stakes(base.join(dec), cfg.sizing, cfg.costs, cfg.label)
+    # fractional Kelly on the moments: 0.25 * (0.01 - c) / E[(r - c)^2], above 1 x capital
+    c = 0.0024
+    full = cfg.sizing.kelly_fraction * (0.01 - c) / (4e-4 - 2 * c * 0.01 + c * c)
+    taken = dec["direction"] != "none"
+    np.testing.assert_allclose(units.loc[taken, "bet_size"], full, rtol=1e-9)
+    assert full > 1.0
+    m = tr[tr["strategy"] == "model"]
+    gross = m["notional_a"] + m["notional_b"]
+    sz = cfg.sizing
+    cap = sz.max_gross_leverage * (1 - sz.buffer) * m["equity_at_entry"]
+    assert (gross <= cap * (1 + 1e-9)).all()
+    assert (gross < full * m["equity_at_entry"] * (1 - 1e-6)).any()  # a cap bound
+    assert res.metrics["model.skipped_caps"] + res.metrics["model.skipped_max_concurrent"] > 0
+
+
+def test_decision_is_made_at_each_cost_multiplier(decided):
+    panel, cfg, _, _ = decided
+    from revertible.episodes import build_episodes
+
+    eps = build_episodes(panel, cfg)
+    heads, _ = _heads(eps)
+    heads = heads.assign(revert_mean=heads["revert_mean"] * 0.3,
+                         continue_mean=heads["continue_mean"] * 0.3)  # 30 bp gross edge
+    res = run_backtest(cfg, panel, episodes=eps, outcomes=heads)
+    # 24 bp round trip at 1x: trades; 48 bp at 2x: every direction is `none`
+    assert res.metrics["model.trades"] > 0 and res.metrics["model_2x_costs.trades"] == 0
+    assert res.metrics["model_fixed_size_2x_costs.trades"] == 0
+
+
+def test_given_model_with_return_heads_is_decided(known):
+    from revertible.errors import ModelError
+
+    panel, cfg, _ = known["ou"]
+
+    class Heads:
+        features = ["abs_z_entry"]
+        meta = {"holdout_start": str(panel.times[24 * 80])}
+
+        def predict_outcomes(self, X):
+            assert {"spread_std", "beta"} <= set(X.columns)
+            n = len(X)
+            return pd.DataFrame({"probability": np.full(n, 0.7), "revert_mean": 0.01,
+                                 "revert_m2": 4e-4, "continue_mean": -0.01,
+                                 "continue_m2": 4e-4}, index=X.index)  # fmt: skip
+
+    res = run_backtest(cfg, panel, model=Heads(), model_uri="stub")
+    tr = res.trades[res.trades["strategy"] == "model"]
+    assert res.mode == "model" and len(tr) and (tr["direction"] == "revert").all()
+    assert (res.signals["direction"] == "revert").all()
+
+    class Old(Heads):
+        def predict_outcomes(self, X):
+            raise ModelError("this model has no return heads: retrain it")
+
+    with pytest.raises(ModelError, match="no return heads"):
+        run_backtest(cfg, panel, model=Old(), model_uri="old")

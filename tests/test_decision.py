@@ -416,13 +416,74 @@ def test_known_answer_ou_reverts_trend_continues_random_walk_none(seed):
     assert (_oracle_direction(rw) == "none").mean() >= 0.5
 
 
-@pytest.mark.skip(reason="enable when the return heads (issue 9, h9a) and a momentum simulator "
-                         "land: trains on a planted market and checks the model's directions")
-def test_end_to_end_planted_market_directions_with_return_heads():  # pragma: no cover
-    """Lead: train on generate_market with OU, random-walk and momentum pairs, score the
-    holdout, and assert revert on OU pairs, continue on momentum pairs, mostly none on random
-    walks (per pair: the modal direction of its traded rows)."""
-    raise NotImplementedError
+def _planted_panel(n_each: int = 4, n_bars: int = 24 * 150):
+    """OU, momentum and random-walk pairs side by side (names say the kind), beta 1."""
+    from revertible.data import Panel
+    from revertible.synthetic import simulate_momentum_pair
+
+    cols, names = [], []
+    for kind in ("OU", "MO", "RW"):
+        for k in range(n_each):
+            seed = 100 + k
+            if kind == "OU":
+                a, b = simulate_ou_pair(n_bars, half_life=6, beta=1.0, sigma_spread=0.004,
+                                        seed=seed)  # fmt: skip
+            elif kind == "MO":
+                a, b = simulate_momentum_pair(n_bars, rho=0.9, beta=1.0, seed=seed)
+            else:
+                a, b = simulate_random_walk_pair(n_bars, beta=1.0, sigma_spread=0.004,
+                                                 seed=seed)  # fmt: skip
+            cols += [a, b]
+            names += [f"{kind}A{k}/USDT", f"{kind}B{k}/USDT"]
+    close = 100.0 * np.exp(np.column_stack(cols))
+    opn = np.vstack([close[:1], close[:-1]])
+    vol = np.full(close.shape, 1e6)
+    f = np.asfortranarray
+    return Panel(
+        times=pd.date_range(pd.Timestamp("2024-01-01", tz="UTC"), periods=n_bars, freq="h"),
+        assets=tuple(names), open=f(opn), high=f(np.fmax(opn, close)),
+        low=f(np.fmin(opn, close)), close=f(close), volume=f(vol), quote_volume=f(vol * close),
+        funding=None, source="synthetic-planted",
+    )  # fmt: skip
+
+
+def test_end_to_end_planted_market_directions_with_return_heads(tmp_path):
+    """Train (``revertible.model.train``: classifier and return heads) on a planted market,
+    decide its holdout at perp taker costs: revert on OU pairs, continue on momentum pairs,
+    mostly none on random walks (per pair: the modal direction of its traded holdout rows)."""
+    from revertible.config import load_config
+    from revertible.model import holdout_split, prepare_dataset
+    from revertible.model import train as train_model
+
+    panel = _planted_panel()
+    cfg = load_config("configs/demo.yaml", [
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}",
+        "model.n_estimators=60", "cv.n_folds=3", "costs.venue=perp",
+    ], data="unused")  # fmt: skip
+    eps, feats = prepare_dataset(cfg, panel)
+    model = train_model(cfg, panel=panel, register=False, dataset=(eps, feats))["model"]
+    _, hold, _ = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, panel.freq)
+    eh, fh = eps.iloc[hold], feats.iloc[hold]
+    out = model.predict_outcomes(fh.assign(spread_std=eh["spread_std"].to_numpy(),
+                                           beta=eh["beta"].to_numpy()))  # fmt: skip
+    dec = decide(out, cfg.costs, cfg.sizing.min_edge)
+    # the planted pairs (XXA<k>, XXB<k>); the universe also admits a few chance cross pairs
+    planted = (eh["asset_b"] == eh["asset_a"].str[:2] + "B" + eh["asset_a"].str[3:]).to_numpy()
+    eh, dec = eh[planted], dec[planted]
+    kinds = eh["asset_a"].str[:2].to_numpy()
+    direction = pd.Series(dec["direction"].to_numpy())
+    traded = (direction != "none").to_numpy()
+    modal = direction[traded].groupby(eh["asset_a"].to_numpy()[traded]).agg(
+        lambda d: d.value_counts().idxmax())  # fmt: skip
+    share = direction.groupby(kinds).value_counts(normalize=True)
+    print(share)  # shown on failure
+    assert min((kinds == k).sum() for k in ("OU", "MO", "RW")) >= 30
+    assert len(modal[modal.index.str.startswith("OU")]) == 4
+    assert len(modal[modal.index.str.startswith("MO")]) == 4
+    assert (modal[modal.index.str.startswith("OU")] == "revert").all()
+    assert (modal[modal.index.str.startswith("MO")] == "continue").all()
+    assert share["RW"].get("none", 0.0) >= 0.5
 
 
 # ---------------------------------------------------------------------------- property tests
@@ -519,3 +580,17 @@ def test_empty_decided_frame_keeps_the_columns():
     assert len(out) == 0 and {"leg_a_notional", "reason", "bet_size"} <= set(out.columns)
     assert len(unit_stakes(empty, SizingConfig(), PERP, LabelConfig())) == 0
     assert list(decide(outcomes().iloc[:0], PERP).columns) == list(DECISION_COLUMNS)
+
+
+def test_decide_prices_the_round_trip_with_the_cost_model():
+    """The venue and the fill reach the decision: a 10 bp gross edge loses to the perp taker
+    round trip (14 bp) and clears the perp maker one (4 bp); spot maker still pays 20 bp."""
+    rows = outcomes(revert_mean=0.001, continue_mean=-0.001)
+    taker = decide(rows, CostConfig(venue="perp"))
+    maker = decide(rows, CostConfig(venue="perp", fill="maker"))
+    assert taker["direction"].iloc[0] == "none" and maker["direction"].iloc[0] == "revert"
+    assert taker["expected_return"].iloc[0] == pytest.approx(0.001 - 0.0014)
+    assert maker["expected_return"].iloc[0] == pytest.approx(0.001 - 0.0004)
+    assert decide(rows, CostConfig(fill="maker"))["expected_return"].iloc[0] == pytest.approx(
+        0.001 - 0.0020)
+    assert round_trip_cost(CostConfig(venue="perp", fill="maker"), 1.0) == pytest.approx(0.0008)

@@ -22,7 +22,7 @@ from ._ledger import N_STATS, _hold, build_ledger
 from ._risk import RiskCovariances, risk_limit
 from ._signals import PATH_COLUMNS
 
-__all__ = ["unit_sizes", "model_filter", "Market", "Run", "simulate", "HEDGE_FIELDS"]
+__all__ = ["UNIT_FIELDS", "unit_sizes", "model_filter", "Market", "Run", "simulate", "HEDGE_FIELDS"]
 
 HEDGE_FIELDS = 5  # sum h, sum h^2, sum u, sum u^2, count
 
@@ -53,55 +53,28 @@ class Market:
                    funding_schedule(panel, costs), borrow_per_bar(costs, panel.freq))
 
 
-_PROBE_CAPITAL = 1e12
-_PROBE_RISK = 1e-6
+UNIT_FIELDS = ("bet_size", "frac_a", "frac_b", "lev_a", "lev_b", "sizing_reason")
+"""Columns of :func:`unit_sizes`."""
 
 
 def unit_sizes(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> pd.DataFrame:
-    """Each signal's position per unit of equity before any book limit (sizing steps 1-5).
+    """Each signal's position per unit of equity before any book limit (sizing steps 1-4).
 
-    Below the book caps :func:`revertible.decision.size_signals` is linear in capital (the
-    volatility-target notional is; bet size, leg ratio and leverage do not depend on it), so one
-    call sizes every signal: each row gets its own asset names (no shared per-asset room),
-    ``risk_per_trade`` is scaled by ``1e-6`` on a ``1e12`` capital (the book totals stay far
-    below every cap), and rounding is off. ``frac_a``/``frac_b`` are leg notionals per unit of
-    capital; the book scales them by the equity at the signal's bar and applies the caps,
-    rounding and ``min_notional`` there.
+    :func:`revertible.decision.unit_stakes` on the signals, with the ``continue`` section's
+    barriers for continued rows. The stake input is the decision when ``sig`` carries it
+    (``direction``, ``expected_return``, ``return_m2`` from :func:`revertible.decision.decide`:
+    true fractional Kelly ``kelly_fraction * mu / E[r^2]`` of the chosen direction, which can
+    exceed 1: the book caps then bind in :func:`simulate`), else the probability alone (the
+    probability-only rule, for given probabilities). ``frac_a``/``frac_b`` are leg notionals per
+    unit of capital (0 with ``sizing_reason`` for a signal not to trade); the book scales them by
+    the equity at the signal's bar and applies the caps, rounding and ``min_notional`` there.
     """
-    from ..decision import size_signals
+    from ..decision import trade_barriers, unit_stakes
 
-    sz = cfg.sizing
     _check_split(cfg)
-    n = len(sig)
-    frame = pd.DataFrame({
-        "asset_a": [f"a{i}" for i in range(n)], "asset_b": [f"b{i}" for i in range(n)],
-        "entry_time": sig["entry_time"].to_numpy(), "z_entry": sig["z_entry"].to_numpy(float),
-        "beta": sig["beta"].to_numpy(float), "spread_std": sig["spread_std"].to_numpy(float),
-        "probability": sig["probability"].to_numpy(float),
-        "price_a": sig["price_a"].to_numpy(float), "price_b": sig["price_b"].to_numpy(float),
-    })  # fmt: skip
-    probe = sz.model_copy(update={"risk_per_trade": sz.risk_per_trade * _PROBE_RISK,
-                                  "qty_step": 0.0, "min_notional": 0.0})  # fmt: skip
-    out = size_signals(frame, probe, costs, cfg.label, capital=_PROBE_CAPITAL)
-    reason = out["reason"].astype(str)
-    bound = reason.str.contains("reduced by|reached", regex=True)
-    if bound.any():  # pragma: no cover - needs ~1e5 signals at a 1e-6 spread std
-        raise RevertibleError(
-            f"unit sizing: a book cap bound for {int(bound.sum())} signal(s) "
-            f"({reason[bound].iloc[0]}); this should not happen, please report it"
-        )
-    unit = _PROBE_CAPITAL * _PROBE_RISK
-    return pd.DataFrame(
-        {
-            "bet_size": out["bet_size"].to_numpy(float),
-            "frac_a": out["leg_a_notional"].to_numpy(float) / unit,
-            "frac_b": out["leg_b_notional"].to_numpy(float) / unit,
-            "lev_a": out["leg_a_leverage"].to_numpy(float),
-            "lev_b": out["leg_b_leverage"].to_numpy(float),
-            "sizing_reason": reason.to_numpy(),
-        },
-        index=sig.index,
-    )
+    cont = trade_barriers(cfg.label, cfg.continue_)["continue"]
+    out = unit_stakes(sig, cfg.sizing, costs, cfg.label, continuation=cont)
+    return out[list(UNIT_FIELDS)]
 
 
 def _check_split(cfg: Config) -> None:
@@ -180,9 +153,10 @@ def simulate(
     """Run one strategy over the signals through the book.
 
     ``take``: signals the strategy wants; ``cont``: which of them trade the continuation
-    (``c_*`` path columns, sides flipped); ``sized``: size by ``units`` (:func:`unit_sizes`,
-    revert rows only; continuation rows and unsized strategies use the fixed notional with leg
-    B ``ratio`` x leg A); ``key``: order within a bar (ascending).
+    (``c_*`` path columns, sides flipped); ``sized``: size by ``units`` (:func:`unit_sizes`)
+    the rows where they are finite (the decided strategies: both directions; probability-only:
+    revert rows); other rows and unsized strategies use the fixed notional with leg B
+    ``ratio`` x leg A; ``key``: order within a bar (ascending).
     """
     sz, bt = cfg.sizing, cfg.backtest
     n_bars = len(mkt.times)
@@ -287,7 +261,7 @@ def simulate(
             want_a, want_b = fixed_a, fixed_a * ratio[chunk]
             lev_a = lev_b = np.full(len(chunk), sz.max_gross_leverage)
             if sized:
-                s_ = ~cont[chunk]
+                s_ = np.isfinite(frac_a[chunk]) | (units is None)  # w2a: units where given
                 want_a = np.where(s_, frac_a[chunk] * equity, want_a)
                 want_b = np.where(s_, frac_b[chunk] * equity, want_b)
                 lev_a = np.where(s_, ulev_a[chunk], lev_a)

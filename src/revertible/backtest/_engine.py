@@ -11,20 +11,28 @@ strategy               takes                                       size (leg A; 
                                                                    x equity per leg, 1:1 legs
 ``naive_beta``         every divergence                            same leg A, leg B ``|beta|`` x A
 ``naive_continue``     every divergence, *continued*              as ``naive_beta``
-``model_fixed_size``   the model's direction (filter for revert)   as ``naive_beta``
-``model_revert``       the model's filter, reversion only          :func:`revertible.decision.\
-size_signals` at the current equity
-``model``              the model's direction (filter for revert)   as ``model_revert``; continued
-                                                                   signals as ``naive_beta``
+``model``              the decided direction (``none`` skipped)    fractional Kelly
+                                                                   (:func:`revertible.decision.\
+unit_stakes`) x equity, then the book caps
+``model_revert``       the decision restricted to reversion        as ``model``
+``model_fixed_size``   ``model``'s direction                       as ``naive_beta``
 =====================  ==========================================  ================================
 
-The model's direction is the signals' ``direction`` column (``revert``/``continue``/``none``,
-filled by the decision layer); without it every signal is ``revert`` and ``model`` equals
-``model_revert``. A continued trade takes the side of the divergence (leg A ``sign(z)``) with
-the ``continue`` barriers: take-profit at ``|z'| >= continue.take_profit``, stop at
-``|z'| <= continue.stop``, time stop at ``continue.horizon`` (default ``label.horizon``).
+With return heads (walk-forward block models, a ``--model`` with ``predict_outcomes``, or given
+``outcomes``), each signal is decided at each cost multiplier's costs by
+:func:`revertible.decision.decide` on the heads' gross moments (round trip from the cost model,
+so the venue and maker fills reach the decision; see :mod:`._plans`): ``direction`` is
+``revert``, ``continue`` or ``none``, the stake is ``sizing.kelly_fraction * mu / E[r^2]`` of the
+chosen direction's net return in gross notional per unit of equity (it can exceed 1: the caps
+bind), and the ``model*`` strategies take a bar's signals in descending expected net return.
+A continued trade takes the side of the divergence (leg A ``sign(z)``) with the ``continue``
+barriers: take-profit at ``|z'| >= continue.take_profit``, stop at ``|z'| <= continue.stop``,
+time stop at ``continue.horizon`` (default ``label.horizon``).
 
-The model's filter is the threshold implied by ``sizing.min_edge``: a divergence is taken when
+*Probability only* (given ``probabilities``, a scorer with ``predict_proba`` only): the model
+strategies follow the signals' ``direction`` column when given (else every signal is
+``revert``; continued rows at the fixed notional) and filter reversion on the probability,
+the threshold implied by ``sizing.min_edge``: a divergence is taken when
 :func:`revertible.decision.bet_size` is positive for its probability ``p`` and the barrier payoff
 ratio ``b`` net of (multiplied) costs, i.e. ``p * b - (1 - p) > min_edge`` (Kelly); set
 ``backtest.min_probability`` to filter on ``p >= threshold`` instead. Each strategy is run again
@@ -66,8 +74,8 @@ Costs (:mod:`revertible.costs`, :class:`revertible.config.CostConfig`)
   default): leg B is traded back to the target ratio at the next open when the ratio marked at
   a close drifts past the threshold (:mod:`._rebalance`), paying fee and slippage.
 * A cost multiplier ``m`` scales fees and slippage (not funding or borrow, market rates), and
-  the strategies size and filter with the scaled costs. Sizing and the model filter price a
-  round trip at the *taker* cost (the decision layer's ``round_trip_cost``).
+  the strategies are decided, sized and filtered with the scaled costs (the cost model's round
+  trip: the venue's taker or maker fee per ``costs.fill``).
 
 Book limits (on the whole book, at the close of the signal bar, against the current equity)
 ---------------------------------------------------------------------------------------------
@@ -78,9 +86,10 @@ Gross notional of open positions (marked at that close) plus the new one
 at most ``backtest.max_concurrent`` positions and one per pair. A cap that binds shrinks both
 legs of the new position together; quantities round down to ``sizing.qty_step`` and a leg under
 ``sizing.min_notional`` drops the trade. Positions whose exit fills at the open of ``t + 1`` are
-closed first. Within a bar the model strategies take signals in descending probability, ties
-and the naive ones in a seeded random order (``backtest.seed``; :func:`._signals.order_keys`:
-never data or name order). New entries stop if equity reaches 0.
+closed first. Within a bar the model strategies take signals in descending expected net return
+(probability only: descending probability), ties and the naive ones in a seeded random order
+(``backtest.seed``; :func:`._signals.order_keys`: never data or name order). New entries stop
+if equity reaches 0.
 
 Metrics (``<strategy>.<metric>``)
 ---------------------------------
@@ -96,7 +105,10 @@ leg A alone, both per unit of leg-A notional, pooled over held bars) and
 ``hedge_effectiveness`` (``1 - hedge_vol_ratio**2``); ``naive_beta.drawdown_vs_1to1`` is
 ``naive_beta.max_drawdown / naive_1to1.max_drawdown`` (< 1: beta legs draw down less);
 ``model.decile<k>_predicted`` / ``model.decile<k>_realised`` (mean probability and realised
-label of every scored divergence by probability decile, 1 = lowest); ``signals.count`` and
+label of every scored divergence by probability decile, 1 = lowest); with return heads
+``model.return_decile<k>_expected_bp`` / ``_realised_bp``, ``model.return_rank_ic`` (expected vs
+realised net return of each signal's better direction, out of sample) and the same for
+``model_revert`` (the reversion trade; :func:`._plans.return_deciles`); ``signals.count`` and
 ``signals.scored`` (divergences in the range, and with a probability). Per strategy also
 ``pnl``, ``avg_pnl``, ``take_profit_rate``, ``final_equity``, ``volatility`` (annualised) and
 ``skipped_<why>`` (signals not taken: ``pair_busy``, ``max_concurrent``, ``caps``,
@@ -123,9 +135,16 @@ from ..config import Config
 from ..costs import funding_schedule  # noqa: F401  (re-exported for tests and users)
 from ..data import Panel
 from ..errors import ModelError, RevertibleError
-from ._book import Market, _check_split, model_filter, simulate, unit_sizes
+from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import reversion_by_decile, strategy_metrics
+from ._plans import (
+    OUTCOME_MOMENTS,
+    decided_plans,
+    predict_block,
+    probability_plans,
+    return_deciles,
+)
 from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
@@ -144,7 +163,8 @@ STRATEGIES = ("model", "model_revert", "model_fixed_size", "naive_beta", "naive_
 """Base strategies, in report order."""
 
 RANKED = ("model", "model_revert", "model_fixed_size")
-"""Strategies that rank a bar's signals by probability (the others: seeded random order)."""
+"""Strategies that rank a bar's signals by expected net return (probability only: by
+probability); the others take them in a seeded random order."""
 
 
 def strategy_names(multipliers: tuple[float, ...] | list[float]) -> list[str]:
@@ -209,6 +229,7 @@ def run_backtest(
     model_uri: str | None = None,
     walk_forward: bool = False,
     probabilities: pd.Series | np.ndarray | None = None,
+    outcomes: pd.DataFrame | None = None,
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
     say: Callable[[str], None] | None = None,
@@ -225,13 +246,21 @@ def run_backtest(
     episodes, features : pandas.DataFrame, optional
         Episode table of ``panel`` (sorted by entry time) and its features (same rows); built
         when needed and not given.
-    model : object with ``predict_proba(features)``, optional
+    model : object with ``predict_outcomes`` (or only ``predict_proba``), optional
         One model scoring the whole range (``--model``). Its ``meta["holdout_start"]`` is the
         default ``since``; ``meta["label_cutoff"]`` or ``holdout_start`` fills ``model_cutoff``.
+        A model with ``predict_outcomes`` (return heads) is decided; a registered model whose
+        heads are missing is refused (:class:`ModelError`); an object with ``predict_proba``
+        only runs the probability-only strategies.
     walk_forward : bool
-        Retrain with :func:`fit_block_model` on an expanding window (``backtest.*_days``).
+        Retrain with :func:`fit_block_model` (classifier and return heads) on an expanding
+        window (``backtest.*_days``).
     probabilities : array-like, optional
         Given probabilities aligned with ``episodes`` (tests, external scores).
+    outcomes : pandas.DataFrame, optional
+        Given return-head moments aligned with ``episodes`` (:data:`OUTCOME_MOMENTS`, gross),
+        e.g. a replay of a walk-forward run's under other costs; the model strategies are then
+        decided (with ``probabilities`` for the probability columns, optional).
     since, until : str or Timestamp, optional
         Entry-time range (inclusive, UTC). With none of ``model``, ``walk_forward`` and
         ``probabilities``, only the naive strategies have trades.
@@ -257,6 +286,14 @@ def run_backtest(
     if len(episodes) == 0:
         raise RevertibleError("no divergence episodes in the data: nothing to backtest")
     given = None
+    if outcomes is not None:
+        missing = [c for c in OUTCOME_MOMENTS if c not in outcomes.columns]
+        if missing or len(outcomes) != len(episodes):
+            raise ValueError(f"outcomes must have one row per episode ({len(episodes)}) and the "
+                             f"columns {list(OUTCOME_MOMENTS)}; got {len(outcomes)} rows, "
+                             f"missing {missing}")  # fmt: skip
+        if model is not None or walk_forward:
+            raise RevertibleError("pass one of --model, --walk-forward (or given outcomes)")
     if probabilities is not None:
         given = np.asarray(probabilities, dtype=float)
         if given.shape != (len(episodes),):
@@ -274,6 +311,9 @@ def run_backtest(
     episodes = episodes.iloc[order].reset_index(drop=True)
     features = None if features is None else features.iloc[order].reset_index(drop=True)
     given = None if given is None else given[order]
+    heads = np.full((len(episodes), len(OUTCOME_MOMENTS)), np.nan)
+    if outcomes is not None:
+        heads = outcomes[list(OUTCOME_MOMENTS)].to_numpy(float)[order].copy()
     timings["episodes_s"] = time.perf_counter() - t0
     if model is not None and since is None:
         hs = _utc((getattr(model, "meta", None) or {}).get("holdout_start"))
@@ -287,7 +327,7 @@ def run_backtest(
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
     blocks = pd.DataFrame(columns=["start", "end", "label_cutoff", "n_train", "n_scored",
                                    "cv_roc_auc"])  # fmt: skip
-    mode = "given" if given is not None else "naive"
+    mode = "given" if given is not None or outcomes is not None else "naive"
     if (walk_forward or model is not None) and features is None:
         from ..features import build_features
 
@@ -314,7 +354,7 @@ def run_backtest(
                 m = fit_block_model(cfg, episodes, features, bs, bar)
                 rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
                 if len(rows):
-                    prob[rows] = m.predict_proba(features.iloc[rows])
+                    prob[rows], heads[rows] = predict_block(m, features, episodes, rows)
                     cutoff.iloc[rows] = m.meta["label_cutoff"]
                 rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
                                     "n_train": m.meta["n_train"], "n_scored": len(rows),
@@ -332,7 +372,12 @@ def run_backtest(
             model.check_sources(panel.funding is not None)
         rows = np.flatnonzero(((entry >= start) & (entry <= end)).to_numpy())
         try:
-            prob[rows] = model.predict_proba(features.iloc[rows])
+            if hasattr(model, "predict_outcomes"):  # refuses a model without return heads
+                prob[rows], heads[rows] = predict_block(model, features, episodes, rows)
+            else:  # probability only (external scorers, tests): the probability strategies
+                prob[rows] = model.predict_proba(features.iloc[rows])
+                notes.append("the model has no predict_outcomes: the model strategies use the "
+                             "probability filter, not the decision")  # fmt: skip
         except KeyError as exc:
             raise ModelError(
                 f"model input: {exc}; compute features with the model's config"
@@ -347,7 +392,9 @@ def run_backtest(
     for note in notes:
         say(note)
 
-    sig = _signals(panel, episodes.assign(probability=prob, model_cutoff=cutoff), start, end)
+    sig = _signals(panel, episodes.assign(probability=prob, model_cutoff=cutoff,
+                                          **dict(zip(OUTCOME_MOMENTS, heads.T, strict=True))),
+                   start, end)  # fmt: skip
     if len(sig) == 0:
         raise RevertibleError(f"no divergence entered between {start} and {end}: widen the range")
     t1 = time.perf_counter()
@@ -360,46 +407,30 @@ def run_backtest(
     timings["paths_s"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    scored = np.isfinite(sig["probability"].to_numpy(float)).any()
-    direction = (sig["direction"].astype(str).to_numpy() if "direction" in sig
-                 else np.full(len(sig), "revert", dtype=object))  # fmt: skip
-    is_cont = direction == "continue"
+    decided = bool(np.isfinite(sig[list(OUTCOME_MOMENTS)].to_numpy(float)).all(axis=1).any())
+    scored = decided or np.isfinite(sig["probability"].to_numpy(float)).any()
     key = order_keys(sig, cfg.backtest.seed)
-    beta_abs = np.abs(sig["beta"].to_numpy(float))
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")  # 0..n-1 random
-    prob = sig["probability"].to_numpy(float)
-    prob_key = np.lexsort((rank, -np.nan_to_num(prob, nan=-np.inf)))
-    model_key = np.empty(len(sig), np.int64)
-    model_key[prob_key] = np.arange(len(sig))
     runs: dict[str, Any] = {}
     mults = list(dict.fromkeys(float(m) for m in cfg.backtest.cost_multipliers))
     mkt = Market.of(panel, cfg.costs)  # funding and borrow are not scaled
     mkt.risk = RiskCovariances.of(panel, cfg)  # the book-risk cap and its report path
-    no = np.zeros(len(sig), bool)
-    every = np.ones(len(sig), bool)
+    dec_table = None
     with bar_ctx("strategies") as update:
         n_done = 0
         for mult in mults:
             costs = cfg.costs.scaled(mult)
-            units = None
-            filt = no
-            if scored:
-                filt = model_filter(sig, cfg, costs)
-                units = unit_sizes(sig[filt], cfg, costs).reindex(sig.index)
-            by_dir = scored & ((filt & (direction == "revert")) | is_cont)
-            plans = {  # take, continued, sized, leg ratio, order key
-                "model": (by_dir, is_cont & by_dir, True, beta_abs, model_key),
-                "model_revert": (filt, no, True, beta_abs, model_key),
-                "model_fixed_size": (by_dir, is_cont & by_dir, False, beta_abs, model_key),
-                "naive_beta": (every, no, False, beta_abs, rank),
-                "naive_continue": (every, every, False, beta_abs, rank),
-                "naive_1to1": (every, no, False, np.ones(len(sig)), rank),
-            }
+            if decided:
+                plans, dec = decided_plans(sig, cfg, costs, rank)
+                if dec_table is None or mult == 1.0:
+                    dec_table, dec_costs = dec, costs
+            else:
+                plans = probability_plans(sig, cfg, costs, rank, scored)
             for base in STRATEGIES:
-                take, cont, sized, ratio, k_ = plans[base]
+                take, cont, units, ratio, k_ = plans[base]
                 runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, take, cont,
-                                                   units, sized, ratio, k_, mkt, cfg,
-                                                   costs)  # fmt: skip
+                                                   units, units is not None, ratio, k_, mkt,
+                                                   cfg, costs)  # fmt: skip
                 n_done += 1
                 update(n_done, len(mults) * len(STRATEGIES))
     timings["simulation_s"] = time.perf_counter() - t1
@@ -441,6 +472,9 @@ def run_backtest(
     for r in deciles.itertuples(index=False):
         metrics[f"model.decile{r.decile:02d}_predicted"] = r.predicted
         metrics[f"model.decile{r.decile:02d}_realised"] = r.realised
+    if dec_table is not None:  # the decision at 1x costs (else the first multiplier)
+        sig = sig.drop(columns=[c for c in dec_table.columns if c in sig.columns]).join(dec_table)
+        metrics.update(return_deciles(sig, dec_costs))
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["total_s"] = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from ..config import Config, flatten  # noqa: E402
 from ..data import Panel  # noqa: E402
 from ..io import atomic_path, write_table  # noqa: E402
 from ._engine import STRATEGIES, BacktestResult  # noqa: E402
+from ._plans import return_decile_table  # noqa: E402
 from ._tables import extra_sections, fmt_cell, grid  # noqa: E402
 
 __all__ = [
@@ -389,6 +390,10 @@ def render_html(
     if len(result.deciles):
         parts += ["<h2>Reversion by probability decile</h2>",
                   _table(result.deciles, {"predicted": "f3", "realised": "f3"})]  # fmt: skip
+    ret = return_decile_table(result.metrics)
+    if len(ret):
+        parts += ["<h2>Expected vs realised net return by decile (bp per trade)</h2>",
+                  _table(ret, {c: "f1" for c in ret.columns if c != "decile"})]  # fmt: skip
     if len(result.blocks):
         parts += ["<h2>Walk-forward models</h2>", _table(result.blocks, {"cv_roc_auc": "f3"})]
     parts += ["<h2>Assumptions</h2><ul>",

@@ -43,8 +43,12 @@ def fit_block_model(
     :func:`revertible.model.train` without the holdout, baselines and logging: purged
     walk-forward CV (:func:`revertible.model.cross_validate`) with
     ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), a calibrator on the out-of-fold
-    scores, and the final classifier on every training row. ``model.meta["label_cutoff"]`` is
-    the latest label end used.
+    scores, the final classifier on every training row, and the return heads
+    (:func:`revertible.model.return_model`, fitted as ``train`` fits its final heads: on the
+    training rows' ``revert_return``/``continue_return`` in units of
+    :func:`revertible.model.risk_scale`), so the block model has ``predict_outcomes``. The
+    heads' own CV metrics are not computed (``train`` logs them; a backtest needs only the
+    predictions). ``model.meta["label_cutoff"]`` is the latest label end used.
     """
     from ..features import FEATURE_GROUPS, feature_names
     from ..model import (
@@ -54,6 +58,8 @@ def fit_block_model(
         cross_validate,
         label_end,
         lgbm_params,
+        return_model,
+        risk_scale,
         select_features,
     )
 
@@ -78,8 +84,13 @@ def fit_block_model(
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
     clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)
     clf.fit(X[feats], y)
+    tr = episodes.iloc[idx].reset_index(drop=True)
+    heads = return_model(cfg).fit(X[feats], tr[["revert_return", "continue_return"]],
+                                  risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
     return CalibratedReversionModel(
         clf, calibrator, feats,
         meta={"label_cutoff": ends.max(), "trained_until": entry.max(), "n_train": len(idx),
-              "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan"))},
+              "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
+              "n_train_returns": heads.n_train_, "returns_mirror": heads.mirror_},
+        returns=heads,
     )  # fmt: skip

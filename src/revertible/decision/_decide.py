@@ -2,8 +2,9 @@
 
 Per divergence the return heads give ``E[r]`` and ``E[r^2]`` of the *gross* return per unit of
 gross notional of the two trades DESIGN.md defines (``revert_return``, ``continue_return``). Net of
-the venue's round trip ``c`` (per unit of gross notional: :func:`round_trip_cost` with no leg B,
-since the two legs together are the gross notional), each direction's expected net return is
+the venue's round trip ``c`` (per unit of gross notional: the cost model's
+:func:`revertible.costs.round_trip_cost`, ``2 * (fee + slippage)`` of the configured venue and
+fill, so maker fills reach the decision), each direction's expected net return is
 ``mean - c``. ``direction`` is the larger one if it exceeds ``sizing.min_edge``, else ``none``;
 ``expected_return`` is that direction's (for ``none``, the better of the two); ``return_m2`` is
 ``E[(r - c)^2]`` of the same direction, which Kelly sizing needs.
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import CostConfig, LabelConfig
-from ._payoff import round_trip_cost
+from ..costs import round_trip_cost
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -99,7 +100,7 @@ def decide(
         gross return per unit of gross notional of the reversion and continuation trades.
     costs : CostConfig
         The venue's fees and slippage; the round trip per unit of gross notional is
-        ``round_trip_cost(costs, 0.0)``.
+        :func:`revertible.costs.round_trip_cost` (the configured fill: taker or maker).
     min_edge : float
         A direction is taken only if its expected net return exceeds this (``sizing.min_edge``).
     directions : tuple of str
@@ -142,7 +143,7 @@ def decide(
             "`directions` must be a non-empty subset of ('revert', 'continue'), but got "
             f"directions={directions!r}"
         )
-    cost = round_trip_cost(costs, 0.0)
+    cost = round_trip_cost(costs)
     net = {}
     for d in ("revert", "continue"):
         mean = outcomes[f"{d}_mean"].to_numpy(dtype=float)

@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 from scipy.special import ndtr
 
 from ..config import CostConfig
+from ..costs import round_trip_cost_per_leg_a
 from ._checks import check_capital, check_payoff_ratio, check_probability, require
 
 __all__ = [
@@ -72,14 +73,17 @@ def round_trip_cost(costs: CostConfig, leg_ratio: float) -> float:
     Parameters
     ----------
     costs : CostConfig
-        ``taker_fee`` per leg per side and ``slippage_bps`` per fill.
+        The venue's fee of the configured fill (``costs.fee``: taker or maker) per leg per
+        side and the taker slippage per fill (``costs.slippage``; 0 for maker fills).
     leg_ratio : float
         Leg-B notional per unit of leg-A notional (``>= 0``).
 
     Returns
     -------
     float
-        ``2 * (taker_fee + slippage_bps / 1e4) * (1 + leg_ratio)``.
+        ``2 * (fee + slippage) * (1 + leg_ratio)``: the cost model's
+        :func:`revertible.costs.round_trip_cost_per_leg_a`, so maker fills and venue presets
+        reach the decision and sizing.
 
     Examples
     --------
@@ -88,8 +92,7 @@ def round_trip_cost(costs: CostConfig, leg_ratio: float) -> float:
 
     """
     require(math.isfinite(leg_ratio) and leg_ratio >= 0.0, "leg_ratio >= 0", leg_ratio=leg_ratio)
-    per_fill = costs.taker_fee + costs.slippage_bps / 1e4
-    return 2.0 * per_fill * (1.0 + leg_ratio)
+    return round_trip_cost_per_leg_a(costs, leg_ratio)
 
 
 def payoff(

@@ -33,7 +33,7 @@ def legacy_stakes(
     capital: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(bet_size, payoff_ratio, leg-A notional wanted)``; adds reasons to ``why`` in place."""
-    per_fill = costs.taker_fee + costs.slippage_bps / 1e4
+    per_fill = costs.fee + costs.slippage  # the cost model's fill (taker or maker)
     cost = 2.0 * per_fill * (1.0 + ratio)
     ok = why.ok
     s = np.where(ok, std, 0.0)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import CostConfig, LabelConfig, SizingConfig
+from ..costs import round_trip_cost
 from ._checks import require
 from ._decide import Barriers, trade_barriers
 from ._legs import leg_ratios, leg_signs
-from ._payoff import round_trip_cost
 from ._risk import safe_leverages
 from ._stake import legacy_stakes
 
@@ -183,7 +183,7 @@ def per_signal(
     why.add(beyond_stop & follow, "z' at or below the continuation stop")
 
     # 3. stake: leg-A notional wanted
-    cost_gross = round_trip_cost(costs, 0.0)  # per unit of gross notional
+    cost_gross = round_trip_cost(costs)  # per unit of gross notional (venue, fill)
     payoff_ratio = np.zeros(n)
     if mode == "legacy":
         stake = legacy_stakes(zp, std, prob, ratio, why, sizing, costs, rev, cap)

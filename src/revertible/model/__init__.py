@@ -27,6 +27,7 @@ from ._returns import (
     ReturnRegressor,
     risk_scale,
 )
+from ._returns_eval import return_model
 from ._train import (
     BASELINES,
     cross_validate,
@@ -45,6 +46,7 @@ __all__ = [
     "ReturnModel",
     "ReturnRegressor",
     "risk_scale",
+    "return_model",
     "DIRECTIONS",
     "RISK_COLUMNS",
     "OUTCOME_COLUMNS",
