@@ -20,15 +20,19 @@ __all__ = ["StrategySearchConfig", "default_strategy_space"]
 
 
 def default_strategy_space() -> dict[str, ParamRange]:
-    """The default search space (categorical where episodes depend on it: cache hits)."""
+    """The default search space.
+
+    Episodes (detection, labels, trade outcomes) depend on ``spread``, ``label`` and
+    ``continue``: those dimensions are categorical so trials can share cached episode tables.
+    """
     return {
         "spread.z_window": ParamRange(type="categorical", choices=(48, 72, 96, 144)),
         "label.entry": ParamRange(type="categorical", choices=(1.75, 2.0, 2.25, 2.5)),
         "label.horizon": ParamRange(type="categorical", choices=(24, 48, 72)),
         "label.exit": ParamRange(type="categorical", choices=(0.0, 0.25, 0.5, 0.75)),
         "label.stop": ParamRange(type="categorical", choices=(3.5, 4.0, 5.0)),
-        "continue.take_profit": ParamRange(low=3.0, high=6.0),
-        "continue.stop": ParamRange(low=0.0, high=1.0),
+        "continue.take_profit": ParamRange(type="categorical", choices=(3.0, 4.0, 5.0)),
+        "continue.stop": ParamRange(type="categorical", choices=(0.0, 0.5, 1.0)),
         "sizing.min_edge": ParamRange(low=0.0, high=0.02),
         "sizing.split": ParamRange(type="categorical", choices=("beta", "dollar")),
     }
