@@ -6,6 +6,7 @@ Real Optuna storages and MLflow on temporary SQLite files; the kill and worker t
 
 from __future__ import annotations
 
+import json
 import signal
 import textwrap
 from dataclasses import replace
@@ -287,3 +288,27 @@ def test_two_workers_share_one_study(tmp_path, mlflow_dir):
     assert sorted(int(r.data.tags["optuna.trial_number"]) for r in runs) == \
         sorted(t.number for t in done)  # one child run per trial, none repeated
     assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {x["run_id"] for x in results}
+
+
+# ---- the command line ---------------------------------------------------------------------------
+def test_cli_strategy_search(market, mlflow_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from revertible.cli import app
+    from revertible.synthetic import write_market
+
+    write_market(tmp_path / "data", market, None)
+    sets = [x for s in _sets(mlflow_dir, f"tuning.storage={storage_url(tmp_path)}")
+            for x in ("--set", s)]
+    runner = CliRunner()
+    base = ["tune", CONFIG, "--data", str(tmp_path / "data"), "--trials", "2", *sets]
+    bad = runner.invoke(app, [*base, "--validate-best"])
+    assert bad.exit_code == 2 and "--objective strategy" in bad.output
+    bad = runner.invoke(app, [*base, "--objective", "strategy", "--retrain-best"])
+    assert bad.exit_code == 2 and "--validate-best" in bad.output
+    ok = runner.invoke(app, [*base, "--objective", "strategy", "--validate-best", "--json"])
+    assert ok.exit_code == 0, ok.output
+    res = json.loads(ok.stdout)
+    assert res["study"] == "demo-strategy" and res["n_trials_done"] == 2
+    assert res["validation"]["n_trials"] == 2 and "net_bp" in res["search"]
+    assert res["metrics"]["validation.trades"] == res["validation"]["trades"]
