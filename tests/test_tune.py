@@ -21,6 +21,11 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
+from tune_support import DONE, REPO, parent_runs, spawn
+from tune_support import finish as _finish
+from tune_support import load_study as _load
+from tune_support import poll as _poll
+from tune_support import storage_url as _storage
 
 from revertible.config import load_config
 from revertible.errors import ConfigError
@@ -39,7 +44,6 @@ from revertible.tuning import (
     tune,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "demo.yaml")
 SEED = 3
 # small models so a trial takes about a second; min_child_samples low enough for ~300 episodes
@@ -48,7 +52,6 @@ SPACE = ("tuning.space={learning_rate: {low: 0.02, high: 0.3, log: true}, "
          "n_estimators: {type: int, low: 10, high: 40}, "
          "min_child_samples: {type: int, low: 5, high: 40, log: true}, "
          "calibration: {type: categorical, choices: [isotonic, sigmoid]}}")
-DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def _sets(ml: Path, *extra: str) -> list[str]:
@@ -61,14 +64,6 @@ def _sets(ml: Path, *extra: str) -> list[str]:
 
 def _cfg(ml: Path, *extra: str):
     return load_config(CONFIG, _sets(ml, *extra), data="unused")
-
-
-def _storage(tmp: Path, name: str = "optuna") -> str:
-    return f"sqlite:///{tmp}/{name}.db"
-
-
-def _load(storage: str, study: str) -> optuna.Study:
-    return optuna.load_study(study_name=study, storage=storage)
 
 
 @pytest.fixture(scope="module")
@@ -262,34 +257,7 @@ def _worker(tmp: Path, ml: Path, study: str, trials: int,
             storage: str | None = None) -> subprocess.Popen:
     args = {"seed": SEED, "config": CONFIG, "sets": _sets(ml), "trials": trials,
             "study": study, "storage": storage or _storage(tmp)}
-    script = tmp / "worker.py"
-    script.write_text(WORKER)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    return subprocess.Popen([sys.executable, str(script), json.dumps(args)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-# Patience limits, not performance assertions: a worker in a fresh clone compiles the numba
-# kernels (cold cache, ~20 s) while other test workers compete for the two cores.
-def _finish(proc: subprocess.Popen, timeout: float = 600) -> dict:
-    out, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, err[-2000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _poll(storage: str, study: str, until, timeout: float = 300) -> list:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        try:
-            trials = _load(storage, study).get_trials()
-            if until(trials):
-                return trials
-            if len(trials) >= 5 and all(t.state in DONE for t in trials):
-                raise AssertionError(f"study {study} finished before the state was seen")
-        except KeyError:  # study not created yet
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"study {study} did not reach the state in {timeout}s")
+    return spawn(tmp, WORKER, args)
 
 
 def test_kill_and_resume(tmp_path, mlflow_dir):
@@ -338,9 +306,7 @@ def test_kill_and_resume(tmp_path, mlflow_dir):
 
 
 def _parents(client: MlflowClient, ml: Path, study: str) -> list:
-    exp = client.get_experiment_by_name(_cfg(ml).tracking.experiment)
-    return client.search_runs([exp.experiment_id], f"tags.`optuna.study` = '{study}' and "
-                              "tags.`tune.role` = 'study'")
+    return parent_runs(client, _cfg(ml).tracking.experiment, study)
 
 
 def test_sigterm_ends_the_parent_run_failed(tmp_path, mlflow_dir):

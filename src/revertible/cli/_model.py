@@ -69,16 +69,29 @@ def tune(
         bool, typer.Option("--retrain-best/--no-retrain-best",
                            help="Fit, evaluate once and register the best.")
     ] = False,
+    objective: Annotated[
+        str, typer.Option(help="model: LightGBM hyperparameters (tuning.space); strategy: "
+                               "strategy and label settings (tuning.strategy.space) by a "
+                               "walk-forward after-cost backtest, validation period held out.")
+    ] = "model",
+    validate_best: Annotated[
+        bool, typer.Option("--validate-best/--no-validate-best",
+                           help="--objective strategy: backtest the best trial once on the "
+                                "held-out validation period (tuning.strategy.validation_days).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Optuna study of the model's hyperparameters on the development period (never the holdout)."""
+    """Optuna study of the model (development period, never the holdout) or of the strategy."""
     from ..tuning import tune_command
 
     cfg = _config(config, set, data)
     require_pairs_files(cfg)
     res = tune_command(cfg, trials=trials, study=study, storage=storage,
                        retrain_best=retrain_best, config_path=config, console=err,
-                       progress=progress_bar)
+                       progress=progress_bar, objective=objective, validate_best=validate_best)
     if json_out:
-        emit_json({k: res.get(k) for k in ("run_id", "model_uri", "best_value", "best_params",
-                                            "n_trials_done", "metrics")})
+        keys = ("run_id", "model_uri", "best_value", "best_params", "n_trials_done", "metrics")
+        if objective == "strategy":
+            keys = ("run_id", "study", "best_value", "best_params", "best_trial",
+                    "n_trials_done", "validation_start", "search", "validation", "metrics")
+        emit_json({k: res.get(k) for k in keys})

@@ -24,8 +24,11 @@ from ._schema import (
     TuningConfig,
     UniverseConfig,
 )
+from ._strategy_search import StrategySearchConfig, default_strategy_space
 
 __all__ = [
+    "StrategySearchConfig",
+    "default_strategy_space",
     "BasketsConfig",
     "config_from_mapping",
     "BARS_PER_DAY",

@@ -25,10 +25,13 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
 from ._schema import Config, _default_space
+from ._strategy_search import default_strategy_space
 
 __all__ = ["config_from_mapping", "load_config", "apply_overrides", "flatten"]
 
 _SPACE = "tuning.space."
+_SPACES = {_SPACE: _default_space, "tuning.strategy.space.": default_strategy_space}
+"""Dict fields whose ``--set X.<dim>`` overrides merge into the file's (or default) space."""
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -85,35 +88,51 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
             value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"override --set {key}: value {text!r} is not valid YAML") from exc
-        if key.startswith(_SPACE):
-            _seed_space(out)
+        prefix = _space_of(key)
+        if prefix:
+            _seed_space(out, prefix)
         node = out
-        parts = key.split(".")
+        parts = _key_parts(key, prefix)
         for part in parts[:-1]:
             nxt = node.get(part)
             if not isinstance(nxt, dict):
                 nxt = {}
                 node[part] = nxt
             node = nxt
-        if value is None and key.startswith(_SPACE) and len(parts) == 3:
+        if value is None and prefix and len(parts) == prefix.count(".") + 1:
             node.pop(parts[-1], None)  # --set tuning.space.X=null drops dimension X
         else:
             node[parts[-1]] = value
     return out
 
 
+def _key_parts(key: str, prefix: str | None) -> list[str]:
+    """Path of ``key``; a strategy-space dimension is one dotted config key (``label.entry``)."""
+    if prefix != "tuning.strategy.space.":
+        return key.split(".")
+    rest = key[len(prefix):].split(".")
+    return [*prefix.rstrip(".").split("."), ".".join(rest[:2]), *rest[2:]]
+
+
+def _space_of(key: str) -> str | None:
+    return next((p for p in _SPACES if key.startswith(p)), None)
+
+
 def _under_dict_field(key: str) -> bool:
-    return key.startswith(_SPACE)
+    return _space_of(key) is not None
 
 
-def _seed_space(raw: dict[str, Any]) -> None:
-    """Give ``raw`` an explicit ``tuning.space`` (the default one) so an override merges into it."""
-    tuning = raw.get("tuning")
-    if not isinstance(tuning, dict):
-        tuning = raw["tuning"] = {}
-    if not isinstance(tuning.get("space"), dict):
-        tuning["space"] = {k: v.model_dump(exclude_defaults=True)
-                           for k, v in _default_space().items()}
+def _seed_space(raw: dict[str, Any], prefix: str = _SPACE) -> None:
+    """Give ``raw`` an explicit space at ``prefix`` (the default one) so an override merges."""
+    node = raw
+    parts = prefix.rstrip(".").split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    if not isinstance(node.get(parts[-1]), dict):
+        node[parts[-1]] = {k: v.model_dump(exclude_defaults=True)
+                           for k, v in _SPACES[prefix]().items()}
 
 
 def _deepcopy(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from ._baskets import BasketsConfig
 from ._continue import ContinueConfig
 from ._costs import CostConfig
 from ._hedge import HedgeConfig
+from ._ranges import ParamRange
+from ._strategy_search import StrategySearchConfig
 
 __all__ = [
     "Config",
@@ -236,27 +238,6 @@ class TrackingConfig(_Frozen):
     run_name: str | None = None
 
 
-class ParamRange(_Frozen):
-    """One dimension of the tuning search space."""
-
-    type: Literal["float", "int", "categorical"] = "float"
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[str | int | float, ...] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> ParamRange:
-        if self.type == "categorical":
-            if not self.choices:
-                raise ValueError("a categorical range needs `choices`")
-        elif self.low is None or self.high is None or not self.low <= self.high:
-            raise ValueError(
-                f"`low <= high` must hold, but got (low={self.low}, high={self.high})"
-            )
-        return self
-
-
 def _default_space() -> dict[str, ParamRange]:
     return {
         "learning_rate": ParamRange(low=0.01, high=0.2, log=True),
@@ -301,6 +282,10 @@ class TuningConfig(_Frozen):
     )
     sh_reduction_factor: int = Field(
         3, ge=2, description="Successive halving keeps the best 1/factor at each rung."
+    )
+    strategy: StrategySearchConfig = Field(
+        default_factory=StrategySearchConfig,
+        description="`revertible tune --objective strategy` (config/_strategy_search.py).",
     )
 
     @model_validator(mode="after")

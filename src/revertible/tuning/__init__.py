@@ -1,4 +1,4 @@
-"""Optuna studies over model settings; each trial an MLflow child run."""
+"""Optuna studies over model settings, or strategy settings; each trial an MLflow child run."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from ._data import OBJECTIVES, TuningData, evaluate_cv, prepare_tuning_data
 from ._parent import fail_orphaned_parents
 from ._space import check_space, model_with, suggest_params
 from ._storage import TrialSeededTPESampler, open_study, study_settings
+from ._strategy import (
+    StrategyData,
+    check_strategy_space,
+    evaluate_strategy,
+    prepare_strategy_data,
+    search_config,
+    split_validation,
+    validate_strategy,
+)
+from ._strategy_study import search_deflated_sharpe, strategy_settings, tune_strategy
 from ._study import tune, tune_command
 from ._trials import run_trials
 
@@ -24,4 +34,14 @@ __all__ = [
     "tune",
     "tune_command",
     "fail_orphaned_parents",
+    "StrategyData",
+    "check_strategy_space",
+    "prepare_strategy_data",
+    "split_validation",
+    "search_config",
+    "evaluate_strategy",
+    "validate_strategy",
+    "strategy_settings",
+    "search_deflated_sharpe",
+    "tune_strategy",
 ]

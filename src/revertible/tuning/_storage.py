@@ -140,12 +140,13 @@ def _rdb_storage(url: str, heartbeat_interval: int, grace_period: int,
 def open_study(
     cfg: Config, name: str, storage: str, settings: dict[str, str], *,
     tracking_uri: str | None = None, heartbeat_interval: int | None = None,
-    grace_period: int | None = None,
+    grace_period: int | None = None, direction: str | None = None,
 ) -> optuna.Study:
     """Create or load study ``name`` in ``storage``; refuse a study made with other settings.
 
     ``heartbeat_interval`` / ``grace_period`` (seconds) default to ``tuning.heartbeat_interval_s``
-    / ``tuning.grace_period_s``.
+    / ``tuning.grace_period_s``; ``direction`` (``minimize``/``maximize``) that of
+    ``tuning.objective``.
     """
     tc = cfg.tuning
     heartbeat_interval = tc.heartbeat_interval_s if heartbeat_interval is None \
@@ -154,7 +155,7 @@ def open_study(
     from sqlalchemy.exc import DBAPIError
 
     callback = _stale_callback(tracking_uri, tc.max_retry)
-    direction = OBJECTIVES[cfg.tuning.objective][1]
+    direction = direction or OBJECTIVES[cfg.tuning.objective][1]
     where = f"optuna storage {_redact(storage)}"
     for attempt in range(5):  # workers starting together may race on a fresh SQLite file
         try:
@@ -183,7 +184,7 @@ def open_study(
     if study.direction.name.lower() != direction:
         raise ConfigError(
             f"study {name!r} in {_redact(storage)} is {study.direction.name.lower()}d but "
-            f"tuning.objective={cfg.tuning.objective!r} is {direction}d; pick a new --study name")
+            f"this objective is {direction}d; pick a new --study name")
     stored = study.user_attrs.get(_SETTINGS_ATTR)
     if stored is None:
         study.set_user_attr(_SETTINGS_ATTR, settings)

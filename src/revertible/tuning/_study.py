@@ -298,12 +298,33 @@ def tune_command(
     config_path: str | Path | None = None,
     console: Any = None,
     progress: Callable[..., Any] | None = None,
+    objective: str = "model",
+    validate_best: bool = False,
 ) -> dict[str, Any]:
-    """``revertible tune``: load the data (with a progress bar) and run :func:`tune`."""
+    """``revertible tune``: load the data (with a progress bar) and run :func:`tune`.
+
+    ``objective="strategy"`` runs the strategy search
+    (:func:`revertible.tuning.tune_strategy`) instead; ``validate_best`` belongs to it and
+    ``retrain_best`` to the model study.
+    """
     from ..data import load_panel
 
+    if objective not in ("model", "strategy"):
+        raise ConfigError(f"--objective {objective!r}: use model or strategy")
+    if objective == "strategy" and retrain_best:
+        raise ConfigError("--retrain-best fits the model study's best model; the strategy search "
+                          "validates its best with --validate-best")
+    if objective == "model" and validate_best:
+        raise ConfigError("--validate-best belongs to --objective strategy; the model study "
+                          "evaluates its holdout with --retrain-best")
     bar_ctx = progress or (lambda *_a, **_k: contextlib.nullcontext(lambda *_: None))
     with bar_ctx("loading data") as update:
         panel = load_panel(cfg.data, progress=update)
+    if objective == "strategy":
+        from ._strategy_study import tune_strategy
+
+        return tune_strategy(cfg, trials=trials, study=study, storage=storage,
+                             validate_best=validate_best, panel=panel, config_path=config_path,
+                             console=console)
     return tune(cfg, trials=trials, study=study, storage=storage, retrain_best=retrain_best,
                 panel=panel, config_path=config_path, console=console, progress=progress)

@@ -60,6 +60,15 @@ def run_trials(
                        gc_after_trial=False)
 
 
+def check_surplus(trial: optuna.Trial, target: int) -> None:
+    """Fail a trial created in a race beyond ``target`` before it samples anything."""
+    alive = trial.study.get_trials(deepcopy=False, states=(
+        TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+    if sum(t.number < trial.number for t in alive) >= target:
+        trial.set_user_attr("surplus", True)
+        raise _Surplus(f"trial {trial.number} is beyond the target of {target}")
+
+
 class _Objective:
     """One trial: sample, replace ``model.*``, walk-forward CV with pruning, log a child run."""
 
@@ -72,11 +81,7 @@ class _Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         import mlflow
 
-        alive = trial.study.get_trials(deepcopy=False, states=(
-            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-        if sum(t.number < trial.number for t in alive) >= self.target:
-            trial.set_user_attr("surplus", True)
-            raise _Surplus(f"trial {trial.number} is beyond the target of {self.target}")
+        check_surplus(trial, self.target)
         params = suggest_params(trial, self.cfg.tuning.space)
         cfg = _with_model(self.cfg, params)
         metric = OBJECTIVES[cfg.tuning.objective][0]

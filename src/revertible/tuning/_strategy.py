@@ -1,0 +1,260 @@
+r"""The strategy search's objective: a walk-forward, after-cost backtest on the search period.
+
+A trial is the config with the ``tuning.strategy.space`` keys (dotted config keys in the
+``spread``, ``label``, ``continue``, ``sizing``, ``backtest`` and ``costs`` sections) replaced by
+sampled values. Its value is a figure of the walk-forward backtest
+(:func:`revertible.backtest.run_backtest`, ``walk_forward=True``) of strategy
+``tuning.strategy.strategy`` (default ``model``) after costs:
+
+* ``net_bp`` (default): mean net bp per trade (P&L over gross entry notional);
+* ``sharpe``: annualised Sharpe (``sqrt(365)``) of the strategy's daily returns;
+
+and ``tuning.strategy.floor`` when the strategy made fewer than ``tuning.strategy.min_trades``
+trades (a mean of five trades is noise, not an edge).
+
+The held-out validation period
+------------------------------
+:func:`split_validation` cuts the panel at ``validation_start`` = the first bar of the last
+``tuning.strategy.validation_days`` days, *before* anything the objective uses is built: the
+search panel (bars ``< validation_start``) is the only panel the trials' episodes, features,
+walk-forward models and replays ever see, so no label, price or feature of the validation period
+reaches a trial (episodes near the cut are labelled on the bars before it only).
+:func:`validate_strategy` backtests one configuration once on ``[validation_start, end]``
+(walk-forward models trained on labels known before each block, as always).
+
+Speed
+-----
+The walk-forward model fits are the cost of a trial. The search (and its validation, so the two
+figures are comparable) therefore uses a cheaper evaluator (:func:`search_config`): retrain every
+``tuning.strategy.retrain_every_days`` (60) days, ``tuning.strategy.n_estimators`` (100) trees,
+``tuning.strategy.calibration_folds`` (2) calibration folds, one cost multiplier (1x).
+Episodes and features depend on ``universe``, ``spread``, ``label``, ``continue`` and
+``features`` only: :class:`EpisodeCache` keeps the last ``tuning.strategy.cache_size`` tables per
+process keyed by those settings, so trials that differ only in sizing, costs or backtest settings
+rebuild nothing but the models and the replay.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from ..config import Config, ParamRange, flatten
+from ..data import Panel
+from ..errors import ConfigError, RevertibleError
+
+__all__ = [
+    "STRATEGY_SECTIONS",
+    "StrategyData",
+    "EpisodeCache",
+    "check_strategy_space",
+    "config_with",
+    "search_config",
+    "split_validation",
+    "prepare_strategy_data",
+    "strategy_figures",
+    "evaluate_strategy",
+    "validate_strategy",
+]
+
+STRATEGY_SECTIONS = ("spread", "label", "continue", "sizing", "backtest", "costs")
+"""Config sections whose settings the strategy search may tune."""
+
+#: Settings episodes and features depend on (the cache key).
+_EPISODE_KEYS = ("universe.", "spread.", "label.", "continue.", "features.")
+
+
+def config_with(cfg: Config, params: dict[str, Any]) -> Config:
+    """``cfg`` with dotted keys (``label.entry``) set to ``params``, validated as a whole."""
+    raw = cfg.model_dump(mode="python", by_alias=True)
+    for key, value in params.items():
+        section, _, name = key.partition(".")
+        raw[section] = {**raw[section], name: value}
+    return Config.model_validate(raw)
+
+
+def check_strategy_space(cfg: Config) -> None:
+    """Raise :class:`ConfigError` unless every ``tuning.strategy.space`` entry is tunable."""
+    space = cfg.tuning.strategy.space
+    if not space:
+        raise ConfigError("tuning.strategy.space is empty; give at least one setting to search")
+    for key, r in space.items():
+        where = f"tuning.strategy.space.{key}"
+        section, _, name = key.partition(".")
+        fields = _section_fields(cfg, section)
+        if section not in STRATEGY_SECTIONS or name not in fields:
+            raise ConfigError(f"{where}: not a strategy or label setting; use a key of the "
+                              f"sections {', '.join(STRATEGY_SECTIONS)} (e.g. label.entry)")
+        values = list(r.choices or ()) if r.type == "categorical" else [r.low, r.high]
+        if r.type == "int" and any(float(v) != int(v) for v in values):
+            raise ConfigError(f"{where}: an int range needs whole numbers, but got "
+                              f"(low={r.low}, high={r.high})")
+        if r.log and r.type != "categorical" and r.low <= 0:
+            raise ConfigError(f"{where}: a log range needs `low > 0`, but got low={r.low}")
+        for v in values:
+            try:
+                config_with(cfg, {key: _cast(r, v)})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ConfigError(f"{where}: value {v!r} is not a valid {key} with the other "
+                                  f"settings of the config: {err['msg']}; fix the range") from None
+
+
+def _section_fields(cfg: Config, section: str) -> tuple[str, ...]:
+    model = getattr(cfg, "continue_" if section == "continue" else section, None)
+    return tuple(type(model).model_fields) if model is not None else ()
+
+
+def _cast(r: ParamRange, v: Any) -> Any:
+    return int(v) if r.type == "int" else float(v) if r.type == "float" else v
+
+
+def search_config(cfg: Config) -> Config:
+    """The cheaper walk-forward evaluator of the search and its validation (module docstring)."""
+    sc = cfg.tuning.strategy
+    bt: dict[str, Any] = {"cost_multipliers": (1.0,)}
+    if sc.retrain_every_days is not None:
+        bt["retrain_every_days"] = sc.retrain_every_days
+    if sc.calibration_folds is not None:
+        bt["calibration_folds"] = sc.calibration_folds
+    upd: dict[str, Any] = {"backtest": cfg.backtest.model_copy(update=bt)}
+    if sc.n_estimators is not None:
+        upd["model"] = cfg.model.model_copy(update={"n_estimators": sc.n_estimators})
+    return cfg.model_copy(update=upd)
+
+
+def split_validation(panel: Panel, cfg: Config) -> tuple[Panel, pd.Timestamp]:
+    """``(search panel, validation_start)``: bars before the last ``validation_days`` days."""
+    days = cfg.tuning.strategy.validation_days
+    start = panel.times[-1] - pd.Timedelta(days=days) + panel.freq
+    n = int(panel.times.searchsorted(start, side="left"))
+    need = cfg.backtest.min_train_days + 1
+    span = (panel.times[n - 1] - panel.times[0]) / pd.Timedelta(days=1) if n else 0.0
+    if span < need:
+        raise ConfigError(
+            f"tuning.strategy.validation_days={days} leaves {span:.1f} days to search, but the "
+            f"walk-forward needs more than backtest.min_train_days={cfg.backtest.min_train_days}"
+            "; lower validation_days or backtest.min_train_days, or use more data")
+    return panel.slice_bars(0, n), panel.times[n]
+
+
+class EpisodeCache:
+    """Episode and feature tables of the last ``size`` settings (in memory, per process)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, tuple[pd.DataFrame, pd.DataFrame]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(cfg: Config, panel: Panel) -> str:
+        flat = flatten(cfg)
+        keep = {k: v for k, v in flat.items() if k.startswith(_EPISODE_KEYS)}
+        return json.dumps([panel.fingerprint(), keep], sort_keys=True, default=str)
+
+    def get(self, cfg: Config, panel: Panel, progress: Any = None
+            ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+        """``(episodes, features, cached)`` of ``panel`` under ``cfg``; built on a miss."""
+        from ..episodes import build_episodes
+        from ..features import build_features
+
+        k = self.key(cfg, panel)
+        if k in self._items:
+            self._items.move_to_end(k)
+            self.hits += 1
+            return (*self._items[k], True)
+        self.misses += 1
+        eps = build_episodes(panel, cfg)
+        if len(eps):
+            order = np.argsort(pd.DatetimeIndex(eps["entry_time"]).asi8, kind="stable")
+            eps = eps.iloc[order].reset_index(drop=True)
+        feats = build_features(panel, eps, cfg, progress=progress)
+        self._items[k] = (eps, feats)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return eps, feats, False
+
+
+@dataclass
+class StrategyData:
+    """What every trial of one invocation shares: the search panel only, and the cache."""
+
+    panel: Panel
+    validation_start: pd.Timestamp
+    fingerprint: str
+    n_validation_bars: int
+    cache: EpisodeCache = field(repr=False, default_factory=lambda: EpisodeCache(4))
+
+
+def prepare_strategy_data(panel: Panel, cfg: Config) -> StrategyData:
+    """Cut the validation period off ``panel`` (before anything is built) and open a cache."""
+    search, vstart = split_validation(panel, cfg)
+    return StrategyData(search, vstart, search.fingerprint(), panel.n_bars - search.n_bars,
+                        EpisodeCache(cfg.tuning.strategy.cache_size))
+
+
+def strategy_figures(result: Any, cfg: Config) -> dict[str, Any]:
+    """Objective figures of ``tuning.strategy.strategy`` from a backtest result."""
+    from ..backtest import daily_returns
+
+    s = cfg.tuning.strategy.strategy
+    if s not in result.strategies:
+        raise ConfigError(f"tuning.strategy.strategy={s!r} is not a backtest strategy; use one "
+                          f"of {', '.join(result.strategies)}")
+    m = result.metrics
+    daily = daily_returns(result.equity[s])
+    sd = float(np.std(daily, ddof=1)) if len(daily) > 2 else float("nan")
+    sharpe = float(np.mean(daily) / sd * math.sqrt(365)) if sd > 0 else float("nan")
+    out = {"trades": float(m[f"{s}.trades"]), "net_bp": float(m[f"{s}.net_bp_per_trade"]),
+           "sharpe_daily": sharpe, "total_return": float(m[f"{s}.total_return"]),
+           "max_drawdown": float(m[f"{s}.max_drawdown"]),
+           "deflated_sharpe": float(m.get(f"{s}.deflated_sharpe", float("nan"))),
+           "start": str(result.start), "end": str(result.end)}
+    metric = "net_bp" if cfg.tuning.strategy.objective == "net_bp" else "sharpe_daily"
+    enough = out["trades"] >= cfg.tuning.strategy.min_trades and math.isfinite(out[metric])
+    out["value"] = float(out[metric]) if enough else float(cfg.tuning.strategy.floor)
+    out["below_min_trades"] = not enough
+    out["daily_returns"] = [float(x) for x in daily]
+    return out
+
+
+def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None) -> dict[str, Any]:
+    """One trial's figures: the walk-forward backtest of the search panel (never validation)."""
+    from ..backtest import run_backtest
+
+    ev = search_config(cfg)
+    t0 = time.perf_counter()
+    eps, feats, cached = data.cache.get(ev, data.panel, progress)
+    built = time.perf_counter() - t0
+    if len(eps) == 0:
+        raise RevertibleError("no divergence episodes in the search period with these settings")
+    res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True)
+    out = strategy_figures(res, cfg)
+    out["cached"] = cached
+    out["timings"] = {"episodes_features_s": built, **res.timings}
+    return out
+
+
+def validate_strategy(panel: Panel, cfg: Config, validation_start: pd.Timestamp,
+                      n_trials: int) -> tuple[dict[str, Any], Any]:
+    """Backtest ``cfg`` once on ``[validation_start, end]`` of the full ``panel``.
+
+    Same evaluator as the search (:func:`search_config`); ``backtest.n_trials = n_trials`` so the
+    result's deflated Sharpe accounts for the search. Returns ``(figures, BacktestResult)``.
+    """
+    from ..backtest import run_backtest
+
+    ev = search_config(cfg)
+    ev = ev.model_copy(update={"backtest": ev.backtest.model_copy(
+        update={"n_trials": int(n_trials)})})
+    res = run_backtest(ev, panel, walk_forward=True, since=validation_start)
+    return strategy_figures(res, ev), res
