@@ -363,6 +363,12 @@ def test_cli_sectors(tmp_path, market):
     assert len(pd.read_csv(tmp_path / "s.csv")) == 6
     res = runner.invoke(app, ["sectors", str(cfg), "--sector", "nope"])
     assert res.exit_code == 2 and "known sectors: demo" in res.output
+    # the same view from the correlation engine's command
+    res = runner.invoke(app, ["pairs", str(cfg), "--sector", "demo", "--out",
+                              str(tmp_path / "p.csv"), "--heatmap", str(tmp_path / "p.png")])
+    assert res.exit_code == 0, res.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "p.csv"), pd.read_csv(tmp_path / "s.csv"))
+    assert (tmp_path / "p.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------------------------------

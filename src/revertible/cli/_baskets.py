@@ -101,20 +101,30 @@ def sectors(
 
     Config ``baskets.sectors`` maps assets to sectors (default: a small map for the shared data).
     """
-    from ..baskets import plot_sector_heatmap, sector_pairs
-    from ..io import write_table
     from ..universe import sector_map
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)
-    mapping = sector_map(panel.assets, cfg.baskets.sectors)
-    if sector is None:
-        counts: dict[str, list[str]] = {}
-        for a, s in sorted(mapping.items()):
-            counts.setdefault(s, []).append(a.split("/")[0])
-        for s, names in sorted(counts.items()):
-            out.print(f"{s} ({len(names)}): {' '.join(names)}")
+    if sector is not None:
+        sector_report(panel, cfg, sector, at, out_path, heatmap)
         return
+    mapping = sector_map(panel.assets, cfg.baskets.sectors)
+    counts: dict[str, list[str]] = {}
+    for a, s in sorted(mapping.items()):
+        counts.setdefault(s, []).append(a.split("/")[0])
+    for s, names in sorted(counts.items()):
+        out.print(f"{s} ({len(names)}): {' '.join(names)}")
+
+
+def sector_report(panel, cfg, sector: str, at: str | None, out_path: Path | None,
+                  heatmap: Path | None) -> None:
+    """Print one sector's pairs (30-day correlation, funding differential); write table/heatmap.
+
+    Shared by ``revertible sectors --sector`` and ``revertible pairs --sector``.
+    """
+    from ..baskets import plot_sector_heatmap, sector_pairs
+    from ..io import write_table
+
     df = sector_pairs(panel, cfg, sector, at)
     out.print(f"sector {sector}: {len(df)} pairs at {df['time'].iloc[0] if len(df) else at}")
     if len(df):

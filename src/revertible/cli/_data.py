@@ -82,6 +82,10 @@ def pairs(
     all_pairs: Annotated[
         bool, typer.Option("--all", help="Include ineligible pairs with the reason.")
     ] = False,
+    sector: Annotated[
+        str | None, typer.Option(help="Only this sector (baskets.sectors / the default map): its "
+                                      "clustered heatmap with funding differentials.")
+    ] = None,
 ) -> None:
     """Correlation engine: pairs eligible as of a date, with 30/60/90-day correlations."""
     from ..io import write_table
@@ -89,6 +93,11 @@ def pairs(
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)
+    if sector is not None:
+        from ._baskets import sector_report
+
+        sector_report(panel, cfg, sector, at, out_path, heatmap)
+        return
     try:
         df = eligible_pairs(panel, cfg.universe, at, include_ineligible=all_pairs)
     except ValueError as exc:
