@@ -8,12 +8,10 @@ from ._market import (
     TRUTH_COLUMNS,
     PairSpec,
     generate_market,
-    ou_phi,
-    simulate_ou_pair,
-    simulate_random_walk_pair,
     write_market,
 )
 from ._momentum import momentum_panel, simulate_momentum_pair
+from ._pairs import ou_phi, simulate_ou_pair, simulate_random_walk_pair
 
 __all__ = [
     "generate_cluster_market",
