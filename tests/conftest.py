@@ -49,3 +49,28 @@ def cli_output(result) -> str:
     """A CLI result's output without the one-off compile notice (cold numba cache)."""
     lines = [ln for ln in result.output.splitlines() if not ln.startswith(_NOTICES)]
     return "\n".join(lines).strip()
+
+
+def make_market(folder: Path, n_assets: int, days: int, seed: int) -> Path:
+    """Write a generated hourly market (freqtrade feather files) to ``folder/data``; return it."""
+    from revertible.synthetic import generate_market, write_market
+
+    panel, truth = generate_market(n_assets=n_assets, n_bars=24 * days, seed=seed)
+    write_market(folder / "data", panel, truth)
+    return folder / "data"
+
+
+def write_cli_config(path: Path, market: Path, min_history_days: int,
+                     stores: Path | None = None) -> Path:
+    """A small config for CLI tests on a generated market (stores under ``stores`` if given)."""
+    text = (
+        f"data: {{path: {market}}}\n"
+        f"universe: {{min_abs_corr: 0.3, min_history_days: {min_history_days}, "
+        "min_quote_volume: 100000}\n"
+        "sizing: {min_abs_corr_exit: 0.3}\n"
+    )
+    if stores is not None:
+        text += (f"tracking: {{uri: 'sqlite:///{stores}/mlflow.db'}}\n"
+                 f"tuning: {{storage: 'sqlite:///{stores}/optuna.db'}}\n")
+    path.write_text(text)
+    return path

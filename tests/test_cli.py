@@ -7,32 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output
+from conftest import cli_output, make_market, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
-from revertible.synthetic import generate_market, write_market
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("market")
-    panel, truth = generate_market(n_assets=8, n_bars=24 * 120, seed=5)
-    write_market(folder / "data", panel, truth)
-    return folder / "data"
+    return make_market(tmp_path_factory.mktemp("market"), n_assets=8, days=120, seed=5)
 
 
 @pytest.fixture
 def cfg_file(tmp_path, market) -> Path:
-    p = tmp_path / "c.yaml"
-    p.write_text(
-        f"data: {{path: {market}}}\n"
-        "universe: {min_abs_corr: 0.3, min_history_days: 30, min_quote_volume: 100000}\n"
-        "sizing: {min_abs_corr_exit: 0.3}\n"
-    )
-    return p
+    return write_cli_config(tmp_path / "c.yaml", market, 30)
 
 
 def _copy_market(src: Path, dst: Path) -> Path:

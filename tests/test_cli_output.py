@@ -13,35 +13,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output
+from conftest import cli_output, make_market, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
 from revertible.config import TrackingConfig
-from revertible.synthetic import generate_market, write_market
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("market")
-    panel, truth = generate_market(n_assets=6, n_bars=24 * 60, seed=3)
-    write_market(folder / "data", panel, truth)
-    return folder / "data"
+    return make_market(tmp_path_factory.mktemp("market"), n_assets=6, days=60, seed=3)
 
 
 @pytest.fixture
 def cfg_file(tmp_path, market) -> Path:
-    p = tmp_path / "c.yaml"
-    p.write_text(
-        f"data: {{path: {market}}}\n"
-        "universe: {min_abs_corr: 0.3, min_history_days: 10, min_quote_volume: 100000}\n"
-        "sizing: {min_abs_corr_exit: 0.3}\n"
-        f"tracking: {{uri: 'sqlite:///{tmp_path}/store/mlflow.db'}}\n"
-        f"tuning: {{storage: 'sqlite:///{tmp_path}/store/optuna.db'}}\n"
-    )
-    return p
+    return write_cli_config(tmp_path / "c.yaml", market, 10, stores=tmp_path / "store")
 
 
 def run(*args, env=None):
@@ -118,8 +106,7 @@ def test_backtest_summary_is_for_people():
 def backtest_runs(tmp_path_factory):
     """Two real walk-forward backtests through the CLI, with and without --json."""
     tmp = tmp_path_factory.mktemp("bt")
-    panel, truth = generate_market(n_assets=6, n_bars=24 * 120, seed=5)
-    write_market(tmp / "data", panel, truth)
+    make_market(tmp, n_assets=6, days=120, seed=5)
     sets = [f"tracking.uri=sqlite:///{tmp}/mlflow.db",
             f"tracking.artifact_location={(tmp / 'artifacts').as_uri()}",
             "model.n_estimators=15", "cv.n_folds=2", "backtest.min_train_days=60",

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output
+from conftest import cli_output, make_market, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
 from revertible.config import load_config
-from revertible.synthetic import generate_market, write_market
+from revertible.synthetic import generate_market
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -26,23 +26,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("market")
-    panel, truth = generate_market(n_assets=6, n_bars=24 * 60, seed=3)
-    write_market(folder / "data", panel, truth)
-    return folder / "data"
+    return make_market(tmp_path_factory.mktemp("market"), n_assets=6, days=60, seed=3)
 
 
 @pytest.fixture
 def cfg_file(tmp_path, market) -> Path:
-    p = tmp_path / "c.yaml"
-    p.write_text(
-        f"data: {{path: {market}}}\n"
-        "universe: {min_abs_corr: 0.3, min_history_days: 10, min_quote_volume: 100000}\n"
-        "sizing: {min_abs_corr_exit: 0.3}\n"
-        f"tracking: {{uri: 'sqlite:///{tmp_path}/store/mlflow.db'}}\n"
-        f"tuning: {{storage: 'sqlite:///{tmp_path}/store/optuna.db'}}\n"
-    )
-    return p
+    return write_cli_config(tmp_path / "c.yaml", market, 10, stores=tmp_path / "store")
 
 
 def run(*args, env: dict[str, str] | None = None):
