@@ -292,5 +292,6 @@ def test_demo_sharpe_note_measures_the_planted_share():
     assert "entered after the model's holdout start" in flat
     assert "15.0 bp of its gross notional" in flat
     assert sharpe_note(t.iloc[:0], truth, {"model.sharpe": 6.5}) == ""
+    assert sharpe_note(t, truth, {"model.sharpe": 1.4}) == ""  # below the alarm: nothing to say
     early = t.assign(signal_time=cut - pd.Timedelta(hours=1))
     assert "NOT after" in sharpe_note(early, truth, {"model.sharpe": 6.5})
