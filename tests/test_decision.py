@@ -459,7 +459,7 @@ def test_end_to_end_planted_market_directions_with_return_heads(tmp_path):
     cfg = load_config("configs/demo.yaml", [
         f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
         f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}",
-        "model.n_estimators=60", "cv.n_folds=3", "costs.venue=perp",
+        "model.n_estimators=60", "model.learning_rate=0.03", "cv.n_folds=3", "costs.venue=perp",
     ], data="unused")  # fmt: skip
     eps, feats = prepare_dataset(cfg, panel)
     model = train_model(cfg, panel=panel, register=False, dataset=(eps, feats))["model"]

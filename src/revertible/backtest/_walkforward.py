@@ -47,11 +47,14 @@ def fit_block_model(
     (:func:`revertible.model.return_model`, fitted as ``train`` fits its final heads: on the
     training rows' ``revert_return``/``continue_return`` in units of
     :func:`revertible.model.risk_scale`), so the block model has ``predict_outcomes``. The
+    training features are binned once (:class:`revertible.model.BinnedFeatures`) and every fit
+    of the block reuses the bins. The
     heads' own CV metrics are not computed (``train`` logs them; a backtest needs only the
     predictions). ``model.meta["label_cutoff"]`` is the latest label end used.
     """
     from ..features import FEATURE_GROUPS, feature_names
     from ..model import (
+        BinnedFeatures,
         CalibratedReversionModel,
         Calibrator,
         ReversionClassifier,
@@ -79,13 +82,15 @@ def fit_block_model(
     folds = cfg.backtest.calibration_folds
     cv_cfg = cfg if folds is None else cfg.model_copy(
         update={"cv": cfg.cv.model_copy(update={"n_folds": folds})})
-    cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar)
+    params = lgbm_params(cfg.model, cfg.seed)
+    binned = BinnedFeatures(X[feats], params)  # binned once: folds, classifier and heads reuse it
+    cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar, binned=binned)
     oof = cv["fold_id"] >= 0
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
-    clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)
-    clf.fit(X[feats], y)
+    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds)
+    clf.fit(binned.take(), y)
     tr = episodes.iloc[idx].reset_index(drop=True)
-    heads = return_model(cfg).fit(X[feats], tr[["revert_return", "continue_return"]],
+    heads = return_model(cfg).fit(binned.take(), tr[["revert_return", "continue_return"]],
                                   risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
     return CalibratedReversionModel(
         clf, calibrator, feats,

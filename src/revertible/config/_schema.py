@@ -191,8 +191,10 @@ class FeatureConfig(_Frozen):
 class ModelConfig(_Frozen):
     """LightGBM classifier and calibration."""
 
-    n_estimators: int = Field(400, ge=1)
-    learning_rate: float = Field(0.03, gt=0.0, le=1.0)
+    # 150 trees at 0.08 (was 400 at 0.03): the same purged-CV AUC (0.5623 both) on the spot
+    # episodes labelled before the first walk-forward block (2024-04-27), at 2.6x less work
+    n_estimators: int = Field(150, ge=1)
+    learning_rate: float = Field(0.08, gt=0.0, le=1.0)
     num_leaves: int = Field(31, ge=2)
     max_depth: int = Field(-1, ge=-1)
     min_child_samples: int = Field(100, ge=1)

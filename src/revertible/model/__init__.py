@@ -9,6 +9,8 @@ from ._cv import (
     walk_forward_folds,
 )
 from ._estimator import (
+    BinnedFeatures,
+    BinnedRows,
     CalibratedReversionModel,
     Calibrator,
     ReversionClassifier,
@@ -43,6 +45,8 @@ __all__ = [
     "Calibrator",
     "CalibratedReversionModel",
     "lgbm_params",
+    "BinnedFeatures",
+    "BinnedRows",
     "ReturnModel",
     "ReturnRegressor",
     "risk_scale",

@@ -8,6 +8,14 @@
 * :class:`CalibratedReversionModel`: classifier + calibrator + feature list (+ the return heads,
   :class:`revertible.model.ReturnModel`): what is logged to MLflow and scores new divergences.
   Scoring checks the input columns against the feature list.
+* :class:`BinnedFeatures`: a feature table binned once for LightGBM. Several fits on the same
+  rows or on row subsets (calibration folds, the final classifier, the return heads of one
+  walk-forward block) then reuse the bins (``lgb.Dataset.subset``) instead of binning the table
+  again for each fit: binning 300k rows x 50 features costs about 1.5 s, a subset about 0.1 s.
+  A fit on all the rows of a :class:`BinnedFeatures` is the same model as a fit on the frame.
+
+Every fit goes through :func:`train_booster` (``lgb.train`` on the sklearn-style parameters of
+:func:`lgbm_params`); fitted estimators hold a ``lightgbm.Booster``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from ..config import ModelConfig
 from ..errors import ModelError
 
-__all__ = ["ReversionClassifier", "Calibrator", "CalibratedReversionModel", "lgbm_params"]
+__all__ = ["ReversionClassifier", "Calibrator", "CalibratedReversionModel", "lgbm_params",
+           "BinnedFeatures", "BinnedRows", "train_booster", "booster_predict"]
 
 _EPS = 1e-6
 
@@ -50,13 +59,150 @@ def lgbm_params(mc: ModelConfig, seed: int) -> dict[str, Any]:
     }
 
 
+#: Parameters that shape the binned dataset; fits sharing a :class:`BinnedFeatures` must agree.
+_DATASET_KEYS = ("max_bin", "min_child_samples", "min_data_in_bin", "verbose")
+
+
+def _dataset_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in _DATASET_KEYS if k in params}
+
+
+class BinnedFeatures:
+    """A feature table binned once for LightGBM; fits on its rows reuse the bins.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Feature columns, rows in time order.
+    params : dict
+        The fits' parameters (:func:`lgbm_params`); the ones that shape the bins
+        (``max_bin``, ``min_child_samples``, ...) must be those of every fit that uses it.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"f": np.arange(300.0)})
+    >>> b = BinnedFeatures(X, {"verbose": -1})
+    >>> rows = b.take(np.arange(100))
+    >>> len(rows), rows.columns
+    (100, ['f'])
+    """
+
+    def __init__(self, X: pd.DataFrame, params: dict[str, Any]):
+        self.columns = [str(c) for c in X.columns]
+        self.n_rows = len(X)
+        self.params = _dataset_params(params)
+        self._data = lgb.Dataset(X, label=np.zeros(len(X)), params=dict(self.params),
+                                 free_raw_data=True).construct()  # fmt: skip
+
+    def take(self, rows: np.ndarray | None = None) -> BinnedRows:
+        """The rows ``rows`` (positions, increasing; None: all) as a fit input."""
+        idx = np.arange(self.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.n_rows):
+            raise IndexError(f"rows must lie in [0, {self.n_rows}), got [{idx.min()}, {idx.max()}]")
+        return BinnedRows(self, idx)
+
+
+class BinnedRows:
+    """Rows of a :class:`BinnedFeatures`: what :func:`train_booster` takes in place of a frame."""
+
+    def __init__(self, binned: BinnedFeatures, rows: np.ndarray):
+        self.binned = binned
+        self.rows = rows
+        self.columns = binned.columns
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def select(self, positions: np.ndarray) -> BinnedRows:
+        """The rows at ``positions`` (0-based, increasing) of these rows."""
+        return BinnedRows(self.binned, self.rows[np.asarray(positions, dtype=np.int64)])
+
+    def head(self, n: int) -> BinnedRows:
+        """The first ``n`` rows."""
+        return BinnedRows(self.binned, self.rows[:n])
+
+    def tail(self, n: int) -> BinnedRows:
+        """The last ``n`` rows."""
+        return BinnedRows(self.binned, self.rows[len(self.rows) - n:])
+
+    def dataset(self, y: np.ndarray, params: dict[str, Any]) -> lgb.Dataset:
+        """A LightGBM dataset of these rows with label ``y``, on the shared bins."""
+        got = _dataset_params(params)
+        if got != self.binned.params:
+            raise ValueError(f"the fit's dataset parameters {got} differ from the binned "
+                             f"features' {self.binned.params}; bin with the fit's parameters")
+        d = self.binned._data.subset(self.rows.astype(np.int32)).construct()
+        d.set_label(np.asarray(y, dtype=float))
+        return d
+
+
+def _as_dataset(X: pd.DataFrame | BinnedRows, y: np.ndarray, params: dict[str, Any]
+                ) -> lgb.Dataset:  # fmt: skip
+    if isinstance(X, BinnedRows):
+        return X.dataset(y, params)
+    return lgb.Dataset(X, label=np.asarray(y, dtype=float), params=_dataset_params(params),
+                       free_raw_data=True)  # fmt: skip
+
+
+def _head(X: pd.DataFrame | BinnedRows, n: int) -> pd.DataFrame | BinnedRows:
+    return X.head(n) if isinstance(X, BinnedRows) else X.iloc[:n]
+
+
+def _tail(X: pd.DataFrame | BinnedRows, n: int) -> pd.DataFrame | BinnedRows:
+    return X.tail(n) if isinstance(X, BinnedRows) else X.iloc[len(X) - n:]
+
+
+def train_booster(
+    params: dict[str, Any], X: pd.DataFrame | BinnedRows, y: np.ndarray, objective: str,
+    early_stopping_rounds: int = 0, valid_frac: float = 0.15,
+) -> tuple[lgb.Booster, int]:
+    """Fit a LightGBM booster; return it and its number of trees.
+
+    ``params`` are :func:`lgbm_params` (sklearn names, which LightGBM takes as aliases);
+    ``X`` a frame or :class:`BinnedRows` in time order. With ``early_stopping_rounds > 0`` (and
+    at least 200 rows) the last ``valid_frac`` of the rows are the validation set of a first
+    fit, and the final fit on all rows uses its best number of trees.
+    """
+    p = {k: v for k, v in params.items() if k != "n_estimators"}
+    p["objective"] = objective
+    n_trees = int(params.get("n_estimators", 100))
+    y = np.asarray(y, dtype=float)
+    if early_stopping_rounds > 0 and len(y) >= 200:
+        n_val = max(50, int(len(y) * valid_frac))
+        dt = _as_dataset(_head(X, len(y) - n_val), y[:-n_val], params)
+        if isinstance(X, BinnedRows):
+            dv = _as_dataset(_tail(X, n_val), y[-n_val:], params)
+        else:  # the validation rows binned like the training rows
+            dv = lgb.Dataset(_tail(X, n_val), label=y[-n_val:], reference=dt,
+                             params=_dataset_params(params))  # fmt: skip
+        first = lgb.train(p, dt, num_boost_round=n_trees, valid_sets=[dv],
+                          callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+        n_trees = max(1, int(first.best_iteration or n_trees))
+    booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees)
+    return booster, n_trees
+
+
+def booster_predict(booster: Any, X: pd.DataFrame, columns: Any, proba: bool = False
+                    ) -> np.ndarray:  # fmt: skip
+    """Predictions of a fitted booster on ``X[columns]``.
+
+    ``booster`` is a ``lightgbm.Booster`` (this version) or an sklearn ``LGBMModel`` (models
+    pickled by earlier versions). With ``proba`` the result is the positive-class probability.
+    """
+    data = X[list(columns)]
+    if isinstance(booster, lgb.LGBMModel):
+        return booster.predict_proba(data)[:, 1] if proba else booster.predict(data)
+    return booster.predict(data)
+
+
 class ReversionClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM binary classifier with time-ordered early stopping.
 
     Parameters
     ----------
     params : dict
-        LightGBM ``LGBMClassifier`` parameters (see :func:`lgbm_params`).
+        LightGBM parameters, sklearn names (see :func:`lgbm_params`).
     early_stopping_rounds : int
         0 disables early stopping; otherwise stop when the validation log loss has not improved
         for this many rounds.
@@ -70,33 +216,26 @@ class ReversionClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.valid_frac = valid_frac
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> ReversionClassifier:
-        """Fit on rows sorted by time (the caller's order is taken as time order)."""
+    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray) -> ReversionClassifier:
+        """Fit on rows sorted by time (the caller's order is taken as time order).
+
+        ``X`` is a frame or :class:`BinnedRows` (bins shared with other fits).
+        """
         y = np.asarray(y, dtype=int)
-        params = dict(self.params or {})
         self.classes_ = np.array([0, 1])
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         if len(np.unique(y)) < 2:
             raise ModelError("training labels are all one class; widen the data or the dates")
-        if self.early_stopping_rounds > 0 and len(y) >= 200:
-            n_val = max(50, int(len(y) * self.valid_frac))
-            Xt, yt, Xv, yv = X.iloc[:-n_val], y[:-n_val], X.iloc[-n_val:], y[-n_val:]
-            model = lgb.LGBMClassifier(**params)
-            model.fit(
-                Xt, yt, eval_set=[(Xv, yv)], eval_metric="binary_logloss",
-                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-            )
-            self.best_iteration_ = int(model.best_iteration_ or params.get("n_estimators", 100))
-            params["n_estimators"] = max(1, self.best_iteration_)
-        model = lgb.LGBMClassifier(**params)
-        model.fit(X, y)
-        self.booster_ = model
-        self.n_estimators_ = params.get("n_estimators")
+        self.booster_, self.n_estimators_ = train_booster(
+            dict(self.params or {}), X, y, "binary", self.early_stopping_rounds, self.valid_frac)
+        if self.early_stopping_rounds > 0:
+            self.best_iteration_ = self.n_estimators_
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Raw (uncalibrated) class probabilities, shape (n, 2)."""
-        return self.booster_.predict_proba(X[list(self.feature_names_in_)])
+        p1 = booster_predict(self.booster_, X, self.feature_names_in_, proba=True)
+        return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Class with the higher raw probability."""
@@ -104,7 +243,9 @@ class ReversionClassifier(ClassifierMixin, BaseEstimator):
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:
         """Importance per feature (``gain`` or ``split``), sorted descending."""
-        imp = self.booster_.booster_.feature_importance(importance_type=kind)
+        b = self.booster_
+        b = b.booster_ if isinstance(b, lgb.LGBMModel) else b
+        imp = b.feature_importance(importance_type=kind)
         return pd.Series(imp, index=self.feature_names_in_).sort_values(ascending=False)
 
 

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..errors import ModelError
+from ._estimator import BinnedRows, booster_predict, train_booster
 
 __all__ = [
     "DIRECTIONS",
@@ -95,30 +95,28 @@ class ReturnRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.valid_frac = valid_frac
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> ReturnRegressor:
-        """Fit on rows sorted by time (the caller's order is taken as time order)."""
+    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray) -> ReturnRegressor:
+        """Fit on rows sorted by time (the caller's order is taken as time order).
+
+        ``X`` is a frame or :class:`revertible.model.BinnedRows` (bins shared with other fits).
+        """
         y = np.asarray(y, dtype=float)
         if len(y) < 20 or not np.isfinite(y).all():
             raise ModelError(
                 f"return head: need at least 20 finite targets, got {int(np.isfinite(y).sum())} "
                 f"of {len(y)}; widen the data or the dates"
             )
-        params = {**(self.params or {}), "objective": self.objective}
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        if self.early_stopping_rounds > 0 and len(y) >= 200:
-            n_val = max(50, int(len(y) * self.valid_frac))
-            m = lgb.LGBMRegressor(**params)
-            m.fit(X.iloc[:-n_val], y[:-n_val], eval_set=[(X.iloc[-n_val:], y[-n_val:])],
-                  callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
-            self.best_iteration_ = int(m.best_iteration_ or params.get("n_estimators", 100))
-            params["n_estimators"] = max(1, self.best_iteration_)
-        self.booster_ = lgb.LGBMRegressor(**params).fit(X, y)
-        self.n_estimators_ = params.get("n_estimators")
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.booster_, self.n_estimators_ = train_booster(
+            dict(self.params or {}), X, y, self.objective, self.early_stopping_rounds,
+            self.valid_frac)
+        if self.early_stopping_rounds > 0:
+            self.best_iteration_ = self.n_estimators_
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted target for each row."""
-        return self.booster_.predict(X[list(self.feature_names_in_)])
+        return booster_predict(self.booster_, X, self.feature_names_in_)
 
 
 class ReturnModel(BaseEstimator):
@@ -143,10 +141,12 @@ class ReturnModel(BaseEstimator):
     def _head(self, objective: str) -> ReturnRegressor:
         return ReturnRegressor(self.params, objective, self.early_stopping_rounds)
 
-    def fit(self, X: pd.DataFrame, returns: pd.DataFrame, scale: np.ndarray) -> ReturnModel:
+    def fit(self, X: pd.DataFrame | BinnedRows, returns: pd.DataFrame, scale: np.ndarray
+            ) -> ReturnModel:  # fmt: skip
         """Fit on features ``X``, realised ``returns`` (``<direction>_return`` columns), ``scale``.
 
         Rows (time-sorted) whose scale or return is not finite (no entry fill) are left out.
+        ``X`` is a frame or :class:`revertible.model.BinnedRows` (bins shared with other fits).
         """
         scale = np.asarray(scale, dtype=float)
         r = {d: returns[f"{d}_return"].to_numpy(dtype=float, na_value=np.nan)
@@ -155,7 +155,8 @@ class ReturnModel(BaseEstimator):
         self.n_train_ = int(ok.sum())
         self.mirror_ = bool(np.array_equal(r["continue"][ok], -r["revert"][ok]))
         self.features_ = list(X.columns)
-        Xo = X.iloc[np.flatnonzero(ok)]
+        keep = np.flatnonzero(ok)
+        Xo = X.select(keep) if isinstance(X, BinnedRows) else X.iloc[keep]
         self.heads_: dict[str, tuple[ReturnRegressor, ReturnRegressor]] = {}
         for d in DIRECTIONS:
             if d == "continue" and self.mirror_:

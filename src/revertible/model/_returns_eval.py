@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..config import Config, CostConfig
+from ._estimator import BinnedFeatures
 from ._returns import DIRECTIONS, ReturnModel
 
 __all__ = ["net_cost", "return_metrics", "cross_validate_returns", "return_model"]
@@ -81,9 +82,12 @@ def return_model(cfg: Config) -> ReturnModel:
 
 def cross_validate_returns(
     X: pd.DataFrame, returns: pd.DataFrame, scale: np.ndarray, cost: np.ndarray, folds: list,
-    cfg: Config, features: list[str],
+    cfg: Config, features: list[str], binned: BinnedFeatures | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold predictions of the return heads on ``folds`` and their pooled metrics.
+
+    ``binned``: ``X[features]`` binned once (:class:`revertible.model.BinnedFeatures`), reused
+    by every fold's fits.
 
     Returns ``pred`` (frame of ``<direction>_mean``/``_m2``, NaN outside test blocks),
     ``fold_id``, ``metrics`` (flat, ``cv.<direction>.<metric>`` and
@@ -95,8 +99,8 @@ def cross_validate_returns(
     pred = pd.DataFrame(np.nan, index=X.index, columns=cols)
     for i, f in enumerate(folds):
         fold_id[f.test] = i
-        m = return_model(cfg).fit(X.iloc[f.train][features], returns.iloc[f.train],
-                                  scale[f.train])
+        Xf = X.iloc[f.train][features] if binned is None else binned.take(f.train)
+        m = return_model(cfg).fit(Xf, returns.iloc[f.train], scale[f.train])
         pred.iloc[f.test] = m.predict(X.iloc[f.test][features], scale[f.test])[cols].to_numpy()
     sel = fold_id >= 1
     metrics: dict[str, float] = {}
@@ -115,16 +119,17 @@ def cross_validate_returns(
 
 def train_returns(
     cfg: Config, eps: pd.DataFrame, feats: pd.DataFrame, split: dict[str, Any], folds: list,
-    features: list[str],
+    features: list[str], binned: BinnedFeatures | None = None,
 ) -> dict[str, Any]:
     """Walk-forward CV, final fit and holdout evaluation of the return heads (one training run).
 
     ``split`` is :func:`revertible.model.development_split`'s result and ``folds`` the
-    classifier's folds. The final heads are fitted on the whole development set; the holdout is
-    predicted once by them. Returns ``model`` (fitted :class:`ReturnModel`), flat ``metrics``
-    (``returns.{cv,holdout}.<direction>.<metric>``), ``deciles`` (one table: split, direction,
-    decile, n, predicted_net, realised_net) and ``sets`` (``{label: (predicted, realised)}``
-    net returns for the plot).
+    classifier's folds (``binned``: the development features binned once, as in
+    :func:`cross_validate_returns`). The final heads are fitted on the whole development set;
+    the holdout is predicted once by them. Returns ``model`` (fitted :class:`ReturnModel`),
+    flat ``metrics`` (``returns.{cv,holdout}.<direction>.<metric>``), ``deciles`` (one table:
+    split, direction, decile, n, predicted_net, realised_net) and ``sets``
+    (``{label: (predicted, realised)}`` net returns for the plot).
     """
     from ._returns import risk_scale
 
@@ -134,8 +139,10 @@ def train_returns(
     cost_all = net_cost(cfg.costs, eps["beta"])
     R = eps[cols].iloc[dev].reset_index(drop=True)
     Xd = split["X"]
-    cv = cross_validate_returns(Xd, R, scale_all[dev], cost_all[dev], folds, cfg, features)
-    model = return_model(cfg).fit(Xd[features], R, scale_all[dev])
+    cv = cross_validate_returns(Xd, R, scale_all[dev], cost_all[dev], folds, cfg, features,
+                                binned)  # fmt: skip
+    model = return_model(cfg).fit(Xd[features] if binned is None else binned.take(), R,
+                                  scale_all[dev])  # fmt: skip
     metrics = {f"returns.{k}": v for k, v in cv["metrics"].items()}
     tables = [t.assign(split="cv", direction=d) for d, t in cv["deciles"].items()]
     sel = cv["fold_id"] >= 1

@@ -36,7 +36,14 @@ from ..costs import effective_costs
 from ..data import Panel
 from ..errors import RevertibleError
 from ._cv import holdout_split, label_end, walk_forward_folds
-from ._estimator import CalibratedReversionModel, Calibrator, ReversionClassifier, lgbm_params
+from ._estimator import (
+    BinnedFeatures,
+    BinnedRows,
+    CalibratedReversionModel,
+    Calibrator,
+    ReversionClassifier,
+    lgbm_params,
+)
 from ._metrics import classification_metrics
 from ._returns import RISK_COLUMNS
 from ._returns_eval import train_returns
@@ -132,12 +139,15 @@ def _baseline_model(cols: list[str] | None, seed: int):
 
 
 def _fit_predict(kind: str, X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, cfg: Config,
-                 features: list[str]) -> np.ndarray:
-    """Fit model ``kind`` on (X, y) and return raw probabilities on ``Xt``."""
+                 features: list[str], binned: BinnedRows | None = None) -> np.ndarray:
+    """Fit model ``kind`` on (X, y) and return raw probabilities on ``Xt``.
+
+    ``binned``: the rows of ``X`` already binned (LightGBM only; same features).
+    """
     if kind == "lgbm":
         clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed),
                                   cfg.model.early_stopping_rounds)
-        clf.fit(X[features], y)
+        clf.fit(X[features] if binned is None else binned, y)
         return clf.predict_proba(Xt[features])[:, 1]
     cols = BASELINES[kind]
     if cols is None:
@@ -151,11 +161,14 @@ def cross_validate(
     X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
     features: list[str], kinds: list[str], bar: pd.Timedelta,
     on_fold: Callable[[int, int], None] | None = None,
+    binned: BinnedFeatures | None = None,
 ) -> dict[str, Any]:
     """Purged walk-forward CV for the model and the baselines on the same folds.
 
     Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
     probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
+    ``binned`` (``X[features]`` binned once, :class:`revertible.model.BinnedFeatures`) lets the
+    LightGBM fold fits reuse the bins.
     """
     folds = make_folds(cfg, entry, end, bar)
     n = len(y)
@@ -164,8 +177,9 @@ def cross_validate(
     for i, f in enumerate(folds):
         fold_id[f.test] = i
         for kind in kinds:
+            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
             raw[kind][f.test] = _fit_predict(kind, X.iloc[f.train], y[f.train], X.iloc[f.test],
-                                             cfg, features)
+                                             cfg, features, rows)
         if on_fold is not None:
             on_fold(i + 1, len(folds))
     # walk-forward calibration of the LightGBM scores
@@ -252,16 +266,19 @@ def train(
     kinds = ["lgbm", *BASELINES]
     say(f"training on {len(dev)} development episodes ({len(features)} features), holdout from "
         f"{hstart:%Y-%m-%d %H:%M} ({len(hold)} episodes)")
+    params = lgbm_params(cfg.model, cfg.seed)
+    binned = BinnedFeatures(Xd[features], params)  # every LightGBM fit below reuses the bins
     with bar_ctx("walk-forward folds") as update:
-        cv = cross_validate(Xd, yd, ed, nd, cfg, features, kinds, bar, on_fold=update)
+        cv = cross_validate(Xd, yd, ed, nd, cfg, features, kinds, bar, on_fold=update,
+                            binned=binned)  # fmt: skip
     # final calibrator on all out-of-fold raw scores; final classifier on all development data
     oof = cv["fold_id"] >= 0
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], yd[oof])
-    clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed), cfg.model.early_stopping_rounds)
-    clf.fit(Xd[features], yd)
+    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds)
+    clf.fit(binned.take(), yd)
     nonnull = [f for f in features if Xd[f].notna().any()]
     with bar_ctx("return model (folds)") as _:
-        ret = train_returns(cfg, eps, feats, split, cv["folds"], features)
+        ret = train_returns(cfg, eps, feats, split, cv["folds"], features, binned=binned)
     model = CalibratedReversionModel(
         clf, calibrator, features,
         meta={"nonnull_features": nonnull,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import Config
 from ..data import Panel
-from ..model import Calibrator, Fold, classification_metrics
+from ..model import BinnedFeatures, Calibrator, Fold, classification_metrics, lgbm_params
 from ..model._train import (
     _fit_predict,
     development_split,
@@ -94,10 +94,13 @@ def evaluate_cv(
     cal = np.full(n, np.nan)
     base_scored = float(y[folds[1].train].mean())
     out: dict[str, float] = {}
+    # binned once per trial with the trial's settings, as `train` bins its development set
+    binned = BinnedFeatures(data.X[data.features], lgbm_params(cfg.model, cfg.seed))
     for i, f in enumerate(folds):
         fold_id[f.test] = i
         raw[f.test] = _fit_predict("lgbm", data.X.iloc[f.train], y[f.train],
-                                   data.X.iloc[f.test], cfg, data.features)
+                                   data.X.iloc[f.test], cfg, data.features,
+                                   binned.take(f.train))  # fmt: skip
         if i == 0:
             p = raw[f.test]
         else:
