@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  value {fig['value']:.4f} ({fig['trades']:.0f} trades, net {fig['net_bp']:.2f} "
               f"bp/trade)  wall {wall:.1f}s  CPU {cpu:.1f}s  episodes cache {cache}, "
               f"predictions cache {pcache}  load {la0:.2f} -> {load1():.2f}")
+        print(f"  {fig['n_blocks']:.0f} walk-forward blocks, {fig['train_rows']:.0f} training rows "
+              "in all")
         print("  " + "  ".join(f"{k} {v:.1f}s" for k, v in stages.items()), flush=True)
         rows.append((wall, cpu))
     if prof is not None:

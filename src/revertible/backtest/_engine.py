@@ -145,7 +145,7 @@ from ._plans import (
     probability_plans,
     return_deciles,
 )
-from ._predict import WalkForwardPredictions, walk_forward_predictions
+from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
 from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
@@ -155,6 +155,7 @@ from ._signals import (
     exit_paths,
     order_keys,
 )
+from ._walkforward import fit_block_model  # the engine fits through this name (tests spy)
 
 __all__ = ["STRATEGIES", "RANKED", "BacktestResult", "strategy_names", "run_backtest"]
 
@@ -381,8 +382,9 @@ def run_backtest(
             wfp = predictions
         else:
             with bar_ctx("walk-forward models") as update:
-                wfp = walk_forward_predictions(cfg, episodes, features, start, end, bar,
-                                               heads_only=heads_only, say=say, update=update)
+                wfp = walk_forward_predictions(
+                    cfg, episodes, features, start, end, bar, heads_only=heads_only, say=say,
+                    update=update, fit=fit_block_heads if heads_only else fit_block_model)
         start, blocks = wfp.start, wfp.blocks
         prob, heads = wfp.probability.copy(), wfp.heads.copy()
         cutoff = wfp.cutoff.copy()

@@ -99,11 +99,14 @@ def walk_forward_predictions(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, start: pd.Timestamp,
     end: pd.Timestamp, bar: pd.Timedelta, *, heads_only: bool = False,
     say: Callable[[str], None] | None = None, update: Callable[..., Any] | None = None,
+    fit: Callable[..., Any] | None = None,
 ) -> WalkForwardPredictions:
     """Fit the walk-forward block models of ``[start, end]`` and predict their episodes.
 
     ``episodes`` are time-sorted and entered no later than ``end``; ``features`` has their
-    rows. Raises :class:`RevertibleError` when the first model would start after ``end``.
+    rows. ``fit(cfg, episodes, features, cutoff, bar)`` fits one block model (default
+    :func:`fit_block_heads` with ``heads_only``, else :func:`._walkforward.fit_block_model`).
+    Raises :class:`RevertibleError` when the first model would start after ``end``.
     """
     say = say or (lambda _m: None)
     update = update or (lambda *_a: None)
@@ -119,7 +122,7 @@ def walk_forward_predictions(
     prob = np.full(len(episodes), np.nan)
     heads = np.full((len(episodes), len(OUTCOME_MOMENTS)), np.nan)
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
-    fit = fit_block_heads if heads_only else fit_block_model
+    fit = fit or (fit_block_heads if heads_only else fit_block_model)
     rows_blocks = []
     for k, (bs, be) in enumerate(wf):
         m = fit(cfg, episodes, features, bs, bar)

@@ -317,6 +317,8 @@ def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
     out = strategy_figures(res, cfg)
     out["cached"] = cached
     out["predictions_cached"] = pred is not None
+    out["train_rows"] = float(res.blocks["n_train"].sum()) if len(res.blocks) else 0.0
+    out["n_blocks"] = float(len(res.blocks))
     out["timings"] = {"episodes_features_s": built, **res.timings}
     return out
 
