@@ -3,7 +3,8 @@
 Usage::
 
     PYTHONPATH=src python scripts/bench_trial.py [--config configs/binance-spot-1h.yaml]
-        [--trials 3] [--seed 0] [--vary all|replay] [--set KEY=VALUE ...] [--profile FILE]
+        [--trials 3] [--seed 0] [--vary all|replay] [--full] [--set KEY=VALUE ...]
+        [--profile FILE]
 
 Runs ``--trials`` trials of ``tuning.strategy.space`` (default: the default strategy space)
 the way ``revertible tune CONFIG --objective strategy`` does, without Optuna storage or MLflow:
@@ -13,16 +14,19 @@ the panel is loaded once and cut at the validation start
 :func:`revertible.tuning.evaluate_strategy` in this one process, so the per-process caches work
 as in a tune worker. ``--vary replay`` keeps the first trial's episode settings for every later
 trial and samples only the other dimensions (``sizing``, ``costs``, ``backtest``): the
-cache-hit case.
+cache-hit case. ``--full`` evaluates with ``light=False`` (the full walk-forward backtest of
+every strategy, no prediction cache: a trial as before the light evaluator), for an A/B on the
+same machine; the values must be the same.
 
 Per trial it prints the sampled config, the objective value and trade count, wall and CPU
 seconds (process user + system, all threads), whether the episode/feature tables and the
 walk-forward predictions came from the caches, the stage breakdown (episodes+features,
-models, exit paths, replay, metrics; ``other`` is the rest of the trial: signals, equity
-frames) and the 1-minute load average before and after. CPU is shared: compare CPU seconds
-across machines, wall only at a known load. ``--profile FILE`` writes a cProfile of the
-trials (``python -m pstats FILE``). A warm-up trial on a small slice first compiles the numba
-kernels (cached on disk afterwards) so the timed trials do not include compilation.
+models, exit paths, replay, metrics, each as wall/CPU seconds; ``other`` is the rest of the
+trial: signals, the decision) and the 1-minute load average before and after. The machine
+is shared: compare CPU seconds across runs, wall only at a known load. ``--profile FILE``
+writes a cProfile of the trials (``python -m pstats FILE``). A warm-up trial on a small slice
+first compiles the numba kernels (cached on disk afterwards), so the timed trials do not
+include compilation.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from revertible.data import load_panel
 from revertible.tuning import evaluate_strategy, prepare_strategy_data, suggest_params
 from revertible.tuning._strategy import _EPISODE_KEYS, config_with
 
-STAGES = (("episodes+features", ("episodes_features_s",)), ("models", ("models_s",)),
-          ("paths", ("paths_s",)), ("replay", ("simulation_s",)), ("metrics", ("metrics_s",)))
+STAGES = (("episodes+features", "episodes_features"), ("models", "models"), ("paths", "paths"),
+          ("replay", "simulation"), ("metrics", "metrics"))
+"""(printed name, key of ``timings``: ``<key>_s`` wall, ``<key>_cpu_s`` CPU)."""
 
 
 def cpu_s() -> float:
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="sampler seed")
     ap.add_argument("--vary", choices=("all", "replay"), default="all")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--full", action="store_true", help="light=False: the full backtest")
     ap.add_argument("--profile", default=None, metavar="FILE")
     args = ap.parse_args(argv)
 
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm-up: {type(exc).__name__}: {exc}")
     print(f"warm-up (12 assets): {time.perf_counter() - t0:.1f}s", flush=True)
 
+    print(f"evaluator: {'full (light=False)' if args.full else 'light'}")
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=args.seed))
     prof = cProfile.Profile() if args.profile else None
@@ -113,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         t0, c0 = time.perf_counter(), cpu_s()
         if prof is not None:
             prof.enable()
-        fig = evaluate_strategy(data, tcfg)
+        fig = evaluate_strategy(data, tcfg, light=not args.full)
         if prof is not None:
             prof.disable()
         wall, cpu = time.perf_counter() - t0, cpu_s() - c0
         tm = fig["timings"]
-        stages = {name: sum(tm.get(k, 0.0) for k in keys) for name, keys in STAGES}
-        stages["other"] = wall - sum(stages.values())
+        stages = {name: (tm.get(f"{k}_s", 0.0), tm.get(f"{k}_cpu_s", 0.0)) for name, k in STAGES}
+        stages["other"] = (wall - sum(v[0] for v in stages.values()),
+                           cpu - sum(v[1] for v in stages.values()))
         cache = "hit" if fig["cached"] else "miss"
         pcache = "hit" if fig.get("predictions_cached") else "miss"
         print(f"\ntrial {i}: {params}")
@@ -128,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
               f"predictions cache {pcache}  load {la0:.2f} -> {load1():.2f}")
         print(f"  {fig['n_blocks']:.0f} walk-forward blocks, {fig['train_rows']:.0f} training rows "
               "in all")
-        print("  " + "  ".join(f"{k} {v:.1f}s" for k, v in stages.items()), flush=True)
+        print("  wall/CPU s: " + "  ".join(f"{k} {w:.1f}/{c:.1f}" for k, (w, c) in stages.items()),
+              flush=True)
         rows.append((wall, cpu))
     if prof is not None:
         prof.dump_stats(args.profile)

@@ -311,7 +311,7 @@ def run_backtest(
     if sum(x is not None and x is not False for x in (model, walk_forward, probabilities)) > 1:
         raise RevertibleError("pass one of --model, --walk-forward (or given probabilities)")
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = panel.freq
     notes: list[str] = []
     if episodes is None:
@@ -349,6 +349,7 @@ def run_backtest(
     if outcomes is not None:
         heads = outcomes[list(OUTCOME_MOMENTS)].to_numpy(float)[order].copy()
     timings["episodes_s"] = time.perf_counter() - t0
+    timings["episodes_cpu_s"] = time.process_time() - c0
     if model is not None and since is None:
         hs = _utc((getattr(model, "meta", None) or {}).get("holdout_start"))
         if hs is not None and hs <= panel.times[-1]:
@@ -365,15 +366,16 @@ def run_backtest(
     if (walk_forward or model is not None) and features is None:
         from ..features import build_features
 
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         with bar_ctx("features (pairs)") as update:
             features = build_features(panel, episodes, cfg, progress=update)
         timings["features_s"] = time.perf_counter() - t1
+        timings["features_cpu_s"] = time.process_time() - c1
     entry = episodes["entry_time"]
     wfp = None
     if walk_forward:
         mode = "walk_forward"
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         if predictions is not None:
             if len(predictions.probability) != len(episodes):
                 raise ValueError(f"predictions have {len(predictions.probability)} rows, the "
@@ -389,6 +391,7 @@ def run_backtest(
         prob, heads = wfp.probability.copy(), wfp.heads.copy()
         cutoff = wfp.cutoff.copy()
         timings["models_s"] = time.perf_counter() - t1
+        timings["models_cpu_s"] = time.process_time() - c1
     elif model is not None:
         mode = "model"
         if hasattr(model, "check_sources"):
@@ -420,7 +423,7 @@ def run_backtest(
                    start, end)  # fmt: skip
     if len(sig) == 0:
         raise RevertibleError(f"no divergence entered between {start} and {end}: widen the range")
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     h_max = max(cfg.label.horizon, continue_horizon(cfg))
     with bar_ctx("exit paths (pairs)") as update:
         corr = _exit_corr(panel, sig["t"].to_numpy(np.int64), sig["ia"].to_numpy(np.int64),
@@ -428,8 +431,9 @@ def run_backtest(
     sig = sig.join(exit_paths(panel, sig, cfg, corr=corr))
     sig = sig.join(exit_paths(panel, sig, cfg, corr=corr, continuation=True).add_prefix("c_"))
     timings["paths_s"] = time.perf_counter() - t1
+    timings["paths_cpu_s"] = time.process_time() - c1
 
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     decided = bool(np.isfinite(sig[list(OUTCOME_MOMENTS)].to_numpy(float)).all(axis=1).any())
     scored = decided or np.isfinite(sig["probability"].to_numpy(float)).any()
     key = order_keys(sig, cfg.backtest.seed)
@@ -458,8 +462,9 @@ def run_backtest(
                 n_done += 1
                 update(n_done, len(mults) * len(bases))
     timings["simulation_s"] = time.perf_counter() - t1
+    timings["simulation_cpu_s"] = time.process_time() - c1
 
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     names = [_name(s, m) for m in mults for s in bases]
     t_start = int(sig["t"].min())
     last_exit = max([r.last_bar for r in runs.values()] + [int(sig["t"].max())])
@@ -511,7 +516,9 @@ def run_backtest(
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["metrics_s"] = time.perf_counter() - t1
+    timings["metrics_cpu_s"] = time.process_time() - c1
     timings["total_s"] = time.perf_counter() - t0
+    timings["total_cpu_s"] = time.process_time() - c0
     return BacktestResult(
         strategies=names, signals=sig, trades=trades, equity=equity, gross=gross,
         metrics=metrics, deciles=deciles, blocks=blocks, start=panel.times[t_start],
