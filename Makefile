@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean mlflow-ui
+.PHONY: install demo test bench bench-trial lint clean mlflow-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## Throughput (pair-bars/s), wall time and peak memory on the shared spot data.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+## Strategy-search trials (wall, CPU, caches, stage breakdown) on the shared spot data.
+bench-trial: $(STAMP)
+	$(BIN)/python scripts/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
 
 ## Style and static checks (ruff, configured in pyproject.toml).
 lint: $(STAMP)

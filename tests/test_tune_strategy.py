@@ -211,6 +211,7 @@ def test_same_settings_reuse_cached_episodes(market, mlflow_dir, tmp_path):
     cfg = _cfg(mlflow_dir, "tuning.strategy.space={sizing.min_edge: {low: 0.0, high: 0.02}}")
     res = tune_strategy(cfg, panel=market, trials=3, study="cache", storage=storage_url(tmp_path))
     assert res["cache"] == {"hits": 2, "misses": 1}  # only sizing varies: one episode table
+    assert res["prediction_cache"] == {"hits": 2, "misses": 1}  # and one set of block models
 
 
 # ---- processes: kill -9 and resume, two workers -------------------------------------------------

@@ -13,7 +13,14 @@ from ._engine import (
     strategy_names,
 )
 from ._ledger import TRADE_COLUMNS
-from ._metrics import performance_metrics, reversion_by_decile, strategy_metrics, trade_metrics
+from ._metrics import (
+    core_metrics,
+    performance_metrics,
+    reversion_by_decile,
+    strategy_metrics,
+    trade_metrics,
+)
+from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
 from ._report import (
     PLOTS,
     SPREAD_MIN_TRADES,
@@ -54,10 +61,14 @@ __all__ = [
     "model_filter",
     "walk_forward_blocks",
     "fit_block_model",
+    "fit_block_heads",
+    "walk_forward_predictions",
+    "WalkForwardPredictions",
     "run_backtest",
     "performance_metrics",
     "trade_metrics",
     "strategy_metrics",
+    "core_metrics",
     "reversion_by_decile",
     "bootstrap_mean_ci",
     "daily_returns",

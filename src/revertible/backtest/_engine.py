@@ -124,7 +124,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +137,7 @@ from ..data import Panel
 from ..errors import ModelError, RevertibleError
 from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
-from ._metrics import reversion_by_decile, strategy_metrics
+from ._metrics import core_metrics, reversion_by_decile, strategy_metrics
 from ._plans import (
     OUTCOME_MOMENTS,
     decided_plans,
@@ -145,6 +145,7 @@ from ._plans import (
     probability_plans,
     return_deciles,
 )
+from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
 from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
@@ -154,7 +155,7 @@ from ._signals import (
     exit_paths,
     order_keys,
 )
-from ._walkforward import fit_block_model, walk_forward_blocks
+from ._walkforward import fit_block_model  # the engine fits through this name (tests spy)
 
 __all__ = ["STRATEGIES", "RANKED", "BacktestResult", "strategy_names", "run_backtest"]
 
@@ -181,6 +182,17 @@ def strategy_names(multipliers: tuple[float, ...] | list[float]) -> list[str]:
 
 def _name(base: str, mult: float) -> str:
     return base if mult == 1.0 else f"{base}_{mult:g}x_costs"
+
+
+def _bases(strategies: Sequence[str] | None) -> list[str]:
+    """The base strategies to replay, in report order (all by default)."""
+    if strategies is None:
+        return list(STRATEGIES)
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise RevertibleError(f"strategies={list(strategies)!r}: give one or more of "
+                              f"{', '.join(STRATEGIES)}")
+    return [s for s in STRATEGIES if s in strategies]
 
 
 def _utc(ts: str | pd.Timestamp | None) -> pd.Timestamp | None:
@@ -214,6 +226,7 @@ class BacktestResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     n_trials: int = 1
+    predictions: WalkForwardPredictions | None = None  # walk-forward: reusable (run_backtest)
     book_risk: pd.DataFrame | None = None  # per strategy: shock_sigma daily loss / equity
     stress_loss: pd.DataFrame | None = None  # the same under the worse of all-0.95 and all-0
 
@@ -234,6 +247,10 @@ def run_backtest(
     until: str | pd.Timestamp | None = None,
     say: Callable[[str], None] | None = None,
     progress: Callable[..., Any] | None = None,
+    strategies: Sequence[str] | None = None,
+    light: bool = False,
+    heads_only: bool = False,
+    predictions: WalkForwardPredictions | None = None,
 ) -> BacktestResult:
     """Replay the divergences of ``[since, until]`` for every strategy (module docstring).
 
@@ -264,6 +281,23 @@ def run_backtest(
     since, until : str or Timestamp, optional
         Entry-time range (inclusive, UTC). With none of ``model``, ``walk_forward`` and
         ``probabilities``, only the naive strategies have trades.
+    strategies : sequence of str, optional
+        Base strategies (:data:`STRATEGIES`) to replay, at every cost multiplier; default all.
+        A strategy's trades do not depend on the others. The equity frames end at the range end
+        or the last exit of the strategies replayed (with ``until`` before the data's end, a
+        later exit of a strategy left out no longer extends them).
+    light : bool
+        Compute only the metrics a search objective reads (:func:`._metrics.core_metrics`:
+        performance, ledger counts, ``net_bp_per_trade`` without its bootstrap interval,
+        ``deflated_sharpe``, ``skipped_*``): no bootstrap, quarterly Sharpe, book-risk paths,
+        probability or return deciles (``book_risk``/``stress_loss`` are None, ``deciles``
+        empty). The figures it computes equal the full run's.
+    heads_only : bool
+        Walk-forward: fit only each block's return heads (:func:`._predict.fit_block_heads`);
+        the decided strategies trade as with the full block models, the probability is NaN.
+    predictions : WalkForwardPredictions, optional
+        Walk-forward: the predictions of an earlier run on the same episodes, range and
+        model/cv/walk-forward settings (``result.predictions``), reused instead of refitting.
 
     Returns
     -------
@@ -277,7 +311,7 @@ def run_backtest(
     if sum(x is not None and x is not False for x in (model, walk_forward, probabilities)) > 1:
         raise RevertibleError("pass one of --model, --walk-forward (or given probabilities)")
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = panel.freq
     notes: list[str] = []
     if episodes is None:
@@ -315,6 +349,7 @@ def run_backtest(
     if outcomes is not None:
         heads = outcomes[list(OUTCOME_MOMENTS)].to_numpy(float)[order].copy()
     timings["episodes_s"] = time.perf_counter() - t0
+    timings["episodes_cpu_s"] = time.process_time() - c0
     if model is not None and since is None:
         hs = _utc((getattr(model, "meta", None) or {}).get("holdout_start"))
         if hs is not None and hs <= panel.times[-1]:
@@ -331,41 +366,32 @@ def run_backtest(
     if (walk_forward or model is not None) and features is None:
         from ..features import build_features
 
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         with bar_ctx("features (pairs)") as update:
             features = build_features(panel, episodes, cfg, progress=update)
         timings["features_s"] = time.perf_counter() - t1
+        timings["features_cpu_s"] = time.process_time() - c1
     entry = episodes["entry_time"]
+    wfp = None
     if walk_forward:
         mode = "walk_forward"
-        wf = walk_forward_blocks(entry.min(), start, end, cfg, bar)
-        if not wf:
-            first = entry.min() + pd.Timedelta(days=cfg.backtest.min_train_days)
-            raise RevertibleError(
-                f"walk-forward: the first model needs backtest.min_train_days="
-                f"{cfg.backtest.min_train_days} days of episodes, so trading starts {first}, "
-                f"after the range end {end}; lower backtest.min_train_days or widen the range"
-            )
-        start = wf[0][0]
-        rows_blocks = []
-        t1 = time.perf_counter()
-        with bar_ctx("walk-forward models") as update:
-            for k, (bs, be) in enumerate(wf):
-                m = fit_block_model(cfg, episodes, features, bs, bar)
-                rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
-                if len(rows):
-                    prob[rows], heads[rows] = predict_block(m, features, episodes, rows)
-                    cutoff.iloc[rows] = m.meta["label_cutoff"]
-                rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
-                                    "n_train": m.meta["n_train"], "n_scored": len(rows),
-                                    "cv_roc_auc": m.meta["cv_roc_auc"]})  # fmt: skip
-                lc = m.meta["label_cutoff"]
-                say(f"block {k + 1}/{len(wf)} {bs:%Y-%m-%d}..{be:%Y-%m-%d}: trained on "
-                    f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
-                    f"scored {len(rows)}")  # fmt: skip
-                update(k + 1, len(wf))
-        blocks = pd.DataFrame(rows_blocks)
+        t1, c1 = time.perf_counter(), time.process_time()
+        if predictions is not None:
+            if len(predictions.probability) != len(episodes):
+                raise ValueError(f"predictions have {len(predictions.probability)} rows, the "
+                                 f"episodes entered by {end} {len(episodes)}: pass the "
+                                 "predictions of the same episodes and range")  # fmt: skip
+            wfp = predictions
+        else:
+            with bar_ctx("walk-forward models") as update:
+                wfp = walk_forward_predictions(
+                    cfg, episodes, features, start, end, bar, heads_only=heads_only, say=say,
+                    update=update, fit=fit_block_heads if heads_only else fit_block_model)
+        start, blocks = wfp.start, wfp.blocks
+        prob, heads = wfp.probability.copy(), wfp.heads.copy()
+        cutoff = wfp.cutoff.copy()
         timings["models_s"] = time.perf_counter() - t1
+        timings["models_cpu_s"] = time.process_time() - c1
     elif model is not None:
         mode = "model"
         if hasattr(model, "check_sources"):
@@ -397,7 +423,7 @@ def run_backtest(
                    start, end)  # fmt: skip
     if len(sig) == 0:
         raise RevertibleError(f"no divergence entered between {start} and {end}: widen the range")
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     h_max = max(cfg.label.horizon, continue_horizon(cfg))
     with bar_ctx("exit paths (pairs)") as update:
         corr = _exit_corr(panel, sig["t"].to_numpy(np.int64), sig["ia"].to_numpy(np.int64),
@@ -405,13 +431,15 @@ def run_backtest(
     sig = sig.join(exit_paths(panel, sig, cfg, corr=corr))
     sig = sig.join(exit_paths(panel, sig, cfg, corr=corr, continuation=True).add_prefix("c_"))
     timings["paths_s"] = time.perf_counter() - t1
+    timings["paths_cpu_s"] = time.process_time() - c1
 
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     decided = bool(np.isfinite(sig[list(OUTCOME_MOMENTS)].to_numpy(float)).all(axis=1).any())
     scored = decided or np.isfinite(sig["probability"].to_numpy(float)).any()
     key = order_keys(sig, cfg.backtest.seed)
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")  # 0..n-1 random
     runs: dict[str, Any] = {}
+    bases = _bases(strategies)
     mults = list(dict.fromkeys(float(m) for m in cfg.backtest.cost_multipliers))
     mkt = Market.of(panel, cfg.costs)  # funding and borrow are not scaled
     mkt.risk = RiskCovariances.of(panel, cfg)  # the book-risk cap and its report path
@@ -426,16 +454,18 @@ def run_backtest(
                     dec_table, dec_costs = dec, costs
             else:
                 plans = probability_plans(sig, cfg, costs, rank, scored)
-            for base in STRATEGIES:
+            for base in bases:
                 take, cont, units, ratio, k_ = plans[base]
                 runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, take, cont,
                                                    units, units is not None, ratio, k_, mkt,
                                                    cfg, costs)  # fmt: skip
                 n_done += 1
-                update(n_done, len(mults) * len(STRATEGIES))
+                update(n_done, len(mults) * len(bases))
     timings["simulation_s"] = time.perf_counter() - t1
+    timings["simulation_cpu_s"] = time.process_time() - c1
 
-    names = [_name(s, m) for m in mults for s in STRATEGIES]
+    t1, c1 = time.perf_counter(), time.process_time()
+    names = [_name(s, m) for m in mults for s in bases]
     t_start = int(sig["t"].min())
     last_exit = max([r.last_bar for r in runs.values()] + [int(sig["t"].max())])
     t_end = min(panel.n_bars - 1, max(last_exit, int(panel.times.searchsorted(end, "right")) - 1))
@@ -453,37 +483,50 @@ def run_backtest(
     metrics: dict[str, float] = {}
     paths: dict[str, pd.DataFrame] = {}
     for n in names:
-        m = strategy_metrics(equity[n], gross[n], runs[n].margin[t_start : t_end + 1],
-                             runs[n].trades, runs[n].hedge, bpy, n_trials, cfg)  # fmt: skip
+        if light:
+            m = core_metrics(equity[n], runs[n].trades, bpy, n_trials)
+        else:
+            m = strategy_metrics(equity[n], gross[n], runs[n].margin[t_start : t_end + 1],
+                                 runs[n].trades, runs[n].hedge, bpy, n_trials, cfg)  # fmt: skip
         for k, v in runs[n].skipped.items():
             m[f"skipped_{k}"] = float(v)
-        paths[n] = book_risk_paths(runs[n].trades, panel, mkt.close, mkt.risk, cfg, equity[n])
-        m.update(risk_metrics(paths[n]))
+        if not light:
+            paths[n] = book_risk_paths(runs[n].trades, panel, mkt.close, mkt.risk, cfg,
+                                       equity[n])  # fmt: skip
+            m.update(risk_metrics(paths[n]))
         metrics.update({f"{n}.{k}": float(v) for k, v in m.items()})
-    for mult in mults:
+    for mult in mults if {"naive_beta", "naive_1to1"} <= set(bases) else ():
         nb_, n1 = _name("naive_beta", mult), _name("naive_1to1", mult)
         d1 = metrics[f"{n1}.max_drawdown"]
         metrics[f"{nb_}.drawdown_vs_1to1"] = (
             metrics[f"{nb_}.max_drawdown"] / d1 if d1 < 0 else float("nan")
         )
     metrics["search.n_trials"] = float(n_trials)
-    deciles = reversion_by_decile(sig["probability"].to_numpy(float),
-                                  sig["label"].to_numpy(dtype=float, na_value=np.nan))
+    deciles = pd.DataFrame(columns=["decile", "n", "predicted", "realised"])
+    if not light:
+        deciles = reversion_by_decile(sig["probability"].to_numpy(float),
+                                      sig["label"].to_numpy(dtype=float, na_value=np.nan))
     for r in deciles.itertuples(index=False):
         metrics[f"model.decile{r.decile:02d}_predicted"] = r.predicted
         metrics[f"model.decile{r.decile:02d}_realised"] = r.realised
     if dec_table is not None:  # the decision at 1x costs (else the first multiplier)
         sig = sig.drop(columns=[c for c in dec_table.columns if c in sig.columns]).join(dec_table)
-        metrics.update(return_deciles(sig, dec_costs))
+        if not light:
+            metrics.update(return_deciles(sig, dec_costs))
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
+    timings["metrics_s"] = time.perf_counter() - t1
+    timings["metrics_cpu_s"] = time.process_time() - c1
     timings["total_s"] = time.perf_counter() - t0
+    timings["total_cpu_s"] = time.process_time() - c0
     return BacktestResult(
         strategies=names, signals=sig, trades=trades, equity=equity, gross=gross,
         metrics=metrics, deciles=deciles, blocks=blocks, start=panel.times[t_start],
         end=panel.times[t_end], mode=mode, model_uri=model_uri, notes=notes, timings=timings,
-        n_trials=n_trials,
-        book_risk=pd.DataFrame({n: paths[n]["book_risk"] for n in names}, index=idx),
-        stress_loss=pd.DataFrame({n: paths[n]["stress_loss"] for n in names}, index=idx),
+        n_trials=n_trials, predictions=wfp,
+        book_risk=None if light else pd.DataFrame({n: paths[n]["book_risk"] for n in names},
+                                                  index=idx),
+        stress_loss=None if light else pd.DataFrame({n: paths[n]["stress_loss"] for n in names},
+                                                    index=idx),
     )  # fmt: skip
 

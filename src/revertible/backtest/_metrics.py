@@ -10,7 +10,8 @@ import pandas as pd
 from ..config import Config
 from ._stats import bootstrap_mean_ci, daily_returns, deflated_sharpe, sharpe_by_period
 
-__all__ = ["performance_metrics", "trade_metrics", "reversion_by_decile", "strategy_metrics"]
+__all__ = ["performance_metrics", "trade_metrics", "reversion_by_decile", "strategy_metrics",
+           "core_metrics"]
 
 
 def performance_metrics(equity: np.ndarray, bars_per_year: float = 24 * 365) -> dict[str, float]:
@@ -157,4 +158,26 @@ def strategy_metrics(
                              else float("nan"))  # fmt: skip
     lev_ = m["avg_gross_leverage"]
     m["leverage_adjusted_sharpe"] = m["sharpe"] / lev_ if lev_ > 0 else float("nan")
+    return m
+
+
+def core_metrics(equity: pd.Series, trades: pd.DataFrame, bars_per_year: float,
+                 n_trials: int) -> dict[str, float]:
+    """The metrics of :func:`strategy_metrics` a search objective reads, computed alike.
+
+    :func:`performance_metrics`, :func:`trade_metrics` (with ``turnover`` as there),
+    ``net_bp_per_trade`` (the mean over finite values, as :func:`._stats.bootstrap_mean_ci`
+    returns it, without the interval), ``deflated_sharpe`` and ``final_equity``: the
+    ``light`` backtest of a strategy-search trial.
+    """
+    curve = equity.to_numpy()
+    m = performance_metrics(curve, bars_per_year)
+    m.update(trade_metrics(trades))
+    mean_eq = float(np.mean(curve))
+    m["turnover"] = m.pop("traded_notional") / mean_eq if mean_eq > 0 else float("nan")
+    m["final_equity"] = float(curve[-1])
+    v = trades["net_bp"].to_numpy(float)
+    v = v[np.isfinite(v)]
+    m["net_bp_per_trade"] = float(v.mean()) if len(v) else float("nan")
+    m["deflated_sharpe"] = deflated_sharpe(daily_returns(equity), n_trials)
     return m

@@ -7,6 +7,7 @@ from ._parent import fail_orphaned_parents
 from ._space import check_space, model_with, suggest_params
 from ._storage import TrialSeededTPESampler, open_study, study_settings
 from ._strategy import (
+    PredictionCache,
     StrategyData,
     check_strategy_space,
     evaluate_strategy,
@@ -35,6 +36,7 @@ __all__ = [
     "tune_command",
     "fail_orphaned_parents",
     "StrategyData",
+    "PredictionCache",
     "check_strategy_space",
     "prepare_strategy_data",
     "split_validation",

@@ -30,8 +30,19 @@ figures are comparable) therefore uses a cheaper evaluator (:func:`search_config
 ``tuning.strategy.calibration_folds`` (2) calibration folds, one cost multiplier (1x).
 Episodes and features depend on ``universe``, ``spread``, ``label``, ``continue`` and
 ``features`` only: :class:`EpisodeCache` keeps the last ``tuning.strategy.cache_size`` tables per
-process keyed by those settings, so trials that differ only in sizing, costs or backtest settings
-rebuild nothing but the models and the replay.
+process keyed by those settings. The walk-forward predictions depend on those tables and the
+``model``, ``cv``, ``seed`` and walk-forward settings (``backtest.min_train_days``,
+``retrain_every_days``, ``calibration_folds``) only: :class:`PredictionCache` keeps the last
+``cache_size`` of them, so trials that differ only in sizing, costs or the other backtest
+settings rebuild nothing but the replay.
+
+A trial computes only what its value needs (``light``, the default of
+:func:`evaluate_strategy`): it replays ``tuning.strategy.strategy`` alone, fits only the
+return heads of each block model (the decided strategies trade on the heads' moments; the
+classifier and its calibration folds feed only the report's probability deciles), and skips
+the report-only metrics (bootstrap intervals, quarterly Sharpe, book-risk paths, deciles).
+``light=False`` runs the full backtest; both give the same figures
+(tests/test_tune_strategy_fast.py).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ __all__ = [
     "STRATEGY_SECTIONS",
     "StrategyData",
     "EpisodeCache",
+    "PredictionCache",
     "check_strategy_space",
     "config_with",
     "search_config",
@@ -184,6 +196,49 @@ class EpisodeCache:
         return eps, feats, False
 
 
+#: Settings the walk-forward predictions depend on beyond the episode tables.
+_MODEL_KEYS = ("model.", "cv.", "backtest.min_train_days", "backtest.retrain_every_days",
+               "backtest.calibration_folds")
+
+
+class PredictionCache:
+    """Walk-forward predictions of the last ``size`` settings (in memory, per process).
+
+    Keyed by the episode settings (:meth:`EpisodeCache.key`), the model, cv, seed and
+    walk-forward settings, whether only the heads were fitted, and the range end; the value is
+    :attr:`revertible.backtest.BacktestResult.predictions`, passed back to
+    :func:`revertible.backtest.run_backtest` as ``predictions``.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(cfg: Config, panel: Panel, heads_only: bool) -> str:
+        flat = flatten(cfg)
+        keep = {k: v for k, v in flat.items() if k.startswith(_MODEL_KEYS) or k == "seed"}
+        return json.dumps([EpisodeCache.key(cfg, panel), keep, heads_only], sort_keys=True,
+                          default=str)
+
+    def get(self, key: str) -> Any:
+        """The stored predictions of ``key``, or None (counted as a hit or a miss)."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key]
+        self.misses += 1
+        return None
+
+    def put(self, key: str, predictions: Any) -> None:
+        """Store ``predictions`` under ``key`` (dropping the least recently used)."""
+        self._items[key] = predictions
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 @dataclass
 class StrategyData:
     """What every trial of one invocation shares: the search panel only, and the cache."""
@@ -193,13 +248,15 @@ class StrategyData:
     fingerprint: str
     n_validation_bars: int
     cache: EpisodeCache = field(repr=False, default_factory=lambda: EpisodeCache(4))
+    predictions: PredictionCache = field(repr=False, default_factory=lambda: PredictionCache(4))
 
 
 def prepare_strategy_data(panel: Panel, cfg: Config) -> StrategyData:
     """Cut the validation period off ``panel`` (before anything is built) and open a cache."""
     search, vstart = split_validation(panel, cfg)
+    size = cfg.tuning.strategy.cache_size
     return StrategyData(search, vstart, search.fingerprint(), panel.n_bars - search.n_bars,
-                        EpisodeCache(cfg.tuning.strategy.cache_size))
+                        EpisodeCache(size), PredictionCache(size))
 
 
 def strategy_figures(result: Any, cfg: Config) -> dict[str, Any]:
@@ -227,20 +284,43 @@ def strategy_figures(result: Any, cfg: Config) -> dict[str, Any]:
     return out
 
 
-def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None) -> dict[str, Any]:
-    """One trial's figures: the walk-forward backtest of the search panel (never validation)."""
-    from ..backtest import run_backtest
+def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
+                      light: bool = True) -> dict[str, Any]:
+    """One trial's figures: the walk-forward backtest of the search panel (never validation).
 
+    ``light`` (default): only what the figures need, with the prediction cache (module
+    docstring); ``light=False``: the full backtest of every strategy, no prediction cache.
+    Both give the same figures.
+    """
+    from ..backtest import STRATEGIES, run_backtest
+
+    s = cfg.tuning.strategy.strategy
+    if s not in STRATEGIES:
+        raise ConfigError(f"tuning.strategy.strategy={s!r} is not a backtest strategy; use one "
+                          f"of {', '.join(STRATEGIES)}")
     ev = search_config(cfg)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     eps, feats, cached = data.cache.get(ev, data.panel, progress)
-    built = time.perf_counter() - t0
+    built, built_cpu = time.perf_counter() - t0, time.process_time() - c0
     if len(eps) == 0:
         raise RevertibleError("no divergence episodes in the search period with these settings")
-    res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True)
+    pred, key = None, None
+    if light:
+        key = data.predictions.key(ev, data.panel, True)
+        pred = data.predictions.get(key)
+        res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True,
+                           strategies=(s,), light=True, heads_only=True, predictions=pred)
+        if pred is None:
+            data.predictions.put(key, res.predictions)
+    else:
+        res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True)
     out = strategy_figures(res, cfg)
     out["cached"] = cached
-    out["timings"] = {"episodes_features_s": built, **res.timings}
+    out["predictions_cached"] = pred is not None
+    out["train_rows"] = float(res.blocks["n_train"].sum()) if len(res.blocks) else 0.0
+    out["n_blocks"] = float(len(res.blocks))
+    out["timings"] = {"episodes_features_s": built, "episodes_features_cpu_s": built_cpu,
+                      **res.timings}
     return out
 
 

@@ -189,8 +189,9 @@ def tune_strategy(
         ``run_id`` (parent), ``study``, ``storage``, ``best_value``, ``best_params``,
         ``best_trial``, ``n_trials_done``, ``n_trials_run``, ``validation_start``, ``search``
         (the best trial's search figures), ``metrics`` (the parent's: ``best.*``, ``tune.*``,
-        ``search.deflated_sharpe``, ``validation.*``), ``validation`` (with ``validate_best``)
-        and ``cache`` (hits, misses of this process).
+        ``search.deflated_sharpe``, ``validation.*``), ``validation`` (with ``validate_best``),
+        ``cache`` (episode-table hits, misses of this process) and ``prediction_cache``
+        (walk-forward prediction hits, misses).
     """
     from ..data import load_panel
     from ..tracking import Tracker
@@ -258,7 +259,9 @@ def tune_strategy(
                 "tune.n_pruned": float(c.pruned), "tune.n_fail": float(c.failed),
                 "tune.trials_run": float(ran), "tune.elapsed_s": time.perf_counter() - t_start,
                 "tune.cache_hits": float(data.cache.hits),
-                "tune.cache_misses": float(data.cache.misses)}
+                "tune.cache_misses": float(data.cache.misses),
+                "tune.prediction_cache_hits": float(data.predictions.hits),
+                "tune.prediction_cache_misses": float(data.predictions.misses)}
             metrics.update({f"importance.{k}": v
                             for k, v in _importances(st, cfg.tuning.seed).items()})
             validation = None
@@ -304,6 +307,7 @@ def tune_strategy(
         "search": {} if best is None else dict(best.user_attrs.get("search") or {}),
         "validation": validation, "metrics": metrics,
         "cache": {"hits": data.cache.hits, "misses": data.cache.misses},
+        "prediction_cache": {"hits": data.predictions.hits, "misses": data.predictions.misses},
     }
 
 
