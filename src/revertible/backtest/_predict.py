@@ -48,51 +48,16 @@ class WalkForwardPredictions:
     heads_only: bool = False
 
 
-class _HeadsModel:
-    """A block model with return heads and no classifier (:func:`fit_block_heads`)."""
-
-    def __init__(self, features: list[str], returns: Any, meta: dict):
-        self.features, self.returns, self.meta = list(features), returns, meta
-
-    def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
-        """NaN probability and the heads' moments (columns of ``predict_outcomes``)."""
-        from ..model import risk_scale
-
-        out = self.returns.predict(X[self.features], risk_scale(X["spread_std"], X["beta"]))
-        out.insert(0, "probability", np.nan)
-        return out
-
-
 def fit_block_heads(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
     bar: pd.Timedelta,
-) -> _HeadsModel:
+) -> Any:
     """The return heads of :func:`._walkforward.fit_block_model` alone (no classifier, no CV).
 
-    Same training rows (labelled episodes with ``label_end < cutoff``), features, LightGBM
-    settings and seed as the full block model, so the same heads and predictions.
+    ``fit_block_model(..., heads_only=True)``: the same training rows, bins, LightGBM settings
+    and seed as the full block model, so the same heads and predictions.
     """
-    from ..features import FEATURE_GROUPS, feature_names
-    from ..model import label_end, return_model, risk_scale, select_features
-
-    end = label_end(episodes, cfg.label.horizon, bar)
-    sel = (episodes["label"].notna() & (end < cutoff)).to_numpy()
-    idx = np.flatnonzero(sel)
-    if len(idx) < 100:
-        raise RevertibleError(
-            f"walk-forward model at {cutoff}: only {len(idx)} labelled episodes ended before it; "
-            "need at least 100: raise backtest.min_train_days or use more data"
-        )
-    feats = select_features(cfg, feature_names(cfg), FEATURE_GROUPS)
-    X = features.iloc[idx].reset_index(drop=True)
-    tr = episodes.iloc[idx].reset_index(drop=True)
-    heads = return_model(cfg).fit(X[feats], tr[["revert_return", "continue_return"]],
-                                  risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
-    ends = end.iloc[idx]
-    return _HeadsModel(feats, heads, {
-        "label_cutoff": ends.max(), "trained_until": tr["entry_time"].max(), "n_train": len(idx),
-        "cv_roc_auc": float("nan"), "n_train_returns": heads.n_train_,
-        "returns_mirror": heads.mirror_})
+    return fit_block_model(cfg, episodes, features, cutoff, bar, heads_only=True)
 
 
 def walk_forward_predictions(

@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import RevertibleError
 
-__all__ = ["walk_forward_blocks", "fit_block_model"]
+__all__ = ["walk_forward_blocks", "fit_block_model", "HeadsOnlyModel"]
 
 
 def walk_forward_blocks(
@@ -32,9 +32,24 @@ def walk_forward_blocks(
     return blocks
 
 
+class HeadsOnlyModel:
+    """A block model with return heads and no classifier (``fit_block_model(heads_only=True)``)."""
+
+    def __init__(self, features: list[str], returns: Any, meta: dict):
+        self.features, self.returns, self.meta = list(features), returns, meta
+
+    def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
+        """NaN probability and the heads' moments (columns of ``predict_outcomes``)."""
+        from ..model import risk_scale
+
+        out = self.returns.predict(X[self.features], risk_scale(X["spread_std"], X["beta"]))
+        out.insert(0, "probability", np.nan)
+        return out
+
+
 def fit_block_model(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
-    bar: pd.Timedelta,
+    bar: pd.Timedelta, *, heads_only: bool = False,
 ) -> Any:
     """Train a calibrated model on the episodes whose label was known before ``cutoff``.
 
@@ -51,6 +66,9 @@ def fit_block_model(
     of the block reuses the bins. The
     heads' own CV metrics are not computed (``train`` logs them; a backtest needs only the
     predictions). ``model.meta["label_cutoff"]`` is the latest label end used.
+
+    ``heads_only``: skip the calibration folds and the classifier; a :class:`HeadsOnlyModel`
+    with the very same heads (NaN probability), for callers that trade on the heads alone.
     """
     from ..features import FEATURE_GROUPS, feature_names
     from ..model import (
@@ -84,18 +102,18 @@ def fit_block_model(
         update={"cv": cfg.cv.model_copy(update={"n_folds": folds})})
     params = lgbm_params(cfg.model, cfg.seed)
     binned = BinnedFeatures(X[feats], params)  # binned once: folds, classifier and heads reuse it
+    tr = episodes.iloc[idx].reset_index(drop=True)
+    heads = return_model(cfg).fit(binned.take(), tr[["revert_return", "continue_return"]],
+                                  risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
+    meta = {"label_cutoff": ends.max(), "trained_until": entry.max(), "n_train": len(idx),
+            "cv_roc_auc": float("nan"), "n_train_returns": heads.n_train_,
+            "returns_mirror": heads.mirror_}  # fmt: skip
+    if heads_only:
+        return HeadsOnlyModel(feats, heads, meta)
     cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar, binned=binned)
     oof = cv["fold_id"] >= 0
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
     clf = ReversionClassifier(params, cfg.model.early_stopping_rounds)
     clf.fit(binned.take(), y)
-    tr = episodes.iloc[idx].reset_index(drop=True)
-    heads = return_model(cfg).fit(binned.take(), tr[["revert_return", "continue_return"]],
-                                  risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
-    return CalibratedReversionModel(
-        clf, calibrator, feats,
-        meta={"label_cutoff": ends.max(), "trained_until": entry.max(), "n_train": len(idx),
-              "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
-              "n_train_returns": heads.n_train_, "returns_mirror": heads.mirror_},
-        returns=heads,
-    )  # fmt: skip
+    meta["cv_roc_auc"] = cv["metrics"]["lgbm"].get("roc_auc", float("nan"))
+    return CalibratedReversionModel(clf, calibrator, feats, meta=meta, returns=heads)
