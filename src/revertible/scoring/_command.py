@@ -44,6 +44,7 @@ def _finish(
     model_id: str,
     features: pd.DataFrame | None,
     progress: Callable[[int, int], None] | None,
+    lap: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score and size ``rows``, order them, and describe the run."""
     since, until, capital = request
@@ -51,6 +52,7 @@ def _finish(
     signals = score_episodes(
         panel, rows, model, cfg, history=history, model_id=model_id, capital=capital,
         book="all" if live else "entry_time", live=live, features=features, progress=progress,
+        lap=lap,
     )
     if live:  # highest expected return first: the order the book was filled in
         key = signals[["expected_return", "entry_time", "asset_a", "asset_b"]]
@@ -298,8 +300,8 @@ def score_command(
         clock.lap("waiting for the model")
     check_model(model, cfg, panel.funding is not None, feats)
     with bar_ctx("features (pairs)") as update:
-        signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update)
-    clock.lap("scoring and sizing" if live else "features, scoring and sizing")
+        signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update,
+                                clock.lap)
     for line in _summary(signals, info):
         say(line)
     if out is not None:

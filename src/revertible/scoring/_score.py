@@ -111,6 +111,7 @@ def score_episodes(
     features: pd.DataFrame | None = None,
     vols: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    lap: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Features, probability, outcome moments, direction and two-leg sizes of ``episodes``.
 
@@ -140,6 +141,9 @@ def score_episodes(
         :func:`leg_vols` of ``panel`` (computed if None).
     progress : callable, optional
         ``progress(pairs_done, pairs_total)`` while features are computed.
+    lap : callable, optional
+        Called as ``lap(stage)`` after each stage (``features`` when computed here,
+        ``predict``, ``decide/size``): the command's timing line.
 
     Returns
     -------
@@ -150,9 +154,11 @@ def score_episodes(
 
     if book not in ("all", "entry_time"):
         raise ValueError(f"`book in {{'all', 'entry_time'}}` must hold, but got book={book!r}")
+    lap = lap or (lambda _stage: None)
     eps = episodes.reset_index(drop=True)
     if features is None:
         feats = episode_features(panel, eps, cfg, history=history, progress=progress)
+        lap("features")
     elif len(features) != len(eps):
         raise ValueError(
             f"`len(features) == len(episodes)` must hold, but got ({len(features)}, {len(eps)})"
@@ -167,6 +173,7 @@ def score_episodes(
                                       ).reset_index(drop=True)
     else:
         pred = pd.DataFrame({c: np.empty(0) for c in ("probability", *OUTCOME_COLUMNS)})
+    lap("predict")
     vols = leg_vols(panel, LEG_VOL_BARS, cfg.universe.min_obs_frac) if vols is None else vols
     z_entry = eps["z_entry"].to_numpy(dtype=float)
     std = eps["spread_std"].to_numpy(dtype=float)
@@ -209,7 +216,9 @@ def score_episodes(
     out["exit_reason"] = eps["exit_reason"]
     out["model"] = model_id
     out["label"] = eps["label"].astype("Float64")
-    return out[OUTPUT_COLUMNS]
+    out = out[OUTPUT_COLUMNS]
+    lap("decide/size")
+    return out
 
 
 def _size(sig: pd.DataFrame, cfg: Config, capital: float | None, bar: pd.Timedelta,
