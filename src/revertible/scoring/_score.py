@@ -39,6 +39,7 @@ from ..config import Config
 from ..data import Panel
 from ._inputs import LEG_VOL_BARS, leg_vols, live_path, pricing_inputs, touched_reasons, z_now
 from ._model import check_model
+from ._trees import compiled_trees
 
 __all__ = ["SIGNAL_COLUMNS", "EXTRA_COLUMNS", "OUTPUT_COLUMNS", "episode_features",
            "score_episodes", "continuation_barriers"]  # fmt: skip
@@ -69,6 +70,10 @@ OUTPUT_COLUMNS = SIGNAL_COLUMNS + EXTRA_COLUMNS
 
 #: Historical scoring sizes its books in worker processes from this many rows on.
 PARALLEL_MIN_ROWS = 50_000
+
+#: From this many rows on, the model's LightGBM trees are evaluated by the compiled walk of
+#: :func:`revertible.scoring.compiled_trees` (same results bit for bit; below it, LightGBM).
+COMPILED_MIN_ROWS = 10_000
 
 
 def continuation_barriers(cfg: Config) -> Any:
@@ -169,8 +174,10 @@ def score_episodes(
     if len(eps):
         # the return heads scale by the spread's risk: they take the episode's spread_std, beta
         risk = eps[["spread_std", "beta"]]
-        pred = model.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
-                                      ).reset_index(drop=True)
+        # many rows: the same trees, compiled (bit-identical, checked per call; _trees.py)
+        scorer = compiled_trees(model) if len(eps) >= COMPILED_MIN_ROWS else model
+        pred = scorer.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
+                                       ).reset_index(drop=True)
     else:
         pred = pd.DataFrame({c: np.empty(0) for c in ("probability", *OUTCOME_COLUMNS)})
     lap("predict")
