@@ -166,14 +166,16 @@ SCORE_STAGES = ("data", "episodes", "waiting for the model", "features", "predic
 
 
 def bench_scoring_panel(n_assets: int = 40, days: int = 912, seed: int = 0,
-                        root: str | None = None, console: bool = True) -> dict:
+                        root: str | None = None, console: bool = True,
+                        sets: list[str] | None = None) -> dict:
     """Historical scoring of every divergence of a generated panel, timed as a user runs it.
 
     Generates the market into a temporary folder (or ``root``), trains a model on it in this
     process (default model settings; not timed), then runs ``revertible score CONFIG --model
     runs:/<id>/model --since <first bar> --out signals.parquet`` in a fresh process and returns
     its wall seconds, its CPU seconds (user + system of the child), the rows written and the
-    stage seconds of the command's ``time:`` line (:data:`SCORE_STAGES`).
+    stage seconds of the command's ``time:`` line (:data:`SCORE_STAGES`). ``sets`` are
+    ``--set`` overrides for training and scoring (e.g. another model size).
     """
     import re
     import subprocess
@@ -197,7 +199,8 @@ def bench_scoring_panel(n_assets: int = 40, days: int = 912, seed: int = 0,
         cfg_path = base / "bench-scoring.yaml"
         cfg_path.write_text(SCORING_CONFIG.format(
             data=data, root=base, artifacts=(base / "artifacts").as_uri()))
-        cfg = load_config(cfg_path)
+        sets = list(sets or [])
+        cfg = load_config(cfg_path, sets)
         panel = load_panel(cfg.data)
         eps = build_episodes(panel, cfg)
         out["generate_s"] = time.perf_counter() - t0
@@ -205,7 +208,7 @@ def bench_scoring_panel(n_assets: int = 40, days: int = 912, seed: int = 0,
             f"{len(eps)} episodes, {out['generate_s']:.1f} s")
         # --panel-dir: a model trained by an earlier run on this same panel and config is reused
         saved = base / "model_uri.txt"
-        settings = f"{SCORING_CONFIG}|{n_assets}|{days}|{seed}|{cfg.model.model_dump_json()}"
+        settings = f"{SCORING_CONFIG}|{n_assets}|{days}|{seed}|{cfg.model_dump_json()}"
         if saved.exists() and saved.read_text().split("\n", 1)[1:] == [settings]:
             model_uri = saved.read_text().split("\n", 1)[0]
             out["train_s"] = float("nan")
@@ -221,7 +224,8 @@ def bench_scoring_panel(n_assets: int = 40, days: int = 912, seed: int = 0,
         since = f"{panel.times[0]:%Y-%m-%dT%H:%M}"
         dest = base / "signals.parquet"
         cmd = [sys.executable, "-m", "revertible", "score", str(cfg_path), "--model",
-               model_uri, "--since", since, "--out", str(dest)]
+               model_uri, "--since", since, "--out", str(dest),
+               *(a for kv in sets for a in ("--set", kv))]
         env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
         env["COLUMNS"] = "200"  # one ``time:`` line
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -320,14 +324,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the data-free historical-scoring benchmark: generate 40 assets x "
                          "912 days (~260k divergences), train, time `revertible score --since`")
     ap.add_argument("--panel-dir", default=None,
-                    help="keep the scoring panel's data, config, store and signals here")
+                    help="keep the scoring panel's data, config, store and signals here (a "
+                         "model trained there by an earlier run is reused)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for the scoring panel's training and scoring")
     args = ap.parse_args(argv)
     if args.only_sizing:
         _print_sizing(bench_sizing(repeat=args.repeat))
         return 0
     if args.scoring_panel:
         print(f"revertible bench: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
-        _print_scoring_panel(bench_scoring_panel(**SCORING_PANEL, root=args.panel_dir))
+        _print_scoring_panel(bench_scoring_panel(**SCORING_PANEL, root=args.panel_dir,
+                                                 sets=args.sets))
         return 0
     cfg = load_config(args.config, data=args.data)
     if not Path(cfg.data.path).is_dir():

@@ -187,7 +187,7 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
             f"note: {info['stale_legs']} open divergences have a leg with no price at the last "
             "bar (halted or delisted?): not sized"
         )
-    why = signals.loc[~traded, "reason"].str.split(";").str[0].value_counts().head(3)
+    why = _first_reasons(signals.loc[~traded, "reason"]).value_counts().head(3)
     if len(why):
         lines.append("not traded: " + ", ".join(f"{r} ({c})" for r, c in why.items()))
     if info["mode"] == "live" and k:
@@ -202,6 +202,13 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
                 f"lev {r.gross_leverage:.3f}x"
             )
     return lines
+
+
+def _first_reasons(reason: pd.Series) -> pd.Series:
+    """``reason.str.split(";").str[0]``, split once per distinct reason (they are few)."""
+    codes, uniques = pd.factorize(reason, use_na_sentinel=False)
+    first = pd.Series(uniques).str.split(";").str[0]
+    return pd.Series(first.to_numpy()[codes], index=reason.index, dtype=first.dtype)
 
 
 def score_command(

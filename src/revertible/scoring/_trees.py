@@ -151,8 +151,8 @@ def _parse(model_text: str, n_trees_used: int | None) -> dict[str, Any] | None:
 class _Inputs:
     """The latest input matrix (one copy shared by every estimator of a model) and its number.
 
-    Consecutive calls with an equal matrix (NaNs equal) get the same number, so an estimator
-    asked the same question twice answers from its memo.
+    Consecutive calls with the same matrix (the same bits: same float64 values, same NaNs) get
+    the same number, so an estimator asked the same question twice answers from its memo.
     """
 
     def __init__(self) -> None:
@@ -160,8 +160,9 @@ class _Inputs:
         self.gen = 0
 
     def key(self, x: np.ndarray) -> int:
-        if self.x is None or self.x.shape != x.shape or not np.array_equal(self.x, x,
-                                                                           equal_nan=True):
+        same = (self.x is not None and self.x.shape == x.shape
+                and np.array_equal(self.x.view(np.int64), x.view(np.int64)))
+        if not same:
             self.x = x.copy()
             self.gen += 1
         return self.gen
