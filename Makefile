@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-trial lint clean mlflow-ui
+.PHONY: install demo test bench bench-trial bench-scoring lint clean mlflow-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ bench: $(STAMP)
 ## Strategy-search trials (wall, CPU, caches, stage breakdown) on the shared spot data.
 bench-trial: $(STAMP)
 	$(BIN)/python scripts/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
+
+## Historical scoring of ~260k divergences (generated 40 assets x 912 days; trains a model first,
+## not timed); BENCH_DIR=dir keeps the panel and reuses its model on the next run.
+bench-scoring: $(STAMP)
+	$(BIN)/python scripts/bench.py --scoring-panel $(if $(BENCH_DIR),--panel-dir $(BENCH_DIR))
 
 ## Style and static checks (ruff, configured in pyproject.toml).
 lint: $(STAMP)

@@ -364,3 +364,48 @@ def test_bad_input_names_the_rule(rng, cfg):
     other = eps.assign(asset_b="ZZZ/USDT")
     with pytest.raises(ValueError, match="'ZZZ/USDT' is not an asset"):
         build_features(panel, other, cfg)
+
+
+# ---------------------------------------------------------------------------------- fast paths
+
+
+@pytest.mark.parametrize("windows", [(720, 168, (6, 24)), (100, 300, (2, 5, 50))])
+def test_fused_spread_kernel_equals_the_direct_form(windows, rng):
+    """The spread family's fused passes give the direct two-pass sums bit for bit."""
+    from revertible.features._spread import _spread_kernel, _spread_kernel_reference
+    from revertible.spread import min_obs
+
+    long, short, lags = windows
+    panel, _ = generate_market(n_assets=8, n_bars=24 * 120, seed=5, missing_frac=0.01)
+    logp = panel.log_close()
+    assert np.isnan(logp).any()  # late listings and missing bars inside the windows
+    n = 4000
+    ia = rng.integers(0, 8, n)
+    ib = (ia + rng.integers(1, 8, n)) % 8
+    t = rng.integers(0, panel.n_bars, n)
+    t[:50] = np.arange(50)  # windows cut by the first bar
+    beta = rng.normal(0.8, 0.5, n)
+    sgn = rng.choice([-1.0, 1.0], n)
+    args = (logp, ia, ib, t, beta, sgn, long, min_obs(long, 0.9), short, min_obs(short, 0.9),
+            np.asarray(lags, np.int64), 0.5)
+    k = 5 + len(lags)
+    fast, ref = np.empty((n, 2 * k)), np.empty((n, 2 * k))
+    _spread_kernel(*args, fast)
+    _spread_kernel_reference(*args, ref)
+    assert np.isfinite(ref).mean() > 0.5 and np.isnan(ref).any()
+    np.testing.assert_array_equal(fast, ref)
+
+
+def test_features_do_not_depend_on_the_series_block(cfg, monkeypatch):
+    """Pair series in blocks of one pair give the same features as one block of all pairs."""
+    import revertible.features._relationship as rel
+
+    panel, _ = generate_market(n_assets=7, n_bars=24 * 150, seed=4)
+    eps = build_episodes(panel, cfg)
+    assert eps[["asset_a", "asset_b"]].drop_duplicates().shape[0] >= 10
+    whole = build_features(panel, eps, cfg)
+    monkeypatch.setattr(rel, "SERIES_BLOCK_BYTES", 1)
+    seen = []
+    one = build_features(panel, eps, cfg, progress=lambda done, total: seen.append(done))
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 10
+    pd.testing.assert_frame_equal(whole, one, check_exact=True)

@@ -158,7 +158,7 @@ def build_features(
     values.update(_flow_features(panel, episodes, hist, t, ia, ib, z, beta, fc))
     values.update(_pair_history(episodes, hist, int(panel.freq.value), fc.prior_strength))
 
-    data = np.empty((len(episodes), len(names)))
+    data = np.empty((len(episodes), len(names)), order="F")  # contiguous columns
     for k, name in enumerate(names):
         data[:, k] = values.pop(name)
     return pd.DataFrame(data, index=episodes.index, columns=names)

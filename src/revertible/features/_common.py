@@ -43,15 +43,20 @@ def _locate(panel: Panel, episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
             f"panel ({panel.times[0]} .. {panel.times[-1]}); build episodes and features from the "
             "same panel"
         )
-    pos = {a: i for i, a in enumerate(panel.assets)}
     legs = []
     for col in ("asset_a", "asset_b"):
-        idx = episodes[col].map(pos)
-        if idx.isna().any():
-            k = int(np.argmax(idx.isna().to_numpy()))
+        idx = asset_columns(panel.assets, episodes[col])
+        if (idx < 0).any():
+            k = int(np.argmax(idx < 0))
             raise ValueError(
                 f"episodes row {k}: {col} {episodes[col].iloc[k]!r} is not an asset of the panel "
                 f"({panel.n_assets} assets); build episodes and features from the same panel"
             )
-        legs.append(idx.to_numpy(dtype=np.int64))
+        legs.append(idx)
     return t.astype(np.int64), legs[0], legs[1]
+
+
+def asset_columns(assets: tuple[str, ...] | list[str], names) -> np.ndarray:
+    """Column of each name in ``assets`` (int64; -1 where not an asset): one hash lookup each."""
+    return pd.Index(list(assets), dtype=object).get_indexer(
+        pd.Index(names, dtype=object)).astype(np.int64)

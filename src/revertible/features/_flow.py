@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..config import FeatureConfig
 from ..data import Panel
-from ._common import _utc
+from ._common import _utc, asset_columns
 
 __all__: list[str] = []
 
@@ -54,8 +54,8 @@ def _flow_features(
     h, he = h[keep], he[keep]
     hx = panel.times.searchsorted(_utc(h["exit_time"].fillna(panel.times[-1] + panel.freq)))
     hx = np.asarray(hx, dtype=np.int64)
-    ha = h["asset_a"].map(pos).to_numpy(np.int64)
-    hb = h["asset_b"].map(pos).to_numpy(np.int64)
+    ha = asset_columns(panel.assets, h["asset_a"])
+    hb = asset_columns(panel.assets, h["asset_b"])
     new = np.zeros((n + 1, m))
     act = np.zeros((n + 1, m))
     for col in (ha, hb):

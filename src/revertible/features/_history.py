@@ -20,10 +20,19 @@ def _pair_history(
     episodes never contribute a label. The global prior uses the same rule over all pairs and
     weighs ``prior_strength`` pseudo-episodes in the shrunk rate.
     """
-    hk = (history["asset_a"].astype(str) + "\x1f" + history["asset_b"].astype(str)).to_numpy()
-    qk = (query["asset_a"].astype(str) + "\x1f" + query["asset_b"].astype(str)).to_numpy()
-    codes, _ = pd.factorize(np.concatenate([hk, qk]))
-    hp, qp = codes[: len(hk)].astype(np.int64), codes[len(hk) :].astype(np.int64)
+    # one integer per (asset_a, asset_b): the legs' codes in one factorisation of all names
+    nh, nq = len(history), len(query)
+    names = np.concatenate([np.asarray(history["asset_a"].astype(str), dtype=object),
+                            np.asarray(history["asset_b"].astype(str), dtype=object),
+                            np.asarray(query["asset_a"].astype(str), dtype=object),
+                            np.asarray(query["asset_b"].astype(str), dtype=object)])
+    leg, uniq = pd.factorize(names)
+    leg = leg.astype(np.int64)
+    width = np.int64(max(len(uniq), 1))
+    hp = leg[:nh] * width + leg[nh : 2 * nh]
+    qp = leg[2 * nh : 2 * nh + nq] * width + leg[2 * nh + nq :]
+    codes, _ = pd.factorize(np.concatenate([hp, qp]))  # dense pair codes, as before
+    hp, qp = codes[:nh].astype(np.int64), codes[nh:].astype(np.int64)
     he = _ns(history["entry_time"])
     hx = _ns(history["exit_time"])
     hl = history["label"].to_numpy(dtype=np.float64, na_value=np.nan)

@@ -16,6 +16,9 @@ from ..spread import min_obs, pair_series
 
 __all__: list[str] = []
 
+#: Most bytes of per-pair series (:func:`revertible.spread.pair_series`) held at once.
+SERIES_BLOCK_BYTES = 128 * 2**20
+
 
 @nb.njit(cache=True, parallel=True)
 def _beta_kernel(beta, p, t, w, min_n, out):  # pragma: no cover
@@ -59,8 +62,10 @@ def _pair_block_features(
 ) -> dict[str, np.ndarray]:
     """Features read from per-pair series: z velocity, correlations, hedge-ratio stability.
 
-    Pairs are processed in blocks of ``cfg.compute.block_size``; each block's series live only
-    while its episodes' values are extracted.
+    Pairs are processed in blocks of ``cfg.compute.block_size``, at most
+    :data:`SERIES_BLOCK_BYTES` of series per block (``6 * T`` floats per pair: 820 MB for 780
+    pairs of 21,888 bars in one block otherwise); each block's series live only while its
+    episodes' values are extracted. A pair's series do not depend on the block it is in.
     """
     n_ep = len(t)
     n_assets = logp.shape[1]
@@ -75,7 +80,7 @@ def _pair_block_features(
         out[f"corr_{d}d"] = np.full(n_ep, np.nan)
     beta_stab = np.full((n_ep, 2), np.nan)
     windows = [fc.corr_short_days, *fc.corr_days]
-    bs = cfg.compute.block_size
+    bs = max(1, min(cfg.compute.block_size, SERIES_BLOCK_BYTES // (6 * 8 * max(len(logp), 1))))
     for s in range(0, len(pairs), bs):
         e = min(s + bs, len(pairs))
         rows = order[bounds[s] : bounds[e]]

@@ -14,6 +14,7 @@ from ._score import (
     score_episodes,
 )
 from ._select import select_open, select_range
+from ._trees import CompiledTrees, compiled_trees
 
 __all__ = [
     "SIGNAL_COLUMNS",
@@ -34,6 +35,8 @@ __all__ = [
     "continuation_barriers",
     "episode_features",
     "score_episodes",
+    "compiled_trees",
+    "CompiledTrees",
     "score_panel",
     "score_command",
     "csv_quantities",

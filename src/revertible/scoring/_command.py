@@ -44,6 +44,7 @@ def _finish(
     model_id: str,
     features: pd.DataFrame | None,
     progress: Callable[[int, int], None] | None,
+    lap: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score and size ``rows``, order them, and describe the run."""
     since, until, capital = request
@@ -51,6 +52,7 @@ def _finish(
     signals = score_episodes(
         panel, rows, model, cfg, history=history, model_id=model_id, capital=capital,
         book="all" if live else "entry_time", live=live, features=features, progress=progress,
+        lap=lap,
     )
     if live:  # highest expected return first: the order the book was filled in
         key = signals[["expected_return", "entry_time", "asset_a", "asset_b"]]
@@ -185,7 +187,7 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
             f"note: {info['stale_legs']} open divergences have a leg with no price at the last "
             "bar (halted or delisted?): not sized"
         )
-    why = signals.loc[~traded, "reason"].str.split(";").str[0].value_counts().head(3)
+    why = _first_reasons(signals.loc[~traded, "reason"]).value_counts().head(3)
     if len(why):
         lines.append("not traded: " + ", ".join(f"{r} ({c})" for r, c in why.items()))
     if info["mode"] == "live" and k:
@@ -200,6 +202,13 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
                 f"lev {r.gross_leverage:.3f}x"
             )
     return lines
+
+
+def _first_reasons(reason: pd.Series) -> pd.Series:
+    """``reason.str.split(";").str[0]``, split once per distinct reason (they are few)."""
+    codes, uniques = pd.factorize(reason, use_na_sentinel=False)
+    first = pd.Series(uniques).str.split(";").str[0]
+    return pd.Series(first.to_numpy()[codes], index=reason.index, dtype=first.dtype)
 
 
 def score_command(
@@ -298,8 +307,8 @@ def score_command(
         clock.lap("waiting for the model")
     check_model(model, cfg, panel.funding is not None, feats)
     with bar_ctx("features (pairs)") as update:
-        signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update)
-    clock.lap("scoring and sizing" if live else "features, scoring and sizing")
+        signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update,
+                                clock.lap)
     for line in _summary(signals, info):
         say(line)
     if out is not None:

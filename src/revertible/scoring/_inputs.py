@@ -41,10 +41,16 @@ def leg_vols(panel: Panel, window: int = LEG_VOL_BARS, min_obs_frac: float = 0.9
 
 
 def _legs(panel: Panel, episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    pos = {a: i for i, a in enumerate(panel.assets)}
-    ia = episodes["asset_a"].map(pos).to_numpy(dtype=np.int64)
-    ib = episodes["asset_b"].map(pos).to_numpy(dtype=np.int64)
-    return ia, ib
+    index = pd.Index(list(panel.assets), dtype=object)
+    legs = []
+    for col in ("asset_a", "asset_b"):
+        idx = index.get_indexer(pd.Index(episodes[col], dtype=object)).astype(np.int64)
+        if (idx < 0).any():
+            k = int(np.argmax(idx < 0))
+            raise ValueError(f"episodes row {k}: {col} {episodes[col].iloc[k]!r} is not an asset "
+                             "of the panel; score episodes built from the same panel")
+        legs.append(idx)
+    return legs[0], legs[1]
 
 
 def pricing_inputs(

@@ -39,6 +39,7 @@ from ..config import Config
 from ..data import Panel
 from ._inputs import LEG_VOL_BARS, leg_vols, live_path, pricing_inputs, touched_reasons, z_now
 from ._model import check_model
+from ._trees import compiled_trees
 
 __all__ = ["SIGNAL_COLUMNS", "EXTRA_COLUMNS", "OUTPUT_COLUMNS", "episode_features",
            "score_episodes", "continuation_barriers"]  # fmt: skip
@@ -69,6 +70,10 @@ OUTPUT_COLUMNS = SIGNAL_COLUMNS + EXTRA_COLUMNS
 
 #: Historical scoring sizes its books in worker processes from this many rows on.
 PARALLEL_MIN_ROWS = 50_000
+
+#: From this many rows on, the model's LightGBM trees are evaluated by the compiled walk of
+#: :func:`revertible.scoring.compiled_trees` (same results bit for bit; below it, LightGBM).
+COMPILED_MIN_ROWS = 10_000
 
 
 def continuation_barriers(cfg: Config) -> Any:
@@ -111,6 +116,7 @@ def score_episodes(
     features: pd.DataFrame | None = None,
     vols: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    lap: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Features, probability, outcome moments, direction and two-leg sizes of ``episodes``.
 
@@ -140,6 +146,9 @@ def score_episodes(
         :func:`leg_vols` of ``panel`` (computed if None).
     progress : callable, optional
         ``progress(pairs_done, pairs_total)`` while features are computed.
+    lap : callable, optional
+        Called as ``lap(stage)`` after each stage (``features`` when computed here,
+        ``predict``, ``decide/size``): the command's timing line.
 
     Returns
     -------
@@ -150,9 +159,11 @@ def score_episodes(
 
     if book not in ("all", "entry_time"):
         raise ValueError(f"`book in {{'all', 'entry_time'}}` must hold, but got book={book!r}")
+    lap = lap or (lambda _stage: None)
     eps = episodes.reset_index(drop=True)
     if features is None:
         feats = episode_features(panel, eps, cfg, history=history, progress=progress)
+        lap("features")
     elif len(features) != len(eps):
         raise ValueError(
             f"`len(features) == len(episodes)` must hold, but got ({len(features)}, {len(eps)})"
@@ -163,10 +174,13 @@ def score_episodes(
     if len(eps):
         # the return heads scale by the spread's risk: they take the episode's spread_std, beta
         risk = eps[["spread_std", "beta"]]
-        pred = model.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
-                                      ).reset_index(drop=True)
+        # many rows: the same trees, compiled (bit-identical, checked per call; _trees.py)
+        scorer = compiled_trees(model) if len(eps) >= COMPILED_MIN_ROWS else model
+        pred = scorer.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
+                                       ).reset_index(drop=True)
     else:
         pred = pd.DataFrame({c: np.empty(0) for c in ("probability", *OUTCOME_COLUMNS)})
+    lap("predict")
     vols = leg_vols(panel, LEG_VOL_BARS, cfg.universe.min_obs_frac) if vols is None else vols
     z_entry = eps["z_entry"].to_numpy(dtype=float)
     std = eps["spread_std"].to_numpy(dtype=float)
@@ -209,7 +223,9 @@ def score_episodes(
     out["exit_reason"] = eps["exit_reason"]
     out["model"] = model_id
     out["label"] = eps["label"].astype("Float64")
-    return out[OUTPUT_COLUMNS]
+    out = out[OUTPUT_COLUMNS]
+    lap("decide/size")
+    return out
 
 
 def _size(sig: pd.DataFrame, cfg: Config, capital: float | None, bar: pd.Timedelta,
