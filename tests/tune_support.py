@@ -41,8 +41,17 @@ def spawn(tmp: Path, script: str, args: dict, name: str = "worker.py") -> subpro
 # Patience limits, not performance assertions: a worker in a fresh clone compiles the numba
 # kernels (cold cache, ~20 s) while other test workers compete for the two cores.
 def finish(proc: subprocess.Popen, timeout: float = 600) -> dict:
-    """Wait for a worker; assert it succeeded; its last stdout line parsed as JSON."""
-    out, err = proc.communicate(timeout=timeout)
+    """Wait for a worker; assert it succeeded; its last stdout line parsed as JSON.
+
+    A worker still running at the timeout is killed (it would otherwise outlive the test and
+    take a core from everything after it).
+    """
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
     assert proc.returncode == 0, err[-2000:]
     return json.loads(out.strip().splitlines()[-1])
 
