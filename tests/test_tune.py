@@ -119,9 +119,9 @@ def test_holdout_never_reaches_the_study(market, mlflow_dir, tmp_path, monkeypat
     seen: list[np.ndarray] = []
     real = tune_data._fit_predict
 
-    def spy(kind, X, y, Xt, cfg_, features):
+    def spy(kind, X, y, Xt, cfg_, features, *rest):
         seen.extend([X.index.to_numpy(), Xt.index.to_numpy()])
-        return real(kind, X, y, Xt, cfg_, features)
+        return real(kind, X, y, Xt, cfg_, features, *rest)
 
     monkeypatch.setattr(tune_data, "_fit_predict", spy)
     tune(cfg, panel=market, episodes=eps, trials=2, study="spy", storage=_storage(tmp_path))

@@ -167,10 +167,12 @@ def cross_validate(
 
     Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
     probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
-    ``binned`` (``X[features]`` binned once, :class:`revertible.model.BinnedFeatures`) lets the
-    LightGBM fold fits reuse the bins.
+    The LightGBM fold fits share one binning of ``X[features]`` (``binned``, a
+    :class:`revertible.model.BinnedFeatures`; made here when not given).
     """
     folds = make_folds(cfg, entry, end, bar)
+    if binned is None and "lgbm" in kinds:  # the study's trials bin the same rows the same way
+        binned = BinnedFeatures(X[features], lgbm_params(cfg.model, cfg.seed))
     n = len(y)
     fold_id = np.full(n, -1)
     raw = {k: np.full(n, np.nan) for k in kinds}

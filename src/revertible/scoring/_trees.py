@@ -177,7 +177,7 @@ class CompiledTrees:
 
     def __init__(self, estimator: Any, inputs: _Inputs | None = None) -> None:
         self.estimator = estimator
-        booster = estimator.booster_
+        booster = estimator if _is_booster(estimator) else estimator.booster_
         best = int(getattr(booster, "best_iteration", 0) or 0)
         self.spec = _parse(booster.model_to_string(), best if best > 0 else None)
         self.inputs = inputs or _Inputs()
@@ -257,12 +257,22 @@ def _positive(proba: Any) -> np.ndarray:
     return a[:, 1] if a.ndim == 2 and a.shape[1] == 2 else np.full(1, np.nan)
 
 
+def _is_booster(obj: Any) -> bool:
+    """A bare ``lightgbm.Booster`` (what this version's estimators hold in ``booster_``)."""
+    from lightgbm import Booster
+
+    return isinstance(obj, Booster)
+
+
 def _is_lgbm(obj: Any) -> bool:
-    try:
-        from lightgbm import LGBMModel
-    except ImportError:  # pragma: no cover - lightgbm is a dependency
-        return False
-    return isinstance(obj, LGBMModel) and getattr(obj, "fitted_", False)
+    """A fitted LightGBM sklearn estimator (older pickles) or a bare booster (this version).
+
+    A booster's ``predict`` is the model output (the probability for binary objectives), which
+    is what :meth:`CompiledTrees.predict` computes.
+    """
+    from lightgbm import LGBMModel
+
+    return _is_booster(obj) or (isinstance(obj, LGBMModel) and getattr(obj, "fitted_", False))
 
 
 def compiled_trees(model: Any) -> Any:
