@@ -19,6 +19,22 @@ __all__: list[str] = []
 
 
 @nb.njit(cache=True, nogil=True)
+def _ar1_stats(sdd, sxx, sxy, syy, n1, w, hl_min, res):  # pragma: no cover
+    """``res[1:5]`` from a window's sums: step std, AR(1) phi, half-life, ADF-style t."""
+    if sdd > 0.0:
+        res[1] = math.sqrt(sdd / (n1 - 1))
+    if sxx > 0.0:
+        phi = sxy / sxx
+        res[2] = phi
+        if phi < 1.0:
+            hl = hl_min if phi <= 0.0 else -math.log(2.0) / math.log(phi)
+            res[3] = min(max(hl, hl_min), float(w))
+        ssr = max(syy - phi * sxy, 0.0)
+        if ssr > 0.0:
+            res[4] = (phi - 1.0) / math.sqrt(ssr / (n1 - 2) / sxx)
+
+
+@nb.njit(cache=True, nogil=True)
 def _window_stats(a, b, t, beta, w, min_n, sgn, vr_lags, hl_min, res):  # pragma: no cover
     """Spread behaviour over bars ``t-w+1..t`` of ``s_j = a_j - beta * b_j``.
 
@@ -77,17 +93,7 @@ def _window_stats(a, b, t, beta, w, min_n, sgn, vr_lags, hl_min, res):  # pragma
             sxy += dx * dy
             syy += dy * dy
             sdd += dd * dd
-    if sdd > 0.0:
-        res[1] = math.sqrt(sdd / (n1 - 1))
-    if sxx > 0.0:
-        phi = sxy / sxx
-        res[2] = phi
-        if phi < 1.0:
-            hl = hl_min if phi <= 0.0 else -math.log(2.0) / math.log(phi)
-            res[3] = min(max(hl, hl_min), float(w))
-        ssr = max(syy - phi * sxy, 0.0)
-        if ssr > 0.0:
-            res[4] = (phi - 1.0) / math.sqrt(ssr / (n1 - 2) / sxx)
+    _ar1_stats(sdd, sxx, sxy, syy, n1, w, hl_min, res)
     if sdd <= 0.0:
         return
     var1 = sdd / n1
@@ -180,17 +186,7 @@ def _window_stats_s(s, lo, t, w, min_n, sgn, vr_lags, hl_min, acc, cnt, res):  #
                     d = (y - xq) - q * md
                     acc[k] += d * d
                     cnt[k] += 1
-    if sdd > 0.0:
-        res[1] = math.sqrt(sdd / (n1 - 1))
-    if sxx > 0.0:
-        phi = sxy / sxx
-        res[2] = phi
-        if phi < 1.0:
-            hl = hl_min if phi <= 0.0 else -math.log(2.0) / math.log(phi)
-            res[3] = min(max(hl, hl_min), float(w))
-        ssr = max(syy - phi * sxy, 0.0)
-        if ssr > 0.0:
-            res[4] = (phi - 1.0) / math.sqrt(ssr / (n1 - 2) / sxx)
+    _ar1_stats(sdd, sxx, sxy, syy, n1, w, hl_min, res)
     if sdd <= 0.0:
         return
     var1 = sdd / n1
