@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..costs import funding_schedule
-from ._book import model_filter, unit_sizes
+from ._book import unit_sizes
 from ._command import SUMMARY_METRICS, backtest_command, backtest_summary
 from ._engine import (
     RANKED,
@@ -20,7 +20,7 @@ from ._metrics import (
     strategy_metrics,
     trade_metrics,
 )
-from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
+from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._report import (
     PLOTS,
     SPREAD_MIN_TRADES,
@@ -58,10 +58,9 @@ __all__ = [
     "exit_paths",
     "order_keys",
     "unit_sizes",
-    "model_filter",
     "walk_forward_blocks",
     "fit_block_model",
-    "fit_block_heads",
+    "given_score_predictions",
     "walk_forward_predictions",
     "WalkForwardPredictions",
     "run_backtest",

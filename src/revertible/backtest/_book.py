@@ -22,7 +22,7 @@ from ._ledger import N_STATS, _hold, build_ledger
 from ._risk import RiskCovariances, risk_limit
 from ._signals import PATH_COLUMNS
 
-__all__ = ["UNIT_FIELDS", "unit_sizes", "model_filter", "Market", "Run", "simulate", "HEDGE_FIELDS"]
+__all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "simulate", "HEDGE_FIELDS"]
 
 HEDGE_FIELDS = 5  # sum h, sum h^2, sum u, sum u^2, count
 
@@ -61,11 +61,10 @@ def unit_sizes(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> pd.DataFram
     """Each signal's position per unit of equity before any book limit (sizing steps 1-4).
 
     :func:`revertible.decision.unit_stakes` on the signals, with the ``continue`` section's
-    barriers for continued rows. The stake input is the decision when ``sig`` carries it
-    (``direction``, ``expected_return``, ``return_m2`` from :func:`revertible.decision.decide`:
-    true fractional Kelly ``kelly_fraction * mu / E[r^2]`` of the chosen direction, which can
-    exceed 1: the book caps then bind in :func:`simulate`), else the probability alone (the
-    probability-only rule, for given probabilities). ``frac_a``/``frac_b`` are leg notionals per
+    barriers for continued rows. The stake input is the decision (``direction``,
+    ``expected_return_lower``, ``return_m2`` from :func:`revertible.decision.decide`): fractional
+    Kelly ``kelly_fraction * lower / m2`` of the chosen direction under the per-trade cap
+    ``sizing.trade_cap_frac`` (leg A). ``frac_a``/``frac_b`` are leg notionals per
     unit of capital (0 with ``sizing_reason`` for a signal not to trade); the book scales them by
     the equity at the signal's bar and applies the caps, rounding and ``min_notional`` there.
     """
@@ -83,34 +82,6 @@ def _check_split(cfg: Config) -> None:
             "sizing.split=vol_parity is not supported by the backtest (it needs each leg's "
             "volatility at entry); use sizing.split=beta or dollar"
         )
-
-
-def model_filter(sig: pd.DataFrame, cfg: Config, costs: CostConfig) -> np.ndarray:
-    """Return the model's filter of each signal under ``costs`` (boolean array).
-
-    True where :func:`revertible.decision.bet_size` is positive for the signal's probability and
-    barrier payoff (the gate of ``size_signals``: expected edge above ``sizing.min_edge``), or
-    where ``probability >= backtest.min_probability`` when that is set.
-    """
-    from ..decision import bet_size, leg_ratio, payoff
-
-    p = sig["probability"].to_numpy(float)
-    if cfg.backtest.min_probability is not None:
-        return np.isfinite(p) & (p >= cfg.backtest.min_probability)
-    _check_split(cfg)
-    sz, lab = cfg.sizing, cfg.label
-    z = sig["z_entry"].to_numpy(float)
-    beta = sig["beta"].to_numpy(float)
-    std = sig["spread_std"].to_numpy(float)
-    ok = np.zeros(len(sig), dtype=bool)
-    for i in np.flatnonzero(np.isfinite(p) & np.isfinite(beta) & (beta != 0.0)):
-        pay = payoff(z[i], std[i], take_profit_z=lab.exit, stop_z=lab.stop,
-                     leg_ratio=leg_ratio(sz.split, beta[i]), costs=costs)  # fmt: skip
-        if pay.ratio > 0.0:
-            bet = bet_size(p[i], pay.ratio, method=sz.method, fraction=sz.kelly_fraction,
-                           min_edge=sz.min_edge)  # fmt: skip
-            ok[i] = bet.size > 0.0
-    return ok
 
 
 @dataclass
@@ -257,7 +228,7 @@ def simulate(
                 break
             chunk = free[pos : pos + slots]
             pos += len(chunk)
-            fixed_a = np.full(len(chunk), bt.fixed_notional_frac * equity)
+            fixed_a = np.full(len(chunk), cfg.sizing.trade_cap_frac * equity)
             want_a, want_b = fixed_a, fixed_a * ratio[chunk]
             lev_a = lev_b = np.full(len(chunk), sz.max_gross_leverage)
             if sized:

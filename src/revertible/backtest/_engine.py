@@ -7,36 +7,33 @@ divergences they take and how large:
 =====================  ==========================================  ================================
 strategy               takes                                       size (leg A; leg B = ratio x A)
 =====================  ==========================================  ================================
-``naive_1to1``         every divergence                            ``backtest.fixed_notional_frac``
+``naive_1to1``         every divergence                            ``sizing.trade_cap_frac``
                                                                    x equity per leg, 1:1 legs
 ``naive_beta``         every divergence                            same leg A, leg B ``|beta|`` x A
 ``naive_continue``     every divergence, *continued*              as ``naive_beta``
-``model``              the decided direction (``none`` skipped)    fractional Kelly
+``model``              the decided direction (``none`` skipped)    fractional Kelly on the lower
+                                                                   bound, capped at
+                                                                   ``sizing.trade_cap_frac``
                                                                    (:func:`revertible.decision.\
-unit_stakes`) x equity, then the book caps
+unit_stakes`), then the book caps
 ``model_revert``       the decision restricted to reversion        as ``model``
 ``model_fixed_size``   ``model``'s direction                       as ``naive_beta``
 =====================  ==========================================  ================================
 
-With return heads (walk-forward block models, a ``--model`` with ``predict_outcomes``, or given
-``outcomes``), each signal is decided at each cost multiplier's costs by
-:func:`revertible.decision.decide` on the heads' gross moments (round trip from the cost model,
-so the venue and maker fills reach the decision; see :mod:`._plans`): ``direction`` is
-``revert``, ``continue`` or ``none``, the stake is ``sizing.kelly_fraction * mu / E[r^2]`` of the
-chosen direction's net return in gross notional per unit of equity (it can exceed 1: the caps
-bind), and the ``model*`` strategies take a bar's signals in descending expected net return.
-A continued trade takes the side of the divergence (leg A ``sign(z)``) with the ``continue``
-barriers: take-profit at ``|z'| >= continue.take_profit``, stop at ``|z'| <= continue.stop``,
-time stop at ``continue.horizon`` (default ``label.horizon``).
-
-*Probability only* (given ``probabilities``, a scorer with ``predict_proba`` only): the model
-strategies follow the signals' ``direction`` column when given (else every signal is
-``revert``; continued rows at the fixed notional) and filter reversion on the probability,
-the threshold implied by ``sizing.min_edge``: a divergence is taken when
-:func:`revertible.decision.bet_size` is positive for its probability ``p`` and the barrier payoff
-ratio ``b`` net of (multiplied) costs, i.e. ``p * b - (1 - p) > min_edge`` (Kelly); set
-``backtest.min_probability`` to filter on ``p >= threshold`` instead. Each strategy is run again
-at every ``backtest.cost_multipliers`` value ``m != 1`` as ``<strategy>_<m>x_costs``.
+The model strategies trade only where the evidence clears costs. Their outcomes are calibrated
+on a held-out record: walk-forward block models (each with a return calibrator fitted on its
+out-of-fold scores), a ``--model`` (its calibrator), given outcomes, or given scores (each block
+calibrated on the scores of the episodes whose labels ended before it). Each signal is decided
+at each cost multiplier's costs by :func:`revertible.decision.decide` (round trip from the cost
+model plus the expected carry; see :mod:`._plans`): ``direction`` is ``revert``, ``continue``
+or ``none`` (the lower confidence bound of no direction's net return is above 0), the stake is
+``min(sizing.trade_cap_frac, sizing.kelly_fraction * lower / m2)`` of equity (leg A), and the
+``model*`` strategies take a bar's signals in descending lower bound. A continued trade takes
+the side of the divergence (leg A ``sign(z)``) with the ``continue`` barriers: take-profit at
+``|z'| >= continue.take_profit``, stop at ``|z'| <= continue.stop``, time stop at
+``continue.horizon`` (default ``label.horizon``). Without any score, the model strategies have
+no trades. Each strategy is run again at every ``backtest.cost_multipliers`` value
+``m != 1`` as ``<strategy>_<m>x_costs``.
 
 Timing (bar ``t`` is the episode's entry bar; its z-score uses the close of ``t``)
 ---------------------------------------------------------------------------------
@@ -86,8 +83,8 @@ Gross notional of open positions (marked at that close) plus the new one
 at most ``backtest.max_concurrent`` positions and one per pair. A cap that binds shrinks both
 legs of the new position together; quantities round down to ``sizing.qty_step`` and a leg under
 ``sizing.min_notional`` drops the trade. Positions whose exit fills at the open of ``t + 1`` are
-closed first. Within a bar the model strategies take signals in descending expected net return
-(probability only: descending probability), ties and the naive ones in a seeded random order
+closed first. Within a bar the model strategies take signals in descending lower bound of the
+expected net return, ties and the naive ones in a seeded random order
 (``backtest.seed``; :func:`._signals.order_keys`: never data or name order). New entries stop
 if equity reaches 0.
 
@@ -105,10 +102,11 @@ leg A alone, both per unit of leg-A notional, pooled over held bars) and
 ``hedge_effectiveness`` (``1 - hedge_vol_ratio**2``); ``naive_beta.drawdown_vs_1to1`` is
 ``naive_beta.max_drawdown / naive_1to1.max_drawdown`` (< 1: beta legs draw down less);
 ``model.decile<k>_predicted`` / ``model.decile<k>_realised`` (mean probability and realised
-label of every scored divergence by probability decile, 1 = lowest); with return heads
-``model.return_decile<k>_expected_bp`` / ``_realised_bp``, ``model.return_rank_ic`` (expected vs
-realised net return of each signal's better direction, out of sample) and the same for
-``model_revert`` (the reversion trade; :func:`._plans.return_deciles`); ``signals.count`` and
+label of every scored divergence by probability decile, 1 = lowest); with calibrated outcomes
+``model.return_decile<k>_expected_bp`` / ``_realised_bp``, ``model.decision_slope``,
+``model.decision_rank_corr``, ``model.decision_top_minus_median_bp`` (expected vs realised net
+return of each signal's better direction, out of sample), ``model.abstention_rate`` and the same
+for ``model_revert`` (the reversion trade; :func:`._plans.return_deciles`); ``signals.count`` and
 ``signals.scored`` (divergences in the range, and with a probability). Per strategy also
 ``pnl``, ``avg_pnl``, ``take_profit_rate``, ``final_equity``, ``volatility`` (annualised) and
 ``skipped_<why>`` (signals not taken: ``pair_busy``, ``max_concurrent``, ``caps``,
@@ -135,17 +133,12 @@ from ..config import Config
 from ..costs import funding_schedule  # noqa: F401  (re-exported for tests and users)
 from ..data import Panel
 from ..errors import ModelError, RevertibleError
+from ..model import overfit_warning
 from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import core_metrics, reversion_by_decile, strategy_metrics
-from ._plans import (
-    OUTCOME_MOMENTS,
-    decided_plans,
-    predict_block,
-    probability_plans,
-    return_deciles,
-)
-from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
+from ._plans import OUTCOMES, decided_plans, predict_block, return_deciles
+from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
@@ -164,8 +157,8 @@ STRATEGIES = ("model", "model_revert", "model_fixed_size", "naive_beta", "naive_
 """Base strategies, in report order."""
 
 RANKED = ("model", "model_revert", "model_fixed_size")
-"""Strategies that rank a bar's signals by expected net return (probability only: by
-probability); the others take them in a seeded random order."""
+"""Strategies that rank a bar's signals by the lower bound of the expected net return; the
+others take them in a seeded random order."""
 
 
 def strategy_names(multipliers: tuple[float, ...] | list[float]) -> list[str]:
@@ -249,7 +242,6 @@ def run_backtest(
     progress: Callable[..., Any] | None = None,
     strategies: Sequence[str] | None = None,
     light: bool = False,
-    heads_only: bool = False,
     predictions: WalkForwardPredictions | None = None,
 ) -> BacktestResult:
     """Replay the divergences of ``[since, until]`` for every strategy (module docstring).
@@ -266,18 +258,20 @@ def run_backtest(
     model : object with ``predict_outcomes`` (or only ``predict_proba``), optional
         One model scoring the whole range (``--model``). Its ``meta["holdout_start"]`` is the
         default ``since``; ``meta["label_cutoff"]`` or ``holdout_start`` fills ``model_cutoff``.
-        A model with ``predict_outcomes`` (return heads) is decided; a registered model whose
-        heads are missing is refused (:class:`ModelError`); an object with ``predict_proba``
-        only runs the probability-only strategies.
+        A model with a return calibrator is decided on it; a registered model without one is
+        refused (:class:`ModelError`); an object with ``predict_proba`` only scores every
+        episode and its scores are calibrated like given ``probabilities``.
     walk_forward : bool
-        Retrain with :func:`fit_block_model` (classifier and return heads) on an expanding
+        Retrain with :func:`fit_block_model` (classifier and both calibrators) on an expanding
         window (``backtest.*_days``).
     probabilities : array-like, optional
-        Given probabilities aligned with ``episodes`` (tests, external scores).
+        Given scores aligned with ``episodes`` (external scorers, planted or noise scores in
+        tests): calibrated block by block on their own earlier record
+        (:func:`._predict.given_score_predictions`).
     outcomes : pandas.DataFrame, optional
-        Given return-head moments aligned with ``episodes`` (:data:`OUTCOME_MOMENTS`, gross),
+        Given calibrated outcomes aligned with ``episodes`` (:data:`._plans.OUTCOMES`, gross),
         e.g. a replay of a walk-forward run's under other costs; the model strategies are then
-        decided (with ``probabilities`` for the probability columns, optional).
+        decided (with ``probabilities`` for the probability column, optional).
     since, until : str or Timestamp, optional
         Entry-time range (inclusive, UTC). With none of ``model``, ``walk_forward`` and
         ``probabilities``, only the naive strategies have trades.
@@ -292,9 +286,6 @@ def run_backtest(
         ``deflated_sharpe``, ``skipped_*``): no bootstrap, quarterly Sharpe, book-risk paths,
         probability or return deciles (``book_risk``/``stress_loss`` are None, ``deciles``
         empty). The figures it computes equal the full run's.
-    heads_only : bool
-        Walk-forward: fit only each block's return heads (:func:`._predict.fit_block_heads`);
-        the decided strategies trade as with the full block models, the probability is NaN.
     predictions : WalkForwardPredictions, optional
         Walk-forward: the predictions of an earlier run on the same episodes, range and
         model/cv/walk-forward settings (``result.predictions``), reused instead of refitting.
@@ -321,10 +312,10 @@ def run_backtest(
         raise RevertibleError("no divergence episodes in the data: nothing to backtest")
     given = None
     if outcomes is not None:
-        missing = [c for c in OUTCOME_MOMENTS if c not in outcomes.columns]
+        missing = [c for c in OUTCOMES if c not in outcomes.columns]
         if missing or len(outcomes) != len(episodes):
             raise ValueError(f"outcomes must have one row per episode ({len(episodes)}) and the "
-                             f"columns {list(OUTCOME_MOMENTS)}; got {len(outcomes)} rows, "
+                             f"columns {list(OUTCOMES)}; got {len(outcomes)} rows, "
                              f"missing {missing}")  # fmt: skip
         if model is not None or walk_forward:
             raise RevertibleError("pass one of --model, --walk-forward (or given outcomes)")
@@ -345,9 +336,9 @@ def run_backtest(
     episodes = episodes.iloc[order].reset_index(drop=True)
     features = None if features is None else features.iloc[order].reset_index(drop=True)
     given = None if given is None else given[order]
-    heads = np.full((len(episodes), len(OUTCOME_MOMENTS)), np.nan)
+    heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
     if outcomes is not None:
-        heads = outcomes[list(OUTCOME_MOMENTS)].to_numpy(float)[order].copy()
+        heads = outcomes[list(OUTCOMES)].to_numpy(float)[order].copy()
     timings["episodes_s"] = time.perf_counter() - t0
     timings["episodes_cpu_s"] = time.process_time() - c0
     if model is not None and since is None:
@@ -385,8 +376,8 @@ def run_backtest(
         else:
             with bar_ctx("walk-forward models") as update:
                 wfp = walk_forward_predictions(
-                    cfg, episodes, features, start, end, bar, heads_only=heads_only, say=say,
-                    update=update, fit=fit_block_heads if heads_only else fit_block_model)
+                    cfg, episodes, features, start, end, bar, say=say, update=update,
+                    fit=fit_block_model)
         start, blocks = wfp.start, wfp.blocks
         prob, heads = wfp.probability.copy(), wfp.heads.copy()
         cutoff = wfp.cutoff.copy()
@@ -398,12 +389,12 @@ def run_backtest(
             model.check_sources(panel.funding is not None)
         rows = np.flatnonzero(((entry >= start) & (entry <= end)).to_numpy())
         try:
-            if hasattr(model, "predict_outcomes"):  # refuses a model without return heads
+            if hasattr(model, "predict_outcomes"):  # refuses a model without a calibrator
                 prob[rows], heads[rows] = predict_block(model, features, episodes, rows)
-            else:  # probability only (external scorers, tests): the probability strategies
-                prob[rows] = model.predict_proba(features.iloc[rows])
-                notes.append("the model has no predict_outcomes: the model strategies use the "
-                             "probability filter, not the decision")  # fmt: skip
+            else:  # probability only (external scorers, tests): calibrated on its own record
+                given = np.asarray(model.predict_proba(features), dtype=float)
+                notes.append("the model has no return calibrator: its scores are calibrated "
+                             "block by block on their own earlier record")  # fmt: skip
         except KeyError as exc:
             raise ModelError(
                 f"model input: {exc}; compute features with the model's config"
@@ -415,12 +406,28 @@ def run_backtest(
             if start < cut:  # its labels ended before `cut`
                 notes.append(f"in-sample warning: the model saw labels up to {cut}, the range "
                              f"starts {start}")  # fmt: skip
+    if given is not None and outcomes is None:  # scores -> outcomes on their own record
+        mode = "given" if model is None else mode
+        t1, c1 = time.perf_counter(), time.process_time()
+        wfp = given_score_predictions(cfg, episodes, given, start, end, bar, say=say)
+        prob, heads, cutoff = wfp.probability.copy(), wfp.heads.copy(), wfp.cutoff.copy()
+        start, blocks = max(start, wfp.start), wfp.blocks
+        timings["models_s"] = time.perf_counter() - t1
+        timings["models_cpu_s"] = time.process_time() - c1
+    meta = (wfp.meta if wfp is not None else getattr(model, "meta", None)) or {}
+    warn = overfit_warning(meta, cfg.decision.overfit_ic)
+    if warn:
+        notes.append(warn)
     for note in notes:
         say(note)
 
     sig = _signals(panel, episodes.assign(probability=prob, model_cutoff=cutoff,
-                                          **dict(zip(OUTCOME_MOMENTS, heads.T, strict=True))),
+                                          **dict(zip(OUTCOMES, heads.T, strict=True))),
                    start, end)  # fmt: skip
+    if cfg.costs.perpetual and panel.funding is not None:  # last funding rate known at entry
+        known = pd.DataFrame(panel.funding).ffill().to_numpy()
+        t_, ia_, ib_ = (sig[c].to_numpy(np.int64) for c in ("t", "ia", "ib"))
+        sig["funding_a"], sig["funding_b"] = known[t_, ia_], known[t_, ib_]
     if len(sig) == 0:
         raise RevertibleError(f"no divergence entered between {start} and {end}: widen the range")
     t1, c1 = time.perf_counter(), time.process_time()
@@ -434,8 +441,7 @@ def run_backtest(
     timings["paths_cpu_s"] = time.process_time() - c1
 
     t1, c1 = time.perf_counter(), time.process_time()
-    decided = bool(np.isfinite(sig[list(OUTCOME_MOMENTS)].to_numpy(float)).all(axis=1).any())
-    scored = decided or np.isfinite(sig["probability"].to_numpy(float)).any()
+    decided = bool(np.isfinite(sig[list(OUTCOMES[1:])].to_numpy(float)).all(axis=1).any())
     key = order_keys(sig, cfg.backtest.seed)
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")  # 0..n-1 random
     runs: dict[str, Any] = {}
@@ -448,12 +454,9 @@ def run_backtest(
         n_done = 0
         for mult in mults:
             costs = cfg.costs.scaled(mult)
-            if decided:
-                plans, dec = decided_plans(sig, cfg, costs, rank)
-                if dec_table is None or mult == 1.0:
-                    dec_table, dec_costs = dec, costs
-            else:
-                plans = probability_plans(sig, cfg, costs, rank, scored)
+            plans, dec = decided_plans(sig, cfg, costs, rank, bar)
+            if decided and (dec_table is None or mult == 1.0):
+                dec_table, dec_costs = dec, costs
             for base in bases:
                 take, cont, units, ratio, k_ = plans[base]
                 runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, take, cont,
@@ -512,7 +515,16 @@ def run_backtest(
     if dec_table is not None:  # the decision at 1x costs (else the first multiplier)
         sig = sig.drop(columns=[c for c in dec_table.columns if c in sig.columns]).join(dec_table)
         if not light:
-            metrics.update(return_deciles(sig, dec_costs))
+            metrics.update(return_deciles(sig, cfg, dec_costs, bar))
+        taken = sig["direction"].to_numpy() != "none"
+        best = sig["expected_return_lower"].to_numpy(float)
+        metrics["model.signals_taken"] = float(taken.sum())
+        metrics["model.abstention_rate"] = float(1.0 - taken.mean()) if len(sig) else np.nan
+        fin = best[np.isfinite(best)]
+        metrics["model.best_lower_bound_bp"] = float(fin.max() * 1e4) if len(fin) else np.nan
+        say(f"decision: {int(taken.sum())} of {len(sig)} divergences clear costs "
+            f"({100 * taken.mean():.2f}%); best lower bound "
+            + (f"{fin.max() * 1e4:+.1f} bp" if len(fin) else "n/a"))
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["metrics_s"] = time.perf_counter() - t1

@@ -1,21 +1,17 @@
 """What each strategy takes, in which direction, how large and in which order (the plans).
 
-Two ways the model strategies are planned, by what the signals carry:
-
-* **Decided** (a model with return heads: walk-forward blocks, ``--model`` with
-  ``predict_outcomes``, or given ``outcomes``): per cost multiplier,
-  :func:`revertible.decision.decide` on the heads' gross moments at those costs (the cost
-  model's round trip, :func:`revertible.costs.round_trip_cost`, so maker fills and the venue
-  reach the decision). ``model`` trades the decided direction (``none`` skipped) with the
-  fractional-Kelly stake of :func:`revertible.decision.unit_stakes` (continued trades with the
-  ``continue`` barriers); ``model_revert`` is the decision restricted to reversion
-  (``directions=("revert",)``) with its own stake; ``model_fixed_size`` trades ``model``'s
-  direction at the fixed notional. Within a bar they take signals in descending expected net
-  return (ties in the seeded random order).
-* **Probability only** (given probabilities, a scorer with ``predict_proba`` only): the
-  probability filter of :func:`._book.model_filter` and the probability-only stake, ranked by
-  probability; a ``direction`` column on the signals, when given, is followed (continued rows at
-  the fixed notional).
+The model strategies are planned on calibrated outcomes (walk-forward block models, a
+``--model`` with ``predict_outcomes``, given outcomes, or given scores calibrated on their own
+earlier record): per cost multiplier, :func:`revertible.decision.decide` on the calibrated
+outcomes at those costs (the cost model's round trip, so maker fills and the venue reach the
+decision, plus the expected carry of :func:`revertible.decision.expected_carry`). ``model``
+trades the decided direction (``none`` skipped) with the fractional-Kelly stake on the lower
+bound under the per-trade cap (:func:`revertible.decision.unit_stakes`; continued trades with
+the ``continue`` barriers); ``model_revert`` is the decision restricted to reversion
+(``directions=("revert",)``) with its own stake; ``model_fixed_size`` trades ``model``'s
+direction at the fixed size. Within a bar they take signals in descending lower bound (ties in
+the seeded random order). ``decision.continue_max_score_quantile`` restricts the continuation
+trade to divergences whose score lies in that bottom share of the held-out record.
 """
 
 from __future__ import annotations
@@ -26,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config, CostConfig
-from ._book import model_filter, unit_sizes
+from ..decision import OUTCOME_COLUMNS
+from ._book import unit_sizes
 
-__all__ = ["OUTCOME_MOMENTS", "predict_block", "decided_plans", "probability_plans",
-           "return_deciles", "return_decile_table"]  # fmt: skip
+__all__ = ["OUTCOMES", "predict_block", "decided_plans", "decision_carry", "return_deciles",
+           "return_decile_table"]  # fmt: skip
 
-OUTCOME_MOMENTS = ("revert_mean", "revert_m2", "continue_mean", "continue_m2")
-"""Gross return-head moments a decided backtest carries per signal (``predict_outcomes``)."""
+OUTCOMES = ("score_quantile", *OUTCOME_COLUMNS)
+"""Calibrated outcome columns a decided backtest carries per signal (``predict_outcomes``)."""
 
 Plan = tuple[np.ndarray, np.ndarray, "pd.DataFrame | None", np.ndarray, np.ndarray]
 """take, continued, units (None: fixed size), leg ratio, order key (ascending)."""
@@ -41,15 +38,12 @@ Plan = tuple[np.ndarray, np.ndarray, "pd.DataFrame | None", np.ndarray, np.ndarr
 def predict_block(
     model: Any, features: pd.DataFrame, episodes: pd.DataFrame, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(probability, moments)`` of ``rows`` from ``model.predict_outcomes``.
+    """``(probability, outcomes)`` of ``rows`` from ``model.predict_outcomes``.
 
-    The heads need the episodes' ``spread_std`` and ``beta`` beside the features (their risk
-    scale); ``moments`` has the :data:`OUTCOME_MOMENTS` columns in order.
+    ``outcomes`` has the :data:`OUTCOMES` columns in order.
     """
-    X = features.iloc[rows].assign(spread_std=episodes["spread_std"].to_numpy(float)[rows],
-                                   beta=episodes["beta"].to_numpy(float)[rows])  # fmt: skip
-    out = model.predict_outcomes(X)
-    return out["probability"].to_numpy(float), out[list(OUTCOME_MOMENTS)].to_numpy(float)
+    out = model.predict_outcomes(features.iloc[rows])
+    return out["probability"].to_numpy(float), out[list(OUTCOMES)].to_numpy(float)
 
 
 def _key(score: np.ndarray, rank: np.ndarray) -> np.ndarray:
@@ -79,10 +73,30 @@ def _stakes(sig: pd.DataFrame, dec: pd.DataFrame, take: np.ndarray, cfg: Config,
     return unit_sizes(base.loc[rows].join(dec.loc[rows]), cfg, costs).reindex(sig.index)
 
 
+def decision_carry(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
+                   bar: pd.Timedelta) -> dict[str, np.ndarray]:  # fmt: skip
+    """Expected carry of each signal's two trades (:func:`revertible.decision.expected_carry`).
+
+    Funding rates are the signals' ``funding_a``/``funding_b`` (last known at entry) when
+    present.
+    """
+    from ..decision import expected_carry, leg_ratios
+
+    beta = sig["beta"].to_numpy(float)
+    ratio = leg_ratios(cfg.sizing.split, beta, None, None)
+    horizons = {"revert": cfg.label.horizon,
+                "continue": cfg.continue_.horizon_or(cfg.label.horizon)}
+    fa = sig["funding_a"].to_numpy(float) if "funding_a" in sig else None
+    fb = sig["funding_b"].to_numpy(float) if "funding_b" in sig else None
+    return expected_carry(sig["z_entry"].to_numpy(float), beta, ratio, costs, bar, horizons,
+                          fa, fb)
+
+
 def decided_plans(
-    sig: pd.DataFrame, cfg: Config, costs: CostConfig, rank: np.ndarray
+    sig: pd.DataFrame, cfg: Config, costs: CostConfig, rank: np.ndarray,
+    bar: pd.Timedelta = pd.Timedelta(hours=1),  # noqa: B008 - immutable
 ) -> tuple[dict[str, Plan], pd.DataFrame]:
-    """Plans of every strategy on decided signals at ``costs`` (module docstring).
+    """Plans of every strategy on calibrated signals at ``costs`` (module docstring).
 
     Returns the plans and ``model``'s decision (:data:`revertible.decision.DECISION_COLUMNS`
     on ``sig``'s index) with ``revert_only_direction``/``revert_only_expected`` of
@@ -90,22 +104,30 @@ def decided_plans(
     """
     from ..decision import decide
 
-    heads = sig[list(OUTCOME_MOMENTS)]
-    edge = cfg.sizing.min_edge
-    dec = decide(heads, costs, edge)
-    dec_r = decide(heads, costs, edge, directions=("revert",))
+    heads = sig[list(OUTCOME_COLUMNS)]
+    d = cfg.decision
+    carry = decision_carry(sig, cfg, costs, bar)
+    allow = None
+    if d.continue_max_score_quantile is not None:
+        q = sig["score_quantile"].to_numpy(float)
+        allow = np.isfinite(q) & (q <= d.continue_max_score_quantile)
+    dec = decide(heads, costs, d.confidence, cfg.sizing.min_edge, carry=carry,
+                 allow_continue=allow)
+    dec_r = decide(heads, costs, d.confidence, cfg.sizing.min_edge, directions=("revert",),
+                   carry=carry)
     direction = dec["direction"].to_numpy()
     take = direction != "none"
     cont = direction == "continue"
     take_r = dec_r["direction"].to_numpy() == "revert"
     beta_abs = np.abs(sig["beta"].to_numpy(float))
-    key_m = _key(dec["expected_return"].to_numpy(float), rank)
-    key_r = _key(dec_r["expected_return"].to_numpy(float), rank)
+    ratio = beta_abs if cfg.sizing.split == "beta" else np.ones(len(sig))
+    key_m = _key(dec["expected_return_lower"].to_numpy(float), rank)
+    key_r = _key(dec_r["expected_return_lower"].to_numpy(float), rank)
     plans = {
-        "model": (take, cont, _stakes(sig, dec, take, cfg, costs), beta_abs, key_m),
+        "model": (take, cont, _stakes(sig, dec, take, cfg, costs), ratio, key_m),
         "model_revert": (take_r, np.zeros(len(sig), bool), _stakes(sig, dec_r, take_r, cfg, costs),
-                         beta_abs, key_r),
-        "model_fixed_size": (take, cont, None, beta_abs, key_m),
+                         ratio, key_r),
+        "model_fixed_size": (take, cont, None, ratio, key_m),
         **_naive(sig, rank),
     }  # fmt: skip
     dec = dec.assign(revert_only_direction=dec_r["direction"],
@@ -113,69 +135,48 @@ def decided_plans(
     return plans, dec
 
 
-def probability_plans(
-    sig: pd.DataFrame, cfg: Config, costs: CostConfig, rank: np.ndarray, scored: bool
-) -> dict[str, Plan]:
-    """Plans on probability-only signals (module docstring)."""
-    n = len(sig)
-    no = np.zeros(n, bool)
-    direction = (sig["direction"].astype(str).to_numpy() if "direction" in sig
-                 else np.full(n, "revert", dtype=object))  # fmt: skip
-    is_cont = direction == "continue"
-    beta_abs = np.abs(sig["beta"].to_numpy(float))
-    key = _key(sig["probability"].to_numpy(float), rank)
-    filt, units, units_m = no, None, None
-    if scored:
-        filt = model_filter(sig, cfg, costs)
-        units = unit_sizes(sig[filt], cfg, costs).reindex(sig.index)
-        units_m = units.mask(pd.Series(is_cont, index=sig.index), np.nan)  # continued: fixed
-    by_dir = scored & ((filt & (direction == "revert")) | is_cont)
-    return {
-        "model": (by_dir, is_cont & by_dir, units_m, beta_abs, key),
-        "model_revert": (filt, no, units, beta_abs, key),
-        "model_fixed_size": (by_dir, is_cont & by_dir, None, beta_abs, key),
-        **_naive(sig, rank),
-    }
+def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
+                   bar: pd.Timedelta) -> dict[str, float]:  # fmt: skip
+    """Out-of-sample calibration of the decision over every scored signal.
 
-
-def return_deciles(sig: pd.DataFrame, costs: CostConfig, n_bins: int = 10) -> dict[str, float]:
-    """Out-of-sample deciles of expected vs realised *net* return of every decided signal.
-
-    For ``model`` the better direction of each signal (the one ``decide`` ranks first, taken or
-    not), for ``model_revert`` the reversion trade: expected = the decision's net expected
-    return, realised = the episode's ``<direction>_return`` minus the round trip
-    (:func:`revertible.costs.round_trip_cost` of ``costs``). Metrics
+    For ``model`` each signal's better direction (``best_direction``, taken or not), for
+    ``model_revert`` the reversion trade: expected = the decision's net expected return,
+    realised = that trade's realised gross return for the traded legs minus the round trip and
+    the same expected carry (:func:`revertible.decision.decision_quality`). Metrics
     ``<strategy>.return_decile<k>_expected_bp`` / ``_realised_bp`` (k = 1 lowest expected),
-    ``<strategy>.return_rank_ic`` and ``<strategy>.return_n``.
+    ``<strategy>.decision_slope``, ``.decision_rank_corr``, ``.decision_top_minus_median_bp``,
+    ``.decided_n``, ``.decided_taken``, ``.abstention_rate``, ``.taken_net_bp_expected``.
     """
-    from scipy.stats import spearmanr
-
     from ..costs import round_trip_cost
+    from ..decision import decision_quality, realised_net
+    from ..episodes import outcome_targets
 
-    if not {"revert_return", "continue_return"} <= set(sig.columns):
+    if not {"revert_return", "continue_return", "best_direction"} <= set(sig.columns):
         return {}
     c = round_trip_cost(costs)
-    rev = sig["revert_return"].to_numpy(dtype=float, na_value=np.nan)
-    con = sig["continue_return"].to_numpy(dtype=float, na_value=np.nan)
-    follow = (sig["continue_expected"].to_numpy(float)
-              > sig["revert_expected"].to_numpy(float))  # fmt: skip
+    tg = outcome_targets(sig, cfg.sizing.split)
+    carry = decision_carry(sig, cfg, costs, bar)
+    real_m = realised_net(sig, tg["revert"], tg["continue"], c, carry)
+    real_r = tg["revert"].to_numpy(float) - c - carry["revert"]
     sets = {
-        "model": (sig["expected_return"].to_numpy(float), np.where(follow, con, rev) - c),
-        "model_revert": (sig["revert_expected"].to_numpy(float), rev - c),
+        "model": (sig["expected_return"].to_numpy(float), real_m,
+                  sig["direction"].to_numpy() != "none"),
+        "model_revert": (sig["revert_expected"].to_numpy(float), real_r,
+                         sig["revert_only_direction"].to_numpy() == "revert"),
     }
     out: dict[str, float] = {}
-    for name, (exp, real) in sets.items():
-        ok = np.isfinite(exp) & np.isfinite(real)
-        e, r = exp[ok], real[ok]
-        out[f"{name}.return_n"] = float(len(e))
-        if len(e) < n_bins:
-            continue
-        const = np.ptp(e) == 0.0 or np.ptp(r) == 0.0
-        out[f"{name}.return_rank_ic"] = (float("nan") if const
-                                         else float(spearmanr(e, r).statistic))  # fmt: skip
-        for k, idx in enumerate(np.array_split(np.argsort(e, kind="stable"), n_bins), start=1):
-            out[f"{name}.return_decile{k:02d}_expected_bp"] = float(e[idx].mean() * 1e4)
-            out[f"{name}.return_decile{k:02d}_realised_bp"] = float(r[idx].mean() * 1e4)
+    for name, (exp, real, taken) in sets.items():
+        q = decision_quality(exp, real, taken)
+        for k, v in q.items():
+            if k.startswith("decile"):
+                out[f"{name}.return_{k}"] = v
+        out[f"{name}.decision_slope"] = q["decile_slope"]
+        out[f"{name}.decision_rank_corr"] = q["decile_rank_corr"]
+        out[f"{name}.decision_top_minus_median_bp"] = q["top_minus_median_bp"]
+        out[f"{name}.decided_n"] = q["n"]
+        out[f"{name}.decided_taken"] = q["n_taken"]
+        out[f"{name}.abstention_rate"] = 1.0 - q["taken_rate"] if q["n"] else float("nan")
+        out[f"{name}.taken_net_bp_expected"] = q["taken_net_bp_expected"]
     return out
 
 

@@ -7,11 +7,11 @@ the same episodes under other sizing, costs or replay settings can pass it back
 (``run_backtest(..., predictions=...)``) instead of refitting (the strategy search's prediction
 cache, :class:`revertible.tuning.PredictionCache`).
 
-``heads_only=True`` fits only the return heads of each block model (the same rows, features,
-parameters and seed as :func:`._walkforward.fit_block_model`, so the same heads) and leaves the
-probability NaN: the decided strategies (``model``, ``model_revert``, ``model_fixed_size``)
-use only the heads' moments, so their trades are unchanged; what is lost is report-only (the
-probability deciles, ``signals.scored``, the blocks' ``cv_roc_auc``).
+Given scores (an external scorer, a planted or a pure-noise score: ``run_backtest(...,
+probabilities=...)``) go through the same gate: :func:`given_score_predictions` fits, per
+walk-forward block, a return calibrator on the given scores of the episodes whose labels ended
+before the block (held out by construction: the scores were not fitted on them here) and
+calibrates the block's episodes with it.
 """
 
 from __future__ import annotations
@@ -25,19 +25,21 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import RevertibleError
-from ._plans import OUTCOME_MOMENTS, predict_block
+from ._plans import OUTCOMES, predict_block
 from ._walkforward import fit_block_model, walk_forward_blocks
 
-__all__ = ["WalkForwardPredictions", "fit_block_heads", "walk_forward_predictions"]
+__all__ = ["WalkForwardPredictions", "walk_forward_predictions", "given_score_predictions"]
 
 
 @dataclass(frozen=True)
 class WalkForwardPredictions:
     """Per-episode walk-forward predictions (rows aligned with the time-sorted episodes).
 
-    ``probability`` (NaN when unscored or ``heads_only``), ``heads`` (``n x 4``,
-    :data:`OUTCOME_MOMENTS`), ``cutoff`` (each row's model label cutoff), ``blocks`` (one row per
-    block model), ``start`` (the first block's start: trading starts there), ``heads_only``.
+    ``probability`` (NaN when unscored), ``heads`` (``n x 7``, :data:`._plans.OUTCOMES`:
+    the score's quantile in the held-out record and the calibrated outcomes), ``cutoff`` (each
+    row's model label cutoff), ``blocks`` (one row per block model), ``start`` (the first
+    block's start: trading starts there), ``meta`` (the last block model's meta: the
+    overfitting warning reads it).
     """
 
     probability: np.ndarray
@@ -45,24 +47,12 @@ class WalkForwardPredictions:
     cutoff: pd.Series
     blocks: pd.DataFrame
     start: pd.Timestamp
-    heads_only: bool = False
-
-
-def fit_block_heads(
-    cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
-    bar: pd.Timedelta,
-) -> Any:
-    """The return heads of :func:`._walkforward.fit_block_model` alone (no classifier, no CV).
-
-    ``fit_block_model(..., heads_only=True)``: the same training rows, bins, LightGBM settings
-    and seed as the full block model, so the same heads and predictions.
-    """
-    return fit_block_model(cfg, episodes, features, cutoff, bar, heads_only=True)
+    meta: dict | None = None
 
 
 def walk_forward_predictions(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, start: pd.Timestamp,
-    end: pd.Timestamp, bar: pd.Timedelta, *, heads_only: bool = False,
+    end: pd.Timestamp, bar: pd.Timedelta, *,
     say: Callable[[str], None] | None = None, update: Callable[..., Any] | None = None,
     fit: Callable[..., Any] | None = None,
 ) -> WalkForwardPredictions:
@@ -70,27 +60,22 @@ def walk_forward_predictions(
 
     ``episodes`` are time-sorted and entered no later than ``end``; ``features`` has their
     rows. ``fit(cfg, episodes, features, cutoff, bar)`` fits one block model (default
-    :func:`fit_block_heads` with ``heads_only``, else :func:`._walkforward.fit_block_model`).
+    :func:`._walkforward.fit_block_model`).
     Raises :class:`RevertibleError` when the first model would start after ``end``.
     """
     say = say or (lambda _m: None)
     update = update or (lambda *_a: None)
     entry = episodes["entry_time"]
-    wf = walk_forward_blocks(entry.min(), start, end, cfg, bar)
-    if not wf:
-        first = entry.min() + pd.Timedelta(days=cfg.backtest.min_train_days)
-        raise RevertibleError(
-            f"walk-forward: the first model needs backtest.min_train_days="
-            f"{cfg.backtest.min_train_days} days of episodes, so trading starts {first}, "
-            f"after the range end {end}; lower backtest.min_train_days or widen the range"
-        )
+    wf = _blocks(entry, start, end, cfg, bar)
     prob = np.full(len(episodes), np.nan)
-    heads = np.full((len(episodes), len(OUTCOME_MOMENTS)), np.nan)
+    heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
-    fit = fit or (fit_block_heads if heads_only else fit_block_model)
+    fit = fit or fit_block_model
     rows_blocks = []
+    meta = None
     for k, (bs, be) in enumerate(wf):
         m = fit(cfg, episodes, features, bs, bar)
+        meta = m.meta
         rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
         if len(rows):
             prob[rows], heads[rows] = predict_block(m, features, episodes, rows)
@@ -103,5 +88,63 @@ def walk_forward_predictions(
             f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
             f"scored {len(rows)}")  # fmt: skip
         update(k + 1, len(wf))
-    return WalkForwardPredictions(prob, heads, cutoff, pd.DataFrame(rows_blocks), wf[0][0],
-                                  heads_only)
+    return WalkForwardPredictions(prob, heads, cutoff, pd.DataFrame(rows_blocks), wf[0][0], meta)
+
+
+def _blocks(entry: pd.Series, start: pd.Timestamp, end: pd.Timestamp, cfg: Config,
+            bar: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:  # fmt: skip
+    wf = walk_forward_blocks(entry.min(), start, end, cfg, bar)
+    if not wf:
+        first = entry.min() + pd.Timedelta(days=cfg.backtest.min_train_days)
+        raise RevertibleError(
+            f"walk-forward: the first model needs backtest.min_train_days="
+            f"{cfg.backtest.min_train_days} days of episodes, so trading starts {first}, "
+            f"after the range end {end}; lower backtest.min_train_days or widen the range"
+        )
+    return wf
+
+
+def given_score_predictions(
+    cfg: Config, episodes: pd.DataFrame, scores: np.ndarray, start: pd.Timestamp,
+    end: pd.Timestamp, bar: pd.Timedelta, *, say: Callable[[str], None] | None = None,
+) -> WalkForwardPredictions:
+    """Calibrate given scores block by block on their own earlier record (module docstring).
+
+    Each walk-forward block's return calibrator (:func:`revertible.model.return_calibrator`)
+    is fitted on the episodes with a finite score whose labels ended before the block starts
+    (their realised returns for the legs ``sizing.split`` trades); the block's episodes get its
+    outcomes. A block with too few such episodes leaves its rows uncalibrated (no trade).
+    """
+    from ..episodes import outcome_targets
+    from ..model import label_end, return_calibrator
+
+    say = say or (lambda _m: None)
+    entry = episodes["entry_time"]
+    wf = _blocks(entry, start, end, cfg, bar)
+    score = np.asarray(scores, dtype=float)
+    ends = label_end(episodes, cfg.label.horizon, bar)
+    targets = outcome_targets(episodes, cfg.sizing.split)
+    heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
+    cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
+    have = (np.isfinite(score) & episodes["label"].notna().to_numpy()
+            & np.isfinite(targets.to_numpy(float)).all(axis=1))
+    rows_blocks = []
+    for bs, be in wf:
+        seen = np.flatnonzero(have & (ends < bs).to_numpy())
+        rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
+        try:
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+        except RevertibleError as exc:
+            say(f"block {bs:%Y-%m-%d}: {exc}; its divergences are not traded")
+            cal = None
+        if cal is not None and len(rows):
+            out = cal.predict(score[rows])
+            heads[rows] = np.column_stack([cal.score_quantile(score[rows]),
+                                           out.to_numpy(float)])
+            cutoff.iloc[rows] = ends.iloc[seen].max()
+        rows_blocks.append({"start": bs, "end": be,
+                            "label_cutoff": ends.iloc[seen].max() if len(seen) else pd.NaT,
+                            "n_train": len(seen), "n_scored": len(rows),
+                            "cv_roc_auc": float("nan")})  # fmt: skip
+    return WalkForwardPredictions(score.copy(), heads, cutoff, pd.DataFrame(rows_blocks),
+                                  wf[0][0], None)

@@ -360,10 +360,13 @@ def render_html(
         f"Book: capital {s.capital:,.0f}, buffer {100 * s.buffer:.0f}%, gross leverage &le; "
         f"{s.max_gross_leverage:g}x of the unbuffered equity, per-asset net &le; "
         f"{s.max_asset_net_exposure:g}x equity, at most {bt.max_concurrent} positions; fixed "
-        f"size {100 * bt.fixed_notional_frac:g}% of equity per leg A.",
-        "Model filter: sizing's bet size &gt; 0 (edge above sizing.min_edge after taker "
-        "costs). Within a bar the model strategies take signals by descending probability, "
-        f"the naive ones in a seeded random order (backtest.seed={bt.seed}), never name order.",
+        f"size and per-trade cap {100 * s.trade_cap_frac:g}% of equity per leg A.",
+        "Decision: a direction only where the lower "
+        f"{100 * cfg.decision.confidence:g}% bound of its calibrated net return (held-out "
+        "record, after the round trip and expected carry) is above 0; stake fractional Kelly "
+        f"({s.kelly_fraction:g}) on that bound. Within a bar the model strategies take signals "
+        "by descending lower bound, the naive ones in a seeded random order "
+        f"(backtest.seed={bt.seed}), never name order.",
         "max drawdown &le; 0 (fraction of the running peak); Sharpe and Sortino from bar returns "
         "annualised by &radic;(bars per year); turnover is traded notional / mean equity.",
     ]  # fmt: skip

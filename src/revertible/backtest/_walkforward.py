@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import RevertibleError
 
-__all__ = ["walk_forward_blocks", "fit_block_model", "HeadsOnlyModel"]
+__all__ = ["walk_forward_blocks", "fit_block_model"]
 
 
 def walk_forward_blocks(
@@ -32,57 +32,26 @@ def walk_forward_blocks(
     return blocks
 
 
-class HeadsOnlyModel:
-    """A block model with return heads and no classifier (``fit_block_model(heads_only=True)``)."""
-
-    def __init__(self, features: list[str], returns: Any, meta: dict):
-        self.features, self.returns, self.meta = list(features), returns, meta
-
-    def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
-        """NaN probability and the heads' moments (columns of ``predict_outcomes``)."""
-        from ..model import risk_scale
-
-        out = self.returns.predict(X[self.features], risk_scale(X["spread_std"], X["beta"]))
-        out.insert(0, "probability", np.nan)
-        return out
-
-
 def fit_block_model(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
-    bar: pd.Timedelta, *, heads_only: bool = False,
+    bar: pd.Timedelta,
 ) -> Any:
     """Train a calibrated model on the episodes whose label was known before ``cutoff``.
 
     The training rows are the labelled episodes with ``label_end < cutoff`` (exit time, or entry
     + horizon; see :func:`revertible.model.label_end`), so nothing after ``cutoff`` is used. It is
-    :func:`revertible.model.train` without the holdout, baselines and logging: purged
-    walk-forward CV (:func:`revertible.model.cross_validate`) with
-    ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), a calibrator on the out-of-fold
-    scores, the final classifier on every training row, and the return heads
-    (:func:`revertible.model.return_model`, fitted as ``train`` fits its final heads: on the
-    training rows' ``revert_return``/``continue_return`` in units of
-    :func:`revertible.model.risk_scale`), so the block model has ``predict_outcomes``. The
-    training features are binned once (:class:`revertible.model.BinnedFeatures`) and every fit
-    of the block reuses the bins. The
-    heads' own CV metrics are not computed (``train`` logs them; a backtest needs only the
-    predictions). ``model.meta["label_cutoff"]`` is the latest label end used.
-
-    ``heads_only``: skip the calibration folds and the classifier; a :class:`HeadsOnlyModel`
-    with the very same heads (NaN probability), for callers that trade on the heads alone.
+    :func:`revertible.model.train`'s fit (:func:`revertible.model.fit_reversion_model`) without
+    the holdout, baselines and logging: purged walk-forward CV with
+    ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), the probability calibrator on
+    the out-of-fold scores, the final classifier on every training row, and the return
+    calibrator on the held-out record (out-of-fold probabilities and the realised returns of the
+    legs ``sizing.split`` trades), so the block model has ``predict_outcomes``. The training
+    features are binned once and every fit of the block reuses the bins.
+    ``model.meta["label_cutoff"]`` is the latest label end used.
     """
+    from ..episodes import outcome_targets
     from ..features import FEATURE_GROUPS, feature_names
-    from ..model import (
-        BinnedFeatures,
-        CalibratedReversionModel,
-        Calibrator,
-        ReversionClassifier,
-        cross_validate,
-        label_end,
-        lgbm_params,
-        return_model,
-        risk_scale,
-        select_features,
-    )
+    from ..model import fit_reversion_model, label_end, select_features
 
     end = label_end(episodes, cfg.label.horizon, bar)
     sel = (episodes["label"].notna() & (end < cutoff)).to_numpy()
@@ -97,23 +66,8 @@ def fit_block_model(
     y = episodes["label"].to_numpy(dtype=float, na_value=np.nan)[idx].astype(int)
     entry = episodes["entry_time"].iloc[idx].reset_index(drop=True)
     ends = end.iloc[idx].reset_index(drop=True)
-    folds = cfg.backtest.calibration_folds
-    cv_cfg = cfg if folds is None else cfg.model_copy(
-        update={"cv": cfg.cv.model_copy(update={"n_folds": folds})})
-    params = lgbm_params(cfg.model, cfg.seed)
-    binned = BinnedFeatures(X[feats], params)  # binned once: folds, classifier and heads reuse it
-    tr = episodes.iloc[idx].reset_index(drop=True)
-    heads = return_model(cfg).fit(binned.take(), tr[["revert_return", "continue_return"]],
-                                  risk_scale(tr["spread_std"], tr["beta"]))  # fmt: skip
-    meta = {"label_cutoff": ends.max(), "trained_until": entry.max(), "n_train": len(idx),
-            "cv_roc_auc": float("nan"), "n_train_returns": heads.n_train_,
-            "returns_mirror": heads.mirror_}  # fmt: skip
-    if heads_only:
-        return HeadsOnlyModel(feats, heads, meta)
-    cv = cross_validate(X, y, entry, ends, cv_cfg, feats, ["lgbm"], bar, binned=binned)
-    oof = cv["fold_id"] >= 0
-    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
-    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds)
-    clf.fit(binned.take(), y)
-    meta["cv_roc_auc"] = cv["metrics"]["lgbm"].get("roc_auc", float("nan"))
-    return CalibratedReversionModel(clf, calibrator, feats, meta=meta, returns=heads)
+    targets = outcome_targets(episodes.iloc[idx].reset_index(drop=True), cfg.sizing.split)
+    model, _ = fit_reversion_model(
+        cfg, X, y, entry, ends, targets, feats, bar, n_folds=cfg.backtest.calibration_folds,
+        meta={"label_cutoff": ends.max(), "trained_until": entry.max()})
+    return model

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,9 +35,33 @@ __all__ = [
     "CostConfig",
     "SizingConfig",
     "BacktestConfig",
+    "DecisionConfig",
 ]
 
 BARS_PER_DAY = 24  # hourly bars; see DataConfig.timeframe
+
+
+_RETIRED_SIZING = {
+    "method": "the stake is fractional Kelly on the calibrated lower bound (sizing."
+    "kelly_fraction); remove sizing.method",
+    "risk_per_trade": "the stake is min(sizing.trade_cap_frac, kelly_fraction x lower bound / "
+    "second moment); remove sizing.risk_per_trade",
+}
+_RETIRED_BACKTEST = {
+    "fixed_notional_frac": "use sizing.trade_cap_frac (the same leg-A share of equity, now also "
+    "the per-trade cap of live sizing)",
+    "min_probability": "the model strategies trade on the calibrated decision (decision."
+    "confidence); remove backtest.min_probability",
+}
+
+
+def _refuse_retired(data: Any, section: str, retired: dict[str, str]) -> Any:
+    """Refuse a key that lost its meaning, naming what replaces it."""
+    if isinstance(data, dict):
+        for key, fix in retired.items():
+            if key in data:
+                raise ValueError(f"{section}.{key} is retired: {fix}")
+    return data
 
 
 class _Frozen(BaseModel):
@@ -302,27 +326,29 @@ class TuningConfig(_Frozen):
 
 
 class SizingConfig(_Frozen):
-    """Probability -> two-leg position under explicit risk limits (DESIGN.md defaults)."""
+    """Decided divergence -> two-leg position under explicit risk limits (DESIGN.md defaults).
+
+    The stake of a decided trade is ``min(trade_cap_frac, kelly_fraction * lower / m2)`` of
+    equity (leg A; :func:`revertible.decision.kelly_stake`): ``lower`` is the calibrated lower
+    bound of the direction's net return, ``m2`` its score bin's realised second moment.
+    """
 
     capital: float = Field(100_000.0, gt=0.0)
     buffer: float = Field(0.40, ge=0.0, lt=1.0)
     max_gross_leverage: float = Field(3.0, gt=0.0)
-    method: Literal["kelly", "afml"] = "kelly"
     kelly_fraction: float = Field(0.25, gt=0.0, le=1.0)
     min_edge: float = Field(
         0.0,
         ge=0.0,
-        description="Minimum expected net return per unit of gross notional to trade a direction "
-        "(probability-only sizing: per unit risked).",
+        description="A direction is taken only if the lower confidence bound of its expected "
+        "net return per unit of gross notional exceeds this (0: above costs).",
+    )
+    trade_cap_frac: float = Field(
+        0.05, gt=0.0, le=1.0,
+        description="Per-trade cap: leg-A notional at most this share of equity (leg B is "
+        "ratio x leg A), live and in the backtest; also the size of the fixed-size strategies.",
     )
     split: Literal["beta", "vol_parity", "dollar"] = "beta"
-    risk_per_trade: float = Field(
-        0.01,
-        gt=0.0,
-        le=1.0,
-        description="Spread-vol budget per trade as a share of capital (probability-only "
-        "sizing; decided signals are sized by fractional Kelly).",
-    )
     max_asset_net_exposure: float = Field(
         0.5, gt=0.0, description="Per-asset net notional cap as a share of capital."
     )
@@ -340,25 +366,23 @@ class SizingConfig(_Frozen):
         3.0, ge=0.0, description="A leg's plausible move: this many sigmas over the horizon."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        return _refuse_retired(data, "sizing", _RETIRED_SIZING)
+
 
 class BacktestConfig(_Frozen):
     """Walk-forward replay."""
 
     retrain_every_days: int = Field(30, ge=1)
     min_train_days: int = Field(90, ge=1)
-    fixed_notional_frac: float = Field(
-        0.05, gt=0.0, le=1.0, description="Per-leg notional of the fixed-size strategies."
-    )
     cost_multipliers: tuple[float, ...] = (1.0, 2.0)
     max_concurrent: int = Field(50, ge=1)
     seed: int = Field(
         0, description="Seeds the random order of signals within a bar (unranked strategies)."
     )
     corr_exit_days: int = Field(30, ge=1, description="Window of the correlation exit.")
-    min_probability: float | None = Field(
-        None, ge=0.0, le=1.0,
-        description="null: the model filter is bet_size > 0; a number: probability >= it.",
-    )
     rebalance_drift: float | None = Field(
         None, gt=0.0, lt=1.0,
         description="Trade leg B back to the target ratio when the marked legs' notional ratio "
@@ -377,6 +401,38 @@ class BacktestConfig(_Frozen):
         2, ge=2, description="Purged CV folds of each walk-forward model's calibrator (each "
         "fold is one LightGBM fit); null: cv.n_folds.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        return _refuse_retired(data, "backtest", _RETIRED_BACKTEST)
+
+
+class DecisionConfig(_Frozen):
+    """The evidence gate: held-out scores calibrated to realised returns (DESIGN.md).
+
+    A direction is taken only if the lower ``confidence`` bound of its calibrated expected
+    return, net of the venue's round trip and expected carry, is above ``sizing.min_edge``
+    (0 by default); otherwise ``none``. ``calibration_bins``, ``shrinkage`` and the interval
+    were chosen on purged CV of the spot development period only (README, "The decision").
+    """
+
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1.0, description="One-sided confidence of the lower bound.")
+    calibration_bins: int = Field(
+        10, ge=2, le=100, description="Quantile bins of the held-out score.")
+    shrinkage: float = Field(
+        200.0, ge=0.0, description="Pseudo-trades pulling each bin's mean toward the "
+        "unconditional mean (0: none).")
+    min_bin_trades: int = Field(
+        30, ge=2, description="A bin with fewer held-out trades never clears the gate.")
+    continue_max_score_quantile: float | None = Field(
+        None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
+        "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "
+        "everywhere.")
+    overfit_ic: float = Field(
+        0.05, ge=0.0, description="Warn when the scorer's in-sample rank IC exceeds this and "
+        "three times its held-out IC (or the held-out IC is <= 0).")
 
 
 class Config(_Frozen):
@@ -402,6 +458,7 @@ class Config(_Frozen):
     costs: CostConfig = CostConfig()
     sizing: SizingConfig = SizingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    decision: DecisionConfig = DecisionConfig()
     baskets: BasketsConfig = BasketsConfig()
     hedge: HedgeConfig = HedgeConfig()
     continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")

@@ -33,7 +33,7 @@ def default_strategy_space() -> dict[str, ParamRange]:
         "label.stop": ParamRange(type="categorical", choices=(3.5, 4.0, 5.0)),
         "continue.take_profit": ParamRange(type="categorical", choices=(3.0, 4.0, 5.0)),
         "continue.stop": ParamRange(type="categorical", choices=(0.0, 0.5, 1.0)),
-        "sizing.min_edge": ParamRange(low=0.0, high=0.02),
+        "sizing.min_edge": ParamRange(low=0.0, high=0.002),
         "sizing.split": ParamRange(type="categorical", choices=("beta", "dollar")),
     }
 

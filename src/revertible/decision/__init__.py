@@ -1,8 +1,10 @@
-"""Decision and sizing: direction, fractional Kelly stake, two legs under risk limits.
+"""Decision and sizing: direction on held-out evidence, fractional Kelly stake, two legs.
 
-:func:`decide` picks ``revert``, ``continue`` or ``none`` per divergence from the return heads'
-outcome moments net of the venue's round trip; :func:`size_signals` sizes the decided signals
-(true fractional Kelly, leg split, liquidation checks, book caps, exchange rounding).
+:func:`decide` picks ``revert``, ``continue`` or ``none`` per divergence: a direction only if the
+lower confidence bound of its calibrated expected return (the model's held-out record) net of
+the venue's round trip and expected carry is above zero; :func:`size_signals` sizes the decided
+signals (fractional Kelly on the lower bound under the per-trade cap, leg split, liquidation
+checks, book caps, exchange rounding) and gives every row the legs it would have if taken.
 """
 
 from __future__ import annotations
@@ -26,29 +28,20 @@ from ._decide import (
     Barriers,
     condition_on_realised,
     decide,
+    expected_carry,
     trade_barriers,
 )
-from ._kelly import binary_kelly, empirical_payoff, kelly_fraction, net_moments
+from ._kelly import kelly_fraction, net_moments
 from ._legs import leg_ratio, leg_ratios, leg_sides, leg_signs
-from ._payoff import (
-    Bet,
-    Payoff,
-    afml_size,
-    bet_size,
-    expected_edge,
-    kelly_size,
-    payoff,
-    round_trip_cost,
-    vol_target_notional,
-)
+from ._quality import QUALITY_DECILES, decision_quality, quality_table, realised_net
 from ._rebalance import Rebalance, rebalance_orders
 from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
 from ._size import (
     REQUIRED_COLUMNS,
     SIZING_COLUMNS,
+    STAKE_COLUMNS,
     UNIT_COLUMNS,
     size_signals,
-    sizing_mode,
     unit_stakes,
 )
 
@@ -70,23 +63,18 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SIZING_COLUMNS",
     "UNIT_COLUMNS",
+    "STAKE_COLUMNS",
     "Barriers",
     "trade_barriers",
     "decide",
     "condition_on_realised",
+    "expected_carry",
+    "decision_quality",
+    "quality_table",
+    "realised_net",
+    "QUALITY_DECILES",
     "net_moments",
     "kelly_fraction",
-    "binary_kelly",
-    "empirical_payoff",
-    "Payoff",
-    "Bet",
-    "round_trip_cost",
-    "payoff",
-    "expected_edge",
-    "kelly_size",
-    "afml_size",
-    "bet_size",
-    "vol_target_notional",
     "leg_ratio",
     "leg_ratios",
     "leg_sides",
@@ -98,5 +86,4 @@ __all__ = [
     "round_qty",
     "size_signals",
     "unit_stakes",
-    "sizing_mode",
 ]

@@ -36,21 +36,6 @@ def require(ok: bool, rule: str, fix: str = "", **values: object) -> None:
     raise ValueError(f"`{rule}` must hold, but got {got}" + (f"; {fix}" if fix else ""))
 
 
-def check_probability(p: float, name: str = "p") -> None:
-    """``p`` in [0, 1] or NaN (an unscored signal)."""
-    require(
-        math.isnan(p) or 0.0 <= p <= 1.0,
-        f"0 <= {name} <= 1",
-        "pass a calibrated probability (NaN marks an unscored signal)",
-        **{name: p},
-    )
-
-
-def check_payoff_ratio(b: float) -> None:
-    """``b`` finite and non-negative."""
-    require(math.isfinite(b) and b >= 0.0, "0 <= b < inf", "b is net win / net loss (payoff)", b=b)
-
-
 def check_capital(capital: float) -> None:
     """``capital`` finite and non-negative."""
     require(

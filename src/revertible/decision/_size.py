@@ -1,4 +1,4 @@
-"""Sizing: decided (or probability-only) divergences -> two-leg positions under risk limits.
+"""Sizing: decided divergences -> two-leg positions under risk limits.
 
 Pure and checked: no I/O, every division guarded; a position that cannot or should not be taken
 gets zero size and a ``reason`` instead of NaN or inf. Vectorised: the per-signal steps are numpy
@@ -8,27 +8,29 @@ Per signal, in this order (the first failing step gives the ``reason``):
 
 1. **Inputs and legs** (:mod:`._legs`): sides from the signs of ``z_entry`` and ``beta`` and the
    direction (continuation takes the opposite side of both legs); the leg ratio by ``split``; no
-   trade below ``|beta| < sizing.min_abs_beta`` (not a pair trade).
+   trade below ``|beta| < sizing.min_abs_beta`` (not a pair trade); ``direction == "none"``
+   keeps the decision's reason ("no direction clears costs: best lower bound ... bp").
 2. **Barriers**: the position's ``z'`` (``z_now`` if given, else ``|z_entry|``) must lie between
    the direction's take-profit and stop.
-3. **Stake**: fractional Kelly, ``sizing.kelly_fraction`` times the full-Kelly gross notional
-   per unit of capital (:mod:`._kelly`), zero unless the expected net return exceeds
-   ``sizing.min_edge``. Three inputs, by the columns present:
-
-   * ``"moments"`` (``direction``, ``expected_return``, ``return_m2``, from
-     :func:`revertible.decision.decide`): ``f* = mu / E[r^2]`` of the net return;
-   * ``"binary"`` (``probability``, ``win_return``, ``loss_return``: empirical gross sizes per unit
-     of gross notional): ``f* = p / L - (1 - p) / W`` on the net sizes;
-   * ``"legacy"`` (``probability`` only: classifier-only callers such as the backtest's
-     probability strategies until they move to the return heads): the former rule, a
-     volatility-target notional times the barrier-payoff bet size (:mod:`._payoff`).
-
-   The leg-A notional is the gross stake over ``1 + ratio``.
+3. **Stake**: ``min(sizing.trade_cap_frac, kelly_fraction * lower / m2)`` of capital
+   (:func:`revertible.decision.kelly_fraction`): ``lower`` is the decision's lower bound of the
+   net return (``expected_return_lower``), ``m2`` the calibrated bin's realised second moment of
+   the net return (``return_m2``), both from :func:`revertible.decision.decide`; the Kelly stake
+   is gross notional, leg A is it over ``1 + ratio``, and the cap applies to leg A. No stake
+   where the lower bound is not above ``sizing.min_edge``.
 4. **Leverage** (:mod:`._risk`): per leg, the highest leverage up to ``max_gross_leverage`` whose
    liquidation lies beyond the stop move and the leg's own ``k``-sigma move over the horizon
    (when ``vol_a``/``vol_b`` are given), times ``1 + liquidation_cushion``.
-5. **Book caps and rounding** (:mod:`._book`), in priority order: descending
-   ``expected_return`` (moments) or ``probability`` (binary, legacy), ties in row order.
+5. **Book caps and rounding** (:mod:`._book`), in priority order: descending lower bound
+   (``expected_return_lower``), ties in row order.
+
+Beside the recommendation every row also carries the legs a trader would use *if they took it
+anyway* (``direction_if_taken``, ``leg_a_side_if_taken``, ``leg_a_notional_if_taken``,
+``leg_a_qty_if_taken``, the same for ``leg_b``, ``gross_leverage_if_taken``): the direction
+with the better lower bound, at the per-trade cap, through steps 1, 2, 4 and the caps of 5 as if
+it were the only new position of the book. They are zero only where no direction or leg can be
+sized at all; the recommended stake (``leg_*_notional``) is zero wherever the evidence does not
+clear costs.
 
 Timing: a signal's ``time_stop`` is ``entry_time + horizon * bar`` of its direction.
 """
@@ -44,17 +46,19 @@ from ._book_risk import risk_matrices
 from ._checks import check_capital, require
 from ._decide import Barriers
 from ._risk import liquidation_prices
-from ._steps import REQUIRED_COLUMNS, Reasons, per_signal, sizing_mode
+from ._steps import REQUIRED_COLUMNS, STAKE_COLUMNS, Reasons, per_signal
 
-__all__ = ["REQUIRED_COLUMNS", "SIZING_COLUMNS", "UNIT_COLUMNS", "sizing_mode", "size_signals",
+__all__ = ["REQUIRED_COLUMNS", "STAKE_COLUMNS", "SIZING_COLUMNS", "UNIT_COLUMNS", "size_signals",
            "unit_stakes"]
 
 SIZING_COLUMNS = (
     "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price",
     "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
-    "bet_size", "payoff_ratio", "margin", "leg_a_leverage", "leg_b_leverage",
-    "leg_a_liq_price", "leg_b_liq_price",
+    "bet_size", "margin", "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price",
+    "leg_b_liq_price", "direction_if_taken", "leg_a_side_if_taken", "leg_a_notional_if_taken",
+    "leg_a_qty_if_taken", "leg_b_side_if_taken", "leg_b_notional_if_taken",
+    "leg_b_qty_if_taken", "gross_leverage_if_taken",
 )  # fmt: skip
 """Columns ``size_signals`` adds (DESIGN.md signal columns, then transparency columns)."""
 
@@ -79,7 +83,8 @@ def size_signals(
     signals : pandas.DataFrame
         One row per divergence: :data:`REQUIRED_COLUMNS` (``z_entry``, ``beta``, ``spread_std``
         in log units and frozen at entry; leg prices in quote currency, used for quantities and
-        liquidation prices) and the stake input of one mode (module docstring). Optional:
+        liquidation prices) and the decision (:data:`STAKE_COLUMNS`, :func:`decide` output;
+        its ``best_direction`` is ``direction_if_taken`` for ``none``). Optional:
         ``vol_a``/``vol_b`` (trailing one-bar log-return vol of each leg: ``vol_parity`` split
         and the liquidation check), ``z_now`` (``z'`` at the pricing bar, default
         ``|z_entry|``), ``skip_reason`` (non-empty: zero size with that reason).
@@ -112,9 +117,8 @@ def size_signals(
         ``signals`` (same index and order) with :data:`SIZING_COLUMNS` added. Notionals are
         absolute quote amounts; ``gross_leverage`` is the position's gross notional / capital;
         ``take_profit_z``/``stop_z``/``time_stop`` are the chosen direction's exits on ``z'``.
-        ``bet_size`` is the stake before caps: the fractional-Kelly gross notional per unit of
-        capital (moments, binary; may exceed 1) or the legacy bet size in [0, 1];
-        ``payoff_ratio`` is net win / net loss (binary, legacy; 0 for moments). ``reason`` is
+        ``bet_size`` is the stake before the book's caps: the fractional-Kelly gross notional
+        per unit of capital on the lower bound (may exceed the per-trade cap). ``reason`` is
         empty for a position sized as requested at full leverage, says why for a zero position,
         and for a traded one notes the binding cap (``"reduced by ..."``) or a lowered leverage:
         test ``leg_a_notional > 0`` for "traded". Sides are filled whenever ``z_entry`` and
@@ -124,62 +128,102 @@ def size_signals(
     Raises
     ------
     ValueError
-        On missing columns, a probability outside [0, 1], an unknown direction, negative
-        capital or a non-positive ``bar``.
+        On missing columns, an unknown direction, negative capital or a non-positive ``bar``.
 
     """
     cap = float(sizing.capital if capital is None else capital)
     check_capital(cap)
     require(bar > pd.Timedelta(0), "bar > 0", bar=str(bar))
-    st = per_signal(signals, sizing, costs, label, cap, continuation)
-    n, why, notes, wanted_a, ratio = st.n, st.why, st.notes, st.wanted_a, st.ratio
-    lev_a, lev_b, sign_a, sign_b = st.lev_a, st.lev_b, st.sign_a, st.sign_b
-    price_a, price_b, key, bet = st.price_a, st.price_b, st.key, st.bet
-    payoff_ratio = st.payoff_ratio
-    take_profit, stop, horizon, mmr, top = st.take_profit, st.stop, st.horizon, st.mmr, st.top
-
-    # 5. the book, in priority order
-    ids, names = pd.factorize(pd.concat([signals["asset_a"], signals["asset_b"]],
-                                        ignore_index=True))  # fmt: skip
-    ia, ib = ids[:n].astype(np.int64), ids[n:].astype(np.int64)
+    n = len(signals)
     book = np.zeros(n, np.int64) if books is None else pd.factorize(np.asarray(books))[0]
     require(len(book) == n, "len(books) == len(signals)", books=len(book), signals=n)
-    order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
-    margin_cap = cap * (1.0 - sizing.buffer)
+    ids, names = pd.factorize(pd.concat([signals["asset_a"], signals["asset_b"]],
+                                        ignore_index=True))  # fmt: skip
+    legs = (ids[:n].astype(np.int64), ids[n:].astype(np.int64), np.asarray(names))
     mats, lim = _risk_inputs(cov, risk, np.asarray(names), cap)
-    res = book_signals(
-        order.astype(np.int64), book.astype(np.int64), wanted_a, ratio,
-        np.where(why.ok, lev_a, 1.0), np.where(why.ok, lev_b, 1.0), ia, ib, sign_a, sign_b,
-        np.where(why.ok, price_a, 1.0), np.where(why.ok, price_b, 1.0), max(len(names), 1),
-        sizing.max_asset_net_exposure * cap, top * margin_cap, margin_cap,
-        float(sizing.qty_step), float(sizing.min_notional), mats, lim,
-    )  # fmt: skip
-    n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
-    reason = _book_reasons(why, notes, status, reached, reduced, ia, ib, np.asarray(names))
+    args = (sizing, costs, label, cap, continuation, legs, mats, lim)
+    rec = _sized(signals, *args, book, at_cap=False)
+    st = rec["st"]
+    n_a, n_b, q_a, q_b = rec["n_a"], rec["n_b"], rec["q_a"], rec["q_b"]
     traded = n_a > 0.0
+    lev_a, lev_b, mmr = st.lev_a, st.lev_b, st.mmr
 
     out = signals.copy()
-    for leg, sign, price, notional, qty in (("a", sign_a, price_a, n_a, q_a),
-                                            ("b", sign_b, price_b, n_b, q_b)):  # fmt: skip
-        out[f"leg_{leg}_side"] = np.where(sign > 0, "long", np.where(sign < 0, "short", ""))
+    for leg, sign, price, notional, qty in (("a", st.sign_a, st.price_a, n_a, q_a),
+                                            ("b", st.sign_b, st.price_b, n_b, q_b)):  # fmt: skip
+        out[f"leg_{leg}_side"] = _sides(sign)
         out[f"leg_{leg}_notional"] = notional
         out[f"leg_{leg}_qty"] = qty
         out[f"leg_{leg}_price"] = np.where(np.isfinite(price) & (price > 0.0), price, 0.0)
     out["gross_leverage"] = (n_a + n_b) / cap if cap > 0.0 else np.zeros(n)
-    out["take_profit_z"] = take_profit.astype(float)
-    out["stop_z"] = stop.astype(float)
-    hold = pd.to_timedelta(horizon * bar.value, unit="ns").to_numpy()
+    out["take_profit_z"] = st.take_profit.astype(float)
+    out["stop_z"] = st.stop.astype(float)
+    hold = pd.to_timedelta(st.horizon * bar.value, unit="ns").to_numpy()
     out["time_stop"] = signals["entry_time"] + hold
     out["min_abs_corr"] = float(sizing.min_abs_corr_exit)
-    out["reason"] = reason
-    out["bet_size"] = np.where(np.isfinite(bet), bet, 0.0)
-    out["payoff_ratio"] = np.where(np.isfinite(payoff_ratio), payoff_ratio, 0.0)
-    out["margin"] = margin
+    out["reason"] = rec["reason"]
+    out["bet_size"] = np.where(np.isfinite(st.bet), st.bet, 0.0)
+    out["margin"] = rec["margin"]
     out["leg_a_leverage"] = np.where(traded, lev_a, 0.0)
     out["leg_b_leverage"] = np.where(traded, lev_b, 0.0)
-    out["leg_a_liq_price"] = np.where(traded, liquidation_prices(price_a, sign_a, lev_a, mmr), 0.0)
-    out["leg_b_liq_price"] = np.where(traded, liquidation_prices(price_b, sign_b, lev_b, mmr), 0.0)
+    out["leg_a_liq_price"] = np.where(traded, liquidation_prices(st.price_a, st.sign_a, lev_a,
+                                                                 mmr), 0.0)
+    out["leg_b_liq_price"] = np.where(traded, liquidation_prices(st.price_b, st.sign_b, lev_b,
+                                                                 mmr), 0.0)
+    # the legs if taken anyway: the better direction at the per-trade cap, alone in its book
+    taken_dir = _direction_if_taken(signals)
+    alone = _sized(signals.assign(direction=taken_dir), *args, np.arange(n, dtype=np.int64),
+                   at_cap=True)
+    out["direction_if_taken"] = taken_dir
+    for leg, sign in (("a", alone["st"].sign_a), ("b", alone["st"].sign_b)):
+        notional = alone[f"n_{leg}"]
+        out[f"leg_{leg}_side_if_taken"] = np.where(notional > 0.0, _sides(sign), "")
+        out[f"leg_{leg}_notional_if_taken"] = notional
+        out[f"leg_{leg}_qty_if_taken"] = alone[f"q_{leg}"]
+    out["gross_leverage_if_taken"] = ((alone["n_a"] + alone["n_b"]) / cap if cap > 0.0
+                                      else np.zeros(n))  # fmt: skip
     return out
+
+
+def _sides(sign: np.ndarray) -> np.ndarray:
+    return np.where(sign > 0, "long", np.where(sign < 0, "short", ""))
+
+
+def _direction_if_taken(signals: pd.DataFrame) -> np.ndarray:
+    """The decided direction, or for ``none`` the decision's ``best_direction``."""
+    direction = signals["direction"].astype(object).to_numpy()
+    best = (signals["best_direction"].astype(object).to_numpy()
+            if "best_direction" in signals.columns
+            else np.full(len(signals), "revert", dtype=object))  # fmt: skip
+    return np.where(direction == "none", best, direction).astype(object)
+
+
+def _sized(
+    signals: pd.DataFrame, sizing: SizingConfig, costs: CostConfig, label: LabelConfig,
+    cap: float, continuation: Barriers | None, legs: tuple, mats: np.ndarray, lim: float,
+    book: np.ndarray, *, at_cap: bool,
+) -> dict:
+    """Steps 1-5 on one set of books: per-signal stakes, then the compiled book."""
+    ia, ib, names = legs
+    st = per_signal(signals, sizing, costs, label, cap, continuation, at_cap=at_cap)
+    n, why, key = st.n, st.why, st.key
+    order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
+    margin_cap = cap * (1.0 - sizing.buffer)
+    res = book_signals(
+        order.astype(np.int64), book.astype(np.int64), st.wanted_a, st.ratio,
+        np.where(why.ok, st.lev_a, 1.0), np.where(why.ok, st.lev_b, 1.0), ia, ib, st.sign_a,
+        st.sign_b, np.where(why.ok, st.price_a, 1.0), np.where(why.ok, st.price_b, 1.0),
+        max(len(names), 1), sizing.max_asset_net_exposure * cap, st.top * margin_cap,
+        margin_cap, float(sizing.qty_step), float(sizing.min_notional), mats, lim,
+    )  # fmt: skip
+    n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
+    notes = st.notes.copy()
+    if st.capped.any():
+        add = f"stake capped at sizing.trade_cap_frac {sizing.trade_cap_frac:g}"
+        notes[st.capped] = np.where(notes[st.capped] == "", add, notes[st.capped] + "; " + add)
+    reason = _book_reasons(why, notes, status, reached, reduced, ia, ib, names)
+    return {"st": st, "n_a": n_a, "n_b": n_b, "q_a": q_a, "q_b": q_b, "margin": margin,
+            "reason": reason}
 
 
 def _risk_inputs(
@@ -244,7 +288,7 @@ def _book_reasons(
 
 UNIT_COLUMNS = (
     "leg_a_side", "leg_b_side", "frac_a", "frac_b", "lev_a", "lev_b", "bet_size",
-    "payoff_ratio", "take_profit_z", "stop_z", "horizon", "sizing_reason",
+    "take_profit_z", "stop_z", "horizon", "sizing_reason",
 )  # fmt: skip
 """Columns of :func:`unit_stakes`."""
 
@@ -262,7 +306,7 @@ def unit_stakes(
     What a simulator with its own book needs (the backtest): the stake is linear in capital, so
     ``frac_a``/``frac_b`` (leg notionals per unit of capital) times the equity at the signal's
     bar is :func:`size_signals`' wanted position; the caller applies the caps, rounding and
-    ``min_notional``. Same inputs and modes as :func:`size_signals`.
+    ``min_notional``. Same inputs as :func:`size_signals`.
 
     Returns
     -------
@@ -276,14 +320,13 @@ def unit_stakes(
     ok = st.why.ok
     return pd.DataFrame(
         {
-            "leg_a_side": np.where(st.sign_a > 0, "long", np.where(st.sign_a < 0, "short", "")),
-            "leg_b_side": np.where(st.sign_b > 0, "long", np.where(st.sign_b < 0, "short", "")),
+            "leg_a_side": _sides(st.sign_a),
+            "leg_b_side": _sides(st.sign_b),
             "frac_a": st.wanted_a,
             "frac_b": st.wanted_a * st.ratio,
             "lev_a": np.where(ok, st.lev_a, 0.0),
             "lev_b": np.where(ok, st.lev_b, 0.0),
             "bet_size": np.where(np.isfinite(st.bet), st.bet, 0.0),
-            "payoff_ratio": np.where(np.isfinite(st.payoff_ratio), st.payoff_ratio, 0.0),
             "take_profit_z": st.take_profit.astype(float),
             "stop_z": st.stop.astype(float),
             "horizon": st.horizon.astype(np.int64),

@@ -8,40 +8,22 @@ import numpy as np
 import pandas as pd
 
 from ..config import CostConfig, LabelConfig, SizingConfig
-from ..costs import round_trip_cost
 from ._checks import require
 from ._decide import Barriers, trade_barriers
+from ._kelly import kelly_fraction
 from ._legs import leg_ratios, leg_signs
 from ._risk import safe_leverages
-from ._stake import legacy_stakes
 
-__all__ = ["REQUIRED_COLUMNS", "MODE_COLUMNS", "sizing_mode", "per_signal"]
+__all__ = ["REQUIRED_COLUMNS", "STAKE_COLUMNS", "per_signal"]
 
 REQUIRED_COLUMNS = (
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "spread_std", "price_a", "price_b",
 )  # fmt: skip
-"""Columns ``size_signals`` always needs; the stake needs those of one mode (module docstring),
+"""Columns ``size_signals`` always needs beside :data:`STAKE_COLUMNS`;
 ``vol_a``/``vol_b`` are needed for ``split="vol_parity"`` and used by the liquidation check."""
 
-MODE_COLUMNS = {
-    "moments": ("direction", "expected_return", "return_m2"),
-    "binary": ("probability", "win_return", "loss_return"),
-    "legacy": ("probability",),
-}
-
-def sizing_mode(columns: object) -> str:
-    """``"moments"``, ``"binary"`` or ``"legacy"`` from the columns present (module docstring)."""
-    cols = set(columns)  # type: ignore[arg-type]
-    for mode, need in MODE_COLUMNS.items():
-        if set(need) <= cols:
-            return mode
-    require(
-        False,
-        "signals carry a stake input",
-        "pass decide() output (direction, expected_return, return_m2) or a probability",
-        columns=sorted(cols),
-    )
-    raise AssertionError  # pragma: no cover
+STAKE_COLUMNS = ("direction", "expected_return_lower", "return_m2")
+"""Columns of :func:`revertible.decision.decide` the stake needs."""
 
 
 def _col(signals: pd.DataFrame, name: str) -> np.ndarray:
@@ -78,17 +60,6 @@ def _fmt_g(values: np.ndarray, digits: int) -> np.ndarray:
     return text[inv.reshape(-1)]
 
 
-def _check_probability(signals: pd.DataFrame, prob: np.ndarray) -> None:
-    bad = np.flatnonzero(~np.isnan(prob) & ((prob < 0.0) | (prob > 1.0)))
-    if bad.size:
-        i = int(bad[0])
-        where = (f"row {i} ({signals['asset_a'].iloc[i]} / {signals['asset_b'].iloc[i]} at "
-                 f"{signals['entry_time'].iloc[i]})")  # fmt: skip
-        require(False, "0 <= probability <= 1",
-                f"in {where}; pass calibrated probabilities (NaN marks an unscored signal)",
-                probability=float(prob[i]))  # fmt: skip
-
-
 def per_signal(
     signals: pd.DataFrame,
     sizing: SizingConfig,
@@ -96,15 +67,21 @@ def per_signal(
     label: LabelConfig,
     cap: float,
     continuation: Barriers | None,
+    at_cap: bool = False,
 ) -> SimpleNamespace:
-    """Steps 1-4 for every row (vectorised): reasons, sides, ratio, stake, leverages."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in signals.columns]
+    """Steps 1-4 for every row (vectorised): reasons, sides, ratio, stake, leverages.
+
+    ``at_cap``: the stake is the per-trade cap (``sizing.trade_cap_frac``) whatever the
+    evidence, for the legs a trader would use *if they took it anyway* (``*_if_taken``); the
+    direction must then be ``revert`` or ``continue``.
+    """
+    missing = [c for c in REQUIRED_COLUMNS + STAKE_COLUMNS if c not in signals.columns]
     if sizing.split == "vol_parity":
         missing += [c for c in ("vol_a", "vol_b") if c not in signals.columns]
     require(not missing, "signals has every required column",
-            "add them (episode key, z_entry, beta, spread_std, leg prices and vols)",
+            "add them (episode key, z_entry, beta, spread_std, leg prices and vols, and the "
+            "decision: decide() output)",
             missing=missing)  # fmt: skip
-    mode = sizing_mode(signals.columns)
     n = len(signals)
     z, beta, std = _col(signals, "z_entry"), _col(signals, "beta"), _col(signals, "spread_std")
     price_a, price_b = _col(signals, "price_a"), _col(signals, "price_b")
@@ -112,21 +89,14 @@ def per_signal(
     vol_a = _col(signals, "vol_a") if has_vols else None
     vol_b = _col(signals, "vol_b") if has_vols else None
     why = Reasons(n)
-    if mode == "moments":
-        direction = signals["direction"].astype(object).to_numpy()
-        bad = ~np.isin(direction, ("revert", "continue", "none"))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            require(False, "direction in {'revert', 'continue', 'none'}", f"in row {i}",
-                    direction=direction[i])  # fmt: skip
-        follow = direction == "continue"
-        key = _col(signals, "expected_return")
-        prob = np.full(n, np.nan)
-    else:
-        prob = _col(signals, "probability")
-        _check_probability(signals, prob)
-        follow = np.zeros(n, dtype=bool)
-        key = prob
+    direction = signals["direction"].astype(object).to_numpy()
+    bad = ~np.isin(direction, ("revert", "continue", "none"))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        require(False, "direction in {'revert', 'continue', 'none'}", f"in row {i}",
+                direction=direction[i])  # fmt: skip
+    follow = direction == "continue"
+    key = _col(signals, "expected_return_lower")
     bars = trade_barriers(label) if continuation is None else {
         "revert": trade_barriers(label)["revert"], "continue": continuation}  # fmt: skip
     rev, con = bars["revert"], bars["continue"]
@@ -143,16 +113,20 @@ def per_signal(
         why.add(skip != "", skip)
     why.add((signals["asset_a"] == signals["asset_b"]).to_numpy(), "asset_a equals asset_b")
     why.add(pd.isna(signals["entry_time"]).to_numpy(), "entry_time is missing")
-    if mode == "moments":
-        why.add(np.isnan(key), "expected return is missing")
-        none = direction == "none"
-        if none.any():
-            msg = np.full(n, "", dtype=object)
-            msg[none] = "no direction clears min_edge (best expected return " + _fmt_g(
-                key[none], 4) + ")"
-            why.add(none, msg)
+    none = direction == "none"
+    if none.any() and not at_cap:
+        msg = np.full(n, "", dtype=object)
+        given = (signals["decision_reason"].fillna("").astype(str).to_numpy(dtype=object)
+                 if "decision_reason" in signals.columns else np.full(n, "", dtype=object))
+        low = np.where(np.isfinite(key), key * 1e4, np.nan)
+        msg[none] = np.where(given[none] != "", given[none],
+                             "no direction clears costs: best lower bound "
+                             + _fmt_g(low[none], 3) + " bp")  # fmt: skip
+        why.add(none, msg)
+    if at_cap:
+        why.add(none, "no calibrated outcome")
     else:
-        why.add(np.isnan(prob), "probability is missing")
+        why.add(np.isnan(key), "expected return lower bound is missing")
     for name, x in (("z_entry", z), ("beta", beta)):
         why.add(~(np.isfinite(x) & (x != 0.0)), f"{name} is zero or missing")
     low = np.abs(beta) < sizing.min_abs_beta
@@ -182,32 +156,18 @@ def per_signal(
     why.add(inside_tp & follow, "z' already at or beyond the continuation take-profit")
     why.add(beyond_stop & follow, "z' at or below the continuation stop")
 
-    # 3. stake: leg-A notional wanted
-    cost_gross = round_trip_cost(costs)  # per unit of gross notional (venue, fill)
-    payoff_ratio = np.zeros(n)
-    if mode == "legacy":
-        stake = legacy_stakes(zp, std, prob, ratio, why, sizing, costs, rev, cap)
-        bet, payoff_ratio, wanted_a = stake
+    # 3. stake: fractional Kelly on the lower bound, leg-A notional wanted, per-trade cap
+    mu, m2 = key, _col(signals, "return_m2")
+    limit = sizing.trade_cap_frac * cap
+    if at_cap:
+        bet = np.where(why.ok, limit * (1.0 + ratio) / max(cap, 1e-300), 0.0)
     else:
-        if mode == "moments":
-            mu, m2 = key, _col(signals, "return_m2")
-            why.add(~(mu > sizing.min_edge), "edge below minimum")
-            why.add(~positive(m2), "return_m2 is not positive")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                full = np.where(why.ok, mu / np.where(why.ok, m2, 1.0), 0.0)
-        else:
-            win = _col(signals, "win_return") - cost_gross
-            loss = _col(signals, "loss_return") + cost_gross
-            why.add(~positive(win), "no net win after costs")
-            why.add(~positive(loss), "loss_return is not positive")
-            ok = why.ok
-            w, ls = np.where(ok, win, 1.0), np.where(ok, loss, 1.0)
-            payoff_ratio = np.where(ok, w / ls, 0.0)
-            why.add(~(prob * w - (1.0 - prob) * ls > sizing.min_edge), "edge below minimum")
-            full = np.where(why.ok, prob / ls - (1.0 - prob) / w, 0.0)
-        bet = np.where(why.ok, sizing.kelly_fraction * np.maximum(full, 0.0), 0.0)
+        why.add(~(mu > sizing.min_edge), "lower bound not above sizing.min_edge")
+        why.add(~positive(m2), "return_m2 is not positive")
+        bet = np.where(why.ok, sizing.kelly_fraction * kelly_fraction(mu, m2), 0.0)
         why.add(~(bet > 0.0), "kelly stake is zero")
-        wanted_a = np.where(why.ok, bet * cap / (1.0 + ratio), 0.0)
+    wanted_a = np.where(why.ok, np.minimum(bet * cap / (1.0 + ratio), limit), 0.0)
+    capped = why.ok & (bet * cap / (1.0 + ratio) > limit * (1.0 + 1e-12))
 
     # 4. leverage: liquidation beyond the stop move and each leg's own plausible move
     stop_dist = np.where(follow, zp - stop, stop - zp)
@@ -238,7 +198,7 @@ def per_signal(
     return SimpleNamespace(
         n=n, why=why, notes=notes, wanted_a=wanted_a, ratio=ratio, lev_a=lev_a, lev_b=lev_b,
         sign_a=sign_a, sign_b=sign_b, price_a=price_a, price_b=price_b, key=key, bet=bet,
-        payoff_ratio=payoff_ratio, take_profit=take_profit, stop=stop, horizon=horizon,
+        capped=capped, take_profit=take_profit, stop=stop, horizon=horizon,
         mmr=mmr, top=top,
     )
 

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from ._outcomes import (
+    LEG_COLUMNS,
+    LEG_VOL_BARS,
+    entry_targets,
+    leg_vols,
+    outcome_targets,
+    split_returns,
+    trade_outcome_legs,
+    trade_outcomes,
+)
 from ._table import (
     EPISODE_COLUMNS,
     EXIT_REASONS,
@@ -13,6 +23,14 @@ from ._table import (
 )
 
 __all__ = [
+    "LEG_COLUMNS",
+    "LEG_VOL_BARS",
+    "leg_vols",
+    "entry_targets",
+    "split_returns",
+    "outcome_targets",
+    "trade_outcomes",
+    "trade_outcome_legs",
     "EPISODE_COLUMNS",
     "EXIT_REASONS",
     "pair_episodes",

@@ -26,10 +26,36 @@ barriers or horizon are set apart.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba as nb
 import numpy as np
+import pandas as pd
 
-__all__ = ["trade_outcomes", "outcome_returns"]
+from ..config import BARS_PER_DAY
+from ..data import Panel
+from ..spread import min_obs
+
+__all__ = ["trade_outcomes", "trade_outcome_legs", "split_returns", "outcome_targets",
+           "outcome_returns", "LEG_VOL_BARS", "leg_vols", "entry_targets",
+           "LEG_COLUMNS"]
+
+
+#: Trailing window of the per-leg return volatility: 30 days of bars.
+LEG_VOL_BARS = 30 * BARS_PER_DAY
+
+
+def leg_vols(panel: Panel, window: int = LEG_VOL_BARS, min_obs_frac: float = 0.9) -> np.ndarray:
+    """``(T, N)`` std (ddof 1) of one-bar log returns over the trailing ``window`` bars.
+
+    The window ends at ``t`` inclusive (the return into bar ``t`` counts); NaN unless at least
+    ``ceil(min_obs_frac * window)`` returns are valid. Computed in one forward pass, so the value
+    at ``t`` is the same on any panel that holds bars ``0..t``.
+    """
+    ret = np.diff(panel.log_close(), axis=0, prepend=np.nan)
+    df = pd.DataFrame(ret)
+    vol = df.rolling(window, min_periods=min_obs(window, min_obs_frac)).std(ddof=1)
+    return vol.to_numpy()
 
 
 @nb.njit(cache=True, nogil=True)
@@ -52,11 +78,15 @@ def _exit_signal(logc, t, a, b, sgn, beta, mean, std, lo, hi, horizon):  # pragm
 
 @nb.njit(cache=True, nogil=True)
 def _realise(opn, close, t, a, b, sgn, beta, sig, side):  # pragma: no cover
-    """Gross return per unit of gross notional of a trade whose exit signal is at ``sig``."""
+    """``(gross return, leg A's return, leg B's return)`` of a trade exiting on signal ``sig``.
+
+    The gross return is per unit of gross notional; each leg's is per unit of that leg's
+    notional, signed by its side.
+    """
     n = opn.shape[0]
     e = t + 1
     if sig < 0 or e >= n or not (np.isfinite(opn[e, a]) and np.isfinite(opn[e, b])):
-        return np.nan  # open, or no entry fill
+        return np.nan, np.nan, np.nan  # open, or no entry fill
     xa = np.nan
     xb = np.nan
     for k in range(sig + 1, n):
@@ -71,21 +101,26 @@ def _realise(opn, close, t, a, b, sgn, beta, sig, side):  # pragma: no cover
                 xb = close[k, b]
                 break
         if not np.isfinite(xa):  # no close after the entry fill: flat at the entry open
-            return 0.0
+            return 0.0, 0.0, 0.0
     ab = abs(beta)
     sa = -side * sgn
     sb = -sa * (1.0 if beta > 0 else -1.0 if beta < 0 else 0.0)
     oa = opn[e, a]
     ob = opn[e, b]
-    return (sa * (xa - oa) / oa + ab * sb * (xb - ob) / ob) / (1.0 + ab)
+    la = sa * (xa - oa) / oa
+    lb = sb * (xb - ob) / ob
+    return (la + ab * lb) / (1.0 + ab), la, lb
 
 
 @nb.njit(cache=True, parallel=True)
 def outcome_returns(
-    logc, opn, close, t, ia, ib, z, beta, mean, std, lo, hi, horizon, side, given, out
+    logc, opn, close, t, ia, ib, z, beta, mean, std, lo, hi, horizon, side, given, out, out_a,
+    out_b,
 ):  # pragma: no cover
     """Write each episode's trade return into ``out`` (one trade kind, parallel over episodes).
 
+    ``out_a``/``out_b`` receive each leg's signed return (any leg split's return is
+    ``(out_a + r * out_b) / (1 + r)`` for leg ratio ``r``; ``r = |beta|`` gives ``out``).
     ``side`` is +1 for the reversion trade (barriers ``z' <= lo`` take profit, ``z' >= hi``
     stop), -1 for the continuation trade (``z' >= hi`` take profit, ``z' <= lo`` stop).
     ``given``: the exit-signal bars when already known (the label's exit), else an empty array.
@@ -95,6 +130,8 @@ def outcome_returns(
         zi = z[i]
         if not (np.isfinite(zi) and np.isfinite(beta[i]) and std[i] > 0.0):
             out[i] = np.nan
+            out_a[i] = np.nan
+            out_b[i] = np.nan
             continue
         sgn = 1.0 if zi > 0 else -1.0
         if known:
@@ -102,7 +139,8 @@ def outcome_returns(
         else:
             sig = _exit_signal(logc, t[i], ia[i], ib[i], sgn, beta[i], mean[i], std[i], lo, hi,
                                horizon)
-        out[i] = _realise(opn, close, t[i], ia[i], ib[i], sgn, beta[i], sig, side)
+        out[i], out_a[i], out_b[i] = _realise(opn, close, t[i], ia[i], ib[i], sgn, beta[i], sig,
+                                              side)
 
 
 def trade_outcomes(
@@ -155,6 +193,28 @@ continue_horizon
     >>> round(float(r[0]), 6), round(float(c[0]), 6)      # short A, long B: +5% of gross
     (0.05, -0.05)
     """
+    out = trade_outcome_legs(logc, opn, close, t, ia, ib, z, beta, mean, std, label_exit,
+                             label_stop, label_horizon, continue_take_profit, continue_stop,
+                             continue_horizon, revert_exit)
+    return out["revert_return"], out["continue_return"]
+
+
+LEG_COLUMNS = ("revert_leg_a", "revert_leg_b", "continue_leg_a", "continue_leg_b")
+"""Episode columns of each trade's per-leg signed returns (:func:`split_returns`)."""
+
+
+def trade_outcome_legs(
+    logc: np.ndarray, opn: np.ndarray, close: np.ndarray, t: np.ndarray, ia: np.ndarray,
+    ib: np.ndarray, z: np.ndarray, beta: np.ndarray, mean: np.ndarray, std: np.ndarray,
+    label_exit: float, label_stop: float, label_horizon: int, continue_take_profit: float,
+    continue_stop: float, continue_horizon: int, revert_exit: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`trade_outcomes` plus each trade's per-leg returns (:data:`LEG_COLUMNS`).
+
+    Keys ``revert_return``, ``continue_return`` and :data:`LEG_COLUMNS`; a leg's return is per
+    unit of that leg's notional, signed by its side, so the trade's return with leg B ``r``
+    times leg A is ``(leg_a + r * leg_b) / (1 + r)`` (:func:`split_returns`).
+    """
     t = np.ascontiguousarray(t, dtype=np.int64)
     args = (
         np.ascontiguousarray(logc, dtype=np.float64), np.ascontiguousarray(opn, dtype=np.float64),
@@ -162,18 +222,93 @@ continue_horizon
         np.ascontiguousarray(ia, dtype=np.int64), np.ascontiguousarray(ib, dtype=np.int64),
         *(np.ascontiguousarray(x, dtype=np.float64) for x in (z, beta, mean, std)),
     )
-    rev = np.empty(len(t))
-    con = np.empty(len(t))
+    n = len(t)
+    rev, rev_a, rev_b = np.empty(n), np.empty(n), np.empty(n)
+    con, con_a, con_b = np.empty(n), np.empty(n), np.empty(n)
     none = np.empty(0, np.int64)
     given = none if revert_exit is None else np.ascontiguousarray(revert_exit, dtype=np.int64)
     mirror = (continue_stop == label_exit and continue_take_profit == label_stop
               and continue_horizon == label_horizon)
-    if len(t):
+    if n:
         outcome_returns(*args, float(label_exit), float(label_stop), int(label_horizon), 1.0,
-                        given, rev)
+                        given, rev, rev_a, rev_b)
         if mirror and revert_exit is not None:
-            con = -rev
+            con, con_a, con_b = -rev, -rev_a, -rev_b
         else:
             outcome_returns(*args, float(continue_stop), float(continue_take_profit),
-                            int(continue_horizon), -1.0, none, con)
-    return rev, con
+                            int(continue_horizon), -1.0, none, con, con_a, con_b)
+    return {"revert_return": rev, "continue_return": con, "revert_leg_a": rev_a,
+            "revert_leg_b": rev_b, "continue_leg_a": con_a, "continue_leg_b": con_b}
+
+
+def split_returns(legs_a: np.ndarray, legs_b: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """A trade's gross return per unit of gross notional when leg B is ``ratio`` x leg A.
+
+    ``(leg_a + ratio * leg_b) / (1 + ratio)``; with ``ratio = |beta|`` it is the episode's
+    ``<direction>_return`` to the last bit.
+
+    Examples
+    --------
+    >>> split_returns(np.array([0.02]), np.array([-0.01]), np.array([1.0])).tolist()
+    [0.005]
+    """
+    r = np.asarray(ratio, dtype=float)
+    return (np.asarray(legs_a, dtype=float) + r * np.asarray(legs_b, dtype=float)) / (1.0 + r)
+
+
+
+def outcome_targets(
+    episodes: pd.DataFrame, split: str, vol_a: Any = None, vol_b: Any = None
+) -> pd.DataFrame:
+    """Realised gross return of both trades for the legs ``split`` trades.
+
+    Columns ``revert`` and ``continue``, on ``episodes``' index.
+    ``"beta"``: the episodes' ``revert_return``/``continue_return``; ``"dollar"``: 1:1 legs;
+    ``"vol_parity"``: leg B ``vol_a / vol_b`` x leg A with each leg's return vol at the entry
+    bar (``vol_a``/``vol_b``, required). Computed from :data:`LEG_COLUMNS` exactly as
+    ``revert_return`` is (:func:`split_returns`).
+
+    Raises
+    ------
+    ValueError
+        On an unknown split, missing leg columns or missing vols for ``vol_parity``.
+    """
+    if split == "beta":
+        return pd.DataFrame({"revert": episodes["revert_return"].to_numpy(float),
+                             "continue": episodes["continue_return"].to_numpy(float)},
+                            index=episodes.index)
+    missing = [c for c in LEG_COLUMNS if c not in episodes.columns]
+    if missing:
+        raise ValueError(f"sizing.split={split!r} needs the episode columns {missing}: rebuild "
+                         "the episodes with this version (`revertible episodes CONFIG`)")
+    if split == "dollar":
+        ratio = np.ones(len(episodes))
+    elif split == "vol_parity":
+        if vol_a is None or vol_b is None:
+            raise ValueError("sizing.split='vol_parity' needs each leg's return vol at entry")
+        va, vb = np.asarray(vol_a, float), np.asarray(vol_b, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where((va > 0) & (vb > 0), va / vb, np.nan)
+    else:
+        raise ValueError(f"split={split!r}: use 'beta', 'dollar' or 'vol_parity'")
+    return pd.DataFrame(
+        {d: split_returns(episodes[f"{d}_leg_a"].to_numpy(float),
+                          episodes[f"{d}_leg_b"].to_numpy(float), ratio)
+         for d in ("revert", "continue")}, index=episodes.index)
+
+
+def entry_targets(
+    panel: Panel, episodes: pd.DataFrame, split: str, min_obs_frac: float = 0.9
+) -> pd.DataFrame:
+    """:func:`outcome_targets` of ``episodes`` of ``panel`` (leg vols at each entry bar).
+
+    The vols (``vol_parity`` only) are :func:`leg_vols` at the entry bar: point in time.
+    """
+    if split != "vol_parity":
+        return outcome_targets(episodes, split)
+    vols = leg_vols(panel, LEG_VOL_BARS, min_obs_frac)
+    t = panel.times.get_indexer(pd.DatetimeIndex(episodes["entry_time"]))
+    index = pd.Index(list(panel.assets), dtype=object)
+    ia = index.get_indexer(pd.Index(episodes["asset_a"], dtype=object))
+    ib = index.get_indexer(pd.Index(episodes["asset_b"], dtype=object))
+    return outcome_targets(episodes, split, vols[t, ia], vols[t, ib])

@@ -36,7 +36,7 @@ from ..spread import SpreadSeries, min_obs, pack_assets
 from ..spread._kernel import _block_kernel
 from ..spread._reference import _detect_label
 from ..universe import universe_pairs
-from ._outcomes import trade_outcomes
+from ._outcomes import LEG_COLUMNS, trade_outcome_legs
 
 __all__ = [
     "EPISODE_COLUMNS",
@@ -181,11 +181,13 @@ def iter_episode_blocks(
         df["exit_time"] = pd.Series(times[np.maximum(exit_idx, 0)]).where(exit_idx >= 0)
         df["label"] = df["label"].astype("Float64")
         df.loc[df["exit_reason"] == "open", "label"] = pd.NA
-        df["revert_return"], df["continue_return"] = trade_outcomes(
+        outcomes = trade_outcome_legs(
             pack, opn, close, entry_idx, pa[which], pb[which], df["z_entry"], df["beta"],
             df["spread_mean"], df["spread_std"], *barriers, revert_exit=exit_idx,
         )
-        yield df[[*EPISODE_COLUMNS, "corr_entry"]].reset_index(drop=True)
+        for col, values in outcomes.items():
+            df[col] = values
+        yield df[[*EPISODE_COLUMNS, "corr_entry", *LEG_COLUMNS]].reset_index(drop=True)
         if progress is not None:
             progress(min(start + bs, n_pairs), n_pairs)
 
@@ -228,6 +230,7 @@ def empty_episodes() -> pd.DataFrame:
             "revert_return": pd.Series([], dtype=float),
             "continue_return": pd.Series([], dtype=float),
             "corr_entry": pd.Series([], dtype=float),
+            **{c: pd.Series([], dtype=float) for c in LEG_COLUMNS},
         }
     )
 
@@ -277,7 +280,7 @@ def write_episodes(
                  ("spread_std", pa.float64()), ("label", pa.float64()), ("exit_time", ts),
                  ("exit_reason", pa.string()), ("bars_held", pa.int64()),
                  ("revert_return", pa.float64()), ("continue_return", pa.float64()),
-                 ("corr_entry", pa.float64())]
+                 ("corr_entry", pa.float64()), *((c, pa.float64()) for c in LEG_COLUMNS)]
             )
             with pq.ParquetWriter(tmp, schema) as writer:
                 for block in blocks:

@@ -1,4 +1,4 @@
-"""The model: LightGBM estimator, calibration, purged walk-forward CV, metrics, training."""
+"""The model: LightGBM classifier, calibration, the held-out return record, purged CV, training."""
 
 from __future__ import annotations
 
@@ -16,25 +16,30 @@ from ._estimator import (
     ReversionClassifier,
     lgbm_params,
 )
+from ._fit import (
+    BASELINES,
+    calibration_cv,
+    cross_validate,
+    fit_predict,
+    fit_reversion_model,
+    make_folds,
+    return_calibrator,
+)
 from ._metrics import (
     METRIC_NAMES,
     classification_metrics,
     expected_calibration_error,
 )
-from ._returns import (
+from ._outcomes import (
     DIRECTIONS,
     OUTCOME_COLUMNS,
-    RISK_COLUMNS,
-    ReturnModel,
-    ReturnRegressor,
-    risk_scale,
+    ReturnCalibrator,
+    overfit_warning,
+    rank_ic,
+    week_clusters,
 )
-from ._returns_eval import return_model
 from ._train import (
-    BASELINES,
-    cross_validate,
     development_split,
-    make_folds,
     prepare_dataset,
     select_features,
     train,
@@ -47,12 +52,14 @@ __all__ = [
     "lgbm_params",
     "BinnedFeatures",
     "BinnedRows",
-    "ReturnModel",
-    "ReturnRegressor",
-    "risk_scale",
-    "return_model",
+    "ReturnCalibrator",
+    "return_calibrator",
+    "fit_reversion_model",
+    "calibration_cv",
+    "overfit_warning",
+    "rank_ic",
+    "week_clusters",
     "DIRECTIONS",
-    "RISK_COLUMNS",
     "OUTCOME_COLUMNS",
     "Fold",
     "label_end",
@@ -66,6 +73,7 @@ __all__ = [
     "prepare_dataset",
     "development_split",
     "make_folds",
+    "fit_predict",
     "cross_validate",
     "BASELINES",
 ]

@@ -5,12 +5,12 @@
   rows *in time order* as the validation set (never a shuffled split).
 * :class:`Calibrator`: isotonic or sigmoid (Platt, on the logit of the raw score) map from raw
   scores to probabilities; fitted on out-of-fold predictions only.
-* :class:`CalibratedReversionModel`: classifier + calibrator + feature list (+ the return heads,
-  :class:`revertible.model.ReturnModel`): what is logged to MLflow and scores new divergences.
-  Scoring checks the input columns against the feature list.
+* :class:`CalibratedReversionModel`: classifier + calibrator + feature list + the return
+  calibrator (:class:`revertible.model.ReturnCalibrator`): what is logged to MLflow and scores
+  new divergences. Scoring checks the input columns against the feature list.
 * :class:`BinnedFeatures`: a feature table binned once for LightGBM. Several fits on the same
-  rows or on row subsets (calibration folds, the final classifier, the return heads of one
-  walk-forward block) then reuse the bins (``lgb.Dataset.subset``) instead of binning the table
+  rows or on row subsets (calibration folds and the final classifier of one walk-forward
+  block) then reuse the bins (``lgb.Dataset.subset``) instead of binning the table
   again for each fit: binning 300k rows x 50 features costs about 1.5 s, a subset about 0.1 s.
   A fit on all the rows of a :class:`BinnedFeatures` is the same model as a fit on the frame.
 
@@ -285,20 +285,20 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class CalibratedReversionModel:
-    """Classifier + calibrator + the exact feature list (+ return heads): what scoring uses.
+    """Classifier + probability calibrator + return calibrator + feature list: what scoring uses.
 
-    ``returns`` (a fitted :class:`revertible.model.ReturnModel`, or None for a model trained
-    before the return heads existed) predicts each direction's gross return moments, see
-    :meth:`predict_outcomes`.
+    ``outcomes`` (a fitted :class:`revertible.model.ReturnCalibrator`, or None for a model
+    trained by a version before it) maps the calibrated probability to each direction's
+    realised return on the model's held-out record, see :meth:`predict_outcomes`.
     """
 
     def __init__(self, classifier: ReversionClassifier, calibrator: Calibrator,
-                 features: list[str], meta: dict | None = None, returns: Any = None):
+                 features: list[str], meta: dict | None = None, outcomes: Any = None):
         self.classifier = classifier
         self.calibrator = calibrator
         self.features = list(features)
         self.meta = dict(meta or {})
-        self.returns = returns
+        self.outcomes = outcomes
 
     def check_input(self, X: pd.DataFrame) -> None:
         """Raise :class:`ModelError` if a feature is missing or cannot be used."""
@@ -319,6 +319,15 @@ class CalibratedReversionModel:
                 "trained with features.use_funding=false"
             )
 
+    def check_outcomes(self) -> None:
+        """Raise :class:`ModelError` if the model has no return calibrator (older versions)."""
+        if getattr(self, "outcomes", None) is None:  # pickles of older versions lack the field
+            raise ModelError(
+                "this model has no return calibrator (it was trained by an earlier revertible "
+                "version, whose return estimates carried no held-out evidence): retrain it with "
+                "this version (`revertible train CONFIG`) and score with the new model URI"
+            )
+
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probability of reversion."""
         self.check_input(X)
@@ -329,35 +338,29 @@ class CalibratedReversionModel:
         return self.calibrator.transform(self.predict_raw(X))
 
     def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Probability of reversion and the moments of each direction's gross return.
+        """Probability of reversion and each direction's calibrated gross return.
 
-        ``X`` holds the features and the episode columns ``spread_std`` and ``beta`` (the return
-        heads' risk scale, :data:`revertible.model.RISK_COLUMNS`). Returns a frame on ``X``'s
-        index with ``probability, revert_mean, revert_m2, continue_mean, continue_m2``: returns
-        per unit of gross notional, before costs.
+        Returns a frame on ``X``'s index with ``probability``, ``score_quantile`` (the
+        probability's share of the held-out record at or below it) and
+        :data:`revertible.model.OUTCOME_COLUMNS`: the mean, standard error and realised second
+        moment of each direction's gross return per unit of gross notional in the probability's
+        bin of the held-out record.
 
         Raises
         ------
         ModelError
-            The model has no return heads (trained by an older version), or ``X`` lacks a risk
-            column.
+            The model has no return calibrator (trained by an older version).
         """
-        from ._returns import OUTCOME_COLUMNS, RISK_COLUMNS, risk_scale
+        self.check_outcomes()
+        p = self.predict_proba(X)
+        return self.outcomes_of(p, X.index)
 
-        if getattr(self, "returns", None) is None:  # pickles of older versions lack the field
-            raise ModelError(
-                "this model has no return heads (it was trained by a revertible version before "
-                "the return model): retrain it with this version (`revertible train CONFIG`) "
-                "and score with the new model URI"
-            )
-        missing = [c for c in RISK_COLUMNS if c not in X.columns]
-        if missing:
-            raise ModelError(
-                f"outcome input lacks the episode column(s) {', '.join(missing)}: pass the "
-                "features with the episodes' spread_std and beta, e.g. "
-                "features.assign(spread_std=episodes.spread_std, beta=episodes.beta)"
-            )
-        out = self.returns.predict(X[self.features],
-                                   risk_scale(X["spread_std"], X["beta"]))
-        out.insert(0, "probability", self.predict_proba(X))
-        return out[list(OUTCOME_COLUMNS)]
+    def outcomes_of(self, probability: np.ndarray, index: Any = None) -> pd.DataFrame:
+        """:meth:`predict_outcomes` from already computed probabilities."""
+        self.check_outcomes()
+        out = self.outcomes.predict(probability)
+        out.insert(0, "score_quantile", self.outcomes.score_quantile(probability))
+        out.insert(0, "probability", np.asarray(probability, dtype=float))
+        if index is not None:
+            out.index = index
+        return out

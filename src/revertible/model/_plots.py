@@ -96,7 +96,7 @@ def return_decile_figure(sets: dict[str, tuple[np.ndarray, np.ndarray]], n_bins:
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xlabel("mean predicted net return per decile (bp of gross notional)")
     ax.set_ylabel("mean realised net return (bp)")
-    ax.set_title("Return model: predicted vs realised by decile\n(net of the round trip)",
+    ax.set_title("Return calibrator: expected vs realised by decile\n(net of the round trip)",
                  fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -9,11 +9,18 @@ Honest numbers by construction:
   (folds 2..K) never calibrate on their own labels; the first fold only seeds the calibrator;
 * the final calibrator is fitted on all out-of-fold raw scores (never on in-sample scores), and
   maps the final model's raw scores on the holdout;
-* the Brier skill reference is the training prevalence.
+* the Brier skill reference is the training prevalence;
+* the return calibrator (the expected return the decision rests on) is fitted on the held-out
+  record only (out-of-fold probabilities and realised returns), checked walk-forward on that
+  record (``decision.cv.*``: each fold by a calibrator of the earlier folds) and once on the
+  holdout (``decision.holdout.*``); the scorer's in-sample and held-out rank IC are logged
+  (``scorer.*``) with a warning when they disagree.
 
 Every run logs the flattened config, the YAML, the data fingerprint, git commit and package version,
-the same metric names (``cv.*``, ``holdout.*``, ``baseline.<name>.{cv,holdout}.*``, ``fold<k>.*``),
-the plots, and the model with its signature, registered under ``tracking.registered_model``.
+the same metric names (``cv.*``, ``holdout.*``, ``baseline.<name>.{cv,holdout}.*``, ``fold<k>.*``,
+``decision.{cv,holdout}.*``, ``scorer.*``), the plots, the return calibrator's reliability table
+(``return_calibrator.csv``) and the model with its signature, registered under
+``tracking.registered_model``.
 """
 
 from __future__ import annotations
@@ -26,41 +33,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from ..config import Config, flatten
-from ..costs import effective_costs
+from ..costs import effective_costs, round_trip_cost
 from ..data import Panel
 from ..errors import RevertibleError
-from ._cv import holdout_split, label_end, walk_forward_folds
-from ._estimator import (
-    BinnedFeatures,
-    BinnedRows,
-    CalibratedReversionModel,
-    Calibrator,
-    ReversionClassifier,
-    lgbm_params,
-)
+from ._cv import holdout_split, label_end
+from ._estimator import BinnedFeatures, lgbm_params
+from ._fit import BASELINES, calibration_cv, fit_predict, fit_reversion_model
 from ._metrics import classification_metrics
-from ._returns import RISK_COLUMNS
-from ._returns_eval import train_returns
+from ._outcomes import OUTCOME_COLUMNS, overfit_warning
 
-__all__ = [
-    "train", "select_features", "prepare_dataset", "development_split", "make_folds",
-    "cross_validate",
-    "BASELINES",
-]
-
-#: Baselines logged in every run: name -> feature list (None: constant training base rate).
-BASELINES: dict[str, list[str] | None] = {
-    "base_rate": None,
-    "logreg_abs_z": ["abs_z_entry"],
-    "logreg_z_halflife_corr": ["abs_z_entry", "spread_half_life_long", "corr_30d"],
-}
-
+__all__ = ["train", "select_features", "prepare_dataset", "development_split"]
 
 def select_features(cfg: Config, names: list[str], groups: dict[str, list[str]]) -> list[str]:
     """Feature names minus ``model.exclude_features`` (names or ``group:<name>``)."""
@@ -119,98 +103,6 @@ def development_split(
     }
 
 
-def make_folds(cfg: Config, entry: pd.Series, end: pd.Series, bar: pd.Timedelta) -> list:
-    """Purged walk-forward folds from ``cfg.cv`` (training and tuning use the same ones)."""
-    folds = walk_forward_folds(entry, end, cfg.cv.n_folds, cfg.embargo_bars * bar,
-                               cfg.cv.min_train_frac)
-    if len(folds) < 2:
-        raise RevertibleError(
-            f"only {len(folds)} walk-forward fold(s) have data; need at least 2: use more data, "
-            "fewer cv.n_folds or a smaller cv.min_train_frac"
-        )
-    return folds
-
-
-def _baseline_model(cols: list[str] | None, seed: int):
-    if cols is None:
-        return None
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                         LogisticRegression(max_iter=1000, random_state=seed))
-
-
-def _fit_predict(kind: str, X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, cfg: Config,
-                 features: list[str], binned: BinnedRows | None = None) -> np.ndarray:
-    """Fit model ``kind`` on (X, y) and return raw probabilities on ``Xt``.
-
-    ``binned``: the rows of ``X`` already binned (LightGBM only; same features).
-    """
-    if kind == "lgbm":
-        clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed),
-                                  cfg.model.early_stopping_rounds)
-        clf.fit(X[features] if binned is None else binned, y)
-        return clf.predict_proba(Xt[features])[:, 1]
-    cols = BASELINES[kind]
-    if cols is None:
-        return np.full(len(Xt), float(np.mean(y)))
-    m = _baseline_model(cols, cfg.seed)
-    m.fit(X[cols].to_numpy(), y)
-    return m.predict_proba(Xt[cols].to_numpy())[:, 1]
-
-
-def cross_validate(
-    X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
-    features: list[str], kinds: list[str], bar: pd.Timedelta,
-    on_fold: Callable[[int, int], None] | None = None,
-    binned: BinnedFeatures | None = None,
-) -> dict[str, Any]:
-    """Purged walk-forward CV for the model and the baselines on the same folds.
-
-    Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
-    probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
-    The LightGBM fold fits share one binning of ``X[features]`` (``binned``, a
-    :class:`revertible.model.BinnedFeatures`; made here when not given).
-    """
-    folds = make_folds(cfg, entry, end, bar)
-    if binned is None and "lgbm" in kinds:  # the study's trials bin the same rows the same way
-        binned = BinnedFeatures(X[features], lgbm_params(cfg.model, cfg.seed))
-    n = len(y)
-    fold_id = np.full(n, -1)
-    raw = {k: np.full(n, np.nan) for k in kinds}
-    for i, f in enumerate(folds):
-        fold_id[f.test] = i
-        for kind in kinds:
-            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
-            raw[kind][f.test] = _fit_predict(kind, X.iloc[f.train], y[f.train], X.iloc[f.test],
-                                             cfg, features, rows)
-        if on_fold is not None:
-            on_fold(i + 1, len(folds))
-    # walk-forward calibration of the LightGBM scores
-    cal = np.full(n, np.nan)
-    if "lgbm" in kinds:
-        for i in range(1, len(folds)):
-            seen = fold_id < i
-            seen &= fold_id >= 0
-            c = Calibrator(cfg.model.calibration).fit(raw["lgbm"][seen], y[seen])
-            cal[fold_id == i] = c.transform(raw["lgbm"][fold_id == i])
-    scored = fold_id >= 1  # folds 2..K: every kind evaluated on the same episodes
-    out: dict[str, Any] = {"folds": folds, "fold_id": fold_id, "raw": raw, "cal": cal,
-                           "metrics": {}}
-    for kind in kinds:
-        p = cal if kind == "lgbm" else raw[kind]
-        m: dict[str, float] = {}
-        for i, f in enumerate(folds):
-            sel = fold_id == i
-            base = float(y[f.train].mean())
-            pk = p[sel] if i >= 1 or kind != "lgbm" else raw[kind][sel]
-            fm = classification_metrics(y[sel], pk, base)
-            m.update({f"fold{i + 1}.{k}": v for k, v in fm.items()})
-        # naive reference: the prevalence known when the first scored fold starts
-        base_all = float(y[folds[1].train].mean())
-        m.update(classification_metrics(y[scored], p[scored], base_all))
-        out["metrics"][kind] = m
-    return out
-
-
 def train(
     cfg: Config,
     *,
@@ -265,42 +157,56 @@ def train(
     dev, hold, hstart = split["dev"], split["hold"], split["holdout_start"]
     y_all = split["y_all"]
     Xd, yd, ed, nd = split["X"], split["y"], split["entry"], split["end"]
-    kinds = ["lgbm", *BASELINES]
     say(f"training on {len(dev)} development episodes ({len(features)} features), holdout from "
         f"{hstart:%Y-%m-%d %H:%M} ({len(hold)} episodes)")
     params = lgbm_params(cfg.model, cfg.seed)
     binned = BinnedFeatures(Xd[features], params)  # every LightGBM fit below reuses the bins
-    with bar_ctx("walk-forward folds") as update:
-        cv = cross_validate(Xd, yd, ed, nd, cfg, features, kinds, bar, on_fold=update,
-                            binned=binned)  # fmt: skip
-    # final calibrator on all out-of-fold raw scores; final classifier on all development data
-    oof = cv["fold_id"] >= 0
-    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], yd[oof])
-    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds)
-    clf.fit(binned.take(), yd)
+    from ..decision import decide, decision_quality, realised_net
+    from ..episodes import entry_targets
+
+    targets = entry_targets(panel, eps, cfg.sizing.split, cfg.universe.min_obs_frac)
+    td = targets.iloc[dev].reset_index(drop=True)
     nonnull = [f for f in features if Xd[f].notna().any()]
-    with bar_ctx("return model (folds)") as _:
-        ret = train_returns(cfg, eps, feats, split, cv["folds"], features, binned=binned)
-    model = CalibratedReversionModel(
-        clf, calibrator, features,
-        meta={"nonnull_features": nonnull,
-              "requires_funding": bool(panel.funding is not None and cfg.features.use_funding
-                                       and any(f in nonnull
-                                               for f in feature_groups(cfg)["funding"])),
-              "label": cfg.label.model_dump(),
-              "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
-              "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
-              "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint(),
-              # the return heads are gross; the costs they were evaluated net of
-              "costs": {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)},
-              "venue": str(getattr(cfg.costs, "venue", "custom")),
-              "continue": cfg.continue_.model_dump(mode="json")},
-        returns=ret["model"],
-    )
+    meta = {"nonnull_features": nonnull,
+            "requires_funding": bool(panel.funding is not None and cfg.features.use_funding
+                                     and any(f in nonnull for f in feature_groups(cfg)["funding"])),
+            "label": cfg.label.model_dump(),
+            "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
+            "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
+            "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint(),
+            # the return calibrator is gross; the costs the decision was evaluated net of
+            "costs": {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)},
+            "venue": str(getattr(cfg.costs, "venue", "custom")),
+            "split": cfg.sizing.split, "decision": cfg.decision.model_dump(mode="json"),
+            "assets": list(panel.assets), "timeframe": cfg.data.timeframe,
+            "continue": cfg.continue_.model_dump(mode="json")}
+    say(f"walk-forward CV: {cfg.cv.n_folds} purged folds of LightGBM and "
+        f"{len(BASELINES)} baselines, then the final fit")
+    with bar_ctx("walk-forward folds") as update:
+        model, cv = fit_reversion_model(cfg, Xd, yd, ed, nd, td, features, bar, binned=binned,
+                                        kinds=("lgbm", *BASELINES), on_fold=update, meta=meta)
+    warn = overfit_warning(model.meta, cfg.decision.overfit_ic)
+    if warn:
+        say(warn)
     metrics: dict[str, float] = {}
     base_dev = float(yd.mean())
     for k, v in cv["metrics"]["lgbm"].items():
         metrics[f"cv.{k}"] = v
+    metrics["scorer.ic_in_sample"] = float(model.meta["ic_in_sample"])
+    metrics["scorer.ic_held_out"] = float(model.meta["ic_held_out"])
+    # the decision on the held-out record (each fold by a calibrator of the earlier folds)
+    say("checking the return calibrator walk-forward on the held-out record")
+    cal = calibration_cv(cfg, cv["score"], cv["fold_id"], cv["folds"], td, ed, nd)
+    dec_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    cost = round_trip_cost(cfg.costs)
+    if len(cal):
+        dec = decide(cal[list(OUTCOME_COLUMNS)], cfg.costs, cfg.decision.confidence,
+                     cfg.sizing.min_edge)
+        real = realised_net(dec, cal["revert"], cal["continue"], cost)
+        q = decision_quality(dec["expected_return"].to_numpy(float), real,
+                             dec["direction"].to_numpy() != "none")
+        metrics.update({f"decision.cv.{k}": v for k, v in q.items()})
+        dec_sets["CV (walk-forward)"] = (dec["expected_return"].to_numpy(float), real)
     hold_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if len(hold):
         Xh, yh = feats.iloc[hold].reset_index(drop=True), y_all[hold].astype(int)
@@ -308,16 +214,23 @@ def train(
         metrics.update({f"holdout.{k}": v for k, v in
                         classification_metrics(yh, ph, base_dev).items()})
         hold_sets["model"] = (yh, ph)
+        th = targets.iloc[hold].reset_index(drop=True)
+        dec = decide(model.outcomes_of(ph), cfg.costs, cfg.decision.confidence,
+                     cfg.sizing.min_edge)
+        real = realised_net(dec, th["revert"], th["continue"], cost)
+        q = decision_quality(dec["expected_return"].to_numpy(float), real,
+                             dec["direction"].to_numpy() != "none")
+        metrics.update({f"decision.holdout.{k}": v for k, v in q.items()})
+        dec_sets["holdout"] = (dec["expected_return"].to_numpy(float), real)
     for kind in BASELINES:
         for k, v in cv["metrics"][kind].items():
             if not k.startswith("fold"):
                 metrics[f"baseline.{kind}.cv.{k}"] = v
         if len(hold):
-            pb = _fit_predict(kind, Xd, yd, Xh, cfg, features)
+            pb = fit_predict(kind, Xd, yd, Xh, cfg, features)
             metrics.update({f"baseline.{kind}.holdout.{k}": v for k, v in
                             classification_metrics(yh, pb, base_dev).items()})
             hold_sets[kind] = (yh, pb)
-    metrics.update(ret["metrics"])
     metrics["data.episodes"] = float(len(eps))
     metrics["data.dev_episodes"] = float(len(dev))
     metrics["data.holdout_episodes"] = float(len(hold))
@@ -350,17 +263,18 @@ def train(
         if "model" in hold_sets:
             rel["model (holdout)"] = hold_sets["model"]
         tracker.log_figure(reliability_figure(rel), "plots/reliability.png")
-        imp = clf.feature_importance("gain")
+        imp = model.classifier.feature_importance("gain")
         tracker.log_figure(importance_figure(imp), "plots/feature_importance.png")
         tracker.log_table(imp.rename("gain").reset_index().rename(columns={"index": "feature"}),
                           "feature_importance.csv")
         if "model" in hold_sets:
             tracker.log_figure(probability_hist_figure(*hold_sets["model"]),
                                "plots/probability_by_label.png")
-        tracker.log_figure(return_decile_figure(ret["sets"]), "plots/return_deciles.png")
-        tracker.log_table(ret["deciles"], "return_deciles.csv")
-        example = Xd.assign(**{c: eps[c].iloc[dev].to_numpy() for c in RISK_COLUMNS})
-        info = tracker.log_model(model, example, register=register)
+        tracker.log_figure(return_decile_figure(dec_sets), "plots/return_deciles.png")
+        tracker.log_table(model.outcomes.reliability_table(), "return_calibrator.csv")
+        if len(cal):
+            tracker.log_table(cal, "return_calibrator_cv.csv")
+        info = tracker.log_model(model, Xd, register=register)
         version = getattr(info, "registered_model_version", None)
         promoted = tracker.promote(version) if promote and version is not None else ""
         run_id = run.info.run_id
@@ -385,4 +299,15 @@ def _summary_table(metrics: dict[str, float]) -> str:
         name = f"{who} [{split}]"
         lines.append(f"{name:42s}" + "".join(
             f"{metrics.get(prefix + k, float('nan')):12.4f}" for k in keys))
+    for split in ("cv", "holdout"):
+        p = f"decision.{split}."
+        if p + "n" not in metrics:
+            continue
+        n, k = int(metrics[p + "n"]), int(metrics[p + "n_taken"])
+        lines.append(
+            f"decision [{split}]: {k} of {n} divergences clear costs ({100 * k / max(n, 1):.2f}%)"
+            + (f", realised {metrics[p + 'taken_net_bp']:+.1f} bp/trade vs expected "
+               f"{metrics[p + 'taken_net_bp_expected']:+.1f}" if k else "")
+            + f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
+            f"{metrics[p + 'decile_rank_corr']:.2f}")
     return "\n".join(lines)

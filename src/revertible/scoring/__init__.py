@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._command import QTY_SIG_FIGS, csv_quantities, score_command, score_panel
 from ._inputs import LEG_VOL_BARS, leg_vols, live_path, touched_reasons, z_now
-from ._model import check_model, costs_note, has_return_heads, resolve_model_uri, tracking_uri
+from ._model import check_model, costs_note, has_calibrator, resolve_model_uri, tracking_uri
 from ._score import (
     EXTRA_COLUMNS,
     OUTPUT_COLUMNS,
@@ -28,7 +28,7 @@ __all__ = [
     "z_now",
     "touched_reasons",
     "check_model",
-    "has_return_heads",
+    "has_calibrator",
     "costs_note",
     "tracking_uri",
     "resolve_model_uri",

@@ -27,6 +27,7 @@ import pandas as pd
 from ..config import Config
 from ..data import Panel
 from ..errors import RevertibleError
+from ..model import overfit_warning
 from ._model import check_model, costs_note, load_pinned, tracking_uri
 from ._score import episode_features, score_episodes
 from ._select import as_utc, check_request, select_rows
@@ -54,9 +55,9 @@ def _finish(
         book="all" if live else "entry_time", live=live, features=features, progress=progress,
         lap=lap,
     )
-    if live:  # highest expected return first: the order the book was filled in
-        key = signals[["expected_return", "entry_time", "asset_a", "asset_b"]]
-        er = key["expected_return"].to_numpy(dtype=float)
+    if live:  # highest lower bound first: the order the book was filled in
+        key = signals[["expected_return_lower", "entry_time", "asset_a", "asset_b"]]
+        er = key["expected_return_lower"].to_numpy(dtype=float)
         order = np.lexsort((key["asset_b"], key["asset_a"], key["entry_time"],
                             -np.nan_to_num(er, nan=-np.inf), np.isnan(er)))  # fmt: skip
         signals = signals.iloc[order].reset_index(drop=True)
@@ -72,6 +73,7 @@ def _finish(
         "in_sample": _in_sample(signals, model),
         "stale_legs": _stale_legs(signals, panel) if live else 0,
         "costs_note": costs_note(model, cfg),
+        "overfit": overfit_warning(getattr(model, "meta", None) or {}, cfg.decision.overfit_ic),
     }
     return signals, info
 
@@ -159,9 +161,13 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
     t = signals[traded]
     gross = float((t["leg_a_notional"] + t["leg_b_notional"]).sum())
     ways = signals["direction"].value_counts()
+    low = signals["expected_return_lower"].to_numpy(float)
+    best = float(np.nanmax(low)) * 1e4 if np.isfinite(low).any() else float("nan")
+    cleared = int((signals["direction"] != "none").sum())
     lines.append(
-        "direction: " + ", ".join(f"{d} {int(ways.get(d, 0))}" for d in ("revert", "continue",
-                                                                          "none"))  # fmt: skip
+        f"decision: {cleared} of {n} divergences clear costs ({100 * cleared / n:.1f}%); best "
+        f"lower bound {best:+.1f} bp; "
+        + ", ".join(f"{d} {int(ways.get(d, 0))}" for d in ("revert", "continue", "none"))
         + f"; expected net return median {signals['expected_return'].median() * 1e4:+.1f} bp"
     )
     lines.append(
@@ -175,6 +181,8 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
             else ""
         )
     )
+    if info.get("overfit"):
+        lines.append(info["overfit"])
     if info.get("costs_note"):
         lines.append(info["costs_note"])
     if info.get("in_sample"):
@@ -196,7 +204,8 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
             lines.append(
                 f"  {r.asset_a} / {r.asset_b}  entry {r.entry_time:%m-%d %H:%M}  z {r.z_entry:+.2f}"
                 f" (now {r.z_now:+.2f})  beta {r.beta:.3f}  {r.direction} "
-                f"{r.expected_return * 1e4:+.1f} bp  p {r.probability:.3f}  "
+                f"{r.expected_return * 1e4:+.1f} bp (lower {r.expected_return_lower * 1e4:+.1f})  "
+                f"p {r.probability:.3f}  "
                 f"{r.leg_a_side} {r.leg_a_qty:.6g} @ "
                 f"{r.leg_a_price:.6g}  {r.leg_b_side} {r.leg_b_qty:.6g} @ {r.leg_b_price:.6g}  "
                 f"lev {r.gross_leverage:.3f}x"
@@ -205,9 +214,13 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
 
 
 def _first_reasons(reason: pd.Series) -> pd.Series:
-    """``reason.str.split(";").str[0]``, split once per distinct reason (they are few)."""
+    """The kind of each reason: before the first ``;`` and ``:`` (factorised once per distinct one).
+
+    "no direction clears costs: best lower bound -12.4 bp ..." counts as "no direction clears
+    costs", whatever its numbers.
+    """
     codes, uniques = pd.factorize(reason, use_na_sentinel=False)
-    first = pd.Series(uniques).str.split(";").str[0]
+    first = pd.Series(uniques).str.split(";").str[0].str.split(":").str[0]
     return pd.Series(first.to_numpy()[codes], index=reason.index, dtype=first.dtype)
 
 

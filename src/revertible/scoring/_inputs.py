@@ -15,30 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY
 from ..data import Panel
 from ..decision import Barriers
+from ..episodes import LEG_VOL_BARS, leg_vols
 
 __all__ = ["LEG_VOL_BARS", "leg_vols", "pricing_inputs", "live_path", "touched_reasons"]
-
-#: Trailing window of the per-leg return volatility: 30 days of bars.
-LEG_VOL_BARS = 30 * BARS_PER_DAY
-
-
-def leg_vols(panel: Panel, window: int = LEG_VOL_BARS, min_obs_frac: float = 0.9) -> np.ndarray:
-    """``(T, N)`` std (ddof 1) of one-bar log returns over the trailing ``window`` bars.
-
-    The window ends at ``t`` inclusive (the return into bar ``t`` counts); NaN unless at least
-    ``ceil(min_obs_frac * window)`` returns are valid. Computed in one forward pass, so the value
-    at ``t`` is the same on any panel that holds bars ``0..t``.
-    """
-    from ..spread import min_obs
-
-    ret = np.diff(panel.log_close(), axis=0, prepend=np.nan)
-    df = pd.DataFrame(ret)
-    vol = df.rolling(window, min_periods=min_obs(window, min_obs_frac)).std(ddof=1)
-    return vol.to_numpy()
-
 
 def _legs(panel: Panel, episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     index = pd.Index(list(panel.assets), dtype=object)

@@ -1,7 +1,8 @@
 """The model side of scoring: checks before any work, the registry, loading.
 
 A model is refused (one :class:`~revertible.errors.ModelError` line naming the fix) when it has no
-return heads (an older registered version: it cannot decide a direction), needs a data source the
+return calibrator (an older registered version: its return estimates carried no held-out
+evidence, so it cannot decide a direction), needs a data source the
 scoring data lacks, was trained under label / spread / feature / universe settings that differ
 from the scoring config, or lacks a feature column. Costs are not a refusal: expected returns are
 net of the *scoring* config's venue, and a difference from the training costs is reported
@@ -18,13 +19,13 @@ from ..config import Config
 from ..costs import effective_costs
 from ..errors import ModelError
 
-__all__ = ["check_model", "has_return_heads", "costs_note", "tracking_uri", "resolve_model_uri"]
+__all__ = ["check_model", "has_calibrator", "costs_note", "tracking_uri", "resolve_model_uri"]
 
 
-def has_return_heads(model: Any) -> bool:
-    """True when ``model.predict_outcomes`` exists (and ``model.returns``, if any, is set)."""
+def has_calibrator(model: Any) -> bool:
+    """True when ``model.predict_outcomes`` exists (and ``model.outcomes``, if any, is set)."""
     return callable(getattr(model, "predict_outcomes", None)) and (
-        getattr(model, "returns", True) is not None
+        getattr(model, "outcomes", True) is not None
     )
 
 
@@ -33,7 +34,7 @@ def check_model(
 ) -> None:
     """Refuse to score when the model cannot use this input (one :class:`ModelError` line).
 
-    Checks, in order: the return heads (:func:`has_return_heads`), the data sources (a model
+    Checks, in order: the return calibrator (:func:`has_calibrator`), the data sources (a model
     trained with funding features needs ``data.funding_path``), the settings recorded in
     ``model.meta`` (``label``, ``spread``, and ``features`` / ``universe`` when recorded) against
     ``cfg``, since episodes and features depend on them, and the feature columns: those of
@@ -42,11 +43,11 @@ def check_model(
     """
     from ..features import feature_names
 
-    if not has_return_heads(model):
+    if not has_calibrator(model):
         raise ModelError(
-            "the model has no return heads (no predict_outcomes): it predates trade outcomes and "
-            "cannot decide revert / continue / none; retrain it with `revertible train CONFIG` "
-            "(optionally --promote) and score with the new version"
+            "the model has no return calibrator: it was trained by an earlier revertible version "
+            "and cannot decide revert / continue / none on held-out evidence; retrain it with "
+            "`revertible train CONFIG` (optionally --promote) and score with the new version"
         )
     model.check_sources(has_funding)
     meta = getattr(model, "meta", {}) or {}

@@ -1,4 +1,4 @@
-"""Scoring core: features -> probability and outcome moments -> decision -> sized legs.
+"""Scoring core: features -> probability and calibrated outcomes -> decision -> sized legs.
 
 No train/serve skew: episodes come from :func:`revertible.episodes.build_episodes` and features
 from :func:`revertible.features.build_features` on the whole panel, exactly as in training
@@ -10,18 +10,21 @@ episodes exactly as training does. Before anything is predicted the model is che
 Timing (point in time)
 ----------------------
 Every input of a divergence entered at bar ``t`` uses bars ``<= t``: its features, probability
-and outcome moments, and (historical rows) its leg prices and leg vols at the close of ``t``,
-so a historical row is what the hourly run would have printed at ``t``. Live rows are re-measured
+and calibrated outcomes (the model's held-out record, fitted before training ended), and
+(historical rows) its leg prices and leg vols at the close of ``t``, so a historical row is what
+the hourly run would have printed at ``t``. Live rows are re-measured
 and priced at the last bar ``T`` (:mod:`revertible.scoring._inputs`): what a trader acting now
 needs. Only ``label`` / ``exit_reason`` (the outcome so far) look forward.
 
 What "the same size" means under book limits
 --------------------------------------------
 :func:`revertible.decision.size_signals` shares the book caps among the signals sized
-*together*, by descending expected return. Live: the divergences open now form one book.
+*together*, by descending lower bound of the expected net return. Live: the divergences open
+now form one book.
 Historical: the divergences that entered at the same bar form one book, so a row's size depends
 only on data up to its entry: the full history and history cut at any ``T >= entry`` give
-identical rows. ``bet_size`` (the fractional-Kelly stake before caps) is book-free.
+identical rows. ``bet_size`` (the fractional-Kelly stake before caps) is book-free, and so are
+the ``*_if_taken`` legs (each sized as if it were the only new position).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ __all__ = ["SIGNAL_COLUMNS", "EXTRA_COLUMNS", "OUTPUT_COLUMNS", "episode_feature
 #: DESIGN.md signal columns, in order.
 SIGNAL_COLUMNS = [
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "probability", "direction",
-    "expected_return", "model",
+    "expected_return", "expected_return_lower", "model",
     "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price",
     "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
@@ -57,13 +60,20 @@ SIGNAL_COLUMNS = [
 #: the frozen spread parameters the exits are defined on: ``z' = sign(z_entry) * (log a - beta *
 #: log b - spread_mean) / spread_std``; ``z_now`` is ``z'`` at the pricing bar ``priced_at``
 #: (entry bar, or the last bar for live rows). ``revert_expected``/``continue_expected`` are both
-#: directions' expected net returns; ``bet_size`` the fractional-Kelly stake (gross notional per
-#: unit of capital, before caps); ``margin``, leverages and liquidation prices show the
-#: liquidation rule; ``label``/``exit_reason`` the outcome so far (null / ``open`` when live).
+#: directions' expected net returns and ``revert_lower``/``continue_lower`` their lower bounds;
+#: ``score_quantile`` the probability's share of the model's held-out record at or below it;
+#: ``bet_size`` the fractional-Kelly stake (gross notional per unit of capital, before caps);
+#: ``margin``, leverages and liquidation prices show the liquidation rule; the ``*_if_taken``
+#: columns the legs a trader would use if they took the divergence anyway (the better direction
+#: at the per-trade cap, under the same caps), apart from the recommended stake above;
+#: ``label``/``exit_reason`` the outcome so far (null / ``open`` when live).
 EXTRA_COLUMNS = [
-    "spread_mean", "spread_std", "z_now", "priced_at", "revert_expected", "continue_expected",
-    "bet_size", "payoff_ratio", "margin", "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price",
-    "leg_b_liq_price", "label", "exit_reason",
+    "spread_mean", "spread_std", "z_now", "priced_at", "score_quantile", "revert_expected",
+    "revert_lower", "continue_expected", "continue_lower", "bet_size", "margin",
+    "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+    "direction_if_taken", "leg_a_side_if_taken", "leg_a_notional_if_taken",
+    "leg_a_qty_if_taken", "leg_b_side_if_taken", "leg_b_notional_if_taken",
+    "leg_b_qty_if_taken", "gross_leverage_if_taken", "label", "exit_reason",
 ]  # fmt: skip
 
 OUTPUT_COLUMNS = SIGNAL_COLUMNS + EXTRA_COLUMNS
@@ -118,7 +128,7 @@ def score_episodes(
     progress: Callable[[int, int], None] | None = None,
     lap: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Features, probability, outcome moments, direction and two-leg sizes of ``episodes``.
+    """Features, probability, calibrated outcomes, direction and two-leg sizes of ``episodes``.
 
     Parameters
     ----------
@@ -127,7 +137,7 @@ def score_episodes(
     episodes : pandas.DataFrame
         The rows to score (episode columns).
     model : object
-        Loaded model with return heads (``predict_outcomes``; :func:`check_model`).
+        Loaded model with a return calibrator (``predict_outcomes``; :func:`check_model`).
     cfg : Config
         Run config (features, barriers, sizing, costs).
     history : pandas.DataFrame
@@ -155,7 +165,13 @@ def score_episodes(
     pandas.DataFrame
         :data:`OUTPUT_COLUMNS`, same row order as ``episodes``, fresh ``RangeIndex``.
     """
-    from ..decision import OUTCOME_COLUMNS, condition_on_realised, decide
+    from ..decision import (
+        OUTCOME_COLUMNS,
+        condition_on_realised,
+        decide,
+        expected_carry,
+        leg_ratios,
+    )
 
     if book not in ("all", "entry_time"):
         raise ValueError(f"`book in {{'all', 'entry_time'}}` must hold, but got book={book!r}")
@@ -172,14 +188,12 @@ def score_episodes(
         feats = features.reset_index(drop=True)
     check_model(model, cfg, panel.funding is not None, feats)
     if len(eps):
-        # the return heads scale by the spread's risk: they take the episode's spread_std, beta
-        risk = eps[["spread_std", "beta"]]
         # many rows: the same trees, compiled (bit-identical, checked per call; _trees.py)
         scorer = compiled_trees(model) if len(eps) >= COMPILED_MIN_ROWS else model
-        pred = scorer.predict_outcomes(feats.assign(**{c: risk[c].to_numpy() for c in risk})
-                                       ).reset_index(drop=True)
+        pred = scorer.predict_outcomes(feats).reset_index(drop=True)
     else:
-        pred = pd.DataFrame({c: np.empty(0) for c in ("probability", *OUTCOME_COLUMNS)})
+        pred = pd.DataFrame({c: np.empty(0) for c in ("probability", "score_quantile",
+                                                      *OUTCOME_COLUMNS)})
     lap("predict")
     vols = leg_vols(panel, LEG_VOL_BARS, cfg.universe.min_obs_frac) if vols is None else vols
     z_entry = eps["z_entry"].to_numpy(dtype=float)
@@ -193,7 +207,20 @@ def score_episodes(
         zp = np.abs(z_entry)
         heads = pred
         priced_at = pd.DatetimeIndex(eps["entry_time"])
-    decision = decide(heads, cfg.costs, cfg.sizing.min_edge)
+    prices = pricing_inputs(panel, eps, vols, live=live)
+    d = cfg.decision
+    beta = eps["beta"].to_numpy(dtype=float)
+    ratio = leg_ratios(cfg.sizing.split, beta, prices["vol_a"], prices["vol_b"])
+    horizons = {"revert": cfg.label.horizon,
+                "continue": cfg.continue_.horizon_or(cfg.label.horizon)}
+    carry = expected_carry(z_entry, beta, ratio, cfg.costs, panel.freq, horizons,
+                           *_funding_at(panel, eps, live))
+    allow = None
+    if d.continue_max_score_quantile is not None:
+        q = pred["score_quantile"].to_numpy(float)
+        allow = np.isfinite(q) & (q <= d.continue_max_score_quantile)
+    decision = decide(heads, cfg.costs, d.confidence, cfg.sizing.min_edge, carry=carry,
+                      allow_continue=allow)
     sig = pd.DataFrame(
         {
             "asset_a": eps["asset_a"].astype(object),
@@ -203,7 +230,7 @@ def score_episodes(
             "beta": eps["beta"].to_numpy(dtype=float),
             "spread_std": std,
             "z_now": zp,
-            **pricing_inputs(panel, eps, vols, live=live),
+            **prices,
             **{c: decision[c].to_numpy() for c in decision.columns},
         }
     )
@@ -218,6 +245,7 @@ def score_episodes(
     out = sized.drop(columns=["price_a", "price_b", "vol_a", "vol_b", "return_m2"]
                      + (["skip_reason"] if live else []))  # fmt: skip
     out["probability"] = pred["probability"].to_numpy(dtype=float)
+    out["score_quantile"] = pred["score_quantile"].to_numpy(dtype=float)
     out["spread_mean"] = eps["spread_mean"].to_numpy(dtype=float)
     out["priced_at"] = priced_at
     out["exit_reason"] = eps["exit_reason"]
@@ -226,6 +254,20 @@ def score_episodes(
     out = out[OUTPUT_COLUMNS]
     lap("decide/size")
     return out
+
+
+def _funding_at(panel: Panel, eps: pd.DataFrame, live: bool
+                ) -> tuple[np.ndarray | None, np.ndarray | None]:  # fmt: skip
+    """Each leg's last funding rate known at the pricing bar (None without funding data)."""
+    if panel.funding is None or len(eps) == 0:
+        return None, None
+    known = pd.DataFrame(panel.funding).ffill().to_numpy()
+    t = (np.full(len(eps), panel.n_bars - 1) if live
+         else panel.times.get_indexer(pd.DatetimeIndex(eps["entry_time"])))
+    index = pd.Index(list(panel.assets), dtype=object)
+    ia = index.get_indexer(pd.Index(eps["asset_a"], dtype=object))
+    ib = index.get_indexer(pd.Index(eps["asset_b"], dtype=object))
+    return known[t, ia], known[t, ib]
 
 
 def _size(sig: pd.DataFrame, cfg: Config, capital: float | None, bar: pd.Timedelta,

@@ -24,7 +24,7 @@ import pandas as pd
 from .. import __version__
 from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
-from ..model import RISK_COLUMNS, CalibratedReversionModel
+from ..model import CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
 from ._registry import compare_to_champion, describe_version
 from ._store import store_uri, use_store
@@ -61,11 +61,11 @@ def _pyfunc_base():
 
 
 class ReversionPyfunc(_pyfunc_base()):
-    """MLflow pyfunc wrapper: calibrated reversion probabilities, and the return heads' outcomes.
+    """MLflow pyfunc wrapper: calibrated reversion probabilities and calibrated outcomes.
 
-    ``predict`` returns the probability per row; for a model with return heads, a frame with
-    ``probability`` and the outcome columns (:meth:`CalibratedReversionModel.predict_outcomes`;
-    the input then carries ``spread_std`` and ``beta`` beside the features).
+    ``predict`` returns, for a model with a return calibrator, a frame with ``probability`` and
+    the outcome columns (:meth:`CalibratedReversionModel.predict_outcomes`); for an older model,
+    the probability per row.
     """
 
     def __init__(self, model: CalibratedReversionModel):
@@ -73,7 +73,7 @@ class ReversionPyfunc(_pyfunc_base()):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None):
         """Calibrated probability (and the outcome columns) for each row of features."""
-        if getattr(self.model, "returns", None) is None:
+        if getattr(self.model, "outcomes", None) is None:
             return self.model.predict_proba(model_input)
         return self.model.predict_outcomes(model_input)
 
@@ -239,9 +239,7 @@ class Tracker:
         import mlflow
         from mlflow.models import infer_signature
 
-        risk = [c for c in RISK_COLUMNS
-                if getattr(model, "returns", None) is not None and c in example.columns]
-        example = example[[*model.features, *risk]].head(5)
+        example = example[list(model.features)].head(5)
         signature = infer_signature(example, ReversionPyfunc(model).predict(None, example))
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -31,16 +31,17 @@ figures are comparable) therefore uses a cheaper evaluator (:func:`search_config
 Episodes and features depend on ``universe``, ``spread``, ``label``, ``continue`` and
 ``features`` only: :class:`EpisodeCache` keeps the last ``tuning.strategy.cache_size`` tables per
 process keyed by those settings. The walk-forward predictions depend on those tables and the
-``model``, ``cv``, ``seed`` and walk-forward settings (``backtest.min_train_days``,
-``retrain_every_days``, ``calibration_folds``) only: :class:`PredictionCache` keeps the last
+``model``, ``cv``, ``seed``, walk-forward settings (``backtest.min_train_days``,
+``retrain_every_days``, ``calibration_folds``), the return calibrator's settings and the leg
+split only: :class:`PredictionCache` keeps the last
 ``cache_size`` of them, so trials that differ only in sizing, costs or the other backtest
 settings rebuild nothing but the replay.
 
 A trial computes only what its value needs (``light``, the default of
-:func:`evaluate_strategy`): it replays ``tuning.strategy.strategy`` alone, fits only the
-return heads of each block model (the decided strategies trade on the heads' moments; the
-classifier and its calibration folds feed only the report's probability deciles), and skips
-the report-only metrics (bootstrap intervals, quarterly Sharpe, book-risk paths, deciles).
+:func:`evaluate_strategy`): it replays ``tuning.strategy.strategy`` alone and skips the
+report-only metrics (bootstrap intervals, quarterly Sharpe, book-risk paths, deciles). Every
+block model is fitted in full (classifier, calibration folds, return calibrator): the decision
+rests on the held-out record, which the calibration folds produce.
 ``light=False`` runs the full backtest; both give the same figures
 (tests/test_tune_strategy_fast.py).
 """
@@ -198,14 +199,16 @@ class EpisodeCache:
 
 #: Settings the walk-forward predictions depend on beyond the episode tables.
 _MODEL_KEYS = ("model.", "cv.", "backtest.min_train_days", "backtest.retrain_every_days",
-               "backtest.calibration_folds")
+               "backtest.calibration_folds", "decision.calibration_bins", "decision.shrinkage",
+               "decision.min_bin_trades", "sizing.split")
 
 
 class PredictionCache:
     """Walk-forward predictions of the last ``size`` settings (in memory, per process).
 
     Keyed by the episode settings (:meth:`EpisodeCache.key`), the model, cv, seed and
-    walk-forward settings, whether only the heads were fitted, and the range end; the value is
+    walk-forward settings, the return calibrator's settings and the leg split (its targets),
+    and the range end; the value is
     :attr:`revertible.backtest.BacktestResult.predictions`, passed back to
     :func:`revertible.backtest.run_backtest` as ``predictions``.
     """
@@ -217,11 +220,10 @@ class PredictionCache:
         self.misses = 0
 
     @staticmethod
-    def key(cfg: Config, panel: Panel, heads_only: bool) -> str:
+    def key(cfg: Config, panel: Panel) -> str:
         flat = flatten(cfg)
         keep = {k: v for k, v in flat.items() if k.startswith(_MODEL_KEYS) or k == "seed"}
-        return json.dumps([EpisodeCache.key(cfg, panel), keep, heads_only], sort_keys=True,
-                          default=str)
+        return json.dumps([EpisodeCache.key(cfg, panel), keep], sort_keys=True, default=str)
 
     def get(self, key: str) -> Any:
         """The stored predictions of ``key``, or None (counted as a hit or a miss)."""
@@ -306,10 +308,10 @@ def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
         raise RevertibleError("no divergence episodes in the search period with these settings")
     pred, key = None, None
     if light:
-        key = data.predictions.key(ev, data.panel, True)
+        key = data.predictions.key(ev, data.panel)
         pred = data.predictions.get(key)
         res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True,
-                           strategies=(s,), light=True, heads_only=True, predictions=pred)
+                           strategies=(s,), light=True, predictions=pred)
         if pred is None:
             data.predictions.put(key, res.predictions)
     else:

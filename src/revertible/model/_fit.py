@@ -1,0 +1,251 @@
+"""Fitting the reversion model: purged walk-forward CV, calibration, held-out return record.
+
+One fit serves ``revertible train`` and every walk-forward block (:func:`fit_reversion_model`):
+
+1. purged walk-forward CV of the classifier (:func:`cross_validate`; the baselines beside it in
+   ``train``), every LightGBM fit on one binning of the training rows;
+2. the probability calibrator on the out-of-fold raw scores (never in-sample scores);
+3. the final classifier on every training row;
+4. the return calibrator (:class:`revertible.model.ReturnCalibrator`) on the *held-out* record:
+   the out-of-fold calibrated probabilities and the realised gross returns of both trades for
+   the legs that will be traded. Nothing it learns has seen its own scores in training.
+
+The model's meta records the scorer's rank IC against the realised reversion return in sample
+(the final classifier on its own training rows) and held out (out of fold), for the overfitting
+warning (:func:`revertible.model.overfit_warning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..config import Config
+from ..errors import RevertibleError
+from ._cv import walk_forward_folds
+from ._estimator import (
+    BinnedFeatures,
+    BinnedRows,
+    CalibratedReversionModel,
+    Calibrator,
+    ReversionClassifier,
+    lgbm_params,
+)
+from ._metrics import classification_metrics
+from ._outcomes import ReturnCalibrator, rank_ic
+
+__all__ = ["BASELINES", "make_folds", "fit_predict", "cross_validate", "return_calibrator",
+           "fit_reversion_model", "calibration_cv"]
+
+#: Baselines logged in every run: name -> feature list (None: constant training base rate).
+BASELINES: dict[str, list[str] | None] = {
+    "base_rate": None,
+    "logreg_abs_z": ["abs_z_entry"],
+    "logreg_z_halflife_corr": ["abs_z_entry", "spread_half_life_long", "corr_30d"],
+}
+
+
+def make_folds(cfg: Config, entry: pd.Series, end: pd.Series, bar: pd.Timedelta) -> list:
+    """Purged walk-forward folds from ``cfg.cv`` (training and tuning use the same ones)."""
+    folds = walk_forward_folds(entry, end, cfg.cv.n_folds, cfg.embargo_bars * bar,
+                               cfg.cv.min_train_frac)
+    if len(folds) < 2:
+        raise RevertibleError(
+            f"only {len(folds)} walk-forward fold(s) have data; need at least 2: use more data, "
+            "fewer cv.n_folds or a smaller cv.min_train_frac"
+        )
+    return folds
+
+
+def _baseline_model(cols: list[str] | None, seed: int):
+    if cols is None:
+        return None
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                         LogisticRegression(max_iter=1000, random_state=seed))
+
+
+def fit_predict(kind: str, X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, cfg: Config,
+                 features: list[str], binned: BinnedRows | None = None) -> np.ndarray:
+    """Fit model ``kind`` on (X, y) and return raw probabilities on ``Xt``.
+
+    ``binned``: the rows of ``X`` already binned (LightGBM only; same features).
+    """
+    if kind == "lgbm":
+        clf = ReversionClassifier(lgbm_params(cfg.model, cfg.seed),
+                                  cfg.model.early_stopping_rounds)
+        clf.fit(X[features] if binned is None else binned, y)
+        return clf.predict_proba(Xt[features])[:, 1]
+    cols = BASELINES[kind]
+    if cols is None:
+        return np.full(len(Xt), float(np.mean(y)))
+    m = _baseline_model(cols, cfg.seed)
+    m.fit(X[cols].to_numpy(), y)
+    return m.predict_proba(Xt[cols].to_numpy())[:, 1]
+
+
+def cross_validate(
+    X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
+    features: list[str], kinds: list[str], bar: pd.Timedelta,
+    on_fold: Callable[[int, int], None] | None = None,
+    binned: BinnedFeatures | None = None,
+) -> dict[str, Any]:
+    """Purged walk-forward CV for the model and the baselines on the same folds.
+
+    Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
+    probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
+    The LightGBM fold fits share one binning of ``X[features]`` (``binned``, a
+    :class:`revertible.model.BinnedFeatures`; made here when not given).
+    """
+    folds = make_folds(cfg, entry, end, bar)
+    if binned is None and "lgbm" in kinds:  # the study's trials bin the same rows the same way
+        binned = BinnedFeatures(X[features], lgbm_params(cfg.model, cfg.seed))
+    n = len(y)
+    fold_id = np.full(n, -1)
+    raw = {k: np.full(n, np.nan) for k in kinds}
+    for i, f in enumerate(folds):
+        fold_id[f.test] = i
+        for kind in kinds:
+            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
+            raw[kind][f.test] = fit_predict(kind, X.iloc[f.train], y[f.train], X.iloc[f.test],
+                                             cfg, features, rows)
+        if on_fold is not None:
+            on_fold(i + 1, len(folds))
+    # walk-forward calibration of the LightGBM scores
+    cal = np.full(n, np.nan)
+    if "lgbm" in kinds:
+        for i in range(1, len(folds)):
+            seen = fold_id < i
+            seen &= fold_id >= 0
+            c = Calibrator(cfg.model.calibration).fit(raw["lgbm"][seen], y[seen])
+            cal[fold_id == i] = c.transform(raw["lgbm"][fold_id == i])
+    scored = fold_id >= 1  # folds 2..K: every kind evaluated on the same episodes
+    out: dict[str, Any] = {"folds": folds, "fold_id": fold_id, "raw": raw, "cal": cal,
+                           "metrics": {}}
+    for kind in kinds:
+        p = cal if kind == "lgbm" else raw[kind]
+        m: dict[str, float] = {}
+        for i, f in enumerate(folds):
+            sel = fold_id == i
+            base = float(y[f.train].mean())
+            pk = p[sel] if i >= 1 or kind != "lgbm" else raw[kind][sel]
+            fm = classification_metrics(y[sel], pk, base)
+            m.update({f"fold{i + 1}.{k}": v for k, v in fm.items()})
+        # naive reference: the prevalence known when the first scored fold starts
+        base_all = float(y[folds[1].train].mean())
+        m.update(classification_metrics(y[scored], p[scored], base_all))
+        out["metrics"][kind] = m
+    return out
+
+
+def return_calibrator(cfg: Config) -> ReturnCalibrator:
+    """An unfitted :class:`ReturnCalibrator` with the ``decision`` section's settings."""
+    d = cfg.decision
+    return ReturnCalibrator(d.calibration_bins, d.shrinkage, d.min_bin_trades)
+
+
+def fit_reversion_model(
+    cfg: Config, X: pd.DataFrame, y: np.ndarray, entry: pd.Series, ends: pd.Series,
+    targets: pd.DataFrame, features: list[str], bar: pd.Timedelta, *,
+    binned: BinnedFeatures | None = None, n_folds: int | None = None,
+    kinds: tuple[str, ...] = ("lgbm",), on_fold: Callable[[int, int], None] | None = None,
+    meta: dict | None = None,
+) -> tuple[CalibratedReversionModel, dict[str, Any]]:
+    """Fit the classifier, both calibrators and the final model on time-sorted rows.
+
+    Parameters
+    ----------
+    cfg : Config
+        ``model``, ``cv`` and ``decision`` settings.
+    X, y, entry, ends : frame and arrays
+        Training features, labels, entry times and label end times (index reset, time order).
+    targets : pandas.DataFrame
+        ``revert``/``continue`` realised gross returns of each row for the traded legs
+        (:func:`revertible.episodes.outcome_targets`).
+    features : list of str
+        Feature columns the model uses.
+    bar : pandas.Timedelta
+        Bar length (embargo in time).
+    binned : BinnedFeatures, optional
+        ``X[features]`` binned once; made here when not given.
+    n_folds : int, optional
+        CV folds (``cv.n_folds`` if None); walk-forward blocks pass ``backtest.calibration_folds``.
+    kinds : tuple of str
+        Scorers cross-validated on the same folds (``train`` adds the baselines).
+    on_fold : callable, optional
+        Progress callback ``(done, total)`` per fold.
+    meta : dict, optional
+        Extra model meta.
+
+    Returns
+    -------
+    (CalibratedReversionModel, dict)
+        The model and the CV result (:func:`cross_validate`) with ``score`` (held-out calibrated
+        probability, NaN outside the folds' test blocks).
+    """
+    cv_cfg = cfg if n_folds is None else cfg.model_copy(
+        update={"cv": cfg.cv.model_copy(update={"n_folds": n_folds})})
+    params = lgbm_params(cfg.model, cfg.seed)
+    if binned is None:
+        binned = BinnedFeatures(X[features], params)
+    cv = cross_validate(X, y, entry, ends, cv_cfg, features, list(kinds), bar, on_fold=on_fold,
+                        binned=binned)
+    oof = cv["fold_id"] >= 0
+    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
+    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds).fit(binned.take(), y)
+    score = np.full(len(y), np.nan)
+    score[oof] = calibrator.transform(cv["raw"]["lgbm"][oof])
+    rows = np.flatnonzero(oof)
+    outcomes = return_calibrator(cfg).fit(score[rows], targets.iloc[rows],
+                                          entry.iloc[rows])  # fmt: skip
+    rev = targets["revert"].to_numpy(float)
+    in_sample = calibrator.transform(clf.predict_proba(X[features])[:, 1])
+    info = {"ic_in_sample": rank_ic(in_sample, rev), "ic_held_out": rank_ic(score, rev),
+            "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
+            "n_train": len(y), "n_held_out": int(oof.sum())}
+    model = CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
+                                     outcomes=outcomes)
+    cv["score"] = score
+    return model, cv
+
+
+def calibration_cv(
+    cfg: Config, score: np.ndarray, fold_id: np.ndarray, folds: list, targets: pd.DataFrame,
+    entry: pd.Series, ends: pd.Series,
+) -> pd.DataFrame:
+    """Walk-forward check of the return calibrator on the held-out record itself.
+
+    For each fold ``k >= 1``, a calibrator fitted on the held-out scores of the earlier folds
+    whose labels ended before fold ``k``'s test block starts predicts fold ``k``. Returns one
+    row per predicted divergence: ``fold``, ``score``, the predicted ``<direction>_mean``/``_se``/
+    ``_m2`` and the realised ``revert``/``continue`` (gross), for reliability tables and the
+    expected-vs-realised slope.
+    """
+    frames = []
+    e_ns = pd.DatetimeIndex(ends).as_unit("ns").asi8
+    t_ns = pd.DatetimeIndex(entry).as_unit("ns").asi8
+    for k in range(1, len(folds)):
+        test = np.flatnonzero(fold_id == k)
+        if not len(test):
+            continue
+        start = t_ns[test].min()
+        seen = np.flatnonzero((fold_id >= 0) & (fold_id < k) & (e_ns < start)
+                              & np.isfinite(score))
+        try:
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+        except Exception:  # noqa: BLE001 - too few held-out rows before this fold
+            continue
+        pred = cal.predict(score[test])
+        pred.insert(0, "score", score[test])
+        pred.insert(0, "fold", k)
+        pred["revert"] = targets["revert"].to_numpy(float)[test]
+        pred["continue"] = targets["continue"].to_numpy(float)[test]
+        pred["entry_time"] = entry.iloc[test].to_numpy()
+        frames.append(pred)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
