@@ -1,5 +1,6 @@
-"""Decision and Kelly: hand-computed cases, Kelly against a numeric optimum, known answers on
-planted spreads, and property tests of the vectorised sizing of decided signals."""
+"""Decision and Kelly: hand-computed cases, Kelly against a numeric optimum, carry, decision
+quality, known answers on planted spreads, and property tests of the vectorised sizing of decided
+signals."""
 
 from __future__ import annotations
 
@@ -12,23 +13,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
+from scipy.stats import norm
 
 from revertible.config import CostConfig, LabelConfig, SizingConfig
+from revertible.costs import round_trip_cost, round_trip_cost_per_leg_a
 from revertible.decision import (
     DECISION_COLUMNS,
+    OUTCOME_COLUMNS,
     UNIT_COLUMNS,
     Barriers,
-    binary_kelly,
     condition_on_realised,
     decide,
-    empirical_payoff,
+    decision_quality,
+    expected_carry,
     kelly_fraction,
     leg_sides,
     liquidation_price,
     net_moments,
-    round_trip_cost,
+    quality_table,
+    realised_net,
     size_signals,
-    sizing_mode,
     trade_barriers,
     unit_stakes,
 )
@@ -36,26 +40,29 @@ from revertible.synthetic import simulate_ou_pair, simulate_random_walk_pair
 
 PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PERP = CostConfig(taker_fee=0.0005, slippage_bps=2.0)  # 14 bp round trip per unit gross
+Z95 = float(norm.ppf(0.95))  # 1.6448536...
 T0 = pd.Timestamp("2024-03-01 12:00", tz="UTC")
 NUMERIC = [
     "leg_a_notional", "leg_a_qty", "leg_a_price", "leg_b_notional", "leg_b_qty", "leg_b_price",
-    "gross_leverage", "take_profit_z", "stop_z", "min_abs_corr", "bet_size", "payoff_ratio",
-    "margin", "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+    "gross_leverage", "take_profit_z", "stop_z", "min_abs_corr", "bet_size", "margin",
+    "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+    "leg_a_notional_if_taken", "leg_b_notional_if_taken", "gross_leverage_if_taken",
 ]  # fmt: skip
 
 
 def outcomes(**kw) -> pd.DataFrame:
-    row = dict(revert_mean=0.006, revert_m2=4e-4, continue_mean=-0.004, continue_m2=4e-4)
+    row = dict(revert_mean=0.006, revert_se=0.0, revert_m2=4e-4, continue_mean=-0.004,
+               continue_se=0.0, continue_m2=4e-4)
     row.update(kw)
     return pd.DataFrame([row])
 
 
 def decided(direction="revert", mu=0.0012, m2=4e-4, **kw) -> dict:
-    """One decided signal (the BTC/ETH-like example); keywords override."""
+    """One decided signal (the BTC/ETH-like example), lower bound ``mu``; keywords override."""
     row = dict(
         asset_a="BTC/USDT", asset_b="ETH/USDT", entry_time=T0, z_entry=2.3, beta=0.8,
         spread_std=0.02, price_a=62_000.0, price_b=3_400.0, vol_a=0.006, vol_b=0.008,
-        direction=direction, expected_return=mu, return_m2=m2,
+        direction=direction, expected_return_lower=mu, return_m2=m2,
     )  # fmt: skip
     row.update(kw)
     return row
@@ -65,8 +72,8 @@ def decided(direction="revert", mu=0.0012, m2=4e-4, **kw) -> dict:
 
 
 def test_round_trip_per_unit_gross_is_two_fills():
-    assert round_trip_cost(PERP, 0.0) == pytest.approx(2 * (0.0005 + 0.0002))
-    assert round_trip_cost(CostConfig(), 0.0) == pytest.approx(0.0024)  # spot taker 24 bp
+    assert round_trip_cost(PERP) == pytest.approx(2 * (0.0005 + 0.0002))
+    assert round_trip_cost(CostConfig()) == pytest.approx(0.0024)  # spot taker 24 bp
 
 
 def test_decide_hand_computed():
@@ -74,16 +81,25 @@ def test_decide_hand_computed():
     rows = pd.DataFrame(
         {
             "revert_mean": [0.006, 0.001, 0.0015, np.nan, np.nan, 0.002],
+            "revert_se": [0.0, 0.0, 0.0, np.nan, np.nan, 0.0],
             "revert_m2": [4e-4, 4e-4, 4e-4, 4e-4, np.nan, 4e-4],
             "continue_mean": [-0.004, 0.005, 0.0010, 0.003, np.nan, 0.002],
+            "continue_se": [0.0, 0.0, 0.0, 0.0, np.nan, 0.0],
             "continue_m2": [4e-4, 5e-4, 4e-4, 4e-4, np.nan, 4e-4],
         },
         index=[10, 11, 12, 13, 14, 15],
     )
     out = decide(rows, PERP)
     assert list(out.columns) == list(DECISION_COLUMNS) and list(out.index) == list(rows.index)
+    # se 0: the lower bound is the expected net return; row 5 is a tie: revert
     assert out["direction"].tolist() == ["revert", "continue", "revert", "continue", "none",
                                          "revert"]  # fmt: skip
+    assert out["best_direction"].tolist() == ["revert", "continue", "revert", "continue",
+                                              "none", "revert"]  # fmt: skip
+    assert (out["decision_reason"].iloc[[0, 1, 2, 3, 5]] == "").all()
+    assert out["decision_reason"].iloc[4] == "no calibrated outcome (score missing)"
+    np.testing.assert_allclose(out["expected_return_lower"].iloc[[0, 1, 2, 3, 5]],
+                               out["expected_return"].iloc[[0, 1, 2, 3, 5]])  # fmt: skip
     np.testing.assert_allclose(out["revert_expected"], rows["revert_mean"] - c)
     np.testing.assert_allclose(out["continue_expected"], rows["continue_mean"] - c)
     assert out["expected_return"].iloc[0] == pytest.approx(0.006 - c)
@@ -125,15 +141,222 @@ def test_unit_stakes_are_size_signals_per_unit_capital_below_the_caps():
             assert one.leg_a_leverage.iloc[0] == units.lev_a.iloc[i]
             assert (one.leg_a_side.iloc[0], one.leg_b_side.iloc[0]) == (
                 units.leg_a_side.iloc[i], units.leg_b_side.iloc[i])
-    assert units.frac_a.iloc[2] == 0 and "min_edge" in units.sizing_reason.iloc[2]
+    assert units.frac_a.iloc[2] == 0
+    assert units.sizing_reason.iloc[2] == "no direction clears costs: best lower bound -10 bp"
     assert units.horizon.tolist() == [48, 48, 48]
 
 
 def test_decide_errors():
-    with pytest.raises(ValueError, match=r"missing=\['continue_m2'\].*predict_outcomes"):
-        decide(outcomes().drop(columns="continue_m2"), PERP)
+    for col in OUTCOME_COLUMNS:
+        with pytest.raises(ValueError, match=rf"missing=\['{col}'\].*predict_outcomes"):
+            decide(outcomes().drop(columns=col), PERP)
     with pytest.raises(ValueError, match="`min_edge >= 0` must hold"):
         decide(outcomes(), PERP, min_edge=-0.1)
+    for bad in (0.5, 1.0, 0.3, 1.2, math.nan):
+        with pytest.raises(ValueError, match=r"`0\.5 < confidence < 1` must hold, but got "
+                           rf"confidence={bad!r}"):  # fmt: skip
+            decide(outcomes(), PERP, confidence=bad)
+
+
+# hand-computed lower bounds, perp-like taker round trip c = 14 bp, z = 1.6449 (95%):
+# row 0: revert 0.006 - 1.6449 * 0.001 - 0.0014 = 0.0029551; continue 0.003 - 1.6449 * 0.0005
+#        - 0.0014 = 0.0007776 -> revert
+# row 1: revert 0.004 - 1.6449 * 0.002 - 0.0014 = -0.0006897; continue 0.0007776 -> continue,
+#        although the reversion's expected net return (26 bp) beats the continuation's (16 bp)
+# row 2: revert 0.001 - 0.0016449 - 0.0014 = -0.0020449 (-20.4 bp), continue -0.0040449 -> none
+HAND = pd.DataFrame({
+    "revert_mean": [0.006, 0.004, 0.001], "revert_se": [0.001, 0.002, 0.001],
+    "revert_m2": [4e-4, 5e-4, 3e-4], "continue_mean": [0.003, 0.003, -0.001],
+    "continue_se": [0.0005, 0.0005, 0.001], "continue_m2": [2e-4, 2e-4, 3e-4],
+})  # fmt: skip
+
+
+def test_decide_lower_bound_hand_computed_both_directions():
+    c = 0.0014
+    out = decide(HAND, PERP)
+    assert out["direction"].tolist() == ["revert", "continue", "none"]
+    assert out["revert_lower"].tolist() == pytest.approx([0.006 - Z95 * 0.001 - c,
+                                                          0.004 - Z95 * 0.002 - c,
+                                                          0.001 - Z95 * 0.001 - c])  # fmt: skip
+    assert out["revert_lower"].tolist() == pytest.approx([0.0029551, -0.0006897, -0.0020449],
+                                                         abs=1e-7)  # fmt: skip
+    assert out["continue_lower"].iloc[0] == pytest.approx(0.0007776, abs=1e-7)
+    assert out["continue_lower"].iloc[1] == pytest.approx(0.0007776, abs=1e-7)
+    assert out["continue_lower"].iloc[2] == pytest.approx(-0.0040449, abs=1e-7)
+    # the chosen direction's figures; for none the better lower bound's (the reversion's)
+    assert out["expected_return"].tolist() == pytest.approx([0.0046, 0.0016, -0.0004])
+    assert out["expected_return_lower"].tolist() == pytest.approx(
+        [0.0029551, 0.0007776, -0.0020449], abs=1e-7)
+    assert out["best_direction"].tolist() == ["revert", "continue", "revert"]
+    # net second moment E[(r - c)^2] = m2 - 2 c mu + c^2 of the chosen direction
+    assert out["return_m2"].iloc[0] == pytest.approx(4e-4 - 2 * c * 0.006 + c * c)
+    assert out["return_m2"].iloc[1] == pytest.approx(2e-4 - 2 * c * 0.003 + c * c)
+    # the reason a trader reads, in bp
+    assert out["decision_reason"].tolist()[:2] == ["", ""]
+    assert out["decision_reason"].iloc[2] == (
+        "no direction clears costs: best lower bound -20.4 bp (expected -4.0 bp, round trip "
+        "14.0 bp)")
+    # a higher confidence widens the bound: z = 2.3263 at 99%
+    strict = decide(HAND, PERP, confidence=0.99)
+    assert strict["revert_lower"].iloc[0] == pytest.approx(0.006 - 2.3263479 * 0.001 - c)
+    assert strict["continue_lower"].iloc[1] == pytest.approx(0.003 - 2.3263479 * 0.0005 - c)
+    assert strict["direction"].tolist() == ["revert", "continue", "none"]
+    # sizing.min_edge: a bound under it is named in the reason
+    gated = decide(HAND, PERP, min_edge=0.003)
+    assert gated["direction"].tolist() == ["none", "none", "none"]
+    assert gated["decision_reason"].iloc[0] == (
+        "no direction clears costs: best lower bound 29.6 bp (expected 46.0 bp, round trip "
+        "14.0 bp), below sizing.min_edge 30.0 bp")
+    # expected carry is subtracted like the round trip
+    carried = decide(HAND, PERP, carry={"revert": np.array([0.0025, 0.0, 0.0]),
+                                        "continue": np.zeros(3)})  # fmt: skip
+    assert carried["revert_lower"].iloc[0] == pytest.approx(0.0029551 - 0.0025, abs=1e-7)
+    assert carried["revert_expected"].iloc[0] == pytest.approx(0.0046 - 0.0025)
+    assert carried["direction"].iloc[0] == "continue"  # 4.55 bp < 7.78 bp
+
+
+def test_decide_infinite_se_never_clears():
+    rows = outcomes(revert_mean=0.5, revert_se=math.inf, continue_mean=0.003,
+                    continue_se=math.inf)  # fmt: skip
+    out = decide(rows, PERP)
+    assert out["direction"].iloc[0] == "none"
+    assert out["revert_lower"].iloc[0] == -math.inf and out["continue_lower"].iloc[0] == -math.inf
+    assert out["decision_reason"].iloc[0] == (
+        "no direction clears costs: best lower bound -inf bp (expected 4986.0 bp, round trip "
+        "14.0 bp); too few held-out trades in its score bin")
+    # one direction without evidence: the other may still be taken, never this one
+    half = decide(outcomes(revert_mean=0.5, revert_se=math.inf, continue_mean=0.003), PERP)
+    assert half["direction"].iloc[0] == "continue"
+    assert half["expected_return_lower"].iloc[0] == pytest.approx(0.0016)
+
+
+@PROPS
+@given(st.lists(st.tuples(st.floats(-0.05, 0.05), st.floats(0.0, 0.01),
+                          st.floats(-0.05, 0.05), st.floats(0.0, 0.01),
+                          st.sampled_from(["revert", "continue", "both", "neither"])),
+                min_size=1, max_size=20),
+       st.floats(0.51, 0.999), st.sampled_from([0.0, 0.0005]))  # fmt: skip
+def test_decide_gate_properties(cases, confidence, min_edge):
+    """Taken only above min_edge; an infinite standard error never clears; ties to revert."""
+    rm, rs, cm, cs, inf = (np.array(x) for x in zip(*cases, strict=True))
+    rs = np.where(np.isin(inf, ["revert", "both"]), np.inf, rs)
+    cs = np.where(np.isin(inf, ["continue", "both"]), np.inf, cs)
+    rows = pd.DataFrame({"revert_mean": rm, "revert_se": rs, "revert_m2": rm**2 + 1e-4,
+                         "continue_mean": cm, "continue_se": cs, "continue_m2": cm**2 + 1e-4})
+    out = decide(rows, PERP, confidence=confidence, min_edge=min_edge)
+    taken = (out["direction"] != "none").to_numpy()
+    assert (out["expected_return_lower"][taken] > min_edge).all()
+    assert (out["expected_return_lower"][~taken] <= min_edge).all()
+    assert (out["decision_reason"][taken] == "").all()
+    assert out["decision_reason"][~taken].str.startswith("no direction clears costs").all()
+    assert not (out["direction"][np.isinf(rs)] == "revert").any()
+    assert not (out["direction"][np.isinf(cs)] == "continue").any()
+    lower = out[["revert_lower", "continue_lower"]].max(axis=1)
+    assert (out["expected_return_lower"] == lower).all()  # the better lower bound
+    rev = (out["revert_lower"] >= out["continue_lower"]) & np.isfinite(out["revert_lower"])
+    assert (out["best_direction"][rev] == "revert").all()
+
+
+def test_decide_allow_continue_masks_the_continuation_and_ties_go_to_revert():
+    rows = pd.concat([outcomes(revert_mean=0.003, continue_mean=0.009),
+                      outcomes(revert_mean=-0.003, continue_mean=0.009),
+                      outcomes(revert_mean=0.004, continue_mean=0.004)], ignore_index=True)
+    free = decide(rows, PERP)
+    assert free["direction"].tolist() == ["continue", "continue", "revert"]  # row 2: a tie
+    assert free["best_direction"].iloc[2] == "revert"
+    masked = decide(rows, PERP, allow_continue=np.array([False, False, True]))
+    assert masked["direction"].tolist() == ["revert", "none", "revert"]
+    assert masked["expected_return_lower"].iloc[0] == pytest.approx(0.003 - 0.0014)
+    assert masked["best_direction"].tolist() == ["revert", "revert", "revert"]
+    # the continuation's figures are still reported where it may not be taken
+    assert masked["continue_lower"].iloc[1] == pytest.approx(0.009 - 0.0014)
+    assert masked["expected_return_lower"].iloc[1] == pytest.approx(-0.003 - 0.0014)
+
+
+# expected carry per unit of gross notional, hourly bars, revert held 48 bars, continue 24:
+# spot borrow 2 bp a day on short notional. z > 0, beta > 0: revert shorts A (1 / (1 + ratio)
+# of gross), continue shorts B (ratio / (1 + ratio)); beta < 0: revert shorts both legs,
+# continue holds both long (nothing borrowed).
+def test_expected_carry_spot_borrow_hand_computed():
+    z = np.array([2.5, 2.5, -2.5, 2.5])
+    beta = np.array([1.0, -0.5, -0.5, 0.5])
+    ratio = np.abs(beta)
+    c = expected_carry(z, beta, ratio, CostConfig(), pd.Timedelta(hours=1),
+                       {"revert": 48, "continue": 24})  # fmt: skip
+    # row 0: revert short A 0.5 x 2 days x 0.0002 = 0.0002; continue short B 0.5 x 1 day
+    # row 1: revert both short 1.0 x 2 days = 0.0004; continue both long: 0
+    # row 2: z < 0, beta < 0: revert both long: 0; continue both short 1.0 x 1 day = 0.0002
+    # row 3: revert short A 2/3 x 2 days = 0.000266..; continue short B 1/3 x 1 day
+    assert c["revert"].tolist() == pytest.approx([0.0002, 0.0004, 0.0, 0.0004 * 2 / 3])
+    assert c["continue"].tolist() == pytest.approx([0.0001, 0.0, 0.0002, 0.0002 / 3])
+    # 15-minute bars: the same 48 bars are half a day
+    q = expected_carry(z[:1], beta[:1], ratio[:1], CostConfig(), pd.Timedelta(minutes=15),
+                       {"revert": 48, "continue": 48})  # fmt: skip
+    assert q["revert"][0] == pytest.approx(0.5 * 0.0002 * 0.5)
+
+
+def test_expected_carry_perp_funding_paid_not_received():
+    perp = CostConfig(venue="perp", funding_rate_default=0.0001)
+    z, beta, ratio = np.full(4, 2.5), np.ones(4), np.ones(4)
+    fa = np.array([0.0003, -0.0002, np.nan, 0.0001])
+    fb = np.array([0.0001, 0.0001, 0.0003, 0.0001])
+    c = expected_carry(z, beta, ratio, perp, pd.Timedelta(hours=1),
+                       {"revert": 48, "continue": 48}, funding_a=fa, funding_b=fb)  # fmt: skip
+    # 48 h = 6 funding times; revert: short A (receives +rate), long B (pays +rate), 0.5 each
+    # row 0: revert (-0.5 * 0.0003 + 0.5 * 0.0001) * 6 = -0.0006: a receipt, not credited -> 0
+    #        continue (+0.5 * 0.0003 - 0.5 * 0.0001) * 6 = 0.0006
+    # row 1: revert (0.5 * 0.0002 + 0.5 * 0.0001) * 6 = 0.0009; continue -0.0009 -> 0
+    # row 2: A's rate missing: the default 0.0001 -> revert (-0.00005 + 0.00015) * 6 = 0.0006
+    # row 3: equal rates on both legs cancel: 0 either way
+    assert c["revert"].tolist() == pytest.approx([0.0, 0.0009, 0.0006, 0.0])
+    assert c["continue"].tolist() == pytest.approx([0.0006, 0.0, 0.0, 0.0])
+    assert (c["revert"] >= 0).all() and (c["continue"] >= 0).all()
+    # no funding data: the default on both legs; a perp pays no borrow
+    d = expected_carry(z, -beta, ratio, perp, pd.Timedelta(hours=1),
+                       {"revert": 48, "continue": 48})  # fmt: skip
+    # beta < 0: revert short both: receives on both -> 0; continue long both pays 0.0001 x 6
+    assert d["revert"].tolist() == pytest.approx([0.0] * 4)
+    assert d["continue"].tolist() == pytest.approx([0.0006] * 4)
+
+
+def test_decision_quality_known_answer_perfectly_calibrated():
+    e = np.arange(100) * 1e-4  # expected 0..99 bp
+    e_nan = np.concatenate([e, [np.nan, 0.01]])
+    r_nan = np.concatenate([e, [0.02, np.nan]])  # unscored / still open rows are left out
+    q = decision_quality(e_nan, r_nan, e_nan > 0.00505)  # taken: 51..99 bp
+    assert q["n"] == 100 and q["n_taken"] == 49 and q["taken_rate"] == pytest.approx(0.49)
+    # decile k holds 10k-10 .. 10k-1 bp: mean 10k - 5.5 bp, realised the same
+    for k in range(1, 11):
+        assert q[f"decile{k:02d}_expected_bp"] == pytest.approx(10 * k - 5.5)
+        assert q[f"decile{k:02d}_realised_bp"] == pytest.approx(10 * k - 5.5)
+    assert q["decile_slope"] == pytest.approx(1.0)
+    assert q["decile_rank_corr"] == pytest.approx(1.0)
+    assert q["top_minus_median_bp"] == pytest.approx(94.5 - (44.5 + 54.5) / 2)  # 45
+    assert q["taken_net_bp"] == pytest.approx(75.0) and q["taken_net_bp_expected"] == (
+        pytest.approx(75.0))
+    # a constant 10 bp shortfall keeps the slope and the ranking, shows in the taken figures
+    short = decision_quality(e, e - 0.001, e > 0.00505)
+    assert short["decile_slope"] == pytest.approx(1.0)
+    assert short["decile_rank_corr"] == pytest.approx(1.0)
+    assert short["taken_net_bp"] == pytest.approx(65.0)
+    # realised against expected reversed: slope -1, rank correlation -1
+    rev = decision_quality(e, e[::-1], e > 0.00505)
+    assert rev["decile_slope"] == pytest.approx(-1.0)
+    assert rev["decile_rank_corr"] == pytest.approx(-1.0)
+    # too few rows for deciles: no table, NaN figures
+    few = decision_quality(e[:5], e[:5], np.ones(5, bool))
+    assert len(quality_table(e[:5], e[:5])) == 0 and math.isnan(few["decile_slope"])
+    assert list(quality_table(e, e)["n"]) == [10] * 10
+
+
+def test_realised_net_follows_the_best_direction():
+    dec = pd.DataFrame({"best_direction": ["revert", "continue", "none"]})
+    got = realised_net(dec, np.array([0.01, 0.01, 0.01]), np.array([-0.01, 0.02, 0.0]), 0.0014,
+                       carry={"revert": np.array([0.001, 0.0, 0.0]),
+                              "continue": np.array([0.0, 0.0005, 0.0])})  # fmt: skip
+    assert got[:2].tolist() == pytest.approx([0.01 - 0.0014 - 0.001, 0.02 - 0.0014 - 0.0005])
+    assert math.isnan(got[2])
+    assert realised_net(dec, np.full(3, 0.01), np.zeros(3), 0.0)[0] == pytest.approx(0.01)
 
 
 def test_condition_on_realised_removes_gains_only():
@@ -188,22 +411,6 @@ def test_kelly_fraction_matches_numeric_log_optimum(r, w, rtol):
     assert f == pytest.approx(numeric_kelly(r, w), rel=rtol)
 
 
-def test_binary_kelly_is_exact_and_empirical_sizes_include_overshoot():
-    p, win, loss = 0.55, 0.021, 0.019
-    f = float(binary_kelly(np.array([p]), np.array([win]), np.array([loss]))[0])
-    r, w = np.array([win, -loss]), np.array([p, 1 - p])
-    assert f == pytest.approx(numeric_kelly(r, w), rel=1e-5)
-    assert binary_kelly(np.array([0.3]), np.array([0.01]), np.array([0.02]))[0] == 0.0
-    # realised returns of won / lost trades (stop overshoot makes the loss larger than 1.58%)
-    won = np.array([1, 1, 0, 0, 1, 0])
-    ret = np.array([0.0221, 0.0230, -0.0219, -0.0250, 0.0190, np.nan])
-    w_, l_ = empirical_payoff(ret, won)
-    assert w_ == pytest.approx(np.mean([0.0221, 0.0230, 0.0190]))
-    assert l_ == pytest.approx(np.mean([0.0219, 0.0250]))
-    with pytest.raises(ValueError, match="one won and one lost"):
-        empirical_payoff(ret[:2], won[:2])
-
-
 def test_net_moments():
     mu, m2 = net_moments(np.array([0.01]), np.array([5e-4]), 0.0014)
     assert mu[0] == pytest.approx(0.0086)
@@ -218,11 +425,13 @@ def test_net_moments():
 
 
 def test_true_fractional_kelly_stake_hand_computed():
-    """Quarter Kelly of mu / E[r^2] in gross notional, split by beta: no volatility target."""
+    """Quarter Kelly of lower / E[r^2] in gross notional, split by beta, under the per-trade
+    cap: no volatility target."""
     sizing = SizingConfig(max_asset_net_exposure=10.0)
-    out = size_signals(pd.DataFrame([decided()]), sizing, PERP, LabelConfig())
+    # lower 0.0001, m2 4e-4: full Kelly 0.25, quarter 0.0625 gross -> leg A 6_250 / 1.8 = 3_472
+    out = size_signals(pd.DataFrame([decided(mu=0.0001)]), sizing, PERP, LabelConfig())
     r = out.iloc[0]
-    f = 0.25 * 0.0012 / 4e-4  # 0.75x capital gross
+    f = 0.25 * 0.0001 / 4e-4  # 0.0625x capital gross
     assert r.reason == "" and r.bet_size == pytest.approx(f)
     gross = f * 100_000.0
     assert r.leg_a_notional == pytest.approx(gross / 1.8)
@@ -230,11 +439,16 @@ def test_true_fractional_kelly_stake_hand_computed():
     assert r.gross_leverage == pytest.approx(f)
     assert (r.leg_a_side, r.leg_b_side) == ("short", "long")
     assert (r.take_profit_z, r.stop_z) == (0.5, 4.0)
-    # independent of risk_per_trade (no volatility target in disguise)
-    other = size_signals(pd.DataFrame([decided()]), sizing.model_copy(
-        update={"risk_per_trade": 0.5}), PERP, LabelConfig())  # fmt: skip
-    assert other.leg_a_notional.iloc[0] == r.leg_a_notional
-    assert sizing_mode(out.columns) == "moments"
+    # lower 0.0012: quarter Kelly 0.75 gross -> leg A 41_667 > 5_000 (0.05 x capital): capped
+    big = size_signals(pd.DataFrame([decided()]), sizing, PERP, LabelConfig()).iloc[0]
+    assert big.bet_size == pytest.approx(0.75)
+    assert big.leg_a_notional == pytest.approx(5_000.0)
+    assert big.leg_b_notional == pytest.approx(4_000.0)
+    assert big.reason == "stake capped at sizing.trade_cap_frac 0.05"
+    # linear in kelly_fraction and the lower bound: half Kelly on half the bound is the same
+    half = size_signals(pd.DataFrame([decided(mu=0.00005)]), sizing.model_copy(
+        update={"kelly_fraction": 0.5}), PERP, LabelConfig())  # fmt: skip
+    assert half.leg_a_notional.iloc[0] == pytest.approx(r.leg_a_notional)
 
 
 def test_continue_takes_the_opposite_legs_and_mirrored_exits():
@@ -257,8 +471,12 @@ def test_continue_takes_the_opposite_legs_and_mirrored_exits():
 @pytest.mark.parametrize(
     ("kw", "reason"),
     [
-        (dict(direction="none", expected_return=-0.001), "no direction clears min_edge"),
-        (dict(expected_return=np.nan), "expected return is missing"),
+        (dict(direction="none", expected_return_lower=-0.001),
+         "no direction clears costs: best lower bound -10 bp"),
+        (dict(direction="none", expected_return_lower=-0.001, decision_reason="given reason"),
+         "given reason"),
+        (dict(expected_return_lower=np.nan), "expected return lower bound is missing"),
+        (dict(expected_return_lower=-0.0002), "lower bound not above sizing.min_edge"),
         (dict(beta=0.05), "|beta| 0.05 below sizing.min_abs_beta 0.1 (not a pair trade)"),
         (dict(beta=-0.026), "below sizing.min_abs_beta"),
         (dict(return_m2=0.0), "return_m2 is not positive"),
@@ -269,7 +487,7 @@ def test_continue_takes_the_opposite_legs_and_mirrored_exits():
     ],
 )
 def test_decided_rows_not_traded_say_why(kw, reason):
-    first = decided(asset_a="SOL/USDT", **({"z_now": 2.3} if "z_now" in kw else {}))
+    first = decided(asset_a="SOL/USDT", mu=0.0001, **({"z_now": 2.3} if "z_now" in kw else {}))
     out = size_signals(pd.DataFrame([first, decided(**kw)]), SizingConfig(), PERP, LabelConfig())
     assert out.leg_a_notional.iloc[0] > 0 and out.reason.iloc[0] == ""
     assert out.leg_a_notional.iloc[1] == 0.0 and reason in out.reason.iloc[1]
@@ -292,32 +510,21 @@ def test_liquidation_uses_each_legs_own_volatility():
     assert no_vols.leg_b_leverage.iloc[0] >= calm.leg_b_leverage.iloc[0]
 
 
-def test_priority_is_expected_return_and_unknown_direction_fails():
-    sizing = SizingConfig(max_asset_net_exposure=0.05)  # 5,000 net per asset
-    rows = [decided(asset_a="SOL/USDT", mu=0.003), decided(mu=0.006)]  # both long ETH
+def test_priority_is_the_lower_bound_and_unknown_direction_fails():
+    sizing = SizingConfig(max_asset_net_exposure=0.06)  # 6,000 net per asset
+    # both stakes capped at leg A 5_000, both long ETH 4_000: 8_000 > 6_000 ETH
+    rows = [decided(asset_a="SOL/USDT", mu=0.003), decided(mu=0.006)]
     out = size_signals(pd.DataFrame(rows), sizing, PERP, LabelConfig())
-    assert out.reason.iloc[1] == "reduced by per-asset net exposure cap on ETH/USDT" or (
-        "ETH/USDT" in out.reason.iloc[0])
-    assert "ETH/USDT" in out.reason.iloc[0]  # the lower expected return is the one cut
+    # the higher lower bound (row 1) is sized first and in full; the lower one is cut
+    assert out.leg_b_notional.iloc[1] == pytest.approx(4_000.0)
+    assert out.reason.iloc[1] == "stake capped at sizing.trade_cap_frac 0.05"
+    assert "reduced by per-asset net exposure cap on ETH/USDT" in out.reason.iloc[0]
+    assert out.leg_b_notional.iloc[0] == pytest.approx(2_000.0)
     with pytest.raises(ValueError, match="direction in"):
         size_signals(pd.DataFrame([decided(direction="up")]), SizingConfig(), PERP, LabelConfig())
-    with pytest.raises(ValueError, match="stake input"):
+    with pytest.raises(ValueError, match=r"missing=\['direction'\]"):
         size_signals(pd.DataFrame([decided()]).drop(columns=["direction"]), SizingConfig(), PERP,
                      LabelConfig())  # fmt: skip
-
-
-def test_binary_mode_uses_empirical_sizes():
-    row = decided()
-    for k in ("direction", "expected_return", "return_m2"):
-        row.pop(k)
-    row.update(probability=0.6, win_return=0.012, loss_return=0.011)
-    out = size_signals(pd.DataFrame([row]), SizingConfig(max_asset_net_exposure=10.0,
-                       max_gross_leverage=20.0), PERP, LabelConfig())  # fmt: skip
-    w, ls = 0.012 - 0.0014, 0.011 + 0.0014
-    f = 0.25 * (0.6 / ls - 0.4 / w)
-    assert out.bet_size.iloc[0] == pytest.approx(f)
-    assert out.payoff_ratio.iloc[0] == pytest.approx(w / ls)
-    assert out.leg_a_notional.iloc[0] == pytest.approx(f * 100_000 / 1.8)
 
 
 def test_sizing_300k_rows_under_5_seconds():
@@ -335,8 +542,10 @@ def test_sizing_300k_rows_under_5_seconds():
         "vol_b": rng.uniform(0.002, 0.02, n),
     })  # fmt: skip
     dec = decide(pd.DataFrame({"revert_mean": rng.normal(0.001, 0.004, n),
+                               "revert_se": rng.uniform(0.0, 0.001, n),
                                "revert_m2": rng.uniform(1e-4, 1e-3, n),
                                "continue_mean": rng.normal(0.0, 0.004, n),
+                               "continue_se": rng.uniform(0.0, 0.001, n),
                                "continue_m2": rng.uniform(1e-4, 1e-3, n)}), PERP)  # fmt: skip
     frame = pd.concat([frame, dec], axis=1)
     cfg = SizingConfig(max_asset_net_exposure=1e6, max_gross_leverage=1e6)
@@ -384,11 +593,14 @@ def _trades(s: np.ndarray, beta: float, label: LabelConfig, window: int = 72) ->
 
 
 def _oracle_direction(trades: pd.DataFrame) -> pd.Series:
-    """Decide with oracle heads: each episode gets the pair's realised outcome moments."""
+    """Decide with an oracle record: each episode gets the pair's realised outcome moments and
+    the standard error of their mean."""
+    n = len(trades)
     heads = pd.DataFrame({
-        f"{d}_{m}": np.full(len(trades), v)
+        f"{d}_{m}": np.full(n, v)
         for d in ("revert", "continue")
-        for m, v in (("mean", trades[d].mean()), ("m2", (trades[d] ** 2).mean()))
+        for m, v in (("mean", trades[d].mean()), ("se", trades[d].std() / math.sqrt(n)),
+                     ("m2", (trades[d] ** 2).mean()))
     })  # fmt: skip
     return decide(heads, PERP)["direction"]
 
@@ -447,8 +659,8 @@ def _planted_panel(n_each: int = 4, n_bars: int = 24 * 150):
     )  # fmt: skip
 
 
-def test_end_to_end_planted_market_directions_with_return_heads(tmp_path):
-    """Train (``revertible.model.train``: classifier and return heads) on a planted market,
+def test_end_to_end_planted_market_directions_with_return_calibrator(tmp_path):
+    """Train (``revertible.model.train``: classifier and return calibrator) on a planted market,
     decide its holdout at perp taker costs: revert on OU pairs, continue on momentum pairs,
     mostly none on random walks (per pair: the modal direction of its traded holdout rows)."""
     from revertible.config import load_config
@@ -467,7 +679,8 @@ def test_end_to_end_planted_market_directions_with_return_heads(tmp_path):
     eh, fh = eps.iloc[hold], feats.iloc[hold]
     out = model.predict_outcomes(fh.assign(spread_std=eh["spread_std"].to_numpy(),
                                            beta=eh["beta"].to_numpy()))  # fmt: skip
-    dec = decide(out, cfg.costs, cfg.sizing.min_edge)
+    dec = decide(out, cfg.costs, confidence=cfg.decision.confidence,
+                 min_edge=cfg.sizing.min_edge)
     # the planted pairs (XXA<k>, XXB<k>); the universe also admits a few chance cross pairs
     planted = (eh["asset_b"] == eh["asset_a"].str[:2] + "B" + eh["asset_a"].str[3:]).to_numpy()
     eh, dec = eh[planted], dec[planted]
@@ -498,6 +711,7 @@ def configs(draw):
         max_gross_leverage=draw(st.floats(0.2, 25.0)),
         kelly_fraction=draw(st.floats(0.05, 1.0)),
         min_edge=draw(st.sampled_from([0.0, 0.0, 0.001, 0.01])),
+        trade_cap_frac=draw(st.sampled_from([0.01, 0.05, 0.5, 1.0])),
         split=draw(st.sampled_from(["beta", "vol_parity", "dollar"])),
         max_asset_net_exposure=draw(st.floats(0.005, 3.0)),
         min_notional=draw(st.sampled_from([0.0, 10.0, 500.0])),
@@ -508,6 +722,10 @@ def configs(draw):
     )
     costs = CostConfig(taker_fee=draw(st.floats(0.0, 0.005)), slippage_bps=draw(st.floats(0, 20)))
     return sizing, costs, LabelConfig(), draw(st.floats(100.0, 1e8))
+
+
+usually_se = st.sampled_from(range(6)).flatmap(
+    lambda i: st.just(math.inf) if i == 0 else st.floats(0.0, 0.005))
 
 
 @st.composite
@@ -523,12 +741,13 @@ def rows(draw):
         price_a=draw(st.floats(1e-3, 1e5)), price_b=draw(st.floats(1e-3, 1e5)),
         vol_a=draw(st.floats(1e-3, 0.1)), vol_b=draw(st.floats(1e-3, 0.1)),
         **{f"{d}_mean": mean[d] for d in mean}, **{f"{d}_m2": m2[d] for d in m2},
+        **{f"{d}_se": draw(usually_se) for d in mean},
     )  # fmt: skip
 
 
 def _decided_frame(sigs, costs, sizing):
     frame = pd.DataFrame(sigs)
-    return pd.concat([frame, decide(frame, costs, sizing.min_edge)], axis=1)
+    return pd.concat([frame, decide(frame, costs, min_edge=sizing.min_edge)], axis=1)
 
 
 @PROPS
@@ -540,9 +759,14 @@ def test_decided_book_limits_finite_zero_below_edge_and_ratio(cfg, sigs):
     traded = out.leg_a_notional > 0
     assert ((out.leg_b_notional > 0) == traded).all()
     assert (out.reason[~traded] != "").all()
-    # zero below min edge, and only a decided direction trades
-    assert (out.loc[traded, "expected_return"] > sizing.min_edge).all()
+    # zero below min edge, and only a decided direction trades, at most at the per-trade cap
+    assert (out.loc[traded, "expected_return_lower"] > sizing.min_edge).all()
+    assert (out.leg_a_notional <= sizing.trade_cap_frac * capital * (1 + 1e-9)).all()
+    assert (out.leg_a_notional_if_taken <= sizing.trade_cap_frac * capital * (1 + 1e-9)).all()
     assert (out.loc[traded, "direction"] != "none").all()
+    assert (out.loc[traded, "direction_if_taken"] == out.loc[traded, "direction"]).all()
+    assert (out.loc[traded, "leg_a_notional_if_taken"]
+            >= out.loc[traded, "leg_a_notional"] * (1 - 1e-9)).all()  # fmt: skip
     assert (np.abs(out.loc[traded, "beta"]) >= sizing.min_abs_beta).all()
     eps = 1e-9
     alloc = capital * (1.0 - sizing.buffer)
@@ -593,4 +817,5 @@ def test_decide_prices_the_round_trip_with_the_cost_model():
     assert maker["expected_return"].iloc[0] == pytest.approx(0.001 - 0.0004)
     assert decide(rows, CostConfig(fill="maker"))["expected_return"].iloc[0] == pytest.approx(
         0.001 - 0.0020)
-    assert round_trip_cost(CostConfig(venue="perp", fill="maker"), 1.0) == pytest.approx(0.0008)
+    assert round_trip_cost_per_leg_a(CostConfig(venue="perp", fill="maker"), 1.0) == (
+        pytest.approx(0.0008))

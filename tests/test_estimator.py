@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revertible.model import BinnedFeatures, ReturnModel, ReturnRegressor, ReversionClassifier
+from revertible.model import BinnedFeatures, ReversionClassifier
 
 PARAMS = {"n_estimators": 40, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20,
           "colsample_bytree": 0.8, "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 1.0,
@@ -37,22 +37,16 @@ def test_classifier_equals_the_sklearn_estimator(data):
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
 
 
-def test_regressor_equals_the_sklearn_estimator(data):
-    X, _, r = data
-    ours = ReturnRegressor(PARAMS, "huber").fit(X, r).predict(X)
-    ref = lgb.LGBMRegressor(**PARAMS, objective="huber").fit(X, r).predict(X)
-    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
-
-
 def test_all_rows_of_shared_bins_equal_a_fit_on_the_frame(data):
     X, y, r = data
     binned = BinnedFeatures(X, PARAMS)
     a = ReversionClassifier(PARAMS).fit(binned.take(), y).predict_proba(X)[:, 1]
     b = ReversionClassifier(PARAMS).fit(X, y).predict_proba(X)[:, 1]
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    # the same bins carry another label next (a return head), and the classifier again after it
-    ra = ReturnRegressor(PARAMS).fit(binned.take(), r).predict(X)
-    rb = ReturnRegressor(PARAMS).fit(X, r).predict(X)
+    # the same bins carry another label next, and the classifier again after it
+    y2 = (r > 0).astype(int)
+    ra = ReversionClassifier(PARAMS).fit(binned.take(), y2).predict_proba(X)[:, 1]
+    rb = ReversionClassifier(PARAMS).fit(X, y2).predict_proba(X)[:, 1]
     np.testing.assert_allclose(ra, rb, rtol=0, atol=1e-12)
     again = ReversionClassifier(PARAMS).fit(binned.take(), y).predict_proba(X)[:, 1]
     np.testing.assert_array_equal(a, again)
@@ -87,18 +81,6 @@ def test_early_stopping_on_shared_bins(data):
     assert abs(a.n_estimators_ - b.n_estimators_) <= 10
 
 
-def test_return_model_on_shared_bins_drops_rows_without_scale(data):
-    X, _, r = data
-    scale = np.ones(len(X))
-    scale[:100] = np.nan
-    rets = pd.DataFrame({"revert_return": r, "continue_return": -r})
-    a = ReturnModel(PARAMS).fit(BinnedFeatures(X, PARAMS).take(), rets, scale)
-    b = ReturnModel(PARAMS).fit(X, rets, scale)
-    assert a.n_train_ == b.n_train_ == len(X) - 100
-    pa, pb = a.predict(X, np.ones(len(X))), b.predict(X, np.ones(len(X)))
-    assert np.corrcoef(pa["revert_mean"], pb["revert_mean"])[0, 1] > 0.95
-
-
 def test_mismatched_bin_parameters_are_refused(data):
     X, y, _ = data
     binned = BinnedFeatures(X, PARAMS)
@@ -109,8 +91,8 @@ def test_mismatched_bin_parameters_are_refused(data):
 
 
 def test_models_pickled_by_older_versions_still_predict(data):
-    """Older pickles hold an sklearn LGBMClassifier/LGBMRegressor in ``booster_``."""
-    X, y, r = data
+    """Older pickles hold an sklearn LGBMClassifier in ``booster_``."""
+    X, y, _ = data
     clf = ReversionClassifier(PARAMS)
     clf.classes_, clf.feature_names_in_ = np.array([0, 1]), np.asarray(X.columns, dtype=object)
     clf.booster_ = lgb.LGBMClassifier(**PARAMS).fit(X, y)
@@ -118,10 +100,6 @@ def test_models_pickled_by_older_versions_still_predict(data):
     np.testing.assert_allclose(clf.predict_proba(X)[:, 1],
                                clf.booster_.predict_proba(X)[:, 1])  # fmt: skip
     assert clf.feature_importance().index[0] == "f0"
-    reg = ReturnRegressor(PARAMS)
-    reg.feature_names_in_ = np.asarray(X.columns, dtype=object)
-    reg.booster_ = lgb.LGBMRegressor(**PARAMS).fit(X, r)
-    np.testing.assert_allclose(reg.predict(X), reg.booster_.predict(X))
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revertible.config import CostConfig, load_config
+from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.decision import Barriers, decide
+from revertible.decision import Barriers
 from revertible.episodes import build_episodes
 from revertible.errors import ModelError, RevertibleError
 from revertible.io import read_table
@@ -19,7 +19,7 @@ from revertible.scoring import (
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
     episode_features,
-    has_return_heads,
+    has_calibrator,
     leg_vols,
     live_path,
     score_command,
@@ -35,45 +35,20 @@ NAME = "test-scoring"
 SIZING = [
     "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price", "leg_b_side", "leg_b_notional",
     "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z", "time_stop",
-    "min_abs_corr", "reason", "bet_size", "payoff_ratio", "margin", "leg_a_leverage",
-    "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+    "min_abs_corr", "reason", "bet_size", "margin", "leg_a_leverage",
+    "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price", "direction_if_taken",
+    "leg_a_side_if_taken", "leg_a_notional_if_taken", "leg_a_qty_if_taken",
+    "leg_b_side_if_taken", "leg_b_notional_if_taken", "leg_b_qty_if_taken",
+    "gross_leverage_if_taken",
 ]  # fmt: skip
 NUMERIC = [
     "z_entry", "beta", "probability", "expected_return", "z_now", "revert_expected",
     "continue_expected", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_notional", "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z",
-    "min_abs_corr", "spread_mean", "spread_std", "bet_size", "payoff_ratio", "margin",
+    "min_abs_corr", "spread_mean", "spread_std", "bet_size", "margin",
     "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
+    "leg_a_notional_if_taken", "leg_b_notional_if_taken", "gross_leverage_if_taken",
 ]  # fmt: skip
-
-
-class HeadsStub:
-    """Return heads made from the probability, for a model trained without them.
-
-    Until the return heads (issue 9, h9a) are in ``train``, the trained test model has no
-    ``predict_outcomes``; this wrapper gives it one (reversion mean rising with ``p``, the
-    continuation the opposite) so scoring can be tested end to end. Once ``train`` ships the
-    heads, :func:`with_heads` returns the model unchanged and this class is unused.
-    """
-
-    returns = "stub heads"  # has_return_heads() looks for a non-None ``returns``
-
-    def __init__(self, model):
-        self._model = model
-
-    def __getattr__(self, name):
-        return getattr(self.__dict__["_model"], name)
-
-    def predict_outcomes(self, X):
-        p = self._model.predict_proba(X)
-        rm = 0.03 * p - 0.012
-        cm = -0.6 * rm
-        return pd.DataFrame({"probability": p, "revert_mean": rm, "revert_m2": 4e-4 + rm**2,
-                             "continue_mean": cm, "continue_m2": 4e-4 + cm**2})
-
-
-def with_heads(model):
-    return model if has_return_heads(model) else HeadsStub(model)
 
 
 def _cfg(root, *sets):
@@ -98,11 +73,8 @@ def env(tmp_path_factory, monkeypatch_module):
     panel = load_panel(cfg.data)
     res = train(cfg, panel=panel, promote=True)
     history = build_episodes(panel, cfg)
-    import revertible.tracking as tracking
-
-    loader = tracking.load_model
-    monkeypatch_module.setattr(tracking, "load_model", lambda *a, **k: with_heads(loader(*a, **k)))
-    return {"root": root, "cfg": cfg, "panel": panel, "run": res, "model": with_heads(res["model"]),
+    assert has_calibrator(res["model"])
+    return {"root": root, "cfg": cfg, "panel": panel, "run": res, "model": res["model"],
             "raw_model": res["model"], "history": history}
 
 
@@ -147,8 +119,9 @@ def test_live_scores_exactly_the_divergences_open_at_the_last_bar(env):
     assert not _keys(sig) & _keys(eps[old_open])
     assert sig["label"].isna().all() and (sig["exit_reason"] == "open").all()
     assert list(sig.columns) == OUTPUT_COLUMNS
-    # rule changed on purpose (issue 9): the book is filled by expected return, not probability
-    assert (np.diff(sig["expected_return"].to_numpy()) <= 0).all(), "live rows by expected return"
+    # rule changed on purpose (issue 19): the book is filled by the lower bound of the expected
+    # net return (it was the expected return, before that the probability)
+    assert (np.diff(sig["expected_return_lower"].to_numpy()) <= 0).all(), "live rows by lower"
     # the selection rule on its own: nothing resolved, nothing older than the horizon
     sel = select_open(eps, last, horizon, stale.freq)
     assert _keys(sel) == _keys(expected)
@@ -250,12 +223,18 @@ def test_point_in_time_probability_and_size(env):
     np.testing.assert_allclose(both["continue_expected_live"],
                                both["continue_expected_full"] - np.maximum(-realised, 0),
                                rtol=1e-9, atol=1e-15)  # fmt: skip
-    # a live divergence's decision is its re-measured expected returns' (decide on them)
-    again = decide(pd.DataFrame({
-        "revert_mean": both["revert_expected_live"], "revert_m2": 1.0,
-        "continue_mean": both["continue_expected_live"], "continue_m2": 1.0,
-    }), CostConfig(taker_fee=0.0, slippage_bps=0.0), env["cfg"].sizing.min_edge)  # fmt: skip
-    assert (again["direction"].to_numpy() == both["direction_live"].to_numpy()).all()
+    # a live divergence's decision rests on its re-measured lower bounds: the gain removed from
+    # the mean moves the lower bound by the same amount, the standard error is the entry bin's
+    np.testing.assert_allclose(both["revert_lower_live"] - both["revert_lower_full"],
+                               both["revert_expected_live"] - both["revert_expected_full"],
+                               rtol=1e-9, atol=1e-12)  # fmt: skip
+    edge = env["cfg"].sizing.min_edge
+    for d in ("revert", "continue"):
+        took = both["direction_live"] == d
+        assert (both.loc[took, f"{d}_lower_live"] > edge).all()
+    none = both["direction_live"] == "none"
+    assert (both.loc[none, ["revert_lower_live", "continue_lower_live"]].fillna(-1) <= edge
+            ).all().all()
     # leg vols for vol-parity sizing are trailing too
     np.testing.assert_array_equal(leg_vols(past), leg_vols(panel)[: past.n_bars])
 
@@ -284,11 +263,10 @@ def test_compiled_trees_score_exactly_as_lightgbm(env, monkeypatch):
     monkeypatch.setattr(score_mod, "compiled_trees",
                         lambda m: made.append(compiled_trees(m)) or made[-1])  # fmt: skip
     fast = _score(env, since=since)
-    assert len(plain) > 500 and plain["direction"].nunique() >= 2
+    assert len(plain) > 500 and plain["probability"].nunique() >= 10
     pd.testing.assert_frame_equal(plain, fast, check_exact=True)
     trees = [v for v in vars(made[0].classifier).values() if hasattr(v, "used")]
-    trees += [h.booster_ for pair in made[0].returns.heads_.values() for h in pair]
-    assert len(trees) >= 3 and all(t.used >= 1 and t.fallbacks == 0 for t in trees)
+    assert len(trees) == 1 and all(t.used >= 1 and t.fallbacks == 0 for t in trees)
 
 
 def test_vol_parity_split_uses_point_in_time_leg_vols(env):
@@ -327,10 +305,10 @@ def test_missing_feature_is_a_model_error(env):
 def test_model_trained_with_funding_needs_funding_data(env):
     m = env["model"]
     needs = CalibratedReversionModel(m.classifier, m.calibrator, m.features,
-                                     {**m.meta, "requires_funding": True})
+                                     {**m.meta, "requires_funding": True}, outcomes=m.outcomes)
     assert env["panel"].funding is None
     with pytest.raises(ModelError, match="trained with perpetual funding.*data.funding_path"):
-        _score(env, model=with_heads(needs))
+        _score(env, model=needs)
 
 
 def test_label_or_spread_settings_differ_from_training(env):
@@ -414,12 +392,12 @@ def test_live_command_end_to_end(env, tmp_path):
 # ----------------------------------------------------------------- return heads, costs, live
 
 
-def test_model_without_return_heads_is_refused_with_the_fix(env):
+def test_model_without_a_calibrator_is_refused_with_the_fix(env):
     m = env["raw_model"]
     old = CalibratedReversionModel(m.classifier, m.calibrator, m.features, m.meta)
-    if has_return_heads(old):  # pragma: no cover - a future constructor may default the heads
-        old.returns = None
-    with pytest.raises(ModelError, match=r"no return heads.*retrain it with `revertible train"):
+    del old.outcomes  # a pickle of an earlier version has no such attribute
+    assert not has_calibrator(old)
+    with pytest.raises(ModelError, match=r"no return calibrator.*retrain it with `revertible"):
         _score(env, model=old)
 
 
@@ -428,15 +406,15 @@ def test_costs_differing_from_the_model_are_reported(env):
 
     model = env["model"]
     trained = {**env["cfg"].costs.model_dump(mode="json"), "taker_fee": 0.0005}
-    m = with_heads(CalibratedReversionModel(model.classifier, model.calibrator, model.features,
-                                            {**model.meta, "costs": trained}))  # fmt: skip
+    m = CalibratedReversionModel(model.classifier, model.calibrator, model.features,
+                                 {**model.meta, "costs": trained}, outcomes=model.outcomes)
     eps = env["history"]
     sig, info = score_panel(env["panel"], m, env["cfg"], model_id="m",
                             since=eps["entry_time"].iloc[300], until=eps["entry_time"].iloc[320])
     lines = _summary(sig, info)
     assert any("trained with costs taker_fee=0.0005 but this config has taker_fee=0.001" in line
                for line in lines), lines  # fmt: skip
-    assert any(line.startswith("direction: revert ") for line in lines)
+    assert any(line.startswith("decision: ") and "clear costs" in line for line in lines)
     _, same = score_panel(env["panel"], model, env["cfg"], model_id="m",
                           since=eps["entry_time"].iloc[300], until=eps["entry_time"].iloc[320])
     assert same["costs_note"] == ""
@@ -473,10 +451,17 @@ def test_live_rows_with_a_touched_barrier_keep_their_row_with_zero_size(env, mon
     """With continuation barriers tighter than the label's, open rows can be over already."""
     import revertible.scoring._score as core
 
-    class Follow(HeadsStub):  # every divergence decided "continue"
+    class Follow:  # every divergence decided "continue"
+        def __init__(self, model):
+            self._model = model
+
+        def __getattr__(self, name):
+            return getattr(self.__dict__["_model"], name)
+
         def predict_outcomes(self, X):
-            out = super().predict_outcomes(X)
-            return out.assign(revert_mean=-0.5, continue_mean=0.5)
+            out = self._model.predict_outcomes(X)
+            return out.assign(revert_mean=-0.5, continue_mean=0.5, revert_se=1e-4,
+                              continue_se=1e-4)
 
     tight = Barriers(2.05, 1.95, 48)
     monkeypatch.setattr(core, "continuation_barriers", lambda cfg: {

@@ -411,7 +411,7 @@ def run_backtest(
         t1, c1 = time.perf_counter(), time.process_time()
         wfp = given_score_predictions(cfg, episodes, given, start, end, bar, say=say)
         prob, heads, cutoff = wfp.probability.copy(), wfp.heads.copy(), wfp.cutoff.copy()
-        start, blocks = max(start, wfp.start), wfp.blocks
+        blocks = wfp.blocks
         timings["models_s"] = time.perf_counter() - t1
         timings["models_cpu_s"] = time.process_time() - c1
     meta = (wfp.meta if wfp is not None else getattr(model, "meta", None)) or {}
@@ -441,7 +441,7 @@ def run_backtest(
     timings["paths_cpu_s"] = time.process_time() - c1
 
     t1, c1 = time.perf_counter(), time.process_time()
-    decided = bool(np.isfinite(sig[list(OUTCOMES[1:])].to_numpy(float)).all(axis=1).any())
+    decided = bool(np.isfinite(sig[["revert_mean", "continue_mean"]].to_numpy(float)).any())
     key = order_keys(sig, cfg.backtest.seed)
     rank = np.argsort(np.argsort(key, kind="stable"), kind="stable")  # 0..n-1 random
     runs: dict[str, Any] = {}

@@ -110,17 +110,24 @@ def given_score_predictions(
 ) -> WalkForwardPredictions:
     """Calibrate given scores block by block on their own earlier record (module docstring).
 
-    Each walk-forward block's return calibrator (:func:`revertible.model.return_calibrator`)
-    is fitted on the episodes with a finite score whose labels ended before the block starts
-    (their realised returns for the legs ``sizing.split`` trades); the block's episodes get its
-    outcomes. A block with too few such episodes leaves its rows uncalibrated (no trade).
+    Blocks of ``backtest.retrain_every_days`` from the first entry (given scores need no
+    training period of their own); each block's return calibrator
+    (:func:`revertible.model.return_calibrator`) is fitted on the episodes with a finite score
+    whose labels ended before the block starts (their realised returns for the legs
+    ``sizing.split`` trades), and the block's episodes get its outcomes. A block with too few
+    such episodes (``decision.min_bin_trades``) leaves its rows uncalibrated: no trade. The
+    returned ``start`` is the range start (the naive strategies trade all of it).
     """
     from ..episodes import outcome_targets
     from ..model import label_end, return_calibrator
 
     say = say or (lambda _m: None)
     entry = episodes["entry_time"]
-    wf = _blocks(entry, start, end, cfg, bar)
+    step = pd.Timedelta(days=cfg.backtest.retrain_every_days)
+    first = max(entry.min() + step, start).ceil(bar)
+    wf = [(s, min(s + step, end + bar)) for s in pd.date_range(first, end, freq=step)]
+    if first > start:
+        wf.insert(0, (start, first))  # nothing labelled before it: uncalibrated
     score = np.asarray(scores, dtype=float)
     ends = label_end(episodes, cfg.label.horizon, bar)
     targets = outcome_targets(episodes, cfg.sizing.split)
@@ -132,11 +139,9 @@ def given_score_predictions(
     for bs, be in wf:
         seen = np.flatnonzero(have & (ends < bs).to_numpy())
         rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
-        try:
+        cal = None
+        if len(seen) >= 2 * cfg.decision.min_bin_trades:
             cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
-        except RevertibleError as exc:
-            say(f"block {bs:%Y-%m-%d}: {exc}; its divergences are not traded")
-            cal = None
         if cal is not None and len(rows):
             out = cal.predict(score[rows])
             heads[rows] = np.column_stack([cal.score_quantile(score[rows]),
@@ -147,4 +152,4 @@ def given_score_predictions(
                             "n_train": len(seen), "n_scored": len(rows),
                             "cv_roc_auc": float("nan")})  # fmt: skip
     return WalkForwardPredictions(score.copy(), heads, cutoff, pd.DataFrame(rows_blocks),
-                                  wf[0][0], None)
+                                  start, None)

@@ -7,8 +7,9 @@ record*. :class:`ReturnCalibrator` is fitted on held-out scores only (out-of-fol
 of purged walk-forward folds, or scores of earlier blocks) and the realised gross return of
 both trades of those divergences, for the legs that will be traded (:func:`outcome_targets`):
 
-1. **Bins.** Quantile bins of the held-out score (``decision.calibration_bins``; tied scores
-   share a bin, so there may be fewer).
+1. **Bins.** Quantile bins of the held-out score (``decision.calibration_bins``, fewer when
+   the record holds less than ``decision.min_bin_trades`` trades a bin; tied scores share a
+   bin, so there may be fewer still).
 2. **Shrinkage.** Each bin's mean return is pulled toward the unconditional mean by
    ``decision.shrinkage`` pseudo-trades: ``(n * mean_b + k * mean_all) / (n + k)``.
 3. **Monotone.** Weighted isotonic regression across bins: the reversion trade's mean cannot
@@ -153,11 +154,18 @@ class ReturnCalibrator(BaseEstimator):
                 "earlier start or a lower decision.min_bin_trades)"
             )
         s_ok = s[ok]
-        qs = np.quantile(s_ok, np.arange(1, self.n_bins) / self.n_bins)
-        self.edges_ = np.unique(qs)
-        bins = np.searchsorted(self.edges_, s_ok, side="right")
-        nb = len(self.edges_) + 1
-        counts = np.bincount(bins, minlength=nb).astype(float)
+        k_bins = max(1, min(self.n_bins, int(ok.sum()) // self.min_bin_trades))
+        qs = np.quantile(s_ok, np.arange(1, k_bins) / k_bins)
+        edges = np.unique(qs)
+        while True:  # tied scores can leave a bin empty: merge it into its neighbour
+            bins = np.searchsorted(edges, s_ok, side="right")
+            counts = np.bincount(bins, minlength=len(edges) + 1).astype(float)
+            empty = np.flatnonzero(counts == 0)
+            if not len(empty):
+                break
+            edges = np.delete(edges, min(int(empty[0]), len(edges) - 1))
+        self.edges_ = edges
+        nb = len(edges) + 1
         self.n_ = counts
         self.grid_ = np.quantile(s_ok, np.linspace(0.0, 1.0, 201))
         self.n_fit_ = int(ok.sum())

@@ -23,10 +23,16 @@ __all__ = ["check_model", "has_calibrator", "costs_note", "tracking_uri", "resol
 
 
 def has_calibrator(model: Any) -> bool:
-    """True when ``model.predict_outcomes`` exists (and ``model.outcomes``, if any, is set)."""
-    return callable(getattr(model, "predict_outcomes", None)) and (
-        getattr(model, "outcomes", True) is not None
-    )
+    """True when ``model.predict_outcomes`` exists and, for this package's model, its return
+    calibrator is set (a pickle of an earlier version has none).
+    """
+    from ..model import CalibratedReversionModel
+
+    if not callable(getattr(model, "predict_outcomes", None)):
+        return False
+    if isinstance(model, CalibratedReversionModel):
+        return getattr(model, "outcomes", None) is not None
+    return True
 
 
 def check_model(
