@@ -260,11 +260,11 @@ def test_csv_quantities_with_a_lot_step_only_drop_float_noise():
 def test_headline_names_point_at_logged_metrics():
     from revertible.tracking import HEADLINE, headline_metrics
 
-    assert HEADLINE["0_holdout_rank_ic"] == "returns.holdout.revert.rank_ic"
+    assert HEADLINE["0_holdout_taken_rate"] == "decision.holdout.taken_rate"
     assert HEADLINE["0_net_bp_per_trade"] == "model.net_bp_per_trade"
-    got = headline_metrics({"returns.holdout.revert.rank_ic": 0.03,
+    got = headline_metrics({"decision.holdout.taken_rate": 0.03,
                             "model.net_bp_per_trade": 12.0})
-    assert got == {"0_holdout_rank_ic": 0.03, "0_net_bp_per_trade": 12.0}
+    assert got == {"0_holdout_taken_rate": 0.03, "0_net_bp_per_trade": 12.0}
 
 
 # ---- 6. the demo says why its Sharpe is high -----------------------------------------------------

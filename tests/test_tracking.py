@@ -90,7 +90,11 @@ def test_headline_metrics_sort_first_and_copy_their_source(store):
     for h in ("0_holdout_auc", "0_holdout_ece", "0_holdout_brier_skill", "0_cv_auc"):
         assert m[h] == pytest.approx(m[HEADLINE[h]])
     bt = c.get_run(store["bt"]["run_id"]).data.metrics
-    assert bt["0_sharpe"] == pytest.approx(bt["model.sharpe"])
+    assert bt["0_trades"] == pytest.approx(bt["model.trades"])
+    # a source that is undefined (no trade: no Sharpe) is not logged, nor is its headline
+    assert ("0_sharpe" in bt) == ("model.sharpe" in bt)
+    if "model.sharpe" in bt:
+        assert bt["0_sharpe"] == pytest.approx(bt["model.sharpe"])
 
 
 def test_dataset_is_logged_with_fingerprint_range_and_assets(store):
@@ -161,13 +165,14 @@ def test_headline_names_skip_missing_sources():
     assert headline_metrics({"holdout.roc_auc": 0.6, "cv.n": 3.0}) == {"0_holdout_auc": 0.6}
 
 
-def test_rank_ic_and_net_bp_headlines_are_logged_and_listed(store):
+def test_decision_and_abstention_headlines_are_logged_and_listed(store):
     c = store["client"]
     m = c.get_run(store["a"]["run_id"]).data.metrics
-    assert m["0_holdout_rank_ic"] == pytest.approx(m["returns.holdout.revert.rank_ic"])
+    assert m["0_holdout_taken_rate"] == pytest.approx(m["decision.holdout.taken_rate"])
+    assert m["0_held_out_ic"] == pytest.approx(m["scorer.ic_held_out"])
     bt = c.get_run(store["bt"]["run_id"]).data.metrics
-    assert bt["0_net_bp_per_trade"] == pytest.approx(bt["model.net_bp_per_trade"])
+    assert bt["0_abstention_rate"] == pytest.approx(bt["model.abstention_rate"])
     r = runner.invoke(app, ["runs", str(store["yaml"])])
-    assert r.exit_code == 0 and "holdout_rank_ic" in " ".join(r.output.split()), r.output
+    assert r.exit_code == 0 and "holdout_taken_rate" in " ".join(r.output.split()), r.output
     r = runner.invoke(app, ["runs", str(store["yaml"]), "--kind", "backtest"])
-    assert r.exit_code == 0 and "net_bp_per_trade" in " ".join(r.output.split()), r.output
+    assert r.exit_code == 0 and "abstention_rate" in " ".join(r.output.split()), r.output

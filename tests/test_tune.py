@@ -117,13 +117,13 @@ def test_holdout_never_reaches_the_study(market, mlflow_dir, tmp_path, monkeypat
     assert len(eps) > len(data.y) and data.n_holdout > 50
     assert (data.entry < hstart).all() and (data.end < hstart).all()
     seen: list[np.ndarray] = []
-    real = tune_data._fit_predict
+    real = tune_data.fit_predict
 
     def spy(kind, X, y, Xt, cfg_, features, *rest):
         seen.extend([X.index.to_numpy(), Xt.index.to_numpy()])
         return real(kind, X, y, Xt, cfg_, features, *rest)
 
-    monkeypatch.setattr(tune_data, "_fit_predict", spy)
+    monkeypatch.setattr(tune_data, "fit_predict", spy)
     tune(cfg, panel=market, episodes=eps, trials=2, study="spy", storage=_storage(tmp_path))
     rows = np.unique(np.concatenate(seen))
     assert len(seen) >= 2 * 2 * len(data.folds)  # every fold of both trials went through the spy

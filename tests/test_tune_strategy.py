@@ -46,7 +46,10 @@ def _sets(ml: Path, *extra: str) -> list[str]:
             "model.min_child_samples=20", "cv.n_folds=3", "backtest.min_train_days=60",
             "backtest.bootstrap_samples=100", "tuning.strategy.validation_days=30",
             "tuning.strategy.n_estimators=20", "tuning.strategy.retrain_every_days=30",
-            "tuning.strategy.min_trades=5", *extra]
+            "tuning.strategy.min_trades=5",
+            # the search machinery is tested, not the gate: a low bar so the model trades
+            "costs.venue=perp", "costs.fill=maker", "decision.confidence=0.55",
+            "decision.min_bin_trades=20", *extra]
 
 
 def _cfg(ml: Path, *extra: str):

@@ -23,8 +23,9 @@ __all__ = ["check_model", "has_calibrator", "costs_note", "tracking_uri", "resol
 
 
 def has_calibrator(model: Any) -> bool:
-    """True when ``model.predict_outcomes`` exists and, for this package's model, its return
-    calibrator is set (a pickle of an earlier version has none).
+    """True when ``model.predict_outcomes`` exists and its return calibrator is set.
+
+    The calibrator is checked on this package's model (a pickle of an earlier version has none).
     """
     from ..model import CalibratedReversionModel
 

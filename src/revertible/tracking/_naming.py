@@ -34,10 +34,10 @@ HEADLINE: dict[str, str] = {
     "0_holdout_auc": "holdout.roc_auc",
     "0_holdout_ece": "holdout.ece",
     "0_holdout_brier_skill": "holdout.brier_skill",
-    # the return heads' holdout rank IC (model/_returns_eval.py): predicted vs realised net
-    # return of the revert trade (with the default, mirrored continue barriers the continue
-    # head is its mirror image and has the same IC: returns.holdout.continue.rank_ic)
-    "0_holdout_rank_ic": "returns.holdout.revert.rank_ic",
+    # the decision on the holdout (model/_train.py): share of divergences whose lower bound
+    # cleared costs, and the scorer's held-out rank IC against the realised reversion return
+    "0_holdout_taken_rate": "decision.holdout.taken_rate",
+    "0_held_out_ic": "scorer.ic_held_out",
     "0_cv_auc": "cv.roc_auc",
     # backtest, the model strategy (backtest/_metrics.py strategy_metrics)
     "0_net_bp_per_trade": "model.net_bp_per_trade",
@@ -45,6 +45,7 @@ HEADLINE: dict[str, str] = {
     "0_total_return": "model.total_return",
     "0_max_drawdown": "model.max_drawdown",
     "0_trades": "model.trades",
+    "0_abstention_rate": "model.abstention_rate",
 }
 
 #: The experiment tag the MLflow 3 UI reads to pick the classic ML (runs) view.

@@ -11,10 +11,14 @@ import pandas as pd
 
 from ..config import Config
 from ..data import Panel
-from ..model import BinnedFeatures, Calibrator, Fold, classification_metrics, lgbm_params
-from ..model._train import (
-    _fit_predict,
+from ..model import (
+    BinnedFeatures,
+    Calibrator,
+    Fold,
+    classification_metrics,
     development_split,
+    fit_predict,
+    lgbm_params,
     make_folds,
     prepare_dataset,
     select_features,
@@ -98,7 +102,7 @@ def evaluate_cv(
     binned = BinnedFeatures(data.X[data.features], lgbm_params(cfg.model, cfg.seed))
     for i, f in enumerate(folds):
         fold_id[f.test] = i
-        raw[f.test] = _fit_predict("lgbm", data.X.iloc[f.train], y[f.train],
+        raw[f.test] = fit_predict("lgbm", data.X.iloc[f.train], y[f.train],
                                    data.X.iloc[f.test], cfg, data.features,
                                    binned.take(f.train))  # fmt: skip
         if i == 0:
