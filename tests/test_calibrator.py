@@ -149,13 +149,12 @@ def test_calibrator_sees_only_held_out_scores(market, monkeypatch):
     model, cv = fit_reversion_model(cfg, X, e["label"].to_numpy(int), e["entry_time"], ends,
                                     outcome_targets(e, "beta"), fnames, panel.freq)
     oof = np.flatnonzero(cv["fold_id"] >= 0)
-    # exactly the out-of-fold rows, with their out-of-fold calibrated probabilities
+    # exactly the out-of-fold rows, with their out-of-fold scores
     np.testing.assert_array_equal(np.sort(seen["index"]), oof)
     np.testing.assert_array_equal(seen["score"], cv["score"][oof])
-    want = model.calibrator.transform(cv["raw"]["lgbm"][oof])
-    np.testing.assert_array_equal(seen["score"], want)
-    # ... and not the final model's in-sample probabilities of the same rows
-    in_sample = model.predict_proba(X.iloc[oof])
+    np.testing.assert_array_equal(seen["score"], cv["raw"]["lgbm"][oof])
+    # ... and not the final model's in-sample scores of the same rows
+    in_sample = model.predict_raw(X.iloc[oof])
     assert not np.allclose(seen["score"], in_sample)
     assert len(oof) < len(X)
 

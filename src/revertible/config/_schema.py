@@ -329,7 +329,7 @@ class SizingConfig(_Frozen):
     """Decided divergence -> two-leg position under explicit risk limits (DESIGN.md defaults).
 
     The stake of a decided trade is ``min(trade_cap_frac, kelly_fraction * lower / m2)`` of
-    equity (leg A; :func:`revertible.decision.kelly_stake`): ``lower`` is the calibrated lower
+    equity (leg A; :func:`revertible.decision.kelly_fraction`): ``lower`` is the calibrated lower
     bound of the direction's net return, ``m2`` its score bin's realised second moment.
     """
 
@@ -426,6 +426,9 @@ class DecisionConfig(_Frozen):
         "unconditional mean (0: none).")
     min_bin_trades: int = Field(
         30, ge=2, description="A bin with fewer held-out trades never clears the gate.")
+    cluster_days: int = Field(
+        7, ge=1, description="Clusters of the standard errors: entries within this many days "
+        "(calendar periods) move together; few clusters widen the bound (Student's t).")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "

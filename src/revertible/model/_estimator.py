@@ -340,11 +340,13 @@ class CalibratedReversionModel:
     def predict_outcomes(self, X: pd.DataFrame) -> pd.DataFrame:
         """Probability of reversion and each direction's calibrated gross return.
 
-        Returns a frame on ``X``'s index with ``probability``, ``score_quantile`` (the
-        probability's share of the held-out record at or below it) and
-        :data:`revertible.model.OUTCOME_COLUMNS`: the mean, standard error and realised second
-        moment of each direction's gross return per unit of gross notional in the probability's
-        bin of the held-out record.
+        Returns a frame on ``X``'s index with ``probability``, ``score_quantile`` (the score's
+        share of the held-out record at or below it) and :data:`revertible.model.OUTCOME_COLUMNS`:
+        the mean, standard error and realised second moment of each direction's gross return
+        per unit of gross notional in the score's bin of the held-out record. The score binned
+        is the classifier's raw probability (the calibrated one is a monotone map of it whose
+        isotonic steps would merge bins); the probability calibrator makes the same assumption
+        that the final classifier's raw scores are on the out-of-fold scores' scale.
 
         Raises
         ------
@@ -352,15 +354,9 @@ class CalibratedReversionModel:
             The model has no return calibrator (trained by an older version).
         """
         self.check_outcomes()
-        p = self.predict_proba(X)
-        return self.outcomes_of(p, X.index)
-
-    def outcomes_of(self, probability: np.ndarray, index: Any = None) -> pd.DataFrame:
-        """:meth:`predict_outcomes` from already computed probabilities."""
-        self.check_outcomes()
-        out = self.outcomes.predict(probability)
-        out.insert(0, "score_quantile", self.outcomes.score_quantile(probability))
-        out.insert(0, "probability", np.asarray(probability, dtype=float))
-        if index is not None:
-            out.index = index
+        raw = self.predict_raw(X)
+        out = self.outcomes.predict(raw)
+        out.insert(0, "score_quantile", self.outcomes.score_quantile(raw))
+        out.insert(0, "probability", self.calibrator.transform(raw))
+        out.index = X.index
         return out

@@ -7,8 +7,9 @@ One fit serves ``revertible train`` and every walk-forward block (:func:`fit_rev
 2. the probability calibrator on the out-of-fold raw scores (never in-sample scores);
 3. the final classifier on every training row;
 4. the return calibrator (:class:`revertible.model.ReturnCalibrator`) on the *held-out* record:
-   the out-of-fold calibrated probabilities and the realised gross returns of both trades for
-   the legs that will be traded. Nothing it learns has seen its own scores in training.
+   the out-of-fold scores of the classifier (raw: the calibrated probability is a monotone map
+   of it, whose isotonic steps would merge bins) and the realised gross returns of both trades
+   for the legs that will be traded. Nothing it learns has seen its own scores in training.
 
 The model's meta records the scorer's rank IC against the realised reversion return in sample
 (the final classifier on its own training rows) and held out (out of fold), for the overfitting
@@ -147,7 +148,8 @@ def cross_validate(
 def return_calibrator(cfg: Config) -> ReturnCalibrator:
     """An unfitted :class:`ReturnCalibrator` with the ``decision`` section's settings."""
     d = cfg.decision
-    return ReturnCalibrator(d.calibration_bins, d.shrinkage, d.min_bin_trades)
+    return ReturnCalibrator(d.calibration_bins, d.shrinkage, d.min_bin_trades, d.cluster_days,
+                            d.confidence)
 
 
 def fit_reversion_model(
@@ -199,13 +201,13 @@ def fit_reversion_model(
     oof = cv["fold_id"] >= 0
     calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
     clf = ReversionClassifier(params, cfg.model.early_stopping_rounds).fit(binned.take(), y)
-    score = np.full(len(y), np.nan)
-    score[oof] = calibrator.transform(cv["raw"]["lgbm"][oof])
+    score = np.full(len(y), np.nan)  # the held-out raw score (the calibrator's bins are on it)
+    score[oof] = cv["raw"]["lgbm"][oof]
     rows = np.flatnonzero(oof)
     outcomes = return_calibrator(cfg).fit(score[rows], targets.iloc[rows],
                                           entry.iloc[rows])  # fmt: skip
     rev = targets["revert"].to_numpy(float)
-    in_sample = calibrator.transform(clf.predict_proba(X[features])[:, 1])
+    in_sample = clf.predict_proba(X[features])[:, 1]
     info = {"ic_in_sample": rank_ic(in_sample, rev), "ic_held_out": rank_ic(score, rev),
             "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
             "n_train": len(y), "n_held_out": int(oof.sum())}

@@ -14,12 +14,15 @@ both trades of those divergences, for the legs that will be traded (:func:`outco
    ``decision.shrinkage`` pseudo-trades: ``(n * mean_b + k * mean_all) / (n + k)``.
 3. **Monotone.** Weighted isotonic regression across bins: the reversion trade's mean cannot
    fall as the probability of reversion rises, the continuation trade's cannot rise.
-4. **Standard errors that respect overlap.** Trades of one week overlap and move together, so
-   each bin's standard error is clustered by calendar week (entry time; ``G / (G - 1)``
-   small-sample factor); the shrunk mean's is ``w * se_b + (1 - w) * se_all`` with
-   ``w = n / (n + k)`` (the Cauchy-Schwarz upper bound: conservative). A bin with fewer than
-   ``decision.min_bin_trades`` trades, or trades from fewer than two weeks, has an infinite
-   standard error: it never clears the gate.
+4. **Standard errors that respect overlap and drift.** Trades entered close together overlap
+   and move together, and a bin's mean drifts from one period to the next, so each bin's
+   standard error is clustered by calendar period of ``decision.cluster_days`` days (entry
+   time; ``G / (G - 1)`` small-sample factor) and, with few clusters, scaled by
+   ``t(G - 1) / z`` (Student's quantile over the normal one at ``decision.confidence``), so
+   the normal lower bound the decision takes is the small-sample ``t`` bound. The shrunk
+   mean's is ``w * se_b + (1 - w) * se_all`` with ``w = n / (n + k)`` (the Cauchy-Schwarz upper
+   bound: conservative). A bin with fewer than ``decision.min_bin_trades`` trades, or trades
+   from fewer than two periods, has an infinite standard error: it never clears the gate.
 5. **Second moment.** The bin's realised ``E[r^2]`` (no prediction): what Kelly sizing divides by.
 
 All returns are gross, per unit of gross notional; the decision subtracts its venue's costs.
@@ -45,11 +48,11 @@ DIRECTIONS = ("revert", "continue")
 OUTCOME_COLUMNS = tuple(f"{d}_{m}" for d in DIRECTIONS for m in ("mean", "se", "m2"))
 """Columns of :meth:`ReturnCalibrator.predict` (gross, per unit of gross notional)."""
 
-_WEEK_NS = 7 * 86_400 * 1_000_000_000
+_DAY_NS = 86_400 * 1_000_000_000
 
 
-def week_clusters(times: Any) -> np.ndarray:
-    """Calendar-week cluster id of each entry time (weeks since the epoch, Thursday-aligned).
+def week_clusters(times: Any, days: int = 7) -> np.ndarray:
+    """Calendar-period cluster id of each entry time (periods of ``days`` since the epoch).
 
     Examples
     --------
@@ -57,7 +60,7 @@ def week_clusters(times: Any) -> np.ndarray:
     array([2817, 2817, 2818])
     """
     ns = pd.DatetimeIndex(times).as_unit("ns").asi8
-    return (ns // _WEEK_NS).astype(np.int64)
+    return (ns // (days * _DAY_NS)).astype(np.int64)
 
 
 def rank_ic(score: np.ndarray, realised: np.ndarray) -> float:
@@ -77,8 +80,14 @@ def rank_ic(score: np.ndarray, realised: np.ndarray) -> float:
     return float(spearmanr(s[ok], r[ok]).statistic)
 
 
-def _cluster_se(resid: np.ndarray, cluster: np.ndarray) -> float:
-    """Cluster-robust standard error of a mean from its residuals (inf with < 2 clusters)."""
+def _cluster_se(resid: np.ndarray, cluster: np.ndarray, confidence: float = 0.95) -> float:
+    """Cluster-robust standard error of a mean, scaled to a ``t(G - 1)`` bound (inf if G < 2).
+
+    ``sqrt(G / (G - 1) * sum_g (sum_{i in g} e_i)^2) / n`` times ``t_q(G - 1) / z_q`` at the
+    one-sided ``confidence``: ``z_q`` times it is the small-sample ``t`` bound.
+    """
+    from scipy.stats import norm, t
+
     n = len(resid)
     if n == 0:
         return float("inf")
@@ -87,7 +96,8 @@ def _cluster_se(resid: np.ndarray, cluster: np.ndarray) -> float:
     if g < 2:
         return float("inf")
     sums = np.bincount(codes, weights=resid, minlength=g)
-    return float(np.sqrt(g / (g - 1) * np.sum(sums * sums)) / n)
+    scale = float(t.ppf(confidence, g - 1) / norm.ppf(confidence))
+    return float(np.sqrt(g / (g - 1) * np.sum(sums * sums)) / n) * scale
 
 
 class ReturnCalibrator(BaseEstimator):
@@ -101,6 +111,10 @@ class ReturnCalibrator(BaseEstimator):
         Pseudo-trades at the unconditional mean added to each bin (``decision.shrinkage``).
     min_bin_trades : int
         Bins with fewer trades get an infinite standard error (``decision.min_bin_trades``).
+    cluster_days : int
+        Length of the standard errors' clusters in days (``decision.cluster_days``).
+    confidence : float
+        One-sided confidence the small-sample scaling targets (``decision.confidence``).
 
     Examples
     --------
@@ -117,10 +131,13 @@ class ReturnCalibrator(BaseEstimator):
     True
     """
 
-    def __init__(self, n_bins: int = 10, shrinkage: float = 200.0, min_bin_trades: int = 30):
+    def __init__(self, n_bins: int = 10, shrinkage: float = 200.0, min_bin_trades: int = 30,
+                 cluster_days: int = 7, confidence: float = 0.95):
         self.n_bins = n_bins
         self.shrinkage = shrinkage
         self.min_bin_trades = min_bin_trades
+        self.cluster_days = cluster_days
+        self.confidence = confidence
 
     def fit(self, score: Any, returns: pd.DataFrame, times: Any) -> ReturnCalibrator:
         """Fit on held-out scores, the realised gross returns and the entry times.
@@ -143,7 +160,8 @@ class ReturnCalibrator(BaseEstimator):
             Fewer than ``2 * min_bin_trades`` scored divergences with a realised return.
         """
         s = np.asarray(score, dtype=float)
-        week = week_clusters(times)
+        week = week_clusters(times, self.cluster_days)
+        conf = self.confidence
         ok = np.isfinite(s)
         for d in DIRECTIONS:
             ok &= np.isfinite(np.asarray(returns[d], dtype=float))
@@ -181,8 +199,8 @@ class ReturnCalibrator(BaseEstimator):
             mean_b = np.bincount(bins, weights=r, minlength=nb) / counts
             m2_b = np.bincount(bins, weights=r * r, minlength=nb) / counts
             mean_all = float(r.mean())
-            se_all = _cluster_se(r - mean_all, week[ok])
-            se_b = np.array([_cluster_se(r[bins == b] - mean_b[b], week[ok][bins == b])
+            se_all = _cluster_se(r - mean_all, week[ok], conf)
+            se_b = np.array([_cluster_se(r[bins == b] - mean_b[b], week[ok][bins == b], conf)
                              for b in range(nb)])
             shrunk = w * mean_b + (1.0 - w) * mean_all
             iso = IsotonicRegression(increasing=(d == "revert"))

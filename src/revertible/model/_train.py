@@ -215,7 +215,7 @@ def train(
                         classification_metrics(yh, ph, base_dev).items()})
         hold_sets["model"] = (yh, ph)
         th = targets.iloc[hold].reset_index(drop=True)
-        dec = decide(model.outcomes_of(ph), cfg.costs, cfg.decision.confidence,
+        dec = decide(model.predict_outcomes(Xh), cfg.costs, cfg.decision.confidence,
                      cfg.sizing.min_edge)
         real = realised_net(dec, th["revert"], th["continue"], cost)
         q = decision_quality(dec["expected_return"].to_numpy(float), real,

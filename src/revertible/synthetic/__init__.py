@@ -12,6 +12,7 @@ from ._market import (
 )
 from ._momentum import momentum_panel, simulate_momentum_pair
 from ._pairs import ou_phi, simulate_ou_pair, simulate_random_walk_pair
+from ._scores import noise_score, planted_score
 
 __all__ = [
     "generate_cluster_market",
@@ -25,4 +26,6 @@ __all__ = [
     "simulate_random_walk_pair",
     "simulate_momentum_pair",
     "momentum_panel",
+    "planted_score",
+    "noise_score",
 ]
