@@ -41,7 +41,8 @@ from revertible.model import (
 
 BINS = (5, 10, 20)
 SHRINKAGE = (0.0, 200.0, 1000.0)
-CLUSTER_DAYS = (7, 30)
+CLUSTER_DAYS = (7,)
+DRIFT_DAYS = (None, 30)
 
 
 def main() -> None:
@@ -67,9 +68,10 @@ def main() -> None:
           f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s")
     cost = round_trip_cost(cfg.costs)
     z = norm.ppf(cfg.decision.confidence)
-    for days, bins, k in itertools.product(CLUSTER_DAYS, BINS, SHRINKAGE):
+    for drift, days, bins, k in itertools.product(DRIFT_DAYS, CLUSTER_DAYS, BINS, SHRINKAGE):
         c = cfg.model_copy(update={"decision": cfg.decision.model_copy(
-            update={"calibration_bins": bins, "shrinkage": k, "cluster_days": days})})
+            update={"calibration_bins": bins, "shrinkage": k, "cluster_days": days,
+                    "drift_days": drift})})
         pred = calibration_cv(c, cv["score"], cv["fold_id"], cv["folds"], tg, e["entry_time"],
                               ends)
         r, m, se = pred["revert"], pred["revert_mean"], pred["revert_se"]
@@ -78,7 +80,7 @@ def main() -> None:
         g = pred.assign(lower=lower).groupby(["fold", "revert_mean"])
         cover = float((g["revert"].mean() >= g["lower"].first()).mean())
         clears = float(np.mean(lower - cost > 0))
-        print(f"clusters {days:2d} d, bins {bins:2d}, shrinkage {k:6.0f}: "
+        print(f"drift {drift} d, clusters {days:2d} d, bins {bins:2d}, shrinkage {k:6.0f}: "
               f"mse x1e4 {mse * 1e4:.5f}, "
               f"coverage {cover:.3f}, clears {clears:.4f}, n {len(pred)}")
 

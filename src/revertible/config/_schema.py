@@ -419,8 +419,10 @@ class DecisionConfig(_Frozen):
 
     confidence: float = Field(
         0.95, gt=0.5, lt=1.0, description="One-sided confidence of the lower bound.")
+    # bins, shrinkage, clusters and the drift term: purged CV of the spot development period
+    # (labels before 2024-04-27), 27 settings (research/calibrator_cv.py, README "The decision")
     calibration_bins: int = Field(
-        10, ge=2, le=100, description="Quantile bins of the held-out score.")
+        20, ge=2, le=100, description="Quantile bins of the held-out score.")
     shrinkage: float = Field(
         200.0, ge=0.0, description="Pseudo-trades pulling each bin's mean toward the "
         "unconditional mean (0: none).")
@@ -429,6 +431,9 @@ class DecisionConfig(_Frozen):
     cluster_days: int = Field(
         7, ge=1, description="Clusters of the standard errors: entries within this many days "
         "(calendar periods) move together; few clusters widen the bound (Student's t).")
+    drift_days: int | None = Field(
+        30, ge=1, description="Bound the next period's mean: add the between-period variance "
+        "of the mean return over periods of this many days (null: the record's mean only).")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "
