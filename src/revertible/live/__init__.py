@@ -1,0 +1,13 @@
+"""The live loop: download market data, notify, check freshness (issue 21).
+
+Modules: ``_http`` (rate limiter, retries), ``_archive`` (Binance public data archive),
+``_rest`` (REST tail through ccxt), ``_files`` (freqtrade layout, atomic writes), ``_download``
+(the ``download`` command's logic).
+"""
+
+from __future__ import annotations
+
+from ._download import Added, DownloadRequest, download, parse_asset
+from ._http import DownloadError, RateLimiter
+
+__all__ = ["Added", "DownloadRequest", "download", "parse_asset", "DownloadError", "RateLimiter"]
