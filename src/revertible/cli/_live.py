@@ -22,6 +22,12 @@ from ._app import (
     handle_errors,
 )
 
+NotifyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--notify", help="apprise URL to send alerts to (tgram://, discord://, "
+                 "slack://, mailto://, json://host/path...); repeatable."),
+]
+
 
 def _dirs(cfg: Any, markets: tuple[str, ...], out_dir: Path | None) -> dict[str, Path]:
     """Target folder per market: ``--out``, else the folders the config reads."""
@@ -75,13 +81,22 @@ def download(
     = 5.0,
     retries: Annotated[int, typer.Option(help="Retries of a failed request (backoff 1, 2, 4 s)")]
     = 4,
+    notify_urls: NotifyOpt = None,
     set: SetOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Download or update freqtrade-layout data up to the last closed bar (archive, then REST)."""
-    from ..live import DownloadRequest, download, parse_asset
+    from ..live import (
+        DownloadError,
+        DownloadRequest,
+        check_notify_urls,
+        download,
+        notify,
+        parse_asset,
+    )
 
+    check_notify_urls(notify_urls)
     cfg = _config(config, set, data)
     chosen = market or cfg.costs.venue
     markets = {"spot": ("spot",), "perp": ("perp",), "both": ("spot", "perp")}.get(chosen)
@@ -105,12 +120,28 @@ def download(
         timeframe=cfg.data.timeframe, archive_url=archive_url, api_url=api_url, rate=rate,
         retries=retries, backoff=1.0,
     )
-    done = download(req, log=lambda line: err.print(line, highlight=False, soft_wrap=True))
+    try:
+        done = download(req, log=lambda line: err.print(line, highlight=False, soft_wrap=True))
+    except DownloadError as exc:
+        notify(notify_urls, f"download failed: {exc}", title="revertible download failed",
+               level="failure")
+        raise
     added = sum(r.rows_added for r in done)
     err.print(f"ok: {len(done)} files, {added} rows added", highlight=False)
+    newest = max((r.last_bar for r in done if r.kind == "klines" and r.last_bar is not None),
+                 default=None)
+    behind = [r for r in done if r.kind == "klines" and r.last_bar is not None
+              and newest is not None and r.last_bar < newest]
+    if behind or any(r.notes for r in done):
+        lines = [f"{r.asset} {r.market}: last bar {r.last_bar:%Y-%m-%d %H:%M} UTC, behind "
+                 f"{newest:%Y-%m-%d %H:%M}" for r in behind]
+        lines += [f"{r.asset} {r.market} {r.kind}: {'; '.join(r.notes)}" for r in done if r.notes]
+        notify(notify_urls, "stale data after download:\n" + "\n".join(lines),
+               title="revertible: stale data", level="warning")
     if json:
         emit_json({"files": [{"asset": r.asset, "market": r.market, "kind": r.kind,
                               "file": r.file, "rows_before": r.rows_before,
                               "rows_added": r.rows_added, "archive_rows": r.archive_rows,
                               "rest_rows": r.rest_rows, "first_new": r.first_new,
-                              "last_new": r.last_new, "notes": r.notes} for r in done]})
+                              "last_new": r.last_new, "last_bar": r.last_bar,
+                              "notes": r.notes} for r in done]})

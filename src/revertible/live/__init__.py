@@ -2,12 +2,14 @@
 
 Modules: ``_http`` (rate limiter, retries), ``_archive`` (Binance public data archive),
 ``_rest`` (REST tail through ccxt), ``_files`` (freqtrade layout, atomic writes), ``_download``
-(the ``download`` command's logic).
+(the ``download`` command's logic), ``_notify`` (apprise messages).
 """
 
 from __future__ import annotations
 
 from ._download import Added, DownloadRequest, download, parse_asset
 from ._http import DownloadError, RateLimiter
+from ._notify import check_notify_urls, notify
 
-__all__ = ["Added", "DownloadRequest", "download", "parse_asset", "DownloadError", "RateLimiter"]
+__all__ = ["Added", "DownloadRequest", "download", "parse_asset", "DownloadError", "RateLimiter",
+           "notify", "check_notify_urls"]

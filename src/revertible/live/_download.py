@@ -73,6 +73,7 @@ class Added:
     last_new: pd.Timestamp | None = None
     archive_rows: int = 0
     rest_rows: int = 0
+    last_bar: pd.Timestamp | None = None
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -239,6 +240,7 @@ class _Run:
         if old is None and kind != "klines":
             rec.notes.append("none in the range (funding history starts later?)")
         rec.rows_added = (0 if old is None else len(old)) - rec.rows_before
+        rec.last_bar = None if old is None else old["date"].iloc[-1]
         if rec.rows_added and old is not None:
             new = pd.DatetimeIndex(old["date"]).difference(before)
             rec.first_new, rec.last_new = new.min(), new.max()
