@@ -145,3 +145,49 @@ def download(
                               "rest_rows": r.rest_rows, "first_new": r.first_new,
                               "last_new": r.last_new, "last_bar": r.last_bar,
                               "notes": r.notes} for r in done]})
+
+
+@app.command()
+@handle_errors
+def monitor(
+    config: ConfigArg,
+    model: Annotated[str, typer.Option(
+        help="runs:/<id>/model, models:/<name>@champion, models:/<name>/<v> or a model folder.")],
+    since: Annotated[str | None, typer.Option(
+        help="Start of the live record (UTC); default: the end of the model's training data.")]
+    = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for monitor.html and monitor.json.")] = None,
+    notify_urls: NotifyOpt = None,
+    set: SetOpt = None,
+    data: DataOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Check the model's live record against its training reference; exit 3 on a breach."""
+    from ..live import check_notify_urls
+    from ..monitor import monitor_command
+    from ._app import out
+
+    check_notify_urls(notify_urls)
+    cfg = _config(config, set, data)
+    if since is not None:
+        _utc(since, "--since")
+    state = monitor_command(cfg, model, since=since, out_dir=out_dir, notify_urls=notify_urls,
+                            log=lambda line: err.print(line, highlight=False, soft_wrap=True))
+    m = state["metrics"]
+    out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
+              f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
+              f"(reference {state['base_rate_reference']:.3f}), AUC "
+              f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
+              f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
+              f"probability PSI {state['psi'].get('probability', float('nan')):.3f}; "
+              f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
+              highlight=False, soft_wrap=True)
+    if json:
+        from ..monitor._report import flat_metrics
+
+        emit_json({"model": state["model"], "alerts": state["alerts"],
+                   "run_id": state["run_id"], "reference": state["reference"],
+                   "metrics": flat_metrics(state)})
+    if state["alerts"]:
+        raise typer.Exit(3)

@@ -37,11 +37,12 @@ class MonitorConfig(BaseModel):
 
     window_days: float = Field(7.0, gt=0, description="Labels resolved in this many last days "
                                "make the calibration window.")
-    min_labels: int = Field(30, ge=5, description="Resolved labels a label check needs.")
+    min_labels: int = Field(20, ge=5, description="Resolved labels a label check needs.")
     min_rows: int = Field(100, ge=10, description="Scored divergences a drift check needs.")
     calibration_z: float | None = Field(
-        4.0, gt=0, description="Alert when |sum(y - p)| / sqrt(sum p(1-p)) over the window's "
-        "labels reaches this (calibration in the large).")
+        3.5, gt=0, description="Alert when |sum(y - p)| / sqrt(sum p(1-p)) over the window's "
+        "labels reaches this (calibration in the large; 3.5 measured by "
+        "scripts/monitor_known_answers.py).")
     max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
     min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
     min_brier_skill: float | None = Field(
