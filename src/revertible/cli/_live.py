@@ -184,7 +184,7 @@ def monitor(
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:
-        from ..monitor._report import flat_metrics
+        from ..monitor import flat_metrics
 
         emit_json({"model": state["model"], "alerts": state["alerts"],
                    "run_id": state["run_id"], "reference": state["reference"],

@@ -10,8 +10,9 @@ from __future__ import annotations
 from ._command import live_record, monitor_command, reference_of
 from ._core import RECORD_COLUMNS, Reference, evaluate, make_reference, psi_noise, scan
 from ._drift import SKETCH_VERSION, psi, quantile_sketch
+from ._report import flat_metrics
 from ._scenario import planted_scenario
 
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
-           "reference_of", "planted_scenario"]
+           "reference_of", "planted_scenario", "flat_metrics"]
