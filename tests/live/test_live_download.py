@@ -176,7 +176,7 @@ def test_rate_limiter_holds(shared_data, tmp_path):
 
 
 def test_kill_mid_download_leaves_no_partial_file_and_resumes(shared_data, tmp_path):
-    with FakeVenue(shared_data, delay=0.03) as v:
+    with FakeVenue(shared_data, delay=0.05) as v:
         cfg = _cfg(tmp_path)
         args = [sys.executable, "-m", "revertible", "download", str(cfg), "--assets",
                 "BTC,ETH,SOL,XRP", "--since", SINCE, "--until", UNTIL, "--archive-url", v.url,
@@ -186,8 +186,8 @@ def test_kill_mid_download_leaves_no_partial_file_and_resumes(shared_data, tmp_p
                                 stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while not list((tmp_path / "spot").glob("*.feather")) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
+            time.sleep(0.01)
+        time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         files = list((tmp_path / "spot").glob("*.feather"))
