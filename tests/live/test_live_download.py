@@ -13,13 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from live_fake_venue import FakeVenue
 from typer.testing import CliRunner
 
 from revertible.cli import app
-from revertible.data import read_bars
+from revertible.config import load_config
+from revertible.data import load_panel, read_bars
 from revertible.live import DownloadError, DownloadRequest, download
 
 pytestmark = pytest.mark.realdata
@@ -105,6 +107,10 @@ def test_cli_download_equals_shared_data(shared_data, tmp_path):
     bars = read_bars(tmp_path / "spot" / "BTC_USDT-1h.feather")
     assert (bars["quote_volume"].to_numpy() == spot["quote_volume"].to_numpy()).all()
     assert "trades" not in bars.columns
+    # the config that was filled loads as it is: spot prices with the perpetuals' funding
+    panel = load_panel(load_config(cfg, []).data)
+    assert list(panel.assets) == ["BTC/USDT", "ETH/USDT"] and panel.funding is not None
+    assert (panel.funding[np.isfinite(panel.funding)] != 0).any()
 
 
 def test_one_go_equals_incremental(shared_data, tmp_path):
