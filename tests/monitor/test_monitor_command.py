@@ -51,6 +51,7 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert "recomputed from the model's development period" in payload["reference"]
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
+    assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
     assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["model"].endswith("/1")
     client = mlflow.MlflowClient(env["cfg"].tracking.uri)
     run = client.get_run(payload["run_id"])

@@ -39,3 +39,14 @@ def test_psi_noise_level_bounds_same_distribution_samples(rng):
     assert np.mean(np.array(draws) > noise) <= 0.02  # alpha 0.001 (+ the chi-square approx.)
     assert noise > 0.25  # 100 rows: a PSI of 0.25 alone would be noise
     assert psi_noise(ref, 10_000) < 0.05
+
+
+def test_return_deciles_known_answer(rng):
+    from revertible.monitor import return_deciles
+
+    e = rng.normal(0, 0.01, size=1000)
+    done = pd.DataFrame({"expected_revert": e, "realised_revert": e + rng.normal(0, 0.002, 1000)})
+    table = return_deciles(done)
+    assert list(table["n"]) == [100] * 10
+    assert table.attrs["rank_ic"] > 0.9 and table["realised"].is_monotonic_increasing
+    assert return_deciles(done.drop(columns="expected_revert")).empty

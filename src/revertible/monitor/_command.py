@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ._core import Reference, evaluate, make_reference
+from ._core import NOT_SKETCHED, Reference, evaluate, make_reference
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -39,8 +39,9 @@ def _ts(value: Any) -> pd.Timestamp | None:
 def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
                 since: pd.Timestamp | None, until: pd.Timestamp | None = None) -> pd.DataFrame:
     """Scored divergences entered in ``[since, until]``: record columns plus the features."""
+    from ..costs import round_trip_cost
     from ..model import label_end
-    from ..scoring import episode_features, select_range
+    from ..scoring import episode_features, has_return_heads, select_range
 
     rows = select_range(history, since, until).reset_index(drop=True)
     if len(rows) == 0:
@@ -51,6 +52,11 @@ def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
     resolved = resolved.where(rows["label"].notna())  # open: not resolved yet
     record = pd.DataFrame({"entry_time": rows["entry_time"], "resolved_at": resolved,
                            "label": rows["label"].astype(float), "probability": p})
+    if has_return_heads(model):  # the reversion trade, net of the venue's fees and slippage
+        rt = round_trip_cost(cfg.costs)
+        X = feats.assign(spread_std=rows["spread_std"].to_numpy(), beta=rows["beta"].to_numpy())
+        record["expected_revert"] = model.predict_outcomes(X)["revert_mean"].to_numpy() - rt
+        record["realised_revert"] = rows["revert_return"].to_numpy(dtype=float) - rt
     cols = [c for c in model.features if c in feats.columns]
     return pd.concat([record, feats[cols].reset_index(drop=True)], axis=1)
 
@@ -70,8 +76,7 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
         raise RevertibleError("the model's training period has no labelled divergence on this "
                               "data (holdout_start "
                               f"{meta.get('holdout_start')}); monitor with the training data")
-    cols = ["probability", *[c for c in rec.columns if c not in
-                             ("entry_time", "resolved_at", "label", "probability")]]
+    cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
     return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
                           source=f"recomputed from the model's development period (entries "
                           f"before {start:%Y-%m-%d %H:%M}, {len(rec)} labels) on this data: "

@@ -13,6 +13,8 @@ Checks (``monitor`` config; a null threshold is off):
   above its median) is reported, not alerted on (measured: it added false alarms and no faster
   detection on the known-answer markets, ``scripts/monitor_known_answers.py``).
 * **ece / auc / brier skill** over every resolved label since the start of the record.
+* **returns** (reported, no alert): expected vs realised net return of the reversion trade by
+  decile of the expected one, and their rank correlation (:func:`return_deciles`).
 * **probability drift** and **feature drift**: PSI of the record against the reference sketch,
   above the threshold and above its sampling noise (:func:`psi_noise`).
 """
@@ -30,9 +32,12 @@ from ._drift import psi, quantile_sketch
 if TYPE_CHECKING:
     from ..config import MonitorConfig
 
-__all__ = ["Reference", "make_reference", "evaluate", "scan", "psi_noise", "RECORD_COLUMNS"]
+__all__ = ["Reference", "make_reference", "evaluate", "scan", "psi_noise", "return_deciles",
+           "RECORD_COLUMNS", "NOT_SKETCHED"]
 
 RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
+#: Record columns that are no drift target (the rest are the model's features).
+NOT_SKETCHED = (*RECORD_COLUMNS, "expected_revert", "realised_revert")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,27 @@ def psi_noise(ref: Reference, n: int, alpha: float = 0.001) -> float:
         return float("inf")
     k = int(ref.sketch.get("bins", 10))
     return float(chi2.ppf(1 - alpha, k - 1) * (1 / n + 1 / max(ref.sketch.get("n", ref.n), 1)))
+
+
+def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
+    """Expected vs realised net return of the reversion trade by decile of the expected one.
+
+    Resolved rows only; net of the venue's round trip (fees, slippage; not borrow or funding).
+    ``attrs["rank_ic"]`` is their Spearman rank correlation. Empty without return heads.
+    """
+    if "expected_revert" not in done.columns:
+        return pd.DataFrame()
+    d = done[["expected_revert", "realised_revert"]].dropna()
+    if len(d) < n_bins:
+        return pd.DataFrame()
+    order = np.argsort(d["expected_revert"].to_numpy(), kind="stable")
+    e, r = d["expected_revert"].to_numpy()[order], d["realised_revert"].to_numpy()[order]
+    parts = np.array_split(np.arange(len(d)), n_bins)
+    out = pd.DataFrame({"decile": np.arange(1, n_bins + 1), "n": [len(x) for x in parts],
+                        "expected": [e[x].mean() for x in parts],
+                        "realised": [r[x].mean() for x in parts]})
+    out.attrs["rank_ic"] = float(pd.Series(e).corr(pd.Series(r), method="spearman"))
+    return out
 
 
 def _calibration_z(y: np.ndarray, p: np.ndarray) -> float:
@@ -127,7 +153,13 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 if np.isfinite(v) and v > max(mcfg.max_feature_psi, noise):
                     alerts.append(f"feature drift: {name} PSI {v:.2f} above "
                                   f"{mcfg.max_feature_psi:g} (noise level {noise:.2f})")
+    returns = return_deciles(done)
+    if len(returns):
+        scores = {**scores, "returns.rank_ic": float(returns.attrs["rank_ic"]),
+                  "returns.top_decile_realised": float(returns["realised"].iloc[-1]),
+                  "returns.top_decile_expected": float(returns["expected"].iloc[-1])}
     return {"at": at, "n_scored": int(len(known)), "n_resolved": n, "metrics": scores,
+            "returns": returns,
             "window": halves, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "base_rate_live": float(y.mean()) if n else float("nan"),
             "base_rate_reference": ref.base_rate, "reference": ref.source}

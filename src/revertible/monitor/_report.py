@@ -68,6 +68,12 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     alerts = "".join(f"<li>{esc(a)}</li>" for a in state["alerts"]) or "<li>none</li>"
     metrics = pd.DataFrame({"value": pd.Series(flat_metrics(state))})
     psi = state["psi"].rename("psi").to_frame().head(30)
+    returns = state.get("returns")
+    ret_html = ("<p>No return heads in this model, or fewer than 10 resolved trades.</p>"
+                if returns is None or not len(returns) else
+                f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}; net of the venue's fees "
+                "and slippage (borrow and funding not included).</p>"
+                + returns.to_html(index=False, float_format=lambda v: f"{v:.5f}"))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
@@ -78,6 +84,8 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
+        "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
+        f"{ret_html}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
 
