@@ -211,15 +211,19 @@ class _Run:
         for lo, hi in ranges:
             if lo >= hi:
                 continue
-            got = pd.DataFrame()
-            if req.exchange == "binance":
-                got = self._archived(market, archive_kind[kind], base + quote, interval, lo, hi)
+            tail = lo
+            # the archive a quarter at a time, written after each: a killed run keeps them
+            cuts = [lo, *pd.date_range(lo.floor("D"), hi, freq="QS", inclusive="neither"), hi]
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                if req.exchange != "binance" or a >= b:
+                    continue
+                got = self._archived(market, archive_kind[kind], base + quote, interval, a, b)
                 got = got[list(STANDARD)] if kind == "mark" else got
                 rec.archive_rows += len(got)
                 if len(got):
                     old = merge(old, got)
                     write_atomic(old, path)
-            tail = got["date"].iloc[-1] + step if len(got) else lo
+                    tail = got["date"].iloc[-1] + step
             if tail < hi and listed:
                 if kind == "funding":
                     more = self.venue.funding(symbol, tail, hi)
