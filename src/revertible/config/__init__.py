@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._baskets import BasketsConfig
 from ._hedge import HedgeConfig
+from ._live import MonitorConfig, ScoringConfig
 from ._load import apply_overrides, config_from_mapping, flatten, load_config
 from ._schema import (
     BARS_PER_DAY,
@@ -51,6 +52,8 @@ __all__ = [
     "BacktestConfig",
     "DecisionConfig",
     "HedgeConfig",
+    "ScoringConfig",
+    "MonitorConfig",
     "load_config",
     "apply_overrides",
     "flatten",

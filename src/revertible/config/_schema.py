@@ -16,6 +16,7 @@ from ._baskets import BasketsConfig
 from ._continue import ContinueConfig
 from ._costs import CostConfig
 from ._hedge import HedgeConfig
+from ._live import MonitorConfig, ScoringConfig
 from ._ranges import ParamRange
 from ._strategy_search import StrategySearchConfig
 
@@ -470,6 +471,8 @@ class Config(_Frozen):
     baskets: BasketsConfig = BasketsConfig()
     hedge: HedgeConfig = HedgeConfig()
     continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")
+    scoring: ScoringConfig = ScoringConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

@@ -1,0 +1,55 @@
+"""The live loop's config sections: ``scoring`` (model age, stale data) and ``monitor``.
+
+``monitor`` holds the thresholds of ``revertible monitor``: a check is off when its threshold is
+null. Every check needs ``min_labels`` resolved labels (or ``min_rows`` scored divergences for
+drift) before it can fire, so a fresh model is not flagged on noise.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ScoringConfig", "MonitorConfig"]
+
+
+class ScoringConfig(BaseModel):
+    """Model age and data freshness checks of ``score`` and ``paper``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    max_model_age_days: float | None = Field(
+        30.0, gt=0, description="Warn (or refuse) when the model's training data ends more than "
+        "this many days before the last bar; null: no check.")
+    max_stale_bars: int = Field(
+        2, ge=1, description="A leg whose last bar is more than this many bars before the last "
+        "bar (or data ending this many bars before now) is stale.")
+    on_stale: Literal["warn", "refuse"] = Field(
+        "warn", description="What an old model or stale data does: a warning, or a refusal "
+        "(exit 2).")
+
+
+class MonitorConfig(BaseModel):
+    """Thresholds of ``revertible monitor`` (exit code 3 when one is breached)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    window_days: float = Field(7.0, gt=0, description="Labels resolved in this many last days "
+                               "make the calibration window.")
+    min_labels: int = Field(20, ge=5, description="Resolved labels a label check needs.")
+    min_rows: int = Field(100, ge=10, description="Scored divergences a drift check needs.")
+    calibration_z: float | None = Field(
+        3.5, gt=0, description="Alert when |sum(y - p)| / sqrt(sum p(1-p)) over the window's "
+        "labels reaches this (calibration in the large; 3.5 measured by "
+        "scripts/monitor_known_answers.py).")
+    max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
+    min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
+    min_brier_skill: float | None = Field(
+        None, lt=1, description="Alert below this Brier skill (against the training base rate).")
+    max_psi: float | None = Field(0.25, gt=0, description="Alert when the probability's PSI "
+                                  "against the training reference exceeds this.")
+    max_feature_psi: float | None = Field(
+        None, gt=0, description="Alert when a feature's PSI exceeds this (many features: keep "
+        "it high or null).")
+    sketch_bins: int = Field(10, ge=4, le=100, description="Quantile bins of the sketch.")

@@ -1,0 +1,165 @@
+"""``revertible monitor``: the model's live record against its training reference.
+
+The live record is every divergence entered since ``--since`` (default: the end of the model's
+training data, ``trained_until``), scored exactly as ``score`` scores it (the project's episodes,
+features and model); labels count once resolved. The reference is the sketch stored with the
+model (``meta["quantile_sketch"]``) when there is one; otherwise it is recomputed from the
+model's development period (entries before ``holdout_start``) on the same data, and the report
+says so.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import RevertibleError
+from ._core import NOT_SKETCHED, Reference, evaluate, make_reference
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["monitor_command", "live_record", "reference_of"]
+
+
+def _ts(value: Any) -> pd.Timestamp | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
+                since: pd.Timestamp | None, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Scored divergences entered in ``[since, until]``: record columns plus the features."""
+    from ..costs import round_trip_cost
+    from ..model import label_end
+    from ..scoring import episode_features, has_return_heads, select_range
+
+    rows = select_range(history, since, until).reset_index(drop=True)
+    if len(rows) == 0:
+        return pd.DataFrame(columns=["entry_time", "resolved_at", "label", "probability"])
+    feats = episode_features(panel, rows, cfg, history=history)
+    p = np.asarray(model.predict_proba(feats), dtype=float)
+    resolved = label_end(rows, cfg.label.horizon, panel.freq)
+    resolved = resolved.where(rows["label"].notna())  # open: not resolved yet
+    record = pd.DataFrame({"entry_time": rows["entry_time"], "resolved_at": resolved,
+                           "label": rows["label"].astype(float), "probability": p})
+    if has_return_heads(model):  # the reversion trade, net of the venue's fees and slippage
+        rt = round_trip_cost(cfg.costs)
+        X = feats.assign(spread_std=rows["spread_std"].to_numpy(), beta=rows["beta"].to_numpy())
+        record["expected_revert"] = model.predict_outcomes(X)["revert_mean"].to_numpy() - rt
+        record["realised_revert"] = rows["revert_return"].to_numpy(dtype=float) - rt
+    cols = [c for c in model.features if c in feats.columns]
+    return pd.concat([record, feats[cols].reset_index(drop=True)], axis=1)
+
+
+def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> Reference:
+    """The model's training reference: stored with it, else recomputed (see module docstring)."""
+    meta = getattr(model, "meta", {}) or {}
+    stored = meta.get("quantile_sketch")
+    if isinstance(stored, dict) and "columns" in stored:
+        return Reference(base_rate=float(meta.get("base_rate", np.nan)),
+                         median_probability=float(meta.get("median_probability", 0.5)),
+                         n=int(stored.get("n", 0)), sketch=stored, source="stored with the model")
+    start = _ts(meta.get("holdout_start"))
+    rec = live_record(panel, history, model, cfg, None, start - panel.freq if start else None)
+    rec = rec[rec["label"].notna()]
+    if len(rec) == 0:
+        raise RevertibleError("the model's training period has no labelled divergence on this "
+                              "data (holdout_start "
+                              f"{meta.get('holdout_start')}); monitor with the training data")
+    cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
+    return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
+                          source=f"recomputed from the model's development period (entries "
+                          f"before {start:%Y-%m-%d %H:%M}, {len(rec)} labels) on this data: "
+                          "no sketch is stored with the model")
+
+
+def _experiment_of(uri: str, store: str) -> str | None:
+    """The experiment id of the run that logged the model (None for a plain folder)."""
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(store, registry_uri=store)
+        if uri.startswith("runs:/"):
+            run_id = uri[len("runs:/"):].split("/")[0]
+        elif uri.startswith("models:/"):
+            name, _, version = uri[len("models:/"):].partition("/")
+            run_id = client.get_model_version(name, version).run_id
+        else:
+            return None
+        return client.get_run(run_id).info.experiment_id
+    except Exception:  # noqa: BLE001 - no run to attach to: the config's experiment is used
+        return None
+
+
+def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
+                    out_dir: str | os.PathLike[str] | None = None,
+                    notify_urls: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+    """Everything ``revertible monitor`` does; returns the state (``alerts`` non-empty: breach).
+
+    Writes ``monitor.html`` (and ``monitor.json``) to ``out_dir`` when given, logs an MLflow run
+    (tag ``kind=monitor``) in the model's experiment, and sends the alerts to ``notify_urls``.
+    """
+    import json
+
+    from ..data import load_panel
+    from ..episodes import build_episodes
+    from ..live import notify
+    from ..scoring import check_model, resolve_model_uri, tracking_uri
+    from ..tracking import Tracker, load_model
+    from ._report import flat_metrics, html_page, log_run
+
+    store = tracking_uri(cfg)
+    pinned = resolve_model_uri(model_uri, store)
+    model = load_model(pinned, store)
+    panel = load_panel(cfg.data)
+    last = pd.Timestamp(panel.times[-1])
+    meta = getattr(model, "meta", {}) or {}
+    start = _ts(since) if since is not None else _ts(meta.get("trained_until"))
+    if since is not None and start is None:
+        raise RevertibleError(f"--since {since}: not a time; use e.g. 2024-06-01 (UTC)")
+    if start is not None and start > last:
+        raise RevertibleError(f"--since {start:%Y-%m-%d %H:%M} is after the last bar "
+                              f"{last:%Y-%m-%d %H:%M} UTC of {cfg.data.path}; pick an earlier "
+                              "--since or download newer data")
+    check_model(model, cfg, panel.funding is not None)
+    history = build_episodes(panel, cfg)
+    ref = reference_of(model, panel, history, cfg)
+    record = live_record(panel, history, model, cfg, start)
+    state = evaluate(record, ref, cfg.monitor, last)
+    state["model"], state["since"] = pinned, start
+    log(f"monitor {pinned}: {state['n_scored']} divergences since "
+        f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
+        f"resolved; reference {ref.source}")
+    for a in state["alerts"]:
+        log(f"alert: {a}")
+    page = html_page(state, record, title=f"revertible monitor: {pinned}")
+    if out_dir is not None:
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(
+                {"model": pinned, "at": str(last), "alerts": state["alerts"],
+                 "reference": ref.source, "metrics": flat_metrics(state)}, default=str))):
+            tmp = folder / f".{name}.part"
+            tmp.write_text(text)
+            os.replace(tmp, folder / name)
+    exp = _experiment_of(pinned, store)
+    if exp is None:
+        tracker = Tracker(cfg.tracking).connect()
+        exp = tracker.experiment_id
+    state["run_id"] = log_run(store, exp, state, page, {
+        "kind": "monitor", "model_uri": pinned, "run_name": f"{cfg.name} monitor",
+        "reference": ref.source[:250], "alerts": str(len(state["alerts"]))})
+    if state["alerts"]:
+        notify(notify_urls, f"monitor {pinned} as of {last:%Y-%m-%d %H:%M} UTC:\n"
+               + "\n".join(state["alerts"]), title="revertible monitor alert", level="warning")
+    return state

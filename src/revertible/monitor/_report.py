@@ -1,0 +1,106 @@
+"""The monitor's outputs: a reliability figure, a self-contained HTML page, an MLflow run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run"]
+
+
+def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
+    """Reliability diagram of the resolved live labels (equal-frequency bins) and a histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, axh) = plt.subplots(2, 1, figsize=(5.5, 6.5), height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect")
+    if len(p):
+        order = np.argsort(p, kind="stable")
+        bins = [b for b in np.array_split(order, min(n_bins, len(p))) if len(b)]
+        ax.plot([p[b].mean() for b in bins], [y[b].mean() for b in bins], marker="o",
+                label=f"live ({len(p)} labels)")
+        axh.hist(p, bins=20, range=(0, 1), alpha=0.6)
+    ax.set_ylabel("observed reversion rate")
+    ax.set_title("Live reliability")
+    ax.legend(fontsize=8)
+    axh.set_xlabel("predicted probability")
+    axh.set_ylabel("labels")
+    fig.tight_layout()
+    return fig
+
+
+def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
+    """The numbers of a monitor state, flat (``live.roc_auc``, ``window.all.z``, ``psi.x``...)."""
+    out: dict[str, float] = {"n_scored": state["n_scored"], "n_resolved": state["n_resolved"],
+                             "base_rate_live": state["base_rate_live"],
+                             "base_rate_reference": state["base_rate_reference"],
+                             "alerts": float(len(state["alerts"]))}
+    out.update({f"live.{k}": float(v) for k, v in state["metrics"].items()})
+    for name, h in state["window"].items():
+        out.update({f"window.{name}.{k}": float(v) for k, v in h.items()})
+    out.update({f"psi.{k}": float(v) for k, v in state["psi"].items()})
+    return out
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str:
+    """One self-contained HTML page (the figure inlined) of a monitor state."""
+    done = record[(record["resolved_at"] <= state["at"]) & record["label"].notna()]
+    fig = reliability_figure(done["label"].to_numpy(dtype=float),
+                             done["probability"].to_numpy(dtype=float))
+    esc = html.escape
+    alerts = "".join(f"<li>{esc(a)}</li>" for a in state["alerts"]) or "<li>none</li>"
+    metrics = pd.DataFrame({"value": pd.Series(flat_metrics(state))})
+    psi = state["psi"].rename("psi").to_frame().head(30)
+    returns = state.get("returns")
+    ret_html = ("<p>No return heads in this model, or fewer than 10 resolved trades.</p>"
+                if returns is None or not len(returns) else
+                f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}; net of the venue's fees "
+                "and slippage (borrow and funding not included).</p>"
+                + returns.to_html(index=False, float_format=lambda v: f"{v:.5f}"))
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+        ".alert{color:#b00}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p>As of {state['at']:%Y-%m-%d %H:%M} UTC; reference: "
+        f"{esc(state['reference'])}.</p>"
+        f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
+        f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
+        f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
+        "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
+        f"{ret_html}"
+        f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
+        f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
+
+
+def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
+            tags: dict[str, str]) -> str:
+    """Log the state as an MLflow run (metrics, the page, the alerts) in ``experiment_id``."""
+    import mlflow
+
+    mlflow.set_tracking_uri(store)
+    clean = {k.replace("@", "_"): v for k, v in flat_metrics(state).items()
+             if v is not None and np.isfinite(v)}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=tags.get("run_name"),
+                          tags={k: v for k, v in tags.items() if k != "run_name"}) as run:
+        mlflow.log_metrics(clean)
+        mlflow.log_text(page, "monitor/monitor.html")
+        mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
+    return run.info.run_id

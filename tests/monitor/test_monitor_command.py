@@ -1,0 +1,92 @@
+"""``revertible monitor`` end to end on a generated market with a small trained model."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from typer.testing import CliRunner
+
+from revertible.cli import app
+from revertible.config import load_config
+from revertible.data import load_panel
+from revertible.model import train
+from revertible.synthetic import generate_market, write_market
+
+pytestmark = pytest.mark.slow
+NAME = "monitor-test"
+
+
+def _sets(root):
+    return [f"tracking.uri=sqlite:///{root}/mlflow.db",
+            f"tracking.artifact_location={(root / 'artifacts').as_uri()}",
+            f"tracking.registered_model={NAME}", "model.n_estimators=40", "cv.n_folds=3",
+            "model.calibration=sigmoid"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("monitor")
+    market, truth = generate_market(n_assets=10, n_bars=24 * 160, seed=11)
+    write_market(root / "data", market, truth)
+    cfg = load_config("configs/demo.yaml", _sets(root), data=str(root / "data"))
+    res = train(cfg, panel=load_panel(cfg.data), promote=True)
+    return {"root": root, "cfg": cfg, "run": res}
+
+
+def _run(env, *args):
+    sets = [x for s in _sets(env["root"]) for x in ("--set", s)]
+    return CliRunner().invoke(app, ["monitor", "configs/demo.yaml", *sets, "--data",
+                                    str(env["root"] / "data"), *map(str, args)])
+
+
+def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--out", tmp_path / "mon", "--json",
+               "--since", "2024-04-01")
+    assert res.exit_code in (0, 3), res.output
+    payload = json.loads(res.output.strip().splitlines()[-1])
+    m = payload["metrics"]
+    assert m["n_resolved"] > 30 and 0 <= m["live.roc_auc"] <= 1 and "psi.probability" in m
+    assert "recomputed from the model's development period" in payload["reference"]
+    page = (tmp_path / "mon" / "monitor.html").read_text()
+    assert "data:image/png;base64," in page and "Reliability" in page
+    assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
+    assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["model"].endswith("/1")
+    client = mlflow.MlflowClient(env["cfg"].tracking.uri)
+    run = client.get_run(payload["run_id"])
+    model_run = client.get_run(env["run"]["run_id"])
+    assert run.info.experiment_id == model_run.info.experiment_id
+    assert run.data.tags["kind"] == "monitor"
+    assert run.data.metrics["n_resolved"] == m["n_resolved"]
+
+
+def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "live"))
+    from live_webhook import Receiver
+
+    rec = Receiver()
+    try:
+        res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+                   "--set", "monitor.min_auc=0.99", "--set", "monitor.min_labels=5",
+                   "--notify", rec.url)
+    finally:
+        rec.close()
+    assert res.exit_code == 3, res.output
+    assert "alert: roc_auc" in res.output and "ALERT" in res.output
+    assert len(rec.got) == 1 and "roc_auc" in rec.got[0]["message"]
+
+
+def test_since_after_the_last_bar_is_one_line(env):
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2030-01-01")
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "is after the last bar" in lines[0]
+
+
+def test_unknown_model_is_one_line(env):
+    res = _run(env, "--model", f"models:/{NAME}/99")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1

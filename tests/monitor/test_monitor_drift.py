@@ -1,0 +1,52 @@
+"""Quantile sketch and PSI: known answers on drawn samples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from revertible.monitor import make_reference, psi, psi_noise, quantile_sketch
+
+
+def test_sketch_is_small_json_and_has_equal_frequency_bins(rng):
+    ref = pd.DataFrame({"x": rng.normal(size=5000), "y": rng.exponential(size=5000)})
+    ref.loc[:99, "y"] = np.nan
+    sk = quantile_sketch(ref, bins=10)
+    assert json.loads(json.dumps(sk)) == sk  # plain JSON: storable with the model
+    assert sk["n"] == 5000 and len(sk["columns"]["x"]["edges"]) == 9
+    assert np.allclose(sk["columns"]["x"]["shares"], 0.1, atol=0.002)
+    assert sk["columns"]["y"]["missing"] == 0.02
+
+
+def test_psi_near_zero_for_the_same_distribution_and_large_for_a_shift(rng):
+    ref = pd.DataFrame({"x": rng.normal(size=5000)})
+    sk = quantile_sketch(ref)
+    same = psi(sk, pd.DataFrame({"x": rng.normal(size=2000)}))["x"]
+    moved = psi(sk, pd.DataFrame({"x": rng.normal(0.5, 1.0, size=2000)}))["x"]
+    assert same < 0.02
+    assert 0.15 < moved < 0.4  # a half-sigma mean shift: PSI about 0.25
+    assert np.isnan(psi(sk, pd.DataFrame({"z": [1.0]}))["x"])  # column absent: unknown
+
+
+def test_psi_noise_level_bounds_same_distribution_samples(rng):
+    ref_rows = rng.normal(size=2000)
+    ref = make_reference(np.zeros(2000), pd.DataFrame({"probability": ref_rows}))
+    noise = psi_noise(ref, 100)
+    draws = [psi(ref.sketch, pd.DataFrame({"probability": rng.normal(size=100)}))["probability"]
+             for _ in range(200)]
+    assert np.mean(np.array(draws) > noise) <= 0.02  # alpha 0.001 (+ the chi-square approx.)
+    assert noise > 0.25  # 100 rows: a PSI of 0.25 alone would be noise
+    assert psi_noise(ref, 10_000) < 0.05
+
+
+def test_return_deciles_known_answer(rng):
+    from revertible.monitor import return_deciles
+
+    e = rng.normal(0, 0.01, size=1000)
+    done = pd.DataFrame({"expected_revert": e, "realised_revert": e + rng.normal(0, 0.002, 1000)})
+    table = return_deciles(done)
+    assert list(table["n"]) == [100] * 10
+    assert table.attrs["rank_ic"] > 0.9 and table["realised"].is_monotonic_increasing
+    assert return_deciles(done.drop(columns="expected_revert")).empty
