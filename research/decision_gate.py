@@ -48,6 +48,10 @@ def gate_figures(res, n_divergences: int) -> dict[str, float]:
         "ci_high": m.get("model.net_bp_per_trade_ci_high", np.nan),
         # P&L per divergence in bp of the per-trade cap (the fixed notional of one trade)
         "bp_per_divergence": 1e4 * pnl / (cap * 0.05) / max(m["signals.count"], 1.0),
+        "taken_net_bp": m.get("model.decision_taken_net_bp", np.nan),
+        "taken_ci_low": m.get("model.decision_taken_net_bp_ci_low", np.nan),
+        "taken_ci_high": m.get("model.decision_taken_net_bp_ci_high", np.nan),
+        "taken_expected_bp": m.get("model.taken_net_bp_expected", np.nan),
         "decile_slope": m.get("model.decision_slope", np.nan),
         "decile_rank_corr": m.get("model.decision_rank_corr", np.nan),
         "top_minus_median_bp": m.get("model.decision_top_minus_median_bp", np.nan),

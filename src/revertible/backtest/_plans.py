@@ -145,7 +145,10 @@ def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
     the same expected carry (:func:`revertible.decision.decision_quality`). Metrics
     ``<strategy>.return_decile<k>_expected_bp`` / ``_realised_bp`` (k = 1 lowest expected),
     ``<strategy>.decision_slope``, ``.decision_rank_corr``, ``.decision_top_minus_median_bp``,
-    ``.decided_n``, ``.decided_taken``, ``.abstention_rate``, ``.taken_net_bp_expected``.
+    ``.decided_n``, ``.decided_taken``, ``.abstention_rate``, ``.taken_net_bp_expected``, and
+    ``.decision_taken_net_bp`` with its day-block bootstrap 90% interval (``_ci_low``,
+    ``_ci_high``): the realised net return of every divergence the gate let through, at unit
+    size, whatever the book's caps did with it.
     """
     from ..costs import round_trip_cost
     from ..decision import decision_quality, realised_net
@@ -164,9 +167,20 @@ def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
         "model_revert": (sig["revert_expected"].to_numpy(float), real_r,
                          sig["revert_only_direction"].to_numpy() == "revert"),
     }
+    from ._stats import bootstrap_mean_ci
+
+    day = pd.DatetimeIndex(sig["entry_time"]).floor("D").asi8
     out: dict[str, float] = {}
     for name, (exp, real, taken) in sets.items():
         q = decision_quality(exp, real, taken)
+        # every divergence the gate let through, at unit size (the book's caps aside), with a
+        # day-block bootstrap 90% interval: does the gate pick trades that clear costs?
+        sel = taken & np.isfinite(real)
+        mean, lo, hi = bootstrap_mean_ci(real[sel] * 1e4, day[sel],
+                                         n_samples=cfg.backtest.bootstrap_samples)
+        out[f"{name}.decision_taken_net_bp"] = mean
+        out[f"{name}.decision_taken_net_bp_ci_low"] = lo
+        out[f"{name}.decision_taken_net_bp_ci_high"] = hi
         for k, v in q.items():
             if k.startswith("decile"):
                 out[f"{name}.return_{k}"] = v

@@ -185,6 +185,14 @@ def train(
     with bar_ctx("walk-forward folds") as update:
         model, cv = fit_reversion_model(cfg, Xd, yd, ed, nd, td, features, bar, binned=binned,
                                         kinds=("lgbm", *BASELINES), on_fold=update, meta=meta)
+    from ..monitor import quantile_sketch  # the live monitor's drift reference
+
+    oof = np.isfinite(cv["score"])
+    p_dev = model.calibrator.transform(cv["score"][oof])
+    model.meta.update(
+        quantile_sketch=quantile_sketch(Xd.loc[oof, features].assign(probability=p_dev),
+                                        cfg.monitor.sketch_bins),
+        base_rate=float(yd.mean()), median_probability=float(np.median(p_dev)))
     warn = overfit_warning(model.meta, cfg.decision.overfit_ic)
     if warn:
         say(warn)

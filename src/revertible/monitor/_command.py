@@ -41,7 +41,7 @@ def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
     """Scored divergences entered in ``[since, until]``: record columns plus the features."""
     from ..costs import round_trip_cost
     from ..model import label_end
-    from ..scoring import episode_features, has_return_heads, select_range
+    from ..scoring import episode_features, has_calibrator, select_range
 
     rows = select_range(history, since, until).reset_index(drop=True)
     if len(rows) == 0:
@@ -52,10 +52,9 @@ def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
     resolved = resolved.where(rows["label"].notna())  # open: not resolved yet
     record = pd.DataFrame({"entry_time": rows["entry_time"], "resolved_at": resolved,
                            "label": rows["label"].astype(float), "probability": p})
-    if has_return_heads(model):  # the reversion trade, net of the venue's fees and slippage
+    if has_calibrator(model):  # the reversion trade, net of the venue's fees and slippage
         rt = round_trip_cost(cfg.costs)
-        X = feats.assign(spread_std=rows["spread_std"].to_numpy(), beta=rows["beta"].to_numpy())
-        record["expected_revert"] = model.predict_outcomes(X)["revert_mean"].to_numpy() - rt
+        record["expected_revert"] = model.predict_outcomes(feats)["revert_mean"].to_numpy() - rt
         record["realised_revert"] = rows["revert_return"].to_numpy(dtype=float) - rt
     cols = [c for c in model.features if c in feats.columns]
     return pd.concat([record, feats[cols].reset_index(drop=True)], axis=1)

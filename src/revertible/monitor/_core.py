@@ -79,7 +79,7 @@ def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
     """Expected vs realised net return of the reversion trade by decile of the expected one.
 
     Resolved rows only; net of the venue's round trip (fees, slippage; not borrow or funding).
-    ``attrs["rank_ic"]`` is their Spearman rank correlation. Empty without return heads.
+    ``attrs["rank_ic"]`` is their Spearman rank correlation. Empty without a return calibrator.
     """
     if "expected_revert" not in done.columns:
         return pd.DataFrame()

@@ -69,7 +69,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     metrics = pd.DataFrame({"value": pd.Series(flat_metrics(state))})
     psi = state["psi"].rename("psi").to_frame().head(30)
     returns = state.get("returns")
-    ret_html = ("<p>No return heads in this model, or fewer than 10 resolved trades.</p>"
+    ret_html = ("<p>No return calibrator in this model, or fewer than 10 resolved trades.</p>"
                 if returns is None or not len(returns) else
                 f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}; net of the venue's fees "
                 "and slippage (borrow and funding not included).</p>"

@@ -319,6 +319,14 @@ def score_command(
         pinned, model = loading.result()
         clock.lap("waiting for the model")
     check_model(model, cfg, panel.funding is not None, feats)
+    from ..live import freshness_check, panel_last_bars
+
+    for line in freshness_check(cfg.scoring, last_bar=panel.times[-1],
+                                model_meta=getattr(model, "meta", None),
+                                asset_last_bars=panel_last_bars(panel) if live else None,
+                                step=panel.freq,
+                                now=pd.Timestamp.now(tz="UTC") if live else None):
+        say(f"warning: {line}")
     with bar_ctx("features (pairs)") as update:
         signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update,
                                 clock.lap)
