@@ -14,6 +14,7 @@ from ._engine import (
 )
 from ._ledger import TRADE_COLUMNS
 from ._metrics import (
+    bars_per_year_of,
     core_metrics,
     performance_metrics,
     reversion_by_decile,
@@ -66,6 +67,7 @@ __all__ = [
     "WalkForwardPredictions",
     "run_backtest",
     "performance_metrics",
+    "bars_per_year_of",
     "trade_metrics",
     "strategy_metrics",
     "core_metrics",

@@ -25,6 +25,7 @@ from ._schema import (
     UniverseConfig,
 )
 from ._strategy_search import StrategySearchConfig, default_strategy_space
+from ._timeframe import WINDOW_KEYS, bars_per_day, duration
 
 __all__ = [
     "StrategySearchConfig",
@@ -32,6 +33,9 @@ __all__ = [
     "BasketsConfig",
     "config_from_mapping",
     "BARS_PER_DAY",
+    "WINDOW_KEYS",
+    "bars_per_day",
+    "duration",
     "Config",
     "DataConfig",
     "UniverseConfig",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._baskets import BasketsConfig
@@ -18,6 +19,7 @@ from ._costs import CostConfig
 from ._hedge import HedgeConfig
 from ._ranges import ParamRange
 from ._strategy_search import StrategySearchConfig
+from ._timeframe import duration, field_minimums, resolve_windows
 
 __all__ = [
     "Config",
@@ -37,7 +39,7 @@ __all__ = [
     "BacktestConfig",
 ]
 
-BARS_PER_DAY = 24  # hourly bars; see DataConfig.timeframe
+BARS_PER_DAY = 24  # hourly only; a run's own: Panel.bars_per_day (config/_timeframe.py)
 
 
 class _Frozen(BaseModel):
@@ -69,6 +71,27 @@ class DataConfig(_Frozen):
     join_gaps: bool = Field(
         False, description="Join an asset's history across gaps longer than max_gap_days."
     )
+    resample: str | None = Field(
+        None, description="Build coarser bars (e.g. 4h, 1d) from the timeframe's files, point in "
+        "time (a bar exists once complete); null: the files' bars."
+    )
+
+    @model_validator(mode="after")
+    def _check_bars(self) -> DataConfig:
+        step = duration(self.timeframe)
+        if self.resample is None or step is None:
+            return self
+        coarse = duration(self.resample)
+        if coarse is None:
+            raise ValueError(
+                f"data.resample={self.resample!r} is not understood; use <n><unit>, e.g. 4h or 1d"
+            )
+        if coarse <= step or coarse % step != pd.Timedelta(0):
+            raise ValueError(
+                f"data.resample={self.resample!r} must be a multiple of data.timeframe="
+                f"{self.timeframe!r} and coarser than it; e.g. 4h or 1d from 1h files"
+            )
+        return self
 
 
 class UniverseConfig(_Frozen):
@@ -405,6 +428,14 @@ class Config(_Frozen):
     baskets: BasketsConfig = BasketsConfig()
     hedge: HedgeConfig = HedgeConfig()
     continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_in_bars(cls, raw: Any) -> Any:
+        sections = {"spread": SpreadConfig, "label": LabelConfig, "continue": ContinueConfig,
+                    "features": FeatureConfig, "cv": CVConfig, "hedge": HedgeConfig,
+                    "baskets": BasketsConfig}  # fmt: skip
+        return resolve_windows(raw, field_minimums(sections))
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

@@ -6,6 +6,7 @@ from ._model import (
     borrow_per_bar,
     effective_costs,
     fill_price,
+    funding_events_per_bar,
     funding_schedule,
     round_trip_cost,
     round_trip_cost_per_leg_a,
@@ -17,5 +18,6 @@ __all__ = [
     "round_trip_cost_per_leg_a",
     "fill_price",
     "borrow_per_bar",
+    "funding_events_per_bar",
     "funding_schedule",
 ]

@@ -146,7 +146,7 @@ def iter_episode_blocks(
     n_pairs = len(ia)
     n = panel.n_bars
     sc, lc, uc = cfg.spread, cfg.label, cfg.universe
-    cw = uc.eligibility_window_days * 24
+    cw = panel.days_to_bars(uc.eligibility_window_days)
     args = (
         sc.beta_window, sc.z_window,
         min_obs(sc.beta_window, sc.min_obs_frac), min_obs(sc.z_window, sc.min_obs_frac),

@@ -135,7 +135,7 @@ def build_features(
     fc = cfg.features
     values.update(_spread_features(logp, t, ia, ib, beta, sgn, episodes, cfg))
 
-    values.update(_pair_block_features(logp, t, ia, ib, cfg, progress))
+    values.update(_pair_block_features(logp, t, ia, ib, cfg, progress, panel.days_to_bars))
 
     assets = _asset_features(panel, cfg)
     for key in ("vol_ratio", "spikes", "qv_ratio", "log_qv"):

@@ -1,0 +1,50 @@
+"""Bar size through the CLI: resampled runs, and bad bar sizes -> one-line error, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import cli_output, make_market, write_cli_config
+from typer.testing import CliRunner
+
+from revertible.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> Path:
+    return make_market(tmp_path_factory.mktemp("market"), n_assets=4, days=60, seed=5)
+
+
+def _run(*args) -> object:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    msg = cli_output(result)
+    assert msg.startswith("error:") and "Traceback" not in msg and "\n" not in msg, msg
+    for needle in needles:
+        assert needle in msg, (needle, msg)
+
+
+def test_validate_resampled(tmp_path, market):
+    cfg = write_cli_config(tmp_path / "c.yaml", market, 10)
+    r = _run("validate", cfg, "--set", "data.resample=4h")
+    assert r.exit_code == 0, r.output
+    assert "ok: 4 assets" in r.output
+
+
+@pytest.mark.parametrize(
+    ("override", "needles"),
+    [
+        ("data.timeframe=15m", ("timeframe 15m",)),  # finer than the files: none found
+        ("data.resample=30m", ("data.resample='30m' must be a multiple",)),
+        ("spread.z_window=2", ("spread.z_window=2 bars is too short",)),
+    ],
+)
+def test_bad_bar_sizes_exit_2(tmp_path, market, override, needles):
+    cfg = write_cli_config(tmp_path / "c.yaml", market, 10)
+    _one_line_error(_run("validate", cfg, "--set", override), *needles)
