@@ -1,4 +1,4 @@
-"""Bar size through the CLI: resampled runs, and bad bar sizes -> one-line error, exit 2."""
+"""Bar size and spread models through the CLI: bad input -> one-line error, exit 2."""
 
 from __future__ import annotations
 
@@ -43,6 +43,9 @@ def test_validate_resampled(tmp_path, market):
         ("data.timeframe=15m", ("timeframe 15m",)),  # finer than the files: none found
         ("data.resample=30m", ("data.resample='30m' must be a multiple",)),
         ("spread.z_window=2", ("spread.z_window=2 bars is too short",)),
+        ("spread.beta_model=garch", ("spread.beta_model", "'ols' or 'kalman'")),
+        ("spread.kalman_state_noise=-1e-6", ("spread.kalman_state_noise", "greater than 0")),
+        ("spread.kalman_obs_noise=-1", ("spread.kalman_obs_noise", "greater than 0")),
     ],
 )
 def test_bad_bar_sizes_exit_2(tmp_path, market, override, needles):

@@ -112,6 +112,12 @@ class UniverseConfig(_Frozen):
     min_obs_frac: float = Field(
         0.9, gt=0.0, le=1.0, description="Share of valid returns a correlation window needs."
     )
+    max_coint_pvalue: float | None = Field(
+        None, gt=0.0, le=1.0, description="Keep only episodes whose pair's Engle-Granger "
+        "p-value (latest daily test, trailing coint_window_days) is at most this; null: no filter."
+    )
+    coint_window_days: int = Field(90, ge=2, description="Window of the cointegration test.")
+    coint_lags: int = Field(1, ge=0, le=24, description="ADF lags of the cointegration test.")
 
     @model_validator(mode="after")
     def _check(self) -> UniverseConfig:
@@ -130,6 +136,17 @@ class SpreadConfig(_Frozen):
     z_window: int = Field(72, ge=5)
     min_obs_frac: float = Field(
         0.9, gt=0.0, le=1.0, description="Share of valid bars a rolling window needs."
+    )
+    beta_model: Literal["ols", "kalman"] = Field(
+        "ols", description="Hedge ratio: rolling OLS over beta_window, or a Kalman filter on log "
+        "prices (spread/_kalman.py; beta_window's valid-bar count is its warm-up)."
+    )
+    kalman_state_noise: float = Field(
+        1e-6, gt=0.0, description="Kalman: per-bar variance of the random walk of beta and "
+        "intercept (larger: a faster-moving hedge ratio)."
+    )
+    kalman_obs_noise: float = Field(
+        1e-4, gt=0.0, description="Kalman: variance of the observation (log price) noise."
     )
 
 
@@ -167,6 +184,10 @@ class FeatureConfig(_Frozen):
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
     use_regime: bool = Field(False, description="Add the regime-trigger feature family.")
+    use_spread_models: bool = Field(
+        False, description="Add the spread-model family: OU fit (speed, half-life, stationary "
+        "std) and the Engle-Granger p-value at entry (features/_models.py)."
+    )
     short_bars: int = Field(
         168, ge=8, description="Short spread window and hedge-ratio stability window (bars)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._models import kalman_rows, pair_coint_pvalues
 from ._table import (
     EPISODE_COLUMNS,
     EXIT_REASONS,
@@ -20,4 +21,6 @@ __all__ = [
     "build_episodes",
     "write_episodes",
     "empty_episodes",
+    "pair_coint_pvalues",
+    "kalman_rows",
 ]
