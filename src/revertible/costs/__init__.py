@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._fills import FILL_STATUS, PairFill, fill_summary, pair_fill, pessimistic_fills
 from ._model import (
     borrow_per_bar,
     effective_costs,
@@ -11,6 +12,7 @@ from ._model import (
     round_trip_cost,
     round_trip_cost_per_leg_a,
 )
+from ._slippage import abdi_ranaldo_spread, signal_round_trip, slippage_per_fill, volume_cap
 
 __all__ = [
     "effective_costs",
@@ -20,4 +22,13 @@ __all__ = [
     "borrow_per_bar",
     "funding_events_per_bar",
     "funding_schedule",
+    "FILL_STATUS",
+    "PairFill",
+    "pair_fill",
+    "pessimistic_fills",
+    "fill_summary",
+    "abdi_ranaldo_spread",
+    "slippage_per_fill",
+    "signal_round_trip",
+    "volume_cap",
 ]
