@@ -65,7 +65,8 @@ class CostConfig(BaseModel):
     )
     slippage_model: Literal["constant", "estimated"] = Field(
         "constant", description="constant: slippage_bps for every asset; estimated: half the "
-        "asset's Abdi-Ranaldo high-low spread over slippage_window_days, point in time."
+        "asset's Abdi-Ranaldo high-low spread over slippage_window_days, point in time, at "
+        "least slippage_bps."
     )
     slippage_window_days: int = Field(
         30, ge=1, description="Trailing window of the estimated spread (slippage_model)."

@@ -10,9 +10,9 @@ from daily close, high, and low prices"), computed on the panel's bars over the 
     S     = sqrt(max(S^2, 0))
 
 The window ends at ``t`` (the pair ``(t-1, t)`` is its last term), so the value at ``t`` uses bars
-``<= t`` only. Fewer than half the window's terms valid: NaN, and the constant
-``costs.slippage_bps`` is used in its place. ``constant`` (the default): ``slippage_bps`` for
-every asset and bar.
+``<= t`` only. Fewer than half the window's terms valid: NaN. The slippage per fill is the larger
+of half the estimate and ``costs.slippage_bps`` (its floor, and its value where the estimate is
+unknown). ``constant`` (the default): ``slippage_bps`` for every asset and bar.
 
 ``costs.max_volume_share`` caps a leg's notional at that share of the signal bar's quote volume
 (:func:`volume_cap`).
@@ -93,14 +93,15 @@ def abdi_ranaldo_spread(panel: Panel, window_days: float = 30.0) -> np.ndarray:
 def slippage_per_fill(panel: Panel, costs: CostConfig) -> np.ndarray:
     """``(T, N)`` slippage of one taker fill as a fraction of the price, per ``slippage_model``.
 
-    ``estimated``: half the Abdi-Ranaldo spread (the constant where it is unknown); ``constant``:
-    ``costs.slippage_bps`` everywhere.
+    ``estimated``: half the Abdi-Ranaldo spread, but at least ``costs.slippage_bps`` (a floor:
+    on liquid assets the hourly estimate is often 0, below its noise) and that where it is
+    unknown; ``constant``: ``costs.slippage_bps`` everywhere.
     """
     const = costs.slippage_bps / 1e4
     if costs.slippage_model == "constant":
         return np.full((panel.n_bars, panel.n_assets), const)
     half = 0.5 * abdi_ranaldo_spread(panel, costs.slippage_window_days)
-    return np.where(np.isfinite(half), half, const)
+    return np.fmax(half, const)
 
 
 def volume_cap(notional: np.ndarray, quote_volume: np.ndarray, share: float | None) -> np.ndarray:
