@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._models import kalman_rows, pair_coint_pvalues
+from ._models import episode_coint_pvalues, kalman_config, kalman_rows, pair_coint_pvalues
 from ._table import (
     EPISODE_COLUMNS,
     EXIT_REASONS,
@@ -23,4 +23,6 @@ __all__ = [
     "empty_episodes",
     "pair_coint_pvalues",
     "kalman_rows",
+    "episode_coint_pvalues",
+    "kalman_config",
 ]

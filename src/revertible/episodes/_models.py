@@ -14,56 +14,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from ..spread import SpreadSeries, coint_pvalues, kalman_series, pair_series
+from ..spread import coint_pvalues, kalman_episode_rows, pair_series
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..data import Panel
 
-__all__ = ["kalman_rows", "pair_coint_pvalues"]
+__all__ = ["kalman_rows", "pair_coint_pvalues", "episode_coint_pvalues", "kalman_config"]
 
 
-def _corr_ok(corr: np.ndarray, min_abs_corr: float, relationship: str) -> np.ndarray:
-    c = np.nan_to_num(corr, nan=0.0)
-    if relationship == "positive":
-        return c >= min_abs_corr
-    if relationship == "inverse":
-        return c <= -min_abs_corr
-    return np.abs(c) >= min_abs_corr
+_REL = {"both": 0, "positive": 1, "inverse": 2}
 
 
 def kalman_rows(
     panel: Panel, elig: np.ndarray, pa: np.ndarray, pb: np.ndarray, cfg: Config, cw: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Episode rows (the kernel's 10 fields) and their pair positions in the block ``pa, pb``."""
-    from ._table import pair_episodes
-
     sc, lc, uc = cfg.spread, cfg.label, cfg.universe
     logp = panel.log_close()
-    ks = kalman_series(logp, pa, pb, sc.beta_window, sc.z_window, sc.min_obs_frac,
-                       sc.kalman_state_noise, sc.kalman_obs_noise)  # fmt: skip
     corr = pair_series(logp, pa, pb, corr_window=cw, corr_min_obs_frac=uc.min_obs_frac)[:, 5]
-    rows, which = [], []
-    for p, (i, j) in enumerate(zip(pa, pb, strict=True)):
-        mask = elig[:, i] & elig[:, j] & _corr_ok(corr[p], uc.min_abs_corr, uc.relationship)
-        if not mask.any():
-            continue
-        ep = pair_episodes(logp[:, i], logp[:, j], SpreadSeries(*ks[p, :5]), mask,
-                           lc.entry, lc.exit, lc.stop, lc.horizon)  # fmt: skip
-        if not len(ep):
-            continue
-        reason = {"revert": 0, "stop": 1, "timeout": 2, "open": 3}
-        r = np.column_stack([
-            ep["entry_idx"], ep["z_entry"], ep["beta"], ep["spread_mean"], ep["spread_std"],
-            ep["label"], ep["exit_idx"], ep["exit_reason"].map(reason), ep["bars_held"],
-            corr[p][ep["entry_idx"].to_numpy()],
-        ]).astype(np.float64)
-        rows.append(r)
-        which.append(np.full(len(r), p, dtype=np.int64))
-    if not rows:
-        return np.empty((0, 10)), np.empty(0, dtype=np.int64)
-    return np.concatenate(rows), np.concatenate(which)
+    return kalman_episode_rows(
+        logp, elig, pa, pb, corr, uc.min_abs_corr, _REL[uc.relationship], sc.beta_window,
+        sc.z_window, sc.min_obs_frac, sc.kalman_state_noise, sc.kalman_obs_noise, lc.entry,
+        lc.exit, lc.stop, lc.horizon,
+    )
 
 
 def pair_coint_pvalues(panel: Panel, cfg: Config, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
@@ -76,3 +52,32 @@ def pair_coint_pvalues(panel: Panel, cfg: Config, pa: np.ndarray, pb: np.ndarray
     w = panel.days_to_bars(uc.coint_window_days)
     return coint_pvalues(panel.log_close(), pa, pb, w, uc.coint_lags, every=panel.day_bars,
                          min_obs=int(np.ceil(uc.min_obs_frac * w)))  # fmt: skip
+
+
+def episode_coint_pvalues(panel: Panel, cfg: Config, episodes: pd.DataFrame) -> np.ndarray:
+    """Each episode's pair's Engle-Granger p-value at its entry bar (latest daily test).
+
+    The ``naive_coint`` baseline trades the episodes with a value ``<= universe.max_coint_pvalue``
+    (0.05 when that is null).
+    """
+    col = {a: i for i, a in enumerate(panel.assets)}
+    ia = episodes["asset_a"].map(col).to_numpy(np.int64)
+    ib = episodes["asset_b"].map(col).to_numpy(np.int64)
+    t = panel.times.searchsorted(pd.DatetimeIndex(episodes["entry_time"]))
+    out = np.full(len(episodes), np.nan)
+    pairs, inv = np.unique(np.stack([ia, ib], axis=1), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for s in range(0, len(pairs), 256):
+        blk = pairs[s : s + 256]
+        p = pair_coint_pvalues(panel, cfg, blk[:, 0], blk[:, 1])
+        sel = (inv >= s) & (inv < s + len(blk))
+        out[sel] = p[inv[sel] - s, t[sel]]
+    return out
+
+
+def kalman_config(cfg: Config) -> Config:
+    """``cfg`` with ``spread.beta_model: kalman``.
+
+    The episodes of the ``naive_kalman`` baseline are ``build_episodes(panel, kalman_config(cfg))``.
+    """
+    return cfg.model_copy(update={"spread": cfg.spread.model_copy(update={"beta_model": "kalman"})})

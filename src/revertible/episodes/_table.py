@@ -169,7 +169,7 @@ def iter_episode_blocks(
     barriers = (lc.exit, lc.stop, lc.horizon, cc.take_profit, cc.stop, cc.horizon_or(lc.horizon))
     kalman = sc.beta_model == "kalman"
     if kalman:
-        bs = min(bs, 128)  # the Kalman path holds (pairs, 6, T) series per block
+        bs = min(bs, 256)  # the Kalman path holds (pairs, 6, T) correlation series per block
     for start in range(0, n_pairs, bs):
         pa, pb = ia[start : start + bs], ib[start : start + bs]
         if kalman:

@@ -121,7 +121,7 @@ def spread_model_features(
     panel: Panel, t: np.ndarray, ia: np.ndarray, ib: np.ndarray, beta: np.ndarray, cfg: Config,
 ) -> dict[str, np.ndarray]:
     """The :data:`MODEL_FEATURES` at entry bars ``t`` of pairs ``(ia, ib)`` (column indices)."""
-    from ..episodes import pair_coint_pvalues
+    from ..episodes import episode_coint_pvalues
 
     logp = panel.log_close()
     t = np.ascontiguousarray(t, dtype=np.int64)
@@ -129,13 +129,8 @@ def spread_model_features(
     _ou_episodes(logp, t, np.ascontiguousarray(ia, np.int64), np.ascontiguousarray(ib, np.int64),
                  np.ascontiguousarray(beta, np.float64), cfg.features.trailing_bars, fit)
     out = _ou_params(fit[:, 0], fit[:, 1], panel.freq)
-    pairs, inv = np.unique(np.stack([ia, ib], axis=1), axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    pv = np.full(len(t), np.nan)
-    for s in range(0, len(pairs), 256):
-        blk = pairs[s : s + 256]
-        p = pair_coint_pvalues(panel, cfg, blk[:, 0], blk[:, 1])
-        sel = (inv >= s) & (inv < s + len(blk))
-        pv[sel] = p[inv[sel] - s, t[sel]]
+    when = pd.DataFrame({"asset_a": np.asarray(panel.assets)[ia],
+                         "asset_b": np.asarray(panel.assets)[ib], "entry_time": panel.times[t]})
+    pv = episode_coint_pvalues(panel, cfg, when)
     out["coint_pvalue"] = pv
     return out

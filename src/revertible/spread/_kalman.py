@@ -32,9 +32,10 @@ import math
 import numba as nb
 import numpy as np
 
+from ._reference import _detect_label
 from ._series import min_obs
 
-__all__ = ["kalman_beta", "kalman_reference", "kalman_series"]
+__all__ = ["kalman_beta", "kalman_reference", "kalman_series", "kalman_episode_rows"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -243,3 +244,80 @@ def kalman_series(
                   min_obs(beta_window, min_obs_frac), int(z_window),
                   min_obs(z_window, min_obs_frac), out)  # fmt: skip
     return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _kalman_episodes(logp, elig, ia, ib, corr, min_corr, rel, q, r, warm, zw, min_z, entry,
+                     exit_, stop, horizon, cap, out, counts):  # pragma: no cover
+    n = logp.shape[0]
+    for p in nb.prange(ia.shape[0]):
+        a = logp[:, ia[p]]
+        b = logp[:, ib[p]]
+        mask = np.zeros(n, dtype=np.bool_)
+        anyone = False
+        for t in range(n):
+            c = corr[p, t]
+            ok = np.isfinite(c) and elig[t, ia[p]] and elig[t, ib[p]]
+            if ok:
+                if rel == 0:
+                    ok = abs(c) >= min_corr
+                elif rel == 1:
+                    ok = c >= min_corr
+                else:
+                    ok = c <= -min_corr
+            mask[t] = ok
+            anyone = anyone or ok
+        if not anyone:
+            counts[p] = 0
+            continue
+        ka = np.empty((2, n))
+        _kalman_pair(a, b, q, r, warm, ka)
+        zs = np.empty((4, n))
+        _frozen_z(a, b, ka[0], zw, min_z, zs)
+        k = _detect_label(a, b, ka[0], zs[1], zs[2], zs[3], mask, entry, exit_, stop, horizon,
+                          out[p], cap)
+        counts[p] = k
+        for i in range(min(k, cap)):
+            out[p, i, 9] = corr[p, int(out[p, i, 0])]
+
+
+def kalman_episode_rows(
+    logp: np.ndarray, elig: np.ndarray, ia: np.ndarray, ib: np.ndarray, corr: np.ndarray,
+    min_abs_corr: float, relationship: int, beta_window: int, z_window: int,
+    min_obs_frac: float, state_noise: float, obs_noise: float, entry: float, exit_: float,
+    stop: float, horizon: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Episodes of pairs ``(ia, ib)`` on the Kalman series, compiled and parallel over pairs.
+
+    The detector and label of :func:`revertible.episodes.pair_episodes` over
+    :func:`kalman_series`, with the pair eligible at ``t`` when both assets are (``elig``,
+    ``(T, N)``) and the return correlation ``corr[p, t]`` passes ``min_abs_corr`` in the
+    ``relationship`` direction (0 both, 1 positive, 2 inverse), as in the OLS kernel.
+
+    Returns
+    -------
+    tuple
+        ``rows`` (the episode kernel's 10 fields, correlation at entry last) and ``which`` (the
+        position of each row's pair in ``ia``).
+    """
+    _check_noise(state_noise, obs_noise)
+    logp = np.asfortranarray(logp, dtype=np.float64)
+    ia = np.ascontiguousarray(ia, dtype=np.int64)
+    ib = np.ascontiguousarray(ib, dtype=np.int64)
+    n = logp.shape[0]
+    args = (np.asfortranarray(elig, dtype=np.bool_), ia, ib,
+            np.ascontiguousarray(corr, dtype=np.float64), float(min_abs_corr), int(relationship),
+            float(state_noise), float(obs_noise), min_obs(beta_window, min_obs_frac),
+            int(z_window), min_obs(z_window, min_obs_frac), float(entry), float(exit_),
+            float(stop), int(horizon))  # fmt: skip
+    counts = np.zeros(len(ia), dtype=np.int64)
+    cap = min(n // 2 + 1, max(64, n // 16))
+    out = np.empty((len(ia), cap, 10))
+    _kalman_episodes(logp, *args, cap, out, counts)
+    if counts.max(initial=0) > cap:  # rare: a pair with very many episodes
+        cap = n // 2 + 1
+        out = np.empty((len(ia), cap, 10))
+        _kalman_episodes(logp, *args, cap, out, counts)
+    which = np.repeat(np.arange(len(ia)), counts)
+    slot = np.concatenate([np.arange(c) for c in counts]) if len(which) else which
+    return out[which, slot], which
