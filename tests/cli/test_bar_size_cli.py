@@ -51,3 +51,18 @@ def test_validate_resampled(tmp_path, market):
 def test_bad_bar_sizes_exit_2(tmp_path, market, override, needles):
     cfg = write_cli_config(tmp_path / "c.yaml", market, 10)
     _one_line_error(_run("validate", cfg, "--set", override), *needles)
+
+
+def test_episodes_at_4h_with_kalman_and_durations(tmp_path, market):
+    import pandas as pd
+
+    cfg = write_cli_config(tmp_path / "c.yaml", market, 10)
+    out = tmp_path / "e.parquet"
+    r = _run("episodes", cfg, "--out", out, "--set", "data.resample=4h", "--set",
+             "spread.beta_model=kalman", "--set", "spread.beta_window=10d", "--set",
+             "spread.z_window=2d", "--set", "label.horizon=1d")
+    assert r.exit_code == 0, r.output
+    df = pd.read_parquet(out)
+    assert len(df) > 0 and df["bars_held"].max() <= 6  # 1 day of 4h bars
+    times = pd.DatetimeIndex(df["entry_time"])
+    assert (times.hour % 4 == 0).all() and (times.minute == 0).all()
