@@ -63,3 +63,15 @@ def test_bad_windows_refused_with_reason(data, sections, needles):
     assert "\n" not in text
     for needle in needles:
         assert needle in text, (needle, text)
+
+
+@pytest.mark.parametrize(
+    ("data", "sections", "needle"),
+    [({"resample": "1w"}, {}, "universe.corr_windows_days=30 days is 4.28571 bars of 1w"),
+     ({"resample": "1d"}, {"features": {"corr_short_days": 3}},
+      "features.corr_short_days=3 days is 3 bars of 1d, too short: a return correlation")],
+)
+def test_day_windows_too_short_at_the_bar_size(data, sections, needle):
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        _cfg(data, **sections)
+    assert _cfg({"resample": "1d"}).universe.corr_windows_days == (30, 60, 90)  # 1d: fine

@@ -25,7 +25,7 @@ from ._schema import (
     UniverseConfig,
 )
 from ._strategy_search import StrategySearchConfig, default_strategy_space
-from ._timeframe import WINDOW_KEYS, bars_per_day, duration
+from ._timeframe import WINDOW_KEYS, bar_text, bars_per_day, duration
 
 __all__ = [
     "StrategySearchConfig",
@@ -36,6 +36,7 @@ __all__ = [
     "WINDOW_KEYS",
     "bars_per_day",
     "duration",
+    "bar_text",
     "Config",
     "DataConfig",
     "UniverseConfig",

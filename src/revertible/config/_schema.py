@@ -19,7 +19,7 @@ from ._costs import CostConfig
 from ._hedge import HedgeConfig
 from ._ranges import ParamRange
 from ._strategy_search import StrategySearchConfig
-from ._timeframe import duration, field_minimums, resolve_windows
+from ._timeframe import check_day_windows, duration, field_minimums, resolve_windows
 
 __all__ = [
     "Config",
@@ -457,6 +457,11 @@ class Config(_Frozen):
                     "features": FeatureConfig, "cv": CVConfig, "hedge": HedgeConfig,
                     "baskets": BasketsConfig}  # fmt: skip
         return resolve_windows(raw, field_minimums(sections))
+
+    @model_validator(mode="after")
+    def _day_windows(self) -> Config:
+        check_day_windows(self, duration(self.data.resample or self.data.timeframe))
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

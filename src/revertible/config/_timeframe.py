@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-__all__ = ["duration", "bars_per_day", "resolve_windows", "field_minimums", "WINDOW_KEYS"]
+__all__ = ["duration", "bars_per_day", "resolve_windows", "field_minimums", "check_day_windows",
+           "WINDOW_KEYS", "DAY_WINDOWS"]
 
 _RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _ALIASES = {"minute": "1m", "hour": "1h", "h": "1h", "d": "1d", "day": "1d", "w": "1w"}
@@ -47,6 +48,53 @@ WINDOW_KEYS: dict[str, dict[str, str]] = {
     },
     "baskets": {"shift_bars": "the short correlation needs enough bars"},
 }
+
+
+#: Windows counted in days that feed a statistic: ``(section, key, minimum bars, why)``.
+DAY_WINDOWS: tuple[tuple[str, str, int, str], ...] = (
+    ("universe", "corr_windows_days", 5, "a return correlation needs at least 5 returns"),
+    ("universe", "coint_window_days", 20, "the cointegration regression needs at least 20 bars"),
+    ("features", "corr_days", 5, "a return correlation needs at least 5 returns"),
+    ("features", "corr_short_days", 5, "a return correlation needs at least 5 returns"),
+    ("baskets", "windows_days", 5, "a return correlation needs at least 5 returns"),
+    ("baskets", "baseline_days", 5, "the trigger baselines need at least 5 returns"),
+    ("baskets", "cov_window_days", 5, "a covariance needs at least 5 returns"),
+    ("backtest", "corr_exit_days", 5, "the correlation exit needs at least 5 returns"),
+)
+
+
+def check_day_windows(cfg: Any, bar: pd.Timedelta | None) -> None:
+    """Refuse a day-counted window of ``cfg`` spanning fewer bars than its statistic needs.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, its bars at the bar size and the reason.
+    """
+    if bar is None:
+        return
+    per_day = pd.Timedelta(days=1) / bar
+    for section, key, low, why in DAY_WINDOWS:
+        sec = getattr(cfg, section, None)
+        value = getattr(sec, key, None) if sec is not None else None
+        if value is None or not why:
+            continue
+        for days in value if isinstance(value, tuple) else (value,):
+            bars = days * per_day
+            if bars < low:
+                raise ValueError(
+                    f"{section}.{key}={days} days is {bars:g} bars of {bar_text(bar)}, too "
+                    f"short: {why}; lengthen it or use a finer bar size"
+                )
+
+
+def bar_text(bar: pd.Timedelta) -> str:
+    """Short text of a bar size: 1h, 15m, 1d, or pandas' form when irregular."""
+    secs = bar.total_seconds()
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs > 0 and secs % size == 0:
+            return f"{int(secs // size)}{unit}"
+    return str(bar)
 
 
 def duration(text: str) -> pd.Timedelta | None:
