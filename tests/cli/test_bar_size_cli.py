@@ -66,3 +66,18 @@ def test_episodes_at_4h_with_kalman_and_durations(tmp_path, market):
     assert len(df) > 0 and df["bars_held"].max() <= 6  # 1 day of 4h bars
     times = pd.DatetimeIndex(df["entry_time"])
     assert (times.hour % 4 == 0).all() and (times.minute == 0).all()
+
+
+@pytest.mark.parametrize("override", ["costs.fill=maker_pessimistic",
+                                      "costs.slippage_model=estimated",
+                                      "costs.max_volume_share=0.1"])
+def test_costs_the_book_does_not_replay_are_refused(tmp_path, market, override):
+    """Not silently replayed as the optimistic maker or the constant slippage."""
+    cfg = write_cli_config(tmp_path / "c.yaml", market, 10)
+    key = override.split("=")[0]
+    _one_line_error(_run("backtest", cfg, "--walk-forward", "--set", override), key,
+                    "not replayed by the backtest book yet")
+    _one_line_error(_run("score", cfg, "--model", tmp_path / "none", "--out", tmp_path / "s.pq",
+                         "--set", override), key)
+    assert not (tmp_path / "s.pq").exists()
+    assert _run("validate", cfg, "--set", override).exit_code == 0

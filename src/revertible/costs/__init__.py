@@ -12,7 +12,13 @@ from ._model import (
     round_trip_cost,
     round_trip_cost_per_leg_a,
 )
-from ._slippage import abdi_ranaldo_spread, signal_round_trip, slippage_per_fill, volume_cap
+from ._slippage import (
+    abdi_ranaldo_spread,
+    not_replayed,
+    signal_round_trip,
+    slippage_per_fill,
+    volume_cap,
+)
 
 __all__ = [
     "effective_costs",
@@ -31,4 +37,5 @@ __all__ = [
     "slippage_per_fill",
     "signal_round_trip",
     "volume_cap",
+    "not_replayed",
 ]

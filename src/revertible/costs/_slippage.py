@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from ..config import CostConfig
     from ..data import Panel
 
-__all__ = ["abdi_ranaldo_spread", "slippage_per_fill", "volume_cap", "signal_round_trip"]
+__all__ = ["abdi_ranaldo_spread", "slippage_per_fill", "volume_cap", "signal_round_trip",
+           "not_replayed"]
 
 
 @nb.njit(cache=True, parallel=True)
@@ -140,3 +141,24 @@ def signal_round_trip(
     sa = np.asarray(slip_a, np.float64) if taker else 0.0
     sb = np.asarray(slip_b, np.float64) if taker else 0.0
     return 2.0 * (fee + sa) + 2.0 * (fee + sb) * np.asarray(leg_ratio, np.float64)
+
+
+def not_replayed(costs: CostConfig) -> str | None:
+    """Why the backtest book cannot replay these costs yet (None when it can).
+
+    ``fill: maker_pessimistic``, ``slippage_model: estimated`` and ``max_volume_share`` are
+    computed here (:mod:`._fills`, this module) and compared per trade by
+    ``scripts/fill_models.py``; until the book fills with them, a replay would silently use the
+    optimistic maker fill and the constant slippage, so the commands that replay refuse them.
+    """
+    bad = [f"{k}={v}" for k, v, default in (
+        ("costs.fill", costs.fill, "maker_pessimistic"),
+        ("costs.slippage_model", costs.slippage_model, "estimated"),
+    ) if v == default]  # fmt: skip
+    if costs.max_volume_share is not None:
+        bad.append(f"costs.max_volume_share={costs.max_volume_share}")
+    if not bad:
+        return None
+    return (f"{', '.join(bad)}: not replayed by the backtest book yet (it would fill as the "
+            "optimistic maker at the constant slippage); compare fill models with "
+            "scripts/fill_models.py, or use costs.fill taker|maker with slippage_model constant")
