@@ -9,7 +9,7 @@ import pytest
 from revertible.config import config_from_mapping
 from revertible.data import Panel, resample_panel
 from revertible.features import MODEL_FEATURES, build_features, feature_names, ou_fit
-from revertible.synthetic import simulate_ou_pair
+from revertible.synthetic import generate_market, simulate_ou_pair
 
 
 def test_ou_fit_half_life_in_hours_at_any_bar_size():
@@ -35,7 +35,7 @@ def test_ou_fit_random_walk_is_nan_or_slow(rng):
 
 def test_family_in_the_feature_table(tmp_path):
     from revertible.episodes import build_episodes
-    from revertible.synthetic import generate_market
+
 
     panel, _ = generate_market(n_assets=6, n_bars=24 * 150, seed=3)
     cfg = config_from_mapping({"data": {"path": str(tmp_path)},
@@ -51,3 +51,19 @@ def test_family_in_the_feature_table(tmp_path):
     assert feats["ou_half_life_hours"].notna().mean() > 0.8
     p = feats["coint_pvalue"]
     assert p.notna().mean() > 0.5 and ((p >= 0) & (p <= 1) | p.isna()).all()
+
+
+def test_kalman_runs_features_read_the_kalman_z(tmp_path):
+    from revertible.episodes import build_episodes, kalman_config
+
+    panel, _ = generate_market(n_assets=6, n_bars=24 * 120, seed=5)
+    cfg = kalman_config(config_from_mapping({
+        "data": {"path": str(tmp_path)}, "universe": {"min_history_days": 20,
+                                                      "min_abs_corr": 0.3},
+        "sizing": {"min_abs_corr_exit": 0.3}}))
+    eps = build_episodes(panel, cfg)
+    feats = build_features(panel, eps, cfg)
+    # z_velocity_k = sign(z_t) (z_t - z_(t-k)) / k with the z that opened the episode: at k = 1
+    # the previous bar was below the entry threshold, so the velocity is positive
+    v = feats["z_velocity_1"].dropna()
+    assert len(v) > 20 and (v > 0).all()

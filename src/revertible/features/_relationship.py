@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 from ..config import Config
-from ..spread import min_obs, pair_series
+from ..spread import kalman_series, min_obs, pair_series
 
 __all__: list[str] = []
 
@@ -63,6 +63,8 @@ def _pair_block_features(
 ) -> dict[str, np.ndarray]:
     """Features read from per-pair series: z velocity, correlations, hedge-ratio stability.
 
+    z and beta are those of ``spread.beta_model`` (the rolling OLS kernel, or the Kalman filter).
+
     ``days_to_bars``: the panel's :meth:`~revertible.data.Panel.days_to_bars` (hourly default).
 
     Pairs are processed in blocks of ``cfg.compute.block_size``, at most
@@ -96,6 +98,10 @@ def _pair_block_features(
                 days_to_bars(days), uc.min_obs_frac,
             )
             out[f"corr_{days}d"][rows] = sr[local, 5, tt]
+            if w == 0 and sc.beta_model == "kalman":  # z and beta of the episodes' own model
+                sr[:, :5] = kalman_series(logp, pa, pb, sc.beta_window, sc.z_window,
+                                          sc.min_obs_frac, sc.kalman_state_noise,
+                                          sc.kalman_obs_noise)[:, :5]  # fmt: skip
             if w == 0:
                 zt = sr[local, 4, tt]
                 sgn = np.sign(zt)
