@@ -12,8 +12,10 @@ from ._engine import (
     run_backtest,
     strategy_names,
 )
-from ._ledger import TRADE_COLUMNS
+from ._fill_compare import compare_fill_models
+from ._ledger import TRADE_COLUMNS, reprice_maker_pessimistic
 from ._metrics import (
+    bars_per_year_of,
     core_metrics,
     performance_metrics,
     reversion_by_decile,
@@ -65,6 +67,9 @@ __all__ = [
     "WalkForwardPredictions",
     "run_backtest",
     "performance_metrics",
+    "compare_fill_models",
+    "reprice_maker_pessimistic",
+    "bars_per_year_of",
     "trade_metrics",
     "strategy_metrics",
     "core_metrics",

@@ -14,14 +14,20 @@ position's P&L per bar to the book and returns its per-leg breakdown. Timing (DE
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 import pandas as pd
 
+from ..costs import fill_summary, pessimistic_fills
 from ..decision._rebalance import _drift_order
 from ._signals import EXIT_REASONS
 
-__all__ = ["TRADE_COLUMNS", "N_STATS", "build_ledger"]
+if TYPE_CHECKING:
+    from ..config import CostConfig
+
+__all__ = ["TRADE_COLUMNS", "N_STATS", "build_ledger", "reprice_maker_pessimistic"]
 
 TRADE_COLUMNS = [
     "strategy", "cost_multiplier", "asset_a", "asset_b", "direction", "signal_time",
@@ -204,3 +210,83 @@ def build_ledger(
         }
     )  # fmt: skip
     return df[TRADE_COLUMNS]
+
+
+def _orders(trades: pd.DataFrame, times: pd.DatetimeIndex, assets: tuple[str, ...], when: str,
+            flip: float) -> tuple[np.ndarray, ...]:
+    col = {a: i for i, a in enumerate(assets)}
+    t = times.searchsorted(pd.DatetimeIndex(trades[when]))
+    sa = np.where(trades["side_a"] == "long", 1.0, -1.0) * flip
+    sb = np.where(trades["side_b"] == "long", 1.0, -1.0) * flip
+    return (t, trades["asset_a"].map(col).to_numpy(np.int64),
+            trades["asset_b"].map(col).to_numpy(np.int64), sa, sb)  # fmt: skip
+
+
+def reprice_maker_pessimistic(
+    trades: pd.DataFrame, opn: np.ndarray, high: np.ndarray, low: np.ndarray,
+    close: np.ndarray, times: pd.DatetimeIndex, assets: tuple[str, ...], paid: CostConfig,
+    costs: CostConfig,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A ledger's trades re-priced as pessimistic maker fills (:mod:`revertible.costs`).
+
+    Each entry becomes a resting two-leg order at its signal bar's close (``signal_time``) and
+    each exit one at its exit signal bar's close, filled per ``costs`` (``maker_margin_bps``,
+    ``maker_wait_bars``, ``maker_unfilled``; an exit must happen, so an unfilled exit crosses).
+    An entry that is cancelled (or meets a missing price) is dropped. The trade's P&L changes by
+    the fill prices and fees only: ``pnl += q * (old_fill - new_fill)`` at entry, ``q * (new_fill -
+    old_fill)`` at exit (``q`` signed), plus the fee difference, ``paid`` being the costs the
+    ledger was built with; funding, borrow and rebalances are kept (the holding bars move by at
+    most ``maker_wait_bars``). Exits at the end of the data keep their price.
+
+    Returns
+    -------
+    tuple
+        The re-priced trades (``legging_cost`` column: entry and exit legging) and
+        ``{"<strategy>.fill_rate", "<strategy>.legging_cost", "<strategy>.cancelled"}`` with the
+        fill rate of entry and exit legs together.
+    """
+    name = str(trades["strategy"].iloc[0]) if len(trades) else "strategy"
+    out = trades.copy()
+    qa, qb = out["qty_a"].to_numpy(float), out["qty_b"].to_numpy(float)
+    ent = pessimistic_fills(*_orders(out, times, assets, "signal_time", 1.0), qa, qb, opn, high,
+                            low, close, costs)  # fmt: skip
+    has_exit = out["exit_signal_time"].notna().to_numpy()
+    ex_in = out[has_exit]
+    crossing = costs.model_copy(update={"maker_unfilled": "cross"})
+    ext = pessimistic_fills(*_orders(ex_in, times, assets, "exit_signal_time", -1.0),
+                            qa[has_exit], qb[has_exit], opn, high, low, close, crossing)
+    legging = np.where(ent["status"] == "legged", ent["legging_cost"], 0.0)
+    pnl = {"a": out["pnl_a"].to_numpy(float).copy(), "b": out["pnl_b"].to_numpy(float).copy()}
+    fees = out["fees"].to_numpy(float).copy()
+    for leg, q in (("a", qa), ("b", qb)):
+        sgn = np.where(out[f"side_{leg}"] == "long", 1.0, -1.0)
+        old_in = out[f"entry_price_{leg}"].to_numpy(float)
+        new_in = np.where(np.isfinite(ent[f"price_{leg}"]), ent[f"price_{leg}"], old_in)
+        new_fee = np.nan_to_num(ent[f"fee_{leg}"], nan=paid.fee) * q * new_in
+        d_fee = paid.fee * q * old_in - new_fee
+        pnl[leg] += sgn * q * (old_in - new_in) + d_fee
+        fees -= d_fee
+        old_out = out.loc[has_exit, f"exit_price_{leg}"].to_numpy(float)
+        new_out = np.where(np.isfinite(ext[f"price_{leg}"]), ext[f"price_{leg}"], old_out)
+        qx = q[has_exit]
+        new_fee_x = np.nan_to_num(ext[f"fee_{leg}"], nan=paid.fee) * qx * new_out
+        d_fee_x = paid.fee * qx * old_out - new_fee_x
+        pnl[leg][has_exit] += sgn[has_exit] * qx * (new_out - old_out) + d_fee_x
+        fees[has_exit] -= d_fee_x
+        out[f"entry_price_{leg}"] = new_in
+        out.loc[has_exit, f"exit_price_{leg}"] = new_out
+    legging[has_exit] += np.where(ext["status"] == "legged", ext["legging_cost"], 0.0)
+    out["pnl_a"], out["pnl_b"], out["fees"] = pnl["a"], pnl["b"], fees
+    out["pnl"] = pnl["a"] + pnl["b"]
+    out["legging_cost"] = legging
+    notional = out["notional_a"].to_numpy(float) + out["notional_b"].to_numpy(float)
+    out["net_bp"] = 1e4 * out["pnl"] / np.where(notional > 0, notional, np.nan)
+    keep = np.isin(ent["status"], ("maker", "legged", "crossed"))
+    kx = keep[has_exit]  # exits of the trades that happened
+    both = {k: np.concatenate([ent[k], ext[k][kx]]) for k in ("status", "maker_a", "maker_b",
+                                                               "legging_cost")}  # fmt: skip
+    summ = fill_summary(both)
+    metrics = {f"{name}.fill_rate": summ["fill_rate"],
+               f"{name}.legging_cost": float(legging[keep].sum()),
+               f"{name}.cancelled": float((~keep).sum())}  # fmt: skip
+    return out[keep].reset_index(drop=True), metrics

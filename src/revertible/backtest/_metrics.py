@@ -10,12 +10,29 @@ import pandas as pd
 from ..config import Config
 from ._stats import bootstrap_mean_ci, daily_returns, deflated_sharpe, sharpe_by_period
 
-__all__ = ["performance_metrics", "trade_metrics", "reversion_by_decile", "strategy_metrics",
-           "core_metrics"]
+__all__ = ["bars_per_year_of", "performance_metrics", "trade_metrics", "reversion_by_decile",
+           "strategy_metrics", "core_metrics"]
 
 
-def performance_metrics(equity: np.ndarray, bars_per_year: float = 24 * 365) -> dict[str, float]:
+def bars_per_year_of(times: pd.DatetimeIndex) -> float:
+    """Bars in 365 days at the spacing of ``times`` (8760 hourly, 2190 at 4h, 35040 at 15m).
+
+    The median spacing, so a missing bar does not change the annualisation.
+    """
+    if len(times) < 2:
+        raise ValueError("bars per year need at least 2 timestamps")
+    step = pd.Timedelta(int(np.median(np.diff(times.as_unit("ns").asi8))), unit="ns")
+    return float(pd.Timedelta(days=365) / step)
+
+
+def performance_metrics(
+    equity: np.ndarray | pd.Series, bars_per_year: float | None = None
+) -> dict[str, float]:
     """Return, risk and drawdown of an equity curve sampled once per bar.
+
+    ``bars_per_year``: the annualisation factor; None takes it from the bar spacing of a
+    time-indexed ``equity`` (:func:`bars_per_year_of`), else hourly (``24 * 365``). Annualised
+    figures are then the same at any bar size the curve is sampled at (within sampling error).
 
     Conventions: returns are simple bar returns ``E_k / E_(k-1) - 1``; ``sharpe`` is
     ``mean / std (ddof 1) * sqrt(bars_per_year)`` (no risk-free rate) and NaN when the returns
@@ -32,6 +49,10 @@ def performance_metrics(equity: np.ndarray, bars_per_year: float = 24 * 365) -> 
     >>> round(m["total_return"], 4), round(m["max_drawdown"], 4)
     (0.35, -0.25)
     """
+    if bars_per_year is None:
+        index = getattr(equity, "index", None)
+        timed = isinstance(index, pd.DatetimeIndex) and len(index) > 1
+        bars_per_year = bars_per_year_of(index) if timed else 24.0 * 365
     e = np.asarray(equity, dtype=float)
     nan = float("nan")
     out = dict.fromkeys(("total_return", "annual_return", "sharpe", "sortino", "max_drawdown",

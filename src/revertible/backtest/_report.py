@@ -349,11 +349,15 @@ def render_html(
         f"leg per side, slippage {1e4 * c.slippage:g} bp per fill"
         + (" (maker: an optimistic assumption, filled at the next open with no slippage and "
            "no adverse selection)" if c.fill == "maker" else "")
+        + (f" (pessimistic maker: resting at the signal close, filled only when a later bar "
+           f"trades {c.maker_margin_bps:g} bp beyond it within {c.maker_wait_bars} bar(s), else "
+           f"{c.maker_unfilled}; a legged-in order completes at the taker)"
+           if c.fill == "maker_pessimistic" else "")
         + "; funding "
         + ("on perpetual legs at every funding time held (opened before, closed after)"
            if c.perpetual else
            f"none (spot legs); spot shorts pay {100 * c.borrow_rate_daily:.3f}% a day borrow, "
-           "hourly")
+           "pro rata per bar")
         + ". <code>_2x_costs</code> and other multipliers scale fees and slippage."
         + (f" Drift rebalancing of leg B at {100 * bt.rebalance_drift:.2f}% drift."
            if bt.rebalance_drift else ""),

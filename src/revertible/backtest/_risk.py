@@ -1,9 +1,9 @@
 """The book's correlation-aware risk in the backtest: the cap's inputs and the risk over time.
 
 At a bar ``t`` the covariance is :func:`revertible.decision.trailing_covariance` at the start of
-``t``'s day (bar ``24 * (t // 24)``, so bars ``<= t`` only), computed once per day and cached
-(one ``(N, N)`` matrix per day that has a signal or an open position). The risk measures, in
-the units of ``baskets.max_book_risk`` (a share of equity):
+``t``'s day (bar ``D * (t // D)``, ``D = Panel.day_bars``, so bars ``<= t`` only), computed
+once per day and cached (one ``(N, N)`` matrix per day that has a signal or an open position).
+The risk measures, in the units of ``baskets.max_book_risk`` (a share of equity):
 
 * ``book_risk``: ``shock_sigma x`` the daily sd of the net book under the trailing covariance;
 * ``stress_loss``: ``shock_sigma x`` the worse of the daily sd with every correlation at
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY, Config
+from ..config import Config
 from ..data import Panel
 from ..decision import risk_matrices, trailing_covariance
 
@@ -46,7 +46,8 @@ class RiskCovariances:
 
     def at(self, t: int) -> np.ndarray:
         """The risk matrices for decisions at bar ``t`` (from bars up to ``t``'s day start)."""
-        d = (int(t) // BARS_PER_DAY) * BARS_PER_DAY
+        day = self.panel.day_bars
+        d = (int(t) // day) * day
         if d not in self._cache:
             cov = trailing_covariance(self.panel, d, self.window_days, self.min_obs_frac)
             self._cache[d] = risk_matrices(cov.to_numpy(np.float64), self.stress_corr)
@@ -91,9 +92,10 @@ def book_risk_paths(
     held = np.flatnonzero(np.any(net != 0.0, axis=1))
     var = np.zeros((3, n_t))
     k = cfg.baskets.shock_sigma
-    for day in np.unique((held + t0) // BARS_PER_DAY):
-        rows = held[(held + t0) // BARS_PER_DAY == day]
-        m = np.nan_to_num(covs.at(int(day) * BARS_PER_DAY))
+    per_day = panel.day_bars
+    for day in np.unique((held + t0) // per_day):
+        rows = held[(held + t0) // per_day == day]
+        m = np.nan_to_num(covs.at(int(day) * per_day))
         xs = net[rows]
         var[:, rows] = np.einsum("ti,mij,tj->mt", xs, m, xs)
     sd = np.sqrt(np.maximum(var, 0.0)) * k / np.maximum(equity.to_numpy(float), 1e-12)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import BARS_PER_DAY, BasketsConfig, UniverseConfig
+from ..config import BasketsConfig, UniverseConfig
 from ..data import Panel
 from ..decision._book_risk import corr_matrix, log_returns
 from ..universe import asset_eligibility, bar_index
@@ -52,7 +52,7 @@ def correlations_at(
     r = log_returns(panel.slice_bars(0, t + 1))
     out = {}
     for days in windows_days:
-        w = days * BARS_PER_DAY
+        w = panel.days_to_bars(days)
         out[days] = corr_matrix(r[max(0, t + 1 - w):], int(np.ceil(min_obs_frac * w)))
     return out
 

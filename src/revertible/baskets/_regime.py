@@ -1,7 +1,7 @@
 """Regime triggers, point in time and vectorised: correlation shifts and 1-hour volatility spikes.
 
-Definitions (hourly log returns ``r_t = log(close_t / close_{t-1})``; ``W = 24 * baseline_days``
-bars, default 720; ``S = shift_bars``, default 72):
+Definitions (one-bar log returns ``r_t = log(close_t / close_{t-1})``; ``W``: the bars of
+``baseline_days`` days at the panel's bar size, 720 hourly; ``S = shift_bars``, default 72):
 
 * **correlation shift** of a pair at ``t``: ``corr_S(t) - corr_W(t)``, the correlation of the two
   assets' returns over the last ``S`` bars against its ``W``-bar baseline, both windows ending at
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY, BasketsConfig
+from ..config import BasketsConfig
 from ..data import Panel
 from ..decision._book_risk import log_returns
 from ..io import save_png
@@ -127,7 +127,7 @@ def basket_regime(
         corr_trigger, vol_trigger, trigger`` (booleans False where the inputs are NaN).
     """
     r = log_returns(panel)
-    w_bars = cfg.baseline_days * BARS_PER_DAY
+    w_bars = panel.days_to_bars(cfg.baseline_days)
     frames = []
     for basket, grp in baskets.groupby("basket", sort=True):
         cols = np.array([panel.asset_index(a) for a in grp["asset"]], dtype=np.int64)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY, Config
+from ..config import Config
 from ..data import Panel
 from ..io import save_png
 from ..universe import sector_assets, sector_map
@@ -26,7 +26,7 @@ def _sector_corr(panel: Panel, cfg: Config, sector: str, at, window_days: int):
     t = bar_index(panel, at)
     members = sector_assets(sector_map(panel.assets, cfg.baskets.sectors), sector)
     cols = np.array([panel.asset_index(a) for a in members], dtype=np.int64)
-    w = window_days * BARS_PER_DAY
+    w = panel.days_to_bars(window_days)
     r = log_returns(panel.slice_bars(max(0, t - w), t + 1))[-w:, cols]
     c = corr_matrix(r, int(np.ceil(cfg.universe.min_obs_frac * w)))
     if panel.funding is None:

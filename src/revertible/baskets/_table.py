@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY, Config
+from ..config import Config
 from ..data import Panel
 from ..universe import sector_map
 from ._core import (
@@ -69,9 +69,9 @@ def basket_table(panel: Panel, cfg: Config, at: pd.Timestamp | str | None = None
     found = build_baskets(mean_c, bc, labels)
     first = bc.windows_days[0]
     r = log_returns(panel.slice_bars(0, t + 1))
-    w0 = first * BARS_PER_DAY
+    w0 = panel.days_to_bars(first)
     cols_all = np.array([panel.asset_index(a) for a in names], dtype=np.int64)
-    vols = np.nanstd(r[max(0, t + 1 - w0):, cols_all], axis=0, ddof=1) * np.sqrt(BARS_PER_DAY)
+    vols = np.nanstd(r[max(0, t + 1 - w0):, cols_all], axis=0, ddof=1) * np.sqrt(panel.bars_per_day)
     rows = []
     for k, (theme, members) in enumerate(found, start=1):
         sub = mean_c[np.ix_(members, members)]
@@ -97,7 +97,7 @@ def basket_table(panel: Panel, cfg: Config, at: pd.Timestamp | str | None = None
     if df.empty:
         return pd.DataFrame(columns=[*BASKET_COLUMNS, *extra])
     # regime state at t: only bars <= t, and only as many as the longest window needs
-    need = bc.baseline_days * BARS_PER_DAY + max(bc.shift_bars, 1) + 2
+    need = panel.days_to_bars(bc.baseline_days) + max(bc.shift_bars, 1) + 2
     hist = panel.slice_bars(max(0, t + 1 - need), t + 1)
     reg = basket_regime(hist, df[["basket", "asset", "weight"]], bc, uc.min_obs_frac)
     last = reg[reg["time"] == panel.times[t]].set_index("basket")

@@ -54,6 +54,10 @@ def backtest(
     if (model is None) == (not walk_forward):
         _fail("give exactly one of --model URI or --walk-forward")
     cfg = _config(config, set, data)
+    from ..costs import not_replayed
+
+    if (why := not_replayed(cfg.costs)) is not None:
+        _fail(why)
     require_pairs_files(cfg)
     res = backtest_command(cfg, model_uri=model, walk_forward=walk_forward, since=since,
                            until=until, out_dir=out_dir, config_path=config, console=err,

@@ -12,6 +12,7 @@ from ._app import (
     JsonOpt,
     SetOpt,
     _config,
+    _fail,
     app,
     emit_json,
     err,
@@ -85,6 +86,10 @@ def tune(
     from ..tuning import tune_command
 
     cfg = _config(config, set, data)
+    from ..costs import not_replayed
+
+    if objective == "strategy" and (why := not_replayed(cfg.costs)) is not None:
+        _fail(why)
     require_pairs_files(cfg)
     res = tune_command(cfg, trials=trials, study=study, storage=storage,
                        retrain_best=retrain_best, config_path=config, console=err,

@@ -12,6 +12,7 @@ from ._app import (
     DataOpt,
     SetOpt,
     _config,
+    _fail,
     app,
     handle_errors,
     out,
@@ -45,6 +46,10 @@ def score(
     from ..scoring import score_command
 
     cfg = _config(config, set, data)
+    from ..costs import not_replayed
+
+    if (why := not_replayed(cfg.costs)) is not None:
+        _fail(why)
     require_pairs_files(cfg)
     score_command(cfg, model, since=since, until=until, capital=capital, out=out_path,
                   console=out, progress=progress_bar)

@@ -27,6 +27,7 @@ from ._schema import (
     UniverseConfig,
 )
 from ._strategy_search import StrategySearchConfig, default_strategy_space
+from ._timeframe import WINDOW_KEYS, bar_text, bars_per_day, duration
 
 __all__ = [
     "StrategySearchConfig",
@@ -34,6 +35,10 @@ __all__ = [
     "BasketsConfig",
     "config_from_mapping",
     "BARS_PER_DAY",
+    "WINDOW_KEYS",
+    "bars_per_day",
+    "duration",
+    "bar_text",
     "Config",
     "DataConfig",
     "UniverseConfig",

@@ -27,6 +27,12 @@ class CostConfig(BaseModel):
       limit order filled at the next bar's open at the maker fee, with no slippage and no adverse
       selection (a real maker order fills more often when the price runs against it, and not at
       all on some bars). Compare against ``taker`` to see the sensitivity; the truth lies between.
+    * ``maker_pessimistic``: a resting limit order at the signal bar's close that fills only when
+      a later bar trades beyond it by ``maker_margin_bps`` within ``maker_wait_bars``; else it
+      is cancelled or crosses (``maker_unfilled``); one leg filled and the other not: the second
+      is completed at the taker cost, reported as the legging cost (:mod:`revertible.costs`).
+      Its fills that happen pay the maker fee (``fee``), so its round trip is the maker's plus
+      the legging and the trades it misses.
 
     Spot short legs (``venue: spot``) are margin loans paying ``borrow_rate_daily`` on the short
     notional, charged each held bar (pro rata: ``rate * bar / 1 day``). Perpetual legs
@@ -41,7 +47,34 @@ class CostConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     venue: Literal["spot", "perp"] = Field("spot", description="Fee preset and leg type.")
-    fill: Literal["taker", "maker"] = Field("taker", description="Fee (and slippage) of a fill.")
+    fill: Literal["taker", "maker", "maker_pessimistic"] = Field(
+        "taker", description="Fee (and slippage) of a fill; maker_pessimistic: a resting order "
+        "at the signal close fills only if the next bars trade beyond it (costs/_fills.py)."
+    )
+    maker_margin_bps: float = Field(
+        1.0, ge=0.0, description="maker_pessimistic: how far beyond the limit a bar must trade "
+        "for the resting order to fill (a touch is not a fill)."
+    )
+    maker_wait_bars: int = Field(
+        1, ge=1, description="maker_pessimistic: bars an order rests before it is cancelled or "
+        "crosses."
+    )
+    maker_unfilled: Literal["cancel", "cross"] = Field(
+        "cancel", description="maker_pessimistic: an order neither of whose legs filled is "
+        "cancelled or crosses the spread (both legs taker) after maker_wait_bars."
+    )
+    slippage_model: Literal["constant", "estimated"] = Field(
+        "constant", description="constant: slippage_bps for every asset; estimated: half the "
+        "asset's Abdi-Ranaldo high-low spread over slippage_window_days, point in time, at "
+        "least slippage_bps."
+    )
+    slippage_window_days: int = Field(
+        30, ge=1, description="Trailing window of the estimated spread (slippage_model)."
+    )
+    max_volume_share: float | None = Field(
+        None, gt=0.0, le=1.0, description="Cap on a leg's notional as a share of the signal "
+        "bar's quote volume; null: no cap."
+    )
     taker_fee_override: float | None = Field(
         None, ge=0.0, lt=0.1, description="Taker fee per leg per side; null: the venue preset."
     )

@@ -147,6 +147,10 @@ def _format_validation(source: str, exc: ValidationError,
     blamed: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        if not loc:  # a whole-config rule names its key in its message: "<key>=..."
+            loc = next((k for k in overrides if f"{k}=" in err["msg"]), "")
+            if loc:
+                err = {**err, "msg": err["msg"].removeprefix("Value error, ")}
         if loc in overrides:  # the value came from --set, not from the file
             blamed.append(f"--set {overrides[loc]}: {err['msg']}; fix the override")
             continue
@@ -157,8 +161,10 @@ def _format_validation(source: str, exc: ValidationError,
         elif err["type"] == "missing":
             msgs.append(f"missing required key {loc!r}")
         else:
-            where = f"key {loc!r}: " if loc else ""
-            msgs.append(f"{where}{err['msg']} (got {err.get('input')!r})")
+            if loc:
+                msgs.append(f"key {loc!r}: {err['msg']} (got {err.get('input')!r})")
+            else:  # a whole-config rule: its message names the keys; the input is everything
+                msgs.append(err["msg"].removeprefix("Value error, "))
     text = "; ".join(blamed)
     if msgs:
         text += ("; " if text else "") + f"config {source}: " + "; ".join(msgs)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._baskets import BasketsConfig
@@ -19,6 +20,7 @@ from ._hedge import HedgeConfig
 from ._live import MonitorConfig, ScoringConfig
 from ._ranges import ParamRange
 from ._strategy_search import StrategySearchConfig
+from ._timeframe import check_day_windows, duration, field_minimums, resolve_windows
 
 __all__ = [
     "Config",
@@ -39,7 +41,7 @@ __all__ = [
     "DecisionConfig",
 ]
 
-BARS_PER_DAY = 24  # hourly bars; see DataConfig.timeframe
+BARS_PER_DAY = 24  # hourly only; a run's own: Panel.bars_per_day (config/_timeframe.py)
 
 
 _RETIRED_SIZING = {
@@ -94,6 +96,27 @@ class DataConfig(_Frozen):
     join_gaps: bool = Field(
         False, description="Join an asset's history across gaps longer than max_gap_days."
     )
+    resample: str | None = Field(
+        None, description="Build coarser bars (e.g. 4h, 1d) from the timeframe's files, point in "
+        "time (a bar exists once complete); null: the files' bars."
+    )
+
+    @model_validator(mode="after")
+    def _check_bars(self) -> DataConfig:
+        step = duration(self.timeframe)
+        if self.resample is None or step is None:
+            return self
+        coarse = duration(self.resample)
+        if coarse is None:
+            raise ValueError(
+                f"data.resample={self.resample!r} is not understood; use <n><unit>, e.g. 4h or 1d"
+            )
+        if coarse <= step or coarse % step != pd.Timedelta(0):
+            raise ValueError(
+                f"data.resample={self.resample!r} must be a multiple of data.timeframe="
+                f"{self.timeframe!r} and coarser than it; e.g. 4h or 1d from 1h files"
+            )
+        return self
 
 
 class UniverseConfig(_Frozen):
@@ -114,6 +137,12 @@ class UniverseConfig(_Frozen):
     min_obs_frac: float = Field(
         0.9, gt=0.0, le=1.0, description="Share of valid returns a correlation window needs."
     )
+    max_coint_pvalue: float | None = Field(
+        None, gt=0.0, le=1.0, description="Keep only episodes whose pair's Engle-Granger "
+        "p-value (latest daily test, trailing coint_window_days) is at most this; null: no filter."
+    )
+    coint_window_days: int = Field(90, ge=2, description="Window of the cointegration test.")
+    coint_lags: int = Field(1, ge=0, le=24, description="ADF lags of the cointegration test.")
 
     @model_validator(mode="after")
     def _check(self) -> UniverseConfig:
@@ -132,6 +161,17 @@ class SpreadConfig(_Frozen):
     z_window: int = Field(72, ge=5)
     min_obs_frac: float = Field(
         0.9, gt=0.0, le=1.0, description="Share of valid bars a rolling window needs."
+    )
+    beta_model: Literal["ols", "kalman"] = Field(
+        "ols", description="Hedge ratio: rolling OLS over beta_window, or a Kalman filter on log "
+        "prices (spread/_kalman.py; beta_window's valid-bar count is its warm-up)."
+    )
+    kalman_state_noise: float = Field(
+        1e-6, gt=0.0, description="Kalman: per-bar variance of the random walk of beta and "
+        "intercept (larger: a faster-moving hedge ratio)."
+    )
+    kalman_obs_noise: float = Field(
+        1e-4, gt=0.0, description="Kalman: variance of the observation (log price) noise."
     )
 
 
@@ -169,6 +209,10 @@ class FeatureConfig(_Frozen):
     spike_sigma: float = Field(3.0, gt=0.0)
     use_funding: bool = True
     use_regime: bool = Field(False, description="Add the regime-trigger feature family.")
+    use_spread_models: bool = Field(
+        False, description="Add the spread-model family: OU fit (speed, half-life, stationary "
+        "std) and the Engle-Granger p-value at entry (features/_models.py)."
+    )
     short_bars: int = Field(
         168, ge=8, description="Short spread window and hedge-ratio stability window (bars)."
     )
@@ -473,6 +517,19 @@ class Config(_Frozen):
     continue_: ContinueConfig = Field(ContinueConfig(), alias="continue")
     scoring: ScoringConfig = ScoringConfig()
     monitor: MonitorConfig = MonitorConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_in_bars(cls, raw: Any) -> Any:
+        sections = {"spread": SpreadConfig, "label": LabelConfig, "continue": ContinueConfig,
+                    "features": FeatureConfig, "cv": CVConfig, "hedge": HedgeConfig,
+                    "baskets": BasketsConfig}  # fmt: skip
+        return resolve_windows(raw, field_minimums(sections))
+
+    @model_validator(mode="after")
+    def _day_windows(self) -> Config:
+        check_day_windows(self, duration(self.data.resample or self.data.timeframe))
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:

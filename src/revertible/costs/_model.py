@@ -25,6 +25,7 @@ __all__ = [
     "round_trip_cost_per_leg_a",
     "fill_price",
     "borrow_per_bar",
+    "funding_events_per_bar",
     "funding_schedule",
 ]
 
@@ -74,18 +75,41 @@ def borrow_per_bar(costs: CostConfig, bar: pd.Timedelta) -> float:
 def funding_schedule(panel: Panel, costs: CostConfig) -> np.ndarray:
     """``(T, N)`` funding rate charged at each bar's open (0 where none; all 0 on spot).
 
-    A finite ``panel.funding`` value is used where present; otherwise a bar opening at one of
-    ``costs.funding_hours`` (UTC) carries ``costs.funding_rate_default``.
+    A finite ``panel.funding`` value is used where present; otherwise a bar carries
+    ``costs.funding_rate_default`` once for each of ``costs.funding_hours`` (UTC) falling in its
+    span ``[open, open + bar)``, by timestamp: at any bar size (an hourly bar opening at 08:00
+    pays one, a 4h bar from 08:00 one, a daily bar three).
     """
     out = np.zeros((panel.n_bars, panel.n_assets), order="F")
     if not costs.perpetual:
         return out
-    at_hour = np.isin(panel.times.hour, costs.funding_hours) & (panel.times.minute == 0)
-    out[at_hour, :] = costs.funding_rate_default
+    out += costs.funding_rate_default * funding_events_per_bar(
+        panel.times, panel.freq, costs.funding_hours)[:, None]
     if panel.funding is not None:
         have = np.isfinite(panel.funding)
         out[have] = panel.funding[have]
     return out
+
+
+def funding_events_per_bar(
+    times: pd.DatetimeIndex, bar: pd.Timedelta, hours: tuple[int, ...]
+) -> np.ndarray:
+    """How many funding times (UTC ``hours`` of every day) fall in each bar ``[t, t + bar)``.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01", periods=3, freq="4h", tz="UTC")
+    >>> funding_events_per_bar(t, pd.Timedelta(hours=4), (0, 8, 16)).tolist()
+    [1.0, 0.0, 1.0]
+    """
+    day = 86_400_000_000_000
+    tod = times.as_unit("ns").asi8 % day
+    span = int(bar.value)
+    n = np.zeros(len(times))
+    for h in hours:
+        off = (h * 3_600_000_000_000 - tod) % day  # time to the next funding at hour h
+        n += np.where(off < span, (span - off + day - 1) // day, 0)
+    return n
 
 
 def effective_costs(costs: CostConfig) -> dict[str, object]:

@@ -11,6 +11,7 @@ from ._align import load_panel
 from ._discover import discover_files, parse_timeframe
 from ._panel import Panel
 from ._read import read_bars
+from ._resample import resample_panel
 from ._validate import stale_assets, summarize
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "stale_assets",
     "parse_timeframe",
     "Panel",
+    "resample_panel",
 ]

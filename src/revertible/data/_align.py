@@ -43,6 +43,7 @@ from ._discover import PRICES, discover_files, parse_timeframe
 from ._funding import _attach_funding
 from ._panel import Panel
 from ._read import _Bars, _read_bars
+from ._resample import resample_panel
 from ._validate import _ts
 
 __all__ = ["load_panel"]
@@ -87,8 +88,9 @@ def load_panel(cfg: DataConfig, *, progress: Callable[[int, int], None] | None =
         before an asset's first bar, after its last and in its gaps (unless forward-filled).
         ``meta`` holds per-asset ``missing_bars`` (gaps between first and last bar, before any
         fill), ``filled_bars``, ``files`` and ``funding_files`` (asset -> path), and
-        ``timeframe``. ``funding`` is ``None`` unless ``cfg.funding_path`` is set; see
-        :func:`_attach_funding` for the timing rule.
+        ``timeframe``. With ``cfg.resample``, the panel of coarser bars built from them
+        (:func:`~revertible.data.resample_panel`). ``funding`` is ``None`` unless
+        ``cfg.funding_path`` is set; see :func:`_attach_funding` for the timing rule.
 
     Raises
     ------
@@ -153,7 +155,7 @@ def load_panel(cfg: DataConfig, *, progress: Callable[[int, int], None] | None =
     }
     if cfg.funding_path is not None:
         funding, meta["funding_files"] = _attach_funding(Path(cfg.funding_path), times, assets)
-    return Panel(
+    panel = Panel(
         times=times,
         assets=assets,
         funding=funding,
@@ -161,6 +163,7 @@ def load_panel(cfg: DataConfig, *, progress: Callable[[int, int], None] | None =
         meta=meta,
         **arrays,
     )
+    return panel if cfg.resample is None else resample_panel(panel, cfg.resample)
 
 
 def _check_gaps(path: Path, t: np.ndarray, gaps: np.ndarray, step: pd.Timedelta,

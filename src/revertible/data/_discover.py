@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import bar_text
 from ..errors import DataError
 
 __all__ = ["discover_files", "parse_timeframe"]
@@ -72,11 +73,7 @@ def parse_timeframe(timeframe: str) -> pd.Timedelta:
 
 def _tf_text(step: pd.Timedelta) -> str:
     """Short text of a bar size: 1h, 15m, 1d, or pandas' form when irregular."""
-    secs = step.total_seconds()
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if secs > 0 and secs % size == 0:
-            return f"{int(secs // size)}{unit}"
-    return str(step)
+    return bar_text(step)
 
 
 def _tf_matches(token: str, step: pd.Timedelta) -> bool:

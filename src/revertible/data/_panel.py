@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import duration
+
 __all__ = ["Panel"]
 
 _FIELDS = ("open", "high", "low", "close", "volume", "quote_volume")
@@ -63,8 +65,28 @@ class Panel:
     def freq(self) -> pd.Timedelta:
         """Bar spacing."""
         if len(self.times) < 2:
-            return pd.Timedelta(hours=1)
+            tf = self.meta.get("timeframe") if self.meta else None
+            return (duration(tf) if tf else None) or pd.Timedelta(hours=1)
         return self.times[1] - self.times[0]
+
+    @property
+    def bars_per_day(self) -> float:
+        """Bars in one day at this panel's bar size (24 hourly, 6 at 4h, 96 at 15m)."""
+        return float(pd.Timedelta(days=1) / self.freq)
+
+    @property
+    def bars_per_year(self) -> float:
+        """Bars in 365 days (the annualisation factor of per-bar returns)."""
+        return 365.0 * self.bars_per_day
+
+    @property
+    def day_bars(self) -> int:
+        """Whole bars in one day (at least 1): the step of daily sampling and day blocks."""
+        return max(1, int(round(self.bars_per_day)))
+
+    def days_to_bars(self, days: float) -> int:
+        """The number of bars (at least 1) spanning ``days`` days at this bar size."""
+        return max(1, int(round(days * self.bars_per_day)))
 
     def log_close(self) -> np.ndarray:
         """Log close prices, ``(T, N)`` Fortran-ordered."""

@@ -28,7 +28,6 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY
 from ..data import Panel
 
 __all__ = ["log_returns", "corr_matrix", "trailing_covariance", "stress_covariance",
@@ -66,19 +65,19 @@ def corr_matrix(returns: np.ndarray, min_obs: int) -> np.ndarray:
 def trailing_covariance(
     panel: Panel, t: int, window_days: int = 30, min_obs_frac: float = 0.9
 ) -> pd.DataFrame:
-    """Daily covariance of hourly log returns over the ``window_days`` ending at bar ``t``.
+    """Daily covariance of one-bar log returns over the ``window_days`` ending at bar ``t``.
 
     Pairwise complete (``corr * sd_i * sd_j``, each from the rows valid for it); assets without
     enough history have NaN rows. Bars ``<= t`` only. Indexed by asset on both axes.
     """
-    w = window_days * BARS_PER_DAY
+    w = panel.days_to_bars(window_days)
     r = log_returns(panel.slice_bars(max(0, t - w), t + 1))[-w:]
     need = int(np.ceil(min_obs_frac * w))
     c = corr_matrix(r, need)
     cnt = np.isfinite(r).sum(axis=0)
     ok = cnt >= max(need, 2)
     sd = np.full(r.shape[1], np.nan)
-    sd[ok] = np.nanstd(r[:, ok], axis=0, ddof=1) * np.sqrt(BARS_PER_DAY)
+    sd[ok] = np.nanstd(r[:, ok], axis=0, ddof=1) * np.sqrt(panel.bars_per_day)
     return pd.DataFrame(c * np.outer(sd, sd), index=list(panel.assets),
                         columns=list(panel.assets))
 

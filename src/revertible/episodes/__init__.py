@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ._models import episode_coint_pvalues, kalman_config, kalman_rows, pair_coint_pvalues
 from ._outcomes import (
     LEG_COLUMNS,
-    LEG_VOL_BARS,
+    LEG_VOL_DAYS,
     entry_targets,
     leg_vols,
     outcome_targets,
@@ -24,7 +25,7 @@ from ._table import (
 
 __all__ = [
     "LEG_COLUMNS",
-    "LEG_VOL_BARS",
+    "LEG_VOL_DAYS",
     "leg_vols",
     "entry_targets",
     "split_returns",
@@ -38,4 +39,8 @@ __all__ = [
     "build_episodes",
     "write_episodes",
     "empty_episodes",
+    "pair_coint_pvalues",
+    "kalman_rows",
+    "episode_coint_pvalues",
+    "kalman_config",
 ]

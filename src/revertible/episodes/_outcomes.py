@@ -32,26 +32,28 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY
 from ..data import Panel
 from ..spread import min_obs
 
 __all__ = ["trade_outcomes", "trade_outcome_legs", "split_returns", "outcome_targets",
-           "outcome_returns", "LEG_VOL_BARS", "leg_vols", "entry_targets",
+           "outcome_returns", "LEG_VOL_DAYS", "leg_vols", "entry_targets",
            "LEG_COLUMNS"]
 
 
-#: Trailing window of the per-leg return volatility: 30 days of bars.
-LEG_VOL_BARS = 30 * BARS_PER_DAY
+#: Trailing window of the per-leg return volatility, in days (bars: the panel's bar size).
+LEG_VOL_DAYS = 30
 
 
-def leg_vols(panel: Panel, window: int = LEG_VOL_BARS, min_obs_frac: float = 0.9) -> np.ndarray:
+def leg_vols(panel: Panel, window: int | None = None, min_obs_frac: float = 0.9) -> np.ndarray:
     """``(T, N)`` std (ddof 1) of one-bar log returns over the trailing ``window`` bars.
 
-    The window ends at ``t`` inclusive (the return into bar ``t`` counts); NaN unless at least
+    ``window`` None: :data:`LEG_VOL_DAYS` days of the panel's bars. The window ends at ``t``
+    inclusive (the return into bar ``t`` counts); NaN unless at least
     ``ceil(min_obs_frac * window)`` returns are valid. Computed in one forward pass, so the value
     at ``t`` is the same on any panel that holds bars ``0..t``.
     """
+    if window is None:
+        window = panel.days_to_bars(LEG_VOL_DAYS)
     ret = np.diff(panel.log_close(), axis=0, prepend=np.nan)
     df = pd.DataFrame(ret)
     vol = df.rolling(window, min_periods=min_obs(window, min_obs_frac)).std(ddof=1)
@@ -306,7 +308,7 @@ def entry_targets(
     """
     if split != "vol_parity":
         return outcome_targets(episodes, split)
-    vols = leg_vols(panel, LEG_VOL_BARS, min_obs_frac)
+    vols = leg_vols(panel, None, min_obs_frac)
     t = panel.times.get_indexer(pd.DatetimeIndex(episodes["entry_time"]))
     index = pd.Index(list(panel.assets), dtype=object)
     ia = index.get_indexer(pd.Index(episodes["asset_a"], dtype=object))

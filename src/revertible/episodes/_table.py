@@ -20,6 +20,12 @@ point-in-time by construction; the spread regresses A on B.
 :func:`build_episodes` streams blocks of pairs through one compiled kernel (parallel over pairs)
 that computes the return correlation, the hedge ratio, spread, z-score, detection and labels, so
 memory is bounded by the block size, not by the number of pairs.
+
+With ``spread.beta_model: kalman`` the hedge ratio is the Kalman filter's
+(:func:`revertible.spread.kalman_series`) and the same detector and label run over its series
+(:mod:`._models`). With ``universe.max_coint_pvalue``, an episode is kept only when its pair's
+latest daily Engle-Granger p-value at the entry bar is at most that (the episode is detected, and
+blocks its pair while it runs, either way: the filter decides what is traded, not the detection).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from ..spread import SpreadSeries, min_obs, pack_assets
 from ..spread._kernel import _block_kernel
 from ..spread._reference import _detect_label
 from ..universe import universe_pairs
+from ._models import kalman_rows, pair_coint_pvalues
 from ._outcomes import LEG_COLUMNS, trade_outcome_legs
 
 __all__ = [
@@ -146,7 +153,7 @@ def iter_episode_blocks(
     n_pairs = len(ia)
     n = panel.n_bars
     sc, lc, uc = cfg.spread, cfg.label, cfg.universe
-    cw = uc.eligibility_window_days * 24
+    cw = panel.days_to_bars(uc.eligibility_window_days)
     args = (
         sc.beta_window, sc.z_window,
         min_obs(sc.beta_window, sc.min_obs_frac), min_obs(sc.z_window, sc.min_obs_frac),
@@ -160,18 +167,28 @@ def iter_episode_blocks(
     opn, close = np.ascontiguousarray(panel.open), np.ascontiguousarray(panel.close)
     cc = cfg.continue_
     barriers = (lc.exit, lc.stop, lc.horizon, cc.take_profit, cc.stop, cc.horizon_or(lc.horizon))
+    kalman = sc.beta_model == "kalman"
+    if kalman:
+        bs = min(bs, 256)  # the Kalman path holds (pairs, 6, T) correlation series per block
     for start in range(0, n_pairs, bs):
         pa, pb = ia[start : start + bs], ib[start : start + bs]
-        counts = np.zeros(len(pa), dtype=np.int64)
-        out = np.empty((len(pa), cap, _N_FIELDS))
-        _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, cap, out, counts)
-        if counts.max(initial=0) > cap:  # rare: a pair with very many episodes
-            big = n // 2 + 1
-            out = np.empty((len(pa), big, _N_FIELDS))
-            _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, big, out, counts)
-        which = np.repeat(np.arange(len(pa)), counts)
-        slot = np.concatenate([np.arange(c) for c in counts]) if len(which) else which
-        rows = out[which, slot]
+        if kalman:
+            rows, which = kalman_rows(panel, elig, pa, pb, cfg, cw)
+        else:
+            counts = np.zeros(len(pa), dtype=np.int64)
+            out = np.empty((len(pa), cap, _N_FIELDS))
+            _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, cap, out, counts)
+            if counts.max(initial=0) > cap:  # rare: a pair with very many episodes
+                big = n // 2 + 1
+                out = np.empty((len(pa), big, _N_FIELDS))
+                _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, big, out, counts)
+            which = np.repeat(np.arange(len(pa)), counts)
+            slot = np.concatenate([np.arange(c) for c in counts]) if len(which) else which
+            rows = out[which, slot]
+        if uc.max_coint_pvalue is not None:  # the pair's latest daily test at the entry bar
+            p_at = pair_coint_pvalues(panel, cfg, pa, pb)[which, rows[:, 0].astype(np.int64)]
+            keep = p_at <= uc.max_coint_pvalue  # NaN (no test yet) fails
+            rows, which = rows[keep], which[keep]
         df = _rows_to_frame(rows)
         exit_idx = df.pop("exit_idx").to_numpy()
         entry_idx = df.pop("entry_idx").to_numpy()

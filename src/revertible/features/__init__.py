@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._build import build_features
+from ._models import MODEL_FEATURES, ou_fit, spread_model_features
 from ._spec import (
     FEATURE_DESCRIPTIONS,
     FEATURE_GROUPS,
@@ -18,4 +19,7 @@ __all__ = [
     "feature_descriptions",
     "feature_names",
     "build_features",
+    "MODEL_FEATURES",
+    "ou_fit",
+    "spread_model_features",
 ]

@@ -61,6 +61,7 @@ from ._common import _HISTORY_REQUIRED, _REQUIRED, _check_columns, _locate, _utc
 from ._flow import _flow_features
 from ._funding import _funding_features
 from ._history import _pair_history
+from ._models import spread_model_features
 from ._regime import _asset_features
 from ._relationship import _pair_block_features
 from ._spec import FEATURE_DESCRIPTIONS, FEATURE_GROUPS, feature_names
@@ -135,7 +136,7 @@ def build_features(
     fc = cfg.features
     values.update(_spread_features(logp, t, ia, ib, beta, sgn, episodes, cfg))
 
-    values.update(_pair_block_features(logp, t, ia, ib, cfg, progress))
+    values.update(_pair_block_features(logp, t, ia, ib, cfg, progress, panel.days_to_bars))
 
     assets = _asset_features(panel, cfg)
     for key in ("vol_ratio", "spikes", "qv_ratio", "log_qv"):
@@ -155,6 +156,8 @@ def build_features(
 
     if fc.use_regime:  # regime-trigger family (features/_triggers.py)
         values.update(regime_trigger_features(panel, t, ia, ib, cfg))
+    if fc.use_spread_models:  # OU fit and cointegration p-value (features/_models.py)
+        values.update(spread_model_features(panel, t, ia, ib, beta, cfg))
     values.update(_flow_features(panel, episodes, hist, t, ia, ib, z, beta, fc))
     values.update(_pair_history(episodes, hist, int(panel.freq.value), fc.prior_strength))
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numba as nb
 import numpy as np
 
-from ..config import BARS_PER_DAY, Config
-from ..spread import min_obs, pair_series
+from ..config import Config
+from ..spread import kalman_series, min_obs, pair_series
 
 __all__: list[str] = []
 
@@ -59,8 +59,13 @@ def _pair_block_features(
     ib: np.ndarray,
     cfg: Config,
     progress: Callable[[int, int], None] | None,
+    days_to_bars: Callable[[float], int] = lambda d: int(d) * 24,
 ) -> dict[str, np.ndarray]:
     """Features read from per-pair series: z velocity, correlations, hedge-ratio stability.
+
+    z and beta are those of ``spread.beta_model`` (the rolling OLS kernel, or the Kalman filter).
+
+    ``days_to_bars``: the panel's :meth:`~revertible.data.Panel.days_to_bars` (hourly default).
 
     Pairs are processed in blocks of ``cfg.compute.block_size``, at most
     :data:`SERIES_BLOCK_BYTES` of series per block (``6 * T`` floats per pair: 820 MB for 780
@@ -90,9 +95,13 @@ def _pair_block_features(
         for w, days in enumerate(windows):
             sr = pair_series(
                 logp, pa, pb, sc.beta_window, sc.z_window, sc.min_obs_frac,
-                days * BARS_PER_DAY, uc.min_obs_frac,
+                days_to_bars(days), uc.min_obs_frac,
             )
             out[f"corr_{days}d"][rows] = sr[local, 5, tt]
+            if w == 0 and sc.beta_model == "kalman":  # z and beta of the episodes' own model
+                sr[:, :5] = kalman_series(logp, pa, pb, sc.beta_window, sc.z_window,
+                                          sc.min_obs_frac, sc.kalman_state_noise,
+                                          sc.kalman_obs_noise)[:, :5]  # fmt: skip
             if w == 0:
                 zt = sr[local, 4, tt]
                 sgn = np.sign(zt)

@@ -8,6 +8,7 @@ Window lengths and lags that appear in column names (``spread_z_168``, ``corr_30
 from __future__ import annotations
 
 from ..config import Config, FeatureConfig
+from ._models import MODEL_FEATURES
 from ._triggers import TRIGGER_FEATURES
 
 __all__ = [
@@ -165,4 +166,5 @@ def feature_names(cfg: Config) -> list[str]:
         for g, names in feature_groups(cfg).items()
         if g != "funding" or cfg.features.use_funding
         for n in names
-    ] + (list(TRIGGER_FEATURES) if cfg.features.use_regime else [])
+    ] + (list(TRIGGER_FEATURES) if cfg.features.use_regime else []) + (
+        list(MODEL_FEATURES) if cfg.features.use_spread_models else [])

@@ -4,7 +4,7 @@ The triggers of :mod:`revertible.baskets` (same definitions, same config ``baske
 for an episode's pair at its entry bar ``t``, bars ``<= t`` only:
 
 * ``trig_corr_shift``: ``corr_S(a, b) - corr_W(a, b)`` (``S = baskets.shift_bars`` (72),
-  ``W = 24 * baseline_days`` (720) bars, windows ending at ``t``);
+  ``W = baseline_days`` days of bars (720 hourly), windows ending at ``t``);
 * ``trig_corr_on``: 1 when ``|trig_corr_shift| > baskets.corr_shift`` (0.15), else 0;
 * ``trig_vol_z_max``: the larger of the legs' 1-hour volatility z (``|r_t|`` against the mean and
   std of ``|r|`` over the ``W`` bars before ``t``);
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import BARS_PER_DAY, Config
+from ..config import Config
 from ..data import Panel
 
 __all__ = ["TRIGGER_FEATURES", "regime_trigger_features"]
@@ -42,7 +42,7 @@ def regime_trigger_features(
     from ..baskets import abs_return_z, log_returns, rolling_pair_corr  # baskets sits beside
 
     bc, mof = cfg.baskets, cfg.universe.min_obs_frac
-    w = bc.baseline_days * BARS_PER_DAY
+    w = panel.days_to_bars(bc.baseline_days)
     r = log_returns(panel)
     shift = np.full(len(t), np.nan)
     pairs, inv = np.unique(np.stack([ia, ib], axis=1), axis=0, return_inverse=True)

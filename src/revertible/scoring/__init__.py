@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._command import QTY_SIG_FIGS, csv_quantities, score_command, score_panel
-from ._inputs import LEG_VOL_BARS, leg_vols, live_path, touched_reasons, z_now
+from ._inputs import LEG_VOL_DAYS, leg_vols, live_path, touched_reasons, z_now
 from ._model import check_model, costs_note, has_calibrator, resolve_model_uri, tracking_uri
 from ._score import (
     EXTRA_COLUMNS,
@@ -20,7 +20,7 @@ __all__ = [
     "SIGNAL_COLUMNS",
     "EXTRA_COLUMNS",
     "OUTPUT_COLUMNS",
-    "LEG_VOL_BARS",
+    "LEG_VOL_DAYS",
     "select_open",
     "select_range",
     "leg_vols",

@@ -17,9 +17,9 @@ import pandas as pd
 
 from ..data import Panel
 from ..decision import Barriers
-from ..episodes import LEG_VOL_BARS, leg_vols
+from ..episodes import LEG_VOL_DAYS, leg_vols
 
-__all__ = ["LEG_VOL_BARS", "leg_vols", "pricing_inputs", "live_path", "touched_reasons"]
+__all__ = ["LEG_VOL_DAYS", "leg_vols", "pricing_inputs", "live_path", "touched_reasons"]
 
 def _legs(panel: Panel, episodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     index = pd.Index(list(panel.assets), dtype=object)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..config import Config
 from ..data import Panel
-from ._inputs import LEG_VOL_BARS, leg_vols, live_path, pricing_inputs, touched_reasons, z_now
+from ._inputs import leg_vols, live_path, pricing_inputs, touched_reasons, z_now
 from ._model import check_model
 from ._trees import compiled_trees
 
@@ -195,7 +195,7 @@ def score_episodes(
         pred = pd.DataFrame({c: np.empty(0) for c in ("probability", "score_quantile",
                                                       *OUTCOME_COLUMNS)})
     lap("predict")
-    vols = leg_vols(panel, LEG_VOL_BARS, cfg.universe.min_obs_frac) if vols is None else vols
+    vols = leg_vols(panel, None, cfg.universe.min_obs_frac) if vols is None else vols
     z_entry = eps["z_entry"].to_numpy(dtype=float)
     std = eps["spread_std"].to_numpy(dtype=float)
     if live:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from ._coint import coint_pvalues, engle_granger, mackinnon_p
+from ._kalman import kalman_beta, kalman_episode_rows, kalman_reference, kalman_series
 from ._kernel import pack_assets
 from ._reference import reference_series
 from ._series import (
@@ -24,4 +26,11 @@ __all__ = [
     "rolling_corr",
     "min_obs",
     "reference_series",
+    "kalman_beta",
+    "kalman_reference",
+    "kalman_series",
+    "kalman_episode_rows",
+    "coint_pvalues",
+    "engle_granger",
+    "mackinnon_p",
 ]

@@ -5,7 +5,8 @@
   asset priced at the panel's first bar counts as listed before it: the history rule cannot
   see before the data, and a folder that starts on 1 January should not lose its first 90 days
   of every asset; this looks at bar 0 only, so it stays point-in-time); and the median of its
-  trailing 24-hour quote volume, sampled every 24 bars over the last ``volume_window_days`` days
+  trailing one-day quote volume, sampled once a day (every ``Panel.day_bars`` bars) over the
+  last ``volume_window_days`` days
   ending at ``t``, is at least ``min_quote_volume`` (at least half the window must be sampled;
   for such a seasoned asset, one day is enough).
 * Pair eligibility at ``t``: both assets eligible and the rolling correlation of one-bar log returns
@@ -25,7 +26,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import BARS_PER_DAY, UniverseConfig
+from ..config import UniverseConfig
 from ..data import Panel
 from ..errors import DataError
 from ..io import save_png
@@ -50,10 +51,9 @@ def universe_pairs(assets: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.
 
 
 @nb.njit(cache=True, parallel=True)
-def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start,
+def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start, day,
                        out):  # pragma: no cover
     n, m = close.shape
-    day = 24
     for i in nb.prange(m):
         q24 = np.empty(n)
         first = -1
@@ -68,7 +68,7 @@ def _asset_elig_kernel(close, qv, min_hist, n_days, min_qv, seasoned_at_start,
             if k >= 0 and np.isfinite(qv[k, i]):
                 s -= qv[k, i]
                 c -= 1
-            q24[t] = s * day / c if c >= day // 2 else np.nan
+            q24[t] = s * day / c if c >= max(1, day // 2) else np.nan
         buf = np.empty(n_days)
         for t in range(n):
             p = close[t, i]
@@ -97,10 +97,11 @@ def asset_eligibility(panel: Panel, cfg: UniverseConfig) -> np.ndarray:
     _asset_elig_kernel(
         np.asfortranarray(panel.close),
         np.asfortranarray(panel.quote_volume),
-        cfg.min_history_days * BARS_PER_DAY,
+        panel.days_to_bars(cfg.min_history_days) if cfg.min_history_days else 0,
         cfg.volume_window_days,
         float(cfg.min_quote_volume),
         bool(cfg.listed_before_start),
+        panel.day_bars,
         out,
     )
     return out
@@ -137,7 +138,7 @@ def pair_correlations_at(
     df = pd.DataFrame({"asset_a": names[ia], "asset_b": names[ib]})
     upto = logp[: t + 1]
     for days in cfg.corr_windows_days:
-        w = days * BARS_PER_DAY
+        w = panel.days_to_bars(days)
         corr = np.empty(len(ia))
         for s in range(0, len(ia), block_size):
             sr = pair_series(
