@@ -6,8 +6,9 @@
 * Headline metrics are copied under names starting with ``0_`` so they sort first on the run
   page and in the column chooser: :data:`HEADLINE` maps the headline name to the source metric.
 * Training (and tuning) runs live in ``tracking.experiment``; backtest runs in
-  ``<experiment>-backtest`` (:func:`experiment_for`): their metrics share nothing, so one
-  experiment per kind keeps every column of the runs list and the compare view meaningful.
+  ``<experiment>-backtest`` and hedge runs in ``<experiment>-hedge`` (:func:`experiment_for`):
+  their metrics share nothing, so one experiment per kind keeps every column of the runs list
+  and the compare view meaningful.
 * Both experiments carry ``mlflow.experimentKind = custom_model_development``, which makes the
   MLflow 3 UI open them on the runs list (the default for an untagged experiment is the GenAI view).
 """
@@ -50,11 +51,13 @@ HEADLINE: dict[str, str] = {
 #: The experiment tag the MLflow 3 UI reads to pick the classic ML (runs) view.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 BACKTEST_SUFFIX = "-backtest"
+#: Kinds of run with an experiment of their own, ``<experiment>-<kind>``.
+OWN_EXPERIMENT = ("backtest", "hedge")
 
 
 def experiment_for(experiment: str, kind: str | None) -> str:
-    """The experiment a run of ``kind`` goes to (backtests: ``<experiment>-backtest``)."""
-    return experiment + BACKTEST_SUFFIX if kind == "backtest" else experiment
+    """The experiment a run of ``kind`` goes to (``<experiment>-backtest``, ``-hedge``)."""
+    return f"{experiment}-{kind}" if kind in OWN_EXPERIMENT else experiment
 
 
 def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
