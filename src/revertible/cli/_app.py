@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -123,6 +124,9 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
                                   "use .parquet or .csv")
     if kwargs.get("out_dir") is not None:
         check_output_dir(kwargs["out_dir"])
+    if kwargs.get("until") and _BARE_DATE.match(str(kwargs["until"]).strip()):
+        # --until 2024-08-31 means the whole of that day (its last bar included)
+        kwargs["until"] = f"{str(kwargs['until']).strip()}T23:59:59"
     since = _utc(kwargs["since"], "--since") if kwargs.get("since") else None
     until = _utc(kwargs["until"], "--until") if kwargs.get("until") else None
     if since is not None and until is not None and since > until:
@@ -130,12 +134,89 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
                               "`since <= until` must hold")
     if "trials" in kwargs and kwargs["trials"] is not None and kwargs["trials"] < 1:
         raise RevertibleError(f"--trials must be >= 1, but got {kwargs['trials']}")
+    if command in DATED_COMMANDS and "config" in kwargs:
+        at = _utc(kwargs["at"], "--at") if kwargs.get("at") else None
+        if since is not None or until is not None or at is not None:
+            cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
+            check_dates_in_data(cfg, since=since, until=until, at=at)
     model = kwargs.get("model")
     if isinstance(model, str) and model.startswith(("models:/", "runs:/")) and "config" in kwargs:
         from ..tracking import check_store, store_uri
 
         cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
         check_store(store_uri(cfg.tracking), need_existing=True, what=model)
+
+
+#: Commands whose ``--at`` / ``--since`` / ``--until`` must overlap the data (checked up front).
+DATED_COMMANDS = frozenset({"score", "pairs", "baskets", "sectors"})
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def data_span(cfg: Config) -> tuple[Any, Any] | None:
+    """First and last bar over the price files ``data.assets`` selects, read cheaply.
+
+    Only the time column of feather and parquet files is read (milliseconds for 136 files);
+    None when a file is of another format or has no ``date`` column (the load then decides).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.feather as pf
+    import pyarrow.parquet as pq
+
+    from ..data import discover_files
+
+    files = discover_files(Path(cfg.data.path), cfg.data.format, cfg.data.timeframe)
+    wanted = set(cfg.data.assets) if cfg.data.assets is not None else None
+    lo = hi = None
+    for asset, path in files:
+        if wanted is not None and asset not in wanted:
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".feather":
+                col = pf.read_table(path, columns=["date"]).column(0)
+            elif suffix in (".parquet", ".pq"):
+                col = pq.read_table(path, columns=["date"]).column(0)
+            else:
+                return None
+            if not str(col.type).startswith("timestamp") or col.type.tz is None:
+                return None
+            mm = pc.min_max(col)
+            first, last = mm["min"].as_py(), mm["max"].as_py()
+        except Exception:  # noqa: BLE001 - unreadable: the full load names the problem
+            return None
+        if first is None:
+            continue
+        lo = first if lo is None else min(lo, first)
+        hi = last if hi is None else max(hi, last)
+    if lo is None:
+        return None
+    import pandas as pd
+
+    return pd.Timestamp(lo).tz_convert("UTC"), pd.Timestamp(hi).tz_convert("UTC")
+
+
+def check_dates_in_data(cfg: Config, *, since: Any = None, until: Any = None,
+                        at: Any = None) -> None:
+    """Refuse ``--since/--until`` wholly outside the data, or ``--at`` outside it (exit 2).
+
+    Without it ``score --since 2030`` wrote an empty file and ``pairs --at 2030`` silently used
+    the last bar.
+    """
+    span = data_span(cfg)
+    if span is None:
+        return
+    first, last = span
+    held = (f"data.path {cfg.data.path} holds {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
+            "UTC")
+    if at is not None and not first <= at <= last:
+        raise RevertibleError(f"--at {at:%Y-%m-%d %H:%M} is outside the data ({held}); choose "
+                              "a time inside it")
+    if since is not None and since > last:
+        raise RevertibleError(f"--since {since:%Y-%m-%d %H:%M} is after the data's last bar "
+                              f"({held}); choose dates inside it")
+    if until is not None and until < first:
+        raise RevertibleError(f"--until {until:%Y-%m-%d %H:%M} is before the data's first bar "
+                              f"({held}); choose dates inside it")
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -38,7 +38,8 @@ def hedge(
     ] = None,
     since: Annotated[str | None, typer.Option(help="First bar of the replay (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Last bar of the replay; the plan is made "
-                                                   "there (UTC).")] = None,
+                                                   "there (UTC; a date alone includes that "
+                                                   "whole day).")] = None,
     unwind: Annotated[
         bool | None, typer.Option("--unwind/--no-unwind", help="Apply the funding unwind rule "
                                                               "in the replay (default: "
@@ -129,6 +130,9 @@ def rebalance(
                 f"{row.target_ratio:.4f} (drift {row.drift:+.2%})")
         if row.action == "none":
             out.print(f"{head}: none", highlight=False)
+            continue
+        if row.action == "stale":
+            out.print(f"{head}: not traded: {row.reason}", highlight=False)
             continue
         legs = [f"{'buy' if q > 0 else 'sell'} {abs(q):.8g} {a} at {p:.8g}"
                 for q, a, p in ((row.order_a, row.asset_a, row.price_a),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._app import ConfigArg, SetOpt, _config, app, handle_errors, out
+from ._app import ConfigArg, SetOpt, _config, app, err, handle_errors, out
 
 
 def _cell(v: Any) -> str:
@@ -29,7 +29,7 @@ def runs(
     config: ConfigArg,
     set: SetOpt = None,
     kind: Annotated[
-        str, typer.Option(help="train (training and tuning runs), backtest, or all.")
+        str, typer.Option(help="train (training and tuning runs), backtest, hedge, or all.")
     ] = "train",
     sort: Annotated[
         str | None, typer.Option(help="Metric to sort by, best first: holdout_auc (default for "
@@ -50,8 +50,8 @@ def runs(
     from ..errors import ConfigError
     from ..tracking import Tracker, compare_runs, list_runs
 
-    if kind not in ("train", "backtest", "all"):
-        raise ConfigError(f"--kind {kind}: must be train, backtest or all")
+    if kind not in ("train", "backtest", "hedge", "all"):
+        raise ConfigError(f"--kind {kind}: must be train, backtest, hedge or all")
     cfg = _config(config, set, None)
     tracker = Tracker(cfg.tracking)
     if compare:
@@ -65,6 +65,8 @@ def runs(
         for row in df.itertuples(index=False):
             table.add_row(row.section, row.key, _cell(row.a), _cell(row.b))
         out.print(table)
+        if df.attrs.get("warning"):
+            err.print(f"[yellow]{df.attrs['warning']}[/]", highlight=False, soft_wrap=True)
         return
     df = list_runs(tracker, kind=kind, sort=sort, limit=limit)
     if df.empty:

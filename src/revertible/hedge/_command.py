@@ -212,21 +212,52 @@ def rebalance_threshold(cfg: Config) -> float:
 def rebalance_command(cfg: Config, positions: Path) -> tuple[pd.DataFrame, str, float]:
     """Orders that bring each open position of ``positions`` back to its target ratio.
 
-    Returns the :func:`plan_rebalance` frame, the last bar's time and the threshold used.
+    The prices are the last bar's of the data (``data.assets``, plus the positions' assets).
+    ``score``'s staleness rule applies: a position with a leg that has no price at that bar is
+    not traded (``action`` ``stale``, ``reason`` names the leg, its file and how many hours it
+    is behind). Returns the :func:`plan_rebalance` frame, the last bar's time and the threshold.
+
+    Raises
+    ------
+    DataError
+        A positions row names an asset with no price file in ``data.path``.
     """
-    from ..data import load_panel
+    from ..data import discover_files, load_panel
 
     pos = read_positions(positions)
-    assets = tuple(dict.fromkeys([*pos["asset_a"], *pos["asset_b"]]))
+    files = dict(discover_files(cfg.data.path, cfg.data.format, cfg.data.timeframe))
+    for i, row in enumerate(pos.itertuples(), start=1):
+        for leg in (row.asset_a, row.asset_b):
+            if leg not in files:
+                raise DataError(
+                    f"positions file {positions}: row {i} asset {leg} is unknown: no price file "
+                    f"for it in {cfg.data.path} (expected {leg.replace('/', '_')}-"
+                    f"{cfg.data.timeframe}.feather); fix the row or add the file"
+                )
+    held = tuple(dict.fromkeys([*pos["asset_a"], *pos["asset_b"]]))
+    assets = None if cfg.data.assets is None else tuple(dict.fromkeys([*cfg.data.assets, *held]))
     panel = load_panel(cfg.data.model_copy(update={"assets": assets, "funding_path": None}))
     close = panel.frame("close")
+    last_bar = close.index[-1]
     prices: dict[str, float] = {}
-    for a in assets:
+    stale: dict[str, str] = {}
+    for a in held:
         col = close[a].dropna()
         if col.empty:
             raise DataError(
                 f"positions file {positions}: asset {a} has no price in {cfg.data.path}"
             )
         prices[a] = float(col.iloc[-1])
+        if col.index[-1] < last_bar:
+            hours = (last_bar - col.index[-1]) / pd.Timedelta(hours=1)
+            stale[a] = (f"{a} is stale: its file {files[a].name} ends {hours:g} h before the last "
+                        f"bar ({col.index[-1]:%Y-%m-%d %H:%M} UTC); refresh it")
     thr = rebalance_threshold(cfg)
-    return plan_rebalance(pos, prices, thr), str(close.index[-1]), thr
+    plan = plan_rebalance(pos, prices, thr)
+    reason = [stale.get(a) or stale.get(b) or "" for a, b in zip(plan["asset_a"],
+                                                                  plan["asset_b"], strict=True)]
+    plan["reason"] = reason
+    bad = plan["reason"] != ""
+    plan.loc[bad, ["order_a", "order_b", "cost_notional"]] = 0.0
+    plan.loc[bad, "action"] = "stale"
+    return plan, str(last_bar), thr

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ._naming import HEADLINE, dataset_summary, experiment_for, headline_metrics, run_label
-from ._registry import compare_to_champion, describe_version
+from ._registry import (
+    comparability_warning,
+    compare_to_champion,
+    describe_version,
+    model_differences,
+)
 from ._runs import compare_runs, list_runs
 from ._store import store_uri
 from ._tracker import (
@@ -28,6 +33,8 @@ __all__ = [
     "dataset_summary",
     "describe_version",
     "compare_to_champion",
+    "model_differences",
+    "comparability_warning",
     "list_runs",
     "compare_runs",
 ]

@@ -26,7 +26,7 @@ from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
 from ..model import RISK_COLUMNS, CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
-from ._registry import compare_to_champion, describe_version
+from ._registry import MODEL_SETTINGS, compare_to_champion, describe_version
 from ._store import store_uri, use_store
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
@@ -185,7 +185,8 @@ class Tracker:
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
-        self._run_labels.update({k: v for k, v in items if k.startswith("label.")})
+        self._run_labels.update({k: v for k, v in items
+                                 if k.startswith("label.") or k in MODEL_SETTINGS})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
@@ -345,7 +346,14 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ModelError(f"model {uri} cannot be loaded: {first}; check the URI and the "
                          "tracking store (tracking.uri / MLFLOW_TRACKING_URI)") from None
-    inner = loaded.unwrap_python_model()
+    try:  # a model of another flavour (sklearn, a foreign pyfunc) has no python model
+        inner = loaded.unwrap_python_model()
+    except Exception:  # noqa: BLE001
+        inner = None
     if not isinstance(inner, ReversionPyfunc):
-        raise ModelError(f"model {uri} is not a revertible model")
+        flavor = getattr(getattr(loaded, "metadata", None), "flavors", {}) or {}
+        kind = ", ".join(k for k in flavor if k != "python_function") or "pyfunc"
+        raise ModelError(f"model {uri} is not a revertible model (an MLflow {kind} model); "
+                         "pass one logged by `revertible train`, e.g. "
+                         "models:/revertible-reversion@champion")
     return inner.model
