@@ -14,18 +14,22 @@ from ._engine import (
 )
 from ._ledger import TRADE_COLUMNS
 from ._metrics import (
+    LARGEST_TRADES,
+    MIN_YEARS,
     core_metrics,
+    per_trade_note,
     performance_metrics,
     reversion_by_decile,
+    stake_metrics,
     strategy_metrics,
     trade_metrics,
 )
 from ._predict import WalkForwardPredictions, fit_block_heads, walk_forward_predictions
 from ._report import (
     PLOTS,
-    SPREAD_MIN_TRADES,
     TABLE_METRICS,
     Report,
+    best_worst_pairs,
     build_report,
     log_backtest,
     metrics_table,
@@ -45,6 +49,11 @@ from ._stats import (
 from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
+    "LARGEST_TRADES",
+    "MIN_YEARS",
+    "per_trade_note",
+    "stake_metrics",
+    "best_worst_pairs",
     "backtest_command",
     "backtest_summary",
     "SUMMARY_METRICS",
@@ -78,7 +87,6 @@ __all__ = [
     "sharpe_by_period",
     "PLOTS",
     "TABLE_METRICS",
-    "SPREAD_MIN_TRADES",
     "Report",
     "build_report",
     "render_images",
