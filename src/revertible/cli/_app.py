@@ -230,10 +230,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             precheck(kwargs, fn.__name__)
-            if fn.__name__ not in TRACKED_COMMANDS:
-                return fn(*args, **kwargs)
-            with lazy_store():
-                return fn(*args, **kwargs)
+            with heartbeat(fn.__name__):
+                if fn.__name__ not in TRACKED_COMMANDS:
+                    return fn(*args, **kwargs)
+                with lazy_store():
+                    return fn(*args, **kwargs)
         except RevertibleError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -256,7 +257,72 @@ def _config(config: Path, sets: list[str] | None, data: Path | None) -> Config:
 #: Without a terminal (cron, CI), a step running longer than ``PLAIN_PROGRESS_AFTER`` seconds
 #: logs a plain line then and every ``PLAIN_PROGRESS_EVERY`` seconds, and one when it ends.
 PLAIN_PROGRESS_AFTER = 5.0
-PLAIN_PROGRESS_EVERY = 30.0
+PLAIN_PROGRESS_EVERY = 10.0
+#: A command silent for this many seconds prints a ``<command>: working (<stage>), N s`` line
+#: (``REVERTIBLE_HEARTBEAT_S`` overrides it): 9 s, so no gap reaches the promised 10 s.
+HEARTBEAT_EVERY = float(os.environ.get("REVERTIBLE_HEARTBEAT_S") or 9.0)
+_ACTIVITY: dict[str, Any] = {"last": 0.0, "stage": ""}
+
+
+def note_progress(stage: str | None = None) -> None:
+    """Record that progress was shown now (and, if given, the stage now running)."""
+    _ACTIVITY["last"] = time.monotonic()
+    if stage:
+        _ACTIVITY["stage"] = stage
+
+
+def set_stage(stage: str) -> None:
+    """Name the stage now running (the heartbeat line says it); shows nothing by itself."""
+    _ACTIVITY["stage"] = stage
+
+
+def _real_stream(stream: Any) -> bool:
+    """A stream backed by a file descriptor (not a test runner's in-memory buffer)."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def heartbeat(command: str, every: float | None = None, stream: Any = None) -> Iterator[None]:
+    """While ``command`` runs, a line on stderr whenever nothing was shown for ``every`` seconds.
+
+    The line names the stage last announced (:func:`note_progress`, every progress bar does)
+    and the time since the command started, so no step is ever silent for long. Only on a real
+    stream: an in-process test runner's captured output stays as the command printed it.
+    """
+    stream = sys.stderr if stream is None else stream
+    every = HEARTBEAT_EVERY if every is None else every
+    if not _real_stream(stream):
+        yield
+        return
+    import threading
+
+    t0 = time.monotonic()
+    note_progress("starting")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(min(1.0, every / 4)):
+            now = time.monotonic()
+            if now - _ACTIVITY["last"] >= every:
+                text = f"{command}: working ({_ACTIVITY['stage']}), {now - t0:.0f} s"
+                if stream is sys.stderr and err.is_terminal:
+                    err.print(text, highlight=False)
+                else:
+                    stream.write(text + "\n")
+                    stream.flush()
+                _ACTIVITY["last"] = now
+
+    thread = threading.Thread(target=beat, name="revertible-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
 
 
 @contextlib.contextmanager
@@ -266,10 +332,13 @@ def plain_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     state: dict[str, Any] = {"next": t0 + PLAIN_PROGRESS_AFTER, "done": 0, "total": 0,
                              "said": False}
 
+    set_stage(description)
+
     def line(text: str) -> None:
         sys.stderr.write(f"{description}: {text}\n")
         sys.stderr.flush()
         state["said"] = True
+        note_progress()
 
     def update(done: int, tot: int) -> None:
         state["done"], state["total"] = done, tot
@@ -279,6 +348,7 @@ def plain_progress(description: str) -> Iterator[Callable[[int, int], None]]:
             line(f"{done}/{tot} after {now - t0:.0f} s")
 
     yield update
+    _ACTIVITY["stage"] = f"after {description}"
     took = time.monotonic() - t0
     if state["said"] or took >= PLAIN_PROGRESS_AFTER:
         tail = f" {state['done']}/{state['total']}" if state["total"] else ""
@@ -303,11 +373,14 @@ def progress_bar(
         transient=True,
     ) as prog:
         task = prog.add_task(description, total=total)
+        note_progress(description)
 
         def update(done: int, tot: int) -> None:
             prog.update(task, completed=done, total=tot)
+            note_progress()  # the bar shows it live
 
         yield update
+    _ACTIVITY["stage"] = f"after {description}"
 
 
 def load_data(cfg: Config, *, pairs: bool = True):

@@ -18,6 +18,7 @@ from ._app import (
     err,
     handle_errors,
     out,
+    set_stage,
 )
 
 
@@ -57,6 +58,7 @@ def hedge(
 
     check_hedge_inputs(quantity, ratio)
     cfg = _config(config, set, data)
+    set_stage("loading, replay and leverage sweep")
     res = hedge_command(cfg, asset=asset, quantity=quantity, ratio=ratio, hedge_with=hedge_with,
                         since=since, until=until, out_dir=out_dir, unwind=unwind,
                         config_path=config)
@@ -100,6 +102,11 @@ def hedge(
     if m["funding_coverage"] < 0.9:
         err.print(f"warning: the funding file covers {m['funding_coverage']:.0%} of the range's "
                   "settlements; missing settlements count as zero funding", highlight=False)
+    if res.get("run_link"):
+        from ._runs import ui_hint
+
+        out.print(ui_hint(res["tracking_uri"], res["run_link"]), highlight=False,
+                  soft_wrap=True)
     if json_out:
         emit_json({"run_id": res["run_id"], "metrics": m, "plan": plan,
                    "verdict": res["verdict"],
@@ -122,6 +129,7 @@ def rebalance(
     from ..hedge import rebalance_command
 
     cfg = _config(config, set, data)
+    set_stage("loading prices")
     plan, at, thr = rebalance_command(cfg, positions)
     out.print(f"prices at {at}; rebalance when the notional ratio drifts more than {thr:.2%}",
               highlight=False)

@@ -11,6 +11,13 @@ from rich.table import Table
 from ._app import ConfigArg, SetOpt, _config, app, err, handle_errors, out
 
 
+def ui_hint(uri: str, link: str) -> str:
+    """``MLflow UI: <link>``, with how to start the UI for an embedded store."""
+    if uri.startswith(("http://", "https://")):
+        return f"MLflow UI: {link}"
+    return f"MLflow UI: {link} (start it first: mlflow ui --backend-store-uri {uri})"
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
@@ -48,7 +55,7 @@ def runs(
 ) -> None:
     """Table of the experiment's runs with their headline metrics, best first."""
     from ..errors import ConfigError
-    from ..tracking import Tracker, compare_runs, list_runs
+    from ..tracking import Tracker, compare_runs, list_runs, ui_link
 
     if kind not in ("train", "backtest", "hedge", "all"):
         raise ConfigError(f"--kind {kind}: must be train, backtest, hedge or all")
@@ -83,6 +90,5 @@ def runs(
         cells = zip(cols, row, strict=True)
         table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in cells])
     out.print(table)
-    out.print(f"MLflow UI: open /#/experiments?workflowType=machine_learning on your tracking "
-              f"server (embedded store: mlflow ui --backend-store-uri {tracker.uri})",
+    out.print(ui_hint(tracker.uri, ui_link(tracker.uri, experiment_id=tracker.experiment_id)),
               highlight=False, soft_wrap=True)

@@ -166,18 +166,21 @@ def hedge_command(
         with atomic_path(out_dir / "hedge_plan.json") as tmp:
             tmp.write_text(pd.Series(plan).to_json(indent=2))
         write_table(sweep, out_dir / "hedge_sweep.csv")
-    run_id = None
+    run_id = link = uri = None
     if track:
-        run_id = _track(cfg, plan, metrics, page, rep.bars, config_path,
-                        _run_name(cfg, mk.asset, mk.hedge_asset, ratio), sweep, verdict)
+        run_id, link, uri = _track(cfg, plan, metrics, page, rep.bars, config_path,
+                                   _run_name(cfg, mk.asset, mk.hedge_asset, ratio), sweep,
+                                   verdict)
     return {"plan": plan, "metrics": metrics, "bars": rep.bars, "sweep": sweep,
-            "verdict": verdict, "run_id": run_id, "html": page}
+            "verdict": verdict, "run_id": run_id, "run_link": link, "tracking_uri": uri,
+            "html": page}
 
 
 def _track(cfg: Config, plan: dict[str, Any], metrics: dict[str, float], page: str,
            bars: pd.DataFrame, config_path: Path | None, name: str, sweep: pd.DataFrame,
-           verdict: str) -> str:
-    from ..tracking import Tracker
+           verdict: str) -> tuple[str, str, str]:
+    """Log the run; returns its id, a UI link (model-training view) and the tracking URI."""
+    from ..tracking import Tracker, ui_link
 
     tracker = Tracker(cfg.tracking).connect()
     # kind "hedge": the run goes to <experiment>-hedge, away from the training runs
@@ -198,7 +201,9 @@ def _track(cfg: Config, plan: dict[str, Any], metrics: dict[str, float], page: s
         tracker.log_table(sweep, "hedge_sweep.csv")
         if config_path is not None and Path(config_path).is_file():
             tracker.log_text(Path(config_path).read_text(), "config.yaml")
-        return run.info.run_id
+        link = ui_link(tracker.uri, experiment_id=run.info.experiment_id,
+                       run_id=run.info.run_id)
+        return run.info.run_id, link, tracker.uri
 
 
 def rebalance_threshold(cfg: Config) -> float:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ._naming import HEADLINE, dataset_summary, experiment_for, headline_metrics, run_label
+from ._naming import (
+    HEADLINE,
+    dataset_summary,
+    experiment_for,
+    headline_metrics,
+    run_label,
+    ui_base,
+    ui_link,
+)
 from ._registry import (
     comparability_warning,
     compare_to_champion,
@@ -31,6 +39,8 @@ __all__ = [
     "headline_metrics",
     "experiment_for",
     "dataset_summary",
+    "ui_base",
+    "ui_link",
     "describe_version",
     "compare_to_champion",
     "model_differences",

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,12 +102,17 @@ class Tracker:
         self._run_tags: dict[str, str] = {}
         self._run_labels: dict[str, str] = {}
         self._run_name = ""
+        # when the work began: the first top-level run starts here, so its duration is true
+        # even when the command logs it only at the end (a 13-minute training showed 23 s)
+        self._started: float | None = None
 
     # ---- connection -------------------------------------------------------------------------
     def connect(self) -> Tracker:
         """Check the store is reachable and select (or create) the experiment."""
         check_store(self.uri)
         use_store(self.uri)
+        if self._started is None:
+            self._started = time.time()
         if self.create_on_connect or not self.uri.startswith("sqlite:///"):
             self._open()  # a server or another database: any problem shows now
         # else an embedded SQLite store is created on first use (the first run), so a command
@@ -176,8 +182,17 @@ class Tracker:
         self._run_labels: dict[str, str] = {}
         self._run_tags = dict(all_tags)
         self._run_name = run_name or ""
-        with mlflow.start_run(experiment_id=exp_id, run_name=run_name,
-                              tags=all_tags, nested=nested) as run:
+        started, self._started = self._started, None
+        if started is not None and not nested and not parent_run_id \
+                and mlflow.active_run() is None:
+            # backdated to connect(): the run's duration covers the work done before logging
+            created = mlflow.MlflowClient(self.uri).create_run(
+                exp_id, start_time=int(started * 1000), tags=all_tags, run_name=run_name)
+            ctx = mlflow.start_run(run_id=created.info.run_id)
+        else:
+            ctx = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags,
+                                   nested=nested)
+        with ctx as run:
             yield run
 
     def log_params(self, params: dict[str, Any]) -> None:
