@@ -76,9 +76,16 @@ def test_score_range_before_the_data_is_refused(cfg_file, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["pairs", "baskets"])
-@pytest.mark.parametrize("at", ["2030-01-01", "2019-06-01T12:00"])
-def test_pairs_and_baskets_at_outside_the_data_is_refused(cfg_file, command, at):
-    one_line_error(run(command, cfg_file, "--at", at), f"--at {at[:10]}", "is outside the data")
+@pytest.mark.parametrize(("at", "where"), [("2030-01-01", "after the last bar"),
+                                           ("2019-06-01T12:00", "before the first bar")])
+def test_pairs_and_baskets_at_outside_the_data_is_refused(cfg_file, command, at, where):
+    one_line_error(run(command, cfg_file, "--at", at), f"--at {at[:10]}", f"is {where} of the "
+                   "data", "choose a time inside it")
+
+
+def test_backtest_range_after_the_data_is_refused(cfg_file):
+    one_line_error(run("backtest", cfg_file, "--walk-forward", "--since", "2030-01-01"),
+                   "--since 2030-01-01 00:00 is after the data's last bar")
 
 
 def test_until_as_a_date_means_the_whole_day():

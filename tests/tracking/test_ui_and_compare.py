@@ -104,3 +104,32 @@ def test_demo_epilogue_says_where_the_report_is_and_how_to_open_the_ui(tmp_path)
     assert lines[1].startswith("MLflow UI: run `mlflow ui --backend-store-uri sqlite:///")
     assert lines[-1].endswith("/#/models/revertible-demo/versions/1"
                               "?workflowType=machine_learning")
+
+
+def test_promote_line_warns_when_the_champion_answers_another_question():
+    from types import SimpleNamespace
+
+    from revertible.tracking import compare_to_champion
+
+    champ_run = SimpleNamespace(data=SimpleNamespace(
+        metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01},
+        params={"label.horizon": "24", "data.timeframe": "1h", "data.assets": "null"},
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"}))
+
+    class Client:
+        def get_model_version_by_alias(self, name, alias):
+            return SimpleNamespace(version="3", run_id="r")
+
+        def get_run(self, run_id):
+            return champ_run
+
+    line = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.70,
+                                               "holdout.brier_skill": 0.02},
+                               "f1", "2024-08-01", labels={"label.horizon": "48",
+                                                           "data.timeframe": "1h",
+                                                           "data.assets": "null"})
+    assert line.startswith("new model is better than the previous champion v3")
+    assert "warning: this model and the champion differ in label.horizon 48 vs 24" in line
+    same = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.70}, "f1", "2024-08-01",
+                               labels={"label.horizon": "24"})
+    assert "warning" not in same

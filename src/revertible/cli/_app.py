@@ -148,7 +148,7 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
 
 
 #: Commands whose ``--at`` / ``--since`` / ``--until`` must overlap the data (checked up front).
-DATED_COMMANDS = frozenset({"score", "pairs", "baskets", "sectors"})
+DATED_COMMANDS = frozenset({"score", "pairs", "baskets", "sectors", "backtest"})
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -209,8 +209,9 @@ def check_dates_in_data(cfg: Config, *, since: Any = None, until: Any = None,
     held = (f"data.path {cfg.data.path} holds {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
             "UTC")
     if at is not None and not first <= at <= last:
-        raise RevertibleError(f"--at {at:%Y-%m-%d %H:%M} is outside the data ({held}); choose "
-                              "a time inside it")
+        where = "before the first bar" if at < first else "after the last bar"
+        raise RevertibleError(f"--at {at:%Y-%m-%d %H:%M} is {where} of the data ({held}); "
+                              "choose a time inside it")
     if since is not None and since > last:
         raise RevertibleError(f"--since {since:%Y-%m-%d %H:%M} is after the data's last bar "
                               f"({held}); choose dates inside it")
