@@ -151,7 +151,8 @@ def hedge_command(
     metrics["funding_coverage"] = metrics["funding_events"] / max(
         1.0, (mk.stop - mk.start) * per_8h / eight)
     metrics.update({f"plan.{k}": float(plan[k]) for k in HEDGE_PLAN_KEYS})
-    title = (f"Hedging {quantity:g} {mk.asset} with a {ratio:g}x short of {mk.perp}, "
+    title = (f"Hedging {quantity:g} {mk.asset} by shorting {ratio:.0%} of its notional in "
+             f"{mk.perp}, "
              f"{mk.times[mk.start]:%Y-%m-%d} to {mk.times[last]:%Y-%m-%d}"
              f"{' (funding unwind rule)' if unwind else ''}")
     from ._report import render_hedge_html

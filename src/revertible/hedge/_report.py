@@ -87,6 +87,12 @@ def _fmt(v: Any, unit: str) -> str:
         return f"{v:,.2f} bp"
     if unit == "x":
         return f"{v:,.2f}x"
+    if unit == "f3":
+        return f"{v:.3f}"
+    if unit == "qty":
+        return f"{v:,.6g}"
+    if unit == "log%":
+        return f"{100 * v:+,.1f}% (log)"
     if unit == "int":
         return f"{int(v):,d}"
     if unit == "price":
@@ -169,13 +175,13 @@ def render_hedge_html(title: str, bars: pd.DataFrame, plan: dict[str, Any],
         ("collateral added", m.get("collateral_added", float("nan")), quote,
          "that peak less the opening margin: what the policy cost in extra capital"),
         ("hedged share of bars", m["hedged_bars"], "%", "bars with the short on"),
-        ("hedge effectiveness", m["hedge_effectiveness"], "",
+        ("hedge effectiveness", m["hedge_effectiveness"], "f3",
          "1 - variance of the hedged hourly P&L / variance of the holding's (1: all removed)"),
         ("bars", m["bars"], "int", "hourly bars in the range"),
     ])
     plan_rows = _rows([
         ("time", p["at"], "", "the plan uses bars up to this one"),
-        ("short", p["contracts"], "", f"contracts of {p['perp']} (beta {p['beta']:.3f})"),
+        ("short", p["contracts"], "qty", f"contracts of {p['perp']} (beta {p['beta']:.3f})"),
         ("notional", p["notional"], quote, "contracts x perpetual price"),
         ("leverage", p["leverage"], "x", "set by the leverage rule (hedge.leverage unset)"
          if p.get("leverage_rule") == "rule" else "hedge.leverage, as configured"),
@@ -184,12 +190,13 @@ def render_hedge_html(title: str, bars: pd.DataFrame, plan: dict[str, Any],
                                                                "to it"),
         ("liquidation price", p["liquidation_price"], "price", "perpetual price at which the "
                                                                "short is liquidated"),
-        ("liquidation distance", p["liquidation_distance"], "", "log distance to it"),
+        ("liquidation distance", p["liquidation_distance"], "log%", "how far the price must "
+                                                                     "rise to reach it"),
         ("in holding-period sigmas", p["liquidation_sigmas"], "",
          f"that distance over sigma x sqrt({int(p['holding_bars'])} bars)"),
-        ("worst rally", p.get("worst_rally", float("nan")), "",
+        ("worst rally", p.get("worst_rally", float("nan")), "log%",
          f"largest log rise over {int(p['holding_bars'])} bars in the history so far"),
-        ("required distance", p["required_distance"], "",
+        ("required distance", p["required_distance"], "log%",
          "the rule: the larger of the worst rally and hedge.liquidation_sigmas holding sigmas"),
         ("collateral to keep", p["collateral"], quote, "margin that puts liquidation the "
                                                         "required distance away"),
