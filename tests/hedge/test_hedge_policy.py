@@ -185,6 +185,7 @@ def test_cli_hedge_prints_verdict_sweep_and_writes_a_readable_page_in_its_own_ex
     assert "leverage sweep" in text
     payload = json.loads(text.strip().splitlines()[-1])
     assert [row["leverage"] for row in payload["sweep"]] == [1.0, 2.0, 3.0, 5.0]
+    assert [row["liquidations"] for row in payload["sweep"]][0] == 0  # numbers, not strings
     assert payload["verdict"].startswith("LIQUIDATED")
     page = (out / "hedge.html").read_text()
     for needle in ("class='verdict'", "LIQUIDATED", "Leverage sweep", "holding alone",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -110,7 +111,7 @@ def hedge(
     if json_out:
         emit_json({"run_id": res["run_id"], "metrics": m, "plan": plan,
                    "verdict": res["verdict"],
-                   "sweep": res["sweep"].to_dict(orient="records")})
+                   "sweep": json.loads(res["sweep"].to_json(orient="records"))})
 
 
 @app.command()
