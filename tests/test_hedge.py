@@ -108,7 +108,7 @@ def test_short_liquidation_is_detected_from_the_bar_high(rng):
     p_open = np.r_[perp[0], perp[:-1]]
     high = np.maximum(p_open, perp)
     high[120] = p_open[120] * 1.05  # a wick: +5% intrabar, the close does not move
-    thin = HedgeConfig(leverage=25.0, maintenance_margin_rate=0.005)
+    thin = HedgeConfig(leverage=25.0, maintenance_margin_rate=0.005, on_margin_call="stop")
     res = _replay(spot, perp, high=high, cfg=thin, q=1.0)
     m = res.metrics
     assert m["liquidations"] == 1 and m["liquidated_at_bar"] == 120

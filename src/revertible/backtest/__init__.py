@@ -15,19 +15,23 @@ from ._engine import (
 from ._fill_compare import compare_fill_models
 from ._ledger import TRADE_COLUMNS, reprice_maker_pessimistic
 from ._metrics import (
+    LARGEST_TRADES,
+    MIN_YEARS,
     bars_per_year_of,
     core_metrics,
+    per_trade_note,
     performance_metrics,
     reversion_by_decile,
+    stake_metrics,
     strategy_metrics,
     trade_metrics,
 )
 from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._report import (
     PLOTS,
-    SPREAD_MIN_TRADES,
     TABLE_METRICS,
     Report,
+    best_worst_pairs,
     build_report,
     log_backtest,
     metrics_table,
@@ -47,6 +51,11 @@ from ._stats import (
 from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
+    "LARGEST_TRADES",
+    "MIN_YEARS",
+    "per_trade_note",
+    "stake_metrics",
+    "best_worst_pairs",
     "backtest_command",
     "backtest_summary",
     "SUMMARY_METRICS",
@@ -82,7 +91,6 @@ __all__ = [
     "sharpe_by_period",
     "PLOTS",
     "TABLE_METRICS",
-    "SPREAD_MIN_TRADES",
     "Report",
     "build_report",
     "render_images",

@@ -11,7 +11,14 @@ from ..config import Config
 from ._stats import bootstrap_mean_ci, daily_returns, deflated_sharpe, sharpe_by_period
 
 __all__ = ["bars_per_year_of", "performance_metrics", "trade_metrics", "reversion_by_decile",
-           "strategy_metrics", "core_metrics"]
+           "strategy_metrics", "core_metrics", "stake_metrics", "per_trade_note",
+           "LARGEST_TRADES", "MIN_YEARS"]
+
+#: ``annual_return`` (and ``calmar``) need at least this many years of bars: compounding six
+#: weeks to a year turns -27% into -92%, a number nobody earned.
+MIN_YEARS = 1.0
+#: :func:`stake_metrics` reports the P&L share of this many largest trades (by stake).
+LARGEST_TRADES = 20
 
 
 def bars_per_year_of(times: pd.DatetimeIndex) -> float:
@@ -26,13 +33,15 @@ def bars_per_year_of(times: pd.DatetimeIndex) -> float:
 
 
 def performance_metrics(
-    equity: np.ndarray | pd.Series, bars_per_year: float | None = None
+    equity: np.ndarray | pd.Series, bars_per_year: float | None = None, min_years: float = 0.0
 ) -> dict[str, float]:
     """Return, risk and drawdown of an equity curve sampled once per bar.
 
     ``bars_per_year``: the annualisation factor; None takes it from the bar spacing of a
     time-indexed ``equity`` (:func:`bars_per_year_of`), else hourly (``24 * 365``). Annualised
     figures are then the same at any bar size the curve is sampled at (within sampling error).
+    ``annual_return`` and ``calmar`` are NaN when the curve spans fewer than ``min_years``
+    years (:func:`strategy_metrics` passes :data:`MIN_YEARS`).
 
     Conventions: returns are simple bar returns ``E_k / E_(k-1) - 1``; ``sharpe`` is
     ``mean / std (ddof 1) * sqrt(bars_per_year)`` (no risk-free rate) and NaN when the returns
@@ -54,7 +63,7 @@ def performance_metrics(
         timed = isinstance(index, pd.DatetimeIndex) and len(index) > 1
         bars_per_year = bars_per_year_of(index) if timed else 24.0 * 365
     e = np.asarray(equity, dtype=float)
-    nan = float("nan")
+    nan = math.nan  # one object: metric dicts with a NaN still compare equal
     out = dict.fromkeys(("total_return", "annual_return", "sharpe", "sortino", "max_drawdown",
                          "calmar", "volatility"), nan)  # fmt: skip
     if len(e) < 2 or not np.isfinite(e).all() or e[0] <= 0.0:
@@ -69,6 +78,8 @@ def performance_metrics(
     years = len(r) / bars_per_year
     out["total_return"] = float(total)
     out["annual_return"] = float((1.0 + total) ** (1.0 / years) - 1.0) if total > -1.0 else -1.0
+    if years < min_years:
+        out["annual_return"] = nan
     peak = np.maximum.accumulate(e)
     out["max_drawdown"] = float(np.min(e / peak - 1.0))
     if len(r) >= 2:
@@ -80,7 +91,7 @@ def performance_metrics(
         down = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
         if down > 0.0:
             out["sortino"] = mean / down * math.sqrt(bars_per_year)
-    if out["max_drawdown"] < 0.0:
+    if out["max_drawdown"] < 0.0 and np.isfinite(out["annual_return"]):
         out["calmar"] = out["annual_return"] / -out["max_drawdown"]
     return out
 
@@ -108,6 +119,58 @@ def trade_metrics(trades: pd.DataFrame) -> dict[str, float]:
         "take_profit_rate": float((trades["exit_reason"] == "take_profit").mean())
         if len(pnl) else nan,
     }  # fmt: skip
+
+
+def stake_metrics(trades: pd.DataFrame, largest: int = LARGEST_TRADES) -> dict[str, float]:
+    """Per-trade figures weighted by stake beside the equal-weighted ``net_bp_per_trade``.
+
+    ``net_bp_per_trade_stake_weighted``: total P&L over total gross entry notional, in bp (the
+    mean of ``net_bp`` weighted by each trade's notional); ``largest_trades_pnl``: the net P&L
+    of the ``largest`` trades by entry notional, and ``largest_trades_pnl_share`` that over the
+    total P&L (1.0: all of it; above 1: the rest made money back).
+    """
+    nan = math.nan
+    if not len(trades):
+        return {"net_bp_per_trade_stake_weighted": nan, "largest_trades_pnl": nan,
+                "largest_trades_pnl_share": nan}
+    stake = (trades["notional_a"].abs() + trades["notional_b"].abs()).to_numpy(float)
+    pnl = trades["pnl"].to_numpy(float)
+    ok = np.isfinite(pnl) & (stake > 0)
+    total_stake = float(stake[ok].sum())
+    top = np.argsort(-np.where(ok, stake, -np.inf), kind="stable")[:largest]
+    big = float(pnl[top].sum())
+    total = float(pnl[ok].sum())
+    return {
+        "net_bp_per_trade_stake_weighted": 1e4 * total / total_stake if total_stake else nan,
+        "largest_trades_pnl": big,
+        "largest_trades_pnl_share": big / total if total else nan,
+    }
+
+
+def per_trade_note(metrics: dict[str, float], strategy: str) -> str:
+    """A sentence when the equal- and stake-weighted per-trade figures disagree ('' if not).
+
+    They disagree when their signs differ, or one is more than twice the other: the trades that
+    carried the money then did not do what the average trade did.
+    """
+    eq = metrics.get(f"{strategy}.net_bp_per_trade", float("nan"))
+    st = metrics.get(f"{strategy}.net_bp_per_trade_stake_weighted", float("nan"))
+    if not (np.isfinite(eq) and np.isfinite(st)):
+        return ""
+    apart = (np.sign(eq) != np.sign(st)) or max(abs(eq), abs(st)) > 2 * min(abs(eq), abs(st))
+    if not apart:
+        return ""
+    n = int(metrics.get(f"{strategy}.trades", 0))
+    big = metrics.get(f"{strategy}.largest_trades_pnl", float("nan"))
+    share = metrics.get(f"{strategy}.largest_trades_pnl_share", float("nan"))
+    tail = ""
+    if np.isfinite(big) and n > LARGEST_TRADES:
+        what = "made" if big >= 0 else "lost"
+        tail = (f"; the {LARGEST_TRADES} largest trades {what} {abs(big):,.0f}"
+                + (f" ({share:.0%} of the total P&L)" if np.isfinite(share) else ""))
+    return (f"{strategy}: {eq:+.1f} bp per trade with every trade counted once, but {st:+.1f} bp "
+            f"weighted by stake (what the capital earned): the larger trades did "
+            f"{'worse' if st < eq else 'better'} than the average one{tail}.")
 
 
 def reversion_by_decile(p: np.ndarray, y: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
@@ -138,8 +201,9 @@ def strategy_metrics(
 ) -> dict[str, float]:
     """Every ``<strategy>.<metric>`` of one strategy (module docstring)."""
     curve = equity.to_numpy()  # starts at capital: the first fill is after the first bar
-    m = performance_metrics(curve, bars_per_year)
+    m = performance_metrics(curve, bars_per_year, MIN_YEARS)
     m.update(trade_metrics(trades))
+    m.update(stake_metrics(trades))
     mean_eq = float(np.mean(curve))
     m["turnover"] = m.pop("traded_notional") / mean_eq if mean_eq > 0 else float("nan")
     g = gross.to_numpy()
@@ -192,7 +256,7 @@ def core_metrics(equity: pd.Series, trades: pd.DataFrame, bars_per_year: float,
     ``light`` backtest of a strategy-search trial.
     """
     curve = equity.to_numpy()
-    m = performance_metrics(curve, bars_per_year)
+    m = performance_metrics(curve, bars_per_year, MIN_YEARS)
     m.update(trade_metrics(trades))
     mean_eq = float(np.mean(curve))
     m["turnover"] = m.pop("traded_notional") / mean_eq if mean_eq > 0 else float("nan")

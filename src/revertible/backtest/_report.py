@@ -29,14 +29,15 @@ from ..config import Config, flatten  # noqa: E402
 from ..data import Panel  # noqa: E402
 from ..io import atomic_path, write_table  # noqa: E402
 from ._engine import STRATEGIES, BacktestResult  # noqa: E402
+from ._metrics import LARGEST_TRADES, MIN_YEARS, per_trade_note  # noqa: E402
 from ._plans import return_decile_table  # noqa: E402
 from ._tables import extra_sections, fmt_cell, grid  # noqa: E402
 
 __all__ = [
     "PLOTS",
     "TABLE_METRICS",
-    "SPREAD_MIN_TRADES",
     "Report",
+    "best_worst_pairs",
     "build_report",
     "render_images",
     "render_html",
@@ -50,10 +51,11 @@ PLOTS = {
     "drawdown": "Drawdown from the running peak (dashed: multiplied costs)",
     "deciles": "Realised reversion rate against predicted probability, by probability decile",
     "pnl_by_pair": "Net P&L by pair: the best and worst pairs",
-    "spread_best": "z-score of the best pair with its episodes and trades (of the pairs traded "
-    "most often; markers at the signal bar's z for entries and the exit-signal bar's z for "
-    "exits; exits use the entry's frozen z', the line is the rolling z)",
-    "spread_worst": "z-score of the worst pair with its episodes and trades (same rules)",
+    "spread_best": "z-score of the best pair by net P&L with its episodes and trades (markers "
+    "at the signal bar's z for entries and the exit-signal bar's z for exits; exits use the "
+    "entry's frozen z', the line is the rolling z)",
+    "spread_worst": "z-score of the worst pair by net P&L with its episodes and trades (same "
+    "rules)",
     "corr_heatmap": "Return correlation at the end of the range (clustered)",
     "book_risk": "Book risk over time: the k-sigma daily loss of the net open book as a share "
     "of equity (k = baskets.shock_sigma), under the trailing covariance (solid) and the worse of "
@@ -74,10 +76,6 @@ TABLE_METRICS = (
     ("book_risk_mean", "book risk (mean)", "pct"), ("stress_loss_max", "stress loss (max)", "pct"),
 )  # fmt: skip
 """Metrics table columns: (metric, header, format)."""
-
-SPREAD_MIN_TRADES = 5
-"""The best/worst-pair charts consider pairs with at least this many trades (or the most any
-pair has)."""
 
 _COLORS = {"model": "#1f77b4", "model_revert": "#17becf", "model_fixed_size": "#2ca02c",
            "naive_beta": "#ff7f0e", "naive_continue": "#d62728",
@@ -182,6 +180,15 @@ def _pair_pnl(result: BacktestResult, strategy: str) -> pd.Series:
     return tr.groupby(key)["pnl"].sum().sort_values()
 
 
+def best_worst_pairs(result: BacktestResult, strategy: str) -> dict[str, str]:
+    """``{"best": key, "worst": key}``: the pairs (``A~B``) with the highest and lowest net P&L.
+
+    Every traded pair counts; the two are the same pair only when one pair was traded.
+    """
+    pnl = _pair_pnl(result, strategy)
+    return {"best": pnl.index[-1], "worst": pnl.index[0]} if len(pnl) else {}
+
+
 def _pnl_by_pair(result: BacktestResult, top: int = 12) -> Any:
     shown = list(dict.fromkeys([_headline(result), "naive_beta"]))
     fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 6), squeeze=False)
@@ -211,11 +218,7 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
         return fig
     tr = result.trades[result.trades["strategy"] == strategy]
     keys = tr["asset_a"].str.split("/").str[0] + "~" + tr["asset_b"].str.split("/").str[0]
-    # among the pairs traded at least min(SPREAD_MIN_TRADES, most trades of a pair) times, so the
-    # chart shows a record rather than one lucky or unlucky trade
-    counts = keys.value_counts()
-    often = pnl[counts.reindex(pnl.index).to_numpy() >= min(SPREAD_MIN_TRADES, counts.max())]
-    key = often.index[-1] if which == "best" else often.index[0]
+    key = best_worst_pairs(result, strategy)[which]  # by net P&L (ascending: worst first)
     tr = tr[keys == key]
     a, b = tr["asset_a"].iloc[0], tr["asset_b"].iloc[0]
     ia, ib = panel.asset_index(a), panel.asset_index(b)
@@ -245,8 +248,9 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
                label="exit (win)")  # fmt: skip
     ax.scatter(tr["exit_time"][~win], ext[~win], marker="v", color="#e63946", s=30, zorder=3,
                label="exit (loss)")  # fmt: skip
-    ax.set_title(f"{which} pair for {strategy}: {a} ~ {b}, net P&L {pnl[key]:,.0f} "
-                 f"over {len(tr)} trades; shaded: episodes")  # fmt: skip
+    only = " (the only pair traded)" if len(pnl) == 1 else ""
+    ax.set_title(f"{which} pair by net P&L for {strategy}{only}: {a} ~ {b}, net P&L "
+                 f"{pnl[key]:,.0f} over {len(tr)} trades; shaded: episodes")  # fmt: skip
     ax.set_ylabel("z")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
@@ -321,6 +325,32 @@ ul{font-size:13px}code{background:#f5f5f5;padding:0 3px}
 """
 
 
+def _per_trade_section(result: BacktestResult) -> list[str]:
+    """Equal- and stake-weighted per-trade figures side by side, a sentence where they disagree."""
+    cols = [("net_bp_per_trade", "bp per trade (each trade once)", "f1"),
+            ("net_bp_per_trade_stake_weighted", "bp per trade (weighted by stake)", "f1"),
+            ("largest_trades_pnl", f"P&L of the {LARGEST_TRADES} largest trades", "f0"),
+            ("largest_trades_pnl_share", "their share of the total P&L", "pct"),
+            ("pnl", "total P&L", "f0")]
+    notes = [n for n in (per_trade_note(result.metrics, s) for s in result.strategies) if n]
+    pairs = []
+    for strategy in dict.fromkeys([_headline(result), "naive_beta"]):
+        bw = best_worst_pairs(result, strategy)
+        if bw:
+            pnl = _pair_pnl(result, strategy)
+            pairs.append(f"{strategy}: best pair by net P&L {bw['best']} "
+                         f"({pnl[bw['best']]:+,.0f}), worst {bw['worst']} "
+                         f"({pnl[bw['worst']]:+,.0f})")
+    return ["<h2>Per trade: equal- and stake-weighted</h2>",
+            "<p class='meta'>The equal-weighted figure averages the trades' net bp, each "
+            "counted once; the stake-weighted one is the total P&L over the total entry "
+            "notional, what the capital earned per trade. They differ when large and small "
+            "trades fare differently.</p>",
+            grid(result, cols),
+            *(f"<p><b>{html.escape(n)}</b></p>" for n in notes),
+            *(f"<p class='meta'>{html.escape(p)}</p>" for p in pairs)]
+
+
 def render_html(
     result: BacktestResult, images: dict[str, bytes], cfg: Config, panel: Panel,
     run_id: str | None = None,
@@ -382,6 +412,12 @@ def render_html(
         "<h2>Metrics</h2>",
         metrics_table(result),
     ]
+    years = (result.end - result.start) / pd.Timedelta(days=365)
+    if years < MIN_YEARS:
+        parts.append(f"<p class='meta'>No annual return or Calmar: the range is {years:.2f} "
+                     "years, and compounding less than a year of returns to a year invents a "
+                     "number nobody earned.</p>")
+    parts += _per_trade_section(result)
     if result.notes:
         parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in result.notes) + "</ul>")
     for name, caption in PLOTS.items():

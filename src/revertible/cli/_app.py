@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -123,6 +124,9 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
                                   "use .parquet or .csv")
     if kwargs.get("out_dir") is not None:
         check_output_dir(kwargs["out_dir"])
+    if kwargs.get("until") and _BARE_DATE.match(str(kwargs["until"]).strip()):
+        # --until 2024-08-31 means the whole of that day (its last bar included)
+        kwargs["until"] = f"{str(kwargs['until']).strip()}T23:59:59"
     since = _utc(kwargs["since"], "--since") if kwargs.get("since") else None
     until = _utc(kwargs["until"], "--until") if kwargs.get("until") else None
     if since is not None and until is not None and since > until:
@@ -130,12 +134,90 @@ def precheck(kwargs: dict[str, Any], command: str = "") -> None:
                               "`since <= until` must hold")
     if "trials" in kwargs and kwargs["trials"] is not None and kwargs["trials"] < 1:
         raise RevertibleError(f"--trials must be >= 1, but got {kwargs['trials']}")
+    if command in DATED_COMMANDS and "config" in kwargs:
+        at = _utc(kwargs["at"], "--at") if kwargs.get("at") else None
+        if since is not None or until is not None or at is not None:
+            cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
+            check_dates_in_data(cfg, since=since, until=until, at=at)
     model = kwargs.get("model")
     if isinstance(model, str) and model.startswith(("models:/", "runs:/")) and "config" in kwargs:
         from ..tracking import check_store, store_uri
 
         cfg = _config(kwargs["config"], kwargs.get("set"), kwargs.get("data"))
         check_store(store_uri(cfg.tracking), need_existing=True, what=model)
+
+
+#: Commands whose ``--at`` / ``--since`` / ``--until`` must overlap the data (checked up front).
+DATED_COMMANDS = frozenset({"score", "pairs", "baskets", "sectors", "backtest"})
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def data_span(cfg: Config) -> tuple[Any, Any] | None:
+    """First and last bar over the price files ``data.assets`` selects, read cheaply.
+
+    Only the time column of feather and parquet files is read (milliseconds for 136 files);
+    None when a file is of another format or has no ``date`` column (the load then decides).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.feather as pf
+    import pyarrow.parquet as pq
+
+    from ..data import discover_files
+
+    files = discover_files(Path(cfg.data.path), cfg.data.format, cfg.data.timeframe)
+    wanted = set(cfg.data.assets) if cfg.data.assets is not None else None
+    lo = hi = None
+    for asset, path in files:
+        if wanted is not None and asset not in wanted:
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".feather":
+                col = pf.read_table(path, columns=["date"]).column(0)
+            elif suffix in (".parquet", ".pq"):
+                col = pq.read_table(path, columns=["date"]).column(0)
+            else:
+                return None
+            if not str(col.type).startswith("timestamp") or col.type.tz is None:
+                return None
+            mm = pc.min_max(col)
+            first, last = mm["min"].as_py(), mm["max"].as_py()
+        except Exception:  # noqa: BLE001 - unreadable: the full load names the problem
+            return None
+        if first is None:
+            continue
+        lo = first if lo is None else min(lo, first)
+        hi = last if hi is None else max(hi, last)
+    if lo is None:
+        return None
+    import pandas as pd
+
+    return pd.Timestamp(lo).tz_convert("UTC"), pd.Timestamp(hi).tz_convert("UTC")
+
+
+def check_dates_in_data(cfg: Config, *, since: Any = None, until: Any = None,
+                        at: Any = None) -> None:
+    """Refuse ``--since/--until`` wholly outside the data, or ``--at`` outside it (exit 2).
+
+    Without it ``score --since 2030`` wrote an empty file and ``pairs --at 2030`` silently used
+    the last bar.
+    """
+    span = data_span(cfg)
+    if span is None:
+        return
+    first, last = span
+    held = (f"data.path {cfg.data.path} holds {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} "
+            "UTC")
+    if at is not None and not first <= at <= last:
+        where = "before the first bar" if at < first else "after the last bar"
+        raise RevertibleError(f"--at {at:%Y-%m-%d %H:%M} is {where} of the data ({held}); "
+                              "choose a time inside it")
+    if since is not None and since > last:
+        raise RevertibleError(f"--since {since:%Y-%m-%d %H:%M} is after the data's last bar "
+                              f"({held}); choose dates inside it")
+    if until is not None and until < first:
+        raise RevertibleError(f"--until {until:%Y-%m-%d %H:%M} is before the data's first bar "
+                              f"({held}); choose dates inside it")
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -149,10 +231,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             precheck(kwargs, fn.__name__)
-            if fn.__name__ not in TRACKED_COMMANDS:
-                return fn(*args, **kwargs)
-            with lazy_store():
-                return fn(*args, **kwargs)
+            with heartbeat(fn.__name__):
+                if fn.__name__ not in TRACKED_COMMANDS:
+                    return fn(*args, **kwargs)
+                with lazy_store():
+                    return fn(*args, **kwargs)
         except RevertibleError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -175,7 +258,72 @@ def _config(config: Path, sets: list[str] | None, data: Path | None) -> Config:
 #: Without a terminal (cron, CI), a step running longer than ``PLAIN_PROGRESS_AFTER`` seconds
 #: logs a plain line then and every ``PLAIN_PROGRESS_EVERY`` seconds, and one when it ends.
 PLAIN_PROGRESS_AFTER = 5.0
-PLAIN_PROGRESS_EVERY = 30.0
+PLAIN_PROGRESS_EVERY = 10.0
+#: A command silent for this many seconds prints a ``<command>: working (<stage>), N s`` line
+#: (``REVERTIBLE_HEARTBEAT_S`` overrides it): 9 s, so no gap reaches the promised 10 s.
+HEARTBEAT_EVERY = float(os.environ.get("REVERTIBLE_HEARTBEAT_S") or 9.0)
+_ACTIVITY: dict[str, Any] = {"last": 0.0, "stage": ""}
+
+
+def note_progress(stage: str | None = None) -> None:
+    """Record that progress was shown now (and, if given, the stage now running)."""
+    _ACTIVITY["last"] = time.monotonic()
+    if stage:
+        _ACTIVITY["stage"] = stage
+
+
+def set_stage(stage: str) -> None:
+    """Name the stage now running (the heartbeat line says it); shows nothing by itself."""
+    _ACTIVITY["stage"] = stage
+
+
+def _real_stream(stream: Any) -> bool:
+    """A stream backed by a file descriptor (not a test runner's in-memory buffer)."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def heartbeat(command: str, every: float | None = None, stream: Any = None) -> Iterator[None]:
+    """While ``command`` runs, a line on stderr whenever nothing was shown for ``every`` seconds.
+
+    The line names the stage last announced (:func:`note_progress`, every progress bar does)
+    and the time since the command started, so no step is ever silent for long. Only on a real
+    stream: an in-process test runner's captured output stays as the command printed it.
+    """
+    stream = sys.stderr if stream is None else stream
+    every = HEARTBEAT_EVERY if every is None else every
+    if not _real_stream(stream):
+        yield
+        return
+    import threading
+
+    t0 = time.monotonic()
+    note_progress("starting")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(min(1.0, every / 4)):
+            now = time.monotonic()
+            if now - _ACTIVITY["last"] >= every:
+                text = f"{command}: working ({_ACTIVITY['stage']}), {now - t0:.0f} s"
+                if stream is sys.stderr and err.is_terminal:
+                    err.print(text, highlight=False)
+                else:
+                    stream.write(text + "\n")
+                    stream.flush()
+                _ACTIVITY["last"] = now
+
+    thread = threading.Thread(target=beat, name="revertible-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
 
 
 @contextlib.contextmanager
@@ -185,10 +333,13 @@ def plain_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     state: dict[str, Any] = {"next": t0 + PLAIN_PROGRESS_AFTER, "done": 0, "total": 0,
                              "said": False}
 
+    set_stage(description)
+
     def line(text: str) -> None:
         sys.stderr.write(f"{description}: {text}\n")
         sys.stderr.flush()
         state["said"] = True
+        note_progress()
 
     def update(done: int, tot: int) -> None:
         state["done"], state["total"] = done, tot
@@ -198,6 +349,7 @@ def plain_progress(description: str) -> Iterator[Callable[[int, int], None]]:
             line(f"{done}/{tot} after {now - t0:.0f} s")
 
     yield update
+    _ACTIVITY["stage"] = f"after {description}"
     took = time.monotonic() - t0
     if state["said"] or took >= PLAIN_PROGRESS_AFTER:
         tail = f" {state['done']}/{state['total']}" if state["total"] else ""
@@ -222,11 +374,14 @@ def progress_bar(
         transient=True,
     ) as prog:
         task = prog.add_task(description, total=total)
+        note_progress(description)
 
         def update(done: int, tot: int) -> None:
             prog.update(task, completed=done, total=tot)
+            note_progress()  # the bar shows it live
 
         yield update
+    _ACTIVITY["stage"] = f"after {description}"
 
 
 def load_data(cfg: Config, *, pairs: bool = True):

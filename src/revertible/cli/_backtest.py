@@ -38,7 +38,8 @@ def backtest(
                                                   "every trade out of sample.")
     ] = False,
     since: Annotated[str | None, typer.Option(help="First bar to trade (UTC).")] = None,
-    until: Annotated[str | None, typer.Option(help="Last bar to trade (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Last bar to trade (UTC); a date alone (2024-08-31) includes that whole day.")] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for the HTML report and the ledger.")
     ] = None,

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from ._app import ConfigArg, DataOpt, SetOpt, _config, app, handle_errors, load_data, out
+from ._app import (
+    ConfigArg,
+    DataOpt,
+    SetOpt,
+    _config,
+    app,
+    handle_errors,
+    load_data,
+    out,
+    set_stage,
+)
 
 AtOpt = Annotated[
     str | None, typer.Option(help="As-of time (UTC), e.g. 2024-07-01T00:00; default last bar.")
@@ -47,6 +57,7 @@ def baskets(
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)
+    set_stage("clustering the baskets")
     df = basket_table(panel, cfg, at)
     when = df["time"].iloc[0] if len(df) else (at or panel.times[-1])
     out.print(f"{df['basket'].nunique()} baskets ({len(df)} assets) at {when}")
@@ -64,6 +75,7 @@ def baskets(
         plot_basket_heatmap(panel, cfg, df, heatmap)
         out.print(f"wrote heatmap {heatmap}")
     if (regime_out or regime_plot) and len(df):
+        set_stage("regime triggers over the history")
         reg = basket_regime(panel, df[["basket", "asset", "weight"]], cfg.baskets,
                             cfg.universe.min_obs_frac)
         ev = events_of(reg)

@@ -19,6 +19,7 @@ from ._app import (
     load_data,
     out,
     progress_bar,
+    set_stage,
 )
 
 
@@ -30,6 +31,7 @@ def validate(config: ConfigArg, set: SetOpt = None, data: DataOpt = None) -> Non
 
     cfg = _config(config, set, data)
     panel = load_data(cfg, pairs=False)
+    set_stage("per-asset summary")
     summary = summarize(panel)
     table = Table(title=f"{panel.n_assets} assets, {panel.n_bars} bars ({panel.source})")
     for col in ("asset", "first_bar", "last_bar", "bars", "missing_bars", "filled_bars",
@@ -93,6 +95,7 @@ def pairs(
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)
+    set_stage("correlations and eligibility of every pair")
     if sector is not None:
         from ._baskets import sector_report
 

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._app import ConfigArg, SetOpt, _config, app, handle_errors, out
+from ._app import ConfigArg, SetOpt, _config, app, err, handle_errors, out
+
+
+def ui_hint(uri: str, link: str) -> str:
+    """``MLflow UI: <link>``, with how to start the UI for an embedded store."""
+    if uri.startswith(("http://", "https://")):
+        return f"MLflow UI: {link}"
+    return f"MLflow UI: {link} (start it first: mlflow ui --backend-store-uri {uri})"
 
 
 def _cell(v: Any) -> str:
@@ -29,7 +36,7 @@ def runs(
     config: ConfigArg,
     set: SetOpt = None,
     kind: Annotated[
-        str, typer.Option(help="train (training and tuning runs), backtest, or all.")
+        str, typer.Option(help="train (training and tuning runs), backtest, hedge, or all.")
     ] = "train",
     sort: Annotated[
         str | None, typer.Option(help="Metric to sort by, best first: holdout_auc (default for "
@@ -48,10 +55,10 @@ def runs(
 ) -> None:
     """Table of the experiment's runs with their headline metrics, best first."""
     from ..errors import ConfigError
-    from ..tracking import Tracker, compare_runs, list_runs
+    from ..tracking import Tracker, compare_runs, list_runs, ui_link
 
-    if kind not in ("train", "backtest", "all"):
-        raise ConfigError(f"--kind {kind}: must be train, backtest or all")
+    if kind not in ("train", "backtest", "hedge", "all"):
+        raise ConfigError(f"--kind {kind}: must be train, backtest, hedge or all")
     cfg = _config(config, set, None)
     tracker = Tracker(cfg.tracking)
     if compare:
@@ -65,6 +72,8 @@ def runs(
         for row in df.itertuples(index=False):
             table.add_row(row.section, row.key, _cell(row.a), _cell(row.b))
         out.print(table)
+        if df.attrs.get("warning"):
+            err.print(f"[yellow]{df.attrs['warning']}[/]", highlight=False, soft_wrap=True)
         return
     df = list_runs(tracker, kind=kind, sort=sort, limit=limit)
     if df.empty:
@@ -81,6 +90,5 @@ def runs(
         cells = zip(cols, row, strict=True)
         table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in cells])
     out.print(table)
-    out.print(f"MLflow UI: open /#/experiments?workflowType=machine_learning on your tracking "
-              f"server (embedded store: mlflow ui --backend-store-uri {tracker.uri})",
+    out.print(ui_hint(tracker.uri, ui_link(tracker.uri, experiment_id=tracker.experiment_id)),
               highlight=False, soft_wrap=True)

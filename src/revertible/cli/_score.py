@@ -36,7 +36,8 @@ def score(
         str | None, typer.Option(help="Historical scoring: first entry time (UTC).")
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Historical scoring: last entry time (UTC).")
+        str | None, typer.Option(help="Historical scoring: last entry time (UTC); a date alone "
+                                       "(2024-08-31) includes that whole day.")
     ] = None,
     capital: Annotated[
         float | None, typer.Option(help="Capital to size against; default sizing.capital.")

@@ -60,6 +60,28 @@ def _expand_env(value: Any, source: str = "<mapping>", key: str = "") -> Any:
     return value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A ``yaml.SafeLoader`` that refuses a key given twice in a mapping (YAML keeps the last)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise ConfigError(
+                f"line {line}: key {key!r} is given twice (first on line {seen[key]}); YAML "
+                "would silently keep the last one: keep one of them"
+            )
+        if isinstance(key, (str, int, float, bool)):
+            seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
@@ -202,10 +224,22 @@ def load_config(
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config {path}: file not found; pass an existing YAML file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {path}: is a folder; pass a YAML file such as "
+                          "configs/binance-spot-1h.yaml") from None
     except OSError as exc:
         raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path}: not a text file (byte {exc.start} is not UTF-8), so "
+                          "not a YAML config; pass a YAML file such as "
+                          "configs/binance-spot-1h.yaml") from None
+    if "\x00" in text:
+        raise ConfigError(f"config {path}: a binary file (it holds NUL bytes), not a YAML "
+                          "config; pass a YAML file such as configs/binance-spot-1h.yaml")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"config {path} {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -213,7 +247,8 @@ def load_config(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: top level must be a mapping of sections")
+        raise ConfigError(f"config {path}: top level must be a mapping of sections (data:, "
+                          f"label:, ...), got {type(raw).__name__}; is this a YAML config?")
     overrides = list(overrides)
     raw = apply_overrides(raw, overrides)
     given = {o.partition("=")[0].strip(): o.strip() for o in overrides}

@@ -166,6 +166,7 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
         )
     found: dict[str, Path] = {}
     skipped: list[str] = []
+    unknown: list[str] = []
     for path in sorted(folder.iterdir()):
         kind = _EXT.get(path.suffix.lower())
         if kind is None or (fmt != "auto" and kind != fmt) or not path.is_file():
@@ -174,6 +175,8 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
         if asset is None:
             if _other_bar_size(path):
                 skipped.append(path.name)
+            elif not _side_file(path) and _looks_like_prices(path, kind):
+                unknown.append(path.name)
             continue
         if asset in found:
             raise DataError(
@@ -187,6 +190,12 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
             f"{timeframe}; expected {expected}"
             + (f" (skipped {len(skipped)} files of other bar sizes, e.g. {skipped[0]})"
                if skipped else "")
+        )
+    if unknown:
+        _log.warning(
+            f"data folder {folder}: ignored {len(unknown)} file(s) whose name is not a price "
+            f"file name ({', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}); name "
+            f"them like <BASE>_<QUOTE>-{timeframe}{Path(unknown[0]).suffix} to use them"
         )
     if skipped:
         _log.warning(
@@ -204,6 +213,24 @@ def _other_bar_size(path: Path) -> bool:
     if m is not None:
         return m.group("kind") in (None, "futures", "spot")
     return _CDD_RE.match(stem) is not None and path.suffix.lower() == ".csv"
+
+
+def _looks_like_prices(path: Path, kind: str) -> bool:
+    """A feather/parquet file, or a CSV whose header names a ``close`` column."""
+    if kind != "csv":
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).split(b"\n")[:2]
+    except OSError:
+        return False
+    return any(b"close" in line.lower() for line in head)
+
+
+def _side_file(path: Path) -> bool:
+    """Freqtrade's side files (``-mark``, ``-index``, ``-premiumIndex``, ``-funding_rate``)."""
+    m = _FREQTRADE_RE.match(path.name[: -len(path.suffix)])
+    return m is not None and m.group("kind") not in (None, "futures", "spot")
 
 
 def _base_quote(asset: str) -> tuple[str, str]:

@@ -205,6 +205,14 @@ def _read_bars(path: Path, asset: str | None, step: pd.Timedelta, min_rows: int)
     else:
         data["quote_volume"] = data["volume"] * data["close"]
     t = t[order]
+    now = pd.Timestamp.now(tz="UTC")
+    if t[-1] > (now + step).value:
+        late = pd.Timestamp(t[-1], tz="UTC")
+        raise DataError(
+            f"data file {path.name}: last bar {late:%Y-%m-%d %H:%M} UTC is after the current "
+            f"time {now:%Y-%m-%d %H:%M} UTC (a wrong clock or a wrong year); fix its "
+            "timestamps or remove the file"
+        )
     _check_spacing(path, t, step, order)
     _check_high_low(path, t, data["high"], data["low"], order)
     return _Bars(time=t, **data)

@@ -14,10 +14,18 @@ import pandas as pd
 from ..config import HedgeConfig
 from ..errors import ConfigError
 
-__all__ = ["settlement_bars", "check_hedge_inputs", "trailing_beta", "trailing_vol",
-           "hedge_target", "plan_hedge", "unwind_rule"]
+__all__ = ["settlement_bars", "check_hedge_inputs", "check_notional", "trailing_beta",
+           "trailing_vol", "hedge_target", "plan_hedge", "unwind_rule", "worst_rally",
+           "leverage_for_distance", "hedge_rule", "MAX_QUANTITY", "MAX_NOTIONAL",
+           "RULE_MIN_BARS"]
 
 SETTLEMENTS_PER_DAY = 3  # Binance USDT-M funding every 8 h (some contracts settle every 4 h)
+#: Sanity bounds of ``--quantity``: units held, and the holding's notional in the quote
+#: currency (1e12 USDT is more than any exchange's open interest; past it, a typo).
+MAX_QUANTITY = 1e12
+MAX_NOTIONAL = 1e12
+#: Bars of history the leverage rule needs before it replaces its 1x start.
+RULE_MIN_BARS = 48
 
 
 def settlement_bars(funding: np.ndarray, default: float) -> float:
@@ -30,13 +38,26 @@ def settlement_bars(funding: np.ndarray, default: float) -> float:
 
 
 def check_hedge_inputs(quantity: float, ratio: float) -> None:
-    """Raise :class:`ConfigError` unless ``quantity > 0`` and ``0 < ratio <= 2``."""
+    """Raise :class:`ConfigError` unless ``0 < quantity <= MAX_QUANTITY`` and ``0 < ratio <= 2``."""
     if not (math.isfinite(quantity) and quantity > 0):
         raise ConfigError(f"--quantity must be > 0 (units of the spot holding), got {quantity}")
+    if quantity > MAX_QUANTITY:
+        raise ConfigError(f"--quantity {quantity:g} is past the sanity bound of {MAX_QUANTITY:g} "
+                          "units; pass the units actually held (e.g. --quantity 2)")
     if not (math.isfinite(ratio) and 0 < ratio <= 2):
         raise ConfigError(
             f"--ratio must lie in (0, 2] (1.0 = short the full spot notional, 0.5 = half), "
             f"got {ratio}"
+        )
+
+
+def check_notional(quantity: float, price: float, asset: str) -> None:
+    """Raise :class:`ConfigError` if the holding's notional passes :data:`MAX_NOTIONAL`."""
+    value = quantity * price
+    if value > MAX_NOTIONAL:
+        raise ConfigError(
+            f"--quantity {quantity:g} {asset} is worth {value:.3g} at {price:,.2f}, past the "
+            f"sanity bound of {MAX_NOTIONAL:.0e} (quote currency); pass the units actually held"
         )
 
 
@@ -60,6 +81,54 @@ def trailing_vol(price: np.ndarray, window: int) -> np.ndarray:
     """Std (ddof 1) of log returns over the trailing ``window`` bars, per bar; NaN in warm-up."""
     minp = max(2, int(0.9 * window))
     return _log_returns(price).rolling(window, min_periods=minp).std().to_numpy()
+
+
+def worst_rally(close: np.ndarray, high: np.ndarray, window: int) -> np.ndarray:
+    """Per bar ``t``: the largest log rise from a close to a high at most ``window`` bars later.
+
+    Over the history ``<= t`` only (an expanding maximum): ``max_{j <= t} log(high_j /
+    min(close_{j-window..j}))``; 0 at the first bar.
+    """
+    low = pd.Series(np.log(close)).rolling(window + 1, min_periods=1).min().to_numpy()
+    rise = np.maximum(np.log(high) - low, 0.0)
+    return pd.Series(rise).cummax().fillna(0.0).to_numpy()
+
+
+def leverage_for_distance(distance: np.ndarray | float, mmr: float) -> np.ndarray:
+    """The highest leverage whose liquidation price lies ``distance`` (log) above the entry.
+
+    Isolated margin: ``liq = P (1 + 1/L) / (1 + mmr)``; ``liq = P e^d`` gives
+    ``L = 1 / ((1 + mmr) e^d - 1)``.
+    """
+    inv = (1.0 + mmr) * np.exp(np.asarray(distance, dtype=float)) - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inv > 0, 1.0 / inv, np.inf)
+
+
+def hedge_rule(perp_close: np.ndarray, perp_high: np.ndarray, cfg: HedgeConfig,
+               holding: int) -> dict[str, np.ndarray]:
+    """The leverage rule and the margin-call distance at every bar (bars ``<= t`` only).
+
+    Returns ``sigma`` (trailing std of bar log returns, ``cfg.vol_window`` bars, from
+    :data:`RULE_MIN_BARS` bars on), ``rally`` (:func:`worst_rally` over ``holding`` bars),
+    ``distance`` (the larger of the rally and ``cfg.liquidation_sigmas * sigma *
+    sqrt(holding)``), ``leverage`` (``cfg.leverage`` when set, else the rule's, capped at
+    ``cfg.max_leverage``; 1x before the sigma is known) and ``call_distance``
+    (``cfg.margin_call_sigmas * sigma * sqrt(cfg.horizon)``).
+    """
+    minp = min(RULE_MIN_BARS, cfg.vol_window)
+    sigma = _log_returns(perp_close).rolling(cfg.vol_window, min_periods=minp).std().to_numpy()
+    rally = worst_rally(perp_close, perp_high, holding)
+    distance = np.maximum(rally, cfg.liquidation_sigmas * sigma * math.sqrt(holding))
+    if cfg.leverage is not None:
+        lev = np.full(perp_close.shape, float(cfg.leverage))
+    else:
+        lev = np.minimum(leverage_for_distance(distance, cfg.maintenance_margin_rate),
+                         cfg.max_leverage)
+        lev = np.where(np.isfinite(sigma), lev, 1.0)
+    call = cfg.margin_call_sigmas * sigma * math.sqrt(cfg.horizon)
+    return {"sigma": sigma, "rally": rally, "distance": distance, "leverage": lev,
+            "call_distance": call}
 
 
 def hedge_target(quantity: float, ratio: float, held_close: np.ndarray,
@@ -103,8 +172,8 @@ def unwind_rule(funding: np.ndarray, cfg: HedgeConfig, per_8h: float = 1.0) -> d
 
 def plan_hedge(
     *, contracts: float, spot_price: float, perp_price: float, hedge_spot_price: float,
-    funding_rate: float, sigma: float, cfg: HedgeConfig,
-    settlements_per_day: float = SETTLEMENTS_PER_DAY,
+    funding_rate: float, sigma: float, cfg: HedgeConfig, leverage: float, holding: int,
+    distance: float, settlements_per_day: float = SETTLEMENTS_PER_DAY,
 ) -> dict[str, float]:
     """The short-perpetual hedge at one bar.
 
@@ -119,6 +188,12 @@ def plan_hedge(
     sigma : float
         Std of the perp's bar log returns over ``cfg.vol_window``.
     cfg : HedgeConfig
+    leverage : float
+        Leverage of the short (the rule's or ``cfg.leverage``).
+    holding : int
+        Holding period in bars: the distance is judged over it.
+    distance : float
+        The rule's required liquidation distance (log), :func:`hedge_rule`.
     settlements_per_day : float
         Funding settlements per day (3 for 8-hourly funding).
 
@@ -127,20 +202,20 @@ def plan_hedge(
     dict
         ``contracts``, ``notional``, ``initial_margin`` (notional / leverage),
         ``maintenance_margin``, ``liquidation_price`` (isolated margin = initial margin:
-        ``P (1 + 1/leverage) / (1 + mmr)``), ``liquidation_distance`` (log distance) and
-        ``liquidation_sigmas`` (that distance in sigmas over ``cfg.horizon`` bars),
-        ``collateral`` (margin that puts liquidation ``cfg.liquidation_sigmas`` horizon sigmas
-        away, at least the initial margin), ``basis`` and ``basis_bp`` (perp - hedge spot),
+        ``P (1 + 1/leverage) / (1 + mmr)``), ``liquidation_distance`` (log distance),
+        ``liquidation_sigmas`` (that distance in sigmas over the ``holding`` bars),
+        ``required_distance`` (the rule's), ``collateral`` (margin that puts liquidation the
+        rule's distance away, at least the initial margin), ``basis`` and ``basis_bp``
+        (perp - hedge spot),
         ``funding_rate`` and ``funding_paid_per_day`` (at the current rate; negative: received).
     """
     mmr = cfg.maintenance_margin_rate
     notional = contracts * perp_price
-    initial = notional / cfg.leverage
-    liq = perp_price * (1.0 + 1.0 / cfg.leverage) / (1.0 + mmr)
-    sigma_h = sigma * math.sqrt(cfg.horizon)
+    initial = notional / leverage
+    liq = perp_price * (1.0 + 1.0 / leverage) / (1.0 + mmr)
+    sigma_h = sigma * math.sqrt(holding)
     dist = math.log(liq / perp_price)
-    up = perp_price * math.exp(cfg.liquidation_sigmas * sigma_h) if math.isfinite(sigma_h) \
-        else float("nan")
+    up = perp_price * math.exp(distance) if math.isfinite(distance) else float("nan")
     collateral = max(initial, contracts * (up * (1.0 + mmr) - perp_price))
     basis = perp_price - hedge_spot_price
     return {
@@ -151,7 +226,9 @@ def plan_hedge(
         "liquidation_price": liq,
         "liquidation_distance": dist,
         "liquidation_sigmas": dist / sigma_h if sigma_h > 0 else float("nan"),
-        "sigma_horizon": sigma_h,
+        "sigma_holding": sigma_h,
+        "holding_bars": float(holding),
+        "required_distance": distance,
         "collateral": collateral,
         "basis": basis,
         "basis_bp": 1e4 * basis / hedge_spot_price,

@@ -68,6 +68,12 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     if raw.empty:
         raise DataError(f"positions file {path}: no rows; add one row per open position")
     out = pd.DataFrame({"asset_a": raw["asset_a"].map(_norm), "asset_b": raw["asset_b"].map(_norm)})
+    same = np.flatnonzero((out["asset_a"] == out["asset_b"]).to_numpy())
+    if same.size:
+        raise DataError(
+            f"positions file {path}: row {same[0] + 1} has {out['asset_a'].iloc[same[0]]} on both "
+            "legs; a pair needs two different assets: fix the row"
+        )
     for col in ("qty_a", "qty_b", "target_ratio"):
         vals = pd.to_numeric(raw[col], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(~np.isfinite(vals) | ((vals <= 0) if col == "target_ratio"

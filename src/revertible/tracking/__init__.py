@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from ._naming import HEADLINE, dataset_summary, experiment_for, headline_metrics, run_label
-from ._registry import compare_to_champion, describe_version
+from ._naming import (
+    HEADLINE,
+    dataset_summary,
+    experiment_for,
+    headline_metrics,
+    run_label,
+    ui_base,
+    ui_link,
+)
+from ._registry import (
+    comparability_warning,
+    compare_to_champion,
+    describe_version,
+    model_differences,
+)
 from ._runs import compare_runs, list_runs
 from ._store import store_uri
 from ._tracker import (
@@ -26,8 +39,12 @@ __all__ = [
     "headline_metrics",
     "experiment_for",
     "dataset_summary",
+    "ui_base",
+    "ui_link",
     "describe_version",
     "compare_to_champion",
+    "model_differences",
+    "comparability_warning",
     "list_runs",
     "compare_runs",
 ]

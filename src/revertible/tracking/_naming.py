@@ -6,8 +6,9 @@
 * Headline metrics are copied under names starting with ``0_`` so they sort first on the run
   page and in the column chooser: :data:`HEADLINE` maps the headline name to the source metric.
 * Training (and tuning) runs live in ``tracking.experiment``; backtest runs in
-  ``<experiment>-backtest`` (:func:`experiment_for`): their metrics share nothing, so one
-  experiment per kind keeps every column of the runs list and the compare view meaningful.
+  ``<experiment>-backtest`` and hedge runs in ``<experiment>-hedge`` (:func:`experiment_for`):
+  their metrics share nothing, so one experiment per kind keeps every column of the runs list
+  and the compare view meaningful.
 * Both experiments carry ``mlflow.experimentKind = custom_model_development``, which makes the
   MLflow 3 UI open them on the runs list (the default for an untagged experiment is the GenAI view).
 """
@@ -27,6 +28,8 @@ __all__ = [
     "headline_metrics",
     "experiment_for",
     "dataset_summary",
+    "ui_base",
+    "ui_link",
 ]
 
 #: Headline metric name (sorts first) -> the metric it copies. Missing sources are skipped.
@@ -51,11 +54,47 @@ HEADLINE: dict[str, str] = {
 #: The experiment tag the MLflow 3 UI reads to pick the classic ML (runs) view.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 BACKTEST_SUFFIX = "-backtest"
+#: Kinds of run with an experiment of their own, ``<experiment>-<kind>``.
+OWN_EXPERIMENT = ("backtest", "hedge")
 
 
 def experiment_for(experiment: str, kind: str | None) -> str:
-    """The experiment a run of ``kind`` goes to (backtests: ``<experiment>-backtest``)."""
-    return experiment + BACKTEST_SUFFIX if kind == "backtest" else experiment
+    """The experiment a run of ``kind`` goes to (``<experiment>-backtest``, ``-hedge``)."""
+    return f"{experiment}-{kind}" if kind in OWN_EXPERIMENT else experiment
+
+
+#: Where ``mlflow ui`` serves an embedded store by default.
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def ui_base(uri: str) -> str:
+    """The MLflow UI's address for a tracking ``uri`` (a server: itself; else ``mlflow ui``'s)."""
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+
+
+def ui_link(uri: str, *, experiment_id: str | None = None, run_id: str | None = None,
+            model: str | None = None, version: str | int | None = None) -> str:
+    """A link that opens a run, an experiment or a model version in the model-training view.
+
+    MLflow 3's UI opens in its GenAI view unless the link carries
+    ``workflowType=machine_learning``. For an embedded store the address is ``mlflow ui``'s
+    (start it with ``mlflow ui --backend-store-uri <uri>``).
+
+    Examples
+    --------
+    >>> ui_link("sqlite:///experiments/mlflow.db", experiment_id="1", run_id="abc")
+    'http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning'
+    """
+    base = ui_base(uri)
+    if model is not None:
+        path = f"/#/models/{model}" + (f"/versions/{version}" if version is not None else "")
+    elif run_id is not None:
+        path = f"/#/experiments/{experiment_id}/runs/{run_id}"
+    elif experiment_id is not None:
+        path = f"/#/experiments/{experiment_id}"
+    else:
+        path = "/#/experiments"
+    return f"{base}{path}?workflowType=machine_learning"
 
 
 def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:

@@ -7,10 +7,48 @@ from typing import Any
 
 from ._naming import headline_metrics
 
-__all__ = ["describe_version", "compare_to_champion", "PROMOTE_METRIC"]
+__all__ = ["describe_version", "compare_to_champion", "PROMOTE_METRIC", "MODEL_SETTINGS",
+           "model_differences", "comparability_warning"]
 
 #: The holdout metric ``--promote`` compares (higher is better), then the tie-breaker.
 PROMOTE_METRIC = ("holdout.roc_auc", "holdout.brier_skill")
+
+
+#: Params that define the problem a model solves (with every ``label.*`` param): two models that
+#: differ in one of them answer different questions, so their holdout metrics do not compare.
+MODEL_SETTINGS = ("data.path", "data.assets", "data.timeframe")
+
+
+def _problem_keys(params: dict[str, str]) -> list[str]:
+    return [*MODEL_SETTINGS, *sorted(k for k in params if k.startswith("label."))]
+
+
+def model_differences(params_a: dict[str, str], tags_a: dict[str, str],
+                      params_b: dict[str, str], tags_b: dict[str, str]) -> list[str]:
+    """What differs between two training runs' problems: assets, timeframe, horizon, labels.
+
+    Compares the :data:`MODEL_SETTINGS` params, every ``label.*`` param and the ``data_assets``
+    (asset count) and ``data_range`` tags; returns ``"key a vs b"`` items (empty: the same).
+    A key missing from one side is not a difference (older runs log fewer params).
+    """
+    out = []
+    for key in dict.fromkeys(_problem_keys(params_a) + _problem_keys(params_b)):
+        va, vb = params_a.get(key), params_b.get(key)
+        if va is not None and vb is not None and va != vb:
+            out.append(f"{key} {va} vs {vb}")
+    for key, name in (("data_assets", "assets"), ("data_range", "data range")):
+        va, vb = tags_a.get(key), tags_b.get(key)
+        if va is not None and vb is not None and va != vb:
+            out.append(f"{name} {va} vs {vb}")
+    return out
+
+
+def comparability_warning(diffs: list[str], what: str = "the two models") -> str:
+    """One warning line for :func:`model_differences`' items ('' when there are none)."""
+    if not diffs:
+        return ""
+    return (f"warning: {what} differ in {'; '.join(diffs)}: they answer different questions, "
+            "so their metrics are not comparable (a higher AUC may be an easier problem)")
 
 
 def _fmt(v: float | None) -> str:
@@ -55,8 +93,11 @@ def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
     same = (run.data.tags.get("data_fingerprint") == data_fingerprint
             and run.data.tags.get("holdout_start") == holdout_start
             and all(run.data.params.get(k) == v for k, v in (labels or {}).items()))
+    diffs = model_differences(labels or {}, {}, run.data.params, {})
     caveat = "" if same else (" (different data, holdout period or labels: the numbers are "
                               "not directly comparable)")
+    if diffs:
+        caveat += "; " + comparability_warning(diffs, f"this model and the {alias}")
     if new_v is None or old_v is None or not (math.isfinite(new_v) and math.isfinite(old_v)):
         return f"previous {alias} v{champ.version}: {key} missing, cannot compare{caveat}"
     tie = PROMOTE_METRIC[1]

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import TrackingError
-from ._naming import HEADLINE, experiment_for
+from ._naming import HEADLINE, OWN_EXPERIMENT, experiment_for
+from ._registry import comparability_warning, model_differences
 
 __all__ = ["list_runs", "compare_runs", "resolve_run"]
 
@@ -52,7 +53,7 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     """
     client = _client(tracker)
     names = [experiment_for(tracker.cfg.experiment, k) for k in
-             (("train", "backtest") if kind == "all" else (kind,))]
+             (("train", *OWN_EXPERIMENT) if kind == "all" else (kind,))]
     exps = [e.experiment_id for n in names if (e := client.get_experiment_by_name(n))]
     if not exps:
         return pd.DataFrame(columns=["run_id", "name", "start"])
@@ -86,6 +87,11 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     if df.empty:
         return df
     col = sort_metric.removeprefix("0_") if sort_metric in HEADLINE else sort_metric
+    if sort is not None and df[col].isna().all():
+        heads = ", ".join(h.removeprefix("0_") for h in HEADLINE)
+        raise TrackingError(f"--sort {sort}: no {kind} run here logged a metric of that name; "
+                            f"use a headline metric ({heads}) or a metric name shown by "
+                            "`revertible runs --compare`")
     asc = sort_metric in LOWER_IS_BETTER
     df = df.sort_values(col, ascending=asc, na_position="last", kind="stable").head(limit)
     # drop headline columns no run has (e.g. backtest metrics in a training table)
@@ -113,7 +119,8 @@ def compare_runs(tracker: Any, a: str, b: str, *, show_all: bool = False) -> pd.
     """Params, tags and metrics of two runs side by side (only those that differ by default)."""
     client = _client(tracker)
     exps = [e.experiment_id for n in (tracker.cfg.experiment,
-                                      experiment_for(tracker.cfg.experiment, "backtest"))
+                                      *(experiment_for(tracker.cfg.experiment, k)
+                                        for k in OWN_EXPERIMENT))
             if (e := client.get_experiment_by_name(n))]
     ra, rb = resolve_run(client, exps, a), resolve_run(client, exps, b)
     rows = []
@@ -137,4 +144,8 @@ def compare_runs(tracker: Any, a: str, b: str, *, show_all: bool = False) -> pd.
                        _h=~df["key"].str.startswith("0_")).sort_values(
             ["_o", "_h", "key"], kind="stable").drop(columns=["_o", "_h"])
     df.attrs["runs"] = ((ra.info.run_id, ra.info.run_name), (rb.info.run_id, rb.info.run_name))
+    # two training runs: say so when they solve different problems (assets, timeframe, labels)
+    if all(r.data.tags.get("kind", "train") in ("train", "tune") for r in (ra, rb)):
+        diffs = model_differences(ra.data.params, ra.data.tags, rb.data.params, rb.data.tags)
+        df.attrs["warning"] = comparability_warning(diffs)
     return df.reset_index(drop=True)

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
 from ..model import CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
-from ._registry import compare_to_champion, describe_version
+from ._registry import MODEL_SETTINGS, compare_to_champion, describe_version
 from ._store import store_uri, use_store
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
@@ -101,12 +102,17 @@ class Tracker:
         self._run_tags: dict[str, str] = {}
         self._run_labels: dict[str, str] = {}
         self._run_name = ""
+        # when the work began: the first top-level run starts here, so its duration is true
+        # even when the command logs it only at the end (a 13-minute training showed 23 s)
+        self._started: float | None = None
 
     # ---- connection -------------------------------------------------------------------------
     def connect(self) -> Tracker:
         """Check the store is reachable and select (or create) the experiment."""
         check_store(self.uri)
         use_store(self.uri)
+        if self._started is None:
+            self._started = time.time()
         if self.create_on_connect or not self.uri.startswith("sqlite:///"):
             self._open()  # a server or another database: any problem shows now
         # else an embedded SQLite store is created on first use (the first run), so a command
@@ -176,8 +182,17 @@ class Tracker:
         self._run_labels: dict[str, str] = {}
         self._run_tags = dict(all_tags)
         self._run_name = run_name or ""
-        with mlflow.start_run(experiment_id=exp_id, run_name=run_name,
-                              tags=all_tags, nested=nested) as run:
+        started, self._started = self._started, None
+        if started is not None and not nested and not parent_run_id \
+                and mlflow.active_run() is None:
+            # backdated to connect(): the run's duration covers the work done before logging
+            created = mlflow.MlflowClient(self.uri).create_run(
+                exp_id, start_time=int(started * 1000), tags=all_tags, run_name=run_name)
+            ctx = mlflow.start_run(run_id=created.info.run_id)
+        else:
+            ctx = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=all_tags,
+                                   nested=nested)
+        with ctx as run:
             yield run
 
     def log_params(self, params: dict[str, Any]) -> None:
@@ -185,7 +200,8 @@ class Tracker:
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
-        self._run_labels.update({k: v for k, v in items if k.startswith("label.")})
+        self._run_labels.update({k: v for k, v in items
+                                 if k.startswith("label.") or k in MODEL_SETTINGS})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
@@ -343,7 +359,14 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ModelError(f"model {uri} cannot be loaded: {first}; check the URI and the "
                          "tracking store (tracking.uri / MLFLOW_TRACKING_URI)") from None
-    inner = loaded.unwrap_python_model()
+    try:  # a model of another flavour (sklearn, a foreign pyfunc) has no python model
+        inner = loaded.unwrap_python_model()
+    except Exception:  # noqa: BLE001
+        inner = None
     if not isinstance(inner, ReversionPyfunc):
-        raise ModelError(f"model {uri} is not a revertible model")
+        flavor = getattr(getattr(loaded, "metadata", None), "flavors", {}) or {}
+        kind = ", ".join(k for k in flavor if k != "python_function") or "pyfunc"
+        raise ModelError(f"model {uri} is not a revertible model (an MLflow {kind} model); "
+                         "pass one logged by `revertible train`, e.g. "
+                         "models:/revertible-reversion@champion")
     return inner.model

@@ -22,6 +22,22 @@ __all__ = ["TrialSeededTPESampler", "open_study", "study_settings"]
 _SETTINGS_ATTR = "revertible.settings"
 
 
+
+#: The one PostgreSQL URL form that works with what revertible installs (psycopg2-binary, in the
+#: ``test`` extra); a plain ``postgresql://`` lets the database library pick another driver.
+POSTGRES_FORM = "postgresql+psycopg2://user:pass@host/db"
+
+
+def postgres_hint() -> str:
+    """The fix for a missing database driver, saying whether psycopg2 is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is not None:
+        return (f"psycopg2 is installed: write the URL as {POSTGRES_FORM} (naming the driver), "
+                "or use sqlite:///experiments/optuna.db")
+    return (f"pip install psycopg2-binary and write the URL as {POSTGRES_FORM}, or use "
+            "sqlite:///experiments/optuna.db")
+
 def _redact(url: str) -> str:
     """Storage URL without its password (safe to print and log)."""
     try:
@@ -168,9 +184,8 @@ def open_study(
                 pruner=_pruner(tc))
             break
         except ImportError as exc:
-            raise TrackingError(
-                f"{where}: database driver missing ({exc}); install it (PostgreSQL: pip install "
-                "psycopg2-binary) or use sqlite:///experiments/optuna.db") from None
+            raise TrackingError(f"{where}: database driver missing ({exc}); "
+                                f"{postgres_hint()}") from None
         except DBAPIError as exc:  # locked, unreachable, ...: retry, then give up
             if attempt == 4:
                 first = str(exc.orig or exc).splitlines()[0][:200]
@@ -180,7 +195,8 @@ def open_study(
         except Exception as exc:  # noqa: BLE001 - a malformed URL and the like
             first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise TrackingError(f"{where}: {first}; pass an Optuna RDB URL such as "
-                                "sqlite:///experiments/optuna.db or postgresql://...") from None
+                                "sqlite:///experiments/optuna.db or "
+                                "postgresql+psycopg2://user:pass@host/db") from None
     if study.direction.name.lower() != direction:
         raise ConfigError(
             f"study {name!r} in {_redact(storage)} is {study.direction.name.lower()}d but "
