@@ -1,7 +1,7 @@
 """Acceptance test of the labeler against theory.
 
 On simulated Ornstein-Uhlenbeck spreads with known half-lives (6, 12, 24, 48 bars) the measured
-reversion rate must match a direct Monte-Carlo of the frozen-parameter rule (DESIGN.md) within
+reversion rate must match a direct Monte-Carlo of the frozen-parameter rule (docs/design.md) within
 sampling error; on a random-walk spread it must be far lower (and match its own Monte-Carlo).
 
 Why the comparison is exact: the data-generating process is Markov in ``(s_t, b_t)`` (the true
@@ -118,7 +118,7 @@ def cases():
 
 
 def _reference_spread(a, b):
-    """DESIGN.md's hedge ratio, spread and z-score written with pandas rolling windows."""
+    """docs/design.md's hedge ratio, spread and z-score written with pandas rolling windows."""
     ra, rb = pd.Series(a), pd.Series(b)
     mb = math.ceil(MIN_OBS_FRAC * BETA_WINDOW)
     mz = math.ceil(MIN_OBS_FRAC * Z_WINDOW)
@@ -126,7 +126,7 @@ def _reference_spread(a, b):
         BETA_WINDOW, min_periods=mb
     ).var()
     spread = ra - beta * rb
-    # window statistics of a_j - beta_t * b_j under the *current* beta_t (DESIGN.md)
+    # window statistics of a_j - beta_t * b_j under the *current* beta_t (docs/design.md)
     ma = ra.rolling(Z_WINDOW, min_periods=mz).mean()
     mbb = rb.rolling(Z_WINDOW, min_periods=mz).mean()
     va = ra.rolling(Z_WINDOW, min_periods=mz).var(ddof=1)
@@ -140,7 +140,7 @@ def _reference_spread(a, b):
 
 
 def _reference_episodes(a, b, beta, mean, std, z):
-    """The detection and labelling rule of DESIGN.md, one bar at a time."""
+    """The detection and labelling rule of docs/design.md, one bar at a time."""
     n, rows, t = len(a), [], 1
     while t < n:
         if not (np.isfinite(z[t]) and np.isfinite(z[t - 1])

@@ -3,7 +3,7 @@
 Every spread of such a market is a random walk in log prices (factor-driven assets, martingale
 log returns up to a drift of order 1e-5 per bar), so a reversion trade earns 0 gross in
 expectation up to the convexity of its legs (a fraction of a bp per trade here; see
-``notes/placebo.md``). The tests guard what makes that so: the ledger's gross P&L is an
+the README's placebo table). The tests guard what makes that so: the ledger's gross P&L is an
 independent replay of the panel's fill prices, no trade changes when the future is cut off,
 and the placebo's mean gross return per trade is within a few standard errors of 0.
 """
@@ -99,8 +99,8 @@ def test_placebo_gross_is_zero_within_its_standard_error(placebo_runs):
     """Mean gross bp per trade over independent markets (the seed is the unit): within 3 s.e.
 
     Filling the entry one bar early (at the open of the signal bar, before the close that
-    signalled) moves it by about -100 bp for reversion and +100 bp for continuation (measured,
-    notes/placebo.md), far outside this band of about +/-20 bp; net is gross minus ~25 bp of
+    signalled) moves it by about -100 bp for reversion and +100 bp for continuation (measured
+    with the placebo scripts), far outside this band of about +/-20 bp; net is gross minus ~25 bp of
     costs.
     """
     per_seed = {s: [] for s in NAIVE}

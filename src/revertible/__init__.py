@@ -1,6 +1,6 @@
 """revertible: the odds that a pairs divergence reverts in time, and the size of each leg.
 
-One package per pipeline stage (DESIGN.md), dependencies pointing down the pipeline:
+One package per pipeline stage (docs/design.md), dependencies pointing down the pipeline:
 ``config`` -> ``data`` -> ``spread`` -> ``universe`` -> ``episodes`` -> ``features`` -> ``model``
 -> ``tuning`` -> ``decision`` -> ``scoring`` -> ``backtest``; ``tracking`` (MLflow), ``synthetic``
 (generated markets with known answers) and ``cli`` sit at the edges.

@@ -111,7 +111,7 @@ class SpreadConfig(_Frozen):
 
 
 class LabelConfig(_Frozen):
-    """Divergence entry threshold and the frozen-parameter reversion label (DESIGN.md)."""
+    """Divergence entry threshold and the frozen-parameter reversion label (docs/design.md)."""
 
     entry: float = Field(2.0, gt=0.0)
     exit: float = Field(0.5)
@@ -302,7 +302,7 @@ class TuningConfig(_Frozen):
 
 
 class SizingConfig(_Frozen):
-    """Probability -> two-leg position under explicit risk limits (DESIGN.md defaults)."""
+    """Probability -> two-leg position under explicit risk limits (docs/design.md defaults)."""
 
     capital: float = Field(100_000.0, gt=0.0)
     buffer: float = Field(0.40, ge=0.0, lt=1.0)

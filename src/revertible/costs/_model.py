@@ -1,6 +1,6 @@
 """Pure cost functions shared by sizing (the decision layer) and the backtest.
 
-Conventions (DESIGN.md "Costs", :class:`revertible.config.CostConfig`)
+Conventions (docs/design.md "Costs", :class:`revertible.config.CostConfig`)
 ---------------------------------------------------------------------
 * A fill pays ``costs.fee`` (taker or maker, per ``costs.fill``) on its notional at the fill
   price, and a taker fill moves the price by ``costs.slippage`` against the trader: a buy fills

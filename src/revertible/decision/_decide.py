@@ -1,7 +1,7 @@
 """The decision: revert, continue or no trade, on the expected net return of each direction.
 
 Per divergence the return heads give ``E[r]`` and ``E[r^2]`` of the *gross* return per unit of
-gross notional of the two trades DESIGN.md defines (``revert_return``, ``continue_return``). Net of
+gross notional of the two trades in docs/design.md (``revert_return``, ``continue_return``). Net of
 the venue's round trip ``c`` (per unit of gross notional: the cost model's
 :func:`revertible.costs.round_trip_cost`, ``2 * (fee + slippage)`` of the configured venue and
 fill, so maker fills reach the decision), each direction's expected net return is
@@ -64,7 +64,7 @@ def trade_barriers(label: LabelConfig, continuation: object | None = None) -> di
 
     ``continuation`` is the config's ``continue`` section (fields ``take_profit``, ``stop`` and
     ``horizon``, the latter None for the label horizon); None mirrors the label's barriers, which
-    are DESIGN.md's defaults (take profit at ``label.stop``, stop at ``label.exit``).
+    are docs/design.md's defaults (take profit at ``label.stop``, stop at ``label.exit``).
 
     Examples
     --------

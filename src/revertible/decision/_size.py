@@ -56,7 +56,7 @@ SIZING_COLUMNS = (
     "bet_size", "payoff_ratio", "margin", "leg_a_leverage", "leg_b_leverage",
     "leg_a_liq_price", "leg_b_liq_price",
 )  # fmt: skip
-"""Columns ``size_signals`` adds (DESIGN.md signal columns, then transparency columns)."""
+"""Columns ``size_signals`` adds (docs/design.md signal columns, then transparency columns)."""
 
 
 def size_signals(

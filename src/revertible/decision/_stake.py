@@ -4,7 +4,7 @@ Kept for classifier-only callers (the backtest's probability strategies) until t
 return heads; it is the former rule, vectorised: payoff between the label's barriers
 (:func:`revertible.decision.payoff`), bet size from ``p`` and the payoff ratio
 (:func:`revertible.decision.bet_size`), times the leg-A notional whose spread volatility is
-``risk_per_trade * capital`` (:func:`revertible.decision.vol_target_notional`). DESIGN.md's
+``risk_per_trade * capital`` (:func:`revertible.decision.vol_target_notional`). docs/design.md's
 sizing is true fractional Kelly on the outcome distribution: pass decided signals instead.
 """
 

@@ -1,4 +1,4 @@
-"""Divergence episodes and their reversion labels (DESIGN.md default definition).
+"""Divergence episodes and their reversion labels (docs/design.md default definition).
 
 An episode of ordered pair (A, B) starts at bar ``t`` when ``|z_t| >= entry`` and
 ``|z_{t-1}| < entry`` (both finite), the pair is eligible at ``t``, and ``t`` is not inside an
@@ -196,7 +196,7 @@ def build_episodes(
     asset_elig: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """The whole episode table (DESIGN.md columns), sorted by entry time then pair."""
+    """The whole episode table (docs/design.md columns), sorted by entry time then pair."""
     if asset_elig is None:
         from ..universe import asset_eligibility
 

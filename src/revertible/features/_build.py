@@ -1,4 +1,4 @@
-"""Point-in-time features at each episode's entry (DESIGN.md: feature builder, part 2).
+"""Point-in-time features at each episode's entry (docs/design.md: feature builder, part 2).
 
 :func:`build_features` turns an episode table (:func:`revertible.episodes.build_episodes`) into one
 row of float64 features per episode, same index and order. Training and live scoring call this
@@ -92,7 +92,7 @@ def build_features(
         same asset universe).
     episodes : pandas.DataFrame
         Rows to featurise: at least ``asset_a, asset_b, entry_time, z_entry, beta, spread_std``
-        (DESIGN.md episode columns). Open episodes (label null) are fine.
+        (docs/design.md episode columns). Open episodes (label null) are fine.
     cfg : Config
         ``spread`` (hedge-ratio and z windows), ``universe.min_obs_frac``, ``features`` and
         ``compute.block_size`` (pairs per block of series) are used.

@@ -29,7 +29,7 @@ def _check_columns(df: pd.DataFrame, what: str, cols: tuple[str, ...]) -> None:
     if missing:
         raise ValueError(
             f"{what} is missing column(s) {missing}; pass a table from "
-            "revertible.episodes.build_episodes (DESIGN.md episode columns)"
+            "revertible.episodes.build_episodes (docs/design.md episode columns)"
         )
 
 

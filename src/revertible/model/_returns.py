@@ -3,7 +3,7 @@
 What a trader is paid is the trade's return, not whether the spread touched a barrier. For each
 divergence the return heads predict, per unit of gross notional and *before costs* (the decision
 layer subtracts its venue's round trip, so the heads do not depend on the venue), the first two
-moments of the realised gross return of both trades of DESIGN.md "Trade outcomes":
+moments of the realised gross return of both trades of docs/design.md "Trade outcomes":
 
 * ``revert_mean`` = E[``revert_return``], ``revert_m2`` = E[``revert_return ** 2``];
 * ``continue_mean``, ``continue_m2``: the same for ``continue_return``.

@@ -1,6 +1,6 @@
 """Plain reference implementations the compiled scan (:mod:`._kernel`) is tested against.
 
-Straightforward loops over the definitions (DESIGN.md; module docstring of :mod:`._series`), with
+Straightforward loops over the definitions (docs/design.md; the docstring of :mod:`._series`), with
 no running sums, no lanes and no ring: slow (``O(T * window)`` per pair) and obviously right.
 
 * :func:`reference_series`: beta, spread, mean, std, z and return correlation of one pair;

@@ -1,4 +1,4 @@
-"""Hedge ratio, spread and z-score per pair and bar (DESIGN.md default definition).
+"""Hedge ratio, spread and z-score per pair and bar (docs/design.md default definition).
 
 For an ordered pair (A, B) with log prices ``a``, ``b``:
 
