@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..config import Config
-from ..data import Panel
 from ..io import save_png
 from ._core import bar_index, correlations_at
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["plot_basket_heatmap"]
 

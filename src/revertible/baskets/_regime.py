@@ -19,15 +19,19 @@ at ``t`` depends on bars ``<= t`` only.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..config import BARS_PER_DAY, BasketsConfig
-from ..data import Panel
-from ..decision._book_risk import log_returns
 from ..io import save_png
+from ..risk import log_returns
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..data import Panel
 
 __all__ = [
     "log_returns",

@@ -7,17 +7,21 @@ where either asset has no funding data in that window (no perpetual, or no fundi
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..config import BARS_PER_DAY, Config
-from ..data import Panel
 from ..io import save_png
 from ..universe import sector_assets, sector_map
 from ._core import bar_index, corr_matrix
 from ._regime import log_returns
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..data import Panel
 
 __all__ = ["sector_pairs", "plot_sector_heatmap"]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from ..config import BARS_PER_DAY, Config
-from ..data import Panel
 from ..universe import sector_map
 from ._core import (
     bar_index,
@@ -18,6 +19,9 @@ from ._core import (
     stress_losses,
 )
 from ._regime import basket_regime, log_returns
+
+if TYPE_CHECKING:
+    from ..data import Panel
 
 __all__ = ["basket_table", "BASKET_COLUMNS"]
 

@@ -13,11 +13,14 @@ Conventions (docs/design.md "Costs", :class:`revertible.config.CostConfig`)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..config import CostConfig
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..config import CostConfig
+    from ..data import Panel
 
 __all__ = [
     "effective_costs",
@@ -38,6 +41,7 @@ def round_trip_cost(costs: CostConfig) -> float:
 
     Examples
     --------
+    >>> from revertible.config import CostConfig
     >>> round(round_trip_cost(CostConfig()) * 1e4, 9)
     24.0
     >>> round(round_trip_cost(CostConfig(venue="perp", fill="maker")) * 1e4, 9)
@@ -51,6 +55,7 @@ def round_trip_cost_per_leg_a(costs: CostConfig, leg_ratio: float) -> float:
 
     Examples
     --------
+    >>> from revertible.config import CostConfig
     >>> round(round_trip_cost_per_leg_a(CostConfig(), 0.8), 6)
     0.00432
     """

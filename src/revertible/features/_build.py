@@ -50,13 +50,11 @@ Tunable windows and lags are fields of :class:`revertible.config.FeatureConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
-from ..data import Panel
 from ._common import _HISTORY_REQUIRED, _REQUIRED, _check_columns, _locate, _utc
 from ._flow import _flow_features
 from ._funding import _funding_features
@@ -66,6 +64,12 @@ from ._relationship import _pair_block_features
 from ._spec import FEATURE_DESCRIPTIONS, FEATURE_GROUPS, feature_names
 from ._spread import _spread_features
 from ._triggers import regime_trigger_features
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = [
     "FEATURE_GROUPS",

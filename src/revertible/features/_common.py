@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..data import Panel
 
 __all__: list[str] = []
 

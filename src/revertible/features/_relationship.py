@@ -6,13 +6,16 @@ Return correlations over several windows, hedge-ratio stability, z velocity.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
 from ..config import BARS_PER_DAY, Config
 from ..spread import min_obs, pair_series
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__: list[str] = []
 

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from ._kernel import pack_assets
-from ._reference import reference_series
+from ._kernel import block_kernel, pack_assets
+from ._reference import detect_label, reference_series
 from ._series import (
     SpreadSeries,
     min_obs,
@@ -21,6 +21,8 @@ __all__ = [
     "pair_spread",
     "pair_series",
     "pack_assets",
+    "block_kernel",
+    "detect_label",
     "rolling_corr",
     "min_obs",
     "reference_series",

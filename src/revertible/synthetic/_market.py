@@ -28,10 +28,9 @@ determined by ``seed``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -40,6 +39,9 @@ from scipy.signal import lfilter
 from ..data import Panel
 from ..io import atomic_path
 from ._pairs import _ar1, _ou_spread, _t_noise, ou_phi
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "PairSpec",

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..config import Config
-from ..data import Panel
-from ..model import BinnedFeatures, Calibrator, Fold, classification_metrics, lgbm_params
-from ..model._train import (
-    _fit_predict,
+from ..model import (
+    BinnedFeatures,
+    Calibrator,
+    Fold,
+    classification_metrics,
     development_split,
+    lgbm_params,
     make_folds,
     prepare_dataset,
     select_features,
 )
+from ..model._train import _fit_predict  # LEAD_PENDING: model exports a public fit_predict
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["OBJECTIVES", "TuningData", "prepare_tuning_data", "evaluate_cv"]
 

@@ -6,14 +6,16 @@ import contextlib
 import json
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
-from ..config import Config
 from ._data import OBJECTIVES
 from ._storage import _best, _counts
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__: list[str] = []
 

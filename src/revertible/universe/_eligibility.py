@@ -19,17 +19,21 @@ episode kernel and :func:`pair_correlations_at`, so eligibility agrees bit for b
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
 from ..config import BARS_PER_DAY, UniverseConfig
-from ..data import Panel
 from ..errors import DataError
 from ..io import save_png
 from ..spread import pair_series
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..data import Panel
 
 __all__ = [
     "bar_index",
