@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import cli_output
+from conftest import TRAINED_SETS, cli_output, store_sets
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -12,29 +12,20 @@ from revertible.backtest import backtest_command
 from revertible.cli import app
 from revertible.config import load_config
 from revertible.model import train
-from revertible.synthetic import generate_market
 from revertible.tracking import HEADLINE, Tracker, list_runs
 
 runner = CliRunner()
 
 
 def _sets(tmp):
-    return [
-        f"tracking.uri=sqlite:///{tmp}/mlflow.db",
-        f"tracking.artifact_location={(tmp / 'artifacts').as_uri()}",
-        "tracking.registered_model=track-model",
-        "tracking.experiment=track",
-        "model.n_estimators=30",
-        "cv.n_folds=3",
-    ]
+    return [*store_sets(tmp), *TRAINED_SETS]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("track")
-    panel, _ = generate_market(n_assets=8, n_bars=24 * 120, seed=11)
-    cfg = load_config("configs/demo.yaml", _sets(tmp), data="unused")
-    a = train(cfg, panel=panel, promote=True)
+def store(generated_market, mlflow_store, trained_model):
+    tmp = mlflow_store
+    panel, _ = generated_market
+    cfg, a = trained_model
     cfg_b = load_config("configs/demo.yaml", [*_sets(tmp), "model.num_leaves=7",
                                                   "model.calibration=sigmoid"], data="unused")
     lines: list[str] = []

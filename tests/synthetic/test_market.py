@@ -1,4 +1,4 @@
-"""The synthetic market plants what its truth table says, and writes files the loader can read."""
+"""Generated markets: layout, determinism, planted pairs and breaks, listings, gaps, bars, files."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from revertible.synthetic import (
     PairSpec,
     generate_market,
     ou_phi,
-    simulate_ou_pair,
-    simulate_random_walk_pair,
     write_market,
 )
+
+from .support import _ar1, _half_life
 
 FIELDS = ("open", "high", "low", "close", "volume", "quote_volume")
 
@@ -39,24 +39,9 @@ def _legs(panel, row):
     return logp[:, panel.asset_index(row.asset_a)], logp[:, panel.asset_index(row.asset_b)]
 
 
-def _ar1(s):
-    """AR(1) slope of ``s`` on consecutive finite pairs and the number of pairs."""
-    ok = np.isfinite(s[1:]) & np.isfinite(s[:-1])
-    x, y = s[:-1][ok], s[1:][ok]
-    x = x - x.mean()
-    return float((x * (y - y.mean())).sum() / (x * x).sum()), int(ok.sum())
-
-
 def _ols_beta(a, b):
     ok = np.isfinite(a) & np.isfinite(b)
     return float(np.polyfit(b[ok], a[ok], 1)[0])
-
-
-def _half_life(phi):
-    return math.log(0.5) / math.log(phi) if 0 < phi < 1 else math.inf
-
-
-# --------------------------------------------------------------------------- structure
 
 
 def test_panel_layout(market):
@@ -106,9 +91,6 @@ def test_bad_arguments_raise():
         PairSpec("ou")
     with pytest.raises(ValueError, match="n_late \\+ n_illiquid"):
         generate_market(n_assets=4, n_late=3, n_illiquid=2)
-
-
-# --------------------------------------------------------------------------- planted pairs
 
 
 def test_planted_ou_half_lives(long_market):
@@ -166,9 +148,6 @@ def test_inverse_relationships(market):
     assert max(others) > 0.3
 
 
-# --------------------------------------------------------------------------- availability
-
-
 def test_late_listings_are_nan_before_listing(market):
     panel, _ = market
     listing = panel.meta["listing_bar"]
@@ -209,9 +188,6 @@ def _longest_run(mask):
     return best
 
 
-# --------------------------------------------------------------------------- bars and volume
-
-
 def test_ohlc_invariants(market):
     panel, _ = market
     ok = np.isfinite(panel.close)
@@ -234,9 +210,6 @@ def test_volume_liquidity_filter(market):
     assert len(illiquid) == 1
     for name, med in daily.items():
         assert (med < 1e6) == (name in illiquid), (name, med)
-
-
-# --------------------------------------------------------------------------- files
 
 
 def test_write_market_round_trip(market, tmp_path):
@@ -268,30 +241,3 @@ def test_write_market_without_truth(tmp_path):
     paths = write_market(tmp_path, bare)
     assert [p.suffix for p in paths] == [".feather"] * 4
     assert not (tmp_path / "truth.csv").exists()
-
-
-# --------------------------------------------------------------------------- minimal pairs
-
-
-def test_simulate_ou_pair():
-    a, b = simulate_ou_pair(40_000, half_life=24, beta=-0.6, sigma_spread=0.002, sigma_b=0.01,
-                            seed=5, intercept=1.5)
-    a2, b2 = simulate_ou_pair(40_000, half_life=24, beta=-0.6, sigma_spread=0.002, sigma_b=0.01,
-                              seed=5, intercept=1.5)
-    np.testing.assert_array_equal(a, a2)
-    np.testing.assert_array_equal(b, b2)
-    s = a + 0.6 * b - 1.5
-    phi_hat, n = _ar1(s)
-    phi = ou_phi(24)
-    assert abs(phi_hat - phi) <= 4 * math.sqrt((1 - phi**2) / n) + 5.0 / n
-    np.testing.assert_allclose(np.std(np.diff(b)), 0.01, rtol=0.03)
-    resid = s[1:] - phi * s[:-1]
-    np.testing.assert_allclose(resid.std(), 0.002, rtol=0.03)
-
-
-def test_simulate_random_walk_pair():
-    a, b = simulate_random_walk_pair(40_000, beta=0.7, sigma_spread=0.003, seed=2)
-    s = a - 0.7 * b
-    np.testing.assert_allclose(np.diff(s).std(), 0.003, rtol=0.03)
-    phi_hat, _ = _ar1(s)
-    assert _half_life(phi_hat) > 1000

@@ -18,9 +18,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from revertible.cli import app
-from revertible.synthetic import generate_market, write_market
+from revertible.synthetic import write_market
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -65,10 +65,11 @@ def server(tmp_path_factory):
         log.close()
 
 
-def test_train_promote_score_through_a_tracking_server(server, tmp_path, monkeypatch):
+def test_train_promote_score_through_a_tracking_server(server, tmp_path, monkeypatch,
+                                                      generated_market):
     url, _ = server
     monkeypatch.chdir(tmp_path)
-    panel, truth = generate_market(n_assets=8, n_bars=24 * 120, seed=11)
+    panel, truth = generated_market
     write_market(tmp_path / "data", panel, truth)
     cfg = tmp_path / "team.yaml"
     cfg.write_text(

@@ -32,6 +32,13 @@ def real(spot_dir, futures_dir):
 
 
 @pytest.fixture(scope="module")
+def real_eligibility(real):
+    """Asset eligibility on the full real panel, computed once for every cut."""
+    cfg, panel, _ = real
+    return asset_eligibility(panel, cfg.universe)
+
+
+@pytest.fixture(scope="module")
 def synth():
     panel, truth = generate_market(n_assets=10, n_bars=24 * 150, seed=3)
     cfg = load_config("configs/demo.yaml", data="unused")
@@ -155,7 +162,7 @@ def test_series_truncation_is_exact(synth):
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("cut", CUTS)
-def test_point_in_time_on_real_data(real, cut):
+def test_point_in_time_on_real_data(real, real_eligibility, cut):
     """Cut the real data at T: episodes, eligibility and correlations up to T are unchanged."""
     cfg, panel, full = real
     part_panel = panel.cut(cut)
@@ -180,7 +187,7 @@ def test_point_in_time_on_real_data(real, cut):
     pending = part[~done]
     assert pending.loc[pending["exit_reason"] == "open", "label"].isna().all()
     # eligibility and correlations as of T
-    el_full = asset_eligibility(panel, cfg.universe)[: part_panel.n_bars]
+    el_full = real_eligibility[: part_panel.n_bars]
     np.testing.assert_array_equal(asset_eligibility(part_panel, cfg.universe), el_full)
     pd.testing.assert_frame_equal(
         pair_correlations_at(part_panel, cfg.universe), pair_correlations_at(panel, cfg.universe, T)

@@ -31,7 +31,6 @@ from revertible.config import load_config
 from revertible.errors import ConfigError
 from revertible.model import cross_validate, holdout_split, label_end, train
 from revertible.synthetic import generate_market
-from revertible.tracking import Tracker
 from revertible.tuning import _data as tune_data
 from revertible.tuning import _trials as tune_mod
 from revertible.tuning import (
@@ -67,14 +66,9 @@ def _cfg(ml: Path, *extra: str):
 
 
 @pytest.fixture(scope="module")
-def mlflow_dir(tmp_path_factory):
-    """One MLflow store for the module (creating a SQLite store costs seconds).
-
-    Worker processes need it to exist before they write to it together (revertible.tuning docs).
-    """
-    tmp = tmp_path_factory.mktemp("mlflow")
-    Tracker(_cfg(tmp).tracking).connect()
-    return tmp
+def mlflow_dir(mlflow_store):
+    """The session's MLflow store (it exists before worker processes write to it together)."""
+    return mlflow_store
 
 
 @pytest.fixture(scope="module")

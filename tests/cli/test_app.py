@@ -23,8 +23,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Path:
-    return make_market(tmp_path_factory.mktemp("market"), n_assets=6, days=60, seed=3)
+def market(market_dir) -> Path:
+    return market_dir
 
 
 @pytest.fixture
