@@ -24,20 +24,20 @@ test: $(STAMP)
 
 ## Throughput (pair-bars/s), wall time and peak memory on the shared spot data.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python benchmarks/bench.py
 
 ## Strategy-search trials (wall, CPU, caches, stage breakdown) on the shared spot data.
 bench-trial: $(STAMP)
-	$(BIN)/python scripts/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
+	$(BIN)/python benchmarks/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
 
 ## Historical scoring of ~260k divergences (generated 40 assets x 912 days; trains a model first,
 ## not timed); BENCH_DIR=dir keeps the panel and reuses its model on the next run.
 bench-scoring: $(STAMP)
-	$(BIN)/python scripts/bench.py --scoring-panel $(if $(BENCH_DIR),--panel-dir $(BENCH_DIR))
+	$(BIN)/python benchmarks/bench.py --scoring-panel $(if $(BENCH_DIR),--panel-dir $(BENCH_DIR))
 
 ## Style and static checks (ruff, configured in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests benchmarks research
 
 ## MLflow UI on 127.0.0.1:5000; the URL opens the experiments in the "Model training" view.
 mlflow-ui: $(STAMP)

@@ -2,10 +2,10 @@
 
 Every spread of such a market is a random walk in log prices (factor-driven assets, martingale
 log returns up to a drift of order 1e-5 per bar), so a reversion trade earns 0 gross in
-expectation up to the convexity of its legs (a fraction of a bp per trade here; see
-the README's placebo table). The tests guard what makes that so: the ledger's gross P&L is an
-independent replay of the panel's fill prices, no trade changes when the future is cut off,
-and the placebo's mean gross return per trade is within a few standard errors of 0.
+expectation up to the convexity of its legs (a fraction of a bp per trade here; see the README's
+placebo table and ``research/placebo/``). The tests guard what makes that so: the ledger's gross
+P&L is an independent replay of the panel's fill prices, no trade changes when the future is cut
+off, and the placebo's mean gross return per trade is within a few standard errors of 0.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def test_placebo_gross_is_zero_within_its_standard_error(placebo_runs):
 
     Filling the entry one bar early (at the open of the signal bar, before the close that
     signalled) moves it by about -100 bp for reversion and +100 bp for continuation (measured
-    with the placebo scripts), far outside this band of about +/-20 bp; net is gross minus ~25 bp of
-    costs.
+    with ``research/placebo/exit_replay.py``), far outside this band of about +/-20 bp; net is
+    gross minus ~25 bp of costs.
     """
     per_seed = {s: [] for s in NAIVE}
     for _cfg, _panel, tr in placebo_runs.values():

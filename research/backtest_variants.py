@@ -6,8 +6,10 @@ probability and return-head prediction; each variant (``--set`` overrides, e.g.
 predictions over the same range, decided again at its own costs. Prints one row per strategy
 and variant as JSON lines and a markdown table.
 
-    PYTHONPATH=src python scripts/backtest_variants.py configs/binance-spot-1h.yaml \
+    python research/backtest_variants.py configs/binance-spot-1h.yaml \
         --variant taker= --variant maker=costs.fill=maker
+
+The configs read the data from ``$REVERTIBLE_DATA`` (default ``../shared/data``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from revertible.backtest import STRATEGIES, run_backtest
-from revertible.backtest._plans import OUTCOME_MOMENTS
 from revertible.config import load_config
 from revertible.data import load_panel
+from revertible.decision import OUTCOME_COLUMNS as OUTCOME_MOMENTS
 from revertible.episodes import build_episodes
 
 COLS = ("trades", "net_bp_per_trade", "net_bp_per_trade_ci_low", "net_bp_per_trade_ci_high",
@@ -30,14 +32,14 @@ COLS = ("trades", "net_bp_per_trade", "net_bp_per_trade_ci_low", "net_bp_per_tra
         "rebalance_cost", "borrow", "funding", "fees")  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the walk-forward once and every variant after it."""
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config")
     ap.add_argument("--variant", action="append", default=[],
                     help="name=override[;override...] (empty: the config as is)")
     ap.add_argument("--set", action="append", default=[], help="override for every run")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     base = load_config(args.config, args.set)
     panel = load_panel(base.data)
     t0 = time.perf_counter()
@@ -78,7 +80,8 @@ def main() -> None:
               f"{r['net_bp_per_trade_ci_high']:.1f}] | {r['sharpe']:.2f} | "
               f"{100 * r['max_drawdown']:.1f}% | {r['deflated_sharpe']:.3f} | "
               f"{r['rebalances']:.0f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 Usage::
 
-    PYTHONPATH=src python scripts/bench_trial.py [--config configs/binance-spot-1h.yaml]
+    python benchmarks/bench_trial.py [--config configs/binance-spot-1h.yaml]
         [--trials 3] [--seed 0] [--vary all|replay] [--full] [--set KEY=VALUE ...]
         [--profile FILE]
 

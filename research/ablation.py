@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/ablation.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
+    python research/ablation.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
 
 Every variant is a normal, tracked training run (tag ``ablation=<group>``, not registered), so the
 table can also be compared in the MLflow UI. Prints a Markdown table of CV and holdout metrics.

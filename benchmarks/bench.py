@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/bench.py [--data DIR] [--config configs/binance-spot-1h.yaml] [--repeat 3]
+    python benchmarks/bench.py [--data DIR] [--config configs/binance-spot-1h.yaml] [--repeat 3]
 
 Prints, for all unordered pairs of the spot set: load time, eligibility time, the
 hedge-ratio/spread/z/detect/label kernel throughput in pair-bars per second (best of
@@ -10,7 +10,7 @@ hedge-ratio/spread/z/detect/label kernel throughput in pair-bars per second (bes
 
 Historical scoring (data-free, ``make bench-scoring``)::
 
-    python scripts/bench.py --scoring-panel [--panel-dir DIR] [--set model.n_estimators=150]
+    python benchmarks/bench.py --scoring-panel [--panel-dir DIR] [--set model.n_estimators=150]
 
 generates 40 assets x 912 days of hourly bars (260,519 divergences), trains a model with the
 config's model settings (not timed; reused from ``--panel-dir`` on later runs), then times
