@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import cli_output
+from hedge.support import N, _times, _walk
 from typer.testing import CliRunner
 
 from revertible.cli import app
-
-from .support import N, _times, _walk
 
 runner = CliRunner()
 
