@@ -334,3 +334,35 @@ def test_readme_dependency_layers_are_the_imports():
                 wrong.add((a, layers[a], b, layers[b]))
     assert sorted(wrong) == [], "imports pointing up or sideways (importer, layer, imported, layer)"
     assert layers["errors"] < layers["config"] < layers["decision"] < layers["cli"]
+
+
+# ---- nothing cites a file that is not in the repository -----------------------------------------
+REPO_ROOT = SRC.parent
+_CITED = re.compile(r"(?<![\w/.])((?:src|tests|docs|configs|benchmarks|research|scripts)/[\w./-]*\w)")
+
+#: Citations inside the lead's files (issue 19): tests/test_decision.py's comment on the sizing
+#: benchmark names scripts/bench.py, now benchmarks/bench.py.
+CITATION_PENDING = {("tests/test_decision.py", "scripts/bench.py")}
+
+
+def _citing_files() -> list[Path]:
+    files = [REPO_ROOT / "README.md", REPO_ROOT / "Makefile", REPO_ROOT / ".ci" / "run"]
+    for folder in ("src", "tests", "docs", "benchmarks", "research", "configs"):
+        files += [p for p in sorted((REPO_ROOT / folder).rglob("*"))
+                  if p.suffix in (".py", ".md", ".yaml") and "__pycache__" not in p.parts]
+    return [p for p in files if p.exists() and p != Path(__file__).resolve()]
+
+
+def test_every_cited_repository_path_exists():
+    missing = set()
+    for path in _citing_files():
+        text = path.read_text()
+        rel = str(path.relative_to(REPO_ROOT))
+        if "DESIGN.md" in text:
+            missing.add((rel, "DESIGN.md"))
+        for cited in _CITED.findall(text):
+            target = cited.split("::")[0].rstrip(".")
+            if not (REPO_ROOT / target).exists():
+                missing.add((rel, target))
+    assert sorted(missing - CITATION_PENDING) == [], "cited files that do not exist"
+    assert sorted(CITATION_PENDING - missing) == [], "fixed, remove from CITATION_PENDING"

@@ -12,7 +12,7 @@ included (as for the z-score that opened the episode). Pair series come from
 and market series are trailing windows computed once per panel and looked up at ``(t, asset)``;
 the pair history counts only labels already settled at ``t`` (``exit_time <= entry_time``).
 Cutting the panel at any ``T`` and rebuilding episodes and features leaves every feature of every
-episode entered at or before ``T`` bit-identical (``tests/test_features.py``).
+episode entered at or before ``T`` bit-identical (``tests/features/test_build.py``).
 
 Two inputs besides the bars shape the values: the panel's *asset list* (the market-wide regime
 features are cross-sections over it: score on the training universe) and the *history* table

@@ -4,7 +4,7 @@
 over the bars of a group computes, per pair and bar, the return correlation, the hedge ratio, the
 spread, its window mean and std, the z-score, and (episode mode) detection and label. The
 definitions are in :mod:`._series`; :mod:`._reference` holds the plain implementations this
-kernel is tested against (tests/test_episodes.py, tests/test_spread.py).
+kernel is tested against (tests/episodes/test_table.py, tests/spread/test_kernel.py).
 
 Lane layout
 -----------
@@ -58,7 +58,7 @@ the sum is replaced by its *shadow*, a second sum of the same terms restarted at
 recompute (and at bar 0) that therefore holds exactly the window's terms added in bar order, as a
 loop over the window would. The shadow costs one addition per bar. The schedule depends only on the
 bar position, never on the data, so cutting the series at any ``T`` leaves every value at
-``t <= T`` bit-identical (tests/test_episodes.py::test_series_truncation_is_exact).
+``t <= T`` bit-identical (tests/episodes/test_table.py::test_series_truncation_is_exact).
 
 Fast and exact paths
 --------------------

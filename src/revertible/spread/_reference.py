@@ -7,8 +7,9 @@ no running sums, no lanes and no ring: slow (``O(T * window)`` per pair) and obv
 * :func:`detect_label`: episode detection and label over precomputed series (used by
   :func:`revertible.episodes.pair_episodes`).
 
-tests/test_spread.py checks the series against :func:`reference_series` and tests/test_episodes.py
-the episode kernel against :func:`detect_label`, on data with gaps and late listings.
+tests/spread/test_kernel.py checks the series against :func:`reference_series` and
+tests/episodes/test_table.py the episode kernel against :func:`detect_label`, on data with gaps and
+late listings.
 """
 
 from __future__ import annotations

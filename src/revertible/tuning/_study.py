@@ -9,10 +9,11 @@ What a trial is
 ---------------
 The config with the ``model.*`` fields named in ``tuning.space`` replaced by sampled values,
 evaluated by the purged walk-forward CV of :mod:`revertible.model` (same folds, same
-``_fit_predict``, same walk-forward calibration, same metric code; ``tests/test_tune.py`` checks
-that a trial's ``cv.*`` metrics equal ``train.cross_validate``'s bit for bit). The objective is
-``tuning.objective`` (``logloss`` -> ``cv.log_loss``, ``brier`` -> ``cv.brier``, minimised;
-``auc`` -> ``cv.roc_auc``, maximised) over the pooled, walk-forward calibrated folds 2..K.
+``_fit_predict``, same walk-forward calibration, same metric code;
+``tests/tuning/test_study.py`` checks that a trial's ``cv.*`` metrics equal
+``train.cross_validate``'s bit for bit). The objective is ``tuning.objective`` (``logloss`` ->
+``cv.log_loss``, ``brier`` -> ``cv.brier``, minimised; ``auc`` -> ``cv.roc_auc``, maximised) over
+the pooled, walk-forward calibrated folds 2..K.
 
 Timing and the holdout
 ----------------------
