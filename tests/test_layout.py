@@ -338,7 +338,8 @@ def test_readme_dependency_layers_are_the_imports():
 
 # ---- nothing cites a file that is not in the repository -----------------------------------------
 REPO_ROOT = SRC.parent
-_CITED = re.compile(r"(?<![\w/.])((?:src|tests|docs|configs|benchmarks|research|scripts)/[\w./-]*\w)")
+_CITED = re.compile(
+    r"(?<![\w/.])((?:src|tests|docs|configs|benchmarks|research|scripts)/[\w./-]*\w)")
 
 #: Citations inside the lead's files (issue 19): tests/test_decision.py's comment on the sizing
 #: benchmark names scripts/bench.py, now benchmarks/bench.py.
