@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-trial bench-scoring lint clean mlflow-ui
+.PHONY: install demo test test-fast bench bench-trial bench-scoring lint clean mlflow-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/revertible demo --out demo-out
 
-## Test suite (real-data tests read $$REVERTIBLE_DATA, default ../shared/data).
+## Test suite with the doctests of src/ (real-data tests read $$REVERTIBLE_DATA, default ../shared/data).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=10
+
+## The inner loop: everything but the tests marked slow (under 2 minutes on 2 idle cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" --durations=5
 
 ## Throughput (pair-bars/s), wall time and peak memory on the shared spot data.
 bench: $(STAMP)

@@ -367,3 +367,29 @@ def test_every_cited_repository_path_exists():
                 missing.add((rel, target))
     assert sorted(missing - CITATION_PENDING) == [], "cited files that do not exist"
     assert sorted(CITATION_PENDING - missing) == [], "fixed, remove from CITATION_PENDING"
+
+
+# ---- tests mirror src/ --------------------------------------------------------------------------
+TESTS = Path(__file__).resolve().parent
+#: Test files at the top of tests/: modules of the package root, the repository-wide checks, and
+#: the lead's topic files (issue 19 moves them into tests/<package>/test_<module>.py).
+TOP_LEVEL_TESTS = {"test_errors.py", "test_package.py", "test_layout.py"}
+LEAD_PENDING_TESTS = {"test_backtest.py", "test_decision.py", "test_estimator.py",
+                      "test_outcomes.py", "test_returns.py", "test_scoring.py", "test_sizing.py",
+                      "test_train.py", "test_tune_strategy.py", "test_tune_strategy_fast.py"}
+
+
+def test_test_files_mirror_the_modules_they_test():
+    wrong = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        rel = path.relative_to(TESTS)
+        if len(rel.parts) == 1:
+            if rel.name not in TOP_LEVEL_TESTS | LEAD_PENDING_TESTS:
+                wrong.append(str(rel))
+            continue
+        package, name = rel.parts[0], rel.name.removeprefix("test_")
+        if len(rel.parts) != 2 or not (ROOT / package / f"_{name}").exists():
+            wrong.append(str(rel))
+    assert wrong == [], "tests/<package>/test_<module>.py tests src/revertible/<package>/_<module>"
+    assert sorted(LEAD_PENDING_TESTS - {p.name for p in TESTS.glob("test_*.py")}) == [], (
+        "moved: remove from LEAD_PENDING_TESTS")
