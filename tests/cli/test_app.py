@@ -126,6 +126,7 @@ def _table_rows(text: str) -> list[str]:
     return lines[start:start + 7]
 
 
+@pytest.mark.slow
 def test_backtest_summary_on_stdout(backtest_runs):
     plain, _ = backtest_runs
     assert plain.exit_code == 0, plain.output
@@ -138,6 +139,7 @@ def test_backtest_summary_on_stdout(backtest_runs):
     assert "strategy " not in plain.stderr, "the table is not on stderr without --json"
 
 
+@pytest.mark.slow
 def test_backtest_json_puts_the_summary_on_stderr(backtest_runs):
     plain, as_json = backtest_runs
     assert as_json.exit_code == 0, as_json.output

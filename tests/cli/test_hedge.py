@@ -83,6 +83,7 @@ def assert_one_line_error(result, *needles: str) -> None:
         assert needle in flat, (needle, flat)
 
 
+@pytest.mark.slow
 def test_cli_hedge_plans_replays_writes_page_and_tracks(cfg_file, tmp_path):
     out = tmp_path / "out"
     r = run("hedge", cfg_file, "--asset", "AAA", "--quantity", 10, "--ratio", 0.5,
@@ -103,6 +104,7 @@ def test_cli_hedge_plans_replays_writes_page_and_tracks(cfg_file, tmp_path):
     assert bars["date"].iloc[0] == pd.Timestamp("2024-01-10", tz="UTC")
 
 
+@pytest.mark.slow
 def test_cli_hedge_cross_asset_uses_trailing_beta(cfg_file):
     r = run("hedge", cfg_file, "--asset", "BBB", "--quantity", 100, "--hedge-with", "AAA",
             "--json")

@@ -65,6 +65,7 @@ def test_columns_and_orientation(real):
     assert 0.2 < lab.mean() < 0.7
 
 
+@pytest.mark.slow
 def test_episodes_do_not_overlap_within_a_pair(real):
     _, _, eps = real
     e = eps.sort_values(["asset_a", "asset_b", "entry_time"])
@@ -160,6 +161,7 @@ def test_series_truncation_is_exact(synth):
         np.testing.assert_array_equal(part, full[:, :, :cut])
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.parametrize("cut", CUTS)
 def test_point_in_time_on_real_data(real, real_eligibility, cut):

@@ -203,6 +203,7 @@ def test_episodes_follow_the_rule(case):
 # --------------------------------------------------------------------------- against theory
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [*HALF_LIVES, "rw"])
 def test_reversion_rate_matches_monte_carlo(cases, case):
     c = cases[case]
@@ -210,6 +211,7 @@ def test_reversion_rate_matches_monte_carlo(cases, case):
     assert abs(c["measured"] - c["expected"]) <= 4 * c["se"], c
 
 
+@pytest.mark.slow
 def test_reversion_rate_falls_with_half_life(cases):
     for short, long in zip(HALF_LIVES, HALF_LIVES[1:], strict=False):
         lo, hi = cases[long], cases[short]
@@ -218,6 +220,7 @@ def test_reversion_rate_falls_with_half_life(cases):
         assert hi["measured"] > lo["measured"] + 0.05, (short, long, hi, lo)
 
 
+@pytest.mark.slow
 def test_random_walk_reverts_far_less(cases):
     rw = cases["rw"]["measured"]
     for hl in (6, 12):

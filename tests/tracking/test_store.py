@@ -65,6 +65,7 @@ def server(tmp_path_factory):
         log.close()
 
 
+@pytest.mark.slow
 def test_train_promote_score_through_a_tracking_server(server, tmp_path, monkeypatch,
                                                       generated_market):
     url, _ = server

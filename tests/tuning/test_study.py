@@ -134,6 +134,7 @@ def test_holdout_never_reaches_the_study(market, mlflow_dir, tmp_path, monkeypat
 
 
 # ---- seeded sampling ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_same_seed_same_trials(studied, market):
     tmp, cfg, a, b, _ = studied
     ta = _load(_storage(tmp), "a").get_trials()
@@ -152,6 +153,7 @@ def test_same_seed_same_trials(studied, market):
     assert c["n_trials_done"] == 1
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings(studied):
     tmp, cfg, _, _, _ = studied
     settings = study_settings(cfg, "fingerprint-of-other-data")
@@ -180,6 +182,7 @@ def test_trial_created_beyond_the_target_is_failed_before_sampling(tmp_path, mlf
 
 
 # ---- MLflow -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_parent_and_child_runs(studied):
     tmp, cfg, a, _, plain = studied
     client = MlflowClient(cfg.tracking.uri)
@@ -254,6 +257,7 @@ def _worker(tmp: Path, ml: Path, study: str, trials: int,
     return spawn(tmp, WORKER, args)
 
 
+@pytest.mark.slow
 def test_kill_and_resume(tmp_path, mlflow_dir):
     n = 5
     proc = _worker(tmp_path, mlflow_dir, "resume", n)
@@ -303,6 +307,7 @@ def _parents(client: MlflowClient, ml: Path, study: str) -> list:
     return parent_runs(client, _cfg(ml).tracking.experiment, study)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_parent_run_failed(tmp_path, mlflow_dir):
     proc = _worker(tmp_path, mlflow_dir, "term", 6)
     try:
@@ -369,6 +374,7 @@ def shared_storage(request, tmp_path) -> tuple[str, str]:
     return url, f"shared-{os.getpid()}-{time.time_ns()}"  # fresh study in a shared database
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path, mlflow_dir, shared_storage):
     n = 8
     storage, name = shared_storage
