@@ -1,13 +1,19 @@
-"""The import graph of ``src/revertible``, walked statically (ast, imports inside functions too).
+"""The layout tells the truth: imports, the README's map and layers, citations, test files.
 
-Fails on: an import cycle between modules or between packages; a cross-package import of a
-private module or name (``from ..decision._book import x`` in ``backtest/``); a module over 600
-lines (except the compiled kernel, ``spread/_kernel.py``). Imports under ``if TYPE_CHECKING:``
-never run, so they make no cycle; they still may not name another package's private parts.
+* The import graph of ``src/revertible``, walked statically (ast, imports inside functions too),
+  has no cycle between modules or between packages, no cross-package import of a private module
+  or name (``from ..decision._book import x`` in ``backtest/``), and no module over 600 lines
+  (except the compiled kernel, ``spread/_kernel.py``). Imports under ``if TYPE_CHECKING:`` never
+  run, so they make no cycle; they still may not name another package's private parts.
+* Importing the package sets no environment variable, logger level or matplotlib backend.
+* The README's "Where things are" names every package and module and nothing else; its
+  dependency-layer table is what the imports are.
+* Nothing cites a repository path that does not exist (or ``DESIGN.md``).
+* ``tests/<package>/test_<module>.py`` names an existing module.
 
-``LEAD_PENDING`` lists the violations that sit in files being rewritten elsewhere (issue 19): the
-test passes with them, and fails once one of them is gone until its entry is removed, so the list
-only shrinks.
+``LEAD_PENDING`` (and ``LAYER_PENDING``, ``SIDE_EFFECTS_PENDING``, ``CITATION_PENDING``,
+``LEAD_PENDING_TESTS``) list what sits in files being rewritten elsewhere (issue 19): the tests
+pass with them, and fail once one is gone until its entry is removed, so the lists only shrink.
 """
 
 from __future__ import annotations
