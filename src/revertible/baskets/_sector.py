@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import BARS_PER_DAY, Config
-from ..io import save_png
+from ..io import save_png, subplots
 from ..universe import sector_assets, sector_map
 from ._core import bar_index, corr_matrix
 from ._regime import log_returns
@@ -72,10 +72,6 @@ def plot_sector_heatmap(
 
     Assets are ordered by average-linkage clustering of ``1 - corr``. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
@@ -91,7 +87,7 @@ def plot_sector_heatmap(
     k = len(labels)
     show = np.where(np.tril(np.ones((k, k), dtype=bool)), c, np.nan)
     size = max(5.0, 0.45 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = subplots(figsize=(size, size * 0.85))
     im = ax.imshow(show, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fs = max(5.0, min(9.0, 120 / max(k, 1)))
     for i in range(k):

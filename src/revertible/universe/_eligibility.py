@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..config import BARS_PER_DAY, UniverseConfig
 from ..errors import DataError
-from ..io import save_png
+from ..io import save_png, subplots
 from ..spread import pair_series
 
 if TYPE_CHECKING:
@@ -205,10 +205,6 @@ def plot_corr_heatmap(
     positive and inverse relationships form blocks. Assets without a valid correlation are left
     out. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
@@ -233,7 +229,7 @@ def plot_corr_heatmap(
         m = m[np.ix_(order, order)]
         labels = [labels[k] for k in order]
     size = max(6.0, 0.12 * len(labels) + 3)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    fig, ax = subplots(figsize=(size, size * 0.9))
     im = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fs = max(3.0, min(9.0, 600 / max(len(labels), 1)))
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fs)
