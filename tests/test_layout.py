@@ -379,7 +379,7 @@ def test_every_cited_repository_path_exists():
 TESTS = Path(__file__).resolve().parent
 #: Test files at the top of tests/: modules of the package root, the repository-wide checks, and
 #: the lead's topic files (issue 19 moves them into tests/<package>/test_<module>.py).
-TOP_LEVEL_TESTS = {"test_errors.py", "test_package.py", "test_layout.py"}
+TOP_LEVEL_TESTS = {"test_errors.py", "test_package.py", "test_layout.py", "test_demo.py"}
 LEAD_PENDING_TESTS = {"test_backtest.py", "test_decision.py", "test_estimator.py",
                       "test_outcomes.py", "test_returns.py", "test_scoring.py", "test_sizing.py",
                       "test_train.py", "test_tune_strategy.py", "test_tune_strategy_fast.py"}

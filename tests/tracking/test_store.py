@@ -1,8 +1,10 @@
-"""The team path: a real MLflow tracking server (``mlflow server`` on a loopback port, started
-and killed here) for one train -> promote -> score round trip, as a team would share it."""
+"""Which store a command uses: the environment over the config (with a warning), nothing leaked
+into the environment, and the team path: a real MLflow tracking server (``mlflow server`` on a
+loopback port, started and killed here) for one train -> promote -> score round trip."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,6 +20,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from revertible.cli import app
+from revertible.config import TrackingConfig
 from revertible.synthetic import write_market
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,3 +100,53 @@ def test_train_promote_score_through_a_tracking_server(server, tmp_path, monkeyp
     assert set(signals["model"]) == {f"models:/revertible-demo/{champ.version}"}
     assert signals["probability"].between(0, 1).all()
     assert not (tmp_path / "experiments").exists(), "nothing went to a local store"
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_store_rule_env_over_config_with_a_warning():
+    from revertible.scoring import tracking_uri
+    from revertible.tracking import Tracker, _store, store_uri
+
+    _store._warned.clear()
+    said = _Lines()
+    logging.getLogger("revertible.tracking").addHandler(said)
+
+    default = TrackingConfig()
+    mine = TrackingConfig(uri="sqlite:////tmp/w2d-mine.db")
+    assert store_uri(default, env_uri="") == default.uri
+    assert store_uri(mine, env_uri="") == mine.uri
+    assert store_uri(default, env_uri="http://team:5000") == "http://team:5000"
+    assert not said.lines, "no warning when the config keeps the default"
+    try:
+        assert store_uri(mine, env_uri="http://team:5000") == "http://team:5000"
+    finally:
+        logging.getLogger("revertible.tracking").removeHandler(said)
+    assert said.lines == ["tracking store: MLFLOW_TRACKING_URI=http://team:5000 overrides "
+                          "tracking.uri=sqlite:////tmp/w2d-mine.db; unset MLFLOW_TRACKING_URI "
+                          "to use the config's store"]
+    # one function behind the Tracker, scoring and the CLI pre-check
+    from revertible.config import load_config
+
+    cfg = load_config("configs/demo.yaml", ["tracking.uri=sqlite:////tmp/w2d-x.db"], data="u")
+    assert Tracker(cfg.tracking).uri == tracking_uri(cfg) == store_uri(cfg.tracking)
+
+
+def test_mlflow_does_not_leak_the_store_into_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from revertible.tracking import Tracker, store_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    a = TrackingConfig(uri=f"sqlite:///{tmp_path}/a.db")
+    Tracker(a).connect()
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    b = TrackingConfig(uri=f"sqlite:///{tmp_path}/b.db")
+    assert store_uri(b) == b.uri, "a later command keeps its own store"
