@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-trial bench-scoring lint clean mlflow-ui
+.PHONY: install demo test test-fast bench bench-trial bench-scoring lint clean mlflow-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,26 +18,30 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/revertible demo --out demo-out
 
-## Test suite (real-data tests read $$REVERTIBLE_DATA, default ../shared/data).
+## Test suite with the doctests of src/ (real-data tests read $$REVERTIBLE_DATA, default ../shared/data).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=10
 
+## The inner loop: everything but the tests marked slow (under 2 minutes on 2 idle cores).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" --durations=5
+
 ## Throughput (pair-bars/s), wall time and peak memory on the shared spot data.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python benchmarks/bench.py
 
 ## Strategy-search trials (wall, CPU, caches, stage breakdown) on the shared spot data.
 bench-trial: $(STAMP)
-	$(BIN)/python scripts/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
+	$(BIN)/python benchmarks/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
 
 ## Historical scoring of ~260k divergences (generated 40 assets x 912 days; trains a model first,
 ## not timed); BENCH_DIR=dir keeps the panel and reuses its model on the next run.
 bench-scoring: $(STAMP)
-	$(BIN)/python scripts/bench.py --scoring-panel $(if $(BENCH_DIR),--panel-dir $(BENCH_DIR))
+	$(BIN)/python benchmarks/bench.py --scoring-panel $(if $(BENCH_DIR),--panel-dir $(BENCH_DIR))
 
 ## Style and static checks (ruff, configured in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests benchmarks research
 
 ## MLflow UI on 127.0.0.1:5000; the URL opens the experiments in the "Model training" view.
 mlflow-ui: $(STAMP)

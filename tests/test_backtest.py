@@ -756,7 +756,7 @@ def test_book_risk_path_by_hand(known):
     t = int(panel.times.searchsorted(one["entry_time"])) + 1  # a bar inside the trade
     at = panel.times[t]
     held = tr[(tr["entry_time"] <= at) & (tr["exit_time"] > at)]
-    from revertible.decision import book_risk, trailing_covariance
+    from revertible.risk import book_risk, trailing_covariance
 
     close = pd.DataFrame(panel.close, columns=list(panel.assets)).ffill().to_numpy()
     net: dict[str, float] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output, make_market, write_cli_config
+from conftest import cli_output, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Path:
-    return make_market(tmp_path_factory.mktemp("market"), n_assets=6, days=60, seed=3)
+def market(market_dir) -> Path:
+    return market_dir
 
 
 @pytest.fixture

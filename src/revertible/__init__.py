@@ -1,9 +1,11 @@
 """revertible: the odds that a pairs divergence reverts in time, and the size of each leg.
 
-One package per pipeline stage (DESIGN.md), dependencies pointing down the pipeline:
-``config`` -> ``data`` -> ``spread`` -> ``universe`` -> ``episodes`` -> ``features`` -> ``model``
--> ``tuning`` -> ``decision`` -> ``scoring`` -> ``backtest``; ``tracking`` (MLflow), ``synthetic``
-(generated markets with known answers) and ``cli`` sit at the edges.
+One package per pipeline stage; the contract (definitions, commands, output columns) is
+``docs/design.md``. Data flows files -> ``data`` -> ``universe`` -> ``spread`` -> ``episodes`` ->
+``features`` -> ``model`` / ``tuning`` -> ``scoring`` -> ``decision`` -> ``backtest``. The imports
+form layers that do not follow that order (``decision`` and ``risk`` sit below ``model``, which
+uses the sizing rules); the README's "Where things are" has the map and the layer table, both
+checked against the code by ``tests/test_layout.py``.
 """
 
 from __future__ import annotations

@@ -8,14 +8,17 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import RevertibleError
 
-__all__ = ["atomic_path", "write_table", "read_table", "save_png"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["atomic_path", "write_table", "read_table", "save_png", "subplots"]
 
 
 @contextlib.contextmanager
@@ -74,6 +77,18 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
     return pd.read_parquet(path)
+
+
+def subplots(*args: Any, figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
+    """``(figure, axes)`` like ``pyplot.subplots``, on a :class:`matplotlib.figure.Figure`.
+
+    No pyplot and no backend: the figure renders with ``savefig`` on any machine (no display
+    needed), needs no closing and never touches matplotlib's global state.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def save_png(fig, dest: str | os.PathLike[str], dpi: int = 110) -> Path:

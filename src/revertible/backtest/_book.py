@@ -18,8 +18,8 @@ from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
 from ..decision import risk_room
 from ..errors import RevertibleError
+from ..risk import RiskCovariances, risk_limit
 from ._ledger import N_STATS, _hold, build_ledger
-from ._risk import RiskCovariances, risk_limit
 from ._signals import PATH_COLUMNS
 
 __all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "simulate", "HEDGE_FIELDS"]

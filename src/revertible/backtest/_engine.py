@@ -134,12 +134,12 @@ from ..costs import funding_schedule  # noqa: F401  (re-exported for tests and u
 from ..data import Panel
 from ..errors import ModelError, RevertibleError
 from ..model import overfit_warning
+from ..risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import core_metrics, reversion_by_decile, strategy_metrics
 from ._plans import OUTCOMES, decided_plans, predict_block, return_deciles
 from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
-from ._risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
     _exit_corr,

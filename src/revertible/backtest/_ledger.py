@@ -1,7 +1,7 @@
 """One position's bar path with every cost, and the ledger of a strategy's trades.
 
 :func:`_hold` is the compiled heart of the replay: given the fills and the costs it adds the
-position's P&L per bar to the book and returns its per-leg breakdown. Timing (DESIGN.md "Costs"):
+position's P&L per bar to the book and returns its per-leg breakdown. Timing (docs/design.md costs):
 
 * entry at the open of ``e`` (just after the bar opens), exit at the open of ``x`` (or at the
   close of ``x - 1`` for ``end_of_data``); bars ``e .. x-1`` are held;

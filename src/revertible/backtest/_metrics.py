@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
 from ._stats import bootstrap_mean_ci, daily_returns, deflated_sharpe, sharpe_by_period
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["bars_per_year_of", "performance_metrics", "trade_metrics", "reversion_by_decile",
            "strategy_metrics", "core_metrics", "stake_metrics", "per_trade_note",

@@ -14,24 +14,21 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import yaml
 
-matplotlib.use("Agg")
+from ..config import Config, flatten
+from ..io import atomic_path, subplots, write_table
+from ._engine import STRATEGIES, BacktestResult
+from ._metrics import LARGEST_TRADES, MIN_YEARS, per_trade_note
+from ._plans import return_decile_table
+from ._tables import extra_sections, fmt_cell, grid
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from ..config import Config, flatten  # noqa: E402
-from ..data import Panel  # noqa: E402
-from ..io import atomic_path, write_table  # noqa: E402
-from ._engine import STRATEGIES, BacktestResult  # noqa: E402
-from ._metrics import LARGEST_TRADES, MIN_YEARS, per_trade_note  # noqa: E402
-from ._plans import return_decile_table  # noqa: E402
-from ._tables import extra_sections, fmt_cell, grid  # noqa: E402
+if TYPE_CHECKING:
+    from ..data import Panel
 
 __all__ = [
     "PLOTS",
@@ -102,12 +99,11 @@ def _base(name: str) -> tuple[str, bool]:
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 
 def _curves(result: BacktestResult, drawdown: bool) -> Any:
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = subplots(figsize=(10, 4.2))
     for name in result.strategies:
         base, scaled = _base(name)
         y = result.equity[name]
@@ -125,7 +121,7 @@ def _curves(result: BacktestResult, drawdown: bool) -> Any:
 
 
 def _book_risk(result: BacktestResult) -> Any:
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = subplots(figsize=(10, 4.2))
     for name in result.strategies:
         base, scaled = _base(name)
         if scaled or result.book_risk is None or result.stress_loss is None:
@@ -144,7 +140,7 @@ def _book_risk(result: BacktestResult) -> Any:
 
 
 def _deciles(result: BacktestResult) -> Any:
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = subplots(figsize=(6, 4.5))
     d = result.deciles
     if len(d):
         ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfect calibration")
@@ -191,7 +187,7 @@ def best_worst_pairs(result: BacktestResult, strategy: str) -> dict[str, str]:
 
 def _pnl_by_pair(result: BacktestResult, top: int = 12) -> Any:
     shown = list(dict.fromkeys([_headline(result), "naive_beta"]))
-    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 6), squeeze=False)
+    fig, axes = subplots(1, len(shown), figsize=(5.5 * len(shown), 6), squeeze=False)
     for ax, strategy in zip(axes[0], shown, strict=True):
         pnl = _pair_pnl(result, strategy)
         sel = pnl if len(pnl) <= 2 * top else pd.concat([pnl.head(top), pnl.tail(top)])
@@ -212,7 +208,7 @@ def _spread(result: BacktestResult, panel: Panel, cfg: Config, which: str) -> An
 
     strategy = _headline(result)
     pnl = _pair_pnl(result, strategy)
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = subplots(figsize=(10, 4))
     if not len(pnl):
         ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
         return fig

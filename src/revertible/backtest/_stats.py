@@ -12,10 +12,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from scipy import stats as sps
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EULER_GAMMA",

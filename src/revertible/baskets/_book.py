@@ -1,12 +1,12 @@
-"""Book-level risk: re-exported from :mod:`revertible.decision._book_risk` (where it lives).
+"""Book-level risk: re-exported from :mod:`revertible.risk` (where it lives).
 
-Sizing and the backtest sit below ``baskets`` in the pipeline and use these functions, so the
-pure risk code is in ``decision``; this module keeps the ``revertible.baskets`` names.
+Sizing, the backtest and the baskets share these functions; this module keeps the
+``revertible.baskets`` names.
 """
 
 from __future__ import annotations
 
-from ..decision._book_risk import (
+from ..risk import (
     book_risk,
     cap_scale,
     stress_covariance,

@@ -25,12 +25,16 @@ At bar ``T`` (bars ``<= T`` only):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..config import BasketsConfig, UniverseConfig
-from ..data import Panel
-from ..decision._book_risk import corr_matrix, log_returns
+from ..risk import corr_matrix, log_returns
 from ..universe import asset_eligibility, bar_index
+
+if TYPE_CHECKING:
+    from ..config import BasketsConfig, UniverseConfig
+    from ..data import Panel
 
 __all__ = [
     "corr_matrix",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..config import Config
-from ..data import Panel
-from ..io import save_png
+from ..io import save_png, subplots
 from ._core import bar_index, correlations_at
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["plot_basket_heatmap"]
 
@@ -21,15 +25,11 @@ def plot_basket_heatmap(panel: Panel, cfg: Config, table: pd.DataFrame, dest: st
     The mean (over ``baskets.windows_days``) return correlation of every basket member, in basket
     order, each basket outlined. ``table`` is :func:`basket_table`'s output. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     dest = Path(dest)
     members = list(table["asset"])
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.22 * len(members) + 3),) * 2)
+    fig, ax = subplots(figsize=(max(5.0, 0.22 * len(members) + 3),) * 2)
     if members:
         t = bar_index(panel, table["time"].iloc[0])
         cors = correlations_at(panel.select(members), t, cfg.baskets.windows_days,

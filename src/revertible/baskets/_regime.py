@@ -19,15 +19,19 @@ at ``t`` depends on bars ``<= t`` only.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import BasketsConfig
-from ..data import Panel
-from ..decision._book_risk import log_returns
-from ..io import save_png
+from ..io import save_png, subplots
+from ..risk import log_returns
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..config import BasketsConfig
+    from ..data import Panel
 
 __all__ = [
     "log_returns",
@@ -189,13 +193,8 @@ def plot_regime(
     whose volatility trigger is on (the day with most onsets is annotated). Bottom: per bar, the
     number of baskets whose correlation-shift trigger is on. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(13, 8), sharex=True,
-                                        gridspec_kw={"height_ratios": [2, 1.3, 1]})
+    fig, (ax1, ax2, ax3) = subplots(3, 1, figsize=(13, 8), sharex=True,
+                                    gridspec_kw={"height_ratios": [2, 1.3, 1]})
     n_b = regime["basket"].nunique()
     for basket, g in regime.groupby("basket", sort=True):
         ax1.plot(pd.DatetimeIndex(g["time"]), np.nancumsum(g["basket_return"].to_numpy()),

@@ -7,17 +7,21 @@ where either asset has no funding data in that window (no perpetual, or no fundi
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
-from ..data import Panel
-from ..io import save_png
+from ..io import save_png, subplots
 from ..universe import sector_assets, sector_map
 from ._core import bar_index, corr_matrix
 from ._regime import log_returns
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["sector_pairs", "plot_sector_heatmap"]
 
@@ -68,10 +72,6 @@ def plot_sector_heatmap(
 
     Assets are ordered by average-linkage clustering of ``1 - corr``. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
@@ -87,7 +87,7 @@ def plot_sector_heatmap(
     k = len(labels)
     show = np.where(np.tril(np.ones((k, k), dtype=bool)), c, np.nan)
     size = max(5.0, 0.45 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = subplots(figsize=(size, size * 0.85))
     im = ax.imshow(show, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fs = max(5.0, min(9.0, 120 / max(k, 1)))
     for i in range(k):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..config import Config
 from ..data import Panel
 from ..universe import sector_map
 from ._core import (
@@ -18,6 +19,10 @@ from ._core import (
     stress_losses,
 )
 from ._regime import basket_regime, log_returns
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["basket_table", "BASKET_COLUMNS"]
 

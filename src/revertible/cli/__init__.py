@@ -1,4 +1,4 @@
-"""The ``revertible`` command line: a thin layer over the library (DESIGN.md "Commands").
+"""The ``revertible`` command line: a thin layer over the library (docs/design.md "Commands").
 
 ``_app`` holds the Typer app and what every command shares (options, errors, progress, JSON);
 each command group registers itself from its own module.

@@ -1,4 +1,4 @@
-"""The ``revertible`` command line: a thin layer over the library (DESIGN.md "Commands").
+"""The ``revertible`` command line: a thin layer over the library (docs/design.md "Commands").
 
 Every command takes a YAML config, ``--set dotted.key=value`` overrides and ``--data DIR``; prints
 progress on standard error; exits 2 with a one-line ``error: ...`` on bad input; and writes its

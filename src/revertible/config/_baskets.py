@@ -18,7 +18,7 @@ class _Frozen(BaseModel):  # same rules as config._schema._Frozen (no import cyc
 
 
 class BasketsConfig(_Frozen):
-    """Thematic baskets from the point-in-time correlation structure (DESIGN.md ``baskets``)."""
+    """Thematic baskets from the point-in-time correlation structure (docs/design.md)."""
 
     windows_days: tuple[int, ...] = Field(
         (30, 60, 90), description="Return-correlation windows; clustering uses their mean."

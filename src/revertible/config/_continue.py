@@ -1,4 +1,4 @@
-"""The continuation trade's barriers (DESIGN.md "Trade outcomes"), config section ``continue``.
+"""The continuation trade's barriers (docs/design.md "Trade outcomes"), config section ``continue``.
 
 The continuation trade bets that a divergence goes on: it takes profit when the frozen-parameter
 spread ``z'`` (the label's, see :class:`revertible.config.LabelConfig`) reaches

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["CostConfig", "VENUE_FEES"]
 
 VENUE_FEES: dict[str, tuple[float, float]] = {"spot": (0.001, 0.001), "perp": (0.0005, 0.0002)}
-"""``venue -> (taker fee, maker fee)`` per leg per side (Binance base tiers, DESIGN.md "Costs")."""
+"""``venue -> (taker fee, maker fee)`` per leg per side (Binance base tiers, docs/design.md)."""
 
 
 class CostConfig(BaseModel):
-    """Trading costs charged on both legs (DESIGN.md "Costs").
+    """Trading costs charged on both legs (docs/design.md "Costs").
 
     ``venue`` picks the fee preset: ``spot`` (0.10% taker, 0.10% maker) or ``perp`` (0.05%
     taker, 0.02% maker). ``fill`` picks which of the two every fill pays:

@@ -215,7 +215,7 @@ def load_config(
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
-    >>> _ = p.write_text("data: {path: /tmp}\\nlabel: {horizon: 24}\\n")
+    >>> _ = p.write_text("data: {path: /tmp}\nlabel: {horizon: 24}\n")
     >>> load_config(p, ["label.entry=2.5"]).label
     LabelConfig(entry=2.5, exit=0.5, stop=4.0, horizon=24)
     """

@@ -176,7 +176,7 @@ class SpreadConfig(_Frozen):
 
 
 class LabelConfig(_Frozen):
-    """Divergence entry threshold and the frozen-parameter reversion label (DESIGN.md)."""
+    """Divergence entry threshold and the frozen-parameter reversion label (docs/design.md)."""
 
     entry: float = Field(2.0, gt=0.0)
     exit: float = Field(0.5)
@@ -371,7 +371,7 @@ class TuningConfig(_Frozen):
 
 
 class SizingConfig(_Frozen):
-    """Decided divergence -> two-leg position under explicit risk limits (DESIGN.md defaults).
+    """Decided divergence -> two-leg position under explicit risk limits (docs/design.md defaults).
 
     The stake of a decided trade is ``min(trade_cap_frac, kelly_fraction * lower / m2)`` of
     equity (leg A; :func:`revertible.decision.kelly_fraction`): ``lower`` is the calibrated lower

@@ -1,6 +1,6 @@
 """Pure cost functions shared by sizing (the decision layer) and the backtest.
 
-Conventions (DESIGN.md "Costs", :class:`revertible.config.CostConfig`)
+Conventions (docs/design.md "Costs", :class:`revertible.config.CostConfig`)
 ---------------------------------------------------------------------
 * A fill pays ``costs.fee`` (taker or maker, per ``costs.fill``) on its notional at the fill
   price, and a taker fill moves the price by ``costs.slippage`` against the trader: a buy fills
@@ -13,11 +13,14 @@ Conventions (DESIGN.md "Costs", :class:`revertible.config.CostConfig`)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..config import CostConfig
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..config import CostConfig
+    from ..data import Panel
 
 __all__ = [
     "effective_costs",
@@ -39,6 +42,7 @@ def round_trip_cost(costs: CostConfig) -> float:
 
     Examples
     --------
+    >>> from revertible.config import CostConfig
     >>> round(round_trip_cost(CostConfig()) * 1e4, 9)
     24.0
     >>> round(round_trip_cost(CostConfig(venue="perp", fill="maker")) * 1e4, 9)
@@ -52,6 +56,7 @@ def round_trip_cost_per_leg_a(costs: CostConfig, leg_ratio: float) -> float:
 
     Examples
     --------
+    >>> from revertible.config import CostConfig
     >>> round(round_trip_cost_per_leg_a(CostConfig(), 0.8), 6)
     0.00432
     """

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import DataConfig
 from ..errors import DataError
 from ._discover import PRICES, discover_files, parse_timeframe
 from ._funding import _attach_funding
@@ -45,6 +44,11 @@ from ._panel import Panel
 from ._read import _Bars, _read_bars
 from ._resample import resample_panel
 from ._validate import _ts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from ..config import DataConfig
 
 __all__ = ["load_panel"]
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError
 from ._discover import _TIME_COLUMNS, FUNDING_JITTER, _base_quote
 from ._read import _missing, _read_columns, _time_column, _timestamps_ns
 from ._validate import _floats, _ordered
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
 
 __all__: list[str] = []
 

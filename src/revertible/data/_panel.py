@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..config import duration
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["Panel"]
 

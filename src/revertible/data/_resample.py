@@ -14,13 +14,16 @@ paid within the span); NaN where the asset has no fine bar in the span.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ._discover import _tf_text
-from ._panel import Panel
+
+if TYPE_CHECKING:
+    from ._panel import Panel
 
 __all__ = ["resample_panel"]
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ._discover import _tf_text
-from ._panel import Panel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._panel import Panel
 
 __all__ = ["summarize", "stale_assets"]
 

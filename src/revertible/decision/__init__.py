@@ -10,17 +10,6 @@ checks, book caps, exchange rounding) and gives every row the legs it would have
 from __future__ import annotations
 
 from ._book import round_qty
-from ._book_risk import (
-    book_risk,
-    cap_scale,
-    corr_matrix,
-    log_returns,
-    risk_matrices,
-    risk_room,
-    stress_covariance,
-    trailing_covariance,
-    within_book_cap,
-)
 from ._decide import (
     DECISION_COLUMNS,
     DIRECTIONS,
@@ -46,15 +35,6 @@ from ._size import (
 )
 
 __all__ = [
-    "log_returns",
-    "corr_matrix",
-    "trailing_covariance",
-    "stress_covariance",
-    "risk_matrices",
-    "book_risk",
-    "within_book_cap",
-    "cap_scale",
-    "risk_room",
     "Rebalance",
     "rebalance_orders",
     "OUTCOME_COLUMNS",

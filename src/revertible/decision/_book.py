@@ -4,7 +4,7 @@ Signals are booked one after another in priority order; each one sees the room t
 ones left: per-asset net notional ``<= max_asset_net_exposure * capital``, book gross notional
 ``<= max_gross_leverage * capital * (1 - buffer)``, posted margin ``<= capital * (1 - buffer)``
 (the buffer is never allocated) and, when given a covariance, the book's risk
-(:func:`._book_risk.risk_room`: ``k`` x the daily sd of the net book, worst of trailing,
+(:func:`revertible.risk.risk_room`: ``k`` x the daily sd of the net book, worst of trailing,
 all-0.95 and all-0 correlations, ``<= baskets.max_book_risk * capital``).
 A cap that binds shrinks both legs together, keeping their ratio. Quantities then round
 *down* to ``qty_step``; a leg below ``min_notional`` zeroes the position.
@@ -18,7 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ._book_risk import risk_room
+from ..risk import risk_room
 from ._checks import TOL, require
 
 __all__ = ["round_qty", "book_signals", "CAP_NAMES", "OK", "REACHED", "ROUNDS_TO_ZERO",
@@ -65,7 +65,7 @@ def book_signals(
     ``book`` labels independent books (int codes; ``order`` lists each book's rows together):
     the running totals start from zero at each new label. ``risk_mats`` ``(m, n_assets,
     n_assets)`` and ``risk_lim`` (the daily-sd limit in quote currency; ``inf``: no risk cap)
-    feed :func:`._book_risk.risk_room`.
+    feed :func:`revertible.risk.risk_room`.
 
     Returns ``(notional_a, notional_b, qty_a, qty_b, margin, status, reached, reduced)``:
     ``status`` is ``OK`` (booked, maybe reduced), ``REACHED`` (a cap left no room),

@@ -1,7 +1,7 @@
 """The decision: revert, continue or no trade, only where the held-out evidence clears costs.
 
 Per divergence the model's return calibrator (:class:`revertible.model.ReturnCalibrator`)
-gives, for both trades of DESIGN.md (``revert_return``, ``continue_return``, for the legs that
+gives, for both trades of docs/design.md (``revert_return``, ``continue_return``, for the legs that
 will be traded), the mean gross return per unit of gross notional in the score's bin of the
 model's *held-out* record, its standard error (clustered by week) and the bin's realised second
 moment. Net of the venue's round trip ``c`` (:func:`revertible.costs.round_trip_cost`: fees and
@@ -76,7 +76,7 @@ def trade_barriers(label: LabelConfig, continuation: object | None = None) -> di
 
     ``continuation`` is the config's ``continue`` section (fields ``take_profit``, ``stop`` and
     ``horizon``, the latter None for the label horizon); None mirrors the label's barriers, which
-    are DESIGN.md's defaults (take profit at ``label.stop``, stop at ``label.exit``).
+    are docs/design.md's defaults (take profit at ``label.stop``, stop at ``label.exit``).
 
     Examples
     --------

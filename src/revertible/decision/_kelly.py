@@ -3,7 +3,7 @@
 The trade's return per unit of gross notional is ``r`` (net of the round trip). Staking ``f``
 times capital in gross notional grows capital by ``E[log(1 + f r)]`` a trade. Full Kelly maximises
 it; the configured ``kelly_fraction`` of it is what :func:`revertible.decision.size_signals`
-stakes (DESIGN.md: "the stake at risk is that fraction of the Kelly stake").
+stakes (docs/design.md: "the stake at risk is that fraction of the Kelly stake").
 
 * Continuous outcome, first two moments from the calibrated held-out record (the decision's
   lower bound and the bin's realised second moment): the second-order expansion

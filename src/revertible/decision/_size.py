@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import BasketsConfig, CostConfig, LabelConfig, SizingConfig
+from ..risk import risk_matrices
 from ._book import BELOW_MIN_NOTIONAL, CAP_NAMES, REACHED, ROUNDS_TO_ZERO, book_signals
-from ._book_risk import risk_matrices
 from ._checks import check_capital, require
 from ._decide import Barriers
 from ._risk import liquidation_prices
@@ -60,7 +60,7 @@ SIZING_COLUMNS = (
     "leg_a_qty_if_taken", "leg_b_side_if_taken", "leg_b_notional_if_taken",
     "leg_b_qty_if_taken", "gross_leverage_if_taken",
 )  # fmt: skip
-"""Columns ``size_signals`` adds (DESIGN.md signal columns, then transparency columns)."""
+"""Columns ``size_signals`` adds (docs/design.md signal columns, then transparency columns)."""
 
 
 def size_signals(
@@ -101,7 +101,7 @@ def size_signals(
         (e.g. one book per entry bar). None: all rows form one book.
     cov : pandas.DataFrame, optional
         Daily covariance of the assets' returns, indexed by asset on both axes
-        (:func:`revertible.decision.trailing_covariance` at the sizing bar). With ``risk``
+        (:func:`revertible.risk.trailing_covariance` at the sizing bar). With ``risk``
         whose ``max_book_risk`` is set, the book-risk cap applies: ``shock_sigma`` x the daily sd
         of the book's net notionals, under the trailing covariance, all correlations at
         ``stress_corr`` and all at 0 (the worst of the three), stays ``<= max_book_risk *

@@ -1,4 +1,4 @@
-"""Trade outcomes of each divergence episode (DESIGN.md "Trade outcomes").
+"""Trade outcomes of each divergence episode (docs/design.md "Trade outcomes").
 
 For an episode entered at bar ``t`` of ordered pair (A, B), with ``beta_t``, ``mean_t`` and
 ``std_t`` frozen at ``t`` and ``z'_j = sign(z_t) (a_j - beta_t b_j - mean_t) / std_t`` on log

@@ -1,4 +1,4 @@
-"""Divergence episodes and their reversion labels (DESIGN.md default definition).
+"""Divergence episodes and their reversion labels (docs/design.md default definition).
 
 An episode of ordered pair (A, B) starts at bar ``t`` when ``|z_t| >= entry`` and
 ``|z_{t-1}| < entry`` (both finite), the pair is eligible at ``t``, and ``t`` is not inside an
@@ -30,20 +30,22 @@ blocks its pair while it runs, either way: the filter decides what is traded, no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
-from ..data import Panel
-from ..spread import SpreadSeries, min_obs, pack_assets
-from ..spread._kernel import _block_kernel
-from ..spread._reference import _detect_label
+from ..spread import SpreadSeries, block_kernel, detect_label, min_obs, pack_assets
 from ..universe import universe_pairs
 from ._models import kalman_rows, pair_coint_pvalues
 from ._outcomes import LEG_COLUMNS, trade_outcome_legs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = [
     "EPISODE_COLUMNS",
@@ -101,7 +103,7 @@ def pair_episodes(
     elig = np.ones(n, dtype=np.bool_) if eligible is None else np.asarray(eligible, np.bool_)
     cap = n // 2 + 1
     out = np.empty((cap, _N_FIELDS))
-    cnt = _detect_label(
+    cnt = detect_label(
         a, b, sp.beta, sp.mean, sp.std, sp.z, elig, entry, exit, stop, horizon, out, cap
     )
     return _rows_to_frame(out[:cnt]).drop(columns="corr_entry")
@@ -177,11 +179,11 @@ def iter_episode_blocks(
         else:
             counts = np.zeros(len(pa), dtype=np.int64)
             out = np.empty((len(pa), cap, _N_FIELDS))
-            _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, cap, out, counts)
+            block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, cap, out, counts)
             if counts.max(initial=0) > cap:  # rare: a pair with very many episodes
                 big = n // 2 + 1
                 out = np.empty((len(pa), big, _N_FIELDS))
-                _block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, big, out, counts)
+                block_kernel(pack, elig, pa, pb, *args, False, _NO_SERIES, big, out, counts)
             which = np.repeat(np.arange(len(pa)), counts)
             slot = np.concatenate([np.arange(c) for c in counts]) if len(which) else which
             rows = out[which, slot]
@@ -215,7 +217,7 @@ def build_episodes(
     asset_elig: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """The whole episode table (DESIGN.md columns), sorted by entry time then pair."""
+    """The whole episode table (docs/design.md columns), sorted by entry time then pair."""
     if asset_elig is None:
         from ..universe import asset_eligibility
 

@@ -1,4 +1,4 @@
-"""Point-in-time features at each episode's entry (DESIGN.md: feature builder, part 2).
+"""Point-in-time features at each episode's entry (docs/design.md: feature builder, part 2).
 
 :func:`build_features` turns an episode table (:func:`revertible.episodes.build_episodes`) into one
 row of float64 features per episode, same index and order. Training and live scoring call this
@@ -12,7 +12,7 @@ included (as for the z-score that opened the episode). Pair series come from
 and market series are trailing windows computed once per panel and looked up at ``(t, asset)``;
 the pair history counts only labels already settled at ``t`` (``exit_time <= entry_time``).
 Cutting the panel at any ``T`` and rebuilding episodes and features leaves every feature of every
-episode entered at or before ``T`` bit-identical (``tests/test_features.py``).
+episode entered at or before ``T`` bit-identical (``tests/features/test_build.py``).
 
 Two inputs besides the bars shape the values: the panel's *asset list* (the market-wide regime
 features are cross-sections over it: score on the training universe) and the *history* table
@@ -50,13 +50,11 @@ Tunable windows and lags are fields of :class:`revertible.config.FeatureConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
-from ..data import Panel
 from ._common import _HISTORY_REQUIRED, _REQUIRED, _check_columns, _locate, _utc
 from ._flow import _flow_features
 from ._funding import _funding_features
@@ -67,6 +65,12 @@ from ._relationship import _pair_block_features
 from ._spec import FEATURE_DESCRIPTIONS, FEATURE_GROUPS, feature_names
 from ._spread import _spread_features
 from ._triggers import regime_trigger_features
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -93,7 +97,7 @@ def build_features(
         same asset universe).
     episodes : pandas.DataFrame
         Rows to featurise: at least ``asset_a, asset_b, entry_time, z_entry, beta, spread_std``
-        (DESIGN.md episode columns). Open episodes (label null) are fine.
+        (docs/design.md episode columns). Open episodes (label null) are fine.
     cfg : Config
         ``spread`` (hedge-ratio and z windows), ``universe.min_obs_frac``, ``features`` and
         ``compute.block_size`` (pairs per block of series) are used.

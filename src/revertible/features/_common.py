@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..data import Panel
 
 __all__: list[str] = []
 
@@ -29,7 +32,7 @@ def _check_columns(df: pd.DataFrame, what: str, cols: tuple[str, ...]) -> None:
     if missing:
         raise ValueError(
             f"{what} is missing column(s) {missing}; pass a table from "
-            "revertible.episodes.build_episodes (DESIGN.md episode columns)"
+            "revertible.episodes.build_episodes (docs/design.md episode columns)"
         )
 
 

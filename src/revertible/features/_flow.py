@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from ..config import FeatureConfig
-from ..data import Panel
 from ._common import _utc, asset_columns
+
+if TYPE_CHECKING:
+    from ..config import FeatureConfig
+    from ..data import Panel
 
 __all__: list[str] = []
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import FeatureConfig
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..config import FeatureConfig
+    from ..data import Panel
 
 __all__: list[str] = []
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
-from ..config import Config
-from ..data import Panel
 from ..spread import min_obs
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..data import Panel
 
 __all__: list[str] = []
 

@@ -6,13 +6,17 @@ Return correlations over several windows, hedge-ratio stability, z velocity.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
-from ..config import Config
 from ..spread import kalman_series, min_obs, pair_series
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Config
 
 __all__: list[str] = []
 

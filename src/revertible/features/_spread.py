@@ -7,13 +7,17 @@ ending at the entry bar: ``cfg.features.trailing_bars`` ("long") and ``short_bar
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
-import pandas as pd
 
-from ..config import Config
 from ..spread import min_obs
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..config import Config
 
 __all__: list[str] = []
 

@@ -17,10 +17,13 @@ NaN where a window is too short (never filled with 0).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..config import Config
-from ..data import Panel
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["TRIGGER_FEATURES", "regime_trigger_features"]
 

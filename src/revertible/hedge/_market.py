@@ -9,12 +9,15 @@ missing bar carries the previous close forward (counted in ``filled_bars``), nev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import Config
 from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["HedgeMarket", "spot_name", "load_hedge_market"]
 

@@ -7,12 +7,15 @@ backward-looking rolling windows.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import HedgeConfig
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import HedgeConfig
 
 __all__ = ["settlement_bars", "check_hedge_inputs", "check_notional", "trailing_beta",
            "trailing_vol", "hedge_target", "plan_hedge", "unwind_rule", "worst_rally",

@@ -27,12 +27,14 @@ Timing (every decision uses bars ``<= t`` only):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import HedgeConfig
+if TYPE_CHECKING:
+    from ..config import HedgeConfig
 
 __all__ = ["HedgeReplay", "replay_hedge", "hedge_metrics", "REPLAY_COLUMNS"]
 

@@ -9,17 +9,14 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
+from ..io import atomic_path, subplots
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..io import atomic_path  # noqa: E402
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PLOTS", "hedge_figures", "render_hedge_html", "write_hedge_html"]
 
@@ -27,7 +24,7 @@ PLOTS = ("equity", "funding", "basis")
 
 
 def _equity(bars: pd.DataFrame, title: str) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = subplots(figsize=(9, 3.6))
     ax.plot(bars.index, bars["unhedged_equity"], label="holding alone", lw=1)
     ax.plot(bars.index, bars["hedged_equity"], label="hedged book", lw=1)
     liq = bars.index[bars["liquidation_loss"] > 0]
@@ -41,7 +38,7 @@ def _equity(bars: pd.DataFrame, title: str) -> Any:
 
 
 def _funding(bars: pd.DataFrame) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 3.0))
+    fig, ax = subplots(figsize=(9, 3.0))
     ev = bars["funding_rate"].dropna()
     ax.bar(ev.index, 1e4 * ev.to_numpy(), width=0.3, color="tab:green")
     ax.set_ylabel("funding rate (bp / settlement)")
@@ -54,7 +51,7 @@ def _funding(bars: pd.DataFrame) -> Any:
 
 
 def _basis(bars: pd.DataFrame) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 3.0))
+    fig, ax = subplots(figsize=(9, 3.0))
     spot = bars["perp_close"] - bars["basis"]
     ax.plot(bars.index, 1e4 * bars["basis"] / spot, lw=0.7)
     ax.axhline(0, color="grey", lw=0.5)
@@ -67,12 +64,11 @@ def _basis(bars: pd.DataFrame) -> Any:
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def hedge_figures(bars: pd.DataFrame, title: str) -> dict[str, Any]:
-    """The matplotlib figures, by :data:`PLOTS` name (the caller closes or logs them)."""
+    """The matplotlib figures, by :data:`PLOTS` name (the caller logs or saves them)."""
     return {"equity": _equity(bars, title), "funding": _funding(bars), "basis": _basis(bars)}
 
 

@@ -7,11 +7,13 @@ volatility, funding) and with ``top_up`` (the collateral a hedger adds to surviv
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["SWEEP_LEVERAGES", "SWEEP_COLUMNS", "leverage_sweep", "hedge_verdict"]
 

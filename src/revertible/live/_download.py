@@ -11,9 +11,8 @@ a killed run keeps what it finished and the next run goes on from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -32,6 +31,10 @@ from ._archive import (
 from ._files import STANDARD, clean_parts, file_name, merge, read_existing, write_atomic
 from ._http import DownloadError, RateLimiter, Retry
 from ._rest import Venue
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 __all__ = ["DownloadRequest", "Added", "download", "parse_asset"]
 

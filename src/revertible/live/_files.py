@@ -10,13 +10,16 @@ of a killed run are removed by the next run.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
 from ._http import DownloadError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["file_name", "read_existing", "merge", "write_atomic", "clean_parts", "STANDARD"]
 

@@ -16,7 +16,6 @@ Three checks, each against ``scoring`` config keys:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +24,8 @@ import pandas as pd
 from ..errors import RevertibleError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from ..config import ScoringConfig
 
 __all__ = ["StaleError", "freshness_check", "panel_last_bars"]

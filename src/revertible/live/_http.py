@@ -13,10 +13,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import RevertibleError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["DownloadError", "RateLimiter", "Retry", "get"]
 

@@ -9,9 +9,12 @@ warning, never a failed run: the cron job's data and ledger matter more than its
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import RevertibleError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["notify", "check_notify_urls"]
 

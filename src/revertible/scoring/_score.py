@@ -47,7 +47,7 @@ from ._trees import compiled_trees
 __all__ = ["SIGNAL_COLUMNS", "EXTRA_COLUMNS", "OUTPUT_COLUMNS", "episode_features",
            "score_episodes", "continuation_barriers"]  # fmt: skip
 
-#: DESIGN.md signal columns, in order.
+#: docs/design.md signal columns, in order.
 SIGNAL_COLUMNS = [
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "probability", "direction",
     "expected_return", "expected_return_lower", "model",
@@ -56,7 +56,7 @@ SIGNAL_COLUMNS = [
     "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
 ]  # fmt: skip
 
-#: Extra columns after the DESIGN.md ones. ``spread_mean``/``spread_std`` (with ``beta``) are
+#: Extra columns after the docs/design.md ones. ``spread_mean``/``spread_std`` (with ``beta``) are
 #: the frozen spread parameters the exits are defined on: ``z' = sign(z_entry) * (log a - beta *
 #: log b - spread_mean) / spread_std``; ``z_now`` is ``z'`` at the pricing bar ``priced_at``
 #: (entry bar, or the last bar for live rows). ``revert_expected``/``continue_expected`` are both

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ._coint import coint_pvalues, engle_granger, mackinnon_p
 from ._kalman import kalman_beta, kalman_episode_rows, kalman_reference, kalman_series
-from ._kernel import pack_assets
-from ._reference import reference_series
+from ._kernel import block_kernel, pack_assets
+from ._reference import detect_label, reference_series
 from ._series import (
     SpreadSeries,
     min_obs,
@@ -23,6 +23,8 @@ __all__ = [
     "pair_spread",
     "pair_series",
     "pack_assets",
+    "block_kernel",
+    "detect_label",
     "rolling_corr",
     "min_obs",
     "reference_series",

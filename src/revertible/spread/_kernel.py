@@ -1,10 +1,10 @@
 """The compiled scan behind every spread value and every episode (one implementation).
 
-:func:`_block_kernel` runs :func:`_scan_pair` over groups of ``_LANES`` pairs in parallel; one pass
+:func:`block_kernel` runs :func:`_scan_pair` over groups of ``_LANES`` pairs in parallel; one pass
 over the bars of a group computes, per pair and bar, the return correlation, the hedge ratio, the
 spread, its window mean and std, the z-score, and (episode mode) detection and label. The
 definitions are in :mod:`._series`; :mod:`._reference` holds the plain implementations this
-kernel is tested against (tests/test_episodes.py, tests/test_spread.py).
+kernel is tested against (tests/episodes/test_table.py, tests/spread/test_kernel.py).
 
 Lane layout
 -----------
@@ -58,7 +58,7 @@ the sum is replaced by its *shadow*, a second sum of the same terms restarted at
 recompute (and at bar 0) that therefore holds exactly the window's terms added in bar order, as a
 loop over the window would. The shadow costs one addition per bar. The schedule depends only on the
 bar position, never on the data, so cutting the series at any ``T`` leaves every value at
-``t <= T`` bit-identical (tests/test_episodes.py::test_series_truncation_is_exact).
+``t <= T`` bit-identical (tests/episodes/test_table.py::test_series_truncation_is_exact).
 
 Fast and exact paths
 --------------------
@@ -81,7 +81,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["pack_assets"]
+__all__ = ["pack_assets", "block_kernel"]
 
 _LANES = 16  # pairs scanned side by side; loops over lanes compile to SIMD code (needs >= 16)
 _AHEAD = 32  # bars between the prefetch of a bar's prices and their use
@@ -621,7 +621,7 @@ def pack_assets(logp: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def _block_kernel(
+def block_kernel(
     pack, asset_elig, ia, ib, bw, zw, min_b, min_z, cw, min_c, min_abs_corr, rel,
     entry, exit_, stop, horizon, record, series, cap, out, counts,
 ):  # pragma: no cover

@@ -1,14 +1,15 @@
 """Plain reference implementations the compiled scan (:mod:`._kernel`) is tested against.
 
-Straightforward loops over the definitions (DESIGN.md; module docstring of :mod:`._series`), with
+Straightforward loops over the definitions (docs/design.md; the docstring of :mod:`._series`), with
 no running sums, no lanes and no ring: slow (``O(T * window)`` per pair) and obviously right.
 
 * :func:`reference_series`: beta, spread, mean, std, z and return correlation of one pair;
-* :func:`_detect_label`: episode detection and label over precomputed series (used by
+* :func:`detect_label`: episode detection and label over precomputed series (used by
   :func:`revertible.episodes.pair_episodes`).
 
-tests/test_spread.py checks the series against :func:`reference_series` and tests/test_episodes.py
-the episode kernel against :func:`_detect_label`, on data with gaps and late listings.
+tests/spread/test_kernel.py checks the series against :func:`reference_series` and
+tests/episodes/test_table.py the episode kernel against :func:`detect_label`, on data with gaps and
+late listings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["reference_series"]
+__all__ = ["reference_series", "detect_label"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -147,7 +148,7 @@ def _last_valid(a, b):  # pragma: no cover
 
 
 @nb.njit(cache=True, nogil=True)
-def _detect_label(
+def detect_label(
     a, b, beta, mean, std, z, elig, entry, exit_, stop, horizon, out, cap
 ):  # pragma: no cover
     """Reference detector over precomputed series; write up to ``cap`` rows; return the count.

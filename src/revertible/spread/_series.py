@@ -1,4 +1,4 @@
-"""Hedge ratio, spread and z-score per pair and bar (DESIGN.md default definition).
+"""Hedge ratio, spread and z-score per pair and bar (docs/design.md default definition).
 
 For an ordered pair (A, B) with log prices ``a``, ``b``:
 
@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._kernel import _block_kernel, pack_assets
+from ._kernel import block_kernel, pack_assets
 
 __all__ = ["SpreadSeries", "pair_spread", "pair_series", "rolling_corr", "min_obs"]
 
@@ -138,7 +138,7 @@ def pair_series(
     ia = np.where(ia < 0, ia + m, ia)  # negative indices count from the end, as in numpy
     ib = np.where(ib < 0, ib + m, ib)
     series = np.empty((len(ia), 6, n))
-    _block_kernel(
+    block_kernel(
         pack_assets(logp), np.ones((n, m), dtype=np.bool_, order="F"), ia, ib,
         beta_window, z_window,
         min_obs(beta_window, min_obs_frac), min_obs(z_window, min_obs_frac),

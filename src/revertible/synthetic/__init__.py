@@ -6,7 +6,9 @@ from ._clusters import generate_cluster_market
 from ._market import (
     DEFAULT_PAIRS,
     TRUTH_COLUMNS,
+    FactorReturns,
     PairSpec,
+    factor_returns,
     generate_market,
     write_market,
 )
@@ -19,6 +21,8 @@ __all__ = [
     "PairSpec",
     "DEFAULT_PAIRS",
     "TRUTH_COLUMNS",
+    "FactorReturns",
+    "factor_returns",
     "ou_phi",
     "generate_market",
     "write_market",

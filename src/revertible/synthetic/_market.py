@@ -28,10 +28,9 @@ determined by ``seed``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,10 +40,15 @@ from ..data import Panel
 from ..io import atomic_path
 from ._pairs import _ar1, _ou_spread, _t_noise, ou_phi
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "PairSpec",
     "DEFAULT_PAIRS",
     "TRUTH_COLUMNS",
+    "FactorReturns",
+    "factor_returns",
     "generate_market",
     "write_market",
 ]
@@ -64,6 +68,19 @@ TRUTH_COLUMNS = [
 _BAR = pd.Timedelta(hours=1)
 _T_DF = 4.0  # Student-t degrees of freedom of price innovations (fat tails)
 _SPREAD_T_DF = 6.0  # ... and of spread innovations
+
+
+@dataclass(frozen=True)
+class FactorReturns:
+    """Per-bar log returns of a generated market's assets before any pair is planted.
+
+    ``returns`` and ``variance`` (its conditional variance, known at the bar before) are
+    ``(n, k)``; ``drift`` is each asset's constant per-bar drift ``(k,)``.
+    """
+
+    returns: np.ndarray
+    variance: np.ndarray
+    drift: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -150,15 +167,48 @@ def _regime(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _sv_returns(
     rng: np.random.Generator, n: int, k: int, vol: np.ndarray, regime: np.ndarray
-) -> np.ndarray:
-    """``(n, k)`` returns with stochastic log-volatility, regimes and Student-t innovations."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigma, returns)``, each ``(n, k)``: stochastic log-volatility, regimes, t innovations.
+
+    ``sigma`` is each bar's volatility, known before the bar (independent of the innovation).
+    """
     phi_h = 0.995
     sd_h = 0.45  # stationary std of log-vol
     eta = rng.normal(0.0, sd_h * math.sqrt(1 - phi_h**2), size=(n, k))
     eta[0] = rng.normal(0.0, sd_h, size=k)
     h = _ar1(eta, phi_h)
     sig = np.exp(h - sd_h**2) * regime[:, None] * vol[None, :]  # E[sig^2] ~ vol^2 * regime^2
-    return sig * _t_noise(rng, _T_DF, (n, k))
+    return sig, sig * _t_noise(rng, _T_DF, (n, k))
+
+
+def factor_returns(rng: np.random.Generator, n: int, k: int) -> FactorReturns:
+    """The factor model under every generated market, drawn from ``rng`` in a fixed order.
+
+    A market factor, two sector factors and idiosyncratic noise, each with stochastic
+    volatility; loadings, signs and a small drift per asset. :func:`generate_market` draws these
+    first, so its unplanted assets' log returns are exactly :attr:`FactorReturns.returns` (row 0
+    is the first bar's return, not observable in prices).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = factor_returns(np.random.default_rng(0), 100, 4)
+    >>> f.returns.shape, f.variance.shape, f.drift.shape
+    ((100, 4), (100, 4), (4,))
+    """
+    regime = _regime(rng, n)
+    sf, factors = _sv_returns(rng, n, 3, np.array([0.007, 0.004, 0.004]), regime)
+    si, idio = _sv_returns(rng, n, k, rng.uniform(0.004, 0.009, k), regime)
+    load_m = rng.uniform(0.6, 1.4, k)
+    sector = np.arange(k) % 2
+    load_s = rng.uniform(0.5, 1.2, k) * np.where(rng.random(k) < 0.3, -1.0, 1.0)
+    load_m[k - 1] *= -1.0  # the last asset moves against the market (with its pair leg A)
+    drift = rng.normal(0.0, 2e-5, k)
+    sec_f = np.where(sector == 0, factors[:, [1]], factors[:, [2]])
+    sec_s = np.where(sector == 0, sf[:, [1]], sf[:, [2]])
+    rets = factors[:, [0]] * load_m + sec_f * load_s + idio + drift
+    var = (sf[:, [0]] * load_m) ** 2 + (sec_s * load_s) ** 2 + si**2
+    return FactorReturns(returns=rets, variance=var, drift=drift)
 
 
 def _ema(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -245,20 +295,7 @@ def generate_market(
     times = _bar_times(start, n)
 
     # --- common factors and idiosyncratic noise ------------------------------------------
-    regime = _regime(rng, n)
-    factors = _sv_returns(rng, n, 3, np.array([0.007, 0.004, 0.004]), regime)
-    idio = _sv_returns(rng, n, k, rng.uniform(0.004, 0.009, k), regime)
-    load_m = rng.uniform(0.6, 1.4, k)
-    sector = np.arange(k) % 2
-    load_s = rng.uniform(0.5, 1.2, k) * np.where(rng.random(k) < 0.3, -1.0, 1.0)
-    load_m[k - 1] *= -1.0  # the last asset moves against the market (with its pair leg A)
-    drift = rng.normal(0.0, 2e-5, k)
-    rets = (
-        factors[:, [0]] * load_m
-        + np.where(sector == 0, factors[:, [1]], factors[:, [2]]) * load_s
-        + idio
-        + drift
-    )
+    rets = factor_returns(rng, n, k).returns
     logp = np.cumsum(rets, axis=0) + rng.uniform(np.log(0.05), np.log(30_000.0), k)
 
     # --- planted pairs: overwrite leg A -------------------------------------------------

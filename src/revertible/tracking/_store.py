@@ -14,10 +14,27 @@ import os
 
 from ..config import TrackingConfig
 
-__all__ = ["store_uri", "use_store"]
+__all__ = ["store_uri", "use_store", "quiet_mlflow"]
 
 _log = logging.getLogger("revertible.tracking")
 _warned: set[tuple[str, str]] = set()
+
+
+def quiet_mlflow() -> None:
+    """MLflow settings for a command line: fail fast, no progress bars, no INFO chatter.
+
+    Called where MLflow is first used (:func:`use_store`, :class:`Tracker`, :func:`load_model`),
+    never at import: importing ``revertible`` changes no environment variable and no logger.
+    A value the user set in the environment wins. MLflow's INFO messages (database migrations,
+    signature validation) are not for our users; the pyfunc cloudpickle notice is expected: the
+    model class is this package's own code.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def store_uri(cfg: TrackingConfig, env_uri: str | None = None) -> str:
@@ -64,6 +81,7 @@ def use_store(uri: str) -> None:
     """
     import mlflow
 
+    quiet_mlflow()
     before = os.environ.get("MLFLOW_TRACKING_URI")
     try:
         mlflow.set_tracking_uri(uri)

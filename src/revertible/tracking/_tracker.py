@@ -9,37 +9,29 @@ unreachable server fails fast with one line instead of MLflow's minutes of retri
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # noqa: TC002 - MLflow reads ReversionPyfunc.predict's hints at class creation
 
 from .. import __version__
-from ..config import TrackingConfig
 from ..errors import ModelError, TrackingError
-from ..model import CalibratedReversionModel
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
 from ._registry import MODEL_SETTINGS, compare_to_champion, describe_version
-from ._store import store_uri, use_store
+from ._store import quiet_mlflow, store_uri, use_store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ..config import TrackingConfig
+    from ..model import CalibratedReversionModel
 
 __all__ = ["Tracker", "ReversionPyfunc", "load_model", "git_commit", "check_store"]
-
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-# MLflow's INFO chatter (database migrations, signature validation) is not for our users;
-# the pyfunc cloudpickle notice is expected: the model class is this package's own code.
-logging.getLogger("mlflow").setLevel(logging.WARNING)
-logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def git_commit(cwd: str | Path | None = None) -> str:
@@ -93,6 +85,7 @@ class Tracker:
     create_on_connect = True
 
     def __init__(self, cfg: TrackingConfig, uri: str | None = None):
+        quiet_mlflow()
         self.cfg = cfg
         # precedence: explicit argument > MLFLOW_TRACKING_URI > tracking.uri (store_uri)
         self.uri = uri if uri is not None else store_uri(cfg)
@@ -344,6 +337,7 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
     """Load a model from ``runs:/``, ``models:/name/version``, ``models:/name@alias`` or a path."""
     import mlflow
 
+    quiet_mlflow()
     if tracking_uri:
         if uri.startswith(("runs:/", "models:/")):
             check_store(tracking_uri, need_existing=True, what=uri)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ..config import Config
-from ..data import Panel
 from ..model import (
     BinnedFeatures,
     Calibrator,
@@ -23,6 +20,14 @@ from ..model import (
     prepare_dataset,
     select_features,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["OBJECTIVES", "TuningData", "prepare_tuning_data", "evaluate_cv"]
 

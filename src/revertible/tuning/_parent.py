@@ -16,7 +16,10 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["fail_orphaned_parents"]
 

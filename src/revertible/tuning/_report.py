@@ -6,14 +6,17 @@ import contextlib
 import json
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
-from ..config import Config
+from ..io import subplots
 from ._data import OBJECTIVES
 from ._storage import _best, _counts
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__: list[str] = []
 
@@ -36,13 +39,9 @@ def _importances(study: Any, seed: int) -> dict[str, float]:
 
 
 def _importance_figure(imp: dict[str, float], objective: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     names = list(imp)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(names) + 1.2))
+    fig, ax = subplots(figsize=(6, 0.35 * len(names) + 1.2))
     ax.barh(names, [imp[n] for n in names], color="#4c72b0")
     ax.set_xlabel(f"fANOVA importance for {objective}")
     ax.set_title("hyperparameter importance")

@@ -1,9 +1,10 @@
 r"""``revertible tune CONFIG --objective strategy``: the strategy search, validated once.
 
-The study machinery is the model study's (:mod:`._study`): the same storage with heartbeats,
-resuming by name after ``kill -9``, several workers on one storage (each trial runs once), the
-seeded TPE, the target of finished trials, a parent MLflow run per invocation (FAILED when the
-tune is stopped or killed) and one child run per trial (``tune.role=trial``). What differs:
+The study machinery is the model study's (:func:`._runner.run_study`): the same storage with
+heartbeats, resuming by name after ``kill -9``, several workers on one storage (each trial runs
+once), the seeded TPE, the target of finished trials, a parent MLflow run per invocation
+(FAILED when the tune is stopped or killed) and one child run per trial
+(``tune.role=trial``). What differs:
 
 * a trial samples ``tuning.strategy.space`` (strategy and label settings, dotted keys) and its
   value is :func:`._strategy.evaluate_strategy` on the search period (maximised); a sampled
@@ -28,9 +29,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -38,12 +37,11 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from ..config import Config, flatten
-from ..data import Panel
 from ..errors import ConfigError, RevertibleError
-from ._parent import fail_orphaned_parents, parent_tags, sigterm_interrupts
 from ._report import _hms, _importances
+from ._runner import run_study
 from ._space import suggest_params
-from ._storage import _best, _counts, _redact, open_study
+from ._storage import _best, _counts, _redact
 from ._strategy import (
     StrategyData,
     check_strategy_space,
@@ -52,7 +50,13 @@ from ._strategy import (
     prepare_strategy_data,
     validate_strategy,
 )
-from ._trials import check_surplus, run_trials
+from ._trials import check_surplus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from ..data import Panel
 
 __all__ = ["strategy_settings", "search_deflated_sharpe", "tune_strategy"]
 
@@ -195,7 +199,6 @@ def tune_strategy(
     """
     from ..data import load_panel
     from ..tracking import Tracker
-    from ._study import _quiet_optuna
 
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, but got {trials}")
@@ -208,82 +211,78 @@ def tune_strategy(
     t_start = time.perf_counter()
     name = study or cfg.tuning.strategy.study or f"{cfg.tuning.study or cfg.name}-strategy"
     url = storage or cfg.tuning.storage
-    tracker = tracker or Tracker(cfg.tracking)
-    tracker.connect()
-    heartbeat_interval = heartbeat_interval or cfg.tuning.heartbeat_interval_s
-    for run_id in fail_orphaned_parents(tracker.uri, tracker.experiment_id, name):
-        say(f"study {name!r}: parent run {run_id} of a killed tune marked FAILED")
+    tracker = (tracker or Tracker(cfg.tracking)).connect()
     panel = load_panel(cfg.data) if panel is None else panel
     data = prepare_strategy_data(panel, cfg)
     sc = cfg.tuning.strategy
     what = "mean net bp per trade" if sc.objective == "net_bp" else "Sharpe of daily returns"
-    with _quiet_optuna(), sigterm_interrupts():
-        st = open_study(cfg, name, url, strategy_settings(cfg, data.fingerprint,
-                                                          data.validation_start),
-                        tracking_uri=tracker.uri, heartbeat_interval=heartbeat_interval,
-                        grace_period=grace_period, direction="maximize")
-        c0 = _counts(st)
-        say(f"study {name!r} at {_redact(url)}: {c0.done}/{trials} finished, {c0.failed} failed, "
-            f"{c0.running} running; objective {sc.strategy} {what} after costs (walk-forward, "
-            f">= {sc.min_trades} trades) on {data.panel.times[0]:%Y-%m-%d}.."
-            f"{data.panel.times[-1]:%Y-%m-%d}; validation from "
-            f"{data.validation_start:%Y-%m-%d %H:%M} not used")
-        tags = {"tune.role": "study", "optuna.study": name, "optuna.storage": _redact(url),
-                "tune.objective": f"strategy.{sc.objective}", "tune.direction": "maximize",
-                "data_fingerprint": data.fingerprint, "data_source": str(panel.source),
-                "config_name": cfg.name, "validation_start": str(data.validation_start)}
-        with tracker.run(run_name=f"{name}-tune", tags={**tags, **parent_tags()}) as parent:
-            parent_id = parent.info.run_id
-            tracker.log_params(flatten(cfg))
-            if config_path:
-                tracker.log_text(Path(config_path).read_text(), "config.yaml")
-            objective = _StrategyObjective(data, cfg, trials, tracker, parent_id, name)
 
-            def on_trial(t: Any) -> None:
-                c, b = _counts(st), _best(st)
-                val = "invalid" if t.user_attrs.get("invalid") else (
-                    "-" if t.value is None else f"{t.value:.3f}")
-                s = t.user_attrs.get("search") or {}
-                trades = "" if not s else f" ({s.get('trades', 0):.0f} trades)"
-                bst = "-" if b is None else f"{b.value:.3f} (#{b.number})"
-                say(f"trial {t.number:>4d}  {t.state.name.lower():8s} {val}{trades:16s} best "
-                    f"{bst:16s} {t.user_attrs.get('duration_s', 0):6.1f}s  finished "
-                    f"{c.done}/{trials}  elapsed {_hms(time.perf_counter() - t_start)}")
+    def describe(c0: Any) -> str:
+        return (f"study {name!r} at {_redact(url)}: {c0.done}/{trials} finished, {c0.failed} "
+                f"failed, {c0.running} running; objective {sc.strategy} {what} after costs "
+                f"(walk-forward, >= {sc.min_trades} trades) on {data.panel.times[0]:%Y-%m-%d}.."
+                f"{data.panel.times[-1]:%Y-%m-%d}; validation from "
+                f"{data.validation_start:%Y-%m-%d %H:%M} not used")
 
-            ran = run_trials(st, objective, trials, on_trial=on_trial,
-                             poll_s=poll_s if poll_s is not None else
-                             float(min(5, heartbeat_interval)))
-            c, best = _counts(st), _best(st)
-            metrics: dict[str, float] = {
-                "tune.trials_target": float(trials), "tune.n_complete": float(c.complete),
-                "tune.n_pruned": float(c.pruned), "tune.n_fail": float(c.failed),
-                "tune.trials_run": float(ran), "tune.elapsed_s": time.perf_counter() - t_start,
-                "tune.cache_hits": float(data.cache.hits),
-                "tune.cache_misses": float(data.cache.misses),
-                "tune.prediction_cache_hits": float(data.predictions.hits),
-                "tune.prediction_cache_misses": float(data.predictions.misses)}
-            metrics.update({f"importance.{k}": v
-                            for k, v in _importances(st, cfg.tuning.seed).items()})
-            validation = None
-            if best is not None:
-                metrics.update({"best.value": float(best.value),
-                                "best.trial_number": float(best.number),
-                                **search_deflated_sharpe(st, best)})
-                metrics.update({f"best.search.{k}": float(v) for k, v in
-                                (best.user_attrs.get("search") or {}).items()
+    def trial_line(st: optuna.Study, t: Any) -> str:
+        c, b = _counts(st), _best(st)
+        val = "invalid" if t.user_attrs.get("invalid") else (
+            "-" if t.value is None else f"{t.value:.3f}")
+        s = t.user_attrs.get("search") or {}
+        trades = "" if not s else f" ({s.get('trades', 0):.0f} trades)"
+        bst = "-" if b is None else f"{b.value:.3f} (#{b.number})"
+        return (f"trial {t.number:>4d}  {t.state.name.lower():8s} {val}{trades:16s} best "
+                f"{bst:16s} {t.user_attrs.get('duration_s', 0):6.1f}s  finished "
+                f"{c.done}/{trials}  elapsed {_hms(time.perf_counter() - t_start)}")
+
+    def summarise(st: optuna.Study, parent_id: str, ran: int) -> Any:
+        c, best = _counts(st), _best(st)
+        metrics: dict[str, float] = {
+            "tune.trials_target": float(trials), "tune.n_complete": float(c.complete),
+            "tune.n_pruned": float(c.pruned), "tune.n_fail": float(c.failed),
+            "tune.trials_run": float(ran), "tune.elapsed_s": time.perf_counter() - t_start,
+            "tune.cache_hits": float(data.cache.hits),
+            "tune.cache_misses": float(data.cache.misses),
+            "tune.prediction_cache_hits": float(data.predictions.hits),
+            "tune.prediction_cache_misses": float(data.predictions.misses)}
+        metrics.update({f"importance.{k}": v
+                        for k, v in _importances(st, cfg.tuning.seed).items()})
+        validation = None
+        if best is not None:
+            metrics.update({"best.value": float(best.value),
+                            "best.trial_number": float(best.number),
+                            **search_deflated_sharpe(st, best)})
+            metrics.update({f"best.search.{k}": float(v) for k, v in
+                            (best.user_attrs.get("search") or {}).items()
+                            if isinstance(v, (int, float)) and v is not None})
+            tracker.log_params({f"best.{k}": v for k, v in best.params.items()})
+            tracker.log_text(json.dumps({"value": best.value, "trial": best.number,
+                                         "params": best.params}, indent=2),
+                             "best_params.json")
+            if validate_best:
+                validation = _validate_once(st, best, cfg, panel, data, tracker,
+                                            parent_id, name, say)
+                metrics.update({f"validation.{k}": float(v) for k, v in validation.items()
                                 if isinstance(v, (int, float)) and v is not None})
-                tracker.log_params({f"best.{k}": v for k, v in best.params.items()})
-                tracker.log_text(json.dumps({"value": best.value, "trial": best.number,
-                                             "params": best.params}, indent=2),
-                                 "best_params.json")
-                if validate_best:
-                    validation = _validate_once(st, best, cfg, panel, data, tracker,
-                                                parent_id, name, say)
-                    metrics.update({f"validation.{k}": float(v) for k, v in validation.items()
-                                    if isinstance(v, (int, float)) and v is not None})
-            with contextlib.suppress(Exception):
-                tracker.log_table(st.trials_dataframe(), "trials.csv")
-            tracker.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
+        with contextlib.suppress(Exception):
+            tracker.log_table(st.trials_dataframe(), "trials.csv")
+        tracker.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
+        return c, best, metrics, validation
+
+    tags = {"tune.role": "study", "optuna.study": name, "optuna.storage": _redact(url),
+            "tune.objective": f"strategy.{sc.objective}", "tune.direction": "maximize",
+            "data_fingerprint": data.fingerprint, "data_source": str(panel.source),
+            "config_name": cfg.name, "validation_start": str(data.validation_start)}
+    done = run_study(
+        cfg, name=name, url=url, trials=trials, tracker=tracker,
+        settings=strategy_settings(cfg, data.fingerprint, data.validation_start), tags=tags,
+        describe=describe,
+        make_objective=lambda pid: _StrategyObjective(data, cfg, trials, tracker, pid, name),
+        trial_line=trial_line, summarise=summarise, say=say, config_path=config_path,
+        direction="maximize", heartbeat_interval=heartbeat_interval or None,
+        grace_period=grace_period, poll_s=poll_s)
+    parent_id, ran = done.parent_id, done.ran
+    c, best, metrics, validation = done.summary
     if best is None:
         if validate_best:
             raise RevertibleError(f"study {name!r} has no completed trial to validate; run more "

@@ -9,10 +9,11 @@ What a trial is
 ---------------
 The config with the ``model.*`` fields named in ``tuning.space`` replaced by sampled values,
 evaluated by the purged walk-forward CV of :mod:`revertible.model` (same folds, same
-``fit_predict``, same walk-forward calibration, same metric code; ``tests/test_tune.py`` checks
-that a trial's ``cv.*`` metrics equal ``train.cross_validate``'s bit for bit). The objective is
-``tuning.objective`` (``logloss`` -> ``cv.log_loss``, ``brier`` -> ``cv.brier``, minimised;
-``auc`` -> ``cv.roc_auc``, maximised) over the pooled, walk-forward calibrated folds 2..K.
+``fit_predict``, same walk-forward calibration, same metric code;
+``tests/tuning/test_study.py`` checks that a trial's ``cv.*`` metrics equal
+``train.cross_validate``'s bit for bit). The objective is ``tuning.objective`` (``logloss`` ->
+``cv.log_loss``, ``brier`` -> ``cv.brier``, minimised; ``auc`` -> ``cv.roc_auc``, maximised) over
+the pooled, walk-forward calibrated folds 2..K.
 
 Timing and the holdout
 ----------------------
@@ -102,38 +103,27 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
-import pandas as pd
-
-from ..config import Config, flatten
-from ..data import Panel
 from ..errors import ConfigError, RevertibleError
 from ._data import OBJECTIVES, prepare_tuning_data
-from ._parent import fail_orphaned_parents, parent_tags, sigterm_interrupts
 from ._report import _hms, _log_study
+from ._runner import run_study
 from ._space import _with_model, check_space
-from ._storage import _best, _counts, _redact, open_study, study_settings
-from ._trials import _Objective, run_trials
+from ._storage import _best, _counts, _redact, study_settings
+from ._trials import _Objective
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import optuna
+    import pandas as pd
+
+    from ..config import Config
+    from ..data import Panel
 
 __all__ = ["tune", "tune_command"]
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Our own progress lines replace Optuna's per-trial log; its experimental notes are muted."""
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            yield
-    finally:
-        optuna.logging.set_verbosity(level)
 
 
 def tune(
@@ -196,56 +186,46 @@ def tune(
     t_start = time.perf_counter()
     name = study or cfg.tuning.study or cfg.name
     url = storage or cfg.tuning.storage
-    tracker = tracker or Tracker(cfg.tracking)
-    tracker.connect()
-    if heartbeat_interval is None:
-        heartbeat_interval = cfg.tuning.heartbeat_interval_s
-    for run_id in fail_orphaned_parents(tracker.uri, tracker.experiment_id, name):
-        say(f"study {name!r}: parent run {run_id} of a killed tune marked FAILED")
+    tracker = (tracker or Tracker(cfg.tracking)).connect()
     panel = load_panel(cfg.data) if panel is None else panel
     with bar_ctx("features (pairs)") as update:
         data, eps = prepare_tuning_data(cfg, panel, episodes, progress=update)
     metric, direction = OBJECTIVES[cfg.tuning.objective]
-    with _quiet_optuna(), sigterm_interrupts():
-        st = open_study(cfg, name, url, study_settings(cfg, data.fingerprint),
-                        tracking_uri=tracker.uri, heartbeat_interval=heartbeat_interval,
-                        grace_period=grace_period)
-        c0 = _counts(st)
-        say(f"study {name!r} at {_redact(url)}: {c0.done}/{trials} finished ({c0.complete} "
-            f"complete, {c0.pruned} pruned), {c0.failed} failed, {c0.running} running; "
-            f"objective cv.{metric} ({direction}) on {len(data.y)} development episodes, "
-            f"{len(data.folds)} folds; holdout from {data.holdout_start:%Y-%m-%d %H:%M} "
-            f"({data.n_holdout} episodes) not used")
-        tags = {"tune.role": "study", "optuna.study": name, "optuna.storage": _redact(url),
-                "tune.objective": f"cv.{metric}", "tune.direction": direction,
-                "data_fingerprint": data.fingerprint, "data_source": str(panel.source),
-                "config_name": cfg.name, "holdout_start": str(data.holdout_start)}
-        with tracker.run(run_name=f"{name}-tune", tags={**tags, **parent_tags()}) as parent:
-            parent_id = parent.info.run_id
-            tracker.log_params(flatten(cfg))
-            raw_yaml = Path(config_path).read_text() if config_path else ""
-            if raw_yaml:
-                tracker.log_text(raw_yaml, "config.yaml")
-            objective = _Objective(data, cfg, trials, tracker, parent_id, name, bar_ctx)
 
-            def on_trial(t: Any) -> None:
-                c = _counts(st)
-                best = _best(st)
-                val = "-" if t.value is None else f"{t.value:.5f}"
-                if t.state.name == "PRUNED":
-                    at = t.user_attrs.get("pruned_at_fold")
-                    last = t.intermediate_values.get(at) if at else None
-                    val = f"pruned at fold {at}" + ("" if last is None else f" ({last:.5f})")
-                bst = "-" if best is None else f"{best.value:.5f} (#{best.number})"
-                dur = t.user_attrs.get("duration_s")
-                say(f"trial {t.number:>4d}  {t.state.name.lower():8s} {metric} {val:28s} best "
-                    f"{bst:18s} {'' if dur is None else f'{dur:6.1f}s'}  finished "
-                    f"{c.done}/{trials}  elapsed {_hms(time.perf_counter() - t_start)}")
+    def describe(c0: Any) -> str:
+        return (f"study {name!r} at {_redact(url)}: {c0.done}/{trials} finished ({c0.complete} "
+                f"complete, {c0.pruned} pruned), {c0.failed} failed, {c0.running} running; "
+                f"objective cv.{metric} ({direction}) on {len(data.y)} development episodes, "
+                f"{len(data.folds)} folds; holdout from {data.holdout_start:%Y-%m-%d %H:%M} "
+                f"({data.n_holdout} episodes) not used")
 
-            ran = run_trials(st, objective, trials, on_trial=on_trial,
-                             poll_s=poll_s if poll_s is not None else
-                             float(min(5, heartbeat_interval)))
-            summary = _log_study(st, tracker, cfg, trials, ran, t_start)
+    def trial_line(st: optuna.Study, t: Any) -> str:
+        c = _counts(st)
+        best = _best(st)
+        val = "-" if t.value is None else f"{t.value:.5f}"
+        if t.state.name == "PRUNED":
+            at = t.user_attrs.get("pruned_at_fold")
+            last = t.intermediate_values.get(at) if at else None
+            val = f"pruned at fold {at}" + ("" if last is None else f" ({last:.5f})")
+        bst = "-" if best is None else f"{best.value:.5f} (#{best.number})"
+        dur = t.user_attrs.get("duration_s")
+        return (f"trial {t.number:>4d}  {t.state.name.lower():8s} {metric} {val:28s} best "
+                f"{bst:18s} {'' if dur is None else f'{dur:6.1f}s'}  finished "
+                f"{c.done}/{trials}  elapsed {_hms(time.perf_counter() - t_start)}")
+
+    tags = {"tune.role": "study", "optuna.study": name, "optuna.storage": _redact(url),
+            "tune.objective": f"cv.{metric}", "tune.direction": direction,
+            "data_fingerprint": data.fingerprint, "data_source": str(panel.source),
+            "config_name": cfg.name, "holdout_start": str(data.holdout_start)}
+    done = run_study(
+        cfg, name=name, url=url, trials=trials, tracker=tracker,
+        settings=study_settings(cfg, data.fingerprint), tags=tags, describe=describe,
+        make_objective=lambda pid: _Objective(data, cfg, trials, tracker, pid, name, bar_ctx),
+        trial_line=trial_line,
+        summarise=lambda st, _pid, ran: _log_study(st, tracker, cfg, trials, ran, t_start),
+        say=say, config_path=config_path, heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period, poll_s=poll_s)
+    parent_id, ran, summary = done.parent_id, done.ran, done.summary
     best = summary["best"]
     out: dict[str, Any] = {
         "run_id": parent_id, "study": name, "storage": _redact(url),

@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
-from ..config import Config
 from ..errors import RevertibleError
 from . import _data
 from ._data import OBJECTIVES, TuningData
 from ._space import _with_model, suggest_params
 from ._storage import _counts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Config
 
 __all__ = ["run_trials"]
 

@@ -20,17 +20,21 @@ episode kernel and :func:`pair_correlations_at`, so eligibility agrees bit for b
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from ..config import UniverseConfig
-from ..data import Panel
 from ..errors import DataError
-from ..io import save_png
+from ..io import save_png, subplots
 from ..spread import pair_series
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..config import UniverseConfig
+    from ..data import Panel
 
 __all__ = [
     "bar_index",
@@ -202,10 +206,6 @@ def plot_corr_heatmap(
     positive and inverse relationships form blocks. Assets without a valid correlation are left
     out. Written atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
@@ -230,7 +230,7 @@ def plot_corr_heatmap(
         m = m[np.ix_(order, order)]
         labels = [labels[k] for k in order]
     size = max(6.0, 0.12 * len(labels) + 3)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    fig, ax = subplots(figsize=(size, size * 0.9))
     im = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fs = max(3.0, min(9.0, 600 / max(len(labels), 1)))
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fs)

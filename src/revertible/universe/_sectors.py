@@ -7,9 +7,12 @@ in the data; the default is silently restricted to the assets present.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 __all__ = ["DEFAULT_SECTORS", "sector_map", "sector_assets"]
 

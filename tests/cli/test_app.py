@@ -1,0 +1,50 @@
+"""The command line's shared checks: one asset fails fast, the loader's hint, the compile notice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import cli_output
+
+from .support import run
+
+ONE_ASSET = {
+    "score": ["--model", "{tmp}/no-model", "--out", "{tmp}/s.csv"],
+    "backtest": ["--walk-forward"],
+    "tune": ["--trials", "2"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(ONE_ASSET))
+def test_one_asset_universe_fails_fast_for_commands_loading_data(command, cfg_file, tmp_path):
+    extra = [a.format(tmp=tmp_path) for a in ONE_ASSET[command]]
+    t0 = time.perf_counter()
+    r = run(command, cfg_file, "--set", "data.assets=[AAA/USDT]", *extra,
+            env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 2, r.output
+    msg = cli_output(r)
+    assert msg.startswith("error:") and len(msg.splitlines()) == 1, msg
+    flat = " ".join(msg.split())
+    assert "only 1 asset (AAA/USDT)" in flat and "at least 2" in flat, flat
+    assert time.perf_counter() - t0 < 10, "checked before the model and the data are loaded"
+    assert not (tmp_path / "store").exists(), "no store created before failing"
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_unknown_asset_still_gets_the_loaders_hint(cfg_file):
+    r = run("backtest", cfg_file, "--walk-forward", "--set", "data.assets=[AAA/USDT,ZZZ/USDT]")
+    assert r.exit_code == 2
+    assert "ZZZ/USDT not found" in " ".join(cli_output(r).split())
+
+
+def test_compile_notice_reaches_score(cfg_file, tmp_path):
+    # an empty numba cache folder: the kernels would be compiled, so the command says so
+    # (numba itself read its cache folder at import: nothing is really recompiled here)
+    cache = tmp_path / "numba-cache"
+    cache.mkdir()
+    r = run("score", cfg_file, "--model", tmp_path / "no-model", "--out", tmp_path / "s.csv",
+            env={"NUMBA_CACHE_DIR": str(cache), "MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 2, r.output
+    assert "compiling the spread kernels with numba" in r.output
+    assert "no such folder" in cli_output(r)

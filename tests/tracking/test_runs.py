@@ -1,0 +1,41 @@
+"""``revertible runs``: the runs table best first, sorting, comparing two runs."""
+
+from __future__ import annotations
+
+from conftest import cli_output
+
+from revertible.cli import app
+from revertible.tracking import Tracker, list_runs
+
+from .support import runner
+
+
+def test_list_runs_best_first_with_versions(store):
+    df = list_runs(Tracker(store["cfg"].tracking))
+    by_auc = sorted([store["a"], store["b"]], key=lambda r: -r["metrics"]["holdout.roc_auc"])
+    assert list(df["run_id"]) == [r["run_id"] for r in by_auc]
+    assert set(df["version"]) == {"1", "2"}
+    assert df.loc[df["version"] == "2", "alias"].item() == "champion"
+    ece = list_runs(Tracker(store["cfg"].tracking), sort="holdout_ece")["holdout_ece"]
+    assert ece.is_monotonic_increasing, "lower ECE is better"
+
+
+def test_runs_command_table_and_compare(store):
+    r = runner.invoke(app, ["runs", str(store["yaml"])])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "2 train runs" in flat and "holdout_auc" in flat and "champion" in flat
+    r = runner.invoke(app, ["runs", str(store["yaml"]), "--kind", "backtest"])
+    assert r.exit_code == 0 and "1 backtest runs" in " ".join(r.output.split()), r.output
+    a, b = store["a"]["run_id"], store["b"]["run_id"]
+    r = runner.invoke(app, ["runs", str(store["yaml"]), "--compare", a[:10], b])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "model.num_leaves" in flat and "31" in flat and "7" in flat
+    assert "label.horizon" not in flat, "only differing keys by default"
+    assert "0_holdout_auc" in flat
+
+
+def test_compare_unknown_run_is_one_line(store):
+    r = runner.invoke(app, ["runs", str(store["yaml"]), "--compare", "nope", "nope2"])
+    assert r.exit_code == 2 and cli_output(r).startswith("error:") and "nope" in r.output
