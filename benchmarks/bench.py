@@ -190,8 +190,8 @@ def bench_scoring_panel(n_assets: int = 40, days: int = 912, seed: int = 0,
     import subprocess
 
     from revertible.episodes import build_episodes
-    from revertible.model import train
     from revertible.synthetic import generate_market, write_market
+    from revertible.workflows import train
 
     def say(msg: str) -> None:
         if console:

@@ -16,8 +16,9 @@ import time
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.features import FEATURE_GROUPS
-from revertible.model import prepare_dataset, train
+from revertible.model import prepare_dataset
 from revertible.tracking import Tracker
+from revertible.workflows import train
 
 KEYS = ("roc_auc", "pr_auc", "log_loss", "brier_skill", "ece", "top_decile_precision")
 

@@ -139,30 +139,8 @@ def trained_model(generated_market, mlflow_store):
     Registered as version 1 of ``track-model`` in experiment ``track`` of ``mlflow_store``.
     """
     from revertible.config import load_config
-    from revertible.model import train
+    from revertible.workflows import train
 
     cfg = load_config(REPO / "configs" / "demo.yaml", [*store_sets(mlflow_store), *TRAINED_SETS],
                       data="unused")
     return cfg, train(cfg, panel=generated_market[0], promote=True)
-
-
-#: Slow tests in the lead's files (issue 19 rewrites them), marked here so `make test-fast`
-#: skips them; the lead moves each to a ``@pytest.mark.slow`` on the test and deletes the entry.
-LEAD_SLOW = {
-    "tests/test_tune_strategy.py::test_kill_and_resume",
-    "tests/test_tune_strategy.py::test_two_workers_share_one_study",
-    "tests/test_tune_strategy.py::test_validation_period_never_reaches_the_objective",
-    "tests/test_decision.py::test_end_to_end_planted_market_directions_with_return_heads",
-    "tests/test_decision.py::test_decided_book_limits_finite_zero_below_edge_and_ratio",
-    "tests/test_sizing.py::test_book_limits_finite_sides_and_liquidation",
-    "tests/test_sizing.py::test_size_signals_worked_example",
-    "tests/test_sizing.py::test_leg_ratio_follows_split_when_not_rounded",
-    "tests/test_sizing.py::test_size_non_decreasing_in_probability",
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Mark the tests listed in :data:`LEAD_SLOW` slow."""
-    for item in items:
-        if item.nodeid.split("[")[0] in LEAD_SLOW:
-            item.add_marker(pytest.mark.slow)

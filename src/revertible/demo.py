@@ -194,7 +194,7 @@ def run_demo(
     say(rep.to_string(index=False, float_format="%.3f"))
     result: dict[str, Any] = {"episodes": summary, "truth": rep}
 
-    from .model import train as run_train
+    from .workflows import train as run_train
 
     res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console,
                     promote=True, progress=progress)

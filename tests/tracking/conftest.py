@@ -7,8 +7,8 @@ from mlflow import MlflowClient
 
 from revertible.backtest import backtest_command
 from revertible.config import load_config
-from revertible.model import train
 from revertible.tracking import Tracker
+from revertible.workflows import train
 
 from .support import _sets
 

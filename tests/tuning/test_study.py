@@ -29,7 +29,7 @@ from tune_support import storage_url as _storage
 
 from revertible.config import load_config
 from revertible.errors import ConfigError
-from revertible.model import cross_validate, holdout_split, label_end, train
+from revertible.model import cross_validate, holdout_split, label_end
 from revertible.synthetic import generate_market
 from revertible.tuning import _data as tune_data
 from revertible.tuning import _trials as tune_mod
@@ -42,6 +42,7 @@ from revertible.tuning import (
     study_settings,
     tune,
 )
+from revertible.workflows import train
 
 CONFIG = str(REPO / "configs" / "demo.yaml")
 SEED = 3

@@ -16,9 +16,8 @@ import pandas as pd
 from ..config import Config, CostConfig
 from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
-from ..decision import risk_room
 from ..errors import RevertibleError
-from ..risk import RiskCovariances, risk_limit
+from ..risk import RiskCovariances, risk_limit, risk_room
 from ._ledger import N_STATS, _hold, build_ledger
 from ._signals import PATH_COLUMNS
 

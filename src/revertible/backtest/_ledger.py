@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..costs import fill_summary, pessimistic_fills
-from ..decision._rebalance import _drift_order
+from ..decision import drift_order
 from ._signals import EXIT_REASONS
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def _hold(
         pa = ca
         pb = cb
         if thr > 0.0 and k + 1 < x:
-            pend, _ = _drift_order(qa, qb, ca, cb, target, thr)
+            pend, _ = drift_order(qa, qb, ca, cb, target, thr)
     if not at_close and x < n:  # the funding time at the exit open was held
         f_a = qa * fund[x, a] * mark[x, a]
         f_b = qb * fund[x, b] * mark[x, b]

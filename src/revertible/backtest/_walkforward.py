@@ -40,7 +40,7 @@ def fit_block_model(
 
     The training rows are the labelled episodes with ``label_end < cutoff`` (exit time, or entry
     + horizon; see :func:`revertible.model.label_end`), so nothing after ``cutoff`` is used. It is
-    :func:`revertible.model.train`'s fit (:func:`revertible.model.fit_reversion_model`) without
+    :func:`revertible.workflows.train`'s fit (:func:`revertible.model.fit_reversion_model`) without
     the holdout, baselines and logging: purged walk-forward CV with
     ``backtest.calibration_folds`` folds (null: ``cv.n_folds``), the probability calibrator on
     the out-of-fold scores, the final classifier on every training row, and the return

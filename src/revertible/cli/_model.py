@@ -38,7 +38,7 @@ def train(
     json_out: JsonOpt = False,
 ) -> None:
     """Features, purged walk-forward CV, calibration, final fit, holdout; log, register (MLflow)."""
-    from ..model import train as run_train
+    from ..workflows import train as run_train
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)

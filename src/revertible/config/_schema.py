@@ -454,7 +454,7 @@ class BacktestConfig(_Frozen):
 
 
 class DecisionConfig(_Frozen):
-    """The evidence gate: held-out scores calibrated to realised returns (DESIGN.md).
+    """The evidence gate: held-out scores calibrated to realised returns (docs/design.md).
 
     A direction is taken only if the lower ``confidence`` bound of its calibrated expected
     return, net of the venue's round trip and expected carry, is above ``sizing.min_edge``

@@ -23,7 +23,7 @@ from ._decide import (
 from ._kelly import kelly_fraction, net_moments
 from ._legs import leg_ratio, leg_ratios, leg_sides, leg_signs
 from ._quality import QUALITY_DECILES, decision_quality, quality_table, realised_net
-from ._rebalance import Rebalance, rebalance_orders
+from ._rebalance import Rebalance, drift_order, rebalance_orders
 from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
 from ._size import (
     REQUIRED_COLUMNS,
@@ -37,6 +37,7 @@ from ._size import (
 __all__ = [
     "Rebalance",
     "rebalance_orders",
+    "drift_order",
     "OUTCOME_COLUMNS",
     "DECISION_COLUMNS",
     "DIRECTIONS",

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numba as nb
 
-__all__ = ["Rebalance", "rebalance_orders"]
+__all__ = ["Rebalance", "rebalance_orders", "drift_order"]
 
 
 class Rebalance(NamedTuple):
@@ -27,7 +27,7 @@ class Rebalance(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _drift_order(qty_a, qty_b, price_a, price_b, target_ratio, threshold):  # pragma: no cover
+def drift_order(qty_a, qty_b, price_a, price_b, target_ratio, threshold):  # pragma: no cover
     """``(order_b, drift)``; order 0 when within the threshold or undefined (compiled)."""
     na = abs(qty_a) * price_a
     nb_ = abs(qty_b) * price_b
@@ -77,6 +77,6 @@ def rebalance_orders(
             raise ValueError(f"`{name} > 0` must hold, but got {name}={v!r}")
     if not (math.isfinite(threshold) and threshold >= 0.0):
         raise ValueError(f"`threshold >= 0` must hold, but got threshold={threshold!r}")
-    order_b, drift = _drift_order(float(qty_a), float(qty_b), float(price_a), float(price_b),
+    order_b, drift = drift_order(float(qty_a), float(qty_b), float(price_a), float(price_b),
                                   float(target_ratio), float(threshold))  # fmt: skip
     return Rebalance(0.0, float(order_b), float(drift))

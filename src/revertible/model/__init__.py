@@ -1,4 +1,4 @@
-"""The model: LightGBM classifier, calibration, the held-out return record, purged CV, training."""
+"""The model: LightGBM classifier, calibration, the held-out return record, purged CV, fitting."""
 
 from __future__ import annotations
 
@@ -38,11 +38,17 @@ from ._outcomes import (
     rank_ic,
     week_clusters,
 )
+from ._plots import (
+    importance_figure,
+    probability_hist_figure,
+    reliability_figure,
+    return_decile_figure,
+    roc_figure,
+)
 from ._train import (
     development_split,
     prepare_dataset,
     select_features,
-    train,
 )
 
 __all__ = [
@@ -68,7 +74,11 @@ __all__ = [
     "METRIC_NAMES",
     "classification_metrics",
     "expected_calibration_error",
-    "train",
+    "roc_figure",
+    "reliability_figure",
+    "importance_figure",
+    "probability_hist_figure",
+    "return_decile_figure",
     "select_features",
     "prepare_dataset",
     "development_split",

@@ -1,15 +1,12 @@
-"""Figures logged with every training run (matplotlib, Agg backend; each returns a Figure)."""
+"""Figures logged with every training run (each returns a Figure; no pyplot, no backend)."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+from ..io import subplots
 
 __all__ = ["roc_figure", "reliability_figure", "importance_figure", "probability_hist_figure",
            "return_decile_figure"]
@@ -17,7 +14,7 @@ __all__ = ["roc_figure", "reliability_figure", "importance_figure", "probability
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]):
     """ROC curves of several named (y, p) sets on one axis."""
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = subplots(figsize=(5.5, 5))
     for name, (y, p) in curves.items():
         if len(np.unique(y)) < 2:
             continue
@@ -36,7 +33,7 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]):
 
 def reliability_figure(sets: dict[str, tuple[np.ndarray, np.ndarray]], n_bins: int = 10):
     """Reliability diagram (equal-frequency bins) with the count histogram below."""
-    fig, (ax, axh) = plt.subplots(2, 1, figsize=(5.5, 6.5), height_ratios=[3, 1], sharex=True)
+    fig, (ax, axh) = subplots(2, 1, figsize=(5.5, 6.5), height_ratios=[3, 1], sharex=True)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect")
     for name, (y, p) in sets.items():
         order = np.argsort(p, kind="stable")
@@ -55,7 +52,7 @@ def reliability_figure(sets: dict[str, tuple[np.ndarray, np.ndarray]], n_bins: i
 def importance_figure(importance: pd.Series, top: int = 30):
     """Horizontal bar chart of the top features by gain."""
     imp = importance.head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, max(3.0, 0.25 * len(imp) + 1)))
+    fig, ax = subplots(figsize=(6.5, max(3.0, 0.25 * len(imp) + 1)))
     ax.barh(imp.index, imp.to_numpy(), color="#3b75af")
     ax.set_xlabel("total gain")
     ax.set_title("LightGBM feature importance (final model)")
@@ -66,7 +63,7 @@ def importance_figure(importance: pd.Series, top: int = 30):
 
 def probability_hist_figure(y: np.ndarray, p: np.ndarray, title: str = "holdout"):
     """Histogram of predicted probabilities split by the realised label."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     ax.hist(p[y == 1], bins=30, range=(0, 1), alpha=0.6, label="reverted (1)", color="#2a9d8f")
     ax.hist(p[y == 0], bins=30, range=(0, 1), alpha=0.6, label="not reverted (0)", color="#e76f51")
     ax.set_xlabel("calibrated probability")
@@ -79,7 +76,7 @@ def probability_hist_figure(y: np.ndarray, p: np.ndarray, title: str = "holdout"
 
 def return_decile_figure(sets: dict[str, tuple[np.ndarray, np.ndarray]], n_bins: int = 10):
     """Mean realised vs mean predicted net return (bp) by decile of the prediction, per set."""
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = subplots(figsize=(6, 5))
     lo, hi = np.inf, -np.inf
     for name, (p, r) in sets.items():
         ok = np.isfinite(p) & np.isfinite(r)

@@ -32,7 +32,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ._reference import _detect_label
+from ._reference import detect_label
 from ._series import min_obs
 
 __all__ = ["kalman_beta", "kalman_reference", "kalman_series", "kalman_episode_rows"]
@@ -274,7 +274,7 @@ def _kalman_episodes(logp, elig, ia, ib, corr, min_corr, rel, q, r, warm, zw, mi
         _kalman_pair(a, b, q, r, warm, ka)
         zs = np.empty((4, n))
         _frozen_z(a, b, ka[0], zw, min_z, zs)
-        k = _detect_label(a, b, ka[0], zs[1], zs[2], zs[3], mask, entry, exit_, stop, horizon,
+        k = detect_label(a, b, ka[0], zs[1], zs[2], zs[3], mask, entry, exit_, stop, horizon,
                           out[p], cap)
         counts[p] = k
         for i in range(min(k, cap)):

@@ -43,7 +43,7 @@ report-only metrics (bootstrap intervals, quarterly Sharpe, book-risk paths, dec
 block model is fitted in full (classifier, calibration folds, return calibrator): the decision
 rests on the held-out record, which the calibration folds produce.
 ``light=False`` runs the full backtest; both give the same figures
-(tests/test_tune_strategy_fast.py).
+(tests/tuning/test_strategy.py).
 """
 
 from __future__ import annotations

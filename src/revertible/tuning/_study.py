@@ -20,7 +20,7 @@ Timing and the holdout
 Features are computed once per invocation; the final holdout is split off with
 :func:`revertible.model.holdout_split` before anything else and its rows never reach the study: the
 objective sees only development episodes, whose labels are known before ``holdout_start``.
-The holdout is evaluated once, by ``--retrain-best``, through :func:`revertible.model.train`.
+The holdout is evaluated once, by ``--retrain-best``, through :func:`revertible.workflows.train`.
 
 Pruning (``tuning.pruner``: ``median``, ``successive_halving`` or ``none``)
 --------------------------------------------------------------------------
@@ -84,7 +84,7 @@ running objective per fold (``objective``, step = fold). At the end the parent l
 best value and parameters (``best.*``), trial counts (``tune.*``), parameter importances
 (``importance.<param>``, fANOVA, from two completed trials on) and the optimisation history,
 intermediate values and importance plots. ``--retrain-best`` then runs
-:func:`revertible.model.train` with the best parameters as another child of the parent: the same
+:func:`revertible.workflows.train` with the best parameters as another child of the parent: the same
 metrics (``cv.*``, ``holdout.*``, ``baseline.*``), plots and registered model as ``revertible
 train``. A tune stopped by Ctrl-C or SIGTERM ends its parent run FAILED; a parent whose process
 was killed with ``kill -9`` is marked FAILED by the next start of the same study on that host
@@ -154,7 +154,7 @@ def tune(
     study, storage : str, optional
         Study name and Optuna storage URL (default ``tuning.study`` and ``tuning.storage``).
     retrain_best : bool
-        Afterwards fit the best parameters through :func:`revertible.model.train` (CV,
+        Afterwards fit the best parameters through :func:`revertible.workflows.train` (CV,
         holdout, registered model) as a child run of this invocation's parent run.
     panel, episodes, tracker
         Preloaded data / a :class:`revertible.tracking.Tracker` (tests, the demo).
@@ -246,7 +246,7 @@ def tune(
                                   "more trials first")
         from mlflow import MlflowClient
 
-        from ..model import train
+        from ..workflows import train
 
         best_cfg = _with_model(cfg, best.params)
         if best_cfg.tracking.run_name is None:

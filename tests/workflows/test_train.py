@@ -10,9 +10,10 @@ from mlflow import MlflowClient
 
 from revertible.config import load_config
 from revertible.errors import TrackingError
-from revertible.model import prepare_dataset, train
+from revertible.model import prepare_dataset
 from revertible.synthetic import generate_market
 from revertible.tracking import Tracker, load_model
+from revertible.workflows import train
 
 
 @pytest.fixture(scope="module")

@@ -556,7 +556,7 @@ def test_sizing_300k_rows_under_5_seconds():
     # one book: the margin budget fills up, every later row says so (worst case for reasons)
     traded = out.leg_a_notional > 0
     assert traded.sum() >= 1 and (out.reason[~traded] != "").all()
-    # the target is < 5 s (scripts/bench.py measures wall time); single-threaded, so CPU time
+    # the target is < 5 s (benchmarks/bench.py measures wall time); single-threaded, so CPU time
     assert secs < 5.0, f"sizing 300k rows took {secs:.1f} s of CPU"
 
 
@@ -659,13 +659,14 @@ def _planted_panel(n_each: int = 4, n_bars: int = 24 * 150):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_end_to_end_planted_market_directions_with_return_calibrator(tmp_path):
-    """Train (``revertible.model.train``: classifier and return calibrator) on a planted market,
+    """Train (``revertible.workflows.train``: classifier and return calibrator) on a planted market,
     decide its holdout at perp taker costs: revert on OU pairs, continue on momentum pairs,
     mostly none on random walks (per pair: the modal direction of its traded holdout rows)."""
     from revertible.config import load_config
     from revertible.model import holdout_split, prepare_dataset
-    from revertible.model import train as train_model
+    from revertible.workflows import train as train_model
 
     panel = _planted_panel()
     cfg = load_config("configs/demo.yaml", [
@@ -750,6 +751,7 @@ def _decided_frame(sigs, costs, sizing):
     return pd.concat([frame, decide(frame, costs, min_edge=sizing.min_edge)], axis=1)
 
 
+@pytest.mark.slow
 @PROPS
 @given(configs(), st.lists(rows(), min_size=1, max_size=6))
 def test_decided_book_limits_finite_zero_below_edge_and_ratio(cfg, sigs):

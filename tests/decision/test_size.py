@@ -492,6 +492,7 @@ def check_book(out: pd.DataFrame, sizing: SizingConfig, label: LabelConfig, capi
         assert r.bet_size == pytest.approx(want)
 
 
+@pytest.mark.slow
 @PROPS
 @given(configs(), st.lists(rows(), min_size=1, max_size=6))
 def test_book_limits_finite_sides_and_liquidation(cfg, sigs):
@@ -522,6 +523,7 @@ def test_no_stake_at_or_below_zero_lower_bound_and_never_above_the_cap(cfg, sigs
     assert (units.frac_a <= sizing.trade_cap_frac * (1 + 1e-9)).all()
 
 
+@pytest.mark.slow
 @PROPS
 @given(configs(), rows(), st.floats(-0.01, 0.05), st.floats(-0.01, 0.05))
 def test_size_non_decreasing_in_the_lower_bound(cfg, row, l1, l2):
@@ -536,6 +538,7 @@ def test_size_non_decreasing_in_the_lower_bound(cfg, row, l1, l2):
         assert high[col].iloc[0] >= low[col].iloc[0]
 
 
+@pytest.mark.slow
 @PROPS
 @given(configs(), st.lists(rows(), min_size=1, max_size=4))
 def test_leg_ratio_follows_split_when_not_rounded(cfg, sigs):

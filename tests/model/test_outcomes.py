@@ -14,10 +14,10 @@ from revertible.model import (
     ReturnCalibrator,
     fit_reversion_model,
     overfit_warning,
-    train,
     week_clusters,
 )
 from revertible.synthetic import generate_market
+from revertible.workflows import train
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 

@@ -17,7 +17,7 @@ from revertible.backtest import run_backtest
 from revertible.config import load_config
 from revertible.synthetic import generate_market, noise_score, planted_score
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
 
 
 def _bp_per_divergence(res) -> float:
@@ -93,7 +93,7 @@ def test_the_demo_trades_the_planted_pairs_where_costs_allow(tmp_path, monkeypat
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = Path(__file__).resolve().parents[1] / "src" / "revertible" / "configs" / "demo.yaml"
+    cfg = Path(__file__).resolve().parents[2] / "src" / "revertible" / "configs" / "demo.yaml"
     res = run_demo(tmp_path / "out", cfg, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
     note = res["decision_note_cheap"]
     assert "decision at perp maker" in note and "of them on the planted mean-reverting" in note

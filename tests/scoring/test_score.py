@@ -14,7 +14,7 @@ from revertible.decision import Barriers
 from revertible.episodes import build_episodes
 from revertible.errors import ModelError, RevertibleError
 from revertible.io import read_table
-from revertible.model import CalibratedReversionModel, prepare_dataset, train
+from revertible.model import CalibratedReversionModel, prepare_dataset
 from revertible.scoring import (
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
@@ -29,6 +29,7 @@ from revertible.scoring import (
 )
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
+from revertible.workflows import train
 
 KEY = ["asset_a", "asset_b", "entry_time"]
 NAME = "test-scoring"

@@ -19,7 +19,7 @@ from revertible.synthetic import generate_market
 from revertible.tuning import evaluate_strategy, prepare_strategy_data
 from revertible.tuning._strategy import config_with, search_config
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
 SETS = ["model.min_child_samples=20", "cv.n_folds=3", "backtest.min_train_days=60",
         "backtest.bootstrap_samples=100", "tuning.strategy.validation_days=30",
         "tuning.strategy.n_estimators=20", "tuning.strategy.retrain_every_days=30",

@@ -118,6 +118,7 @@ def _perturb_after(panel, start, seed):
     return replace(panel, **upd)
 
 
+@pytest.mark.slow
 def test_validation_period_never_reaches_the_objective(market, mlflow_dir, tmp_path,
                                                        monkeypatch):
     cfg = _cfg(mlflow_dir)
@@ -246,6 +247,7 @@ def _worker(tmp: Path, ml: Path, study: str, trials: int):
     return spawn(tmp, WORKER, args, name="strategy_worker.py")
 
 
+@pytest.mark.slow
 def test_kill_and_resume(tmp_path, mlflow_dir):
     n = 5
     proc = _worker(tmp_path, mlflow_dir, "resume", n)
@@ -276,6 +278,7 @@ def test_kill_and_resume(tmp_path, mlflow_dir):
     assert {r.info.status for r in parents if r.info.run_id != res["run_id"]} == {"FAILED"}
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path, mlflow_dir):
     n = 6
     procs = [_worker(tmp_path, mlflow_dir, "shared", n) for _ in range(2)]

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from revertible.cli import app
 from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.model import train
 from revertible.synthetic import generate_market, write_market
+from revertible.workflows import train
 
 pytestmark = pytest.mark.slow
 NAME = "monitor-test"
