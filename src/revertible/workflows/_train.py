@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -52,9 +52,11 @@ from ..model import (
 )
 
 if TYPE_CHECKING:
-    from ..data import Panel
-    import pandas as pd
     from collections.abc import Callable
+
+    import pandas as pd
+
+    from ..data import Panel
 
 __all__ = ["train"]
 
