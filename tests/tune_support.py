@@ -1,4 +1,4 @@
-"""Helpers shared by the study tests (tests/tuning/test_study.py, tests/tuning/test_strategy_study.py).
+"""Helpers shared by the study tests (tests/tuning/test_study.py and test_strategy_study.py).
 
 Real Optuna storages on temporary SQLite files, worker processes started with a script and
 JSON arguments, polling a study until it reaches a state.
