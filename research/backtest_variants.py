@@ -1,8 +1,8 @@
 """Walk-forward once, then replay the same out-of-sample predictions under other costs.
 
 The walk-forward models do not depend on costs, so one walk-forward run fixes every
-probability and return-head prediction; each variant (``--set`` overrides, e.g.
-``costs.fill=maker`` or ``backtest.rebalance_drift=0.008``) is then a replay with those
+probability and calibrated outcome (each block's return calibrator); each variant
+(``--set`` overrides, e.g. ``costs.fill=maker`` or ``backtest.rebalance_drift=0.008``) is then a replay with those
 predictions over the same range, decided again at its own costs. Prints one row per strategy
 and variant as JSON lines and a markdown table.
 
@@ -21,10 +21,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from revertible.backtest import STRATEGIES, run_backtest
+from revertible.backtest import OUTCOMES, STRATEGIES, run_backtest
 from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.decision import OUTCOME_COLUMNS as OUTCOME_MOMENTS
 from revertible.episodes import build_episodes
 
 COLS = ("trades", "net_bp_per_trade", "net_bp_per_trade_ci_low", "net_bp_per_trade_ci_high",
@@ -50,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"episodes_s": t1 - t0, "walk_forward_s": t2 - t1, **wf.timings}))
     prob = np.full(len(eps), np.nan)
     prob[wf.signals.index.to_numpy()] = wf.signals["probability"].to_numpy(float)
-    heads = pd.DataFrame(np.nan, index=eps.index, columns=list(OUTCOME_MOMENTS))
-    heads.loc[wf.signals.index] = wf.signals[list(OUTCOME_MOMENTS)].to_numpy(float)
+    heads = pd.DataFrame(np.nan, index=eps.index, columns=list(OUTCOMES))
+    heads.loc[wf.signals.index] = wf.signals[list(OUTCOMES)].to_numpy(float)
     print(json.dumps({"variant": "walk_forward", **{k: v for k, v in wf.metrics.items()
-                                                     if ".return_" in k}}))
+                                                     if ".return_" in k or ".decision" in k
+                                                     or "abstention" in k}}))
     rows = []
     for spec in args.variant or ["as_is="]:
         name, _, ov = spec.partition("=")
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row))
         print(json.dumps({"variant": name, **{k: v for k, v in res.metrics.items()
-                                               if ".return_" in k or k.startswith("signals.")}}))
+                                               if ".return_" in k or k.startswith("signals.")
+                                               or ".decision" in k or "abstention" in k
+                                               or "best_lower" in k}}))
         print(json.dumps({"variant": name, "replay_s": time.perf_counter() - t3,
                           "range": [str(res.start), str(res.end)]}))
     print("\n| variant | strategy | trades | net bp/trade [90% CI] | Sharpe | max DD | "

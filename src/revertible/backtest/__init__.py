@@ -26,6 +26,7 @@ from ._metrics import (
     strategy_metrics,
     trade_metrics,
 )
+from ._plans import OUTCOMES
 from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._report import (
     PLOTS,
@@ -51,6 +52,7 @@ from ._stats import (
 from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
+    "OUTCOMES",
     "LARGEST_TRADES",
     "MIN_YEARS",
     "per_trade_note",
