@@ -3,8 +3,8 @@
 The walk-forward models do not depend on costs, so one walk-forward run fixes every
 probability and calibrated outcome (each block's return calibrator); each variant
 (``--set`` overrides, e.g. ``costs.fill=maker`` or ``backtest.rebalance_drift=0.008``) is
-then a replay with those predictions over the same range, decided again at its own costs. Prints one row per strategy
-and variant as JSON lines and a markdown table.
+then a replay with those predictions over the same range, decided again at its own costs.
+Prints one row per strategy and variant as JSON lines and a markdown table.
 
     python research/backtest_variants.py configs/binance-spot-1h.yaml \
         --variant taker= --variant maker=costs.fill=maker
