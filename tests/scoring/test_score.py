@@ -43,7 +43,8 @@ SIZING = [
     "gross_leverage_if_taken",
 ]  # fmt: skip
 NUMERIC = [
-    "z_entry", "beta", "probability", "expected_return", "z_now", "revert_expected",
+    "z_entry", "beta", "probability", "expected_return", "z_now", "z_prime_now", "net_exposure",
+    "revert_expected",
     "continue_expected", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_notional", "leg_b_qty", "leg_b_price", "gross_leverage", "take_profit_z", "stop_z",
     "min_abs_corr", "spread_mean", "spread_std", "bet_size", "margin",
@@ -215,8 +216,12 @@ def test_point_in_time_probability_and_size(env):
     logc = past.log_close()[-1]
     want_z = np.sign(both["z_entry_full"]) * (logc[ia] - both["beta_full"] * logc[ib]
                                          - both["spread_mean_full"]) / both["spread_std_full"]
-    np.testing.assert_allclose(both["z_now_live"], want_z, rtol=1e-12)
-    realised = (both["z_entry_full"].abs() - both["z_now_live"]) * both["spread_std_full"] / (
+    np.testing.assert_allclose(both["z_prime_now_live"], want_z, rtol=1e-12)
+    # z_now is the same z in z_entry's raw convention
+    np.testing.assert_allclose(both["z_now_live"], np.sign(both["z_entry_full"]) * want_z,
+                               rtol=1e-12)  # fmt: skip
+    realised = (both["z_entry_full"].abs() - both["z_prime_now_live"]) * both[
+        "spread_std_full"] / (
         1 + both["beta_full"].abs())
     np.testing.assert_allclose(both["revert_expected_live"],
                                both["revert_expected_full"] - np.maximum(realised, 0),

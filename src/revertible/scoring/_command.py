@@ -192,9 +192,13 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
         )
     if info.get("stale_legs"):
         lines.append(
-            f"note: {info['stale_legs']} open divergences have a leg with no price at the last "
-            "bar (halted or delisted?): not sized"
+            f"note: {info['stale_legs']} open divergences have a stale leg (no price at the last "
+            "bar; each row's reason names the asset and how many hours behind it is): not sized"
         )
+    if info["mode"] == "live" and k:
+        net = float(t["net_exposure"].sum())
+        lines.append(f"book net directional exposure {net:+,.0f} (long minus short notional, "
+                     f"{net / cap:+.2%} of capital)")
     why = _first_reasons(signals.loc[~traded, "reason"]).value_counts().head(3)
     if len(why):
         lines.append("not traded: " + ", ".join(f"{r} ({c})" for r, c in why.items()))
@@ -203,7 +207,7 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
         for r in t.head(5).itertuples(index=False):
             lines.append(
                 f"  {r.asset_a} / {r.asset_b}  entry {r.entry_time:%m-%d %H:%M}  z {r.z_entry:+.2f}"
-                f" (now {r.z_now:+.2f})  beta {r.beta:.3f}  {r.direction} "
+                f" (now {r.z_now:+.2f}, z' {r.z_prime_now:+.2f})  beta {r.beta:.3f}  {r.direction} "
                 f"{r.expected_return * 1e4:+.1f} bp (lower {r.expected_return_lower * 1e4:+.1f})  "
                 f"p {r.probability:.3f}  "
                 f"{r.leg_a_side} {r.leg_a_qty:.6g} @ "

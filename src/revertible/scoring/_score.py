@@ -58,9 +58,12 @@ SIGNAL_COLUMNS = [
 
 #: Extra columns after the docs/design.md ones. ``spread_mean``/``spread_std`` (with ``beta``) are
 #: the frozen spread parameters the exits are defined on: ``z' = sign(z_entry) * (log a - beta *
-#: log b - spread_mean) / spread_std``; ``z_now`` is ``z'`` at the pricing bar ``priced_at``
-#: (entry bar, or the last bar for live rows). ``revert_expected``/``continue_expected`` are both
-#: directions' expected net returns and ``revert_lower``/``continue_lower`` their lower bounds;
+#: log b - spread_mean) / spread_std``; ``z_prime_now`` is ``z'`` at the pricing bar
+#: ``priced_at`` (entry bar, or the last bar for live rows) and ``z_now`` the same z in
+#: ``z_entry``'s raw convention (``sign(z_entry) * z_prime_now``); ``net_exposure`` the signed
+#: sum of the recommended legs' notionals (quote currency: long +, short -).
+#: ``revert_expected``/``continue_expected`` are both directions' expected net returns and
+#: ``revert_lower``/``continue_lower`` their lower bounds;
 #: ``score_quantile`` the probability's share of the model's held-out record at or below it;
 #: ``bet_size`` the fractional-Kelly stake (gross notional per unit of capital, before caps);
 #: ``margin``, leverages and liquidation prices show the liquidation rule; the ``*_if_taken``
@@ -68,7 +71,8 @@ SIGNAL_COLUMNS = [
 #: at the per-trade cap, under the same caps), apart from the recommended stake above;
 #: ``label``/``exit_reason`` the outcome so far (null / ``open`` when live).
 EXTRA_COLUMNS = [
-    "spread_mean", "spread_std", "z_now", "priced_at", "score_quantile", "revert_expected",
+    "spread_mean", "spread_std", "z_now", "z_prime_now", "priced_at", "net_exposure",
+    "score_quantile", "revert_expected",
     "revert_lower", "continue_expected", "continue_lower", "bet_size", "margin",
     "leg_a_leverage", "leg_b_leverage", "leg_a_liq_price", "leg_b_liq_price",
     "direction_if_taken", "leg_a_side_if_taken", "leg_a_notional_if_taken",
@@ -239,13 +243,24 @@ def score_episodes(
         skip = touched_reasons(live_path(panel, eps, cfg.label.horizon),
                                sig["direction"].to_numpy(), bars)  # fmt: skip
         stale = ~(np.isfinite(sig["price_a"]) & np.isfinite(sig["price_b"])).to_numpy()
-        skip[stale & (skip == "")] = "a leg has no price at the last bar (halted or delisted?)"
+        free = stale & (skip == "")
+        if free.any():
+            skip[free] = _stale_reasons(panel, sig.loc[free, ["asset_a", "asset_b"]])
         sig["skip_reason"] = skip
     sized = _size(sig, cfg, capital, panel.freq, book, bars["continue"])
     out = sized.drop(columns=["price_a", "price_b", "vol_a", "vol_b", "return_m2"]
                      + (["skip_reason"] if live else []))  # fmt: skip
     out["probability"] = pred["probability"].to_numpy(dtype=float)
     out["score_quantile"] = pred["score_quantile"].to_numpy(dtype=float)
+    # z' (oriented: positive means still diverged in the direction of entry) gets its own
+    # column; z_now is the current z in z_entry's raw convention (same sign as z_entry while
+    # the divergence lasts)
+    out["z_prime_now"] = out["z_now"].to_numpy(dtype=float)
+    out["z_now"] = np.sign(z_entry) * out["z_prime_now"].to_numpy(dtype=float)
+    sign = {"long": 1.0, "short": -1.0, "": 0.0}
+    out["net_exposure"] = (out["leg_a_side"].map(sign).to_numpy(float) * out["leg_a_notional"]
+                           + out["leg_b_side"].map(sign).to_numpy(float)
+                           * out["leg_b_notional"])  # fmt: skip
     out["spread_mean"] = eps["spread_mean"].to_numpy(dtype=float)
     out["priced_at"] = priced_at
     out["exit_reason"] = eps["exit_reason"]
@@ -254,6 +269,22 @@ def score_episodes(
     out = out[OUTPUT_COLUMNS]
     lap("decide/size")
     return out
+
+
+def _stale_reasons(panel: Panel, legs: pd.DataFrame) -> np.ndarray:
+    """"stale leg: <asset> last priced <h> h before the last bar" for rows with a missing price."""
+    close = np.asarray(panel.close)
+    ok = np.isfinite(close)
+    last = np.where(ok.any(axis=0), len(close) - 1 - np.argmax(ok[::-1], axis=0), -1)
+    hours = (panel.times[-1] - panel.times[np.maximum(last, 0)]) / pd.Timedelta(hours=1)
+    behind = dict(zip(panel.assets, np.where(last >= 0, hours, np.inf), strict=True))
+    out = []
+    for a, b in zip(legs["asset_a"], legs["asset_b"], strict=True):
+        worst = max((a, b), key=lambda x: behind.get(x, np.inf))
+        h = behind.get(worst, np.inf)
+        out.append(f"stale leg: {worst} last priced {h:.0f} h before the last bar "
+                   f"({panel.times[-1]:%Y-%m-%d %H:%M} UTC); run revertible download or drop it")
+    return np.asarray(out, dtype=object)
 
 
 def _funding_at(panel: Panel, eps: pd.DataFrame, live: bool
