@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _gaps_module():
     spec = importlib.util.spec_from_file_location("progress_gaps",
-                                                  REPO / "scripts" / "progress_gaps.py")
+                                                  REPO / "benchmarks" / "progress_gaps.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["progress_gaps"] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)

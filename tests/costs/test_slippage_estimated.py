@@ -47,7 +47,7 @@ def test_slippage_models(rng):
 
 @pytest.mark.realdata
 def test_least_liquid_quintile_pays_more(spot_dir):
-    sys.path.insert(0, str(REPO / "scripts"))
+    sys.path.insert(0, str(REPO / "research"))
     try:
         from slippage_quintiles import quintile_table
     finally:

@@ -1,7 +1,7 @@
 """Known answers on generated markets: planted pairs stop reverting at 70% of the sample.
 
 The full measurement (20 seeds: detection delay, false alarms per 30-day window) is
-``scripts/monitor_known_answers.py``; README "Running it live" states it. Here the first seeds,
+``research/monitor_known_answers.py``; README "Running it live" states it. Here the first seeds,
 with the default thresholds, evaluated every 3 hours as an hourly cron job would.
 """
 

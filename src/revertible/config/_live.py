@@ -42,7 +42,7 @@ class MonitorConfig(BaseModel):
     calibration_z: float | None = Field(
         3.5, gt=0, description="Alert when |sum(y - p)| / sqrt(sum p(1-p)) over the window's "
         "labels reaches this (calibration in the large; 3.5 measured by "
-        "scripts/monitor_known_answers.py).")
+        "research/monitor_known_answers.py).")
     max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
     min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
     min_brier_skill: float | None = Field(

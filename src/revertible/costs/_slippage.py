@@ -148,7 +148,7 @@ def not_replayed(costs: CostConfig) -> str | None:
 
     ``fill: maker_pessimistic``, ``slippage_model: estimated`` and ``max_volume_share`` are
     computed here (:mod:`._fills`, this module) and compared per trade by
-    ``scripts/fill_models.py``; until the book fills with them, a replay would silently use the
+    ``research/fill_models.py``; until the book fills with them, a replay would silently use the
     optimistic maker fill and the constant slippage, so the commands that replay refuse them.
     """
     bad = [f"{k}={v}" for k, v, default in (
@@ -161,4 +161,4 @@ def not_replayed(costs: CostConfig) -> str | None:
         return None
     return (f"{', '.join(bad)}: not replayed by the backtest book yet (it would fill as the "
             "optimistic maker at the constant slippage); compare fill models with "
-            "scripts/fill_models.py, or use costs.fill taker|maker with slippage_model constant")
+            "research/fill_models.py, or use costs.fill taker|maker with slippage_model constant")

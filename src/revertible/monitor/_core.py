@@ -11,7 +11,7 @@ Checks (``monitor`` config; a null threshold is off):
   ``z = sum(y - p) / sqrt(sum p(1-p))``; ``|z| >= calibration_z`` with at least ``min_labels``
   labels is an alert. The same ``z`` in each half of the reference's probability range (below /
   above its median) is reported, not alerted on (measured: it added false alarms and no faster
-  detection on the known-answer markets, ``scripts/monitor_known_answers.py``).
+  detection on the known-answer markets, ``research/monitor_known_answers.py``).
 * **ece / auc / brier skill** over every resolved label since the start of the record.
 * **returns** (reported, no alert): expected vs realised net return of the reversion trade by
   decile of the expected one, and their rank correlation (:func:`return_deciles`).

@@ -8,7 +8,7 @@ first alert fire, relative to the break?) and the same market with stable pairs 
 
 Usage::
 
-    PYTHONPATH=src python scripts/monitor_known_answers.py --seeds 20 [--every 3h]
+    PYTHONPATH=src python research/monitor_known_answers.py --seeds 20 [--every 3h]
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python scripts/progress_gaps.py -- train configs/binance-spot-1h.yaml
-    python scripts/progress_gaps.py --json -- pairs configs/binance-spot-1h.yaml
+    python benchmarks/progress_gaps.py -- train configs/binance-spot-1h.yaml
+    python benchmarks/progress_gaps.py --json -- pairs configs/binance-spot-1h.yaml
 
 Runs ``python -m revertible <args>`` in a fresh process, stamps every line it writes on standard
 error (progress, heartbeats, warnings) and standard output with the wall time since the start,

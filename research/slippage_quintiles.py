@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/slippage_quintiles.py [--data ../shared/data/binance-spot-1h-2024] [--days 30]
+    python research/slippage_quintiles.py [--data ../shared/data/binance-spot-1h-2024] [--days 30]
 
 Every asset's half Abdi-Ranaldo spread (``costs.slippage_model: estimated`` before its
 ``slippage_bps`` floor, trailing ``--days`` window, point in time) is summarised by its median

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/fill_models.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
+    python research/fill_models.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
 
 Builds the config's episodes and prints :func:`revertible.backtest.compare_fill_models`: trades,
 maker fill rate, cost per trade (bp of gross notional, against the signal closes), legging cost

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/spread_models.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
+    python research/spread_models.py [--config configs/binance-spot-1h.yaml] [--set key=value ...]
 
 Every closed divergence is traded naively (revert, leg B ``|beta|`` x leg A) under the config's
 costs, for three episode sets: ``naive`` (rolling-OLS hedge ratio, every pair), ``naive_coint``
