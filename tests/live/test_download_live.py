@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from live_fake_venue import FakeVenue
+from .live_fake_venue import FakeVenue
 from typer.testing import CliRunner
 
 from revertible.cli import app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from live_fake_venue import FakeVenue
-from live_webhook import Receiver
+from .live_fake_venue import FakeVenue
+from .live_webhook import Receiver
 from typer.testing import CliRunner
 
 from revertible.cli import app
