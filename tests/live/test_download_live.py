@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from .live_fake_venue import FakeVenue
 from typer.testing import CliRunner
 
 from revertible.cli import app
 from revertible.config import load_config
 from revertible.data import load_panel, read_bars
 from revertible.live import DownloadError, DownloadRequest, download
+
+from .live_fake_venue import FakeVenue
 
 pytestmark = pytest.mark.realdata
 SIX = ["date", "open", "high", "low", "close", "volume"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from .live_fake_venue import FakeVenue
-from .live_webhook import Receiver
 from typer.testing import CliRunner
 
 from revertible.cli import app
 from revertible.errors import RevertibleError
 from revertible.live import check_notify_urls, notify
+
+from .live_fake_venue import FakeVenue
+from .live_webhook import Receiver
 
 
 @pytest.fixture

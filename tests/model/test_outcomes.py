@@ -75,9 +75,18 @@ def test_standard_errors_cluster_by_week_and_small_bins_never_clear(rng):
                     for b, n in enumerate(tab["n"])])
     # one common weekly move: the clustered s.e. is several times the i.i.d. one
     assert (tab["revert_se"] > 3 * iid).all()
-    small = ReturnCalibrator(n_bins=4, shrinkage=0.0, min_bin_trades=5_000).fit(
-        np.r_[s, s], pd.concat([R, R], ignore_index=True), np.r_[t, t])
-    assert np.isinf(small.reliability_table()["revert_se"]).all()
+    # a bin needs min_bin_trades: fewer bins when the record is short
+    few = ReturnCalibrator(n_bins=4, shrinkage=0.0, min_bin_trades=3_000).fit(s, R, t)
+    assert len(few.reliability_table()) == 2
+    # trades from a single cluster (one week) never clear: infinite s.e.
+    one_week = t[0] + pd.to_timedelta(np.arange(len(s)) % 100, unit="min")
+    single = ReturnCalibrator(n_bins=4, shrinkage=0.0).fit(s, R, one_week)
+    assert np.isinf(single.reliability_table()["revert_se"]).all()
+    # the drift term needs three periods of the record; with fewer it never clears either
+    short = ReturnCalibrator(n_bins=4, shrinkage=0.0, drift_days=400).fit(s, R, t)
+    assert np.isinf(short.reliability_table()["revert_se"]).all()
+    drift = ReturnCalibrator(n_bins=4, shrinkage=0.0, drift_days=30).fit(s, R, t)
+    assert (drift.reliability_table()["revert_se"] >= tab["revert_se"]).all()
     with pytest.raises(ModelError, match="held-out divergences"):
         ReturnCalibrator(min_bin_trades=30).fit(s[:40], R.iloc[:40], t[:40])
 

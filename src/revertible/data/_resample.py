@@ -77,6 +77,7 @@ def resample_panel(panel: Panel, rule: str | pd.Timedelta) -> Panel:
     Examples
     --------
     >>> import numpy as np, pandas as pd
+    >>> from revertible.data import Panel
     >>> t = pd.date_range("2024-01-01", periods=10, freq="1h", tz="UTC")
     >>> x = np.arange(1.0, 11.0)[:, None]
     >>> p = Panel(t, ("A/USDT",), x, x + 0.5, x - 0.5, x, x, x)

@@ -228,7 +228,9 @@ class ReturnCalibrator(BaseEstimator):
             shrunk = w * mean_b + (1.0 - w) * mean_all
             iso = IsotonicRegression(increasing=(d == "revert"))
             mean = iso.fit_transform(np.arange(nb, dtype=float), shrunk, sample_weight=counts)
-            se = w * se_b + (1.0 - w) * se_all
+            with np.errstate(invalid="ignore"):
+                se = np.where(np.isinf(se_b) | (np.isinf(se_all) & (w < 1.0)), np.inf,
+                              w * se_b + (1.0 - w) * np.where(w < 1.0, se_all, 0.0))
             if self.drift_days is not None:
                 tau = _drift_sd(r, week_clusters(np.asarray(times)[ok], self.drift_days))
                 se = np.sqrt(se * se + tau * tau)
