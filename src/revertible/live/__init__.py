@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._download import Added, DownloadRequest, download, parse_asset
 from ._freshness import StaleError, freshness_check, panel_last_bars
 from ._http import DownloadError, RateLimiter
+from ._ledger_db import Ledger, read_ledger
 from ._notify import check_notify_urls, notify
 from ._paper import (
     ENTRY_COLUMNS,
@@ -25,4 +26,4 @@ from ._paper import (
 __all__ = ["Added", "DownloadRequest", "download", "parse_asset", "DownloadError", "RateLimiter",
            "notify", "check_notify_urls", "freshness_check", "panel_last_bars", "StaleError",
            "paper_run", "paper_command", "paper_summary", "PaperReport",
-           "decision_config", "config_hash", "ENTRY_COLUMNS"]
+           "decision_config", "config_hash", "ENTRY_COLUMNS", "read_ledger", "Ledger"]

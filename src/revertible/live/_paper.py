@@ -254,13 +254,15 @@ def _check_meta(path: str, meta: dict[str, str], settings: dict[str, Any],
             f"--ledger {path} was written for another config: {k} was {was.get(k)!r}, now "
             f"{settings.get(k)!r}{f' (and {len(diff) - 1} more)' if len(diff) > 1 else ''}; "
             f"run with the ledger's settings (--set {k}={was.get(k)}) or start a new ledger")
-    for key in ("model_uri", "model_run_id"):
-        if meta.get(key, "") != ident.get(key, ""):
-            raise RevertibleError(
-                f"--ledger {path} was written for model {meta.get('model_uri')} (run "
-                f"{meta.get('model_run_id') or '-'}), not {ident['model_uri']} (run "
-                f"{ident.get('model_run_id') or '-'}); pass --model {meta.get('model_uri')} or "
-                "start a new ledger for the new model")
+    run_was, run_now = meta.get("model_run_id", ""), ident.get("model_run_id", "")
+    same = run_was == run_now if run_was and run_now else meta.get("model_uri") == ident[
+        "model_uri"]  # the run that logged it, where known (models:/x/1 is runs:/<its run>)
+    if not same:
+        raise RevertibleError(
+            f"--ledger {path} was written for model {meta.get('model_uri')} (run "
+            f"{meta.get('model_run_id') or '-'}), not {ident['model_uri']} (run "
+            f"{ident.get('model_run_id') or '-'}); pass --model {meta.get('model_uri')} or "
+            "start a new ledger for the new model")
 
 
 def _ci(closed: pd.DataFrame, samples: int) -> tuple[float, float, float]:
