@@ -73,12 +73,21 @@ def test_paper_run_by_run_equals_the_backtest_of_the_month(env, tmp_path):
     # 21 runs over the month, each seeing the data cut at a later bar (steps of 35 hours, so
     # runs fall at every hour of the day), the last one at the month's end
     cuts = list(pd.date_range(start, end, freq="35h")) + [end]
-    seen_new = 0
+    seen_new, announced, booked = 0, 0, 0
+    pending: set = set()
     for i, t in enumerate(cuts):
         rep = paper_run(cfg, ledger, model=model, model_uri=env["uri"], panel=panel.cut(t),
                         since=start if i == 0 else None)
         assert rep.last_bar == t and rep.changed
         seen_new += len(rep.new)
+        # a trade signalled at the previous run's last bar was announced there as pending
+        late = rep.new[rep.new["signal_time"] == (rep.previous_bar or start - pd.Timedelta(1))]
+        assert set(zip(late["asset_a"], late["asset_b"], strict=True)) <= pending
+        booked += len(late)
+        pending = set(zip(rep.pending["asset_a"], rep.pending["asset_b"], strict=True))
+        assert (rep.pending["entry_time"] == t).all() and (rep.pending["direction"] != "none").all()
+        announced += len(pending)
+    assert announced > 0 and booked > 0
     ref = run_backtest(cfg, panel.cut(end), model=model, since=start, until=end,
                        strategies=("model",))
     want = ref.trades[ref.trades["strategy"] == "model"].sort_values(
@@ -190,7 +199,36 @@ def test_a_later_bar_extends_the_ledger_and_notifies_the_new_decisions(env, star
     new = int(book.runs["new_trades"].iloc[-1])
     assert new > 0
     sent = [m for m in rec.got if "new decisions" in m.get("title", "")]
-    assert len(sent) == 1 and sent[0]["message"].count("  new ") == new
+    assert len(sent) == 1 and sent[0]["message"].count("  new ") == min(new, 20)
+    assert "new trade(s)" in sent[0]["message"]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_an_interrupted_write_leaves_the_ledger_as_it_was(env, started, tmp_path, monkeypatch,
+                                                          fresh):
+    import revertible.live._ledger_db as db
+
+    real = db._write
+
+    def killed(con, *args):
+        real(con, *args)  # every row written inside the transaction, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "_write", killed)
+    ledger = tmp_path / "copy.sqlite"
+    if not fresh:
+        ledger.write_bytes(started.read_bytes())
+    before = None if fresh else _dump(ledger)
+    with pytest.raises(KeyboardInterrupt):
+        paper_run(env["cfg"], ledger, model=env["model"], model_uri=f"models:/{NAME}/1",
+                  identity=read_ledger(started).meta if not fresh else None,
+                  panel=env["panel"].cut(env["end"]),
+                  since=env["end"] - pd.Timedelta(days=10) if fresh else None)
+    if fresh:
+        assert not list(tmp_path.iterdir())
+    else:
+        assert _dump(ledger) == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
 
 
 def _refused(env, started, tmp_path, *args, sets=(), data_days=3, needles=()):

@@ -57,6 +57,8 @@ ENTRY_COLUMNS = ("strategy", "cost_multiplier", "asset_a", "asset_b", "direction
 """Trade columns fixed when a position opens: a later run must reproduce them exactly."""
 
 _TOL = 1e-9
+_PENDING = ["entry_time", "asset_a", "asset_b", "direction", "z_entry", "probability",
+            "expected_return_lower"]
 
 
 def decision_config(cfg: Config) -> dict[str, Any]:
@@ -97,6 +99,7 @@ class PaperReport:
     realised_net_bp: tuple[float, float, float]
     expected_net_bp: float
     gate_net_bp: tuple[float, float, float]
+    pending: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_PENDING))
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +116,8 @@ class PaperReport:
                 "closed": len(self.closed), "newly_closed": self.newly_closed,
                 "equity": self.equity, "realised_net_bp": list(self.realised_net_bp),
                 "expected_net_bp": self.expected_net_bp, "gate_net_bp": list(self.gate_net_bp),
+                "pending": [{**r, "entry_time": str(r["entry_time"])}
+                            for r in self.pending.to_dict("records")],
                 "notes": self.notes}
 
 
@@ -136,8 +141,12 @@ def _quiet(_description: str) -> Iterator[Callable[[int, int], None]]:
 
 def replay(cfg: Config, panel: Panel, model: Any, start: pd.Timestamp, *,
            say: Callable[[str], None], progress: Callable[..., Any] | None = None,
-           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """The backtest's ``model`` trades, equity/gross marks and metrics from ``start`` on."""
+           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float], pd.DataFrame]:
+    """The backtest's ``model`` trades, equity/gross marks, metrics, and pending decisions.
+
+    Pending: the signals of the last bar the decision takes (they fill at the next open, which
+    the data does not have yet; the next run books them, sized by the book at this close).
+    """
     from ..backtest import TRADE_COLUMNS, run_backtest
     from ..episodes import build_episodes
 
@@ -151,7 +160,7 @@ def replay(cfg: Config, panel: Panel, model: Any, start: pd.Timestamp, *,
     entry = episodes["entry_time"] if len(episodes) else pd.Series(dtype="datetime64[ns, UTC]")
     if not ((entry >= start) & (entry <= last)).any():  # nothing to decide yet
         marks = pd.DataFrame({"equity": capital, "gross": 0.0}, index=bars)
-        return pd.DataFrame(columns=TRADE_COLUMNS), marks, {}
+        return pd.DataFrame(columns=TRADE_COLUMNS), marks, {}, pd.DataFrame(columns=_PENDING)
     res = run_backtest(one, panel, model=model, since=start, until=last, episodes=episodes,
                        strategies=("model",), say=say, progress=progress)
     tr = res.trades[res.trades["strategy"] == "model"].reset_index(drop=True)
@@ -159,7 +168,12 @@ def replay(cfg: Config, panel: Panel, model: Any, start: pd.Timestamp, *,
     marks = marks.reindex(bars)
     marks["equity"] = marks["equity"].fillna(capital)  # bars before the first signal
     marks["gross"] = marks["gross"].fillna(0.0)
-    return tr, marks, res.metrics
+    sig = res.signals
+    if "direction" in sig.columns:
+        pending = sig[(sig["entry_time"] == last) & (sig["direction"] != "none")]
+    else:
+        pending = sig.iloc[:0].assign(direction="none", expected_return_lower=np.nan)
+    return tr, marks, res.metrics, pending[_PENDING].reset_index(drop=True)
 
 
 def _differs(old: pd.Series, new: pd.Series, cols: Sequence[str]) -> str | None:
@@ -320,7 +334,7 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
                                   f"{last}); pick a bar in it")
         start = panel.times[panel.times.searchsorted(start)]
     say(f"paper: replaying {start:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC")
-    trades, marks, metrics = replay(cfg, panel, model, start, say=say, progress=progress)
+    trades, marks, metrics, pending = replay(cfg, panel, model, start, say=say, progress=progress)
     old = book.trades if book is not None else pd.DataFrame()
     run = 1 + (len(book.runs) if book is not None else 0)
     rows, new, newly = reconcile(path, old, trades, previous, run)
@@ -333,7 +347,8 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
         equity=float(marks["equity"].iloc[-1]), realised_net_bp=realised,
         expected_net_bp=float(metrics.get("model.taken_net_bp_expected", np.nan)),
         gate_net_bp=tuple(float(metrics.get(f"model.decision_taken_net_bp{s}", np.nan))
-                          for s in ("", "_ci_low", "_ci_high")))  # type: ignore[arg-type]
+                          for s in ("", "_ci_low", "_ci_high")),  # type: ignore[arg-type]
+        pending=pending)
     if not report.changed:
         report.new = new.iloc[:0]
         report.newly_closed = 0
@@ -362,18 +377,29 @@ def _bp(x: float) -> str:
     return f"{x:+.1f}" if np.isfinite(x) else "-"
 
 
+SHOW = 20
+"""At most this many new trades (and pending decisions) are listed; the ledger has them all."""
+
+
 def paper_summary(rep: PaperReport, capital: float) -> list[str]:
     """Lines for people: new decisions with sizes, open positions, realised vs expected."""
     head = (f"paper {rep.ledger}: {rep.start:%Y-%m-%d %H:%M} .. {rep.last_bar:%Y-%m-%d %H:%M} "
             f"UTC; " + ("new bar(s) processed" if rep.changed else
                         "no new bar since the last run: nothing changed"))
     lines = [head]
-    for r in rep.new.itertuples(index=False):
+    for r in rep.new.head(SHOW).itertuples(index=False):
         lines.append(
             f"  new {r.direction}: {r.side_a} {abs(r.qty_a):.6g} {r.asset_a} "
             f"({abs(r.notional_a):,.2f}), {r.side_b} {abs(r.qty_b):.6g} {r.asset_b} "
             f"({abs(r.notional_b):,.2f}); signal {r.signal_time:%Y-%m-%d %H:%M}, filled at the "
             f"open {r.entry_time:%Y-%m-%d %H:%M}, p={r.probability:.3f}")
+    if len(rep.new) > SHOW:
+        lines.append(f"  ... and {len(rep.new) - SHOW} more new trade(s) (all in the ledger)")
+    for r in rep.pending.head(SHOW).itertuples(index=False):
+        lines.append(f"  decided at the last close: {r.direction} {r.asset_a}~{r.asset_b} "
+                     f"(z {r.z_entry:+.2f}, p={r.probability:.3f}, lower bound "
+                     f"{_bp(1e4 * r.expected_return_lower)} bp net); fills at the next open "
+                     "if the book has room, sized against this close's equity")
     lines.append(f"{len(rep.new)} new trade(s), {len(rep.open)} open position(s), "
                  f"{len(rep.closed)} closed ({rep.newly_closed} this run); equity "
                  f"{_money(rep.equity)} ({(rep.equity / capital - 1) * 100:+.2f}%)")
@@ -416,9 +442,10 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
                     notify_urls=notify_urls)
     rep = paper_run(cfg, ledger, model=model, model_uri=pinned, identity=ident, panel=panel,
                     since=since, say=log, progress=progress, now=now)
-    if len(rep.new) and notify_urls:
+    if (len(rep.new) or len(rep.pending)) and rep.changed and notify_urls:
         lines = paper_summary(rep, float(cfg.sizing.capital))
-        body = "\n".join(ln for ln in lines if ln.startswith("  new") or "new trade" in ln)
+        body = "\n".join(ln for ln in lines if ln.startswith(("  new", "  ...", "  decided"))
+                         or "new trade" in ln)
         notify(notify_urls, f"paper {Path(str(ledger)).name} at {rep.last_bar:%Y-%m-%d %H:%M} "
                f"UTC:\n{body}", title="revertible paper: new decisions")
     return rep
