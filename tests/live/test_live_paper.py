@@ -294,3 +294,17 @@ def test_a_ledger_in_a_read_only_folder_is_refused(env, started, tmp_path, monke
         assert ledger.read_bytes() == before and sorted(os.listdir(ro)) == ["paper.sqlite"]
     finally:
         ro.chmod(0o700)
+
+
+def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env, tmp_path):
+    other = tmp_path / "notes.sqlite"
+    other.write_bytes(b"not a database, just text" * 40)
+    before = other.read_bytes()
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger", other)
+    _one_line_error(res, "--ledger", "not a paper ledger")
+    assert other.read_bytes() == before
+    late = env["end"] - pd.Timedelta(days=1)  # the data is cut 3 days before the end
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", "--since", late)
+    _one_line_error(res, "--since", "outside the data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
