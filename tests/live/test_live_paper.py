@@ -308,3 +308,25 @@ def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env,
                tmp_path / "new.sqlite", "--since", late)
     _one_line_error(res, "--since", "outside the data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade(env, started,
+                                                                                 tmp_path):
+    from dataclasses import replace
+
+    from revertible.errors import RevertibleError
+
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    book = read_ledger(ledger)
+    before = _dump(ledger)
+    trade = book.trades[book.trades["status"] == "closed"].iloc[0]
+    panel = env["panel"].cut(env["end"] - pd.Timedelta(days=3))
+    opn = panel.open.copy(order="F")
+    t, a = panel.times.get_loc(trade["entry_time"]), panel.assets.index(trade["asset_a"])
+    opn[t, a] *= 1.01  # the exchange revised the open the trade filled at
+    tid = rf"{trade['trade_id']} changed on replay \(entry_price_a was"
+    with pytest.raises(RevertibleError, match=tid.replace("/", ".")):
+        paper_run(env["cfg"], ledger, model=env["model"], model_uri=f"models:/{NAME}/1",
+                  identity=book.meta, panel=replace(panel, open=opn))
+    assert _dump(ledger) == before
