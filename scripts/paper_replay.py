@@ -9,6 +9,11 @@ column (README "Running it live", "Paper details").
 Usage::
 
     PYTHONPATH=src python scripts/paper_replay.py [--step 1h] [--days 90] [--seed 11]
+    PYTHONPATH=src python scripts/paper_replay.py --shared ../shared/data/binance-futures-1h-2024
+
+``--shared DIR``: the shared perpetuals instead (``configs/binance-perp-1h.yaml``, maker fills
+and a gate loose enough to trade there, the month from 2024-08-08, after the model's holdout
+start).
 """
 
 from __future__ import annotations
@@ -37,21 +42,30 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90, help="length of the generated market")
     ap.add_argument("--tail-days", type=int, default=4, help="data after the month")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--shared", type=Path, default=None, help="the shared perpetuals folder")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="paper-replay-"))
-    market, truth = generate_market(n_assets=10, n_bars=24 * args.days, seed=args.seed)
-    write_market(root / "data", market, truth)
     sets = [f"tracking.uri=sqlite:///{root}/mlflow.db",
             f"tracking.artifact_location={(root / 'artifacts').as_uri()}",
-            "tracking.registered_model=paper-replay", "model.n_estimators=20", "cv.n_folds=3",
-            "model.calibration=sigmoid", "costs.venue=perp", "costs.fill=maker",
-            "decision.confidence=0.6"]
-    cfg = load_config("configs/demo.yaml", sets, data=str(root / "data"))
+            "tracking.registered_model=paper-replay", "costs.fill=maker"]
+    if args.shared is None:
+        market, truth = generate_market(n_assets=10, n_bars=24 * args.days, seed=args.seed)
+        write_market(root / "data", market, truth)
+        sets += ["model.n_estimators=20", "cv.n_folds=3", "model.calibration=sigmoid",
+                 "costs.venue=perp", "decision.confidence=0.6"]
+        cfg = load_config("configs/demo.yaml", sets, data=str(root / "data"))
+    else:
+        sets += ["decision.confidence=0.51", "decision.drift_days=null", "decision.shrinkage=0",
+                 "decision.min_bin_trades=2"]
+        cfg = load_config("configs/binance-perp-1h.yaml", sets, data=str(args.shared))
     panel = load_panel(cfg.data)
     res = train(cfg, panel=panel, promote=True)
     model = load_model(res["model_uri"], cfg.tracking.uri)
     end = panel.times[-1] - pd.Timedelta(days=args.tail_days)
     start = end - pd.Timedelta(days=30)
+    if args.shared is not None:
+        start = pd.Timestamp("2024-08-08", tz="UTC")
+        end = start + pd.Timedelta(days=30) - pd.Timedelta(hours=1)
     ledger = root / "ledger.sqlite"
     cuts = list(pd.date_range(start, end, freq=args.step))
     cuts += [end] if cuts[-1] != end else []
@@ -81,7 +95,8 @@ def main() -> None:
     print(f"ledger {len(got)} trades ({int((got['status'] == 'open').sum())} open), backtest "
           f"{len(want)}; largest difference {worst:g}; columns that differ: {differ or 'none'}; "
           f"P&L {got['pnl'].sum():,.6f} vs {want['pnl'].sum():,.6f}, fees "
-          f"{got['fees'].sum():,.6f} vs {want['fees'].sum():,.6f}")
+          f"{got['fees'].sum():,.6f} vs {want['fees'].sum():,.6f}, funding "
+          f"{got['funding'].sum():,.6f} vs {want['funding'].sum():,.6f}")
 
 
 if __name__ == "__main__":

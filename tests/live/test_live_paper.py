@@ -20,6 +20,7 @@ from revertible.model import train
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
 
+pytestmark = pytest.mark.slow  # a model is trained (about 6 s)
 NAME = "paper-test"
 # a market that trades: perpetual maker fills and a lower confidence let the gate take ~50+
 # divergences a month on this generated market (measured: 150-180)
@@ -330,3 +331,35 @@ def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade
         paper_run(env["cfg"], ledger, model=env["model"], model_uri=f"models:/{NAME}/1",
                   identity=book.meta, panel=replace(panel, open=opn))
     assert _dump(ledger) == before
+
+
+# a gate loose enough to trade on the shared perpetuals (the default one abstains there)
+LOOSE = ["costs.fill=maker", "decision.confidence=0.51", "decision.drift_days=null",
+         "decision.shrinkage=0", "decision.min_bin_trades=2"]
+
+
+def test_paper_day_by_day_equals_the_backtest_on_a_month_of_the_shared_perpetuals(
+        futures_dir, tmp_path):
+    sets = [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}",
+            "tracking.registered_model=paper-shared", *LOOSE]
+    cfg = load_config("configs/binance-perp-1h.yaml", sets, data=str(futures_dir))
+    panel = load_panel(cfg.data)
+    res = train(cfg, panel=panel, promote=False)
+    model = load_model(res["model_uri"], cfg.tracking.uri)
+    start = pd.Timestamp("2024-08-08", tz="UTC")  # after the model's holdout start
+    end = start + pd.Timedelta(days=30) - pd.Timedelta(hours=1)
+    assert pd.Timestamp(model.meta["holdout_start"]) < start
+    ledger = tmp_path / "ledger.sqlite"
+    cuts = list(pd.date_range(start, end, freq="23h")) + [end]
+    for i, t in enumerate(cuts):
+        paper_run(cfg, ledger, model=model, model_uri=res["model_uri"], panel=panel.cut(t),
+                  since=start if i == 0 else None)
+    ref = run_backtest(cfg, panel.cut(end), model=model, since=start, until=end,
+                       strategies=("model",))
+    key = ["entry_time", "asset_a", "asset_b"]
+    want = ref.trades[ref.trades["strategy"] == "model"].sort_values(key).reset_index(drop=True)
+    got = read_ledger(ledger).trades.sort_values(key).reset_index(drop=True)
+    assert len(want) >= 50, f"the month must trade: {len(want)} trades"
+    _same(got, want, TRADE_COLUMNS)
+    assert got["funding"].abs().sum() > 0  # perpetual legs paid or received funding
