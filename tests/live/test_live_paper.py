@@ -71,7 +71,7 @@ def test_paper_run_by_run_equals_the_backtest_of_the_month(env, tmp_path):
     cfg, panel, model = env["cfg"], env["panel"], env["model"]
     start, end = env["start"], env["end"]
     ledger = tmp_path / "ledger.sqlite"
-    # 21 runs over the month, each seeing the data cut at a later bar (steps of 35 hours, so
+    # 22 runs over the month, each seeing the data cut at a later bar (steps of 35 hours, so
     # runs fall at every hour of the day), the last one at the month's end
     cuts = list(pd.date_range(start, end, freq="35h")) + [end]
     seen_new, announced, booked = 0, 0, 0
