@@ -100,7 +100,6 @@ class PaperReport:
     expected_net_bp: float
     gate_net_bp: tuple[float, float, float]
     pending: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_PENDING))
-    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (``--json``)."""
@@ -117,8 +116,7 @@ class PaperReport:
                 "equity": self.equity, "realised_net_bp": list(self.realised_net_bp),
                 "expected_net_bp": self.expected_net_bp, "gate_net_bp": list(self.gate_net_bp),
                 "pending": [{**r, "entry_time": str(r["entry_time"])}
-                            for r in self.pending.to_dict("records")],
-                "notes": self.notes}
+                            for r in self.pending.to_dict("records")]}
 
 
 def _utc(ts: Any) -> pd.Timestamp:
