@@ -16,6 +16,7 @@ from . import _demo  # noqa: F401
 from . import _baskets  # noqa: F401
 from . import _runs  # noqa: F401
 from . import _live  # noqa: F401
+from . import _paper  # noqa: F401
 from ._app import app, main
 
 __all__ = ["app", "main"]

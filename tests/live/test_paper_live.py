@@ -1,0 +1,365 @@
+"""``revertible paper``: the ledger kept run by run equals one backtest of the same period."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from revertible.backtest import TRADE_COLUMNS, run_backtest
+from revertible.cli import app
+from revertible.config import load_config
+from revertible.data import load_panel
+from revertible.live import ENTRY_COLUMNS, paper_run, read_ledger
+from revertible.model import train
+from revertible.synthetic import generate_market, write_market
+from revertible.tracking import load_model
+
+pytestmark = pytest.mark.slow  # a model is trained (about 6 s)
+NAME = "paper-test"
+# a market that trades: perpetual maker fills and a lower confidence let the gate take ~50+
+# divergences a month on this generated market (measured: 150-180)
+TRADES = ["costs.venue=perp", "costs.fill=maker", "decision.confidence=0.6"]
+
+
+def _sets(root):
+    return [f"tracking.uri=sqlite:///{root}/mlflow.db",
+            f"tracking.artifact_location={(root / 'artifacts').as_uri()}",
+            f"tracking.registered_model={NAME}", "model.n_estimators=20", "cv.n_folds=3",
+            "model.calibration=sigmoid", *TRADES]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper")
+    market, truth = generate_market(n_assets=10, n_bars=24 * 90, seed=11)
+    write_market(root / "data", market, truth)
+    cfg = load_config("configs/demo.yaml", _sets(root), data=str(root / "data"))
+    panel = load_panel(cfg.data)
+    res = train(cfg, panel=panel, promote=True)
+    model = load_model(res["model_uri"], cfg.tracking.uri)
+    end = panel.times[-1] - pd.Timedelta(days=4)  # later bars close the month's last trades
+    return {"root": root, "cfg": cfg, "panel": panel, "model": model, "truth": truth,
+            "uri": res["model_uri"], "start": end - pd.Timedelta(days=30), "end": end}
+
+
+def _table(path, name):
+    con = sqlite3.connect(path)
+    try:
+        return pd.read_sql_query(f"SELECT * FROM {name}", con)
+    finally:
+        con.close()
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, cols) -> None:
+    assert len(a) == len(b)
+    for c in cols:
+        x, y = a[c], b[c]
+        if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
+            np.testing.assert_allclose(x.to_numpy(float), y.to_numpy(float), rtol=1e-9,
+                                       atol=1e-9, err_msg=c)
+        else:
+            assert list(x.astype(str)) == list(y.astype(str)), c
+
+
+def test_paper_run_by_run_equals_the_backtest_of_the_month(env, tmp_path):
+    cfg, panel, model = env["cfg"], env["panel"], env["model"]
+    start, end = env["start"], env["end"]
+    ledger = tmp_path / "ledger.sqlite"
+    # 22 runs over the month, each seeing the data cut at a later bar (steps of 35 hours, so
+    # runs fall at every hour of the day), the last one at the month's end
+    cuts = list(pd.date_range(start, end, freq="35h")) + [end]
+    seen_new, announced, booked = 0, 0, 0
+    pending: set = set()
+    for i, t in enumerate(cuts):
+        rep = paper_run(cfg, ledger, model=model, model_uri=env["uri"], panel=panel.cut(t),
+                        since=start if i == 0 else None)
+        assert rep.last_bar == t and rep.changed
+        seen_new += len(rep.new)
+        # a trade signalled at the previous run's last bar was announced there as pending
+        late = rep.new[rep.new["signal_time"] == (rep.previous_bar or start - pd.Timedelta(1))]
+        assert set(zip(late["asset_a"], late["asset_b"], strict=True)) <= pending
+        booked += len(late)
+        pending = set(zip(rep.pending["asset_a"], rep.pending["asset_b"], strict=True))
+        assert (rep.pending["entry_time"] == t).all() and (rep.pending["direction"] != "none").all()
+        announced += len(pending)
+    assert announced > 0 and booked > 0
+    ref = run_backtest(cfg, panel.cut(end), model=model, since=start, until=end,
+                       strategies=("model",))
+    want = ref.trades[ref.trades["strategy"] == "model"].sort_values(
+        ["entry_time", "asset_a", "asset_b"]).reset_index(drop=True)
+    got = read_ledger(ledger).trades.sort_values(
+        ["entry_time", "asset_a", "asset_b"]).reset_index(drop=True)
+    assert len(want) >= 50, f"the month must trade: {len(want)} trades"
+    assert seen_new == len(got) == len(want)
+    _same(got, want, TRADE_COLUMNS)  # every column, open positions marked as the backtest's
+    assert set(got["status"]) == {"open", "closed"} or (got["status"] == "closed").all()
+    assert ((got["status"] == "open") == (got["exit_reason"] == "end_of_data")).all()
+    for c in ("fees", "slippage", "funding", "pnl"):
+        assert got[c].sum() == pytest.approx(want[c].sum(), rel=1e-9, abs=1e-9)
+    # equity marks: the backtest's equity at every bar of the month
+    marks = _table(ledger, "marks").set_index("time")
+    eq = ref.equity["model"]
+    eq = eq[eq.index <= end]
+    np.testing.assert_allclose(marks.loc[[t.isoformat() for t in eq.index], "equity"],
+                               eq.to_numpy(), rtol=1e-12)
+    # the same trades on data that goes on after the month: closed ones final, open ones entered
+    full = run_backtest(cfg, panel, model=model, since=start, until=end, strategies=("model",))
+    later = full.trades[(full.trades["strategy"] == "model")
+                        & (full.trades["entry_time"] <= end)].sort_values(
+        ["entry_time", "asset_a", "asset_b"]).reset_index(drop=True)
+    closed = got["status"] == "closed"
+    _same(got[closed].reset_index(drop=True), later[closed.to_numpy()].reset_index(drop=True),
+          [c for c in TRADE_COLUMNS if c != "label"])
+    _same(got, later, ENTRY_COLUMNS)
+    runs = _table(ledger, "runs")
+    assert len(runs) == len(cuts) and runs["new_trades"].sum() == len(want)
+
+
+# ------------------------------------------------------------------ the command: runs, refusals
+
+
+def _cut(env, days_before_end: float) -> Path:
+    """A data folder holding the market as it was known ``days_before_end`` before the end."""
+    t = env["end"] - pd.Timedelta(days=days_before_end)
+    folder = env["root"] / f"cut-{t:%m%d%H}"
+    if not folder.exists():
+        write_market(folder, env["panel"].cut(t), env["truth"])
+    return folder
+
+
+def _run(env, data: Path, *args, sets=()):
+    opts = [x for s in [*_sets(env["root"]), *sets] for x in ("--set", s)]
+    return CliRunner().invoke(app, ["paper", "configs/demo.yaml", *opts, "--data", str(data),
+                                    *map(str, args)])
+
+
+def _dump(path: Path) -> dict[str, list]:
+    con = sqlite3.connect(path)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("meta", "runs", "trades", "marks")}
+    finally:
+        con.close()
+
+
+def _one_line_error(res, *needles):
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines()
+             if not ln.startswith(("compiling the spread kernels", "warning:"))]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.output
+    assert "Traceback" not in res.output
+    flat = " ".join(lines[0].split())
+    for n in needles:
+        assert n in flat, (n, flat)
+
+
+@pytest.fixture(scope="module")
+def started(env, tmp_path_factory):
+    """A ledger the command started 6 days before the month's end and ran once since."""
+    import json
+
+    ledger = tmp_path_factory.mktemp("ledger") / "paper.sqlite"
+    first = _run(env, _cut(env, 6), "--model", f"models:/{NAME}@champion", "--ledger", ledger,
+                 "--since", env["end"] - pd.Timedelta(days=10), "--json")
+    assert first.exit_code == 0, first.output
+    payload = json.loads(first.output.strip().splitlines()[-1])
+    assert payload["new"] and payload["last_bar"] == str(env["end"] - pd.Timedelta(days=6))
+    assert "realised net" in first.output and "expected" in first.output
+    return ledger
+
+
+def test_a_second_run_for_the_same_bar_changes_nothing(env, started):
+    before = _dump(started)
+    again = _run(env, _cut(env, 6), "--model", f"models:/{NAME}@champion", "--ledger", started)
+    assert again.exit_code == 0, again.output
+    assert "nothing changed" in again.output
+    assert _dump(started) == before
+    assert before["runs"] and before["trades"] and before["marks"]
+
+
+def test_a_later_bar_extends_the_ledger_and_notifies_the_new_decisions(env, started, tmp_path):
+    from .live_webhook import Receiver
+
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    rec = Receiver()
+    try:
+        res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}/1", "--ledger", ledger,
+                   "--notify", rec.url)
+    finally:
+        rec.close()
+    assert res.exit_code == 0, res.output
+    book = read_ledger(ledger)
+    assert len(book.runs) == len(read_ledger(started).runs) + 1
+    new = int(book.runs["new_trades"].iloc[-1])
+    assert new > 0
+    sent = [m for m in rec.got if "new decisions" in m.get("title", "")]
+    assert len(sent) == 1 and sent[0]["message"].count("  new ") == min(new, 20)
+    assert "new trade(s)" in sent[0]["message"]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_an_interrupted_write_leaves_the_ledger_as_it_was(env, started, tmp_path, monkeypatch,
+                                                          fresh):
+    import revertible.live._ledger_db as db
+
+    real = db._write
+
+    def killed(con, *args):
+        real(con, *args)  # every row written inside the transaction, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "_write", killed)
+    ledger = tmp_path / "copy.sqlite"
+    if not fresh:
+        ledger.write_bytes(started.read_bytes())
+    before = None if fresh else _dump(ledger)
+    with pytest.raises(KeyboardInterrupt):
+        paper_run(env["cfg"], ledger, model=env["model"], model_uri=f"models:/{NAME}/1",
+                  identity=read_ledger(started).meta if not fresh else None,
+                  panel=env["panel"].cut(env["end"]),
+                  since=env["end"] - pd.Timedelta(days=10) if fresh else None)
+    if fresh:
+        assert not list(tmp_path.iterdir())
+    else:
+        assert _dump(ledger) == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
+
+
+def _refused(env, started, tmp_path, *args, sets=(), data_days=3, needles=()):
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    before = ledger.read_bytes()
+    res = _run(env, _cut(env, data_days), *args, "--ledger", ledger, sets=sets)
+    _one_line_error(res, *needles)
+    assert ledger.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
+
+
+def test_a_ledger_of_another_config_is_refused(env, started, tmp_path):
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion",
+             sets=["decision.confidence=0.7"],
+             needles=["another config", "decision.confidence was 0.6, now 0.7"])
+
+
+def test_settings_that_do_not_decide_trades_keep_the_ledger(env, started, tmp_path):
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    res = _run(env, _cut(env, 6), "--model", f"models:/{NAME}@champion", "--ledger", ledger,
+               sets=["scoring.max_stale_bars=5", "backtest.cost_multipliers=[1.0,3.0]"])
+    assert res.exit_code == 0 and "nothing changed" in res.output, res.output
+
+
+def test_a_ledger_of_another_model_is_refused(env, started, tmp_path):
+    cfg = load_config("configs/demo.yaml", [*_sets(env["root"]), "model.n_estimators=5"],
+                      data=str(env["root"] / "data"))
+    other = train(cfg, panel=env["panel"], promote=False)
+    _refused(env, started, tmp_path, "--model", other["model_uri"],
+             needles=["was written for model", f"models:/{NAME}/1"])
+
+
+def test_a_model_without_a_return_calibrator_is_refused(env, started, tmp_path, monkeypatch):
+    import revertible.tracking
+
+    real = revertible.tracking.load_model
+
+    def old_model(uri, store=None):
+        m = real(uri, store)
+        del m.outcomes  # a pickle of an earlier version has no return calibrator
+        return m
+
+    monkeypatch.setattr(revertible.tracking, "load_model", old_model)
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion",
+             needles=["no return calibrator", "retrain"])
+
+
+def test_a_ledger_in_a_read_only_folder_is_refused(env, started, tmp_path, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ledger = ro / "paper.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    before = ledger.read_bytes()
+    ro.chmod(0o500)
+    real = os.access  # root writes anyway: make the folder read-only to the check too
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == ro and
+                        mode & os.W_OK else real(p, mode, **kw))
+    try:
+        res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger", ledger)
+        _one_line_error(res, "--ledger", "not writable")
+        assert ledger.read_bytes() == before and sorted(os.listdir(ro)) == ["paper.sqlite"]
+    finally:
+        ro.chmod(0o700)
+
+
+def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env, tmp_path):
+    other = tmp_path / "notes.sqlite"
+    other.write_bytes(b"not a database, just text" * 40)
+    before = other.read_bytes()
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger", other)
+    _one_line_error(res, "--ledger", "not a paper ledger")
+    assert other.read_bytes() == before
+    late = env["end"] - pd.Timedelta(days=1)  # the data is cut 3 days before the end
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", "--since", late)
+    _one_line_error(res, "--since", "outside the data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade(env, started,
+                                                                                 tmp_path):
+    from dataclasses import replace
+
+    from revertible.errors import RevertibleError
+
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    book = read_ledger(ledger)
+    before = _dump(ledger)
+    trade = book.trades[book.trades["status"] == "closed"].iloc[0]
+    panel = env["panel"].cut(env["end"] - pd.Timedelta(days=3))
+    opn = panel.open.copy(order="F")
+    t, a = panel.times.get_loc(trade["entry_time"]), panel.assets.index(trade["asset_a"])
+    opn[t, a] *= 1.01  # the exchange revised the open the trade filled at
+    tid = rf"{trade['trade_id']} changed on replay \(entry_price_a was"
+    with pytest.raises(RevertibleError, match=tid.replace("/", ".")):
+        paper_run(env["cfg"], ledger, model=env["model"], model_uri=f"models:/{NAME}/1",
+                  identity=book.meta, panel=replace(panel, open=opn))
+    assert _dump(ledger) == before
+
+
+# a gate loose enough to trade on the shared perpetuals (the default one abstains there)
+LOOSE = ["costs.fill=maker", "decision.confidence=0.51", "decision.drift_days=null",
+         "decision.shrinkage=0", "decision.min_bin_trades=2"]
+
+
+def test_paper_day_by_day_equals_the_backtest_on_a_month_of_the_shared_perpetuals(
+        futures_dir, tmp_path):
+    sets = [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}",
+            "tracking.registered_model=paper-shared", *LOOSE]
+    cfg = load_config("configs/binance-perp-1h.yaml", sets, data=str(futures_dir))
+    panel = load_panel(cfg.data)
+    res = train(cfg, panel=panel, promote=False)
+    model = load_model(res["model_uri"], cfg.tracking.uri)
+    start = pd.Timestamp("2024-08-08", tz="UTC")  # after the model's holdout start
+    end = start + pd.Timedelta(days=30) - pd.Timedelta(hours=1)
+    assert pd.Timestamp(model.meta["holdout_start"]) < start
+    ledger = tmp_path / "ledger.sqlite"
+    cuts = list(pd.date_range(start, end, freq="23h")) + [end]
+    for i, t in enumerate(cuts):
+        paper_run(cfg, ledger, model=model, model_uri=res["model_uri"], panel=panel.cut(t),
+                  since=start if i == 0 else None)
+    ref = run_backtest(cfg, panel.cut(end), model=model, since=start, until=end,
+                       strategies=("model",))
+    key = ["entry_time", "asset_a", "asset_b"]
+    want = ref.trades[ref.trades["strategy"] == "model"].sort_values(key).reset_index(drop=True)
+    got = read_ledger(ledger).trades.sort_values(key).reset_index(drop=True)
+    assert len(want) >= 50, f"the month must trade: {len(want)} trades"
+    _same(got, want, TRADE_COLUMNS)
+    assert got["funding"].abs().sum() > 0  # perpetual legs paid or received funding
