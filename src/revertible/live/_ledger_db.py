@@ -23,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["TIME_COLUMNS", "TEXT_COLUMNS", "read_ledger", "write_ledger", "Ledger"]
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +35,8 @@ from ..errors import RevertibleError
 from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    import os
     from ..config import Config
     from ..data import Panel
 
