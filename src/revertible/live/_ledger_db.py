@@ -24,7 +24,7 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd

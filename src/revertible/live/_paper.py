@@ -35,8 +35,9 @@ from ..errors import RevertibleError
 from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
     import os
+    from collections.abc import Callable, Iterator, Sequence
+
     from ..config import Config
     from ..data import Panel
 
