@@ -29,10 +29,9 @@ import pandas as pd
 from revertible.backtest import TRADE_COLUMNS, run_backtest
 from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.live import paper_run, paper_summary, read_ledger
-from revertible.model import train
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
+from revertible.workflows import paper_run, paper_summary, read_ledger, train
 
 
 def main() -> None:

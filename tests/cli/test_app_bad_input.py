@@ -233,7 +233,7 @@ def test_absurd_hedge_quantity_is_refused(cfg_file):
 # ---- no traceback, anywhere -------------------------------------------------------------------
 
 COMMANDS = ("validate", "pairs", "episodes", "train", "tune", "score", "backtest", "hedge",
-            "rebalance", "demo", "baskets", "sectors", "runs", "download", "monitor")
+            "rebalance", "demo", "baskets", "sectors", "runs", "download", "monitor", "paper")
 
 
 def test_every_command_has_help_and_bad_input_gives_no_traceback(cfg_file, tmp_path):
@@ -251,7 +251,8 @@ def test_every_command_has_help_and_bad_input_gives_no_traceback(cfg_file, tmp_p
         extra = {"score": ("--model", "x", "--out", tmp_path / "o.parquet"),
                  "tune": ("--trials", 1), "hedge": ("--asset", "AAA", "--quantity", 1),
                  "rebalance": ("--positions", tmp_path / "p.csv"),
-                 "backtest": ("--model", "x"), "monitor": ("--model", "x")}.get(command, ())
+                 "backtest": ("--model", "x"), "monitor": ("--model", "x"),
+                 "paper": ("--model", "x", "--ledger", tmp_path / "l.sqlite")}.get(command, ())
         if command == "demo":
             r = run(command, "--config", binary, "--out", tmp_path / "d")
         else:

@@ -46,7 +46,8 @@ def paper(
     import pandas as pd
 
     from ..errors import RevertibleError
-    from ..live import check_notify_urls, notify, paper_command, paper_summary
+    from ..live import check_notify_urls, notify
+    from ..workflows import paper_command, paper_summary
 
     check_output_file(ledger, "--ledger")
     check_notify_urls(notify_urls)

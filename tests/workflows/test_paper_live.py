@@ -15,10 +15,9 @@ from revertible.backtest import TRADE_COLUMNS, run_backtest
 from revertible.cli import app
 from revertible.config import load_config
 from revertible.data import load_panel
-from revertible.live import ENTRY_COLUMNS, paper_run, read_ledger
-from revertible.model import train
 from revertible.synthetic import generate_market, write_market
 from revertible.tracking import load_model
+from revertible.workflows import ENTRY_COLUMNS, paper_run, read_ledger, train
 
 pytestmark = pytest.mark.slow  # a model is trained (about 6 s)
 NAME = "paper-test"
@@ -184,7 +183,7 @@ def test_a_second_run_for_the_same_bar_changes_nothing(env, started):
 
 
 def test_a_later_bar_extends_the_ledger_and_notifies_the_new_decisions(env, started, tmp_path):
-    from .live_webhook import Receiver
+    from live.live_webhook import Receiver
 
     ledger = tmp_path / "copy.sqlite"
     ledger.write_bytes(started.read_bytes())
@@ -207,7 +206,7 @@ def test_a_later_bar_extends_the_ledger_and_notifies_the_new_decisions(env, star
 @pytest.mark.parametrize("fresh", [False, True])
 def test_an_interrupted_write_leaves_the_ledger_as_it_was(env, started, tmp_path, monkeypatch,
                                                           fresh):
-    import revertible.live._ledger_db as db
+    import revertible.workflows._ledger_db as db
 
     real = db._write
 

@@ -421,10 +421,9 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
                   now: pd.Timestamp | None = None) -> PaperReport:
     """Everything ``revertible paper`` does: load, check, run, notify the new decisions."""
     from ..data import load_panel
+    from ..live import freshness_check, notify, panel_last_bars
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import load_model
-    from ._freshness import freshness_check, panel_last_bars
-    from ._notify import notify
 
     store = tracking_uri(cfg)
     pinned = resolve_model_uri(model_uri, store)
