@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,18 @@ from typer.testing import CliRunner
 from revertible.cli import app
 from revertible.config import load_config
 from revertible.data import load_panel, read_bars
-from revertible.live import DownloadError, DownloadRequest, download
+from revertible.live import DownloadError, DownloadRequest, RateLimiter, download
+
+from .live_fake_venue import FakeVenue
 
 from .live_fake_venue import FakeVenue
 
 pytestmark = pytest.mark.realdata
 SIX = ["date", "open", "high", "low", "close", "volume"]
-SINCE, UNTIL = "2024-01-01", "2024-03-12"
+SINCE, UNTIL = "2024-01-01", "2024-03-12"  # the library's ``until``: bars opening before it
+# the CLI's --until: a date alone includes that whole day (as in every command), so the
+# same bars as ``until=UNTIL`` are asked for with the day before
+LAST_DAY = "2024-03-11"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -89,7 +95,7 @@ def test_cli_download_equals_shared_data(shared_data, tmp_path):
                    micro_spot=True) as v:
         cfg = _cfg(tmp_path)
         res = _run("download", cfg, "--market", "both", "--assets", "BTC,ETH", "--funding",
-                   "--since", SINCE, "--until", UNTIL, "--archive-url", v.url, "--api-url",
+                   "--since", SINCE, "--until", LAST_DAY, "--archive-url", v.url, "--api-url",
                    v.url, "--rate", 500, "--json")
         assert res.exit_code == 0, res.output
         paths = [r[1] for r in v.log]
@@ -146,7 +152,7 @@ def test_bybit_rest_only(shared_data, tmp_path):
 def test_checksum_mismatch_keeps_finished_files(shared_data, tmp_path):
     with FakeVenue(shared_data, corrupt=("ETHUSDT-1h-2024-02.zip",)) as v:
         cfg = _cfg(tmp_path)
-        res = _run("download", cfg, "--assets", "BTC,ETH", "--since", SINCE, "--until", UNTIL,
+        res = _run("download", cfg, "--assets", "BTC,ETH", "--since", SINCE, "--until", LAST_DAY,
                    "--archive-url", v.url, "--api-url", v.url, "--rate", 500, "--retries", 0)
     _one_line_error(res, "checksum mismatch", "ETHUSDT-1h-2024-02.zip")
     name = "BTC_USDT-1h.feather"
@@ -163,30 +169,52 @@ def test_unreachable_server_keeps_files(shared_data, tmp_path):
         assert res.exit_code == 0, res.output
         dead = v.url
     before = (tmp_path / "spot" / "BTC_USDT-1h.feather").read_bytes()
-    res = _run("download", cfg, "--until", UNTIL, "--archive-url", dead, "--api-url", dead,
+    res = _run("download", cfg, "--until", LAST_DAY, "--archive-url", dead, "--api-url", dead,
                "--retries", 1)
     _one_line_error(res, "after 2 attempts")
     assert (tmp_path / "spot" / "BTC_USDT-1h.feather").read_bytes() == before
 
 
-def test_rate_limiter_holds(shared_data, tmp_path):
+def _most_in_a_second(times: list[float]) -> int:
+    return max(sum(t <= u < t + 1.0 for u in times) for t in times)
+
+
+def test_rate_limiter_holds(shared_data, tmp_path, monkeypatch):
+    released: list[float] = []  # the instants the limiter let a request start
+    wait = RateLimiter.wait
+
+    def spy(limiter: RateLimiter) -> float:
+        released.append(wait(limiter))
+        return released[-1]
+
+    monkeypatch.setattr(RateLimiter, "wait", spy)
     with FakeVenue(shared_data, monthly_before="2024-03") as v:
         download(_req(v, tmp_path, markets=("spot",), assets=("BTC",), funding=False,
                       until=pd.Timestamp("2024-03-05", tz="UTC"), rate=10), log=lambda s: None)
-        times = [t for t, _ in v.log]
+        times = [t for t, _ in v.log]  # arrivals, by the server's clock (the same monotonic one)
     # exchangeInfo, 2 monthly zips + checksums, 4 daily zips + checksums: more than a
     # second's worth, so an unthrottled run would put them all in one second
     assert len(times) >= 12
-    # at most 10 requests in any one-second window (arrival jitter allowed for, not bursts)
-    assert max(sum(t <= u < t + 1.0 for u in times) for t in times) <= 10
-    assert times[-1] - times[0] >= (len(times) - 1) / 10 - 0.02
+    # the limiter: no burst, starts 1/10 s apart at least, so at most 10 in any second
+    assert all(b - a >= 0.1 - 1e-9 for a, b in pairwise(released))
+    assert _most_in_a_second(released) <= 10
+    assert released[-1] - released[0] >= (len(released) - 1) / 10 - 1e-9
+    # every request the server saw was let through by the limiter, one at a time: the k-th
+    # arrives after the k-th start and before the next start (exact, whatever the load)
+    assert len(times) == len(released)
+    bounds = [*released[1:], float("inf")]
+    assert all(r <= t <= nxt for r, t, nxt in zip(released, times, bounds, strict=True))
+    # hence by the server's clock: arrivals k and k+j are at least (j-1)/10 s apart, so at
+    # most 10 a second plus one whose transit was slower than the next one's (no more)
+    assert _most_in_a_second(times) <= 11
+    assert times[-1] - times[0] >= (len(times) - 2) / 10
 
 
 def test_kill_mid_download_leaves_no_partial_file_and_resumes(shared_data, tmp_path):
     with FakeVenue(shared_data, delay=0.05) as v:
         cfg = _cfg(tmp_path)
         args = [sys.executable, "-m", "revertible", "download", str(cfg), "--assets",
-                "BTC,ETH,SOL,XRP", "--since", SINCE, "--until", UNTIL, "--archive-url", v.url,
+                "BTC,ETH,SOL,XRP", "--since", SINCE, "--until", LAST_DAY, "--archive-url", v.url,
                 "--api-url", v.url, "--rate", 1000]
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         proc = subprocess.Popen([str(a) for a in args], env=env, stdout=subprocess.PIPE,
@@ -203,7 +231,7 @@ def test_kill_mid_download_leaves_no_partial_file_and_resumes(shared_data, tmp_p
             got = _six(path)
             want = _expected(shared_data, path.name)
             pd.testing.assert_frame_equal(got, want.iloc[: len(got)].reset_index(drop=True))
-        res = _run("download", cfg, "--assets", "BTC,ETH,SOL,XRP", "--until", UNTIL,
+        res = _run("download", cfg, "--assets", "BTC,ETH,SOL,XRP", "--until", LAST_DAY,
                    "--since", SINCE, "--archive-url", v.url, "--api-url", v.url,
                    "--rate", 1000)
         assert res.exit_code == 0, res.output
@@ -232,7 +260,7 @@ def test_bad_input_one_line_nothing_written(shared_data, tmp_path, monkeypatch, 
     with FakeVenue(shared_data, symbols=("BTC", "ETH")) as v:
         cfg = _cfg(tmp_path)
         args = [a.format(ro=ro) for a in args]
-        since = [] if "--since" in args else ["--since", SINCE, "--until", UNTIL]
+        since = [] if "--since" in args else ["--since", SINCE, "--until", LAST_DAY]
         res = _run("download", cfg, *args, *since, "--archive-url", v.url,
                    "--api-url", v.url, "--rate", 500)
     _one_line_error(res, *words)

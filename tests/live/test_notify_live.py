@@ -62,12 +62,13 @@ def test_download_failure_is_notified(shared_data, tmp_path, receiver):
 def test_download_notifies_a_stale_asset(shared_data, tmp_path, receiver):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"name: live\ndata:\n  path: {tmp_path / 'spot'}\n")
-    # ETH is delisted on the venue: the archive's months only, so it ends behind BTC
+    # ETH is delisted on the venue: the archive's months only, so it ends behind BTC, whose
+    # last bar is the last of the --until day
     with FakeVenue(shared_data, symbols=("BTC", "ETH"), delisted=("ETH",),
                    archive_end="2024-02-01") as v:
         res = CliRunner().invoke(app, [
             "download", str(cfg), "--assets", "BTC,ETH", "--since", "2024-01-01", "--until",
-            "2024-02-03", "--archive-url", v.url, "--api-url", v.url, "--rate", "500",
+            "2024-02-02", "--archive-url", v.url, "--api-url", v.url, "--rate", "500",
             "--notify", receiver.url])
     assert res.exit_code == 0, res.output
     assert len(receiver.got) == 1 and receiver.got[0]["type"] == "warning"

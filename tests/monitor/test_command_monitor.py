@@ -48,7 +48,9 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     payload = json.loads(res.output.strip().splitlines()[-1])
     m = payload["metrics"]
     assert m["n_resolved"] > 30 and 0 <= m["live.roc_auc"] <= 1 and "psi.probability" in m
-    assert "recomputed from the model's development period" in payload["reference"]
+    # training stores the monitor's quantile sketch with the model: that is the reference
+    assert payload["reference"] == "stored with the model"
+    assert m["base_rate_reference"] == env["run"]["model"].meta["base_rate"]
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
@@ -59,6 +61,27 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert run.info.experiment_id == model_run.info.experiment_id
     assert run.data.tags["kind"] == "monitor"
     assert run.data.metrics["n_resolved"] == m["n_resolved"]
+
+
+def test_a_model_without_a_stored_sketch_gets_a_recomputed_reference(env, monkeypatch):
+    import revertible.tracking
+
+    load = revertible.tracking.load_model
+
+    def without_sketch(*args, **kwargs):  # a model trained before the sketch was stored
+        model = load(*args, **kwargs)
+        del model.meta["quantile_sketch"]
+        return model
+
+    monkeypatch.setattr(revertible.tracking, "load_model", without_sketch)
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-04-01")
+    assert res.exit_code in (0, 3), res.output
+    payload = json.loads(res.output.strip().splitlines()[-1])
+    assert "recomputed from the model's development period" in payload["reference"]
+    assert "no sketch is stored with the model" in payload["reference"]
+    m = payload["metrics"]
+    assert m["n_resolved"] > 30 and 0 <= m["base_rate_reference"] <= 1
+    assert "psi.probability" in m
 
 
 def test_breached_threshold_exits_3_and_notifies(env, tmp_path):

@@ -59,7 +59,8 @@ def download(
         help="First bar (UTC date); needed for a first download, or to extend files backwards.")]
     = None,
     until: Annotated[str | None, typer.Option(
-        help="Stop before this time (UTC); default: up to the last closed bar.")] = None,
+        help="Last day (UTC): a date alone includes that whole day, a time stops before "
+             "it; default: up to the last closed bar.")] = None,
     market: Annotated[str | None, typer.Option(
         help="spot, perp or both; default: the config's costs.venue.")] = None,
     assets: Annotated[str | None, typer.Option(

@@ -48,8 +48,11 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.count = 0
 
-    def wait(self) -> None:
-        """Block until the next request may start."""
+    def wait(self) -> float:
+        """Block until the next request may start; return that instant (``time.monotonic()``).
+
+        Two returned instants are at least ``1/rate`` s apart (no burst).
+        """
         with self._lock:
             now = time.monotonic()
             if now < self._next:
@@ -57,6 +60,7 @@ class RateLimiter:
                 now = time.monotonic()
             self._next = now + self.interval
             self.count += 1
+            return now
 
 
 class Retry:
