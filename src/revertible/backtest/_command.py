@@ -11,6 +11,7 @@ from ..config import Config
 from ..data import Panel
 from ..errors import RevertibleError
 from ._engine import run_backtest
+from ._metrics import per_trade_note
 from ._report import log_backtest
 
 __all__ = ["backtest_command", "backtest_summary", "SUMMARY_METRICS"]
@@ -63,6 +64,14 @@ def backtest_command(
     target = summary_to if summary_to is not None else console
     if target is not None:
         target.print(summary, markup=False, highlight=False, soft_wrap=True)
+    for s in result.strategies:
+        note = per_trade_note(result.metrics, s)
+        if note:
+            say(note)
+    taken = result.metrics.get("model.signals_taken", float("nan"))
+    if taken == taken and taken < 300:  # too few to check the decision's calibration
+        say(f"the decision took {int(taken)} signals (fewer than 300): too few to check how its "
+            "expected returns compare with the realised ones out of sample")
     say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
     return {
         "run_id": run_id,
