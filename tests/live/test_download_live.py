@@ -26,8 +26,6 @@ from revertible.live import DownloadError, DownloadRequest, RateLimiter, downloa
 
 from .live_fake_venue import FakeVenue
 
-from .live_fake_venue import FakeVenue
-
 pytestmark = pytest.mark.realdata
 SIX = ["date", "open", "high", "low", "close", "volume"]
 SINCE, UNTIL = "2024-01-01", "2024-03-12"  # the library's ``until``: bars opening before it
