@@ -135,6 +135,7 @@ from ..data import Panel
 from ..errors import ModelError, RevertibleError
 from ..model import overfit_warning
 from ..risk import RiskCovariances, book_risk_paths, risk_metrics
+from ._baselines import SPREAD_MODEL_BASELINES, spread_model_runs
 from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import core_metrics, reversion_by_decile, strategy_metrics
@@ -464,11 +465,18 @@ def run_backtest(
                                                    cfg, costs)  # fmt: skip
                 n_done += 1
                 update(n_done, len(mults) * len(bases))
+    extra: list[str] = []
+    if cfg.backtest.spread_model_baselines and strategies is None:
+        with bar_ctx("spread-model baselines") as update:
+            more = spread_model_runs(cfg, panel, sig, start, end, mults, mkt, _name)
+            update(1, 1)
+        runs.update(more)
+        extra = [b for b in SPREAD_MODEL_BASELINES if any(_name(b, m) in more for m in mults)]
     timings["simulation_s"] = time.perf_counter() - t1
     timings["simulation_cpu_s"] = time.process_time() - c1
 
     t1, c1 = time.perf_counter(), time.process_time()
-    names = [_name(s, m) for m in mults for s in bases]
+    names = [_name(s, m) for m in mults for s in [*bases, *extra]]
     t_start = int(sig["t"].min())
     last_exit = max([r.last_bar for r in runs.values()] + [int(sig["t"].max())])
     t_end = min(panel.n_bars - 1, max(last_exit, int(panel.times.searchsorted(end, "right")) - 1))

@@ -442,6 +442,10 @@ class BacktestConfig(_Frozen):
         description="Configurations tried, for the deflated Sharpe; null: the study's, else 1.",
     )
     bootstrap_samples: int = Field(2000, ge=100, description="Day-block bootstrap resamples.")
+    spread_model_baselines: bool = Field(
+        False, description="Also replay naive_coint (pairs with an Engle-Granger p-value <= "
+        "universe.max_coint_pvalue, else 0.05) and naive_kalman (episodes of the Kalman hedge "
+        "ratio); off by default: the daily tests and the Kalman episodes take tens of seconds.")
     calibration_folds: int | None = Field(
         2, ge=2, description="Purged CV folds of each walk-forward model's calibrator (each "
         "fold is one LightGBM fit); null: cv.n_folds.",
