@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from revertible.backtest import OUTCOMES, STRATEGIES, run_backtest
+from revertible.backtest import OUTCOMES, run_backtest
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import build_episodes
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run_backtest(cfg, panel, episodes=eps, probabilities=prob, outcomes=heads,
                            since=wf.start,
                            until=wf.signals["entry_time"].max())  # fmt: skip
-        for s in STRATEGIES:
+        for s in [x for x in res.strategies if "_costs" not in x]:
             row = {"variant": name, "strategy": s,
                    **{c: res.metrics.get(f"{s}.{c}", float("nan")) for c in COLS}}
             rows.append(row)
