@@ -54,6 +54,7 @@ def spot(spot_dir):
     return cfg, panel, eps
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_pure_noise_score_on_the_shared_data_abstains(spot):
     cfg, panel, eps = spot
@@ -64,6 +65,7 @@ def test_pure_noise_score_on_the_shared_data_abstains(spot):
     assert _bp_per_divergence(res) >= -1.0
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_planted_score_opens_the_gate_and_stays_calibrated(spot):
     """A planted IC of 0.05 at perp taker costs: >= 1% traded, decile slope in [0.5, 1.5].

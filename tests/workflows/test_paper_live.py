@@ -66,6 +66,7 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, cols) -> None:
             assert list(x.astype(str)) == list(y.astype(str)), c
 
 
+@pytest.mark.slow
 def test_paper_run_by_run_equals_the_backtest_of_the_month(env, tmp_path):
     cfg, panel, model = env["cfg"], env["panel"], env["model"]
     start, end = env["start"], env["end"]
@@ -337,6 +338,7 @@ LOOSE = ["costs.fill=maker", "decision.confidence=0.51", "decision.drift_days=nu
          "decision.shrinkage=0", "decision.min_bin_trades=2"]
 
 
+@pytest.mark.slow
 def test_paper_day_by_day_equals_the_backtest_on_a_month_of_the_shared_perpetuals(
         futures_dir, tmp_path):
     sets = [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
