@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,12 +17,13 @@ import pandas as pd
 from ..config import Config, CostConfig
 from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
+from ..decision import Booked, Cap, Exit, book_caps, book_entries, new_booking
 from ..errors import RevertibleError
-from ..risk import RiskCovariances, risk_limit, risk_room
+from ..risk import RiskCovariances, risk_limit
 from ._ledger import N_STATS, _hold, build_ledger
 from ._signals import PATH_COLUMNS
 
-__all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "simulate", "HEDGE_FIELDS"]
+__all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "Position", "simulate", "HEDGE_FIELDS"]
 
 HEDGE_FIELDS = 5  # sum h, sum h^2, sum u, sum u^2, count
 
@@ -83,6 +85,24 @@ def _check_split(cfg: Config) -> None:
         )
 
 
+class Position(NamedTuple):
+    """An open position of the replay."""
+
+    exit_bar: int  # first bar not held
+    pair: int  # ia * n_assets + ib
+    ia: int
+    ib: int
+    qty_a: float  # signed quantities
+    qty_b: float
+    margin: float  # posted at entry
+
+
+_SKIPS = {Booked.PAIR_BUSY: "pair_busy", Booked.MAX_POSITIONS: "max_concurrent",
+          Booked.NO_STAKE: "sizing", Booked.ROUNDS_TO_ZERO: "min_notional",
+          Booked.BELOW_MIN_NOTIONAL: "min_notional"}  # fmt: skip
+"""The replay's skip counter of each book status (``REACHED``: ``caps`` or ``book_risk``)."""
+
+
 @dataclass
 class Run:
     """What one strategy run produces."""
@@ -94,14 +114,6 @@ class Run:
     hedge: np.ndarray
     last_bar: int
     skipped: dict[str, int] = field(default_factory=dict)
-
-
-def _round_qty(notional: float, price: float, step: float) -> float:
-    from ..decision import round_qty
-
-    if not (math.isfinite(price) and price > 0.0 and notional > 0.0):
-        return 0.0
-    return round_qty(notional, price, step)
 
 
 def _drift_thresholds(sig: pd.DataFrame, cfg: Config) -> np.ndarray:
@@ -145,7 +157,7 @@ def simulate(
         return np.where(cont, sig[f"c_{c}"].to_numpy(), sig[c].to_numpy())
 
     path = {c: col(c) for c in PATH_COLUMNS}
-    rows_all = np.flatnonzero(take & (path["path_reason"].astype(np.int64) != 5))
+    rows_all = np.flatnonzero(take & (path["path_reason"].astype(np.int64) != Exit.NO_ENTRY))
     t_all = sig["t"].to_numpy(np.int64)
     ia_all = sig["ia"].to_numpy(np.int64)
     ib_all = sig["ib"].to_numpy(np.int64)
@@ -171,13 +183,21 @@ def simulate(
     bounds = np.flatnonzero(np.diff(t_all[rows_all])) + 1
     groups = np.split(rows_all, bounds) if len(rows_all) else []
 
-    open_pos: list[tuple] = []  # (exit_bar, pair, ia, ib, qa, qb, margin)
+    open_pos: list[Position] = []
     busy: set[int] = set()
     rec: dict[str, list] = {k: [] for k in ("row", "qa", "qb", "sa", "sb", "oa", "ob", "xa",
                                             "xb", "e", "x", "sigbar", "reason", "at_close",
                                             "cont", "eq", "stats")}  # fmt: skip
     ptr, cum, last_bar = -1, 0.0, -1
     n_assets = mkt.close.shape[1]
+    n_sig = len(sig)
+    want_a, want_b = np.zeros(n_sig), np.zeros(n_sig)
+    lev_a, lev_b = np.full(n_sig, float(sz.max_gross_leverage)), np.zeros(n_sig)
+    lev_b[:] = lev_a
+    busy_row = np.zeros(n_sig, bool)
+    out = new_booking(n_sig)
+    no_risk = np.zeros((1, 1, 1))
+    min_notional, qty_step = float(sz.min_notional), float(sz.qty_step)
     for rows in groups:
         t = int(t_all[rows[0]])
         while ptr < t:
@@ -189,105 +209,66 @@ def simulate(
         if open_pos:
             still = []
             for p in open_pos:
-                if p[0] <= t + 1:
-                    busy.discard(p[1])
+                if p.exit_bar <= t + 1:
+                    busy.discard(p.pair)
                 else:
                     still.append(p)
             open_pos = still
-        if len(open_pos) >= bt.max_concurrent:
-            skipped["max_concurrent"] += len(rows)
-            continue
-        g_open, m_open, net = 0.0, 0.0, {}
+        # the carried-in book: open positions marked at this bar's close, margin at entry
+        g_open, m_open, net = 0.0, 0.0, np.zeros(n_assets)
         for p in open_pos:
-            va = p[4] * mkt.close[t, p[2]]
-            vb = p[5] * mkt.close[t, p[3]]
+            va = p.qty_a * mkt.close[t, p.ia]
+            vb = p.qty_b * mkt.close[t, p.ib]
             g_open += abs(va) + abs(vb)
-            m_open += p[6]
-            net[p[2]] = net.get(p[2], 0.0) + va
-            net[p[3]] = net.get(p[3], 0.0) + vb
-        margin_cap = equity * (1.0 - sz.buffer) * (1.0 - 1e-9)
-        gross_cap = sz.max_gross_leverage * margin_cap
-        net_cap = sz.max_asset_net_exposure * equity * (1.0 - 1e-9)
-        if g_open >= gross_cap or m_open >= margin_cap:
-            skipped["caps"] += len(rows)
-            continue
+            m_open += p.margin
+            net[p.ia] += va
+            net[p.ib] += vb
+        fixed_a = np.full(len(rows), cfg.sizing.trade_cap_frac * equity)
+        want_a[rows], want_b[rows] = fixed_a, fixed_a * ratio[rows]
+        if sized:
+            s_ = np.isfinite(frac_a[rows]) | (units is None)  # w2a: units where given
+            want_a[rows] = np.where(s_, frac_a[rows] * equity, want_a[rows])
+            want_b[rows] = np.where(s_, frac_b[rows] * equity, want_b[rows])
+            lev_a[rows] = np.where(s_, ulev_a[rows], sz.max_gross_leverage)
+            lev_b[rows] = np.where(s_, ulev_b[rows], sz.max_gross_leverage)
         risk_lim = risk_limit(cfg, equity) if mkt.risk is not None else math.inf
-        if risk_lim < math.inf:  # book-risk cap: the open book's net notionals, the day's matrices
-            mats, net_v = mkt.risk.at(t), np.zeros(n_assets)
-            for a_, v_ in net.items():
-                net_v[a_] = v_
+        mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk
         codes = ia_all[rows] * n_assets + ib_all[rows]
-        free = rows[np.fromiter((c not in busy for c in codes), bool, len(rows))]
-        skipped["pair_busy"] += len(rows) - len(free)
-        pos = 0
-        while pos < len(free):
-            slots = bt.max_concurrent - len(open_pos)
-            if slots <= 0 or g_open >= gross_cap or m_open >= margin_cap:
-                skipped["max_concurrent" if slots <= 0 else "caps"] += len(free) - pos
-                break
-            chunk = free[pos : pos + slots]
-            pos += len(chunk)
-            fixed_a = np.full(len(chunk), cfg.sizing.trade_cap_frac * equity)
-            want_a, want_b = fixed_a, fixed_a * ratio[chunk]
-            lev_a = lev_b = np.full(len(chunk), sz.max_gross_leverage)
-            if sized:
-                s_ = np.isfinite(frac_a[chunk]) | (units is None)  # w2a: units where given
-                want_a = np.where(s_, frac_a[chunk] * equity, want_a)
-                want_b = np.where(s_, frac_b[chunk] * equity, want_b)
-                lev_a = np.where(s_, ulev_a[chunk], lev_a)
-                lev_b = np.where(s_, ulev_b[chunk], lev_b)
-            for k, i in enumerate(chunk):
-                na, nb_, la, lb = want_a[k], want_b[k], lev_a[k], lev_b[k]
-                if not (na > 0.0 and nb_ > 0.0):
-                    skipped["sizing"] += 1
-                    continue
-                sa, sb = sa_all[i], sb_all[i]
-                a, b = int(ia_all[i]), int(ib_all[i])
-                pair = a * n_assets + b
-                scale = min(
-                    1.0,
-                    (gross_cap - g_open) / (na + nb_),
-                    (margin_cap - m_open) / (na / la + nb_ / lb),
-                    (net_cap - sa * net.get(a, 0.0)) / na,
-                    (net_cap - sb * net.get(b, 0.0)) / nb_,
-                )
-                if scale <= 0.0:
-                    skipped["caps"] += 1
-                    continue
-                if risk_lim < math.inf:
-                    room = risk_room(mats, net_v, a, b, sa, sb * nb_ / na, risk_lim * (1 - 1e-9))
-                    if room / na <= 0.0:
-                        skipped["book_risk"] += 1
-                        continue
-                    scale = min(scale, room / na)
-                qa = _round_qty(na * scale, pa_all[i], sz.qty_step)
-                qb = _round_qty(nb_ * scale, pb_all[i], sz.qty_step)
-                if min(qa * pa_all[i], qb * pb_all[i]) < max(sz.min_notional, 1e-12):
-                    skipped["min_notional"] += 1
-                    continue
-                va, vb = qa * pa_all[i], qb * pb_all[i]
-                g_open += va + vb
-                margin = va / la + vb / lb
-                m_open += margin
-                net[a] = net.get(a, 0.0) + sa * va
-                net[b] = net.get(b, 0.0) + sb * vb
-                if risk_lim < math.inf:
-                    net_v[a], net_v[b] = net[a], net[b]
-                x = int(xb[i])
-                book = x - 1 if at_close[i] else x
-                _hold(dpnl, gross, margin_s, mkt.close, mkt.open, mkt.mark, mkt.fund,
-                      mkt.borrow, a, b, int(eb[i]), x, book, bool(at_close[i]), sa * qa,
-                      sb * qb, oa[i], ob[i], xa[i], xbp[i], fee, slip, float(thr_all[i]),
-                      nb_ / na, margin, hedge, st)  # fmt: skip
-                open_pos.append((x, pair, a, b, sa * qa, sb * qb, margin))
-                last_bar = max(last_bar, book)
-                busy.add(pair)
-                for k_, v_ in (("row", i), ("qa", qa), ("qb", qb), ("sa", sa), ("sb", sb),
-                               ("oa", oa[i]), ("ob", ob[i]), ("xa", xa[i]), ("xb", xbp[i]),
-                               ("e", eb[i]), ("x", x), ("sigbar", sigbar[i]),
-                               ("reason", reason[i]), ("at_close", at_close[i]),
-                               ("cont", cont[i]), ("eq", equity)):  # fmt: skip
-                    rec[k_].append(v_)
-                rec["stats"].append(st.copy())
+        busy_row[rows] = np.fromiter((c in busy for c in codes), bool, len(rows))
+        out.status[rows] = Booked.OK
+        out.reached[rows] = -1
+        book_entries(net, g_open, m_open, len(open_pos), rows, busy_row, want_a, want_b, lev_a,
+                     lev_b, ia_all, ib_all, sa_all, sb_all, pa_all, pb_all,
+                     book_caps(sz, equity, bt.max_concurrent), qty_step, min_notional, mats,
+                     risk_lim, out)  # fmt: skip
+        status = out.status[rows]
+        for code in np.unique(status[status != Booked.OK]):
+            n_code = int((status == code).sum())
+            if code == Booked.REACHED:
+                risk = int((out.reached[rows][status == code] == Cap.RISK).sum())
+                skipped["book_risk"] += risk
+                skipped["caps"] += n_code - risk
+            else:
+                skipped[_SKIPS[Booked(code)]] += n_code
+        for i in rows[status == Booked.OK]:
+            qa, qb, margin = out.qty_a[i], out.qty_b[i], out.margin[i]
+            sa, sb = sa_all[i], sb_all[i]
+            a, b = int(ia_all[i]), int(ib_all[i])
+            x = int(xb[i])
+            book = x - 1 if at_close[i] else x
+            _hold(dpnl, gross, margin_s, mkt.close, mkt.open, mkt.mark, mkt.fund,
+                  mkt.borrow, a, b, int(eb[i]), x, book, bool(at_close[i]), sa * qa,
+                  sb * qb, oa[i], ob[i], xa[i], xbp[i], fee, slip, float(thr_all[i]),
+                  want_b[i] / want_a[i], margin, hedge, st)  # fmt: skip
+            open_pos.append(Position(x, a * n_assets + b, a, b, sa * qa, sb * qb, margin))
+            last_bar = max(last_bar, book)
+            busy.add(a * n_assets + b)
+            for k_, v_ in (("row", i), ("qa", qa), ("qb", qb), ("sa", sa), ("sb", sb),
+                           ("oa", oa[i]), ("ob", ob[i]), ("xa", xa[i]), ("xb", xbp[i]),
+                           ("e", eb[i]), ("x", x), ("sigbar", sigbar[i]),
+                           ("reason", reason[i]), ("at_close", at_close[i]),
+                           ("cont", cont[i]), ("eq", equity)):  # fmt: skip
+                rec[k_].append(v_)
+            rec["stats"].append(st.copy())
     trades = build_ledger(name, mult, sig, rec, slip, mkt.times)
     return Run(trades, dpnl, gross, margin_s, hedge, last_bar, skipped)
