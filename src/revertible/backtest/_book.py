@@ -1,8 +1,11 @@
 """The book: sizing units, the model's filter, and one strategy's bar-by-bar replay.
 
-Within a bar the ranked strategies (``model*``) take signals in descending probability, ties
-and every unranked strategy (``naive_*``) in the seeded random order of
-:func:`._signals.order_keys` (never data or name order).
+Each bar's entries are booked by live sizing's own book (:func:`revertible.decision.book_entries`)
+onto the positions the replay carries in: their net notional per asset and gross marked at the
+bar's close, the margin posted at their entry, their count (``backtest.max_concurrent``), and a
+pair already held is not entered again. Within a bar the ranked strategies (``model*``) take
+signals in descending probability, ties and every unranked strategy (``naive_*``) in the seeded
+random order of :func:`._signals.order_keys` (never data or name order).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pandas as pd
 from ..config import Config, CostConfig
 from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
-from ..decision import Booked, Cap, Exit, book_caps, book_entries, new_booking
+from ..decision import Booked, Cap, Exit, book_caps, book_entries, book_full, new_booking
 from ..errors import RevertibleError
 from ..risk import RiskCovariances, risk_limit
 from ._ledger import N_STATS, _hold, build_ledger
@@ -97,10 +100,11 @@ class Position(NamedTuple):
     margin: float  # posted at entry
 
 
-_SKIPS = {Booked.PAIR_BUSY: "pair_busy", Booked.MAX_POSITIONS: "max_concurrent",
-          Booked.NO_STAKE: "sizing", Booked.ROUNDS_TO_ZERO: "min_notional",
-          Booked.BELOW_MIN_NOTIONAL: "min_notional"}  # fmt: skip
+_SKIPS = {int(Booked.PAIR_BUSY): "pair_busy", int(Booked.MAX_POSITIONS): "max_concurrent",
+          int(Booked.NO_STAKE): "sizing", int(Booked.ROUNDS_TO_ZERO): "min_notional",
+          int(Booked.BELOW_MIN_NOTIONAL): "min_notional"}  # fmt: skip
 """The replay's skip counter of each book status (``REACHED``: ``caps`` or ``book_risk``)."""
+_OK, _REACHED, _RISK = int(Booked.OK), int(Booked.REACHED), int(Cap.RISK)
 
 
 @dataclass
@@ -138,7 +142,9 @@ def simulate(
     (``c_*`` path columns, sides flipped); ``sized``: size by ``units`` (:func:`unit_sizes`)
     the rows where they are finite (the decided strategies: both directions; probability-only:
     revert rows); other rows and unsized strategies use the fixed notional with leg B
-    ``ratio`` x leg A; ``key``: order within a bar (ascending).
+    ``ratio`` x leg A; ``key``: order within a bar (ascending). The skip counters map the
+    book's statuses: ``caps`` (a cap left no room), ``book_risk``, ``max_concurrent``,
+    ``pair_busy``, ``min_notional`` (a leg rounds to zero or below it) and ``sizing``.
     """
     sz, bt = cfg.sizing, cfg.backtest
     n_bars = len(mkt.times)
@@ -175,10 +181,19 @@ def simulate(
     oa, ob = path["open_a"].astype(float), path["open_b"].astype(float)
     xa, xbp = path["exit_px_a"].astype(float), path["exit_px_b"].astype(float)
     thr_all = _drift_thresholds(sig, cfg)
+    # per unit of equity: the units where sized (w2a: where given), else the fixed notional
+    n_sig = len(sig)
+    top = float(sz.max_gross_leverage)
+    own = np.zeros(n_sig, bool)  # sized by its units
+    unit_a, unit_b = np.full(n_sig, float(sz.trade_cap_frac)), np.full(n_sig, np.nan)
+    lev_a, lev_b = np.full(n_sig, top), np.full(n_sig, top)
     if sized:  # without units nothing sized is taken (no probabilities)
-        none = np.full(len(sig), np.nan)
+        none = np.full(n_sig, np.nan)
         get = (lambda c: none) if units is None else (lambda c: units[c].to_numpy(float))
         frac_a, frac_b, ulev_a, ulev_b = (get(c) for c in ("frac_a", "frac_b", "lev_a", "lev_b"))
+        own = np.isfinite(frac_a) | (units is None)
+        unit_a[own], unit_b[own] = frac_a[own], frac_b[own]
+        lev_a[own], lev_b[own] = ulev_a[own], ulev_b[own]
     rows_all = rows_all[np.lexsort((key[rows_all], t_all[rows_all]))]
     bounds = np.flatnonzero(np.diff(t_all[rows_all])) + 1
     groups = np.split(rows_all, bounds) if len(rows_all) else []
@@ -190,10 +205,7 @@ def simulate(
                                             "cont", "eq", "stats")}  # fmt: skip
     ptr, cum, last_bar = -1, 0.0, -1
     n_assets = mkt.close.shape[1]
-    n_sig = len(sig)
     want_a, want_b = np.zeros(n_sig), np.zeros(n_sig)
-    lev_a, lev_b = np.full(n_sig, float(sz.max_gross_leverage)), np.zeros(n_sig)
-    lev_b[:] = lev_a
     busy_row = np.zeros(n_sig, bool)
     out = new_booking(n_sig)
     no_risk = np.zeros((1, 1, 1))
@@ -223,34 +235,29 @@ def simulate(
             m_open += p.margin
             net[p.ia] += va
             net[p.ib] += vb
-        fixed_a = np.full(len(rows), cfg.sizing.trade_cap_frac * equity)
-        want_a[rows], want_b[rows] = fixed_a, fixed_a * ratio[rows]
-        if sized:
-            s_ = np.isfinite(frac_a[rows]) | (units is None)  # w2a: units where given
-            want_a[rows] = np.where(s_, frac_a[rows] * equity, want_a[rows])
-            want_b[rows] = np.where(s_, frac_b[rows] * equity, want_b[rows])
-            lev_a[rows] = np.where(s_, ulev_a[rows], sz.max_gross_leverage)
-            lev_b[rows] = np.where(s_, ulev_b[rows], sz.max_gross_leverage)
-        risk_lim = risk_limit(cfg, equity) if mkt.risk is not None else math.inf
-        mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk
+        wa = unit_a[rows] * equity
+        want_a[rows] = wa
+        want_b[rows] = np.where(own[rows], unit_b[rows] * equity, wa * ratio[rows])
+        caps = book_caps(sz, equity, bt.max_concurrent)
+        risk_lim, mats = math.inf, no_risk
+        if mkt.risk is not None and book_full(caps, g_open, m_open, len(open_pos))[0] < 0:
+            risk_lim = risk_limit(cfg, equity)  # the book-risk cap: today's matrices
+            mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk
         codes = ia_all[rows] * n_assets + ib_all[rows]
         busy_row[rows] = np.fromiter((c in busy for c in codes), bool, len(rows))
-        out.status[rows] = Booked.OK
-        out.reached[rows] = -1
         book_entries(net, g_open, m_open, len(open_pos), rows, busy_row, want_a, want_b, lev_a,
-                     lev_b, ia_all, ib_all, sa_all, sb_all, pa_all, pb_all,
-                     book_caps(sz, equity, bt.max_concurrent), qty_step, min_notional, mats,
-                     risk_lim, out)  # fmt: skip
+                     lev_b, ia_all, ib_all, sa_all, sb_all, pa_all, pb_all, caps, qty_step,
+                     min_notional, mats, risk_lim, out)  # fmt: skip
         status = out.status[rows]
-        for code in np.unique(status[status != Booked.OK]):
-            n_code = int((status == code).sum())
-            if code == Booked.REACHED:
-                risk = int((out.reached[rows][status == code] == Cap.RISK).sum())
+        counts = np.bincount(status, minlength=len(Booked))
+        for code in np.flatnonzero(counts):
+            if code == _REACHED:
+                risk = int((out.reached[rows] == _RISK).sum())
                 skipped["book_risk"] += risk
-                skipped["caps"] += n_code - risk
-            else:
-                skipped[_SKIPS[Booked(code)]] += n_code
-        for i in rows[status == Booked.OK]:
+                skipped["caps"] += int(counts[code]) - risk
+            elif code != _OK:
+                skipped[_SKIPS[int(code)]] += int(counts[code])
+        for i in rows[status == _OK]:
             qa, qb, margin = out.qty_a[i], out.qty_b[i], out.margin[i]
             sa, sb = sa_all[i], sb_all[i]
             a, b = int(ia_all[i]), int(ib_all[i])

@@ -9,7 +9,15 @@ checks, book caps, exchange rounding) and gives every row the legs it would have
 
 from __future__ import annotations
 
-from ._book import BookCaps, Booking, book_caps, book_entries, new_booking, round_qty
+from ._book import (
+    BookCaps,
+    Booking,
+    book_caps,
+    book_entries,
+    book_full,
+    new_booking,
+    round_qty,
+)
 from ._codes import CAP_NAMES, Booked, Cap, Exit
 from ._decide import (
     DECISION_COLUMNS,
@@ -70,6 +78,7 @@ __all__ = [
     "Booking",
     "book_caps",
     "book_entries",
+    "book_full",
     "new_booking",
     "Booked",
     "Cap",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..config import SizingConfig
 
 __all__ = ["round_qty", "BookCaps", "Booking", "book_caps", "new_booking", "book_entries",
-           "book_signals"]  # fmt: skip
+           "book_signals", "book_full"]  # fmt: skip
 
 DUST = 1e-12
 """A cap's free room at most this fraction of the cap is float dust: the cap is reached."""
@@ -119,6 +119,26 @@ def _stop(rows, start, busy, skip_busy, out, status, cap):
         out.reached[i] = cap
 
 
+_MAX_POSITIONS, _REACHED = int(Booked.MAX_POSITIONS), int(Booked.REACHED)
+_GROSS, _MARGIN = int(Cap.GROSS), int(Cap.MARGIN)
+
+
+@nb.njit(cache=True)
+def book_full(caps, gross, margin, count):
+    """Why a book takes no new position: ``(status, cap)``, ``(-1, -1)`` if it may.
+
+    ``MAX_POSITIONS`` at ``caps.positions``, else ``REACHED`` for a non-empty book at its gross
+    (``cap`` ``GROSS``) or margin (``MARGIN``) cap.
+    """
+    if count >= caps[3]:
+        return _MAX_POSITIONS, -1
+    if count > 0 and gross >= caps[1]:
+        return _REACHED, _GROSS
+    if count > 0 and margin >= caps[2]:
+        return _REACHED, _MARGIN
+    return -1, -1
+
+
 @nb.njit(cache=True)
 def book_entries(
     net, gross, margin, count, rows, busy, want_a, want_b, lev_a, lev_b, ia, ib, sign_a, sign_b,
@@ -148,14 +168,11 @@ def book_entries(
         if not first and busy[i]:
             continue
         if left == 0:  # a chunk's start: how many slots does the book have left?
+            full, cap = book_full(caps, gross, margin, count)
+            if full >= 0:
+                _stop(rows, k, busy, not first, out, full, cap)
+                break
             slots = max_count - count
-            if slots <= 0:
-                _stop(rows, k, busy, not first, out, Booked.MAX_POSITIONS, -1)
-                break
-            if count > 0 and (gross >= gross_cap or margin >= margin_cap):
-                _stop(rows, k, busy, not first, out, Booked.REACHED,
-                      Cap.GROSS if gross >= gross_cap else Cap.MARGIN)
-                break
             if first:
                 first = False
                 for j in range(k, n):
