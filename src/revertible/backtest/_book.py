@@ -104,7 +104,8 @@ _SKIPS = {int(Booked.PAIR_BUSY): "pair_busy", int(Booked.MAX_POSITIONS): "max_co
           int(Booked.NO_STAKE): "sizing", int(Booked.ROUNDS_TO_ZERO): "min_notional",
           int(Booked.BELOW_MIN_NOTIONAL): "min_notional"}  # fmt: skip
 """The replay's skip counter of each book status (``REACHED``: ``caps`` or ``book_risk``)."""
-_OK, _REACHED, _RISK = int(Booked.OK), int(Booked.REACHED), int(Cap.RISK)
+_OK, _REACHED, _MAX = int(Booked.OK), int(Booked.REACHED), int(Booked.MAX_POSITIONS)
+_RISK = int(Cap.RISK)
 
 
 @dataclass
@@ -208,6 +209,10 @@ def simulate(
     want_a, want_b = np.zeros(n_sig), np.zeros(n_sig)
     busy_row = np.zeros(n_sig, bool)
     out = new_booking(n_sig)
+    status_v, reached_v = memoryview(out.status), memoryview(out.reached)  # fast item reads
+    unit_a_l, unit_b_l, own_l = unit_a.tolist(), unit_b.tolist(), own.tolist()
+    ratio_l = np.asarray(ratio, float).tolist()
+    pair_l = (ia_all * n_assets + ib_all).tolist()
     no_risk = np.zeros((1, 1, 1))
     min_notional, qty_step = float(sz.min_notional), float(sz.qty_step)
     for rows in groups:
@@ -227,37 +232,44 @@ def simulate(
                     still.append(p)
             open_pos = still
         # the carried-in book: open positions marked at this bar's close, margin at entry
-        g_open, m_open, net = 0.0, 0.0, np.zeros(n_assets)
-        for p in open_pos:
-            va = p.qty_a * mkt.close[t, p.ia]
-            vb = p.qty_b * mkt.close[t, p.ib]
+        g_open, m_open, net_d = 0.0, 0.0, {}
+        close_t = mkt.close[t]
+        for _, _, a, b, qa, qb, margin in open_pos:
+            va = qa * close_t[a]
+            vb = qb * close_t[b]
             g_open += abs(va) + abs(vb)
-            m_open += p.margin
-            net[p.ia] += va
-            net[p.ib] += vb
-        wa = unit_a[rows] * equity
-        want_a[rows] = wa
-        want_b[rows] = np.where(own[rows], unit_b[rows] * equity, wa * ratio[rows])
+            m_open += margin
+            net_d[a] = net_d.get(a, 0.0) + va
+            net_d[b] = net_d.get(b, 0.0) + vb
         caps = book_caps(sz, equity, bt.max_concurrent)
-        risk_lim, mats = math.inf, no_risk
-        if mkt.risk is not None and book_full(caps, g_open, m_open, len(open_pos))[0] < 0:
-            risk_lim = risk_limit(cfg, equity)  # the book-risk cap: today's matrices
-            mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk
-        codes = ia_all[rows] * n_assets + ib_all[rows]
-        busy_row[rows] = np.fromiter((c in busy for c in codes), bool, len(rows))
+        full = book_full(caps, g_open, m_open, len(open_pos))[0]
+        if full >= 0:  # the book turns the whole bar away
+            skipped["max_concurrent" if full == _MAX else "caps"] += len(rows)
+            continue
+        net = np.zeros(n_assets)
+        for a, v in net_d.items():
+            net[a] = v
+        rows_l = rows.tolist()
+        for i in rows_l:  # the wanted notionals at this equity; is the pair held?
+            wa = unit_a_l[i] * equity
+            want_a[i] = wa
+            want_b[i] = unit_b_l[i] * equity if own_l[i] else wa * ratio_l[i]
+            busy_row[i] = pair_l[i] in busy
+        risk_lim = risk_limit(cfg, equity) if mkt.risk is not None else math.inf
+        mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk  # the day's matrices
         book_entries(net, g_open, m_open, len(open_pos), rows, busy_row, want_a, want_b, lev_a,
                      lev_b, ia_all, ib_all, sa_all, sb_all, pa_all, pb_all, caps, qty_step,
                      min_notional, mats, risk_lim, out)  # fmt: skip
-        status = out.status[rows]
-        counts = np.bincount(status, minlength=len(Booked))
-        for code in np.flatnonzero(counts):
-            if code == _REACHED:
-                risk = int((out.reached[rows] == _RISK).sum())
-                skipped["book_risk"] += risk
-                skipped["caps"] += int(counts[code]) - risk
-            elif code != _OK:
-                skipped[_SKIPS[int(code)]] += int(counts[code])
-        for i in rows[status == _OK]:
+        booked = []
+        for i in rows_l:
+            code = status_v[i]
+            if code == _OK:
+                booked.append(i)
+            elif code == _REACHED:
+                skipped["book_risk" if reached_v[i] == _RISK else "caps"] += 1
+            else:
+                skipped[_SKIPS[code]] += 1
+        for i in booked:
             qa, qb, margin = out.qty_a[i], out.qty_b[i], out.margin[i]
             sa, sb = sa_all[i], sb_all[i]
             a, b = int(ia_all[i]), int(ib_all[i])
