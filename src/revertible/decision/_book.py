@@ -10,7 +10,8 @@ buffer)`` (the buffer is never allocated), when given a covariance the book's ri
 all-0.95 and all-0 correlations, ``<= baskets.max_book_risk * equity``), and at most
 ``max_positions`` positions. A cap that binds shrinks both legs together, keeping their ratio.
 Quantities then round *down* to ``qty_step``; a leg below ``min_notional`` zeroes the position.
-Each cap is shrunk by a relative ``TOL`` so float rounding never lands above it.
+Each cap is shrunk by a relative ``TOL`` so float rounding never lands above it, and a cap
+whose free room is float dust (at most :data:`DUST` of the cap) counts as reached.
 """
 
 from __future__ import annotations
