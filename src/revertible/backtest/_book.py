@@ -1,14 +1,18 @@
 """The book: sizing units, the model's filter, and one strategy's bar-by-bar replay.
 
-Within a bar the ranked strategies (``model*``) take signals in descending probability, ties
-and every unranked strategy (``naive_*``) in the seeded random order of
-:func:`._signals.order_keys` (never data or name order).
+Each bar's entries are booked by live sizing's own book (:func:`revertible.decision.book_entries`)
+onto the positions the replay carries in: their net notional per asset and gross marked at the
+bar's close, the margin posted at their entry, their count (``backtest.max_concurrent``), and a
+pair already held is not entered again. Within a bar the ranked strategies (``model*``) take
+signals in descending probability, ties and every unranked strategy (``naive_*``) in the seeded
+random order of :func:`._signals.order_keys` (never data or name order).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,12 +20,13 @@ import pandas as pd
 from ..config import Config, CostConfig
 from ..costs import borrow_per_bar, funding_schedule
 from ..data import Panel
+from ..decision import Booked, Cap, Exit, book_caps, book_entries, book_full, new_booking
 from ..errors import RevertibleError
-from ..risk import RiskCovariances, risk_limit, risk_room
+from ..risk import RiskCovariances, risk_limit
 from ._ledger import N_STATS, _hold, build_ledger
 from ._signals import PATH_COLUMNS
 
-__all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "simulate", "HEDGE_FIELDS"]
+__all__ = ["UNIT_FIELDS", "unit_sizes", "Market", "Run", "Position", "simulate", "HEDGE_FIELDS"]
 
 HEDGE_FIELDS = 5  # sum h, sum h^2, sum u, sum u^2, count
 
@@ -83,6 +88,26 @@ def _check_split(cfg: Config) -> None:
         )
 
 
+class Position(NamedTuple):
+    """An open position of the replay."""
+
+    exit_bar: int  # first bar not held
+    pair: int  # ia * n_assets + ib
+    ia: int
+    ib: int
+    qty_a: float  # signed quantities
+    qty_b: float
+    margin: float  # posted at entry
+
+
+_SKIPS = {int(Booked.PAIR_BUSY): "pair_busy", int(Booked.MAX_POSITIONS): "max_concurrent",
+          int(Booked.NO_STAKE): "sizing", int(Booked.ROUNDS_TO_ZERO): "min_notional",
+          int(Booked.BELOW_MIN_NOTIONAL): "min_notional"}  # fmt: skip
+"""The replay's skip counter of each book status (``REACHED``: ``caps`` or ``book_risk``)."""
+_OK, _REACHED, _MAX = int(Booked.OK), int(Booked.REACHED), int(Booked.MAX_POSITIONS)
+_RISK = int(Cap.RISK)
+
+
 @dataclass
 class Run:
     """What one strategy run produces."""
@@ -94,14 +119,6 @@ class Run:
     hedge: np.ndarray
     last_bar: int
     skipped: dict[str, int] = field(default_factory=dict)
-
-
-def _round_qty(notional: float, price: float, step: float) -> float:
-    from ..decision import round_qty
-
-    if not (math.isfinite(price) and price > 0.0 and notional > 0.0):
-        return 0.0
-    return round_qty(notional, price, step)
 
 
 def _drift_thresholds(sig: pd.DataFrame, cfg: Config) -> np.ndarray:
@@ -126,7 +143,9 @@ def simulate(
     (``c_*`` path columns, sides flipped); ``sized``: size by ``units`` (:func:`unit_sizes`)
     the rows where they are finite (the decided strategies: both directions; probability-only:
     revert rows); other rows and unsized strategies use the fixed notional with leg B
-    ``ratio`` x leg A; ``key``: order within a bar (ascending).
+    ``ratio`` x leg A; ``key``: order within a bar (ascending). The skip counters map the
+    book's statuses: ``caps`` (a cap left no room), ``book_risk``, ``max_concurrent``,
+    ``pair_busy``, ``min_notional`` (a leg rounds to zero or below it) and ``sizing``.
     """
     sz, bt = cfg.sizing, cfg.backtest
     n_bars = len(mkt.times)
@@ -145,7 +164,7 @@ def simulate(
         return np.where(cont, sig[f"c_{c}"].to_numpy(), sig[c].to_numpy())
 
     path = {c: col(c) for c in PATH_COLUMNS}
-    rows_all = np.flatnonzero(take & (path["path_reason"].astype(np.int64) != 5))
+    rows_all = np.flatnonzero(take & (path["path_reason"].astype(np.int64) != Exit.NO_ENTRY))
     t_all = sig["t"].to_numpy(np.int64)
     ia_all = sig["ia"].to_numpy(np.int64)
     ib_all = sig["ib"].to_numpy(np.int64)
@@ -163,21 +182,39 @@ def simulate(
     oa, ob = path["open_a"].astype(float), path["open_b"].astype(float)
     xa, xbp = path["exit_px_a"].astype(float), path["exit_px_b"].astype(float)
     thr_all = _drift_thresholds(sig, cfg)
+    # per unit of equity: the units where sized (w2a: where given), else the fixed notional
+    n_sig = len(sig)
+    top = float(sz.max_gross_leverage)
+    own = np.zeros(n_sig, bool)  # sized by its units
+    unit_a, unit_b = np.full(n_sig, float(sz.trade_cap_frac)), np.full(n_sig, np.nan)
+    lev_a, lev_b = np.full(n_sig, top), np.full(n_sig, top)
     if sized:  # without units nothing sized is taken (no probabilities)
-        none = np.full(len(sig), np.nan)
+        none = np.full(n_sig, np.nan)
         get = (lambda c: none) if units is None else (lambda c: units[c].to_numpy(float))
         frac_a, frac_b, ulev_a, ulev_b = (get(c) for c in ("frac_a", "frac_b", "lev_a", "lev_b"))
+        own = np.isfinite(frac_a) | (units is None)
+        unit_a[own], unit_b[own] = frac_a[own], frac_b[own]
+        lev_a[own], lev_b[own] = ulev_a[own], ulev_b[own]
     rows_all = rows_all[np.lexsort((key[rows_all], t_all[rows_all]))]
     bounds = np.flatnonzero(np.diff(t_all[rows_all])) + 1
     groups = np.split(rows_all, bounds) if len(rows_all) else []
 
-    open_pos: list[tuple] = []  # (exit_bar, pair, ia, ib, qa, qb, margin)
+    open_pos: list[Position] = []
     busy: set[int] = set()
     rec: dict[str, list] = {k: [] for k in ("row", "qa", "qb", "sa", "sb", "oa", "ob", "xa",
                                             "xb", "e", "x", "sigbar", "reason", "at_close",
                                             "cont", "eq", "stats")}  # fmt: skip
     ptr, cum, last_bar = -1, 0.0, -1
     n_assets = mkt.close.shape[1]
+    want_a, want_b = np.zeros(n_sig), np.zeros(n_sig)
+    busy_row = np.zeros(n_sig, bool)
+    out = new_booking(n_sig)
+    status_v, reached_v = memoryview(out.status), memoryview(out.reached)  # fast item reads
+    unit_a_l, unit_b_l, own_l = unit_a.tolist(), unit_b.tolist(), own.tolist()
+    ratio_l = np.asarray(ratio, float).tolist()
+    pair_l = (ia_all * n_assets + ib_all).tolist()
+    no_risk = np.zeros((1, 1, 1))
+    min_notional, qty_step = float(sz.min_notional), float(sz.qty_step)
     for rows in groups:
         t = int(t_all[rows[0]])
         while ptr < t:
@@ -189,105 +226,68 @@ def simulate(
         if open_pos:
             still = []
             for p in open_pos:
-                if p[0] <= t + 1:
-                    busy.discard(p[1])
+                if p.exit_bar <= t + 1:
+                    busy.discard(p.pair)
                 else:
                     still.append(p)
             open_pos = still
-        if len(open_pos) >= bt.max_concurrent:
-            skipped["max_concurrent"] += len(rows)
-            continue
-        g_open, m_open, net = 0.0, 0.0, {}
-        for p in open_pos:
-            va = p[4] * mkt.close[t, p[2]]
-            vb = p[5] * mkt.close[t, p[3]]
+        # the carried-in book: open positions marked at this bar's close, margin at entry
+        g_open, m_open, net_d = 0.0, 0.0, {}
+        close_t = mkt.close[t]
+        for _, _, a, b, qa, qb, margin in open_pos:
+            va = qa * close_t[a]
+            vb = qb * close_t[b]
             g_open += abs(va) + abs(vb)
-            m_open += p[6]
-            net[p[2]] = net.get(p[2], 0.0) + va
-            net[p[3]] = net.get(p[3], 0.0) + vb
-        margin_cap = equity * (1.0 - sz.buffer) * (1.0 - 1e-9)
-        gross_cap = sz.max_gross_leverage * margin_cap
-        net_cap = sz.max_asset_net_exposure * equity * (1.0 - 1e-9)
-        if g_open >= gross_cap or m_open >= margin_cap:
-            skipped["caps"] += len(rows)
+            m_open += margin
+            net_d[a] = net_d.get(a, 0.0) + va
+            net_d[b] = net_d.get(b, 0.0) + vb
+        caps = book_caps(sz, equity, bt.max_concurrent)
+        full = book_full(caps, g_open, m_open, len(open_pos))[0]
+        if full >= 0:  # the book turns the whole bar away
+            skipped["max_concurrent" if full == _MAX else "caps"] += len(rows)
             continue
+        net = np.zeros(n_assets)
+        for a, v in net_d.items():
+            net[a] = v
+        rows_l = rows.tolist()
+        for i in rows_l:  # the wanted notionals at this equity; is the pair held?
+            wa = unit_a_l[i] * equity
+            want_a[i] = wa
+            want_b[i] = unit_b_l[i] * equity if own_l[i] else wa * ratio_l[i]
+            busy_row[i] = pair_l[i] in busy
         risk_lim = risk_limit(cfg, equity) if mkt.risk is not None else math.inf
-        if risk_lim < math.inf:  # book-risk cap: the open book's net notionals, the day's matrices
-            mats, net_v = mkt.risk.at(t), np.zeros(n_assets)
-            for a_, v_ in net.items():
-                net_v[a_] = v_
-        codes = ia_all[rows] * n_assets + ib_all[rows]
-        free = rows[np.fromiter((c not in busy for c in codes), bool, len(rows))]
-        skipped["pair_busy"] += len(rows) - len(free)
-        pos = 0
-        while pos < len(free):
-            slots = bt.max_concurrent - len(open_pos)
-            if slots <= 0 or g_open >= gross_cap or m_open >= margin_cap:
-                skipped["max_concurrent" if slots <= 0 else "caps"] += len(free) - pos
-                break
-            chunk = free[pos : pos + slots]
-            pos += len(chunk)
-            fixed_a = np.full(len(chunk), cfg.sizing.trade_cap_frac * equity)
-            want_a, want_b = fixed_a, fixed_a * ratio[chunk]
-            lev_a = lev_b = np.full(len(chunk), sz.max_gross_leverage)
-            if sized:
-                s_ = np.isfinite(frac_a[chunk]) | (units is None)  # w2a: units where given
-                want_a = np.where(s_, frac_a[chunk] * equity, want_a)
-                want_b = np.where(s_, frac_b[chunk] * equity, want_b)
-                lev_a = np.where(s_, ulev_a[chunk], lev_a)
-                lev_b = np.where(s_, ulev_b[chunk], lev_b)
-            for k, i in enumerate(chunk):
-                na, nb_, la, lb = want_a[k], want_b[k], lev_a[k], lev_b[k]
-                if not (na > 0.0 and nb_ > 0.0):
-                    skipped["sizing"] += 1
-                    continue
-                sa, sb = sa_all[i], sb_all[i]
-                a, b = int(ia_all[i]), int(ib_all[i])
-                pair = a * n_assets + b
-                scale = min(
-                    1.0,
-                    (gross_cap - g_open) / (na + nb_),
-                    (margin_cap - m_open) / (na / la + nb_ / lb),
-                    (net_cap - sa * net.get(a, 0.0)) / na,
-                    (net_cap - sb * net.get(b, 0.0)) / nb_,
-                )
-                if scale <= 0.0:
-                    skipped["caps"] += 1
-                    continue
-                if risk_lim < math.inf:
-                    room = risk_room(mats, net_v, a, b, sa, sb * nb_ / na, risk_lim * (1 - 1e-9))
-                    if room / na <= 0.0:
-                        skipped["book_risk"] += 1
-                        continue
-                    scale = min(scale, room / na)
-                qa = _round_qty(na * scale, pa_all[i], sz.qty_step)
-                qb = _round_qty(nb_ * scale, pb_all[i], sz.qty_step)
-                if min(qa * pa_all[i], qb * pb_all[i]) < max(sz.min_notional, 1e-12):
-                    skipped["min_notional"] += 1
-                    continue
-                va, vb = qa * pa_all[i], qb * pb_all[i]
-                g_open += va + vb
-                margin = va / la + vb / lb
-                m_open += margin
-                net[a] = net.get(a, 0.0) + sa * va
-                net[b] = net.get(b, 0.0) + sb * vb
-                if risk_lim < math.inf:
-                    net_v[a], net_v[b] = net[a], net[b]
-                x = int(xb[i])
-                book = x - 1 if at_close[i] else x
-                _hold(dpnl, gross, margin_s, mkt.close, mkt.open, mkt.mark, mkt.fund,
-                      mkt.borrow, a, b, int(eb[i]), x, book, bool(at_close[i]), sa * qa,
-                      sb * qb, oa[i], ob[i], xa[i], xbp[i], fee, slip, float(thr_all[i]),
-                      nb_ / na, margin, hedge, st)  # fmt: skip
-                open_pos.append((x, pair, a, b, sa * qa, sb * qb, margin))
-                last_bar = max(last_bar, book)
-                busy.add(pair)
-                for k_, v_ in (("row", i), ("qa", qa), ("qb", qb), ("sa", sa), ("sb", sb),
-                               ("oa", oa[i]), ("ob", ob[i]), ("xa", xa[i]), ("xb", xbp[i]),
-                               ("e", eb[i]), ("x", x), ("sigbar", sigbar[i]),
-                               ("reason", reason[i]), ("at_close", at_close[i]),
-                               ("cont", cont[i]), ("eq", equity)):  # fmt: skip
-                    rec[k_].append(v_)
-                rec["stats"].append(st.copy())
+        mats = mkt.risk.at(t) if risk_lim < math.inf else no_risk  # the day's matrices
+        book_entries(net, g_open, m_open, len(open_pos), rows, busy_row, want_a, want_b, lev_a,
+                     lev_b, ia_all, ib_all, sa_all, sb_all, pa_all, pb_all, caps, qty_step,
+                     min_notional, mats, risk_lim, out)  # fmt: skip
+        booked = []
+        for i in rows_l:
+            code = status_v[i]
+            if code == _OK:
+                booked.append(i)
+            elif code == _REACHED:
+                skipped["book_risk" if reached_v[i] == _RISK else "caps"] += 1
+            else:
+                skipped[_SKIPS[code]] += 1
+        for i in booked:
+            qa, qb, margin = out.qty_a[i], out.qty_b[i], out.margin[i]
+            sa, sb = sa_all[i], sb_all[i]
+            a, b = int(ia_all[i]), int(ib_all[i])
+            x = int(xb[i])
+            book = x - 1 if at_close[i] else x
+            _hold(dpnl, gross, margin_s, mkt.close, mkt.open, mkt.mark, mkt.fund,
+                  mkt.borrow, a, b, int(eb[i]), x, book, bool(at_close[i]), sa * qa,
+                  sb * qb, oa[i], ob[i], xa[i], xbp[i], fee, slip, float(thr_all[i]),
+                  want_b[i] / want_a[i], margin, hedge, st)  # fmt: skip
+            open_pos.append(Position(x, a * n_assets + b, a, b, sa * qa, sb * qb, margin))
+            last_bar = max(last_bar, book)
+            busy.add(a * n_assets + b)
+            for k_, v_ in (("row", i), ("qa", qa), ("qb", qb), ("sa", sa), ("sb", sb),
+                           ("oa", oa[i]), ("ob", ob[i]), ("xa", xa[i]), ("xb", xbp[i]),
+                           ("e", eb[i]), ("x", x), ("sigbar", sigbar[i]),
+                           ("reason", reason[i]), ("at_close", at_close[i]),
+                           ("cont", cont[i]), ("eq", equity)):  # fmt: skip
+                rec[k_].append(v_)
+            rec["stats"].append(st.copy())
     trades = build_ledger(name, mult, sig, rec, slip, mkt.times)
     return Run(trades, dpnl, gross, margin_s, hedge, last_bar, skipped)

@@ -459,10 +459,10 @@ def run_backtest(
             if decided and (dec_table is None or mult == 1.0):
                 dec_table, dec_costs = dec, costs
             for base in bases:
-                take, cont, units, ratio, k_ = plans[base]
-                runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, take, cont,
-                                                   units, units is not None, ratio, k_, mkt,
-                                                   cfg, costs)  # fmt: skip
+                p = plans[base]
+                runs[_name(base, mult)] = simulate(_name(base, mult), mult, sig, p.take, p.cont,
+                                                   p.units, p.units is not None, p.ratio, p.key,
+                                                   mkt, cfg, costs)  # fmt: skip
                 n_done += 1
                 update(n_done, len(mults) * len(bases))
     extra: list[str] = []

@@ -16,7 +16,7 @@ trade to divergences whose score lies in that bottom share of the held-out recor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,14 +25,20 @@ from ..config import Config, CostConfig
 from ..decision import OUTCOME_COLUMNS
 from ._book import unit_sizes
 
-__all__ = ["OUTCOMES", "predict_block", "decided_plans", "decision_carry", "return_deciles",
+__all__ = ["OUTCOMES", "Plan", "predict_block", "decided_plans", "decision_carry", "return_deciles",
            "return_decile_table"]  # fmt: skip
 
 OUTCOMES = ("score_quantile", *OUTCOME_COLUMNS)
 """Calibrated outcome columns a decided backtest carries per signal (``predict_outcomes``)."""
 
-Plan = tuple[np.ndarray, np.ndarray, "pd.DataFrame | None", np.ndarray, np.ndarray]
-"""take, continued, units (None: fixed size), leg ratio, order key (ascending)."""
+class Plan(NamedTuple):
+    """What one strategy takes from the signals (arrays aligned with them)."""
+
+    take: np.ndarray  # the signals it wants
+    cont: np.ndarray  # which of them trade the continuation
+    units: pd.DataFrame | None  # unit stakes (:func:`unit_sizes`; None: the fixed notional)
+    ratio: np.ndarray  # leg B / leg A of a fixed-size position
+    key: np.ndarray  # order within a bar (ascending)
 
 
 def predict_block(
@@ -59,9 +65,9 @@ def _naive(sig: pd.DataFrame, rank: np.ndarray) -> dict[str, Plan]:
     no, every = np.zeros(n, bool), np.ones(n, bool)
     beta_abs = np.abs(sig["beta"].to_numpy(float))
     return {
-        "naive_beta": (every, no, None, beta_abs, rank),
-        "naive_continue": (every, every, None, beta_abs, rank),
-        "naive_1to1": (every, no, None, np.ones(n), rank),
+        "naive_beta": Plan(every, no, None, beta_abs, rank),
+        "naive_continue": Plan(every, every, None, beta_abs, rank),
+        "naive_1to1": Plan(every, no, None, np.ones(n), rank),
     }
 
 
@@ -124,10 +130,10 @@ def decided_plans(
     key_m = _key(dec["expected_return_lower"].to_numpy(float), rank)
     key_r = _key(dec_r["expected_return_lower"].to_numpy(float), rank)
     plans = {
-        "model": (take, cont, _stakes(sig, dec, take, cfg, costs), ratio, key_m),
-        "model_revert": (take_r, np.zeros(len(sig), bool), _stakes(sig, dec_r, take_r, cfg, costs),
-                         ratio, key_r),
-        "model_fixed_size": (take, cont, None, ratio, key_m),
+        "model": Plan(take, cont, _stakes(sig, dec, take, cfg, costs), ratio, key_m),
+        "model_revert": Plan(take_r, np.zeros(len(sig), bool),
+                             _stakes(sig, dec_r, take_r, cfg, costs), ratio, key_r),
+        "model_fixed_size": Plan(take, cont, None, ratio, key_m),
         **_naive(sig, rank),
     }  # fmt: skip
     dec = dec.assign(revert_only_direction=dec_r["direction"],

@@ -17,14 +17,13 @@ import pandas as pd
 
 from ..config import Config
 from ..data import Panel
+from ..decision import Exit
 from ..errors import RevertibleError
 
 __all__ = ["EXIT_REASONS", "PATH_COLUMNS", "exit_paths", "order_keys", "continue_horizon"]
 
-EXIT_REASONS = np.array(
-    ["take_profit", "stop", "time", "correlation", "end_of_data", "no_entry"], dtype=object
-)
-_NO_ENTRY = 5
+EXIT_REASONS = np.array([e.name.lower() for e in Exit], dtype=object)
+"""Exit reason names, indexed by :class:`revertible.decision.Exit` code."""
 
 PATH_COLUMNS = ["entry_bar", "exit_signal_bar", "exit_bar", "path_reason", "at_close",
                 "open_a", "open_b", "exit_px_a", "exit_px_b"]  # fmt: skip
@@ -95,27 +94,27 @@ def _exit_kernel(
         out_p[i, :] = np.nan
         e = ti + 1
         if e >= n or not (np.isfinite(opn[e, a]) and np.isfinite(opn[e, b])):
-            out_i[i, 3] = 5
+            out_i[i, 3] = Exit.NO_ENTRY
             continue
         sig = -1
-        reason = 4
+        reason = Exit.END_OF_DATA
         for j in range(e, min(ti + horizon, n - 1) + 1):
             la = logc[j, a]
             lb = logc[j, b]
             if np.isfinite(la) and np.isfinite(lb):
                 zz = sgn[i] * (la - beta[i] * lb - mean[i]) / std[i]
                 if zz <= tp:
-                    sig, reason = j, 0
+                    sig, reason = j, Exit.TAKE_PROFIT
                     break
                 if zz >= stop:
-                    sig, reason = j, 1
+                    sig, reason = j, Exit.STOP
                     break
             c = corr[i, j - ti]
             if np.isfinite(c) and abs(c) < min_corr:
-                sig, reason = j, 3
+                sig, reason = j, Exit.CORRELATION
                 break
             if j == ti + horizon:
-                sig, reason = j, 2
+                sig, reason = j, Exit.TIME
                 break
         x = -1
         if sig >= 0:
@@ -139,7 +138,7 @@ def _exit_kernel(
             if np.isfinite(close[k, a]) and np.isfinite(close[k, b]):
                 last = k
                 break
-        out_i[i, 3] = 4
+        out_i[i, 3] = Exit.END_OF_DATA
         out_i[i, 4] = 1
         if last < 0:  # no close after the entry fill: flat at the entry open
             out_i[i, 2] = e + 1

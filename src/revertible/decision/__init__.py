@@ -9,7 +9,16 @@ checks, book caps, exchange rounding) and gives every row the legs it would have
 
 from __future__ import annotations
 
-from ._book import round_qty
+from ._book import (
+    BookCaps,
+    Booking,
+    book_caps,
+    book_entries,
+    book_full,
+    new_booking,
+    round_qty,
+)
+from ._codes import CAP_NAMES, Booked, Cap, Exit
 from ._decide import (
     DECISION_COLUMNS,
     DIRECTIONS,
@@ -65,6 +74,16 @@ __all__ = [
     "max_safe_leverage",
     "safe_leverages",
     "round_qty",
+    "BookCaps",
+    "Booking",
+    "book_caps",
+    "book_entries",
+    "book_full",
+    "new_booking",
+    "Booked",
+    "Cap",
+    "CAP_NAMES",
+    "Exit",
     "size_signals",
     "unit_stakes",
 ]

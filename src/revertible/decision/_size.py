@@ -42,8 +42,9 @@ import pandas as pd
 
 from ..config import BasketsConfig, CostConfig, LabelConfig, SizingConfig
 from ..risk import risk_matrices
-from ._book import BELOW_MIN_NOTIONAL, CAP_NAMES, REACHED, ROUNDS_TO_ZERO, book_signals
+from ._book import book_caps, book_signals, new_booking
 from ._checks import check_capital, require
+from ._codes import CAP_NAMES, Booked
 from ._decide import Barriers
 from ._risk import liquidation_prices
 from ._steps import REQUIRED_COLUMNS, STAKE_COLUMNS, Reasons, per_signal
@@ -75,6 +76,7 @@ def size_signals(
     books: np.ndarray | None = None,
     cov: pd.DataFrame | None = None,
     risk: BasketsConfig | None = None,
+    max_positions: int | None = None,
 ) -> pd.DataFrame:
     """Size divergences into two-leg positions under the book's risk limits (vectorised).
 
@@ -110,6 +112,9 @@ def size_signals(
     risk : BasketsConfig, optional
         The ``baskets`` section (``max_book_risk``, ``shock_sigma``, ``stress_corr``); None or
         ``max_book_risk: null``: no risk cap.
+    max_positions : int, optional
+        At most this many positions per book (``backtest.max_concurrent`` in the replay); a
+        signal past it has the reason ``"max concurrent positions reached"``. None: no limit.
 
     Returns
     -------
@@ -142,7 +147,7 @@ def size_signals(
     legs = (ids[:n].astype(np.int64), ids[n:].astype(np.int64), np.asarray(names))
     mats, lim = _risk_inputs(cov, risk, np.asarray(names), cap)
     args = (sizing, costs, label, cap, continuation, legs, mats, lim)
-    rec = _sized(signals, *args, book, at_cap=False)
+    rec = _sized(signals, *args, book, at_cap=False, max_positions=max_positions)
     st = rec["st"]
     n_a, n_b, q_a, q_b = rec["n_a"], rec["n_b"], rec["q_a"], rec["q_b"]
     traded = n_a > 0.0
@@ -201,22 +206,23 @@ def _direction_if_taken(signals: pd.DataFrame) -> np.ndarray:
 def _sized(
     signals: pd.DataFrame, sizing: SizingConfig, costs: CostConfig, label: LabelConfig,
     cap: float, continuation: Barriers | None, legs: tuple, mats: np.ndarray, lim: float,
-    book: np.ndarray, *, at_cap: bool,
+    book: np.ndarray, *, at_cap: bool, max_positions: int | None = None,
 ) -> dict:
     """Steps 1-5 on one set of books: per-signal stakes, then the compiled book."""
     ia, ib, names = legs
     st = per_signal(signals, sizing, costs, label, cap, continuation, at_cap=at_cap)
     n, why, key = st.n, st.why, st.key
     order = np.lexsort((np.arange(n), -np.nan_to_num(key, nan=0.0), np.isnan(key), book))
-    margin_cap = cap * (1.0 - sizing.buffer)
     res = book_signals(
-        order.astype(np.int64), book.astype(np.int64), st.wanted_a, st.ratio,
+        order.astype(np.int64), book.astype(np.int64), st.wanted_a, st.wanted_a * st.ratio,
         np.where(why.ok, st.lev_a, 1.0), np.where(why.ok, st.lev_b, 1.0), ia, ib, st.sign_a,
         st.sign_b, np.where(why.ok, st.price_a, 1.0), np.where(why.ok, st.price_b, 1.0),
-        max(len(names), 1), sizing.max_asset_net_exposure * cap, st.top * margin_cap,
-        margin_cap, float(sizing.qty_step), float(sizing.min_notional), mats, lim,
+        max(len(names), 1), book_caps(sizing, cap, max_positions), float(sizing.qty_step),
+        float(sizing.min_notional), mats, lim, new_booking(n),
     )  # fmt: skip
-    n_a, n_b, q_a, q_b, margin, status, reached, reduced = res
+    n_a, n_b, q_a, q_b, margin = (res.notional_a, res.notional_b, res.qty_a, res.qty_b,
+                                  res.margin)  # fmt: skip
+    status, reached, reduced = res.status, res.reached, res.reduced
     notes = st.notes.copy()
     if st.capped.any():
         add = f"stake capped at sizing.trade_cap_frac {sizing.trade_cap_frac:g}"
@@ -253,7 +259,7 @@ def _book_reasons(
     def asset(cap: np.ndarray) -> np.ndarray:
         return np.where(cap == 0, ia, np.where(cap == 1, ib, -1))
 
-    head_cap = np.where(status == REACHED, reached, -1).astype(np.int64)
+    head_cap = np.where(status == Booked.REACHED, reached, -1).astype(np.int64)
     tail_cap = reduced.astype(np.int64)
     cols = [
         np.where(why.ok, -1, why_code), status.astype(np.int64), head_cap, asset(head_cap),
@@ -272,11 +278,13 @@ def _book_reasons(
             text[j] = why_uniq[w]
             continue
         parts = []
-        if st == REACHED:
+        if st == Booked.REACHED:
             parts.append(CAP_NAMES[hc].format(a=names[ha], b=names[ha]) + " reached")
-        elif st == ROUNDS_TO_ZERO:
+        elif st == Booked.MAX_POSITIONS:
+            parts.append("max concurrent positions reached")
+        elif st == Booked.ROUNDS_TO_ZERO:
             parts.append("quantity rounds to zero at qty_step")
-        elif st == BELOW_MIN_NOTIONAL:
+        elif st == Booked.BELOW_MIN_NOTIONAL:
             parts.append("leg below min_notional")
         if note_uniq[nc]:
             parts.append(note_uniq[nc])
