@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_experiments_open_on_the_runs_view(store):
     c = store["client"]
@@ -30,3 +32,20 @@ def test_dataset_is_logged_with_fingerprint_range_and_assets(store):
     assert tags["assets"] == "8" and " .. " in tags["range"]
     assert ds.dataset.digest == tags["fingerprint"][:36] == run.data.tags["data_fingerprint"]
     assert run.data.tags["data_range"] == tags["range"]
+
+
+def test_a_model_saved_by_an_earlier_version_is_refused_with_the_fix(tmp_path, monkeypatch):
+    """A pickle that names a module this version no longer has (the retired return heads)."""
+    import mlflow.pyfunc
+
+    from revertible.errors import ModelError
+    from revertible.tracking import load_model
+
+    def old(*_a, **_k):
+        raise ModuleNotFoundError("No module named 'revertible.model._returns'")
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", old)
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ModelError, match=r"earlier revertible version .* retrain it with "
+                                         r"`revertible train CONFIG`"):
+        load_model(str(tmp_path / "m"))

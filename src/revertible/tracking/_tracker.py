@@ -351,6 +351,12 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
         loaded = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if isinstance(exc, ModuleNotFoundError) and "revertible." in str(exc):
+            raise ModelError(
+                f"model {uri} was saved by an earlier revertible version ({first}): its return "
+                "heads carried no held-out evidence and this version decides on a return "
+                "calibrator; retrain it with `revertible train CONFIG` and use the new URI"
+            ) from None
         raise ModelError(f"model {uri} cannot be loaded: {first}; check the URI and the "
                          "tracking store (tracking.uri / MLFLOW_TRACKING_URI)") from None
     try:  # a model of another flavour (sklearn, a foreign pyfunc) has no python model
