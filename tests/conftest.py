@@ -9,6 +9,7 @@ the planted-cluster market (``clusters``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,38 @@ def cli_output(result) -> str:
     """A CLI result's output without the one-off compile notice (cold numba cache)."""
     lines = [ln for ln in result.output.splitlines() if not ln.startswith(_NOTICES)]
     return "\n".join(lines).strip()
+
+
+#: Progress lines a slow step prints before the error on a loaded machine ("episodes (pairs):
+#: 10/10 after 26 s", "... done 10/10 in 25.8 s", the heartbeat "...: working (...), 9 s").
+_PROGRESS = re.compile(r"^[^:]+: (\d+/\d+ after |done |working )")
+
+
+def one_line_error(result, *needles: str) -> str:
+    """Assert exit 2 with a one-line ``error:`` naming every needle; return it, whitespace folded.
+
+    The error is the last line; anything before it may only be progress lines (a slow step on a
+    loaded machine prints them before the input is refused). No traceback anywhere.
+    """
+    assert result.exit_code == 2, result.output
+    out = cli_output(result)
+    lines = out.splitlines()
+    assert lines and all(_PROGRESS.match(x) for x in lines[:-1]), out
+    msg = lines[-1]
+    assert msg.startswith("error:"), out
+    assert "Traceback" not in out, out
+    flat = " ".join(msg.split())
+    for needle in needles:
+        assert needle in flat, (needle, flat)
+    return flat
+
+
+def copy_feathers(src: Path, dst: Path) -> Path:
+    """Copy the feather files of folder ``src`` into ``dst`` (created); return ``dst``."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.glob("*.feather"):
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
 
 
 def make_market(folder: Path, n_assets: int, days: int, seed: int) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output, write_cli_config
+from conftest import copy_feathers, one_line_error, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -38,22 +38,8 @@ def run(*args, env: dict[str, str] | None = None):
     return runner.invoke(app, [str(a) for a in args], env=env)
 
 
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    msg = cli_output(result)
-    assert msg.startswith("error:"), msg
-    assert "Traceback" not in msg and len(msg.splitlines()) == 1, msg
-    flat = " ".join(msg.split())
-    for needle in needles:
-        assert needle in flat, (needle, flat)
-    return flat
 
 
-def _copy(src: Path, dst: Path) -> Path:
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.glob("*.feather"):
-        (dst / f.name).write_bytes(f.read_bytes())
-    return dst
 
 
 # ---- outputs ------------------------------------------------------------------------------------
@@ -199,7 +185,7 @@ def test_garbage_csv_row(cfg_file, market, tmp_path):
 
 
 def test_high_below_low(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "hl")
+    folder = copy_feathers(market, tmp_path / "hl")
     f = folder / "BBB_USDT-1h.feather"
     df = pd.read_feather(f)
     df.loc[10, ["high", "low"]] = df.loc[10, ["low", "high"]].to_numpy()
@@ -217,7 +203,7 @@ def test_one_asset_universe(cfg_file, tmp_path):
 
 
 def test_other_bar_size_file_is_reported(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "mixed")
+    folder = copy_feathers(market, tmp_path / "mixed")
     (folder / "AAA_USDT-1h.feather").rename(folder / "AAA_USDT-4h.feather")
     r = run("validate", cfg_file, "--data", folder)
     assert r.exit_code == 0, r.output
@@ -226,7 +212,7 @@ def test_other_bar_size_file_is_reported(cfg_file, market, tmp_path):
 
 
 def test_validate_reports_assets_ending_early(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "stale")
+    folder = copy_feathers(market, tmp_path / "stale")
     f = folder / "CCC_USDT-1h.feather"
     pd.read_feather(f).iloc[:-22].reset_index(drop=True).to_feather(f)
     r = run("validate", cfg_file, "--data", folder)
@@ -237,7 +223,7 @@ def test_validate_reports_assets_ending_early(cfg_file, market, tmp_path):
 
 
 def _with_gap(market: Path, dst: Path, days: int) -> Path:
-    folder = _copy(market, dst)
+    folder = copy_feathers(market, dst)
     f = folder / "DDD_USDT-1h.feather"
     df = pd.read_feather(f)
     mid = len(df) // 2

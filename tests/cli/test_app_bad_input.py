@@ -6,13 +6,12 @@ reader does not know) warns and goes on.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli_output, make_market, write_cli_config
+from conftest import cli_output, copy_feathers, make_market, one_line_error, write_cli_config
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -34,31 +33,10 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-#: Progress lines a slow step prints before the error on a loaded machine ("episodes (pairs):
-#: 10/10 after 26 s", "... done 10/10 in 25.8 s", the heartbeat "...: working (...), 9 s").
-_PROGRESS = re.compile(r"^[^:]+: (\d+/\d+ after |done |working )")
 
 
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    out = cli_output(result)
-    lines = out.splitlines()
-    # the error is one line, the last; anything before it is a progress line
-    assert lines and all(_PROGRESS.match(x) for x in lines[:-1]), out
-    msg = lines[-1]
-    assert msg.startswith("error:"), out
-    assert "Traceback" not in out, out
-    flat = " ".join(msg.split())
-    for needle in needles:
-        assert needle in flat, (needle, flat)
-    return flat
 
 
-def _copy(src: Path, dst: Path) -> Path:
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.glob("*.feather"):
-        (dst / f.name).write_bytes(f.read_bytes())
-    return dst
 
 
 def _first_last(market: Path) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -144,7 +122,7 @@ def test_binary_or_non_yaml_config_is_refused(tmp_path, content, needle):
 
 
 def test_asset_dated_after_now_is_refused_naming_its_file(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "future")
+    folder = copy_feathers(market, tmp_path / "future")
     victim = sorted(folder.glob("*.feather"))[0]
     df = pd.read_feather(victim)
     df["date"] = df["date"] + pd.Timedelta(days=3650 * 2)
@@ -154,7 +132,7 @@ def test_asset_dated_after_now_is_refused_naming_its_file(cfg_file, market, tmp_
 
 
 def test_file_with_an_unrecognised_name_is_named_in_a_warning(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "odd")
+    folder = copy_feathers(market, tmp_path / "odd")
     src = sorted(folder.glob("*.feather"))[0]
     (folder / "my prices.feather").write_bytes(src.read_bytes())
     r = run("validate", cfg_file, "--data", folder)
@@ -188,7 +166,7 @@ def test_rebalance_unknown_asset_is_named_as_such(cfg_file, market, tmp_path):
 
 
 def test_rebalance_stale_leg_is_not_traded(cfg_file, market, tmp_path):
-    folder = _copy(market, tmp_path / "stale")
+    folder = copy_feathers(market, tmp_path / "stale")
     files = sorted(folder.glob("*.feather"))
     a = files[0].name.split("-")[0].replace("_", "/")
     b = files[1].name.split("-")[0].replace("_", "/")
