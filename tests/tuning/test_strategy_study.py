@@ -28,11 +28,13 @@ from revertible.synthetic import generate_market
 from revertible.tracking import Tracker
 from revertible.tuning import (
     check_strategy_space,
+    evaluate_strategy,
     prepare_strategy_data,
     search_deflated_sharpe,
     split_validation,
     tune_strategy,
 )
+from revertible.tuning._strategy import config_with, search_config
 
 CONFIG = str(REPO / "configs" / "demo.yaml")
 SEED = 3
@@ -322,3 +324,42 @@ def test_cli_strategy_search(market, mlflow_dir, tmp_path):
     assert res["study"] == "demo-strategy" and res["n_trials_done"] == 2
     assert res["validation"]["n_trials"] == 2 and "net_bp" in res["search"]
     assert res["metrics"]["validation.trades"] == res["validation"]["trades"]
+
+
+# ---- low fidelity: trials ranked cheaply, the best re-scored at full fidelity -----------------
+def test_low_fidelity_search_reports_only_full_fidelity_figures(market, mlflow_dir, tmp_path):
+    cfg = _cfg(mlflow_dir, "tuning.strategy.fidelity=low", "tuning.strategy.rescore_top=2",
+               "tuning.strategy.low_n_estimators=5", "tuning.strategy.low_learning_rate=0.3")
+    low = search_config(cfg, "low").model
+    assert (low.n_estimators, low.learning_rate) == (5, 0.3)
+    assert search_config(cfg).model.n_estimators == 20  # full: the search evaluator
+    url = storage_url(tmp_path)
+    res = tune_strategy(cfg, panel=market, trials=3, study="lo", storage=url)
+    study = load_study(url, "lo")
+    rescored = study.user_attrs["revertible.rescored"]
+    done = [t for t in study.get_trials() if t.state == TrialState.COMPLETE]
+    top = sorted(done, key=lambda t: (-t.value, t.number))[:2]
+    assert sorted(rescored) == sorted(str(t.number) for t in top)
+    # the reported best is the best full-fidelity re-score, with that evaluation's figures
+    best_key = max(rescored, key=lambda k: (rescored[k]["value"], -int(k)))
+    assert res["best_trial"] == int(best_key)
+    assert res["best_value"] == rescored[best_key]["value"]
+    assert all(rescored[k]["fidelity"] == "full" for k in rescored)
+    assert all(t.user_attrs["search"]["fidelity"] == "low" for t in done)
+    data = prepare_strategy_data(market, cfg)
+    again = evaluate_strategy(data, config_with(cfg, study.trials[res["best_trial"]].params))
+    assert again["value"] == res["best_value"]
+    # N of the deflated Sharpe counts every evaluation: 3 trials + 2 re-scores
+    assert res["metrics"]["search.n_trials"] == 5.0
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    kids = client.search_runs([exp.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{res['run_id']}'")
+    assert sorted(r.data.tags["optuna.trial_number"] for r in kids
+                  if r.data.tags["tune.role"] == "rescore") == sorted(rescored)
+    # resuming with nothing new re-scores nothing
+    more = tune_strategy(cfg, panel=market, trials=3, study="lo", storage=url)
+    kids = client.search_runs([exp.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{more['run_id']}'")
+    assert more["n_trials_run"] == 0 and kids == []
+    assert more["best_value"] == res["best_value"]

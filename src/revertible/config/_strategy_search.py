@@ -62,6 +62,19 @@ class StrategySearchConfig(BaseModel):
         "(a cheaper model); null: model.n_estimators.")
     calibration_folds: int | None = Field(
         2, ge=2, description="CV folds of each walk-forward calibrator; null: the backtest's.")
+    fidelity: Literal["full", "low"] = Field(
+        "full", description="full: every trial is the search evaluator above; low: trials use "
+        "a cheaper model (`low_n_estimators` trees at `low_learning_rate`) and the "
+        "`rescore_top` best of them are re-evaluated at full fidelity before anything is "
+        "reported (the best trial, its validation and the deflated Sharpe, which counts every "
+        "evaluation at either fidelity).")
+    low_n_estimators: int = Field(
+        40, ge=1, description="Trees per walk-forward model of a low-fidelity trial.")
+    low_learning_rate: float = Field(
+        0.2, gt=0.0, le=1.0, description="Learning rate of a low-fidelity trial's models "
+        "(fewer trees, larger steps: about the same n_estimators x learning_rate).")
+    rescore_top: int = Field(
+        3, ge=1, description="Best low-fidelity trials re-evaluated at full fidelity.")
     cache_size: int = Field(
         4, ge=1, description="Episode/feature tables kept in memory per process (LRU).")
     space: dict[str, ParamRange] = Field(

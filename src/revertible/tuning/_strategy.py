@@ -44,6 +44,16 @@ block model is fitted in full (classifier, calibration folds, return calibrator)
 rests on the held-out record, which the calibration folds produce.
 ``light=False`` runs the full backtest; both give the same figures
 (tests/tuning/test_strategy.py).
+
+Fidelity
+--------
+``tuning.strategy.fidelity: low`` makes the search a two-stage one: every trial is evaluated with
+a cheaper model (``low_n_estimators`` trees at ``low_learning_rate``, about the same
+``n_estimators x learning_rate``; everything else as above), then the ``rescore_top`` best trials
+are evaluated again at full fidelity (:func:`search_config` as above) and only those figures are
+reported: the best trial is the best re-scored one, the validation backtests it at full fidelity,
+and the deflated Sharpe counts every evaluation at either fidelity (trials plus re-scores).
+A low-fidelity value only ranks trials; it is never reported as the search's figure.
 """
 
 from __future__ import annotations
@@ -130,8 +140,12 @@ def _cast(r: ParamRange, v: Any) -> Any:
     return int(v) if r.type == "int" else float(v) if r.type == "float" else v
 
 
-def search_config(cfg: Config) -> Config:
-    """The cheaper walk-forward evaluator of the search and its validation (module docstring)."""
+def search_config(cfg: Config, fidelity: str = "full") -> Config:
+    """The cheaper walk-forward evaluator of the search and its validation (module docstring).
+
+    ``fidelity="low"``: a low-fidelity trial's models, ``tuning.strategy.low_n_estimators``
+    trees at ``low_learning_rate`` (module docstring, "Fidelity").
+    """
     sc = cfg.tuning.strategy
     bt: dict[str, Any] = {"cost_multipliers": (1.0,)}
     if sc.retrain_every_days is not None:
@@ -139,8 +153,15 @@ def search_config(cfg: Config) -> Config:
     if sc.calibration_folds is not None:
         bt["calibration_folds"] = sc.calibration_folds
     upd: dict[str, Any] = {"backtest": cfg.backtest.model_copy(update=bt)}
+    model: dict[str, Any] = {}
     if sc.n_estimators is not None:
-        upd["model"] = cfg.model.model_copy(update={"n_estimators": sc.n_estimators})
+        model["n_estimators"] = sc.n_estimators
+    if fidelity == "low":
+        model.update(n_estimators=sc.low_n_estimators, learning_rate=sc.low_learning_rate)
+    elif fidelity != "full":
+        raise ValueError(f"fidelity must be 'full' or 'low', got {fidelity!r}")
+    if model:
+        upd["model"] = cfg.model.model_copy(update=model)
     return cfg.model_copy(update=upd)
 
 
@@ -287,12 +308,13 @@ def strategy_figures(result: Any, cfg: Config) -> dict[str, Any]:
 
 
 def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
-                      light: bool = True) -> dict[str, Any]:
+                      light: bool = True, fidelity: str = "full") -> dict[str, Any]:
     """One trial's figures: the walk-forward backtest of the search panel (never validation).
 
     ``light`` (default): only what the figures need, with the prediction cache (module
     docstring); ``light=False``: the full backtest of every strategy, no prediction cache.
-    Both give the same figures.
+    Both give the same figures. ``fidelity``: ``"full"`` (the search evaluator) or ``"low"``
+    (a cheaper model, module docstring "Fidelity"); the figures carry it.
     """
     from ..backtest import STRATEGIES, run_backtest
 
@@ -300,7 +322,7 @@ def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
     if s not in STRATEGIES:
         raise ConfigError(f"tuning.strategy.strategy={s!r} is not a backtest strategy; use one "
                           f"of {', '.join(STRATEGIES)}")
-    ev = search_config(cfg)
+    ev = search_config(cfg, fidelity)
     t0, c0 = time.perf_counter(), time.process_time()
     eps, feats, cached = data.cache.get(ev, data.panel, progress)
     built, built_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -317,6 +339,7 @@ def evaluate_strategy(data: StrategyData, cfg: Config, progress: Any = None, *,
     else:
         res = run_backtest(ev, data.panel, episodes=eps, features=feats, walk_forward=True)
     out = strategy_figures(res, cfg)
+    out["fidelity"] = fidelity
     out["cached"] = cached
     out["predictions_cached"] = pred is not None
     out["train_rows"] = float(res.blocks["n_train"].sum()) if len(res.blocks) else 0.0

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["strategy_settings", "search_deflated_sharpe", "tune_strategy"]
 
 _VALIDATION_ATTR = "revertible.validation"
+_RESCORE_ATTR = "revertible.rescored"
 _NOT_SETTINGS = ("tuning.strategy.study", "tuning.strategy.cache_size", "data.path",
                  "data.funding_path")
 
@@ -76,25 +77,75 @@ def strategy_settings(cfg: Config, fingerprint: str, validation_start: Any) -> d
     return out
 
 
-def search_deflated_sharpe(study: optuna.Study, best: optuna.trial.FrozenTrial) -> dict[str, float]:
+def search_deflated_sharpe(study: optuna.Study, best: optuna.trial.FrozenTrial,
+                           rescored: dict[str, Any] | None = None) -> dict[str, float]:
     """Deflated Sharpe of the best trial's search-period daily returns over the study's trials.
 
-    N = completed trials; the spread of the per-day Sharpe across them is measured from their
-    daily returns (two or more trials), else the estimator's null spread.
+    N = completed trials plus the full-fidelity re-scores (``rescored``, trial number -> figures
+    with ``daily_returns``; the best trial's returns are then its re-score's); the spread of the
+    per-day Sharpe across them is measured from their daily returns (two or more), else the
+    estimator's null spread.
     """
     from ..backtest import deflated_sharpe
 
+    rescored = rescored or {}
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    runs = [t.user_attrs.get("daily_returns") or [] for t in done]
+    runs += [f.get("daily_returns") or [] for f in rescored.values()]
     srs = []
-    for t in done:
-        r = np.asarray(t.user_attrs.get("daily_returns") or [], float)
+    for d in runs:
+        r = np.asarray(d, float)
         if len(r) > 2 and np.std(r, ddof=1) > 0:
             srs.append(np.mean(r) / np.std(r, ddof=1))
     sr_std = float(np.std(srs, ddof=1)) if len(srs) >= 2 else None
-    r = np.asarray(best.user_attrs.get("daily_returns") or [], float)
-    return {"search.deflated_sharpe": deflated_sharpe(r, len(done), sr_std),
-            "search.n_trials": float(len(done)),
+    own = rescored.get(str(best.number))
+    r = np.asarray((own or best.user_attrs).get("daily_returns") or [], float)
+    return {"search.deflated_sharpe": deflated_sharpe(r, len(runs), sr_std),
+            "search.n_trials": float(len(runs)),
             "search.sr_std_daily": float("nan") if sr_std is None else sr_std}
+
+
+def _rescore(st: optuna.Study, cfg: Config, data: StrategyData, tracker: Any, parent_id: str,
+             name: str, say: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """Re-evaluate the best low-fidelity trials at full fidelity; return the best and all.
+
+    The ``tuning.strategy.rescore_top`` best completed trials (by their low-fidelity value)
+    not re-scored before are evaluated with :func:`evaluate_strategy` at full fidelity, each as
+    a child run (``tune.role=rescore``); the figures are kept in the study
+    (``revertible.rescored``) so a resumed study does not evaluate them again. Returns the
+    trial with the best full-fidelity value and every stored re-score.
+    """
+    done = [t for t in st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None]
+    top = sorted(done, key=lambda t: (-float(t.value), t.number))
+    top = top[:cfg.tuning.strategy.rescore_top]
+    stored: dict[str, Any] = dict(st.user_attrs.get(_RESCORE_ATTR) or {})
+    for t in top:
+        if str(t.number) in stored:
+            continue
+        say(f"re-scoring trial {t.number} at full fidelity (low-fidelity value {t.value:.3f})")
+        tags = {"optuna.study": name, "optuna.trial_number": str(t.number),
+                "tune.role": "rescore", "tune.objective": "strategy"}
+        with tracker.run(run_name=f"{name}-rescore-{t.number}", tags=tags, nested=True,
+                         parent_run_id=parent_id) as run:
+            fig = evaluate_strategy(data, config_with(cfg, t.params), fidelity="full")
+            tracker.log_params({**t.params, "optuna.trial_number": t.number})
+            tracker.log_metrics({f"search.{k}": float(v) for k, v in fig.items()
+                                 if isinstance(v, (int, float, bool)) and math.isfinite(v)})
+            run_id = run.info.run_id
+        stored[str(t.number)] = {
+            **{k: v for k, v in _finite(fig).items() if k not in ("timings",)},
+            "low_value": float(t.value), "run_id": run_id}
+    st.set_user_attr(_RESCORE_ATTR, stored)
+    by_number = {t.number: t for t in done}
+    ranked = sorted((k for k in stored if int(k) in by_number),
+                    key=lambda k: (-float(stored[k]["value"]), int(k)))
+    return by_number[int(ranked[0])], stored
+
+
+def _finite(fig: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
+            for k, v in fig.items()}
 
 
 class _StrategyObjective:
@@ -125,7 +176,7 @@ class _StrategyObjective:
                 mlflow.set_tag("optuna.trial_state", "PRUNED")
                 mlflow.set_tag("tune.invalid", why[:250])
                 raise optuna.TrialPruned(f"invalid settings: {why}") from None
-            fig = evaluate_strategy(self.data, cfg)
+            fig = evaluate_strategy(self.data, cfg, fidelity=self.cfg.tuning.strategy.fidelity)
             duration = time.perf_counter() - t0
             self.tracker.log_metrics({
                 **{f"search.{k}": float(v) for k, v in fig.items()
@@ -135,16 +186,15 @@ class _StrategyObjective:
             mlflow.set_tag("optuna.trial_state", "COMPLETE")
         trial.set_user_attr("duration_s", round(duration, 3))
         trial.set_user_attr("daily_returns", fig["daily_returns"])
-        trial.set_user_attr("search", {k: (v if not isinstance(v, float) or math.isfinite(v)
-                                           else None) for k, v in fig.items()
+        trial.set_user_attr("search", {k: v for k, v in _finite(fig).items()
                                        if k not in ("daily_returns", "timings")})
         return float(fig["value"])
 
 
 def _validate_once(st: optuna.Study, best: optuna.trial.FrozenTrial, cfg: Config, panel: Panel,
                    data: StrategyData, tracker: Any, parent_id: str, name: str,
-                   say: Callable[[str], None]) -> dict[str, Any]:
-    n = _counts(st).complete
+                   say: Callable[[str], None], n_rescored: int = 0) -> dict[str, Any]:
+    n = _counts(st).complete + n_rescored  # every evaluation, at either fidelity
     stored = st.user_attrs.get(_VALIDATION_ATTR) or {}
     if stored.get("trial") == best.number and stored.get("n_trials") == n:
         say(f"trial {best.number} was validated before (run {stored.get('run_id')}); "
@@ -248,26 +298,37 @@ def tune_strategy(
         metrics.update({f"importance.{k}": v
                         for k, v in _importances(st, cfg.tuning.seed).items()})
         validation = None
+        report: dict[str, Any] = {}
         if best is not None:
-            metrics.update({"best.value": float(best.value),
+            rescored = None
+            if sc.fidelity == "low":
+                best, rescored = _rescore(st, cfg, data, tracker, parent_id, name, say)
+                own = rescored[str(best.number)]
+                report = {"value": float(own["value"]),
+                          "search": {k: v for k, v in own.items()
+                                     if k not in ("daily_returns", "run_id")}}
+                metrics["tune.n_rescored"] = float(len(rescored))
+            else:
+                report = {"value": float(best.value),
+                          "search": dict(best.user_attrs.get("search") or {})}
+            metrics.update({"best.value": report["value"],
                             "best.trial_number": float(best.number),
-                            **search_deflated_sharpe(st, best)})
-            metrics.update({f"best.search.{k}": float(v) for k, v in
-                            (best.user_attrs.get("search") or {}).items()
+                            **search_deflated_sharpe(st, best, rescored)})
+            metrics.update({f"best.search.{k}": float(v) for k, v in report["search"].items()
                             if isinstance(v, (int, float)) and v is not None})
             tracker.log_params({f"best.{k}": v for k, v in best.params.items()})
-            tracker.log_text(json.dumps({"value": best.value, "trial": best.number,
+            tracker.log_text(json.dumps({"value": report["value"], "trial": best.number,
                                          "params": best.params}, indent=2),
                              "best_params.json")
             if validate_best:
                 validation = _validate_once(st, best, cfg, panel, data, tracker,
-                                            parent_id, name, say)
+                                            parent_id, name, say, len(rescored or {}))
                 metrics.update({f"validation.{k}": float(v) for k, v in validation.items()
                                 if isinstance(v, (int, float)) and v is not None})
         with contextlib.suppress(Exception):
             tracker.log_table(st.trials_dataframe(), "trials.csv")
         tracker.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
-        return c, best, metrics, validation
+        return c, best, metrics, validation, report
 
     tags = {"tune.role": "study", "optuna.study": name, "optuna.storage": _redact(url),
             "tune.objective": f"strategy.{sc.objective}", "tune.direction": "maximize",
@@ -282,15 +343,16 @@ def tune_strategy(
         direction="maximize", heartbeat_interval=heartbeat_interval or None,
         grace_period=grace_period, poll_s=poll_s)
     parent_id, ran = done.parent_id, done.ran
-    c, best, metrics, validation = done.summary
+    c, best, metrics, validation, report = done.summary
     if best is None:
         if validate_best:
             raise RevertibleError(f"study {name!r} has no completed trial to validate; run more "
                                   "trials first")
         say(f"study {name!r}: no completed trial yet")
     else:
-        s = best.user_attrs.get("search") or {}
-        say(f"study {name!r}: best trial {best.number} {json.dumps(best.params)}: search "
+        s = report["search"]
+        at = " (re-scored at full fidelity)" if sc.fidelity == "low" else ""
+        say(f"study {name!r}: best trial {best.number}{at} {json.dumps(best.params)}: search "
             f"{_figs(s)}, deflated Sharpe {metrics['search.deflated_sharpe']:.3f} over "
             f"{metrics['search.n_trials']:.0f} trials; parent run {parent_id}")
         if validation is not None:
@@ -298,12 +360,12 @@ def tune_strategy(
                 f"Sharpe {_num(validation.get('deflated_sharpe'))} (N={validation['n_trials']})")
     return {
         "run_id": parent_id, "study": name, "storage": _redact(url),
-        "best_value": None if best is None else float(best.value),
+        "best_value": None if best is None else report["value"],
         "best_params": {} if best is None else dict(best.params),
         "best_trial": None if best is None else best.number,
         "n_trials_done": c.done, "n_trials_run": ran,
         "validation_start": str(data.validation_start),
-        "search": {} if best is None else dict(best.user_attrs.get("search") or {}),
+        "search": {} if best is None else dict(report["search"]),
         "validation": validation, "metrics": metrics,
         "cache": {"hits": data.cache.hits, "misses": data.cache.misses},
         "prediction_cache": {"hits": data.predictions.hits, "misses": data.predictions.misses},
