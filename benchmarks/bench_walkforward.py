@@ -11,8 +11,9 @@ the MLflow store and the report in a temporary folder. It prints each stage the 
 (:data:`revertible.backtest.TIMED_STAGES`: panel load, episodes, features, walk-forward models,
 exit paths, strategies' replay, metrics, report + MLflow) in wall and CPU seconds, the rest of
 the call, the CPU seconds of the whole process (user + system, all threads, from
-``resource.getrusage``: imports and interpreter start included), its peak RSS and the load
-average before and after. The machine is shared: compare CPU seconds across runs, wall seconds
+``resource.getrusage``: imports and interpreter start included), its peak RSS (and the peak so
+far at the end of each of the command's progress stages) and the load average before and
+after. The machine is shared: compare CPU seconds across runs, wall seconds
 only at a known load. The compiled kernels load from numba's disk cache; a first run after a
 change to them also compiles (a few seconds more of ``episodes`` and ``features``).
 """
@@ -23,6 +24,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _clock import cpu_s, load_text, peak_rss_mb, wall_cpu
@@ -36,6 +39,18 @@ STAGE_NAMES = {"data": "panel load", "episodes": "episodes", "features": "featur
                "models": "walk-forward models", "paths": "exit paths",
                "simulation": "strategies (replay)", "metrics": "metrics",
                "report": "report + MLflow"}  # fmt: skip
+
+
+class _PeakRss:
+    """A ``progress`` for ``backtest_command``: the peak RSS when each progress stage ends."""
+
+    def __init__(self) -> None:
+        self.after: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str, **_kw: object) -> Iterator[Callable[..., None]]:
+        yield lambda *_a, **_k: None
+        self.after[name] = peak_rss_mb()
 
 
 class _Lines:
@@ -76,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"walk-forward backtest of {args.config} ({cfg.data.path}); {load_before} at the "
               "start", flush=True)
-        console = _Lines(args.verbose)
+        console, rss = _Lines(args.verbose), _PeakRss()
         t0, c0 = time.perf_counter(), cpu_s()
         res = backtest_command(cfg, walk_forward=True, out_dir=Path(tmp) / "out",
-                               config_path=args.config, console=console)
+                               config_path=args.config, console=console, progress=rss)
         wall, cpu = time.perf_counter() - t0, cpu_s() - c0
     tm = res["timings"]
     for stage in TIMED_STAGES:
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{wall_cpu(tm[f'{stage}_s'], tm.get(f'{stage}_cpu_s', float('nan')))}")
     staged = [sum(tm.get(f"{s}{k}", 0.0) for s in TIMED_STAGES) for k in ("_s", "_cpu_s")]
     print(f"  {'other':<22}{wall_cpu(wall - staged[0], cpu - staged[1])}  (the rest of the "
-          "call: summary, MLflow run set-up)")
+          "call: the signal table between the stages, the summary)")
     print(f"  {'backtest in all':<22}{wall_cpu(wall, cpu)}")
     m = res["metrics"]
     trades = m.get("model.trades", 0.0)
@@ -97,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{res['range'][0][:10]}..{res['range'][1][:10]}, model {trades:,.0f} trades{bp}")
     print(f"  whole process        {cpu_s():.1f} s CPU (user + system, all threads; "
           f"{imports_cpu:.1f} s of it before the backtest: interpreter, imports), peak RSS "
-          f"{peak_rss_mb():.0f} MiB")
+          f"{peak_rss_mb():.0f} MiB; peak RSS so far at the end of "
+          + ", ".join(f"{k} {v:.0f}" for k, v in rss.after.items()) + " MiB")
     print(f"  {load_text()} at the end")
     return 0
 
