@@ -76,6 +76,7 @@ def bench_episodes(cfg, repeat: int, laps: Laps) -> dict[str, float]:
             n_eps = sum(len(b) for b in iter_episode_blocks(panel, cfg, elig))
     best = laps["episodes+outcomes"][0]
     out["pairs"] = n_pairs
+    out["pair_bars"] = pair_bars
     out["bars"] = panel.n_bars
     out["episodes"] = n_eps
     out["kernel_s"] = best
@@ -371,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  warm-up (4 assets)   {laps.text('warm-up')}  (compiles or loads the kernels)")
     print(f"  eligibility          {laps.text('eligibility')}")
     print(f"  episodes+outcomes    {laps.text('episodes+outcomes')}  "
-          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes "
-          f"(best of {args.repeat})")
+          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s "
+          f"({r['pair_bars'] / laps['episodes+outcomes'][1] / 1e6:.1f} M per CPU-s), "
+          f"{r['episodes']:.0f} episodes (best of {args.repeat})")
     print(f"  outcomes alone       {laps.text('outcomes')}  (both trades of every episode); "
           f"spread kernel without them {r['spread_kernel_pair_bars_per_s'] / 1e6:.1f} M "
           f"pair-bars/s")
