@@ -8,11 +8,13 @@ Usage::
 Each command runs in a fresh process (``python -m revertible ...``, as a user runs it) on the
 first N assets of the data (``--set data.assets=[...]``, in the panel's order) for each N of
 ``--assets``: ``episodes CONFIG --out episodes.parquet`` and ``backtest CONFIG --walk-forward
---out DIR`` (MLflow store in a temporary folder). For each run it prints the assets, the pairs
-(all unordered pairs the kernel scans, and those with an episode), the episodes, the child's
-peak RSS (``ru_maxrss`` of that child alone, from ``os.wait4``), the RSS above the baseline (the
-peak RSS of a bare ``python -c 'import ...'`` of the modules the command loads), its CPU
-seconds (user + system, all threads), wall seconds and the 1-minute load before and after.
+--out DIR`` (MLflow store in a temporary folder; the episodes command runs at every size even
+with ``--only walk-forward``: its summary gives the counts). For each run it prints the
+assets, the pairs (all unordered pairs the kernel scans, and those with an episode), the
+episodes, the child's peak RSS (``ru_maxrss`` of that child alone, from ``os.wait4``), the
+RSS above the baseline (the peak RSS of a bare ``python -c 'import ...'`` of the modules the
+command loads), its CPU seconds (user + system, all threads), wall seconds and the 1-minute
+load before and after.
 Then, from each size to the next, the growth of the RSS above the baseline over the growth of
 the pair count (<= 1: memory grows no faster than the pairs) and the added MiB per thousand
 added pairs. The machine is shared: the CPU and RSS figures hold at any load, wall does not.
