@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench bench-trial bench-scoring lint clean mlflow-ui
+.PHONY: install demo test test-fast bench bench-trial bench-walkforward bench-memory bench-scoring lint clean mlflow-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ bench: $(STAMP)
 ## Strategy-search trials (wall, CPU, caches, stage breakdown) on the shared spot data.
 bench-trial: $(STAMP)
 	$(BIN)/python benchmarks/bench_trial.py --config configs/binance-spot-1h.yaml --trials 3
+
+## The walk-forward backtest of a config in-process: each stage's wall/CPU s, the process CPU,
+## peak RSS, load average (CONFIG=... for another config).
+bench-walkforward: $(STAMP)
+	$(BIN)/python benchmarks/bench_walkforward.py --config $(or $(CONFIG),configs/binance-spot-1h.yaml)
+
+## Peak RSS of `revertible episodes` and of the walk-forward on 34, 68 and 136 assets against
+## the pair count (fresh processes; minutes).
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/bench_memory.py --config $(or $(CONFIG),configs/binance-spot-1h.yaml)
 
 ## Historical scoring of ~260k divergences (generated 40 assets x 912 days; trains a model first,
 ## not timed); BENCH_DIR=dir keeps the panel and reuses its model on the next run.

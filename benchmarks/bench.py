@@ -6,7 +6,11 @@ Usage::
 
 Prints, for all unordered pairs of the spot set: load time, eligibility time, the
 hedge-ratio/spread/z/detect/label kernel throughput in pair-bars per second (best of
-``--repeat``), files-to-episode-table wall time, and peak RSS of the process.
+``--repeat``), files-to-episode-table time, the sizing throughput and peak RSS of the process.
+Every stage is printed as wall and CPU seconds (user + system of the process, all threads: the
+compiled kernels run on every core, so CPU can exceed wall), with the load average at the start
+and the end and the CPU seconds of the whole process: the machine is shared, so compare CPU
+seconds across runs and wall seconds only at a known load.
 
 Historical scoring (data-free, ``make bench-scoring``)::
 
@@ -31,6 +35,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+from _clock import Laps, cpu_s, load_text, peak_rss_mb, wall_cpu
 
 from revertible.config import load_config
 from revertible.data import load_panel
@@ -40,37 +45,38 @@ from revertible.io import atomic_path
 from revertible.universe import asset_eligibility, universe_pairs
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def bench_episodes(cfg, repeat: int, laps: Laps) -> dict[str, float]:
+    """Time data loading, eligibility, the kernel, and files -> parquet episode table.
 
-
-def bench_episodes(cfg, repeat: int) -> dict[str, float]:
-    """Time data loading, eligibility, the kernel, and files -> parquet episode table."""
+    Stage clocks go into ``laps`` (``load``, ``eligibility``, ``episodes+outcomes`` and
+    ``outcomes`` at their fastest of ``repeat``, ``files -> episodes``); the returned dict
+    holds the counts and the wall seconds the throughputs are computed from.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out: dict[str, float] = {}
+    with laps("load"):
+        panel = load_panel(cfg.data)
+    out["load_s"] = laps["load"][0]
     # warm-up: compile the kernels on a small slice (numba caches to disk afterwards)
-    t0 = time.perf_counter()
-    panel = load_panel(cfg.data)
-    out["load_s"] = time.perf_counter() - t0
-    small = panel.select(list(panel.assets[:4]))
-    list(iter_episode_blocks(small, cfg, asset_eligibility(small, cfg.universe)))
+    with laps("warm-up"):
+        small = panel.select(list(panel.assets[:4]))
+        list(iter_episode_blocks(small, cfg, asset_eligibility(small, cfg.universe)))
 
-    t0 = time.perf_counter()
-    elig = asset_eligibility(panel, cfg.universe)
-    out["eligibility_s"] = time.perf_counter() - t0
+    with laps("eligibility"):
+        elig = asset_eligibility(panel, cfg.universe)
+    out["eligibility_s"] = laps["eligibility"][0]
 
     n_pairs = len(universe_pairs(panel.assets)[0])
     pair_bars = n_pairs * panel.n_bars
-    best = np.inf
     n_eps = 0
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        n_eps = sum(len(b) for b in iter_episode_blocks(panel, cfg, elig))
-        best = min(best, time.perf_counter() - t0)
+        with laps("episodes+outcomes"):
+            n_eps = sum(len(b) for b in iter_episode_blocks(panel, cfg, elig))
+    best = laps["episodes+outcomes"][0]
     out["pairs"] = n_pairs
+    out["pair_bars"] = pair_bars
     out["bars"] = panel.n_bars
     out["episodes"] = n_eps
     out["kernel_s"] = best
@@ -91,17 +97,15 @@ def bench_episodes(cfg, repeat: int) -> dict[str, float]:
     trade_outcomes(*args)  # compiled, and the arrays in the layout the kernel uses
     args = (np.ascontiguousarray(args[0]), np.ascontiguousarray(args[1]),
             np.ascontiguousarray(args[2]), *args[3:])
-    ob = np.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        trade_outcomes(*args, revert_exit=exit_idx)  # as the table builder calls it
-        ob = min(ob, time.perf_counter() - t0)
+        with laps("outcomes"):
+            trade_outcomes(*args, revert_exit=exit_idx)  # as the table builder calls it
+    ob = laps["outcomes"][0]
     out["outcomes_s"] = ob
     out["spread_kernel_pair_bars_per_s"] = pair_bars / max(best - ob, 1e-9)
 
     # end to end: files -> parquet, streamed block by block
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, laps("files -> episodes"):
         panel = load_panel(cfg.data)
         elig = asset_eligibility(panel, cfg.universe)
         dest = Path(tmp) / "episodes.parquet"
@@ -114,12 +118,12 @@ def bench_episodes(cfg, repeat: int) -> dict[str, float]:
                 writer.write_table(table)
             if writer is not None:
                 writer.close()
-        out["files_to_table_s"] = time.perf_counter() - t0
+    out["files_to_table_s"] = laps["files -> episodes"][0]
     return out
 
 
 def bench_scoring(config: str, data: str | None, model: str, tracking: str | None) -> dict:
-    """Wall time of `revertible score` in fresh processes: live (open now) and all history."""
+    """Wall and CPU time of `revertible score` in fresh processes: live and all history."""
     import subprocess
 
     out: dict[str, float] = {}
@@ -134,9 +138,13 @@ def bench_scoring(config: str, data: str | None, model: str, tracking: str | Non
             env = dict(os.environ)
             if tracking:
                 env["MLFLOW_TRACKING_URI"] = tracking
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True, env=env)
             out[f"score_{name}_s"] = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out[f"score_{name}_cpu_s"] = (after.ru_utime - before.ru_utime
+                                          + after.ru_stime - before.ru_stime)
             import pandas as pd
 
             out[f"score_{name}_rows"] = len(pd.read_parquet(Path(tmp) / f"{name}.parquet"))
@@ -298,23 +306,23 @@ def bench_sizing(n: int = 300_000, repeat: int = 3, seed: int = 0) -> dict[str, 
     })  # fmt: skip
     costs = CostConfig(taker_fee=0.0005, slippage_bps=2.0)
     heads = pd.DataFrame({
-        "revert_mean": rng.normal(0.001, 0.004, n), "revert_m2": rng.uniform(1e-4, 1e-3, n),
-        "continue_mean": rng.normal(0.0, 0.004, n), "continue_m2": rng.uniform(1e-4, 1e-3, n),
+        "revert_mean": rng.normal(0.001, 0.004, n), "revert_se": rng.uniform(1e-4, 1e-3, n),
+        "revert_m2": rng.uniform(1e-4, 1e-3, n), "continue_mean": rng.normal(0.0, 0.004, n),
+        "continue_se": rng.uniform(1e-4, 1e-3, n), "continue_m2": rng.uniform(1e-4, 1e-3, n),
     })  # fmt: skip
     sizing, label = SizingConfig(), LabelConfig()
-    t = time.perf_counter()
-    frame = pd.concat([frame, decide(heads, costs, sizing.min_edge)], axis=1)
-    decide_s = time.perf_counter() - t
+    laps = Laps()
+    with laps("decide"):
+        frame = pd.concat([frame, decide(heads, costs, min_edge=sizing.min_edge)], axis=1)
     size_signals(frame.iloc[:200], sizing, costs, label)  # compile / load the numba cache
     books = frame["entry_time"].to_numpy()
-    out: dict[str, float] = {"rows": float(n), "decide_s": decide_s}
     for name, kw in (("one_book", {}), ("books_of_50", {"books": books})):
-        best = np.inf
         for _ in range(repeat):
-            t = time.perf_counter()
-            size_signals(frame, sizing, costs, label, **kw)
-            best = min(best, time.perf_counter() - t)
-        out[f"{name}_s"] = best
+            with laps(name):
+                size_signals(frame, sizing, costs, label, **kw)
+    out: dict[str, float] = {"rows": float(n)}
+    for name, (wall, cpu) in laps.times.items():
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = wall, cpu
     return out
 
 
@@ -339,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="config override for the scoring panel's training and scoring")
     args = ap.parse_args(argv)
     if args.only_sizing:
+        print(f"revertible bench (sizing): {load_text()} at the start")
         _print_sizing(bench_sizing(repeat=args.repeat))
+        print(f"  {load_text()} at the end")
         return 0
     if args.scoring_panel:
         print(f"revertible bench: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
@@ -351,36 +361,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: data folder {cfg.data.path} not found (set REVERTIBLE_DATA)",
               file=sys.stderr)
         return 2
-    print(f"revertible bench: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}")
-    r = bench_episodes(cfg, args.repeat)
+    print(f"revertible bench: {os.cpu_count()} cores, numba threads {numba.get_num_threads()}; "
+          f"{load_text()} at the start", flush=True)
+    c0 = cpu_s()
+    laps = Laps()
+    r = bench_episodes(cfg, args.repeat, laps)
     print(f"  data                 {cfg.data.path}")
     print(f"  assets x bars        {r['bars']:.0f} bars, {r['pairs']:.0f} pairs")
-    print(f"  load                 {r['load_s']:.2f} s")
-    print(f"  eligibility          {r['eligibility_s']:.2f} s")
-    print(f"  episodes+outcomes    {r['kernel_s']:.2f} s  "
-          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s, {r['episodes']:.0f} episodes "
-          f"(best of {args.repeat})")
-    print(f"  outcomes alone       {r['outcomes_s']:.3f} s  (both trades of every episode); "
+    print(f"  load                 {laps.text('load')}")
+    print(f"  warm-up (4 assets)   {laps.text('warm-up')}  (compiles or loads the kernels)")
+    print(f"  eligibility          {laps.text('eligibility')}")
+    print(f"  episodes+outcomes    {laps.text('episodes+outcomes')}  "
+          f"-> {r['pair_bars_per_s'] / 1e6:.1f} M pair-bars/s "
+          f"({r['pair_bars'] / laps['episodes+outcomes'][1] / 1e6:.1f} M per CPU-s), "
+          f"{r['episodes']:.0f} episodes (best of {args.repeat})")
+    print(f"  outcomes alone       {laps.text('outcomes')}  (both trades of every episode); "
           f"spread kernel without them {r['spread_kernel_pair_bars_per_s'] / 1e6:.1f} M "
           f"pair-bars/s")
-    print(f"  files -> episodes    {r['files_to_table_s']:.2f} s wall")
+    print(f"  files -> episodes    {laps.text('files -> episodes')}", flush=True)
     _print_sizing(bench_sizing(repeat=args.repeat))
-    print(f"  peak RSS             {peak_rss_mb():.0f} MiB")
     if args.model:
         sc = bench_scoring(args.config, args.data, args.model, args.tracking)
-        print(f"  score live           {sc['score_live_s']:.1f} s wall, fresh process "
-              f"({sc['score_live_rows']} open divergences)")
-        print(f"  score historical     {sc['score_historical_s']:.1f} s wall "
+        print(f"  score live           {wall_cpu(sc['score_live_s'], sc['score_live_cpu_s'])}, "
+              f"fresh process ({sc['score_live_rows']} open divergences)")
+        print(f"  score historical     "
+              f"{wall_cpu(sc['score_historical_s'], sc['score_historical_cpu_s'])}, fresh process "
               f"({sc['score_historical_rows']} divergences)")
+    print(f"  peak RSS             {peak_rss_mb():.0f} MiB")
+    print(f"  process CPU          {cpu_s() - c0:.1f} s (user + system, all threads; "
+          f"{numba.get_num_threads()} numba threads); {load_text()} at the end")
     return 0
 
 
 def _print_sizing(sz: dict[str, float]) -> None:
     n = sz["rows"]
-    print(f"  decide               {n / sz['decide_s'] / 1e6:.2f} M rows/s ({n:.0f} signals)")
-    print(f"  sizing rows/s        {n / sz['one_book_s']:,.0f} rows/s one book "
-          f"({sz['one_book_s']:.2f} s), {n / sz['books_of_50_s']:,.0f} rows/s in books of 50 "
-          f"({sz['books_of_50_s']:.2f} s)")
+    print(f"  decide               {wall_cpu(sz['decide_s'], sz['decide_cpu_s'])}  -> "
+          f"{n / sz['decide_s'] / 1e6:.2f} M rows/s ({n:.0f} signals)")
+    print(f"  sizing, one book     {wall_cpu(sz['one_book_s'], sz['one_book_cpu_s'])}  -> "
+          f"{n / sz['one_book_s']:,.0f} rows/s")
+    print(f"  sizing, books of 50  {wall_cpu(sz['books_of_50_s'], sz['books_of_50_cpu_s'])}  -> "
+          f"{n / sz['books_of_50_s']:,.0f} rows/s", flush=True)
 
 
 if __name__ == "__main__":

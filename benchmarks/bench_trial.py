@@ -34,11 +34,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import resource
 import sys
 import time
 
 import optuna
+from _clock import cpu_s, load1, peak_rss_mb
 
 from revertible.config import load_config
 from revertible.data import load_panel
@@ -48,17 +48,6 @@ from revertible.tuning._strategy import _EPISODE_KEYS, config_with
 STAGES = (("episodes+features", "episodes_features"), ("models", "models"), ("paths", "paths"),
           ("replay", "simulation"), ("metrics", "metrics"))
 """(printed name, key of ``timings``: ``<key>_s`` wall, ``<key>_cpu_s`` CPU)."""
-
-
-def cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all threads)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def load1() -> float:
-    """The 1-minute load average."""
-    return os.getloadavg()[0]
 
 
 def sample(study: optuna.Study, cfg, first: dict | None, vary: str) -> dict:
@@ -145,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(rows)
     print(f"\nmean of {n} trials: wall {sum(r[0] for r in rows) / n:.1f}s, CPU "
           f"{sum(r[1] for r in rows) / n:.1f}s, max wall {max(r[0] for r in rows):.1f}s; "
-          f"load {load1():.2f}")
+          f"load {load1():.2f}; the whole process {cpu_s():.1f}s CPU, peak RSS "
+          f"{peak_rss_mb():.0f} MiB")
     return 0
 
 

@@ -405,6 +405,26 @@ def test_walk_forward_blocks_train_on_labels_known_before_them(walk_forward):
     assert (gaps == np.timedelta64(cfg.backtest.retrain_every_days, "D")).all()
 
 
+def test_walk_forward_times_every_stage_and_logs_the_report_after_them(walk_forward):
+    from revertible.backtest import TIMED_STAGES, stage_times
+
+    _, _, cfg, res, _ = walk_forward
+    tm = res["timings"]
+    for stage in TIMED_STAGES:
+        assert tm[f"{stage}_s"] >= 0.0 and tm[f"{stage}_cpu_s"] >= 0.0, stage
+    assert tm["report_s"] > 0.0, "the images and the HTML take time"
+    assert stage_times(tm).split(", ")[0].startswith("data ")
+    assert [s.split()[0] for s in stage_times(tm).split(", ")] == list(TIMED_STAGES)
+    client = MlflowClient(cfg.tracking.uri)
+    logged = client.get_run(res["run_id"]).data.metrics
+    for key in ("report_s", "report_cpu_s", "models_s", "data_s"):
+        assert logged[f"time.{key}"] == pytest.approx(tm[key]), key
+    # the report is rendered after the metrics and the other stages' times are logged
+    at = {k: client.get_metric_history(res["run_id"], k)[0].timestamp
+          for k in ("model.trades", "time.models_s", "time.report_s")}
+    assert at["model.trades"] <= at["time.models_s"] <= at["time.report_s"]
+
+
 def test_given_model_scores_from_its_holdout(known):
     panel, cfg, _ = known["ou"]
 

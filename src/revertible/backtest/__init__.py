@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ..costs import funding_schedule
 from ._book import unit_sizes
-from ._command import SUMMARY_METRICS, backtest_command, backtest_summary
+from ._command import (
+    SUMMARY_METRICS,
+    TIMED_STAGES,
+    backtest_command,
+    backtest_summary,
+    stage_times,
+)
 from ._engine import (
     RANKED,
     STRATEGIES,
@@ -61,6 +67,8 @@ __all__ = [
     "backtest_command",
     "backtest_summary",
     "SUMMARY_METRICS",
+    "TIMED_STAGES",
+    "stage_times",
     "STRATEGIES",
     "RANKED",
     "EXIT_REASONS",

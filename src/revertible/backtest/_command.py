@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from ._engine import run_backtest
 from ._metrics import per_trade_note
 from ._report import log_backtest
 
-__all__ = ["backtest_command", "backtest_summary", "SUMMARY_METRICS"]
+__all__ = ["backtest_command", "backtest_summary", "SUMMARY_METRICS", "TIMED_STAGES", "stage_times"]
 
 
 def backtest_command(
@@ -35,7 +36,9 @@ def backtest_command(
     """``revertible backtest``: load, replay, log one MLflow run, write the HTML report.
 
     Returns ``run_id``, ``model_uri``, ``metrics`` (flat, ``<strategy>.<metric>``), ``report``,
-    ``trades`` and ``equity`` (paths in ``out_dir``, or None), ``artifact_uri`` and ``range``.
+    ``trades`` and ``equity`` (paths in ``out_dir``, or None), ``artifact_uri``, ``range`` and
+    ``timings`` (wall and CPU seconds of each of :data:`TIMED_STAGES`: ``<stage>_s``,
+    ``<stage>_cpu_s``; CPU of the whole process, all threads), also printed as a ``time`` line.
     ``panel`` and ``tracker`` may be passed in (tests); otherwise they come from ``cfg``.
     The summary table (:func:`backtest_summary`, also returned as ``summary``) is printed on
     ``summary_to`` (a rich console; default ``console``): the command line sends it to standard
@@ -52,12 +55,15 @@ def backtest_command(
         raise RevertibleError("pass either --model URI or --walk-forward, not both")
     if model_uri is None and not walk_forward:
         raise RevertibleError("backtest needs --model URI or --walk-forward")
+    t0, c0 = time.perf_counter(), time.process_time()
     tracker = tracker or Tracker(cfg.tracking)
     tracker.connect()
     model = load_model(model_uri, tracker.uri) if model_uri is not None else None
     panel = load_panel(cfg.data) if panel is None else panel
+    loaded = {"data_s": time.perf_counter() - t0, "data_cpu_s": time.process_time() - c0}
     result = run_backtest(cfg, panel, model=model, model_uri=model_uri, walk_forward=walk_forward,
                           since=since, until=until, say=say, progress=progress)  # fmt: skip
+    result.timings = {**loaded, **result.timings}
     run_id, artifact_uri, paths = log_backtest(tracker, result, cfg, panel,
                                                config_path=config_path, out_dir=out_dir)
     summary = backtest_summary(result.metrics, result.strategies)
@@ -73,6 +79,7 @@ def backtest_command(
         say(f"the decision took {int(taken)} signals (fewer than 300): too few to check how its "
             "expected returns compare with the realised ones out of sample")
     say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
+    say(f"time (wall/CPU s): {stage_times(result.timings)}")
     return {
         "run_id": run_id,
         "model_uri": model_uri,
@@ -83,7 +90,27 @@ def backtest_command(
         "artifact_uri": artifact_uri,
         "range": [str(result.start), str(result.end)],
         "summary": summary,
+        "timings": dict(result.timings),
     }
+
+
+TIMED_STAGES = ("data", "episodes", "features", "models", "paths", "simulation", "metrics",
+                "report")
+"""The timed stages of a backtest, in order (keys ``<stage>_s``/``<stage>_cpu_s`` of
+:attr:`BacktestResult.timings`; ``simulation`` is the strategies' replay, ``report`` the
+images, HTML, outputs and MLflow artifacts, rendered after the others)."""
+
+
+def stage_times(timings: dict[str, float]) -> str:
+    """The stages in ``timings`` as ``name wall/CPU`` seconds, in :data:`TIMED_STAGES` order.
+
+    Examples
+    --------
+    >>> stage_times({"data_s": 1.34, "data_cpu_s": 1.0, "report_s": 3.0, "report_cpu_s": 2.5})
+    'data 1.3/1.0, report 3.0/2.5'
+    """
+    return ", ".join(f"{k} {timings[f'{k}_s']:.1f}/{timings.get(f'{k}_cpu_s', float('nan')):.1f}"
+                     for k in TIMED_STAGES if f"{k}_s" in timings)
 
 
 SUMMARY_METRICS = ("trades", "net_bp_per_trade", "net_bp_per_trade_ci_low",
