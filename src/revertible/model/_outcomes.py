@@ -65,8 +65,12 @@ def week_clusters(times: Any, days: int = 7) -> np.ndarray:
     >>> week_clusters(pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-09"], utc=True))
     array([2817, 2817, 2818])
     """
-    ns = pd.DatetimeIndex(times).as_unit("ns").asi8
-    return (ns // (days * _DAY_NS)).astype(np.int64)
+    return _periods(pd.DatetimeIndex(times).as_unit("ns").asi8, days)
+
+
+def _periods(ns: np.ndarray, days: int) -> np.ndarray:
+    """Period of ``days`` days since the epoch of each time in nanoseconds."""
+    return (np.asarray(ns, dtype=np.int64) // (days * _DAY_NS)).astype(np.int64)
 
 
 def rank_ic(score: np.ndarray, realised: np.ndarray) -> float:
@@ -183,7 +187,9 @@ class ReturnCalibrator(BaseEstimator):
             Fewer than ``2 * min_bin_trades`` scored divergences with a realised return.
         """
         s = np.asarray(score, dtype=float)
-        week = week_clusters(times, self.cluster_days)
+        # nanoseconds once: np.asarray of tz-aware times makes an object array of Timestamps
+        t_ns = pd.DatetimeIndex(times).as_unit("ns").asi8
+        week = _periods(t_ns, self.cluster_days)
         conf = self.confidence
         ok = np.isfinite(s)
         for d in DIRECTIONS:
@@ -232,7 +238,7 @@ class ReturnCalibrator(BaseEstimator):
                 se = np.where(np.isinf(se_b) | (np.isinf(se_all) & (w < 1.0)), np.inf,
                               w * se_b + (1.0 - w) * np.where(w < 1.0, se_all, 0.0))
             if self.drift_days is not None:
-                tau = _drift_sd(r, week_clusters(np.asarray(times)[ok], self.drift_days))
+                tau = _drift_sd(r, _periods(t_ns[ok], self.drift_days))
                 se = np.sqrt(se * se + tau * tau)
                 self.drift_sd_ = getattr(self, "drift_sd_", {}) | {d: tau}
             se = np.where(counts >= self.min_bin_trades, se, np.inf)
