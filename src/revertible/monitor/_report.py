@@ -46,7 +46,14 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
     out.update({f"live.{k}": float(v) for k, v in state["metrics"].items()})
     for name, h in state["window"].items():
         out.update({f"window.{name}.{k}": float(v) for k, v in h.items()})
+    if "cusum" in state:
+        out.update({"cusum.value": float(state["cusum"]["value"]),
+                    "cusum.n": float(state["cusum"]["n"])})
     out.update({f"psi.{k}": float(v) for k, v in state["psi"].items()})
+    if state.get("ledger") is not None:
+        from ._ledger import ledger_metrics
+
+        out.update(ledger_metrics(state["ledger"]))
     return out
 
 
@@ -57,6 +64,28 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _ledger_html(summary: dict[str, Any] | None) -> str:
+    """The paper ledger's section of the page ('' without ``--ledger``)."""
+    if summary is None:
+        return ""
+    from ._ledger import ledger_figure
+
+    esc = html.escape
+    m, lo, hi = (summary[k] for k in ("realised_net_bp", "realised_net_bp_ci_low",
+                                      "realised_net_bp_ci_high"))
+    opened = summary["open"]
+    table = (opened.to_html(index=False, float_format=lambda v: f"{v:,.2f}") if len(opened)
+             else "<p>No open position.</p>")
+    return (f"<h2>Paper ledger</h2><p>{esc(summary['path'])}: from {esc(str(summary['start']))}"
+            f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
+            f"runs). {summary['trades_closed']} trades closed: realised net {m:+.1f} bp per "
+            f"trade [90% CI {lo:+.1f}, {hi:+.1f}], P&L {summary['realised_pnl']:+,.2f}; "
+            f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
+            f"costs); equity {summary['equity']:,.2f}.</p>"
+            f"<img alt='ledger P&amp;L' src='data:image/png;base64,"
+            f"{_png(ledger_figure(summary))}'><h3>Open positions</h3>{table}")
 
 
 def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str:
@@ -85,7 +114,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
         "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
-        f"{ret_html}"
+        f"{ret_html}{_ledger_html(state.get('ledger'))}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
 
@@ -103,4 +132,8 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_metrics(clean)
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
+        if state.get("ledger") is not None:
+            from ._ledger import ledger_json
+
+            mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
     return run.info.run_id
