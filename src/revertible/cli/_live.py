@@ -185,6 +185,7 @@ def monitor(
               f"(reference {state['base_rate_reference']:.3f}), AUC "
               f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
               f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
+              f"calibration CUSUM {state['cusum']['value']:.1f}, "
               f"probability PSI {state['psi'].get('probability', float('nan')):.3f}; "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
