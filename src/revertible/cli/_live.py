@@ -176,9 +176,14 @@ def monitor(
     cfg = _config(config, set, data)
     if since is not None:
         _utc(since, "--since")
+    pnl = None
+    if ledger is not None:  # read and checked (config, model) before anything is written
+        from ..workflows import ledger_pnl
+
+        pnl = ledger_pnl(cfg, ledger, model)
     state = monitor_command(cfg, model, since=since, out_dir=out_dir, notify_urls=notify_urls,
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
-                            ledger=ledger)
+                            ledger=pnl)
     m = state["metrics"]
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
               f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "

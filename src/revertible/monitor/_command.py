@@ -103,13 +103,13 @@ def _experiment_of(uri: str, store: str) -> str | None:
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
                     notify_urls: list[str] | None = None, log: Any = print,
-                    ledger: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                    ledger: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything ``revertible monitor`` does; returns the state (``alerts`` non-empty: breach).
 
     Writes ``monitor.html`` (and ``monitor.json``) to ``out_dir`` when given, logs an MLflow run
     (tag ``kind=monitor``) in the model's experiment, and sends the alerts to ``notify_urls``.
-    With ``ledger`` (a ``paper`` ledger of this config and model, else a one-line error before
-    anything is written) its P&L joins the page, the run and the JSON (``state["ledger"]``).
+    ``ledger`` is a paper ledger's P&L (:func:`revertible.workflows.ledger_pnl`, which reads and
+    checks it before anything is written): it joins the page, the run and the JSON.
     """
     import json
 
@@ -118,12 +118,10 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     from ..live import notify
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import Tracker, load_model
-    from ._ledger import ledger_json, ledger_pnl, read_checked_ledger
-    from ._report import flat_metrics, html_page, log_run
+    from ._report import flat_metrics, html_page, ledger_json, log_run
 
     store = tracking_uri(cfg)
     pinned = resolve_model_uri(model_uri, store)
-    book = None if ledger is None else read_checked_ledger(ledger, cfg, pinned, store)
     model = load_model(pinned, store)
     panel = load_panel(cfg.data)
     last = pd.Timestamp(panel.times[-1])
@@ -141,8 +139,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     record = live_record(panel, history, model, cfg, start)
     state = evaluate(record, ref, cfg.monitor, last)
     state["model"], state["since"] = pinned, start
-    state["ledger"] = (None if book is None else
-                       ledger_pnl(book, str(ledger), cfg.backtest.bootstrap_samples))
+    state["ledger"] = ledger
     log(f"monitor {pinned}: {state['n_scored']} divergences since "
         f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
         f"resolved; reference {ref.source}")
@@ -161,7 +158,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         for name, text in (("monitor.html", page), ("monitor.json", json.dumps(
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
                  "reference": ref.source, "metrics": flat_metrics(state),
-                 "ledger": None if book is None else ledger_json(state["ledger"])},
+                 "ledger": None if ledger is None else ledger_json(ledger)},
                 default=str))):
             tmp = folder / f".{name}.part"
             tmp.write_text(text)

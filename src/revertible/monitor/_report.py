@@ -1,4 +1,9 @@
-"""The monitor's outputs: a reliability figure, a self-contained HTML page, an MLflow run."""
+"""The monitor's outputs: a reliability figure, a self-contained HTML page, an MLflow run.
+
+With ``--ledger`` the state carries the paper ledger's P&L (``state["ledger"]``, from
+:func:`revertible.workflows.ledger_pnl`): its numbers join the metrics (``ledger.*``), the page
+gets a section with the cumulative realised P&L, and the run a ``monitor/ledger.json``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run"]
+__all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
+           "ledger_json", "ledger_figure"]
 
 
 def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
@@ -51,10 +57,48 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
                     "cusum.n": float(state["cusum"]["n"])})
     out.update({f"psi.{k}": float(v) for k, v in state["psi"].items()})
     if state.get("ledger") is not None:
-        from ._ledger import ledger_metrics
-
         out.update(ledger_metrics(state["ledger"]))
     return out
+
+
+def ledger_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The summary's numbers, flat (``ledger.trades_closed``, ``ledger.realised_net_bp``...)."""
+    keys = ("trades_closed", "open_positions", "realised_net_bp", "realised_net_bp_ci_low",
+            "realised_net_bp_ci_high", "realised_pnl", "open_pnl", "equity")
+    return {f"ledger.{k}": float(summary[k]) for k in keys}
+
+
+def ledger_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary for ``monitor.json`` and ``--json``: open positions as records, no curve."""
+    out = {k: v for k, v in summary.items() if k not in ("open", "curve")}
+    out["open"] = [{k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
+                   for r in summary["open"].to_dict("records")]
+    return out
+
+
+def ledger_figure(summary: dict[str, Any]):
+    """Cumulative realised P&L of the ledger's closed trades by exit time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    curve = summary["curve"]
+    if len(curve):
+        ax.step(curve.index, curve.to_numpy(), where="post",
+                label=f"{len(curve)} closed trades")
+        ax.legend(fontsize=8)
+    if np.isfinite(summary["open_pnl"]) and summary["open_positions"]:
+        ax.set_title(f"Paper ledger: realised P&L (open positions marked "
+                     f"{summary['open_pnl']:+,.2f})", fontsize=10)
+    else:
+        ax.set_title("Paper ledger: realised P&L", fontsize=10)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("cumulative P&L")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
 
 
 def _png(fig) -> str:
@@ -70,8 +114,6 @@ def _ledger_html(summary: dict[str, Any] | None) -> str:
     """The paper ledger's section of the page ('' without ``--ledger``)."""
     if summary is None:
         return ""
-    from ._ledger import ledger_figure
-
     esc = html.escape
     m, lo, hi = (summary[k] for k in ("realised_net_bp", "realised_net_bp_ci_low",
                                       "realised_net_bp_ci_high"))
@@ -134,7 +176,5 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
         if state.get("ledger") is not None:
-            from ._ledger import ledger_json
-
             mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
     return run.info.run_id

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["decision_config", "config_hash", "paper_run", "paper_command", "PaperReport",
            "ENTRY_COLUMNS", "paper_summary", "check_ledger", "model_identity",
-           "realised_interval"]
+           "realised_interval", "ledger_pnl", "LEDGER_OPEN_COLUMNS"]
 
 #: Sections (and keys) that neither decide nor size a trade of a given model: left out of the
 #: ledger's config hash, so moving the data folder or the tracking store keeps the ledger.
@@ -289,6 +289,48 @@ def realised_interval(closed: pd.DataFrame, samples: int) -> tuple[float, float,
 
     day = pd.DatetimeIndex(closed["exit_time"]).floor("D").asi8
     return bootstrap_mean_ci(closed["net_bp"].to_numpy(float), day, n_samples=samples)
+
+
+LEDGER_OPEN_COLUMNS = ("trade_id", "direction", "asset_a", "asset_b", "entry_time", "notional_a",
+                       "notional_b", "pnl", "net_bp")
+"""Open-position columns of :func:`ledger_pnl`."""
+
+
+def ledger_pnl(cfg: Config, ledger: str | os.PathLike[str], model_uri: str) -> dict[str, Any]:
+    """A ledger's P&L as of its last processed bar, for ``monitor --ledger``.
+
+    The ledger is read and checked as ``paper`` checks it (another config or model: one-line
+    error; a missing file too). Returns plain values plus two frames: ``open`` (the open
+    positions, :data:`LEDGER_OPEN_COLUMNS`, marked net of exit costs) and ``curve`` (cumulative
+    realised P&L by exit time); realised net bp per closed trade with its 90% interval as
+    ``paper`` reports it (:func:`realised_interval`).
+    """
+    from ..scoring import resolve_model_uri, tracking_uri
+
+    store = tracking_uri(cfg)
+    pinned = resolve_model_uri(model_uri, store)
+    book = read_ledger(ledger)
+    if book is None:
+        raise RevertibleError(f"--ledger {ledger}: no such ledger; run `revertible paper CONFIG "
+                              f"--model {model_uri} --ledger {ledger}` first, or drop --ledger")
+    check_ledger(str(ledger), book.meta, decision_config(cfg), model_identity(pinned, store))
+    trades = book.trades
+    closed = trades[trades["status"] == "closed"].sort_values("exit_time", kind="stable")
+    opened = trades[trades["status"] == "open"]
+    mean, lo, hi = (realised_interval(closed, cfg.backtest.bootstrap_samples) if len(closed)
+                    else (float("nan"),) * 3)
+    runs = book.runs
+    return {"path": str(ledger), "start": book.meta.get("start"),
+            "last_bar": None if book.last_bar is None else str(book.last_bar),
+            "runs": int(len(runs)), "trades_closed": int(len(closed)),
+            "open_positions": int(len(opened)), "realised_net_bp": float(mean),
+            "realised_net_bp_ci_low": float(lo), "realised_net_bp_ci_high": float(hi),
+            "realised_pnl": float(closed["pnl"].sum()), "open_pnl": float(opened["pnl"].sum()),
+            "equity": float(runs["equity"].iloc[-1]) if len(runs) else float("nan"),
+            "open": opened[list(LEDGER_OPEN_COLUMNS)].reset_index(drop=True),
+            "curve": pd.Series(closed["pnl"].to_numpy(float).cumsum(),
+                               index=pd.DatetimeIndex(closed["exit_time"]),
+                               name="cumulative_pnl")}
 
 
 def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
