@@ -122,7 +122,8 @@ def _ledger_html(summary: dict[str, Any] | None) -> str:
              else "<p>No open position.</p>")
     return (f"<h2>Paper ledger</h2><p>{esc(summary['path'])}: from {esc(str(summary['start']))}"
             f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
-            f"runs). {summary['trades_closed']} trades closed"
+            f"run{'s' if summary['runs'] != 1 else ''}). {summary['trades_closed']} trades "
+            "closed"
             + (f": realised net {m:+.1f} bp per trade [90% CI {lo:+.1f}, {hi:+.1f}], P&L "
                f"{summary['realised_pnl']:+,.2f}; " if summary["trades_closed"] else "; ")
             + f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
