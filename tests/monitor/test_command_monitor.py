@@ -113,3 +113,102 @@ def test_since_after_the_last_bar_is_one_line(env):
 def test_unknown_model_is_one_line(env):
     res = _run(env, "--model", f"models:/{NAME}/99")
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------ --ledger: the paper ledger's P&L
+
+# a gate that trades on this market (as in tests/workflows/test_paper_live.py): settings that
+# decide trades, so the ledger and the monitor run with them both
+TRADES = ["costs.venue=perp", "costs.fill=maker", "decision.confidence=0.6"]
+
+
+def _trading(env, command, *args, sets=()):
+    opts = [x for s in [*_sets(env["root"]), *TRADES, *sets] for x in ("--set", s)]
+    return CliRunner().invoke(app, [command, "configs/demo.yaml", *opts, "--data",
+                                    str(env["root"] / "data"), *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def ledger(env, tmp_path_factory):
+    """A ledger `revertible paper` started 24 days before the market's end, run once."""
+    path = tmp_path_factory.mktemp("ledger") / "paper.sqlite"
+    res = _trading(env, "paper", "--model", f"models:/{NAME}@champion", "--ledger", path,
+                   "--since", "2024-05-15")
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def _monitor_runs(env) -> int:
+    client = mlflow.MlflowClient(env["cfg"].tracking.uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    return len(client.search_runs(exps, filter_string="tags.kind = 'monitor'"))
+
+
+def test_monitor_with_a_ledger_reports_its_pnl(env, ledger, tmp_path):
+    import numpy as np
+
+    from revertible.workflows import read_ledger
+
+    before = ledger.read_bytes()
+    res = _trading(env, "monitor", "--model", f"models:/{NAME}@champion", "--since",
+                   "2024-04-01", "--ledger", ledger, "--out", tmp_path / "mon", "--json")
+    assert res.exit_code in (0, 3), res.output
+    assert ledger.read_bytes() == before  # read only
+    book = read_ledger(ledger).trades
+    closed, opened = book[book["status"] == "closed"], book[book["status"] == "open"]
+    assert len(closed) >= 10, "the ledger must have closed trades to report"
+    payload = json.loads(res.output.strip().splitlines()[-1])
+    lg, m = payload["ledger"], payload["metrics"]
+    assert lg["trades_closed"] == len(closed) == m["ledger.trades_closed"]
+    assert lg["open_positions"] == len(opened) == len(lg["open"])
+    assert lg["realised_net_bp"] == pytest.approx(closed["net_bp"].mean(), rel=1e-12)
+    assert lg["realised_net_bp_ci_low"] < lg["realised_net_bp"] < lg["realised_net_bp_ci_high"]
+    assert lg["realised_pnl"] == pytest.approx(closed["pnl"].sum(), rel=1e-12)
+    assert lg["open_pnl"] == pytest.approx(opened["pnl"].sum(), rel=1e-12, abs=1e-12)
+    assert np.isfinite(m["ledger.equity"]) and lg["start"].startswith("2024-05-15")
+    assert f"{len(closed)} trades closed" in res.output
+    page = (tmp_path / "mon" / "monitor.html").read_text()
+    assert "Paper ledger" in page and page.count("data:image/png;base64,") == 2
+    assert "Open positions" in page
+    saved = json.loads((tmp_path / "mon" / "monitor.json").read_text())
+    assert saved["ledger"]["trades_closed"] == len(closed)
+    client = mlflow.MlflowClient(env["cfg"].tracking.uri)
+    run = client.get_run(payload["run_id"])
+    assert run.data.metrics["ledger.trades_closed"] == len(closed)
+    assert run.data.metrics["ledger.realised_net_bp"] == pytest.approx(lg["realised_net_bp"])
+    arts = [a.path for a in client.list_artifacts(payload["run_id"], "monitor")]
+    assert "monitor/ledger.json" in arts
+
+
+def _refused(env, ledger, tmp_path, *args, sets=(), needles=()):
+    from conftest import one_line_error
+
+    before, runs = ledger.read_bytes(), _monitor_runs(env)
+    res = _trading(env, "monitor", *args, "--since", "2024-04-01", "--ledger", ledger,
+                   "--out", tmp_path / "mon", sets=sets)
+    one_line_error(res, *needles)
+    assert ledger.read_bytes() == before
+    assert not (tmp_path / "mon").exists() and _monitor_runs(env) == runs  # nothing written
+
+
+def test_a_ledger_of_another_config_is_refused(env, ledger, tmp_path):
+    _refused(env, ledger, tmp_path, "--model", f"models:/{NAME}@champion",
+             sets=["decision.confidence=0.7"],
+             needles=["--ledger", "another config", "decision.confidence was 0.6, now 0.7"])
+
+
+def test_a_ledger_of_another_model_is_refused(env, ledger, tmp_path):
+    cfg = load_config("configs/demo.yaml", [*_sets(env["root"]), "model.n_estimators=5"],
+                      data=str(env["root"] / "data"))
+    other = train(cfg, panel=load_panel(cfg.data), promote=False)
+    _refused(env, ledger, tmp_path, "--model", other["model_uri"],
+             needles=["was written for model", f"models:/{NAME}/1"])
+
+
+def test_a_missing_ledger_is_one_line(env, tmp_path):
+    from conftest import one_line_error
+
+    res = _trading(env, "monitor", "--model", f"models:/{NAME}@champion", "--ledger",
+                   tmp_path / "none.sqlite", "--out", tmp_path / "mon")
+    one_line_error(res, "no such ledger", "revertible paper")
+    assert not (tmp_path / "mon").exists() and not (tmp_path / "none.sqlite").exists()

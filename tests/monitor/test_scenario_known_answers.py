@@ -1,8 +1,9 @@
 """Known answers on generated markets: planted pairs stop reverting at 70% of the sample.
 
 The full measurement (20 seeds: detection delay, false alarms per 30-day window) is
-``research/monitor_known_answers.py``; README "Running it live" states it. Here the first seeds,
-with the default thresholds, evaluated every 3 hours as an hourly cron job would.
+``research/monitor_known_answers.py``; README "Monitor details" states it. Here the first seeds,
+with the default thresholds (the sequential test's chosen on other seeds, 100-139), evaluated
+every 3 hours as an hourly cron job would.
 """
 
 from __future__ import annotations
@@ -48,4 +49,22 @@ def test_evaluate_uses_only_labels_resolved_by_then():
     assert state["n_resolved"] == len(known) < len(rec[rec["label"].notna()])
     future = rec.copy()
     future.loc[future["resolved_at"] > at, "label"] = 1 - future["label"]  # flip the future
-    assert evaluate(future, s["reference"], MonitorConfig(), at)["window"] == state["window"]
+    again = evaluate(future, s["reference"], MonitorConfig(), at)
+    assert again["window"] == state["window"]
+    assert again["cusum"] == state["cusum"] and state["cusum"]["value"] > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_sequential_test_alone_detects_the_break_in_time_and_before_the_window(seed):
+    s = planted_scenario(seed, breaks=True, **SCENARIO)
+    first = {}
+    for name, mcfg in (("cusum", MonitorConfig(calibration_z=None, max_psi=None)),
+                       ("window", MonitorConfig(cusum_threshold=None, max_psi=None))):
+        res = scan(s["record"], s["reference"], mcfg, s["live_start"], s["end"], every="3h")
+        fired = res[res["alerts"].map(len) > 0]
+        first[name] = fired["at"].iloc[0] if len(fired) else s["end"] + WEEK
+        if name == "cusum":
+            assert fired["alerts"].iloc[0][0].startswith("calibration: sequential test")
+            assert (res.loc[res["at"] < s["break_time"], "cusum"] < mcfg.cusum_threshold).all()
+    assert s["break_time"] <= first["cusum"] <= s["break_time"] + WEEK
+    assert first["cusum"] <= first["window"]

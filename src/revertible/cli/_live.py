@@ -159,6 +159,9 @@ def monitor(
     = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Folder for monitor.html and monitor.json.")] = None,
+    ledger: Annotated[Path | None, typer.Option(
+        help="A `revertible paper` ledger of this config and model: its P&L joins the report "
+             "(read only).")] = None,
     notify_urls: NotifyOpt = None,
     set: SetOpt = None,
     data: DataOpt = None,
@@ -173,22 +176,30 @@ def monitor(
     cfg = _config(config, set, data)
     if since is not None:
         _utc(since, "--since")
+    pnl = None
+    if ledger is not None:  # read and checked (config, model) before anything is written
+        from ..workflows import ledger_pnl
+
+        pnl = ledger_pnl(cfg, ledger, model)
     state = monitor_command(cfg, model, since=since, out_dir=out_dir, notify_urls=notify_urls,
-                            log=lambda line: err.print(line, highlight=False, soft_wrap=True))
+                            log=lambda line: err.print(line, highlight=False, soft_wrap=True),
+                            ledger=pnl)
     m = state["metrics"]
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
               f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
               f"(reference {state['base_rate_reference']:.3f}), AUC "
               f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
               f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
+              f"calibration CUSUM {state['cusum']['value']:.1f}, "
               f"probability PSI {state['psi'].get('probability', float('nan')):.3f}; "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:
-        from ..monitor import flat_metrics
+        from ..monitor import flat_metrics, ledger_json
 
         emit_json({"model": state["model"], "alerts": state["alerts"],
                    "run_id": state["run_id"], "reference": state["reference"],
-                   "metrics": flat_metrics(state)})
+                   "metrics": flat_metrics(state),
+                   "ledger": None if state["ledger"] is None else ledger_json(state["ledger"])})
     if state["alerts"]:
         raise typer.Exit(3)

@@ -43,6 +43,15 @@ class MonitorConfig(BaseModel):
         3.5, gt=0, description="Alert when |sum(y - p)| / sqrt(sum p(1-p)) over the window's "
         "labels reaches this (calibration in the large; 3.5 measured by "
         "research/monitor_known_answers.py).")
+    cusum_odds_ratio: float = Field(
+        0.33, gt=0, lt=1, description="The sequential calibration test's alternative: the odds "
+        "of reverting fall to this multiple of the model's (0.33: a 73% probability becomes "
+        "47%).")
+    cusum_threshold: float | None = Field(
+        6.5, gt=0, description="Alert when the CUSUM of the labels' log-likelihood ratios "
+        "(model against the odds ratio above, in the order they resolved) reaches this; null: "
+        "off. 6.5: 2.5% of months of calibrated independent labels (215) cross it; measured by "
+        "research/monitor_known_answers.py (chosen on seeds 100-139).")
     max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
     min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
     min_brier_skill: float | None = Field(

@@ -1,8 +1,8 @@
 """Model monitoring: the live record of a model against its training reference (issue 21).
 
 Modules: ``_drift`` (quantile sketch, PSI), ``_core`` (metrics, calibration windows, alerts at
-a point in time), ``_report`` (reliability figure, HTML page, MLflow run), ``_command`` (the
-``monitor`` command), ``_scenario`` (known-answer generated markets).
+a point in time), ``_report`` (reliability figure, HTML page, MLflow run, the paper ledger's
+P&L), ``_command`` (the ``monitor`` command), ``_scenario`` (known-answer generated markets).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from ._core import (
     NOT_SKETCHED,
     RECORD_COLUMNS,
     Reference,
+    calibration_cusum,
     evaluate,
     make_reference,
     psi_noise,
@@ -19,9 +20,10 @@ from ._core import (
     scan,
 )
 from ._drift import SKETCH_VERSION, psi, quantile_sketch
-from ._report import flat_metrics
+from ._report import flat_metrics, ledger_json
 from ._scenario import planted_scenario
 
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
-           "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED"]
+           "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
+           "ledger_json", "calibration_cusum"]

@@ -102,11 +102,14 @@ def _experiment_of(uri: str, store: str) -> str | None:
 
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
-                    notify_urls: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+                    notify_urls: list[str] | None = None, log: Any = print,
+                    ledger: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything ``revertible monitor`` does; returns the state (``alerts`` non-empty: breach).
 
     Writes ``monitor.html`` (and ``monitor.json``) to ``out_dir`` when given, logs an MLflow run
     (tag ``kind=monitor``) in the model's experiment, and sends the alerts to ``notify_urls``.
+    ``ledger`` is a paper ledger's P&L (:func:`revertible.workflows.ledger_pnl`, which reads and
+    checks it before anything is written): it joins the page, the run and the JSON.
     """
     import json
 
@@ -115,7 +118,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     from ..live import notify
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import Tracker, load_model
-    from ._report import flat_metrics, html_page, log_run
+    from ._report import flat_metrics, html_page, ledger_json, log_run
 
     store = tracking_uri(cfg)
     pinned = resolve_model_uri(model_uri, store)
@@ -136,9 +139,16 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     record = live_record(panel, history, model, cfg, start)
     state = evaluate(record, ref, cfg.monitor, last)
     state["model"], state["since"] = pinned, start
+    state["ledger"] = ledger
     log(f"monitor {pinned}: {state['n_scored']} divergences since "
         f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
         f"resolved; reference {ref.source}")
+    if state["ledger"] is not None:
+        lg = state["ledger"]
+        log(f"ledger {lg['path']}: {lg['trades_closed']} trades closed, realised net "
+            f"{lg['realised_net_bp']:+.1f} bp/trade [90% CI {lg['realised_net_bp_ci_low']:+.1f}, "
+            f"{lg['realised_net_bp_ci_high']:+.1f}]; {lg['open_positions']} open position(s) "
+            f"as of {lg['last_bar']}")
     for a in state["alerts"]:
         log(f"alert: {a}")
     page = html_page(state, record, title=f"revertible monitor: {pinned}")
@@ -147,7 +157,9 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in (("monitor.html", page), ("monitor.json", json.dumps(
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
-                 "reference": ref.source, "metrics": flat_metrics(state)}, default=str))):
+                 "reference": ref.source, "metrics": flat_metrics(state),
+                 "ledger": None if ledger is None else ledger_json(ledger)},
+                default=str))):
             tmp = folder / f".{name}.part"
             tmp.write_text(text)
             os.replace(tmp, folder / name)

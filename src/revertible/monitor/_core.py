@@ -12,6 +12,14 @@ Checks (``monitor`` config; a null threshold is off):
   labels is an alert. The same ``z`` in each half of the reference's probability range (below /
   above its median) is reported, not alerted on (measured: it added false alarms and no faster
   detection on the known-answer markets, ``research/monitor_known_answers.py``).
+* **calibration, sequential** (``cusum_odds_ratio``, ``cusum_threshold``): Page's CUSUM of the
+  Bernoulli log-likelihood ratio of each resolved label under the odds of reverting multiplied by
+  ``cusum_odds_ratio`` (< 1: fewer reversions than predicted) against the model's own
+  probability, ``w = y ln(r) - ln(1 - p (1 - r))``, ``S = max(0, S + w)`` over the labels in
+  the order they resolved since the start of the record (a risk-adjusted CUSUM, Steiner et al.
+  2000). A miss at a high probability weighs most. ``S >= cusum_threshold`` with at least
+  ``min_labels`` labels is an alert: evidence accumulates over as many labels as it takes instead
+  of a fixed window, and falls back to 0 while the model holds.
 * **ece / auc / brier skill** over every resolved label since the start of the record.
 * **returns** (reported, no alert): expected vs realised net return of the reversion trade by
   decile of the expected one, and their rank correlation (:func:`return_deciles`).
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
     from ..config import MonitorConfig
 
 __all__ = ["Reference", "make_reference", "evaluate", "scan", "psi_noise", "return_deciles",
-           "RECORD_COLUMNS", "NOT_SKETCHED"]
+           "RECORD_COLUMNS", "NOT_SKETCHED", "calibration_cusum"]
 
 RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
 #: Record columns that are no drift target (the rest are the model's features).
@@ -101,6 +109,42 @@ def _calibration_z(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sum(y - p) / np.sqrt(var)) if var > 0 else float("nan")
 
 
+def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float) -> np.ndarray:
+    """Page's CUSUM path of Bernoulli log-likelihood ratios for an odds shift ``odds_ratio``.
+
+    Parameters
+    ----------
+    y, p : numpy.ndarray
+        Labels (1 reverted, 0 not) and the model's probabilities, in the order they resolved.
+    odds_ratio : float
+        The alternative: the odds of reverting are ``odds_ratio`` times the model's.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S_i = max(0, S_{i-1} + w_i)`` after each label, ``S_0 = 0``.
+
+    """
+    w = y * np.log(odds_ratio) - np.log1p(-p * (1.0 - odds_ratio))
+    c = np.cumsum(w)
+    return c - np.minimum(np.minimum.accumulate(c), 0.0) if len(c) else c
+
+
+def _cusum_state(done: pd.DataFrame, odds_ratio: float) -> dict[str, Any]:
+    """The CUSUM now and the labels of its current run (since it last stood at 0)."""
+    d = done.sort_values(["resolved_at", "entry_time"], kind="stable")
+    y, p = d["label"].to_numpy(dtype=float), d["probability"].to_numpy(dtype=float)
+    path = calibration_cusum(y, p, odds_ratio)
+    if not len(path) or path[-1] <= 0:
+        return {"value": 0.0, "n": 0, "realised": float("nan"), "predicted": float("nan"),
+                "since": None}
+    zero = np.nonzero(path <= 0)[0]
+    first = int(zero[-1]) + 1 if len(zero) else 0
+    return {"value": float(path[-1]), "n": int(len(path) - first),
+            "realised": float(y[first:].mean()), "predicted": float(p[first:].mean()),
+            "since": d["resolved_at"].iloc[first]}
+
+
 def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.Timestamp,
              *, features: bool = True, metrics: bool = True) -> dict[str, Any]:
     """The monitor's state at ``at``: metrics, calibration windows, drift and alerts."""
@@ -135,6 +179,15 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 f"reverted {h['realised']:.1%} against {h['predicted']:.1%} predicted "
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g})")
     n = len(y)
+    cusum = (_cusum_state(done, mcfg.cusum_odds_ratio) if mcfg.cusum_threshold is not None
+             else {"value": float("nan"), "n": 0})
+    if mcfg.cusum_threshold is not None and n >= mcfg.min_labels \
+            and cusum["value"] >= mcfg.cusum_threshold:
+        alerts.append(
+            f"calibration: sequential test (CUSUM {cusum['value']:.1f}, limit "
+            f"{mcfg.cusum_threshold:g}): {cusum['n']} labels resolved since "
+            f"{cusum['since']:%Y-%m-%d %H:%M} reverted {cusum['realised']:.1%} against "
+            f"{cusum['predicted']:.1%} predicted")
     if n >= mcfg.min_labels and scores:
         for key, limit, worse in (("ece", mcfg.max_ece, "above"), ("roc_auc", mcfg.min_auc,
                                   "below"), ("brier_skill", mcfg.min_brier_skill, "below")):
@@ -160,7 +213,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                   "returns.top_decile_expected": float(returns["expected"].iloc[-1])}
     return {"at": at, "n_scored": int(len(known)), "n_resolved": n, "metrics": scores,
             "returns": returns,
-            "window": halves, "psi": drift, "psi_noise": noise, "alerts": alerts,
+            "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "base_rate_live": float(y.mean()) if n else float("nan"),
             "base_rate_reference": ref.base_rate, "reference": ref.source}
 
@@ -179,6 +232,7 @@ def scan(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, since: pd.Ti
                          metrics=any(x is not None for x in (mcfg.max_ece, mcfg.min_auc,
                                                              mcfg.min_brier_skill)))
         row = {"at": at, "n_resolved": state["n_resolved"], "alerts": state["alerts"],
+               "cusum": state["cusum"]["value"],
                "psi_probability": state["psi"].get("probability", float("nan")),
                "psi_noise": state["psi_noise"]}
         for name, h in state["window"].items():

@@ -1,4 +1,9 @@
-"""The monitor's outputs: a reliability figure, a self-contained HTML page, an MLflow run."""
+"""The monitor's outputs: a reliability figure, a self-contained HTML page, an MLflow run.
+
+With ``--ledger`` the state carries the paper ledger's P&L (``state["ledger"]``, from
+:func:`revertible.workflows.ledger_pnl`): its numbers join the metrics (``ledger.*``), the page
+gets a section with the cumulative realised P&L, and the run a ``monitor/ledger.json``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run"]
+__all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
+           "ledger_json", "ledger_figure"]
 
 
 def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
@@ -46,8 +52,53 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
     out.update({f"live.{k}": float(v) for k, v in state["metrics"].items()})
     for name, h in state["window"].items():
         out.update({f"window.{name}.{k}": float(v) for k, v in h.items()})
+    if "cusum" in state:
+        out.update({"cusum.value": float(state["cusum"]["value"]),
+                    "cusum.n": float(state["cusum"]["n"])})
     out.update({f"psi.{k}": float(v) for k, v in state["psi"].items()})
+    if state.get("ledger") is not None:
+        out.update(ledger_metrics(state["ledger"]))
     return out
+
+
+def ledger_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The summary's numbers, flat (``ledger.trades_closed``, ``ledger.realised_net_bp``...)."""
+    keys = ("trades_closed", "open_positions", "realised_net_bp", "realised_net_bp_ci_low",
+            "realised_net_bp_ci_high", "realised_pnl", "open_pnl", "equity")
+    return {f"ledger.{k}": float(summary[k]) for k in keys}
+
+
+def ledger_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary for ``monitor.json`` and ``--json``: open positions as records, no curve."""
+    out = {k: v for k, v in summary.items() if k not in ("open", "curve")}
+    out["open"] = [{k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
+                   for r in summary["open"].to_dict("records")]
+    return out
+
+
+def ledger_figure(summary: dict[str, Any]):
+    """Cumulative realised P&L of the ledger's closed trades by exit time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    curve = summary["curve"]
+    if len(curve):
+        ax.step(curve.index, curve.to_numpy(), where="post",
+                label=f"{len(curve)} closed trades")
+        ax.legend(fontsize=8)
+    if np.isfinite(summary["open_pnl"]) and summary["open_positions"]:
+        ax.set_title(f"Paper ledger: realised P&L (open positions marked "
+                     f"{summary['open_pnl']:+,.2f})", fontsize=10)
+    else:
+        ax.set_title("Paper ledger: realised P&L", fontsize=10)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("cumulative P&L")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
 
 
 def _png(fig) -> str:
@@ -57,6 +108,28 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _ledger_html(summary: dict[str, Any] | None) -> str:
+    """The paper ledger's section of the page ('' without ``--ledger``)."""
+    if summary is None:
+        return ""
+    esc = html.escape
+    m, lo, hi = (summary[k] for k in ("realised_net_bp", "realised_net_bp_ci_low",
+                                      "realised_net_bp_ci_high"))
+    opened = summary["open"]
+    table = (opened.to_html(index=False, float_format=lambda v: f"{v:,.2f}") if len(opened)
+             else "<p>No open position.</p>")
+    return (f"<h2>Paper ledger</h2><p>{esc(summary['path'])}: from {esc(str(summary['start']))}"
+            f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
+            f"run{'s' if summary['runs'] != 1 else ''}). {summary['trades_closed']} trades "
+            "closed"
+            + (f": realised net {m:+.1f} bp per trade [90% CI {lo:+.1f}, {hi:+.1f}], P&L "
+               f"{summary['realised_pnl']:+,.2f}; " if summary["trades_closed"] else "; ")
+            + f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
+            f"costs); equity {summary['equity']:,.2f}.</p>"
+            f"<img alt='ledger P&amp;L' src='data:image/png;base64,"
+            f"{_png(ledger_figure(summary))}'><h3>Open positions</h3>{table}")
 
 
 def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str:
@@ -85,7 +158,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
         "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
-        f"{ret_html}"
+        f"{ret_html}{_ledger_html(state.get('ledger'))}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
 
@@ -103,4 +176,6 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_metrics(clean)
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
+        if state.get("ledger") is not None:
+            mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
     return run.info.run_id

@@ -12,14 +12,21 @@ from __future__ import annotations
 from ._ledger_db import Ledger, read_ledger
 from ._paper import (
     ENTRY_COLUMNS,
+    LEDGER_OPEN_COLUMNS,
     PaperReport,
+    check_ledger,
     config_hash,
     decision_config,
+    ledger_pnl,
+    model_identity,
     paper_command,
     paper_run,
     paper_summary,
+    realised_interval,
 )
 from ._train import train
 
 __all__ = ["train", "paper_run", "paper_command", "paper_summary", "PaperReport",
-           "decision_config", "config_hash", "ENTRY_COLUMNS", "read_ledger", "Ledger"]
+           "decision_config", "config_hash", "ENTRY_COLUMNS", "read_ledger", "Ledger",
+           "check_ledger", "model_identity", "realised_interval", "ledger_pnl",
+           "LEDGER_OPEN_COLUMNS"]

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from ..data import Panel
 
 __all__ = ["decision_config", "config_hash", "paper_run", "paper_command", "PaperReport",
-           "ENTRY_COLUMNS", "paper_summary"]
+           "ENTRY_COLUMNS", "paper_summary", "check_ledger", "model_identity",
+           "realised_interval", "ledger_pnl", "LEDGER_OPEN_COLUMNS"]
 
 #: Sections (and keys) that neither decide nor size a trade of a given model: left out of the
 #: ledger's config hash, so moving the data folder or the tracking store keeps the ledger.
@@ -256,9 +257,13 @@ def model_identity(uri: str, store: str | None) -> dict[str, str]:
     return out
 
 
-def _check_meta(path: str, meta: dict[str, str], settings: dict[str, Any],
+def check_ledger(path: str, meta: dict[str, str], settings: dict[str, Any],
                 ident: dict[str, str]) -> None:
-    """Refuse a ledger written for another config or model (one line naming the difference)."""
+    """Refuse a ledger written for another config or model (one line naming the difference).
+
+    ``settings`` is :func:`decision_config` of the config in use, ``ident`` the model's
+    :func:`model_identity`; ``paper`` and ``monitor --ledger`` both check this.
+    """
     if meta.get("config_hash") != config_hash(settings):
         was = json.loads(meta.get("config", "{}"))
         diff = [k for k in sorted(set(was) | set(settings)) if was.get(k) != settings.get(k)]
@@ -278,11 +283,54 @@ def _check_meta(path: str, meta: dict[str, str], settings: dict[str, Any],
             "start a new ledger for the new model")
 
 
-def _ci(closed: pd.DataFrame, samples: int) -> tuple[float, float, float]:
+def realised_interval(closed: pd.DataFrame, samples: int) -> tuple[float, float, float]:
+    """Mean net bp per closed trade and its 90% interval (bootstrap by exit day)."""
     from ..backtest import bootstrap_mean_ci
 
     day = pd.DatetimeIndex(closed["exit_time"]).floor("D").asi8
     return bootstrap_mean_ci(closed["net_bp"].to_numpy(float), day, n_samples=samples)
+
+
+LEDGER_OPEN_COLUMNS = ("trade_id", "direction", "asset_a", "asset_b", "entry_time", "notional_a",
+                       "notional_b", "pnl", "net_bp")
+"""Open-position columns of :func:`ledger_pnl`."""
+
+
+def ledger_pnl(cfg: Config, ledger: str | os.PathLike[str], model_uri: str) -> dict[str, Any]:
+    """A ledger's P&L as of its last processed bar, for ``monitor --ledger``.
+
+    The ledger is read and checked as ``paper`` checks it (another config or model: one-line
+    error; a missing file too). Returns plain values plus two frames: ``open`` (the open
+    positions, :data:`LEDGER_OPEN_COLUMNS`, marked net of exit costs) and ``curve`` (cumulative
+    realised P&L by exit time); realised net bp per closed trade with its 90% interval as
+    ``paper`` reports it (:func:`realised_interval`).
+    """
+    from ..scoring import resolve_model_uri, tracking_uri
+
+    store = tracking_uri(cfg)
+    pinned = resolve_model_uri(model_uri, store)
+    book = read_ledger(ledger)
+    if book is None:
+        raise RevertibleError(f"--ledger {ledger}: no such ledger; run `revertible paper CONFIG "
+                              f"--model {model_uri} --ledger {ledger}` first, or drop --ledger")
+    check_ledger(str(ledger), book.meta, decision_config(cfg), model_identity(pinned, store))
+    trades = book.trades
+    closed = trades[trades["status"] == "closed"].sort_values("exit_time", kind="stable")
+    opened = trades[trades["status"] == "open"]
+    mean, lo, hi = (realised_interval(closed, cfg.backtest.bootstrap_samples) if len(closed)
+                    else (float("nan"),) * 3)
+    runs = book.runs
+    return {"path": str(ledger), "start": book.meta.get("start"),
+            "last_bar": None if book.last_bar is None else str(book.last_bar),
+            "runs": int(len(runs)), "trades_closed": int(len(closed)),
+            "open_positions": int(len(opened)), "realised_net_bp": float(mean),
+            "realised_net_bp_ci_low": float(lo), "realised_net_bp_ci_high": float(hi),
+            "realised_pnl": float(closed["pnl"].sum()), "open_pnl": float(opened["pnl"].sum()),
+            "equity": float(runs["equity"].iloc[-1]) if len(runs) else float("nan"),
+            "open": opened[list(LEDGER_OPEN_COLUMNS)].reset_index(drop=True),
+            "curve": pd.Series(closed["pnl"].to_numpy(float).cumsum(),
+                               index=pd.DatetimeIndex(closed["exit_time"]),
+                               name="cumulative_pnl")}
 
 
 def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
@@ -310,7 +358,7 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
     settings = decision_config(cfg)
     previous = None
     if book is not None:
-        _check_meta(path, book.meta, settings, ident)
+        check_ledger(path, book.meta, settings, ident)
         start = _utc(book.meta["start"])
         if since is not None and _utc(since) != start:
             raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
@@ -338,7 +386,7 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
     run = 1 + (len(book.runs) if book is not None else 0)
     rows, new, newly = reconcile(path, old, trades, previous, run)
     closed = rows[rows["status"] == "closed"]
-    realised = _ci(closed, cfg.backtest.bootstrap_samples)
+    realised = realised_interval(closed, cfg.backtest.bootstrap_samples)
     report = PaperReport(
         ledger=path, start=start, last_bar=last, previous_bar=previous,
         changed=previous is None or last > previous, new=new,
@@ -430,7 +478,7 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     book = read_ledger(ledger)  # a foreign file or model fails before the data is loaded
     ident = model_identity(pinned, store)
     if book is not None:
-        _check_meta(str(ledger), book.meta, decision_config(cfg), ident)
+        check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
     model = load_model(pinned, store)
     if panel is None:
         panel = load_panel(cfg.data)

@@ -1,0 +1,79 @@
+"""The sequential calibration test (Bernoulli likelihood-ratio CUSUM): known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from revertible.config import MonitorConfig
+from revertible.monitor import Reference, calibration_cusum, evaluate
+
+
+def test_weights_and_the_page_recursion_known_answer():
+    # odds ratio 1/3 at p = 0.75: a miss weighs -ln(1 - 0.75 * 2/3) = ln 2, a reversion
+    # ln(1/3) + ln 2 = ln(2/3); the path never goes below 0
+    p = np.full(7, 0.75)
+    y = np.array([0, 0, 1, 1, 1, 1, 0], dtype=float)
+    got = calibration_cusum(y, p, 1 / 3)
+    ln2, ln23 = np.log(2), np.log(2 / 3)
+    want = [ln2, 2 * ln2, 2 * ln2 + ln23, 2 * ln2 + 2 * ln23, 2 * ln2 + 3 * ln23, 0.0, ln2]
+    assert np.allclose(got, want)
+    assert len(calibration_cusum(np.array([]), np.array([]), 0.5)) == 0
+
+
+def test_vectorised_path_equals_the_loop(rng):
+    p = rng.uniform(0.05, 0.95, 500)
+    y = (rng.random(500) < p * 0.8).astype(float)
+    s, loop = 0.0, []
+    for yi, pi in zip(y, p, strict=True):
+        s = max(0.0, s + yi * np.log(0.4) - np.log(1 - pi * 0.6))
+        loop.append(s)
+    assert np.allclose(calibration_cusum(y, p, 0.4), loop)
+
+
+def test_false_alarms_and_detection_on_drawn_labels():
+    """A month of labels (215, as the generated markets resolve): calibrated vs broken."""
+    mcfg = MonitorConfig()
+    r, h = mcfg.cusum_odds_ratio, mcfg.cusum_threshold
+    rng = np.random.default_rng(5)
+    alarms, delay = 0, []
+    for _ in range(2000):
+        p = rng.uniform(0.6, 0.8, 215)
+        alarms += calibration_cusum((rng.random(215) < p).astype(float), p, r).max() >= h
+        hit = np.nonzero(calibration_cusum((rng.random(215) < 0.4).astype(float), p, r) >= h)[0]
+        delay.append(hit[0] + 1 if len(hit) else np.inf)
+    assert alarms / 2000 < 0.04  # 2.5% expected (binomial labels, no label overlap)
+    assert np.percentile(delay, 90) <= 56  # reversion 70% -> 40%: about a week of labels
+
+
+def _record(y, p, start="2024-01-01"):
+    t = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.arange(len(y)) * 3, unit="h")
+    return pd.DataFrame({"entry_time": t - pd.Timedelta(hours=10), "resolved_at": t,
+                         "label": np.asarray(y, dtype=float), "probability": p})
+
+
+def test_evaluate_alerts_on_the_cusum_alone_and_names_the_run():
+    ref = Reference(base_rate=0.75, median_probability=0.75, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
+    mcfg = MonitorConfig(calibration_z=None, max_psi=None, cusum_odds_ratio=1 / 3,
+                         cusum_threshold=5.5)
+    y = [1, 1, 1, 0] * 10 + [0] * 8  # calibrated at 0.75 for 40 labels, then 8 misses
+    rec = _record(y, np.full(len(y), 0.75))
+    state = evaluate(rec, ref, mcfg, rec["resolved_at"].iloc[-1])
+    # 1, 1, 1, 0 at p = 0.75 takes the CUSUM back to 0 and then to ln 2; 8 more misses
+    assert state["cusum"]["value"] == pytest.approx(9 * np.log(2))
+    assert len(state["alerts"]) == 1 and state["alerts"][0].startswith(
+        "calibration: sequential test")
+    # the run that raised it started at the block's last miss: 9 labels, none reverted
+    assert state["cusum"]["realised"] == 0 and state["cusum"]["n"] == 9
+    assert state["cusum"]["since"] == rec["resolved_at"].iloc[39]
+    assert "9 labels resolved since" in state["alerts"][0]
+    early = evaluate(rec, ref, mcfg, rec["resolved_at"].iloc[-3])  # 7 ln 2 = 4.9 < 5.5
+    assert not early["alerts"] and 0 < early["cusum"]["value"] < mcfg.cusum_threshold
+    off = evaluate(rec, ref, MonitorConfig(calibration_z=None, max_psi=None,
+                                           cusum_threshold=None), rec["resolved_at"].iloc[-1])
+    assert not off["alerts"] and np.isnan(off["cusum"]["value"])
+    default = evaluate(rec, ref, MonitorConfig(calibration_z=None, max_psi=None),
+                       rec["resolved_at"].iloc[-1])  # 9 misses: about 6.3, below 6.5
+    assert not default["alerts"] and 0 < default["cusum"]["value"] < 6.5
