@@ -3,7 +3,7 @@
 :func:`pinned_inputs` builds a generated market (:func:`revertible.synthetic.generate_market`,
 fixed seed, synthetic funding added) and small-window configs; :func:`write_fixture` stores the
 episode tables and the feature tables of the code at hand. The fixture was written at commit
-58a7403 (``python -m tests.features.pinned``); ``test_pinned.py`` checks that the current code
+58a7403 (``python -m tests.features.pinned``); ``test_build_pinned.py`` checks that the current code
 reproduces it bit for bit. Generated data only: no shared real data goes into the repo.
 """
 
