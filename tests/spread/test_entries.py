@@ -54,6 +54,8 @@ def test_rows_in_any_order_with_repeats(rng):
     assert corr.shape == (0, 2)
     with pytest.raises(IndexError, match="out of range"):
         entry_values(logp, ia, ib, np.array([5]), np.array([0]), (24,))
+    with pytest.raises(ValueError, match="corr_windows"):
+        entry_values(logp, ia, ib, pair, bar, ())
 
 
 @pytest.mark.realdata

@@ -285,7 +285,7 @@ def entry_values(
         ``(E,)`` rows: a pair (index into ``ia``/``ib``) and a bar ``0 <= bar < T``; any order,
         repeats allowed.
     corr_windows : sequence of int
-        Return-correlation windows (bars).
+        Return-correlation windows (bars, at least 2; one or more).
     corr_min_obs_frac : float
         Share of valid returns a correlation window needs.
     beta_window, z_window, min_obs_frac
@@ -299,6 +299,13 @@ def entry_values(
         ``(E, K)``: row ``e``'s correlation over ``corr_windows[k]`` at ``bar[e]``.
     series : numpy.ndarray or None
         ``(P, 2, T)``: beta and z per pair and bar (``spread``), else None.
+
+    Raises
+    ------
+    IndexError
+        A row's pair or bar is out of range, or a pair's asset column is.
+    ValueError
+        No correlation window, or one shorter than 2 bars.
     """
     n, m = logp.shape
     ia = np.ascontiguousarray(ia, dtype=np.int64)
@@ -308,14 +315,17 @@ def entry_values(
     if len(pair) and (pair.min() < 0 or pair.max() >= len(ia) or bar.min() < 0
                       or bar.max() >= n):  # fmt: skip
         raise IndexError("entry_values: a row's pair or bar is out of range")
-    cws = np.asarray(corr_windows, dtype=np.int64)
+    cws = np.asarray(corr_windows, dtype=np.int64).reshape(-1)
+    if len(cws) == 0 or cws.min() < 2:
+        raise ValueError(f"entry_values: corr_windows must be one or more windows of >= 2 bars, "
+                         f"got {list(corr_windows)}")
     min_cs = np.array([min_obs(int(w), corr_min_obs_frac) for w in cws], dtype=np.int64)
     codes, inv = np.unique(pair * n + bar, return_inverse=True)
     qbar = np.ascontiguousarray(codes % n) if n else codes
     qptr = np.searchsorted(codes, np.arange(len(ia) + 1) * n).astype(np.int64)
     corr = np.empty((len(codes), len(cws)))
     series = np.empty((len(ia), 2, n)) if spread else np.empty((0, 2, 0))
-    if len(ia) and len(cws):
+    if len(ia):
         _entry_block(pack_assets(logp), ia, ib, int(beta_window), int(z_window),
                      min_obs(beta_window, min_obs_frac), min_obs(z_window, min_obs_frac),
                      cws, min_cs, qptr, qbar, bool(spread), series, corr)  # fmt: skip
