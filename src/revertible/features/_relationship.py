@@ -75,8 +75,9 @@ def _pair_block_features(
     window's value at the entry bars and the per-bar beta and z series (bit for bit the values of
     the kernel's record mode, one pass per window, that this replaced). Pairs are processed in
     blocks of ``cfg.compute.block_size``, at most :data:`SERIES_BLOCK_BYTES` of series per block
-    (``2 * T`` floats per pair); each block's series live only while its episodes' values are
-    extracted. A pair's values do not depend on the block it is in.
+    (``2 * T`` floats per pair; ``6 * T`` for the Kalman filter's series); each block's series
+    live only while its episodes' values are extracted. A pair's values do not depend on the
+    block it is in.
     """
     n_ep = len(t)
     n_assets = logp.shape[1]
@@ -91,7 +92,8 @@ def _pair_block_features(
     corr = np.full((n_ep, len(windows)), np.nan)
     beta_stab = np.full((n_ep, 2), np.nan)
     kalman = sc.beta_model == "kalman"
-    bs = max(1, min(cfg.compute.block_size, SERIES_BLOCK_BYTES // (2 * 8 * max(len(logp), 1))))
+    per_pair = (6 if kalman else 2) * 8 * max(len(logp), 1)  # bytes of series (Kalman: 6)
+    bs = max(1, min(cfg.compute.block_size, SERIES_BLOCK_BYTES // per_pair))
     for s in range(0, len(pairs), bs):
         e = min(s + bs, len(pairs))
         rows = order[bounds[s] : bounds[e]]
