@@ -7,9 +7,10 @@ one function: an episode whose label is still open gets its features exactly as 
 Timing
 ------
 Every feature of an episode entered at bar ``t`` uses bars ``<= t`` only, the close of bar ``t``
-included (as for the z-score that opened the episode). Pair series come from
-:func:`revertible.spread.pair_series`, whose value at ``t`` does not depend on later bars; asset
-and market series are trailing windows computed once per panel and looked up at ``(t, asset)``;
+included (as for the z-score that opened the episode). Pair values come from
+:func:`revertible.spread.entry_values` (bit for bit those of :func:`revertible.spread.pair_series`),
+whose value at ``t`` does not depend on later bars; asset and market series are trailing windows
+computed once per panel and looked up at ``(t, asset)``;
 the pair history counts only labels already settled at ``t`` (``exit_time <= entry_time``).
 Cutting the panel at any ``T`` and rebuilding episodes and features leaves every feature of every
 episode entered at or before ``T`` bit-identical (``tests/features/test_build.py``).

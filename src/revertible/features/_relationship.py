@@ -1,4 +1,4 @@
-"""Relationship family (and the divergence family's z velocity), read from per-pair series.
+"""Relationship family (and the divergence family's z velocity), read from per-pair values.
 
 Return correlations over several windows, hedge-ratio stability, z velocity.
 """
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numba as nb
 import numpy as np
 
-from ..spread import kalman_series, min_obs, pair_series
+from ..spread import entry_values, kalman_series, min_obs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-#: Most bytes of per-pair series (:func:`revertible.spread.pair_series`) held at once.
+#: Most bytes of per-pair beta and z series (:func:`revertible.spread.entry_values`) held at once.
 SERIES_BLOCK_BYTES = 128 * 2**20
 
 
@@ -71,10 +71,13 @@ def _pair_block_features(
 
     ``days_to_bars``: the panel's :meth:`~revertible.data.Panel.days_to_bars` (hourly default).
 
-    Pairs are processed in blocks of ``cfg.compute.block_size``, at most
-    :data:`SERIES_BLOCK_BYTES` of series per block (``6 * T`` floats per pair: 820 MB for 780
-    pairs of 21,888 bars in one block otherwise); each block's series live only while its
-    episodes' values are extracted. A pair's series do not depend on the block it is in.
+    One pass per block of pairs (:func:`revertible.spread.entry_values`) gives every correlation
+    window's value at the entry bars and the per-bar beta and z series (bit for bit the values of
+    the kernel's record mode, one pass per window, that this replaced). Pairs are processed in
+    blocks of ``cfg.compute.block_size``, at most :data:`SERIES_BLOCK_BYTES` of series per block
+    (``2 * T`` floats per pair; ``6 * T`` for the Kalman filter's series); each block's series
+    live only while its episodes' values are extracted. A pair's values do not depend on the
+    block it is in.
     """
     n_ep = len(t)
     n_assets = logp.shape[1]
@@ -85,42 +88,39 @@ def _pair_block_features(
     order = np.argsort(inv, kind="stable")
     bounds = np.searchsorted(inv[order], np.arange(len(pairs) + 1))
     out = {f"z_velocity_{k}": np.full(n_ep, np.nan) for k in fc.z_lags}
-    for d in (fc.corr_short_days, *fc.corr_days):
-        out[f"corr_{d}d"] = np.full(n_ep, np.nan)
-    beta_stab = np.full((n_ep, 2), np.nan)
     windows = [fc.corr_short_days, *fc.corr_days]
-    bs = max(1, min(cfg.compute.block_size, SERIES_BLOCK_BYTES // (6 * 8 * max(len(logp), 1))))
+    corr = np.full((n_ep, len(windows)), np.nan)
+    beta_stab = np.full((n_ep, 2), np.nan)
+    kalman = sc.beta_model == "kalman"
+    per_pair = (6 if kalman else 2) * 8 * max(len(logp), 1)  # bytes of series (Kalman: 6)
+    bs = max(1, min(cfg.compute.block_size, SERIES_BLOCK_BYTES // per_pair))
     for s in range(0, len(pairs), bs):
         e = min(s + bs, len(pairs))
         rows = order[bounds[s] : bounds[e]]
         local = inv[rows] - s
         tt = t[rows]
         pa, pb = pairs[s:e] // n_assets, pairs[s:e] % n_assets
-        for w, days in enumerate(windows):
-            sr = pair_series(
-                logp, pa, pb, sc.beta_window, sc.z_window, sc.min_obs_frac,
-                days_to_bars(days), uc.min_obs_frac,
-            )
-            out[f"corr_{days}d"][rows] = sr[local, 5, tt]
-            if w == 0 and sc.beta_model == "kalman":  # z and beta of the episodes' own model
-                sr[:, :5] = kalman_series(logp, pa, pb, sc.beta_window, sc.z_window,
-                                          sc.min_obs_frac, sc.kalman_state_noise,
-                                          sc.kalman_obs_noise)[:, :5]  # fmt: skip
-            if w == 0:
-                zt = sr[local, 4, tt]
-                sgn = np.sign(zt)
-                for k in fc.z_lags:
-                    lag = tt - k
-                    zl = np.where(lag >= 0, sr[local, 4, np.maximum(lag, 0)], np.nan)
-                    out[f"z_velocity_{k}"][rows] = sgn * (zt - zl) / k
-                stab = np.empty((len(rows), 2))
-                _beta_kernel(
-                    sr[:, 0, :], local, tt, sb, min_obs(sb, sc.min_obs_frac), stab
-                )
-                beta_stab[rows] = stab
-            del sr
+        corr[rows], sr = entry_values(
+            logp, pa, pb, local, tt, [days_to_bars(d) for d in windows], uc.min_obs_frac,
+            sc.beta_window, sc.z_window, sc.min_obs_frac, spread=not kalman,
+        )
+        if kalman:  # z and beta of the episodes' own model
+            sr = kalman_series(logp, pa, pb, sc.beta_window, sc.z_window, sc.min_obs_frac,
+                               sc.kalman_state_noise, sc.kalman_obs_noise)[:, [0, 4]]  # fmt: skip
+        zt = sr[local, 1, tt]
+        sgn = np.sign(zt)
+        for k in fc.z_lags:
+            lag = tt - k
+            zl = np.where(lag >= 0, sr[local, 1, np.maximum(lag, 0)], np.nan)
+            out[f"z_velocity_{k}"][rows] = sgn * (zt - zl) / k
+        stab = np.empty((len(rows), 2))
+        _beta_kernel(sr[:, 0, :], local, tt, sb, min_obs(sb, sc.min_obs_frac), stab)
+        beta_stab[rows] = stab
+        del sr
         if progress is not None:
             progress(e, len(pairs))
+    for k, days in enumerate(windows):
+        out[f"corr_{days}d"] = corr[:, k]
     out[f"beta_std_{sb}"] = beta_stab[:, 0]
     out[f"beta_change_{sb}"] = beta_stab[:, 1]
     base = out[f"corr_{fc.corr_days[0]}d"]

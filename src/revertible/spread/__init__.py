@@ -1,12 +1,15 @@
 """Hedge ratio, spread and z-score per pair and bar: the compiled kernel, its series, a reference.
 
 ``_kernel`` is the compiled scan (lane layout and recompute schedule in its docstring),
-``_series`` the public per-pair series built on it, ``_reference`` plain loops it is tested against.
+``_series`` the public per-pair series built on it, ``_entries`` the correlations of several
+windows at chosen bars in one pass (the same values), ``_reference`` plain loops it is tested
+against.
 """
 
 from __future__ import annotations
 
 from ._coint import coint_pvalues, engle_granger, mackinnon_p
+from ._entries import entry_values
 from ._kalman import kalman_beta, kalman_episode_rows, kalman_reference, kalman_series
 from ._kernel import block_kernel, pack_assets
 from ._reference import detect_label, reference_series
@@ -22,6 +25,7 @@ __all__ = [
     "SpreadSeries",
     "pair_spread",
     "pair_series",
+    "entry_values",
     "pack_assets",
     "block_kernel",
     "detect_label",
