@@ -154,8 +154,12 @@ def _exit_corr(
     panel: Panel, t: np.ndarray, ia: np.ndarray, ib: np.ndarray, cfg: Config, horizon: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """``(n, horizon + 1)``: return correlation of each signal's pair at bars ``t .. t+H``."""
-    from ..spread import pair_series
+    """``(n, horizon + 1)``: return correlation of each signal's pair at bars ``t .. t+H``.
+
+    The values are those of :func:`revertible.spread.pair_series` (bit for bit), read at only
+    these bars by :func:`revertible.spread.entry_values` (one pass per block of pairs).
+    """
+    from ..spread import entry_values
 
     n_bars, n_assets = panel.n_bars, panel.n_assets
     out = np.full((len(t), horizon + 1), np.nan)
@@ -169,15 +173,15 @@ def _exit_corr(
     order = np.argsort(inv, kind="stable")
     bounds = np.searchsorted(inv[order], np.arange(len(pairs) + 1))
     bs = max(1, min(cfg.compute.block_size, 512))
-    sc = cfg.spread
     win = int(round(pd.Timedelta(days=cfg.backtest.corr_exit_days) / panel.freq))
     for s in range(0, len(pairs), bs):
         e = min(s + bs, len(pairs))
         rows = order[bounds[s] : bounds[e]]
-        sr = pair_series(logp, pairs[s:e] // n_assets, pairs[s:e] % n_assets, sc.beta_window,
-                         sc.z_window, sc.min_obs_frac, win, cfg.universe.min_obs_frac)
-        out[rows] = sr[(inv[rows] - s)[:, None], 5, cols[rows]]
-        del sr
+        local = np.repeat(inv[rows] - s, horizon + 1)
+        corr, _ = entry_values(logp, pairs[s:e] // n_assets, pairs[s:e] % n_assets, local,
+                               cols[rows].ravel(), [win], cfg.universe.min_obs_frac,
+                               spread=False)  # fmt: skip
+        out[rows] = corr[:, 0].reshape(len(rows), horizon + 1)
         if progress is not None:
             progress(e, len(pairs))
     out[~inside] = np.nan
