@@ -18,12 +18,18 @@ from ._estimator import (
 )
 from ._fit import (
     BASELINES,
+    HeldOut,
+    Submit,
+    calibrated_reversion_model,
     calibration_cv,
     cross_validate,
     fit_predict,
     fit_reversion_model,
     make_folds,
+    oof_reversion_model,
     return_calibrator,
+    run_now,
+    start_reversion_fit,
 )
 from ._metrics import (
     METRIC_NAMES,
@@ -61,6 +67,12 @@ __all__ = [
     "ReturnCalibrator",
     "return_calibrator",
     "fit_reversion_model",
+    "start_reversion_fit",
+    "oof_reversion_model",
+    "calibrated_reversion_model",
+    "HeldOut",
+    "Submit",
+    "run_now",
     "calibration_cv",
     "overfit_warning",
     "rank_ic",

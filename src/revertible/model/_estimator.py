@@ -354,9 +354,14 @@ class CalibratedReversionModel:
             The model has no return calibrator (trained by an older version).
         """
         self.check_outcomes()
-        raw = self.predict_raw(X)
+        return self.outcomes_of_raw(self.predict_raw(X), X.index)
+
+    def outcomes_of_raw(self, raw: np.ndarray, index: Any = None) -> pd.DataFrame:
+        """:meth:`predict_outcomes` of rows whose raw score (:meth:`predict_raw`) is ``raw``."""
+        self.check_outcomes()
         out = self.outcomes.predict(raw)
         out.insert(0, "score_quantile", self.outcomes.score_quantile(raw))
         out.insert(0, "probability", self.calibrator.transform(raw))
-        out.index = X.index
+        if index is not None:
+            out.index = index
         return out

@@ -19,12 +19,13 @@ warning (:func:`revertible.model.overfit_warning`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -43,7 +44,8 @@ from ._metrics import classification_metrics
 from ._outcomes import ReturnCalibrator, rank_ic
 
 __all__ = ["BASELINES", "make_folds", "fit_predict", "cross_validate", "return_calibrator",
-           "fit_reversion_model", "calibration_cv"]
+           "fit_reversion_model", "start_reversion_fit", "oof_reversion_model",
+           "calibrated_reversion_model", "HeldOut", "Submit", "run_now", "calibration_cv"]
 
 #: Baselines logged in every run: name -> feature list (None: constant training base rate).
 BASELINES: dict[str, list[str] | None] = {
@@ -91,31 +93,63 @@ def fit_predict(kind: str, X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, cfg
     return m.predict_proba(Xt[cols].to_numpy())[:, 1]
 
 
+#: ``submit(fn, *args)`` runs ``fn(*args)`` (now or in a worker) and returns a thunk that
+#: gives its result; :func:`run_now` runs it at once.
+Submit = Callable[..., Callable[[], Any]]
+
+
+def run_now(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Run ``fn(*args)`` now; return a thunk giving its result (the sequential :data:`Submit`)."""
+    out = fn(*args)
+    return lambda: out
+
+
 def cross_validate(
     X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
     features: list[str], kinds: list[str], bar: pd.Timedelta,
     on_fold: Callable[[int, int], None] | None = None,
-    binned: BinnedFeatures | None = None,
+    binned: BinnedFeatures | None = None, submit: Submit | None = None,
 ) -> dict[str, Any]:
     """Purged walk-forward CV for the model and the baselines on the same folds.
 
     Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
     probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
     The LightGBM fold fits share one binning of ``X[features]`` (``binned``, a
-    :class:`revertible.model.BinnedFeatures`; made here when not given).
+    :class:`revertible.model.BinnedFeatures`; made here when not given). ``submit`` runs the
+    fold fits (default :func:`run_now`; a thread pool's fits run side by side, same result).
     """
+    return _cv_finish(*_cv_start(X, y, entry, end, cfg, features, kinds, bar, binned, submit),
+                      y, cfg, kinds, on_fold)
+
+
+def _cv_start(X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
+              features: list[str], kinds: list[str], bar: pd.Timedelta,
+              binned: BinnedFeatures | None,
+              submit: Submit | None) -> tuple[list, dict]:  # fmt: skip
+    """Submit every fold fit of :func:`cross_validate`; return the folds and the result thunks."""
+    submit = submit or run_now
     folds = make_folds(cfg, entry, end, bar)
     if binned is None and "lgbm" in kinds:  # the study's trials bin the same rows the same way
         binned = BinnedFeatures(X[features], lgbm_params(cfg.model, cfg.seed))
+    jobs = {}
+    for i, f in enumerate(folds):
+        for kind in kinds:
+            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
+            jobs[i, kind] = submit(fit_predict, kind, X.iloc[f.train], y[f.train],
+                                   X.iloc[f.test], cfg, features, rows)
+    return folds, jobs
+
+
+def _cv_finish(folds: list, jobs: dict, y: np.ndarray, cfg: Config, kinds: list[str],
+               on_fold: Callable[[int, int], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Gather the fold fits of :func:`_cv_start` into :func:`cross_validate`'s result."""
     n = len(y)
     fold_id = np.full(n, -1)
     raw = {k: np.full(n, np.nan) for k in kinds}
     for i, f in enumerate(folds):
         fold_id[f.test] = i
         for kind in kinds:
-            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
-            raw[kind][f.test] = fit_predict(kind, X.iloc[f.train], y[f.train], X.iloc[f.test],
-                                             cfg, features, rows)
+            raw[kind][f.test] = jobs[i, kind]()
         if on_fold is not None:
             on_fold(i + 1, len(folds))
     # walk-forward calibration of the LightGBM scores
@@ -188,33 +222,108 @@ def fit_reversion_model(
     Returns
     -------
     (CalibratedReversionModel, dict)
-        The model and the CV result (:func:`cross_validate`) with ``score`` (held-out calibrated
-        probability, NaN outside the folds' test blocks).
+        The model and the CV result (:func:`cross_validate`) with ``score`` (held-out raw
+        score, NaN outside the folds' test blocks).
     """
-    cv_cfg = cfg if n_folds is None else cfg.model_copy(
-        update={"cv": cfg.cv.model_copy(update={"n_folds": n_folds})})
+    clf, cv = start_reversion_fit(cfg, X, y, entry, ends, features, bar, binned=binned,
+                                  n_folds=n_folds, kinds=kinds, on_fold=on_fold)()
+    return oof_reversion_model(cfg, clf, cv, X, y, entry, targets, features, meta=meta), cv
+
+
+def start_reversion_fit(
+    cfg: Config, X: pd.DataFrame, y: np.ndarray, entry: pd.Series, ends: pd.Series,
+    features: list[str], bar: pd.Timedelta, *, binned: BinnedFeatures | None = None,
+    n_folds: int | None = None, kinds: tuple[str, ...] = ("lgbm",),
+    on_fold: Callable[[int, int], None] | None = None, submit: Submit | None = None,
+) -> Callable[[], tuple[ReversionClassifier, dict[str, Any] | None]]:
+    """Start the LightGBM fits of :func:`fit_reversion_model`: CV folds and final classifier.
+
+    Every fit depends only on these rows, so ``submit`` (default :func:`run_now`) may run them
+    side by side. ``n_folds=0``: the final classifier only (no CV; its calibrators come from
+    another held-out record). Returns a thunk giving ``(classifier, cv result or None)``.
+    """
+    submit = submit or run_now
     params = lgbm_params(cfg.model, cfg.seed)
     if binned is None:
         binned = BinnedFeatures(X[features], params)
-    cv = cross_validate(X, y, entry, ends, cv_cfg, features, list(kinds), bar, on_fold=on_fold,
-                        binned=binned)
+    started = None
+    if n_folds != 0:
+        cv_cfg = cfg if n_folds is None else cfg.model_copy(
+            update={"cv": cfg.cv.model_copy(update={"n_folds": n_folds})})
+        started = _cv_start(X, y, entry, ends, cv_cfg, features, list(kinds), bar, binned,
+                            submit)
+    final = submit(_fit_classifier, params, cfg.model.early_stopping_rounds, binned.take(), y)
+
+    def result() -> tuple[ReversionClassifier, dict[str, Any] | None]:
+        cv = None if started is None else _cv_finish(*started, y, cfg, list(kinds), on_fold)
+        return final(), cv
+
+    return result
+
+
+def _fit_classifier(params: dict, early_stopping_rounds: int, rows: BinnedRows,
+                    y: np.ndarray) -> ReversionClassifier:  # fmt: skip
+    return ReversionClassifier(params, early_stopping_rounds).fit(rows, y)
+
+
+def oof_reversion_model(
+    cfg: Config, clf: ReversionClassifier, cv: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
+    entry: pd.Series, targets: pd.DataFrame, features: list[str], *, meta: dict | None = None,
+) -> CalibratedReversionModel:
+    """The model of :func:`fit_reversion_model`: calibrators on the CV's out-of-fold record.
+
+    Sets ``cv["score"]`` (held-out raw score per row, NaN outside the folds' test blocks).
+    """
     oof = cv["fold_id"] >= 0
-    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
-    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds).fit(binned.take(), y)
     score = np.full(len(y), np.nan)  # the held-out raw score (the calibrator's bins are on it)
     score[oof] = cv["raw"]["lgbm"][oof]
-    rows = np.flatnonzero(oof)
-    outcomes = return_calibrator(cfg).fit(score[rows], targets.iloc[rows],
-                                          entry.iloc[rows])  # fmt: skip
-    rev = targets["revert"].to_numpy(float)
-    in_sample = clf.predict_proba(X[features])[:, 1]
-    info = {"ic_in_sample": rank_ic(in_sample, rev), "ic_held_out": rank_ic(score, rev),
-            "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
-            "n_train": len(y), "n_held_out": int(oof.sum())}
-    model = CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
-                                     outcomes=outcomes)
     cv["score"] = score
-    return model, cv
+    rows = np.flatnonzero(oof)
+    held = HeldOut(score[rows], y[rows], targets.iloc[rows], entry.iloc[rows])
+    return calibrated_reversion_model(
+        cfg, clf, features, X, targets, held,
+        cv_roc_auc=cv["metrics"]["lgbm"].get("roc_auc", float("nan")), meta=meta)
+
+
+class HeldOut(NamedTuple):
+    """A held-out record: raw scores of a model that never trained on these rows.
+
+    ``score`` (the classifier's raw probability), ``y`` (labels), ``targets`` (realised
+    ``revert``/``continue`` returns, a frame) and ``entry`` (entry times), row-aligned.
+    """
+
+    score: np.ndarray
+    y: np.ndarray
+    targets: pd.DataFrame
+    entry: pd.Series
+
+
+def calibrated_reversion_model(
+    cfg: Config, clf: ReversionClassifier, features: list[str], X: pd.DataFrame,
+    targets: pd.DataFrame, held: HeldOut, *, cv_roc_auc: float | None = None,
+    meta: dict | None = None,
+) -> CalibratedReversionModel:
+    """The fitted classifier ``clf`` with both calibrators fitted on the held-out record.
+
+    ``X``/``targets`` are the classifier's training rows (for the in-sample rank IC of the
+    overfitting warning, predicted with the compiled tree walk, bit-identical to LightGBM's);
+    ``held`` the record: the probability calibrator (``model.calibration``) and the return
+    calibrator (:func:`return_calibrator`) are fitted on it. ``cv_roc_auc``: the held-out AUC
+    to record (None: the record's raw-score ROC AUC).
+    """
+    from ..scoring import compiled_trees  # scoring imports this package
+
+    calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
+    outcomes = return_calibrator(cfg).fit(held.score, held.targets, held.entry)
+    in_sample = compiled_trees(clf).predict_proba(X[features])[:, 1]
+    if cv_roc_auc is None:
+        both = len(np.unique(held.y)) == 2
+        cv_roc_auc = float(roc_auc_score(held.y, held.score)) if both else float("nan")
+    info = {"ic_in_sample": rank_ic(in_sample, targets["revert"].to_numpy(float)),
+            "ic_held_out": rank_ic(held.score, held.targets["revert"].to_numpy(float)),
+            "cv_roc_auc": cv_roc_auc, "n_train": len(X), "n_held_out": len(held.score)}
+    return CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
+                                    outcomes=outcomes)
 
 
 def calibration_cv(
