@@ -166,6 +166,7 @@ def given_score_predictions(
     if first > start:
         wf.insert(0, (start, first))  # nothing labelled before it: uncalibrated
     score = np.asarray(scores, dtype=float)
+    times = pd.DatetimeIndex(entry).as_unit("ns").asi8.view("M8[ns]")  # np.asarray: no objects
     ends = label_end(episodes, cfg.label.horizon, bar)
     targets = outcome_targets(episodes, cfg.sizing.split)
     heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
@@ -178,7 +179,7 @@ def given_score_predictions(
         rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
         cal = None
         if len(seen) >= 2 * cfg.decision.min_bin_trades:
-            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], times[seen])
         if cal is not None and len(rows):
             out = cal.predict(score[rows])
             heads[rows] = np.column_stack([cal.score_quantile(score[rows]),

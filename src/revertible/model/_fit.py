@@ -285,6 +285,15 @@ def oof_reversion_model(
         cv_roc_auc=cv["metrics"]["lgbm"].get("roc_auc", float("nan")), meta=meta)
 
 
+def _utc_ns(times: Any) -> np.ndarray:
+    """Entry times as UTC ``datetime64[ns]`` values (the same instants, the same week clusters).
+
+    The return calibrator takes ``np.asarray`` of its times: of a tz-aware Series that is an
+    object array of Timestamps, built one by one (seconds for 300k rows); this is a view.
+    """
+    return pd.DatetimeIndex(times).as_unit("ns").asi8.view("M8[ns]")
+
+
 class HeldOut(NamedTuple):
     """A held-out record: raw scores of a model that never trained on these rows.
 
@@ -314,7 +323,7 @@ def calibrated_reversion_model(
     from ..scoring import compiled_trees  # scoring imports this package
 
     calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
-    outcomes = return_calibrator(cfg).fit(held.score, held.targets, held.entry)
+    outcomes = return_calibrator(cfg).fit(held.score, held.targets, _utc_ns(held.entry))
     in_sample = compiled_trees(clf).predict_proba(X[features])[:, 1]
     if cv_roc_auc is None:
         both = len(np.unique(held.y)) == 2
@@ -349,7 +358,8 @@ def calibration_cv(
         seen = np.flatnonzero((fold_id >= 0) & (fold_id < k) & (e_ns < start)
                               & np.isfinite(score))
         try:
-            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen],
+                                             _utc_ns(entry.iloc[seen]))
         except Exception:  # noqa: BLE001 - too few held-out rows before this fold
             continue
         pred = cal.predict(score[test])
