@@ -122,3 +122,15 @@ def test_compiled_predict_of_a_block_classifier_is_bit_identical(data):
     assert fast.booster_.used == 1 and fast.booster_.fallbacks == 0  # compiled, not LightGBM
     np.testing.assert_array_equal(got, clf.booster_.predict(Xt))
     np.testing.assert_array_equal(got, clf.predict_proba(Xt)[:, 1])
+
+
+def test_kept_train_score_is_the_predict_of_the_training_rows(data):
+    """The in-sample IC reads the score the fit kept: LightGBM's predict of its rows, exactly."""
+    X, y, _ = data
+    for rows in (BinnedFeatures(X, PARAMS).take(), X):
+        clf = ReversionClassifier(PARAMS).fit(rows, y, keep_train_score=True)
+        assert clf.train_score_.shape == (len(X),)
+        np.testing.assert_array_equal(clf.train_score_, clf.booster_.predict(X))
+        plain = ReversionClassifier(PARAMS).fit(rows, y)  # the same model either way
+        assert not hasattr(plain, "train_score_")
+        assert plain.booster_.model_to_string() == clf.booster_.model_to_string()

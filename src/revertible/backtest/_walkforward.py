@@ -214,7 +214,7 @@ def fit_block_model(
     if record is None:
         if prefit.cv is None:
             raise ValueError("a block model without a record needs its CV folds fitted")
-        return oof_reversion_model(cfg, prefit.classifier, prefit.cv, d.X, d.y, d.entry,
+        return oof_reversion_model(cfg, prefit.classifier, prefit.cv, lambda: d.X, d.y, d.entry,
                                    d.targets, d.feats, meta=d.meta)  # fmt: skip
     held = record.before(cutoff)
     if len(held.score) < 2 * cfg.decision.min_bin_trades:
@@ -223,5 +223,5 @@ def fit_block_model(
             f"blocks ended before it (need {2 * cfg.decision.min_bin_trades}); set "
             "backtest.calibration_record=folds or raise backtest.min_train_days"
         )
-    return calibrated_reversion_model(cfg, prefit.classifier, d.feats, d.X, d.targets, held,
-                                      meta=d.meta)  # fmt: skip
+    return calibrated_reversion_model(cfg, prefit.classifier, d.feats, lambda: d.X, d.targets,
+                                      held, meta=d.meta)  # fmt: skip

@@ -155,14 +155,17 @@ def _tail(X: pd.DataFrame | BinnedRows, n: int) -> pd.DataFrame | BinnedRows:
 
 def train_booster(
     params: dict[str, Any], X: pd.DataFrame | BinnedRows, y: np.ndarray, objective: str,
-    early_stopping_rounds: int = 0, valid_frac: float = 0.15,
-) -> tuple[lgb.Booster, int]:
+    early_stopping_rounds: int = 0, valid_frac: float = 0.15, *, train_score: bool = False,
+) -> tuple[lgb.Booster, int] | tuple[lgb.Booster, int, np.ndarray]:
     """Fit a LightGBM booster; return it and its number of trees.
 
     ``params`` are :func:`lgbm_params` (sklearn names, which LightGBM takes as aliases);
     ``X`` a frame or :class:`BinnedRows` in time order. With ``early_stopping_rounds > 0`` (and
     at least 200 rows) the last ``valid_frac`` of the rows are the validation set of a first
-    fit, and the final fit on all rows uses its best number of trees.
+    fit, and the final fit on all rows uses its best number of trees. With ``train_score``
+    also the final fit's own output on its training rows (the score LightGBM kept while
+    boosting, transformed by the objective: what ``predict`` gives on those rows, without
+    predicting them again).
     """
     p = {k: v for k, v in params.items() if k != "n_estimators"}
     p["objective"] = objective
@@ -179,8 +182,15 @@ def train_booster(
         first = lgb.train(p, dt, num_boost_round=n_trees, valid_sets=[dv],
                           callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
         n_trees = max(1, int(first.best_iteration or n_trees))
-    booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees)
-    return booster, n_trees
+    if not train_score:
+        booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees)
+        return booster, n_trees
+    booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees,
+                        keep_training_booster=True)
+    kept: list[np.ndarray] = []
+    booster.eval_train(lambda pred, _d: (kept.append(np.array(pred, float)), ("", 0.0, True))[1])
+    booster.model_from_string(booster.model_to_string()).free_dataset()  # as lgb.train does
+    return booster, n_trees, kept[0]
 
 
 def booster_predict(booster: Any, X: pd.DataFrame, columns: Any, proba: bool = False
@@ -216,18 +226,24 @@ class ReversionClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.valid_frac = valid_frac
 
-    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray) -> ReversionClassifier:
+    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray, *,
+            keep_train_score: bool = False) -> ReversionClassifier:  # fmt: skip
         """Fit on rows sorted by time (the caller's order is taken as time order).
 
         ``X`` is a frame or :class:`BinnedRows` (bins shared with other fits).
+        ``keep_train_score``: keep the raw probability of every training row in
+        ``train_score_`` (:func:`train_booster`; the in-sample score without a predict).
         """
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         if len(np.unique(y)) < 2:
             raise ModelError("training labels are all one class; widen the data or the dates")
-        self.booster_, self.n_estimators_ = train_booster(
-            dict(self.params or {}), X, y, "binary", self.early_stopping_rounds, self.valid_frac)
+        out = train_booster(dict(self.params or {}), X, y, "binary", self.early_stopping_rounds,
+                            self.valid_frac, train_score=keep_train_score)
+        self.booster_, self.n_estimators_ = out[0], out[1]
+        if keep_train_score:
+            self.train_score_ = out[2]
         if self.early_stopping_rounds > 0:
             self.best_iteration_ = self.n_estimators_
         return self

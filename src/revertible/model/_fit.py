@@ -263,14 +263,18 @@ def start_reversion_fit(
 
 def _fit_classifier(params: dict, early_stopping_rounds: int, rows: BinnedRows,
                     y: np.ndarray) -> ReversionClassifier:  # fmt: skip
-    return ReversionClassifier(params, early_stopping_rounds).fit(rows, y)
+    return ReversionClassifier(params, early_stopping_rounds).fit(rows, y, keep_train_score=True)
 
 
 def oof_reversion_model(
-    cfg: Config, clf: ReversionClassifier, cv: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
-    entry: pd.Series, targets: pd.DataFrame, features: list[str], *, meta: dict | None = None,
+    cfg: Config, clf: ReversionClassifier, cv: dict[str, Any],
+    X: pd.DataFrame | Callable[[], pd.DataFrame], y: np.ndarray, entry: pd.Series,
+    targets: pd.DataFrame, features: list[str], *, meta: dict | None = None,
 ) -> CalibratedReversionModel:
     """The model of :func:`fit_reversion_model`: calibrators on the CV's out-of-fold record.
+
+    ``X``: the training rows, or a function giving them (needed only when the classifier kept
+    no in-sample score, see :func:`calibrated_reversion_model`).
 
     Sets ``cv["score"]`` (held-out raw score per row, NaN outside the folds' test blocks).
     """
@@ -308,14 +312,16 @@ class HeldOut(NamedTuple):
 
 
 def calibrated_reversion_model(
-    cfg: Config, clf: ReversionClassifier, features: list[str], X: pd.DataFrame,
-    targets: pd.DataFrame, held: HeldOut, *, cv_roc_auc: float | None = None,
+    cfg: Config, clf: ReversionClassifier, features: list[str],
+    X: pd.DataFrame | Callable[[], pd.DataFrame], targets: pd.DataFrame, held: HeldOut, *,
+    cv_roc_auc: float | None = None,
     meta: dict | None = None,
 ) -> CalibratedReversionModel:
     """The fitted classifier ``clf`` with both calibrators fitted on the held-out record.
 
     ``X``/``targets`` are the classifier's training rows (for the in-sample rank IC of the
-    overfitting warning, predicted with the compiled tree walk, bit-identical to LightGBM's);
+    overfitting warning: the score the fit kept, ``clf.train_score_``, else ``X`` (or
+    ``X()``) predicted with the compiled tree walk; both bit-identical to LightGBM's predict);
     ``held`` the record: the probability calibrator (``model.calibration``) and the return
     calibrator (:func:`return_calibrator`) are fitted on it. ``cv_roc_auc``: the held-out AUC
     to record (None: the record's raw-score ROC AUC).
@@ -324,13 +330,16 @@ def calibrated_reversion_model(
 
     calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
     outcomes = return_calibrator(cfg).fit(held.score, held.targets, _utc_ns(held.entry))
-    in_sample = compiled_trees(clf).predict_proba(X[features])[:, 1]
+    in_sample = clf.__dict__.pop("train_score_", None)  # kept by the fit: no predict
+    if in_sample is None or len(in_sample) != len(targets):
+        rows = X() if callable(X) else X
+        in_sample = compiled_trees(clf).predict_proba(rows[features])[:, 1]
     if cv_roc_auc is None:
         both = len(np.unique(held.y)) == 2
         cv_roc_auc = float(roc_auc_score(held.y, held.score)) if both else float("nan")
     info = {"ic_in_sample": rank_ic(in_sample, targets["revert"].to_numpy(float)),
             "ic_held_out": rank_ic(held.score, held.targets["revert"].to_numpy(float)),
-            "cv_roc_auc": cv_roc_auc, "n_train": len(X), "n_held_out": len(held.score)}
+            "cv_roc_auc": cv_roc_auc, "n_train": len(targets), "n_held_out": len(held.score)}
     return CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
                                     outcomes=outcomes)
 
