@@ -156,3 +156,30 @@ def test_folds_record_is_the_sequential_block_model(market):
         rows = np.flatnonzero(((entry >= bs) & (entry < be)).to_numpy())
         out = fit_block_model(c, eps, feats, bs, panel.freq).predict_outcomes(feats.iloc[rows])
         np.testing.assert_array_equal(wfp.probability[rows], out["probability"].to_numpy())
+
+
+def test_warm_starts_continue_the_previous_block(market):
+    """``warm_start_trees``: block k = block k-1's trees + that many new ones; same for any pool."""
+    cfg, panel, eps, feats = market
+    c = load_config("configs/demo.yaml", [*OVERRIDES, "backtest.warm_start_trees=5"],
+                    data="unused")
+    one, m1 = _run(c, panel, eps, feats, workers=1)
+    two, m2 = _run(c, panel, eps, feats, workers=2)
+    np.testing.assert_array_equal(one.probability, two.probability)
+    np.testing.assert_array_equal(one.heads, two.heads)
+    n_first = c.model.n_estimators
+    for k, (_, model, _, _) in enumerate(m1):
+        booster = model.classifier.booster_
+        assert booster.num_trees() == n_first + 5 * k
+        if k:  # the previous block's trees come first, unchanged
+            prev = m1[k - 1][1].classifier.booster_
+            assert (booster.model_to_string(num_iteration=prev.num_trees()).split("Tree=0")[1]
+                    .split("end of trees")[0]
+                    == prev.model_to_string().split("Tree=0")[1].split("end of trees")[0])
+    # the in-sample IC of a warm block read the score kept by its fit: predict's, exactly
+    _, model, prefit, _ = m1[-1]
+    X = feats.iloc[prefit.rows.idx][model.features]
+    from revertible.model import rank_ic
+
+    ic = rank_ic(model.classifier.booster_.predict(X), prefit.rows.targets["revert"].to_numpy())
+    assert model.meta["ic_in_sample"] == ic

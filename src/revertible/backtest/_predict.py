@@ -92,10 +92,13 @@ def walk_forward_predictions(
             return pool.submit(fn, *args).result
 
         try:
-            pending: list[Any] = [
-                start_block_fit(fit_cfg, episodes, features, bs, bar,
-                                folds=not earlier or k == 0, submit=submit)
-                for k, (bs, _) in enumerate(wf)]  # fmt: skip
+            warm = earlier and cfg.backtest.warm_start_trees is not None
+            pending: list[Any] = []
+            for k, (bs, _) in enumerate(wf):
+                prev = pending[k - 1].classifier if warm and k else None
+                pending.append(start_block_fit(fit_cfg, episodes, features, bs, bar,
+                                               folds=not earlier or k == 0, submit=submit,
+                                               warm=prev))  # fmt: skip
             for k, (bs, be) in enumerate(wf):
                 pre = pending[k]()
                 pending[k] = None  # the block's fit is not kept past its block

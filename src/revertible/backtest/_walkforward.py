@@ -16,7 +16,10 @@ chooses:
 
 The LightGBM fits of the blocks depend only on their own training rows, so
 :func:`start_block_fit` can hand them to a thread pool (the caller predicts and calibrates in
-block order). Each block bins its features from its own rows only.
+block order). Each block bins its features from its own rows only. With
+``backtest.warm_start_trees`` (earlier_blocks only) block ``k >= 2`` instead continues block
+``k - 1``'s classifier with that many trees fitted on its own rows (a chain: each waits for
+the previous block's classifier, not for its calibration).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from ..model import HeldOut, Submit
 
 __all__ = ["walk_forward_blocks", "fit_block_model", "start_block_fit", "block_training_set",
-           "BlockRows", "BlockFit", "HeldOutRecord"]
+           "BlockRows", "BlockFit", "PendingBlock", "HeldOutRecord"]
 
 
 def walk_forward_blocks(
@@ -113,41 +116,59 @@ class BlockFit:
     cv: dict | None
 
 
+@dataclass(frozen=True)
+class PendingBlock:
+    """A block's LightGBM fits under way: call it for the :class:`BlockFit`.
+
+    ``classifier()`` gives the final classifier alone (what the next block's warm start needs),
+    without waiting for the block's CV folds.
+    """
+
+    fit: Callable[[], BlockFit]
+    classifier: Callable[[], Any]
+
+    def __call__(self) -> BlockFit:
+        return self.fit()
+
+
 def start_block_fit(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, cutoff: pd.Timestamp,
     bar: pd.Timedelta, *, folds: bool = True, submit: Submit | None = None,
-) -> Callable[[], BlockFit]:
-    """Start the LightGBM fits of the block at ``cutoff``; return a thunk giving its fit.
+    warm: Callable[[], Any] | None = None,
+) -> PendingBlock:
+    """Start the LightGBM fits of the block at ``cutoff``.
 
     ``folds``: also the ``backtest.calibration_folds`` purged CV folds (binned here, then each
     fold and the final classifier is one ``submit``); otherwise the binning and the final
-    classifier are one ``submit``. ``submit`` defaults to running at once
-    (:func:`revertible.model.run_now`).
+    classifier are one ``submit``. ``warm`` (no folds; a function giving the previous block's
+    classifier): continue it with ``backtest.warm_start_trees`` trees fitted on this block's
+    rows. ``submit`` defaults to running at once (:func:`revertible.model.run_now`).
     """
     from ..model import run_now, start_reversion_fit
 
     submit = submit or run_now
     if not folds:
-        return submit(_final_only, cfg, episodes, features, cutoff, bar)
+        fut = submit(_final_only, cfg, episodes, features, cutoff, bar, warm)
+        return PendingBlock(fut, lambda: fut().classifier)
     d = block_training_set(cfg, episodes, features, cutoff, bar)
-    thunk = start_reversion_fit(cfg, d.X, d.y, d.entry, d.ends, d.feats, bar,
-                                n_folds=cfg.backtest.calibration_folds, submit=submit)
-    done: list[BlockFit] = []
-
-    def result() -> BlockFit:
-        if not done:
-            done.append(BlockFit(d, *thunk()))
-        return done[0]
-
-    return result
+    pending = start_reversion_fit(cfg, d.X, d.y, d.entry, d.ends, d.feats, bar,
+                                  n_folds=cfg.backtest.calibration_folds, submit=submit)
+    return PendingBlock(lambda: BlockFit(d, *pending()), pending.classifier)
 
 
 def _final_only(cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame,
-                cutoff: pd.Timestamp, bar: pd.Timedelta) -> BlockFit:  # fmt: skip
-    from ..model import start_reversion_fit
+                cutoff: pd.Timestamp, bar: pd.Timedelta,
+                warm: Callable[[], Any] | None) -> BlockFit:  # fmt: skip
+    from ..model import ReversionClassifier, lgbm_params, start_reversion_fit
 
     d = block_training_set(cfg, episodes, features, cutoff, bar)
-    clf, _ = start_reversion_fit(cfg, d.X, d.y, d.entry, d.ends, d.feats, bar, n_folds=0)()
+    if warm is None:
+        clf, _ = start_reversion_fit(cfg, d.X, d.y, d.entry, d.ends, d.feats, bar, n_folds=0)()
+        return BlockFit(d, clf, None)
+    init = warm().booster_
+    params = {**lgbm_params(cfg.model, cfg.seed), "n_estimators": cfg.backtest.warm_start_trees}
+    clf = ReversionClassifier(params).fit(d.X[d.feats], d.y, keep_train_score=True,
+                                          init_model=init)  # fmt: skip
     return BlockFit(d, clf, None)
 
 

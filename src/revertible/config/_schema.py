@@ -457,6 +457,12 @@ class BacktestConfig(_Frozen):
         "their own episodes, those whose labels ended before the block (no fold refits); "
         "folds: every block refits its calibration_folds CV folds (the earlier scheme).",
     )
+    warm_start_trees: int | None = Field(
+        None, ge=1, description="With calibration_record=earlier_blocks: each block after the "
+        "first continues the previous block's classifier with this many trees fitted on its "
+        "own (grown) training rows, instead of model.n_estimators trees from scratch; null: "
+        "every block from scratch.",
+    )
 
     @model_validator(mode="before")
     @classmethod

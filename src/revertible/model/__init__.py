@@ -19,6 +19,7 @@ from ._estimator import (
 from ._fit import (
     BASELINES,
     HeldOut,
+    PendingFit,
     Submit,
     calibrated_reversion_model,
     calibration_cv,
@@ -71,6 +72,7 @@ __all__ = [
     "oof_reversion_model",
     "calibrated_reversion_model",
     "HeldOut",
+    "PendingFit",
     "Submit",
     "run_now",
     "calibration_cv",

@@ -18,6 +18,7 @@ warning (:func:`revertible.model.overfit_warning`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -45,7 +46,8 @@ from ._outcomes import ReturnCalibrator, rank_ic
 
 __all__ = ["BASELINES", "make_folds", "fit_predict", "cross_validate", "return_calibrator",
            "fit_reversion_model", "start_reversion_fit", "oof_reversion_model",
-           "calibrated_reversion_model", "HeldOut", "Submit", "run_now", "calibration_cv"]
+           "calibrated_reversion_model", "HeldOut", "PendingFit", "Submit", "run_now",
+           "calibration_cv"]
 
 #: Baselines logged in every run: name -> feature list (None: constant training base rate).
 BASELINES: dict[str, list[str] | None] = {
@@ -235,12 +237,13 @@ def start_reversion_fit(
     features: list[str], bar: pd.Timedelta, *, binned: BinnedFeatures | None = None,
     n_folds: int | None = None, kinds: tuple[str, ...] = ("lgbm",),
     on_fold: Callable[[int, int], None] | None = None, submit: Submit | None = None,
-) -> Callable[[], tuple[ReversionClassifier, dict[str, Any] | None]]:
+) -> PendingFit:
     """Start the LightGBM fits of :func:`fit_reversion_model`: CV folds and final classifier.
 
     Every fit depends only on these rows, so ``submit`` (default :func:`run_now`) may run them
     side by side. ``n_folds=0``: the final classifier only (no CV; its calibrators come from
-    another held-out record). Returns a thunk giving ``(classifier, cv result or None)``.
+    another held-out record). Returns a :class:`PendingFit`: calling it gives
+    ``(classifier, cv result or None)``.
     """
     submit = submit or run_now
     params = lgbm_params(cfg.model, cfg.seed)
@@ -253,12 +256,34 @@ def start_reversion_fit(
         started = _cv_start(X, y, entry, ends, cv_cfg, features, list(kinds), bar, binned,
                             submit)
     final = submit(_fit_classifier, params, cfg.model.early_stopping_rounds, binned.take(), y)
+    finish = None if started is None else (
+        lambda: _cv_finish(*started, y, cfg, list(kinds), on_fold))
+    return PendingFit(final, finish)
 
-    def result() -> tuple[ReversionClassifier, dict[str, Any] | None]:
-        cv = None if started is None else _cv_finish(*started, y, cfg, list(kinds), on_fold)
-        return final(), cv
 
-    return result
+class PendingFit:
+    """The fits of :func:`start_reversion_fit` under way.
+
+    Calling it gives ``(classifier, cv result or None)`` (gathered once, thread-safe);
+    :meth:`classifier` gives the final classifier alone, without waiting for the CV.
+    """
+
+    def __init__(self, final: Callable[[], ReversionClassifier],
+                 finish: Callable[[], dict[str, Any]] | None) -> None:  # fmt: skip
+        self._final = final
+        self._finish = finish
+        self._lock = threading.Lock()
+        self._done: tuple[ReversionClassifier, dict[str, Any] | None] | None = None
+
+    def classifier(self) -> ReversionClassifier:
+        """The final classifier (waits for its fit only)."""
+        return self._final()
+
+    def __call__(self) -> tuple[ReversionClassifier, dict[str, Any] | None]:
+        with self._lock:
+            if self._done is None:
+                self._done = (self._final(), None if self._finish is None else self._finish())
+            return self._done
 
 
 def _fit_classifier(params: dict, early_stopping_rounds: int, rows: BinnedRows,
