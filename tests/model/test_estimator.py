@@ -108,22 +108,6 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p))
 
 
-def test_compiled_predict_of_a_block_classifier_is_bit_identical(data):
-    """The walk-forward predicts with the compiled tree walk: LightGBM's own doubles."""
-    from revertible.scoring import compiled_trees
-
-    X, y, _ = data
-    clf = ReversionClassifier({**PARAMS, "n_jobs": 2}).fit(BinnedFeatures(X, PARAMS).take(), y)
-    fast = compiled_trees(clf)
-    Xt = X.copy()
-    Xt.iloc[::7, 0] = np.nan  # missing values at prediction time too
-    Xt.iloc[::11, 1] = 0.0
-    got = fast.predict_proba(Xt)[:, 1]
-    assert fast.booster_.used == 1 and fast.booster_.fallbacks == 0  # compiled, not LightGBM
-    np.testing.assert_array_equal(got, clf.booster_.predict(Xt))
-    np.testing.assert_array_equal(got, clf.predict_proba(Xt)[:, 1])
-
-
 def test_kept_train_score_is_the_predict_of_the_training_rows(data):
     """The in-sample IC reads the score the fit kept: LightGBM's predict of its rows, exactly."""
     X, y, _ = data

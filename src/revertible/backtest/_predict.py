@@ -27,7 +27,6 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import RevertibleError
-from ..scoring import compiled_trees
 from ._plans import OUTCOMES
 from ._walkforward import HeldOutRecord, fit_block_model, start_block_fit, walk_forward_blocks
 
@@ -67,9 +66,7 @@ def walk_forward_predictions(
     (the first block's calibration folds and every block's final classifier, or every block's
     folds with ``backtest.calibration_record=folds``) run side by side in ``workers`` threads
     (default ``min(2, cpu count)``; one LightGBM thread each when more than one), then the
-    blocks are calibrated and predicted in order (the compiled tree walk,
-    :func:`revertible.scoring.compiled_trees`, bit-identical to LightGBM's predict). The result
-    does not depend on ``workers``.
+    blocks are calibrated and predicted in order. The result does not depend on ``workers``.
     Raises :class:`RevertibleError` when the first model would start after ``end``.
     """
     say = say or (lambda _m: None)
@@ -110,7 +107,7 @@ def walk_forward_predictions(
                     oof = np.flatnonzero(np.isfinite(pre.cv["score"]))
                     record.add(pre.rows.idx[oof], pre.cv["score"][oof])
                 if len(rows):
-                    raw = compiled_trees(m).predict_raw(features.iloc[rows])
+                    raw = m.predict_raw(features.iloc[rows])
                     out = m.outcomes_of_raw(raw)
                     prob[rows] = out["probability"].to_numpy(float)
                     heads[rows] = out[list(OUTCOMES)].to_numpy(float)

@@ -345,20 +345,18 @@ def calibrated_reversion_model(
     """The fitted classifier ``clf`` with both calibrators fitted on the held-out record.
 
     ``X``/``targets`` are the classifier's training rows (for the in-sample rank IC of the
-    overfitting warning: the score the fit kept, ``clf.train_score_``, else ``X`` (or
-    ``X()``) predicted with the compiled tree walk; both bit-identical to LightGBM's predict);
+    overfitting warning: the score the fit kept, ``clf.train_score_``, bit-identical to
+    LightGBM's predict of those rows; else ``X`` (or ``X()``) predicted);
     ``held`` the record: the probability calibrator (``model.calibration``) and the return
     calibrator (:func:`return_calibrator`) are fitted on it. ``cv_roc_auc``: the held-out AUC
     to record (None: the record's raw-score ROC AUC).
     """
-    from ..scoring import compiled_trees  # scoring imports this package
-
     calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
     outcomes = return_calibrator(cfg).fit(held.score, held.targets, _utc_ns(held.entry))
     in_sample = clf.__dict__.pop("train_score_", None)  # kept by the fit: no predict
     if in_sample is None or len(in_sample) != len(targets):
         rows = X() if callable(X) else X
-        in_sample = compiled_trees(clf).predict_proba(rows[features])[:, 1]
+        in_sample = clf.predict_proba(rows[features])[:, 1]
     if cv_roc_auc is None:
         both = len(np.unique(held.y)) == 2
         cv_roc_auc = float(roc_auc_score(held.y, held.score)) if both else float("nan")
