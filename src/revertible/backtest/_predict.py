@@ -104,8 +104,8 @@ def walk_forward_predictions(
                 meta = m.meta
                 rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
                 if record is not None and k == 0:  # the first block's out-of-fold scores
-                    oof = np.flatnonzero(np.isfinite(pre.cv["score"]))
-                    record.add(pre.rows.idx[oof], pre.cv["score"][oof])
+                    oof = np.flatnonzero(pre.cv["fold_id"] >= 0)
+                    record.add(pre.rows.idx[oof], pre.cv["raw"]["lgbm"][oof])
                 if len(rows):
                     raw = m.predict_raw(features.iloc[rows])
                     out = m.outcomes_of_raw(raw)
