@@ -357,8 +357,8 @@ def walk_forward(tmp_path_factory):
     fits = []
     real = bt.fit_block_model
 
-    def spy(cfg_, episodes, features, cutoff, bar):
-        model = real(cfg_, episodes, features, cutoff, bar)
+    def spy(cfg_, episodes, features, cutoff, bar, **kw):
+        model = real(cfg_, episodes, features, cutoff, bar, **kw)
         end = label_end(episodes, cfg_.label.horizon, bar)
         used = episodes["label"].notna() & (end < cutoff)
         fits.append({"cutoff": cutoff, "max_label_end": end[used].max(),

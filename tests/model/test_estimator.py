@@ -106,3 +106,15 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, p))
+
+
+def test_kept_train_score_is_the_predict_of_the_training_rows(data):
+    """The in-sample IC reads the score the fit kept: LightGBM's predict of its rows, exactly."""
+    X, y, _ = data
+    for rows in (BinnedFeatures(X, PARAMS).take(), X):
+        clf = ReversionClassifier(PARAMS).fit(rows, y, keep_train_score=True)
+        assert clf.train_score_.shape == (len(X),)
+        np.testing.assert_array_equal(clf.train_score_, clf.booster_.predict(X))
+        plain = ReversionClassifier(PARAMS).fit(rows, y)  # the same model either way
+        assert not hasattr(plain, "train_score_")
+        assert plain.booster_.model_to_string() == clf.booster_.model_to_string()

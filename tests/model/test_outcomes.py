@@ -245,3 +245,15 @@ def test_registered_model_predicts_calibrated_outcomes(trained):
     got = pd.DataFrame(pyf.predict(X[list(model.features)]))
     np.testing.assert_allclose(got[list(OUTCOME_COLUMNS)].to_numpy(),
                                out[list(OUTCOME_COLUMNS)].to_numpy())
+
+
+def test_utc_datetime64_times_fit_the_same_calibrator(rng):
+    """The fits pass entry times as UTC datetime64 values (no object array): same clusters."""
+    s, R, t = _record(rng, n=3000, weekly=0.002)
+    times = pd.Series(t)
+    naive = pd.DatetimeIndex(t).as_unit("ns").asi8.view("M8[ns]")
+    for drift in (None, 30):
+        a = ReturnCalibrator(n_bins=5, drift_days=drift).fit(s, R, times)
+        b = ReturnCalibrator(n_bins=5, drift_days=drift).fit(s, R, naive)
+        pd.testing.assert_frame_equal(a.reliability_table(), b.reliability_table())
+        assert np.isfinite(a.reliability_table()["revert_se"]).all()

@@ -16,7 +16,9 @@ calibrates the block's episodes with it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +27,8 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import RevertibleError
-from ._plans import OUTCOMES, predict_block
-from ._walkforward import fit_block_model, walk_forward_blocks
+from ._plans import OUTCOMES
+from ._walkforward import HeldOutRecord, fit_block_model, start_block_fit, walk_forward_blocks
 
 __all__ = ["WalkForwardPredictions", "walk_forward_predictions", "given_score_predictions"]
 
@@ -54,13 +56,17 @@ def walk_forward_predictions(
     cfg: Config, episodes: pd.DataFrame, features: pd.DataFrame, start: pd.Timestamp,
     end: pd.Timestamp, bar: pd.Timedelta, *,
     say: Callable[[str], None] | None = None, update: Callable[..., Any] | None = None,
-    fit: Callable[..., Any] | None = None,
+    fit: Callable[..., Any] | None = None, workers: int | None = None,
 ) -> WalkForwardPredictions:
     """Fit the walk-forward block models of ``[start, end]`` and predict their episodes.
 
     ``episodes`` are time-sorted and entered no later than ``end``; ``features`` has their
-    rows. ``fit(cfg, episodes, features, cutoff, bar)`` fits one block model (default
-    :func:`._walkforward.fit_block_model`).
+    rows. ``fit(cfg, episodes, features, cutoff, bar, record=, prefit=)`` makes one block
+    model from its LightGBM fits (default :func:`._walkforward.fit_block_model`). The fits
+    (the first block's calibration folds and every block's final classifier, or every block's
+    folds with ``backtest.calibration_record=folds``) run side by side in ``workers`` threads
+    (default ``min(2, cpu count)``; one LightGBM thread each when more than one), then the
+    blocks are calibrated and predicted in order. The result does not depend on ``workers``.
     Raises :class:`RevertibleError` when the first model would start after ``end``.
     """
     say = say or (lambda _m: None)
@@ -71,23 +77,54 @@ def walk_forward_predictions(
     heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
     fit = fit or fit_block_model
+    workers = max(1, workers or min(2, os.cpu_count() or 1))
+    fit_cfg = cfg if workers == 1 else cfg.model_copy(
+        update={"model": cfg.model.model_copy(update={"n_jobs": 1})})
+    earlier = cfg.backtest.calibration_record == "earlier_blocks"
+    record = HeldOutRecord(cfg, episodes, bar) if earlier else None
     rows_blocks = []
     meta = None
-    for k, (bs, be) in enumerate(wf):
-        m = fit(cfg, episodes, features, bs, bar)
-        meta = m.meta
-        rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
-        if len(rows):
-            prob[rows], heads[rows] = predict_block(m, features, episodes, rows)
-            cutoff.iloc[rows] = m.meta["label_cutoff"]
-        rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
-                            "n_train": m.meta["n_train"], "n_scored": len(rows),
-                            "cv_roc_auc": m.meta["cv_roc_auc"]})  # fmt: skip
-        lc = m.meta["label_cutoff"]
-        say(f"block {k + 1}/{len(wf)} {bs:%Y-%m-%d}..{be:%Y-%m-%d}: trained on "
-            f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
-            f"scored {len(rows)}")  # fmt: skip
-        update(k + 1, len(wf))
+    with ThreadPoolExecutor(workers) as pool:
+        def submit(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+            return pool.submit(fn, *args).result
+
+        try:
+            warm = earlier and cfg.backtest.warm_start_trees is not None
+            pending: list[Any] = []
+            for k, (bs, _) in enumerate(wf):
+                prev = pending[k - 1].classifier if warm and k else None
+                pending.append(start_block_fit(fit_cfg, episodes, features, bs, bar,
+                                               folds=not earlier or k == 0, submit=submit,
+                                               warm=prev))  # fmt: skip
+            for k, (bs, be) in enumerate(wf):
+                pre = pending[k]()
+                pending[k] = None  # the block's fit is not kept past its block
+                m = fit(cfg, episodes, features, bs, bar,
+                        record=record if earlier and k else None, prefit=pre)
+                meta = m.meta
+                rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
+                if record is not None and k == 0:  # the first block's out-of-fold scores
+                    oof = np.flatnonzero(pre.cv["fold_id"] >= 0)
+                    record.add(pre.rows.idx[oof], pre.cv["raw"]["lgbm"][oof])
+                if len(rows):
+                    raw = m.predict_raw(features.iloc[rows])
+                    out = m.outcomes_of_raw(raw)
+                    prob[rows] = out["probability"].to_numpy(float)
+                    heads[rows] = out[list(OUTCOMES)].to_numpy(float)
+                    cutoff.iloc[rows] = m.meta["label_cutoff"]
+                    if record is not None:  # out of sample: entered after its labels ended
+                        record.add(rows, raw)
+                rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
+                                    "n_train": m.meta["n_train"], "n_scored": len(rows),
+                                    "cv_roc_auc": m.meta["cv_roc_auc"]})  # fmt: skip
+                lc = m.meta["label_cutoff"]
+                say(f"block {k + 1}/{len(wf)} {bs:%Y-%m-%d}..{be:%Y-%m-%d}: trained on "
+                    f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
+                    f"scored {len(rows)}")  # fmt: skip
+                update(k + 1, len(wf))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return WalkForwardPredictions(prob, heads, cutoff, pd.DataFrame(rows_blocks), wf[0][0], meta)
 
 
@@ -129,6 +166,7 @@ def given_score_predictions(
     if first > start:
         wf.insert(0, (start, first))  # nothing labelled before it: uncalibrated
     score = np.asarray(scores, dtype=float)
+    times = pd.DatetimeIndex(entry).as_unit("ns").asi8.view("M8[ns]")  # np.asarray: no objects
     ends = label_end(episodes, cfg.label.horizon, bar)
     targets = outcome_targets(episodes, cfg.sizing.split)
     heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
@@ -141,7 +179,7 @@ def given_score_predictions(
         rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
         cal = None
         if len(seen) >= 2 * cfg.decision.min_bin_trades:
-            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], times[seen])
         if cal is not None and len(rows):
             out = cal.predict(score[rows])
             heads[rows] = np.column_stack([cal.score_quantile(score[rows]),

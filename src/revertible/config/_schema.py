@@ -450,6 +450,19 @@ class BacktestConfig(_Frozen):
         2, ge=2, description="Purged CV folds of each walk-forward model's calibrator (each "
         "fold is one LightGBM fit); null: cv.n_folds.",
     )
+    calibration_record: Literal["earlier_blocks", "folds"] = Field(
+        "earlier_blocks", description="Held-out record each walk-forward model's calibrators "
+        "are fitted on. earlier_blocks: the first block's purged CV folds "
+        "(calibration_folds), then the out-of-sample scores the earlier blocks' models gave "
+        "their own episodes, those whose labels ended before the block (no fold refits); "
+        "folds: every block refits its calibration_folds CV folds (the earlier scheme).",
+    )
+    warm_start_trees: int | None = Field(
+        None, ge=1, description="With calibration_record=earlier_blocks: each block after the "
+        "first continues the previous block's classifier with this many trees fitted on its "
+        "own (grown) training rows, instead of model.n_estimators trees from scratch; null: "
+        "every block from scratch.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -18,12 +18,19 @@ from ._estimator import (
 )
 from ._fit import (
     BASELINES,
+    HeldOut,
+    PendingFit,
+    Submit,
+    calibrated_reversion_model,
     calibration_cv,
     cross_validate,
     fit_predict,
     fit_reversion_model,
     make_folds,
+    oof_reversion_model,
     return_calibrator,
+    run_now,
+    start_reversion_fit,
 )
 from ._metrics import (
     METRIC_NAMES,
@@ -61,6 +68,13 @@ __all__ = [
     "ReturnCalibrator",
     "return_calibrator",
     "fit_reversion_model",
+    "start_reversion_fit",
+    "oof_reversion_model",
+    "calibrated_reversion_model",
+    "HeldOut",
+    "PendingFit",
+    "Submit",
+    "run_now",
     "calibration_cv",
     "overfit_warning",
     "rank_ic",

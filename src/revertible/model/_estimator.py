@@ -155,19 +155,35 @@ def _tail(X: pd.DataFrame | BinnedRows, n: int) -> pd.DataFrame | BinnedRows:
 
 def train_booster(
     params: dict[str, Any], X: pd.DataFrame | BinnedRows, y: np.ndarray, objective: str,
-    early_stopping_rounds: int = 0, valid_frac: float = 0.15,
-) -> tuple[lgb.Booster, int]:
+    early_stopping_rounds: int = 0, valid_frac: float = 0.15, *, train_score: bool = False,
+    init_model: lgb.Booster | None = None,
+) -> tuple[lgb.Booster, int] | tuple[lgb.Booster, int, np.ndarray]:
     """Fit a LightGBM booster; return it and its number of trees.
 
     ``params`` are :func:`lgbm_params` (sklearn names, which LightGBM takes as aliases);
     ``X`` a frame or :class:`BinnedRows` in time order. With ``early_stopping_rounds > 0`` (and
     at least 200 rows) the last ``valid_frac`` of the rows are the validation set of a first
-    fit, and the final fit on all rows uses its best number of trees.
+    fit, and the final fit on all rows uses its best number of trees. With ``train_score``
+    also the final fit's own output on its training rows (the score LightGBM kept while
+    boosting, transformed by the objective: what ``predict`` gives on those rows, without
+    predicting them again). ``init_model``: continue that booster (its trees first, then
+    ``n_estimators`` new ones fitted on these rows, binned from them; ``X`` must be a frame, no
+    early stopping); the returned count is the new trees'.
     """
     p = {k: v for k, v in params.items() if k != "n_estimators"}
     p["objective"] = objective
     n_trees = int(params.get("n_estimators", 100))
     y = np.asarray(y, dtype=float)
+    if init_model is not None:
+        if isinstance(X, BinnedRows):
+            raise ValueError("a warm start predicts its initial scores from the raw rows: "
+                             "pass a frame")
+        data = lgb.Dataset(X, label=y, params=_dataset_params(params), free_raw_data=False)
+        booster = lgb.train(p, data, num_boost_round=n_trees, init_model=init_model,
+                            keep_training_booster=train_score)
+        if not train_score:
+            return booster, n_trees
+        return _with_train_score(booster, n_trees)
     if early_stopping_rounds > 0 and len(y) >= 200:
         n_val = max(50, int(len(y) * valid_frac))
         dt = _as_dataset(_head(X, len(y) - n_val), y[:-n_val], params)
@@ -179,8 +195,20 @@ def train_booster(
         first = lgb.train(p, dt, num_boost_round=n_trees, valid_sets=[dv],
                           callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
         n_trees = max(1, int(first.best_iteration or n_trees))
-    booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees)
-    return booster, n_trees
+    if not train_score:
+        booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees)
+        return booster, n_trees
+    booster = lgb.train(p, _as_dataset(X, y, params), num_boost_round=n_trees,
+                        keep_training_booster=True)
+    return _with_train_score(booster, n_trees)
+
+
+def _with_train_score(booster: lgb.Booster, n_trees: int) -> tuple[lgb.Booster, int, np.ndarray]:
+    """A training booster's kept output on its rows; then reloaded as ``lgb.train`` does."""
+    kept: list[np.ndarray] = []
+    booster.eval_train(lambda pred, _d: (kept.append(np.array(pred, float)), ("", 0.0, True))[1])
+    booster.model_from_string(booster.model_to_string()).free_dataset()
+    return booster, n_trees, kept[0]
 
 
 def booster_predict(booster: Any, X: pd.DataFrame, columns: Any, proba: bool = False
@@ -216,18 +244,26 @@ class ReversionClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.valid_frac = valid_frac
 
-    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray) -> ReversionClassifier:
+    def fit(self, X: pd.DataFrame | BinnedRows, y: np.ndarray, *, keep_train_score: bool = False,
+            init_model: Any = None) -> ReversionClassifier:  # fmt: skip
         """Fit on rows sorted by time (the caller's order is taken as time order).
 
         ``X`` is a frame or :class:`BinnedRows` (bins shared with other fits).
+        ``keep_train_score``: keep the raw probability of every training row in
+        ``train_score_`` (:func:`train_booster`; the in-sample score without a predict).
+        ``init_model``: a booster to continue (warm start, :func:`train_booster`).
         """
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         if len(np.unique(y)) < 2:
             raise ModelError("training labels are all one class; widen the data or the dates")
-        self.booster_, self.n_estimators_ = train_booster(
-            dict(self.params or {}), X, y, "binary", self.early_stopping_rounds, self.valid_frac)
+        out = train_booster(dict(self.params or {}), X, y, "binary", self.early_stopping_rounds,
+                            self.valid_frac, train_score=keep_train_score,
+                            init_model=init_model)
+        self.booster_, self.n_estimators_ = out[0], out[1]
+        if keep_train_score:
+            self.train_score_ = out[2]
         if self.early_stopping_rounds > 0:
             self.best_iteration_ = self.n_estimators_
         return self
@@ -354,9 +390,14 @@ class CalibratedReversionModel:
             The model has no return calibrator (trained by an older version).
         """
         self.check_outcomes()
-        raw = self.predict_raw(X)
+        return self.outcomes_of_raw(self.predict_raw(X), X.index)
+
+    def outcomes_of_raw(self, raw: np.ndarray, index: Any = None) -> pd.DataFrame:
+        """:meth:`predict_outcomes` of rows whose raw score (:meth:`predict_raw`) is ``raw``."""
+        self.check_outcomes()
         out = self.outcomes.predict(raw)
         out.insert(0, "score_quantile", self.outcomes.score_quantile(raw))
         out.insert(0, "probability", self.calibrator.transform(raw))
-        out.index = X.index
+        if index is not None:
+            out.index = index
         return out

@@ -18,13 +18,15 @@ warning (:func:`revertible.model.overfit_warning`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -43,7 +45,9 @@ from ._metrics import classification_metrics
 from ._outcomes import ReturnCalibrator, rank_ic
 
 __all__ = ["BASELINES", "make_folds", "fit_predict", "cross_validate", "return_calibrator",
-           "fit_reversion_model", "calibration_cv"]
+           "fit_reversion_model", "start_reversion_fit", "oof_reversion_model",
+           "calibrated_reversion_model", "HeldOut", "PendingFit", "Submit", "run_now",
+           "calibration_cv"]
 
 #: Baselines logged in every run: name -> feature list (None: constant training base rate).
 BASELINES: dict[str, list[str] | None] = {
@@ -91,31 +95,63 @@ def fit_predict(kind: str, X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, cfg
     return m.predict_proba(Xt[cols].to_numpy())[:, 1]
 
 
+#: ``submit(fn, *args)`` runs ``fn(*args)`` (now or in a worker) and returns a thunk that
+#: gives its result; :func:`run_now` runs it at once.
+Submit = Callable[..., Callable[[], Any]]
+
+
+def run_now(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Run ``fn(*args)`` now; return a thunk giving its result (the sequential :data:`Submit`)."""
+    out = fn(*args)
+    return lambda: out
+
+
 def cross_validate(
     X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
     features: list[str], kinds: list[str], bar: pd.Timedelta,
     on_fold: Callable[[int, int], None] | None = None,
-    binned: BinnedFeatures | None = None,
+    binned: BinnedFeatures | None = None, submit: Submit | None = None,
 ) -> dict[str, Any]:
     """Purged walk-forward CV for the model and the baselines on the same folds.
 
     Returns per kind: raw out-of-fold scores (NaN outside test blocks), walk-forward calibrated
     probabilities (LightGBM only; baselines are probabilities already), fold ids, metrics.
     The LightGBM fold fits share one binning of ``X[features]`` (``binned``, a
-    :class:`revertible.model.BinnedFeatures`; made here when not given).
+    :class:`revertible.model.BinnedFeatures`; made here when not given). ``submit`` runs the
+    fold fits (default :func:`run_now`; a thread pool's fits run side by side, same result).
     """
+    return _cv_finish(*_cv_start(X, y, entry, end, cfg, features, kinds, bar, binned, submit),
+                      y, cfg, kinds, on_fold)
+
+
+def _cv_start(X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, cfg: Config,
+              features: list[str], kinds: list[str], bar: pd.Timedelta,
+              binned: BinnedFeatures | None,
+              submit: Submit | None) -> tuple[list, dict]:  # fmt: skip
+    """Submit every fold fit of :func:`cross_validate`; return the folds and the result thunks."""
+    submit = submit or run_now
     folds = make_folds(cfg, entry, end, bar)
     if binned is None and "lgbm" in kinds:  # the study's trials bin the same rows the same way
         binned = BinnedFeatures(X[features], lgbm_params(cfg.model, cfg.seed))
+    jobs = {}
+    for i, f in enumerate(folds):
+        for kind in kinds:
+            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
+            jobs[i, kind] = submit(fit_predict, kind, X.iloc[f.train], y[f.train],
+                                   X.iloc[f.test], cfg, features, rows)
+    return folds, jobs
+
+
+def _cv_finish(folds: list, jobs: dict, y: np.ndarray, cfg: Config, kinds: list[str],
+               on_fold: Callable[[int, int], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Gather the fold fits of :func:`_cv_start` into :func:`cross_validate`'s result."""
     n = len(y)
     fold_id = np.full(n, -1)
     raw = {k: np.full(n, np.nan) for k in kinds}
     for i, f in enumerate(folds):
         fold_id[f.test] = i
         for kind in kinds:
-            rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
-            raw[kind][f.test] = fit_predict(kind, X.iloc[f.train], y[f.train], X.iloc[f.test],
-                                             cfg, features, rows)
+            raw[kind][f.test] = jobs[i, kind]()
         if on_fold is not None:
             on_fold(i + 1, len(folds))
     # walk-forward calibration of the LightGBM scores
@@ -188,33 +224,147 @@ def fit_reversion_model(
     Returns
     -------
     (CalibratedReversionModel, dict)
-        The model and the CV result (:func:`cross_validate`) with ``score`` (held-out calibrated
-        probability, NaN outside the folds' test blocks).
+        The model and the CV result (:func:`cross_validate`) with ``score`` (held-out raw
+        score, NaN outside the folds' test blocks).
     """
-    cv_cfg = cfg if n_folds is None else cfg.model_copy(
-        update={"cv": cfg.cv.model_copy(update={"n_folds": n_folds})})
+    clf, cv = start_reversion_fit(cfg, X, y, entry, ends, features, bar, binned=binned,
+                                  n_folds=n_folds, kinds=kinds, on_fold=on_fold)()
+    return oof_reversion_model(cfg, clf, cv, X, y, entry, targets, features, meta=meta), cv
+
+
+def start_reversion_fit(
+    cfg: Config, X: pd.DataFrame, y: np.ndarray, entry: pd.Series, ends: pd.Series,
+    features: list[str], bar: pd.Timedelta, *, binned: BinnedFeatures | None = None,
+    n_folds: int | None = None, kinds: tuple[str, ...] = ("lgbm",),
+    on_fold: Callable[[int, int], None] | None = None, submit: Submit | None = None,
+) -> PendingFit:
+    """Start the LightGBM fits of :func:`fit_reversion_model`: CV folds and final classifier.
+
+    Every fit depends only on these rows, so ``submit`` (default :func:`run_now`) may run them
+    side by side. ``n_folds=0``: the final classifier only (no CV; its calibrators come from
+    another held-out record). Returns a :class:`PendingFit`: calling it gives
+    ``(classifier, cv result or None)``.
+    """
+    submit = submit or run_now
     params = lgbm_params(cfg.model, cfg.seed)
     if binned is None:
         binned = BinnedFeatures(X[features], params)
-    cv = cross_validate(X, y, entry, ends, cv_cfg, features, list(kinds), bar, on_fold=on_fold,
-                        binned=binned)
+    started = None
+    if n_folds != 0:
+        cv_cfg = cfg if n_folds is None else cfg.model_copy(
+            update={"cv": cfg.cv.model_copy(update={"n_folds": n_folds})})
+        started = _cv_start(X, y, entry, ends, cv_cfg, features, list(kinds), bar, binned,
+                            submit)
+    final = submit(_fit_classifier, params, cfg.model.early_stopping_rounds, binned.take(), y)
+    finish = None if started is None else (
+        lambda: _cv_finish(*started, y, cfg, list(kinds), on_fold))
+    return PendingFit(final, finish)
+
+
+class PendingFit:
+    """The fits of :func:`start_reversion_fit` under way.
+
+    Calling it gives ``(classifier, cv result or None)`` (gathered once, thread-safe);
+    :meth:`classifier` gives the final classifier alone, without waiting for the CV.
+    """
+
+    def __init__(self, final: Callable[[], ReversionClassifier],
+                 finish: Callable[[], dict[str, Any]] | None) -> None:  # fmt: skip
+        self._final = final
+        self._finish = finish
+        self._lock = threading.Lock()
+        self._done: tuple[ReversionClassifier, dict[str, Any] | None] | None = None
+
+    def classifier(self) -> ReversionClassifier:
+        """The final classifier (waits for its fit only)."""
+        return self._final()
+
+    def __call__(self) -> tuple[ReversionClassifier, dict[str, Any] | None]:
+        with self._lock:
+            if self._done is None:
+                self._done = (self._final(), None if self._finish is None else self._finish())
+            return self._done
+
+
+def _fit_classifier(params: dict, early_stopping_rounds: int, rows: BinnedRows,
+                    y: np.ndarray) -> ReversionClassifier:  # fmt: skip
+    return ReversionClassifier(params, early_stopping_rounds).fit(rows, y, keep_train_score=True)
+
+
+def oof_reversion_model(
+    cfg: Config, clf: ReversionClassifier, cv: dict[str, Any],
+    X: pd.DataFrame | Callable[[], pd.DataFrame], y: np.ndarray, entry: pd.Series,
+    targets: pd.DataFrame, features: list[str], *, meta: dict | None = None,
+) -> CalibratedReversionModel:
+    """The model of :func:`fit_reversion_model`: calibrators on the CV's out-of-fold record.
+
+    ``X``: the training rows, or a function giving them (needed only when the classifier kept
+    no in-sample score, see :func:`calibrated_reversion_model`).
+
+    Sets ``cv["score"]`` (held-out raw score per row, NaN outside the folds' test blocks).
+    """
     oof = cv["fold_id"] >= 0
-    calibrator = Calibrator(cfg.model.calibration).fit(cv["raw"]["lgbm"][oof], y[oof])
-    clf = ReversionClassifier(params, cfg.model.early_stopping_rounds).fit(binned.take(), y)
     score = np.full(len(y), np.nan)  # the held-out raw score (the calibrator's bins are on it)
     score[oof] = cv["raw"]["lgbm"][oof]
-    rows = np.flatnonzero(oof)
-    outcomes = return_calibrator(cfg).fit(score[rows], targets.iloc[rows],
-                                          entry.iloc[rows])  # fmt: skip
-    rev = targets["revert"].to_numpy(float)
-    in_sample = clf.predict_proba(X[features])[:, 1]
-    info = {"ic_in_sample": rank_ic(in_sample, rev), "ic_held_out": rank_ic(score, rev),
-            "cv_roc_auc": cv["metrics"]["lgbm"].get("roc_auc", float("nan")),
-            "n_train": len(y), "n_held_out": int(oof.sum())}
-    model = CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
-                                     outcomes=outcomes)
     cv["score"] = score
-    return model, cv
+    rows = np.flatnonzero(oof)
+    held = HeldOut(score[rows], y[rows], targets.iloc[rows], entry.iloc[rows])
+    return calibrated_reversion_model(
+        cfg, clf, features, X, targets, held,
+        cv_roc_auc=cv["metrics"]["lgbm"].get("roc_auc", float("nan")), meta=meta)
+
+
+def _utc_ns(times: Any) -> np.ndarray:
+    """Entry times as UTC ``datetime64[ns]`` values (the same instants, the same week clusters).
+
+    The return calibrator takes ``np.asarray`` of its times: of a tz-aware Series that is an
+    object array of Timestamps, built one by one (seconds for 300k rows); this is a view.
+    """
+    return pd.DatetimeIndex(times).as_unit("ns").asi8.view("M8[ns]")
+
+
+class HeldOut(NamedTuple):
+    """A held-out record: raw scores of a model that never trained on these rows.
+
+    ``score`` (the classifier's raw probability), ``y`` (labels), ``targets`` (realised
+    ``revert``/``continue`` returns, a frame) and ``entry`` (entry times), row-aligned.
+    """
+
+    score: np.ndarray
+    y: np.ndarray
+    targets: pd.DataFrame
+    entry: pd.Series
+
+
+def calibrated_reversion_model(
+    cfg: Config, clf: ReversionClassifier, features: list[str],
+    X: pd.DataFrame | Callable[[], pd.DataFrame], targets: pd.DataFrame, held: HeldOut, *,
+    cv_roc_auc: float | None = None,
+    meta: dict | None = None,
+) -> CalibratedReversionModel:
+    """The fitted classifier ``clf`` with both calibrators fitted on the held-out record.
+
+    ``X``/``targets`` are the classifier's training rows (for the in-sample rank IC of the
+    overfitting warning: the score the fit kept, ``clf.train_score_``, bit-identical to
+    LightGBM's predict of those rows; else ``X`` (or ``X()``) predicted);
+    ``held`` the record: the probability calibrator (``model.calibration``) and the return
+    calibrator (:func:`return_calibrator`) are fitted on it. ``cv_roc_auc``: the held-out AUC
+    to record (None: the record's raw-score ROC AUC).
+    """
+    calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
+    outcomes = return_calibrator(cfg).fit(held.score, held.targets, _utc_ns(held.entry))
+    in_sample = clf.__dict__.pop("train_score_", None)  # kept by the fit: no predict
+    if in_sample is None or len(in_sample) != len(targets):
+        rows = X() if callable(X) else X
+        in_sample = clf.predict_proba(rows[features])[:, 1]
+    if cv_roc_auc is None:
+        both = len(np.unique(held.y)) == 2
+        cv_roc_auc = float(roc_auc_score(held.y, held.score)) if both else float("nan")
+    info = {"ic_in_sample": rank_ic(in_sample, targets["revert"].to_numpy(float)),
+            "ic_held_out": rank_ic(held.score, held.targets["revert"].to_numpy(float)),
+            "cv_roc_auc": cv_roc_auc, "n_train": len(targets), "n_held_out": len(held.score)}
+    return CalibratedReversionModel(clf, calibrator, features, meta={**(meta or {}), **info},
+                                    outcomes=outcomes)
 
 
 def calibration_cv(
@@ -240,7 +390,8 @@ def calibration_cv(
         seen = np.flatnonzero((fold_id >= 0) & (fold_id < k) & (e_ns < start)
                               & np.isfinite(score))
         try:
-            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen], entry.iloc[seen])
+            cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen],
+                                             _utc_ns(entry.iloc[seen]))
         except Exception:  # noqa: BLE001 - too few held-out rows before this fold
             continue
         pred = cal.predict(score[test])

@@ -220,7 +220,8 @@ class EpisodeCache:
 
 #: Settings the walk-forward predictions depend on beyond the episode tables.
 _MODEL_KEYS = ("model.", "cv.", "backtest.min_train_days", "backtest.retrain_every_days",
-               "backtest.calibration_folds", "decision.calibration_bins", "decision.shrinkage",
+               "backtest.calibration_folds", "backtest.calibration_record",
+               "backtest.warm_start_trees", "decision.calibration_bins", "decision.shrinkage",
                "decision.min_bin_trades", "sizing.split")
 
 
