@@ -114,6 +114,11 @@ def test_decide_hand_computed():
     # costs alone can turn a positive gross edge into no trade
     spot = decide(rows, CostConfig())
     assert spot["direction"].iloc[2] == "none" and spot["expected_return"].iloc[2] < 0
+    # without the reason texts (the backtest's other cost multipliers): the same numbers
+    quiet = decide(rows, CostConfig(), reasons=False)
+    assert (quiet["decision_reason"] == "").all() and (spot["decision_reason"] != "").any()
+    pd.testing.assert_frame_equal(quiet.drop(columns="decision_reason"),
+                                  spot.drop(columns="decision_reason"))
 
 
 def test_decide_restricted_to_reversion():

@@ -455,8 +455,9 @@ def run_backtest(
         n_done = 0
         for mult in mults:
             costs = cfg.costs.scaled(mult)
-            plans, dec = decided_plans(sig, cfg, costs, rank, bar)
-            if decided and (dec_table is None or mult == 1.0):
+            keep = decided and (dec_table is None or mult == 1.0)
+            plans, dec = decided_plans(sig, cfg, costs, rank, bar, reasons=keep and not light)
+            if keep:
                 dec_table, dec_costs = dec, costs
             for base in bases:
                 p = plans[base]

@@ -101,8 +101,12 @@ def decision_carry(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
 def decided_plans(
     sig: pd.DataFrame, cfg: Config, costs: CostConfig, rank: np.ndarray,
     bar: pd.Timedelta = pd.Timedelta(hours=1),  # noqa: B008 - immutable
+    reasons: bool = True,
 ) -> tuple[dict[str, Plan], pd.DataFrame]:
     """Plans of every strategy on calibrated signals at ``costs`` (module docstring).
+
+    ``reasons``: write the decision's ``decision_reason`` texts (the caller keeps only one
+    multiplier's decision table; the plans never read them).
 
     Returns the plans and ``model``'s decision (:data:`revertible.decision.DECISION_COLUMNS`
     on ``sig``'s index) with ``revert_only_direction``/``revert_only_expected`` of
@@ -118,9 +122,9 @@ def decided_plans(
         q = sig["score_quantile"].to_numpy(float)
         allow = np.isfinite(q) & (q <= d.continue_max_score_quantile)
     dec = decide(heads, costs, d.confidence, cfg.sizing.min_edge, carry=carry,
-                 allow_continue=allow)
+                 allow_continue=allow, reasons=reasons)
     dec_r = decide(heads, costs, d.confidence, cfg.sizing.min_edge, directions=("revert",),
-                   carry=carry)
+                   carry=carry, reasons=False)
     direction = dec["direction"].to_numpy()
     take = direction != "none"
     cont = direction == "continue"
