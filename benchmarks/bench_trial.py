@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_trial.py [--config configs/binance-spot-1h.yaml]
         [--trials 3] [--seed 0] [--vary all|replay] [--full] [--set KEY=VALUE ...]
-        [--profile FILE]
+        [--profile FILE] [--fidelity full|low]
 
 Runs ``--trials`` trials of ``tuning.strategy.space`` (default: the default strategy space)
 the way ``revertible tune CONFIG --objective strategy`` does, without Optuna storage or MLflow:
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--full", action="store_true", help="light=False: the full backtest")
     ap.add_argument("--profile", default=None, metavar="FILE")
+    ap.add_argument("--fidelity", choices=("full", "low"), default="full",
+                    help="low: the low-fidelity evaluator of tuning.strategy.fidelity=low")
     args = ap.parse_args(argv)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm-up: {type(exc).__name__}: {exc}")
     print(f"warm-up (12 assets): {time.perf_counter() - t0:.1f}s", flush=True)
 
-    print(f"evaluator: {'full (light=False)' if args.full else 'light'}")
+    print(f"evaluator: {'full (light=False)' if args.full else 'light'}, fidelity {args.fidelity}")
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=args.seed))
     prof = cProfile.Profile() if args.profile else None
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         t0, c0 = time.perf_counter(), cpu_s()
         if prof is not None:
             prof.enable()
-        fig = evaluate_strategy(data, tcfg, light=not args.full)
+        fig = evaluate_strategy(data, tcfg, light=not args.full, fidelity=args.fidelity)
         if prof is not None:
             prof.disable()
         wall, cpu = time.perf_counter() - t0, cpu_s() - c0
