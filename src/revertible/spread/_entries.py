@@ -41,26 +41,17 @@ from ._kernel import (
     _A0,
     _AHEAD,
     _B0,
-    _CC,
     _LANES,
     _NS,
     _NST,
-    _RX,
-    _RY,
-    _SX,
-    _SXX,
-    _SXY,
-    _SY,
-    _SYY,
     _V,
-    _W,
     _ZN,
     _corr,
     _fill,
     _lane_runs,
     _prefetch,
-    _slide,
     _slide_all,
+    _slide_corr,
     _spread_stats,
     _start,
     _u,
@@ -69,24 +60,6 @@ from ._kernel import (
 from ._series import min_obs
 
 __all__ = ["entry_values"]
-
-
-@nb.njit(inline="always")
-def _slide_corr(st, buf, bt, bc, ln, ac, rc):  # pragma: no cover
-    """Slide the six return-correlation sums of lane ``ln`` (the terms of ``_slide_all``)."""
-    L = _LANES
-    w = buf[_u(bt + _W * L + ln)]
-    x = buf[_u(bt + _RX * L + ln)]
-    y = buf[_u(bt + _RY * L + ln)]
-    wk = buf[_u(bc + _W * L + ln)]
-    xk = buf[_u(bc + _RX * L + ln)]
-    yk = buf[_u(bc + _RY * L + ln)]
-    _slide(st, _CC, ln, w, wk, ac, rc)
-    _slide(st, _SX, ln, x, xk, ac, rc)
-    _slide(st, _SY, ln, y, yk, ac, rc)
-    _slide(st, _SXX, ln, x * x, xk * xk, ac, rc)
-    _slide(st, _SYY, ln, y * y, yk * yk, ac, rc)
-    _slide(st, _SXY, ln, x * y, xk * yk, ac, rc)
 
 
 def _scan_compiler(stamp):

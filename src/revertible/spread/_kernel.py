@@ -223,13 +223,8 @@ def _slide(st, k, ln, xt, xk, assign, reset):  # pragma: no cover
 
 
 @nb.njit(inline="always")
-def _slide_all(st, buf, bt, bc, bb, bz, ln, ac, rc, ab, rb, az, rz):  # pragma: no cover
-    """Slide every running sum of lane ``ln`` by one bar.
-
-    Ring offsets: ``bt`` this bar; ``bc``, ``bb``, ``bz`` the bars leaving the correlation,
-    hedge-ratio and z windows. ``a*``/``r*``: the recompute (assign) and shadow-restart flags of
-    each window.
-    """
+def _slide_corr(st, buf, bt, bc, ln, ac, rc):  # pragma: no cover
+    """Slide the six return-correlation sums of lane ``ln`` (ring offsets as :func:`_slide_all`)."""
     L = _LANES
     w = buf[_u(bt + _W * L + ln)]
     x = buf[_u(bt + _RX * L + ln)]
@@ -243,6 +238,18 @@ def _slide_all(st, buf, bt, bc, bb, bz, ln, ac, rc, ab, rb, az, rz):  # pragma: 
     _slide(st, _SXX, ln, x * x, xk * xk, ac, rc)
     _slide(st, _SYY, ln, y * y, yk * yk, ac, rc)
     _slide(st, _SXY, ln, x * y, xk * yk, ac, rc)
+
+
+@nb.njit(inline="always")
+def _slide_all(st, buf, bt, bc, bb, bz, ln, ac, rc, ab, rb, az, rz):  # pragma: no cover
+    """Slide every running sum of lane ``ln`` by one bar.
+
+    Ring offsets: ``bt`` this bar; ``bc``, ``bb``, ``bz`` the bars leaving the correlation,
+    hedge-ratio and z windows. ``a*``/``r*``: the recompute (assign) and shadow-restart flags of
+    each window.
+    """
+    L = _LANES
+    _slide_corr(st, buf, bt, bc, ln, ac, rc)
     # levels centred on (ca, cb)
     ca = st[_CA * L + ln]
     cb = st[_CB * L + ln]
