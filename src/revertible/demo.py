@@ -208,7 +208,8 @@ def run_demo(
     except ImportError:  # pragma: no cover - scoring not in this build
         score_command = None
     if score_command is not None:
-        signals = score_command(cfg, champion, out=out_dir / "signals.csv", console=None)
+        signals = score_command(cfg, champion, out=out_dir / "signals.csv", console=None,
+                                wall_clock=False)  # a generated market has no wall-clock age
         traded = int((signals["leg_a_notional"] > 0).sum()) if len(signals) else 0
         say(f"[bold]6/7 scored[/] {len(signals)} divergences open at the last bar with "
             f"{champion}; {traded} sized into two-leg positions -> {out_dir}/signals.csv")

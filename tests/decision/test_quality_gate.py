@@ -8,6 +8,7 @@ over more seeds).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +91,16 @@ def test_planted_score_opens_the_gate_and_stays_calibrated(spot):
 
 
 @pytest.mark.slow
-def test_the_demo_trades_the_planted_pairs_where_costs_allow(tmp_path, monkeypatch):
+def test_the_demo_trades_the_planted_pairs_where_costs_allow(tmp_path, monkeypatch, caplog):
     from revertible.demo import run_demo
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = Path(__file__).resolve().parents[2] / "src" / "revertible" / "configs" / "demo.yaml"
-    res = run_demo(tmp_path / "out", cfg, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
+    with caplog.at_level(logging.WARNING, logger="revertible.freshness"):
+        res = run_demo(tmp_path / "out", cfg, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
+    # a generated market has no wall-clock age: no "run revertible download" advice
+    assert not [r for r in caplog.records if "last closed bar" in r.getMessage()]
     note = res["decision_note_cheap"]
     assert "decision at perp maker" in note and "of them on the planted mean-reverting" in note
     bt = res["backtest_cheap"]["metrics"]
