@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -137,9 +138,20 @@ def _cv_start(X: pd.DataFrame, y: np.ndarray, entry: pd.Series, end: pd.Series, 
     for i, f in enumerate(folds):
         for kind in kinds:
             rows = None if binned is None or kind != "lgbm" else binned.take(f.train)
-            jobs[i, kind] = submit(fit_predict, kind, X.iloc[f.train], y[f.train],
-                                   X.iloc[f.test], cfg, features, rows)
+            jobs[i, kind] = submit(_fit_fold, kind, X, y, f, cfg, features, rows)
     return folds, jobs
+
+
+def _fit_fold(kind: str, X: pd.DataFrame, y: np.ndarray, f: Any, cfg: Config,
+              features: list[str], rows: BinnedRows | None) -> np.ndarray:  # fmt: skip
+    """One fold's :func:`fit_predict` on the columns it uses, sliced when it runs.
+
+    A queued fit holds no copy of its rows; a LightGBM fit on binned rows needs no training frame.
+    """
+    cols = features if kind == "lgbm" else (BASELINES[kind] or [])
+    Xc = X[cols]
+    train = Xc.iloc[:0] if rows is not None else Xc.iloc[f.train]
+    return fit_predict(kind, train, y[f.train], Xc.iloc[f.test], cfg, features, rows)
 
 
 def _cv_finish(folds: list, jobs: dict, y: np.ndarray, cfg: Config, kinds: list[str],
@@ -193,7 +205,7 @@ def fit_reversion_model(
     targets: pd.DataFrame, features: list[str], bar: pd.Timedelta, *,
     binned: BinnedFeatures | None = None, n_folds: int | None = None,
     kinds: tuple[str, ...] = ("lgbm",), on_fold: Callable[[int, int], None] | None = None,
-    meta: dict | None = None,
+    meta: dict | None = None, workers: int = 1,
 ) -> tuple[CalibratedReversionModel, dict[str, Any]]:
     """Fit the classifier, both calibrators and the final model on time-sorted rows.
 
@@ -220,6 +232,10 @@ def fit_reversion_model(
         Progress callback ``(done, total)`` per fold.
     meta : dict, optional
         Extra model meta.
+    workers : int
+        Fits run side by side in this many threads (the CV folds and the final classifier
+        depend only on these rows), one LightGBM thread each when more than one; the model
+        does not depend on it (tests/model/test_fit.py).
 
     Returns
     -------
@@ -227,8 +243,18 @@ def fit_reversion_model(
         The model and the CV result (:func:`cross_validate`) with ``score`` (held-out raw
         score, NaN outside the folds' test blocks).
     """
-    clf, cv = start_reversion_fit(cfg, X, y, entry, ends, features, bar, binned=binned,
-                                  n_folds=n_folds, kinds=kinds, on_fold=on_fold)()
+    if workers > 1:
+        one = cfg.model_copy(update={"model": cfg.model.model_copy(update={"n_jobs": 1})})
+        with ThreadPoolExecutor(workers) as pool:
+            def submit(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+                return pool.submit(fn, *args).result
+
+            clf, cv = start_reversion_fit(one, X, y, entry, ends, features, bar, binned=binned,
+                                          n_folds=n_folds, kinds=kinds, on_fold=on_fold,
+                                          submit=submit)()
+    else:
+        clf, cv = start_reversion_fit(cfg, X, y, entry, ends, features, bar, binned=binned,
+                                      n_folds=n_folds, kinds=kinds, on_fold=on_fold)()
     return oof_reversion_model(cfg, clf, cv, X, y, entry, targets, features, meta=meta), cv
 
 

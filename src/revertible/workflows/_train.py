@@ -25,6 +25,7 @@ the same metric names (``cv.*``, ``holdout.*``, ``baseline.<name>.{cv,holdout}.*
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,8 @@ def train(
         f"{len(BASELINES)} baselines, then the final fit")
     with bar_ctx("walk-forward folds") as update:
         model, cv = fit_reversion_model(cfg, Xd, yd, ed, nd, td, features, bar, binned=binned,
-                                        kinds=("lgbm", *BASELINES), on_fold=update, meta=meta)
+                                        kinds=("lgbm", *BASELINES), on_fold=update, meta=meta,
+                                        workers=min(2, os.cpu_count() or 1))
     from ..monitor import quantile_sketch  # the live monitor's drift reference
 
     oof = np.isfinite(cv["score"])
