@@ -494,8 +494,11 @@ class DecisionConfig(_Frozen):
         7, ge=1, description="Clusters of the standard errors: entries within this many days "
         "(calendar periods) move together; few clusters widen the bound (Student's t).")
     drift_days: int | None = Field(
-        30, ge=1, description="Bound the next period's mean: add the between-period variance "
-        "of the mean return over periods of this many days (null: the record's mean only).")
+        None, ge=1, description="null (default): the bound is on the bin's expected return "
+        "(week-clustered standard error). A number: bound the *next period's* mean instead, "
+        "adding the between-period variance of the mean return over periods of this many days "
+        "(a one-period predictive bound: far more conservative, it shut out a planted IC-0.05 "
+        "edge; README 'The decision').")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "

@@ -26,9 +26,12 @@ both trades of those divergences, for the legs that will be traded (:func:`outco
    With ``decision.drift_days`` set, the bound is for the *next period's* mean, not only the
    record's: ``sqrt(se^2 + tau^2)`` with ``tau^2`` the between-period variance of the mean
    return over periods of that many days (method of moments: the variance of the period means
-   minus their sampling variance, floored at 0; infinite with fewer than three periods). On the
-   spot development period the clustered bound alone covered only about 70% of the next fold's
-   bin means at a nominal 95% (README, "The decision").
+   minus their sampling variance, floored at 0; infinite with fewer than three periods). Off by
+   default: the decision needs a bound on the bin's *expected* return (what its trades average
+   to over the months it trades), not a one-month predictive interval; the clustered bound
+   alone covered about 70% of the next fold's bin *means* on the spot development period, the
+   drift term 85%, and the drift term shut out a planted edge the clustered bound trades
+   (README, "The decision").
 5. **Second moment.** The bin's realised ``E[r^2]`` (no prediction): what Kelly sizing divides by.
 
 All returns are gross, per unit of gross notional; the decision subtracts its venue's costs.
