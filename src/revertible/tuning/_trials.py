@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..config import Config
 
-__all__ = ["run_trials"]
+__all__ = ["run_trials", "fail_trials_without_heartbeat"]
 
 
 class _Surplus(Exception):
@@ -53,6 +53,7 @@ def run_trials(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
+        fail_trials_without_heartbeat(study)
         c = _counts(study)
         if c.done >= target:
             return ran
@@ -61,6 +62,49 @@ def run_trials(
             continue
         study.optimize(objective, n_trials=1, catch=(_Surplus,), callbacks=[count],
                        gc_after_trial=False)
+
+
+def fail_trials_without_heartbeat(study: optuna.Study) -> list[int]:
+    """Fail RUNNING trials that never recorded a heartbeat and started a grace period ago.
+
+    Optuna's ``fail_stale_trials`` only looks at trials with a heartbeat; a worker killed between
+    creating a trial and its heartbeat thread's first record leaves a RUNNING trial no worker
+    ever fails, and a study at its target waits for it forever. Such a trial is failed here and
+    handed to the storage's stale-trial callback (the retry), like a stale one. Returns the
+    failed trial ids (RDB storages with heartbeats only; otherwise nothing to do).
+    """
+    import copy
+    from datetime import datetime, timedelta
+
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)
+    interval = getattr(rdb, "heartbeat_interval", None)
+    if not isinstance(rdb, optuna.storages.RDBStorage) or interval is None:
+        return []
+    from optuna.storages._rdb import models
+
+    grace = timedelta(seconds=rdb.grace_period or 2 * interval)
+    session = rdb.scoped_session()
+    try:
+        now = datetime.now()  # Optuna's own clock for datetime_start
+        rows = (session.query(models.TrialModel)
+                .filter(models.TrialModel.study_id == study._study_id)
+                .filter(models.TrialModel.state == TrialState.RUNNING).all())
+        ids = [r.trial_id for r in rows if not r.heartbeats and r.datetime_start is not None
+               and now - r.datetime_start > grace]
+    finally:
+        session.close()
+    failed = []
+    for tid in ids:
+        try:
+            if storage.set_trial_state_values(tid, state=TrialState.FAIL):
+                failed.append(tid)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+            continue
+    callback = rdb.get_heartbeat_stale_trial_callback()
+    for tid in failed if callback is not None else []:
+        callback(study, copy.deepcopy(storage.get_trial(tid)))
+    return failed
 
 
 def check_surplus(trial: optuna.Trial, target: int) -> None:

@@ -1,0 +1,34 @@
+"""A trial killed before its first heartbeat is failed and retried, not waited for forever."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from revertible.tuning._trials import fail_trials_without_heartbeat
+
+
+def test_running_trial_without_a_heartbeat_is_failed_and_retried(tmp_path):
+    retry = optuna.storages.RetryFailedTrialCallback(max_retry=1)
+    kw = {"heartbeat_interval": 1, "grace_period": 2}
+    url = f"sqlite:///{tmp_path}/o.db"
+    try:
+        storage = optuna.storages.RDBStorage(url, heartbeat_stale_trial_callback=retry, **kw)
+    except TypeError:  # Optuna < 4.9
+        storage = optuna.storages.RDBStorage(url, failed_trial_callback=retry, **kw)
+    study = optuna.create_study(storage=storage, study_name="s")
+    orphan = study.ask()  # RUNNING, and no heartbeat ever recorded: the worker died at once
+    beating = study.ask()
+    storage.record_heartbeat(beating._trial_id)
+    assert fail_trials_without_heartbeat(study) == []  # too young: it may still start beating
+    time.sleep(2.2)
+    storage.record_heartbeat(beating._trial_id)  # alive
+    assert fail_trials_without_heartbeat(study) == [orphan._trial_id]
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states[orphan.number] == TrialState.FAIL and states[beating.number] == TrialState.RUNNING
+    retried = [t for t in study.get_trials(deepcopy=False)
+               if t.system_attrs.get("failed_trial") == orphan.number]
+    assert len(retried) == 1 and retried[0].state == TrialState.WAITING
+    assert fail_trials_without_heartbeat(study) == []  # once
