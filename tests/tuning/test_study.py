@@ -339,6 +339,9 @@ def test_sigterm_ends_the_parent_run_failed(tmp_path, mlflow_dir):
 def test_orphaned_parent_is_failed_only_when_its_process_is_gone(mlflow_dir):
     import socket
 
+    from revertible.tracking import Tracker
+
+    Tracker(_cfg(mlflow_dir).tracking).connect()  # its experiment, whatever ran on this worker
     client = MlflowClient(f"sqlite:///{mlflow_dir}/mlflow.db")
     exp = client.get_experiment_by_name(_cfg(mlflow_dir).tracking.experiment).experiment_id
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
