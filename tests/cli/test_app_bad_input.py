@@ -76,6 +76,16 @@ def test_backtest_range_after_the_data_is_refused(cfg_file):
                    "--since 2030-01-01 00:00 is after the data's last bar")
 
 
+@pytest.mark.parametrize(("args", "needles"), [
+    (("--fidelity", "low"), ("--fidelity low applies to --objective strategy only",)),
+    (("--objective", "strategy", "--fidelity", "medium"), ("--fidelity 'medium'", "'low'")),
+])
+def test_tune_fidelity_is_checked_before_any_work(cfg_file, tmp_path, args, needles):
+    one_line_error(run("tune", cfg_file, "--trials", 1, "--storage",
+                       f"sqlite:///{tmp_path}/o.db", *args), *needles)
+    assert not (tmp_path / "o.db").exists()
+
+
 def test_until_as_a_date_means_the_whole_day():
     from revertible.cli._app import precheck
 

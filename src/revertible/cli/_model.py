@@ -80,11 +80,24 @@ def tune(
                            help="--objective strategy: backtest the best trial once on the "
                                 "held-out validation period (tuning.strategy.validation_days).")
     ] = False,
+    fidelity: Annotated[
+        str | None, typer.Option(help="--objective strategy: 'low' ranks the trials with a "
+                                      "cheaper model and re-scores the best at full fidelity "
+                                      "before reporting (tuning.strategy.fidelity); default the "
+                                      "config's ('full').")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Optuna study of the model (development period, never the holdout) or of the strategy."""
     from ..tuning import tune_command
 
+    if fidelity is not None:
+        if objective != "strategy":
+            _fail(f"--fidelity {fidelity} applies to --objective strategy only (got --objective "
+                  f"{objective}); drop --fidelity or use --objective strategy")
+        if fidelity not in ("full", "low"):
+            _fail(f"--fidelity {fidelity!r}: use 'full' or 'low'")
+        set = [*(set or []), f"tuning.strategy.fidelity={fidelity}"]
     cfg = _config(config, set, data)
     from ..costs import not_replayed
 
