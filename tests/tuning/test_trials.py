@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from revertible.tuning._trials import fail_trials_without_heartbeat
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning",
+                            "ignore:Heartbeat of storage:UserWarning")
 def test_running_trial_without_a_heartbeat_is_failed_and_retried(tmp_path):
-    retry = optuna.storages.RetryFailedTrialCallback(max_retry=1)
+    retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
+        optuna.storages.RetryFailedTrialCallback  # Optuna < 4.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = retry_cls(max_retry=1)
     kw = {"heartbeat_interval": 1, "grace_period": 2}
     url = f"sqlite:///{tmp_path}/o.db"
     try:
