@@ -16,9 +16,7 @@ calibrates the block's episodes with it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +25,7 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import RevertibleError
+from ..model import fit_pool
 from ._plans import OUTCOMES
 from ._walkforward import HeldOutRecord, fit_block_model, start_block_fit, walk_forward_blocks
 
@@ -77,54 +76,44 @@ def walk_forward_predictions(
     heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")
     fit = fit or fit_block_model
-    workers = max(1, workers or min(2, os.cpu_count() or 1))
-    fit_cfg = cfg if workers == 1 else cfg.model_copy(
-        update={"model": cfg.model.model_copy(update={"n_jobs": 1})})
     earlier = cfg.backtest.calibration_record == "earlier_blocks"
     record = HeldOutRecord(cfg, episodes, bar) if earlier else None
     rows_blocks = []
     meta = None
-    with ThreadPoolExecutor(workers) as pool:
-        def submit(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-            return pool.submit(fn, *args).result
-
-        try:
-            warm = earlier and cfg.backtest.warm_start_trees is not None
-            pending: list[Any] = []
-            for k, (bs, _) in enumerate(wf):
-                prev = pending[k - 1].classifier if warm and k else None
-                pending.append(start_block_fit(fit_cfg, episodes, features, bs, bar,
-                                               folds=not earlier or k == 0, submit=submit,
-                                               warm=prev))  # fmt: skip
-            for k, (bs, be) in enumerate(wf):
-                pre = pending[k]()
-                pending[k] = None  # the block's fit is not kept past its block
-                m = fit(cfg, episodes, features, bs, bar,
-                        record=record if earlier and k else None, prefit=pre)
-                meta = m.meta
-                rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
-                if record is not None and k == 0:  # the first block's out-of-fold scores
-                    oof = np.flatnonzero(pre.cv["fold_id"] >= 0)
-                    record.add(pre.rows.idx[oof], pre.cv["raw"]["lgbm"][oof])
-                if len(rows):
-                    raw = m.predict_raw(features.iloc[rows])
-                    out = m.outcomes_of_raw(raw)
-                    prob[rows] = out["probability"].to_numpy(float)
-                    heads[rows] = out[list(OUTCOMES)].to_numpy(float)
-                    cutoff.iloc[rows] = m.meta["label_cutoff"]
-                    if record is not None:  # out of sample: entered after its labels ended
-                        record.add(rows, raw)
-                rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
-                                    "n_train": m.meta["n_train"], "n_scored": len(rows),
-                                    "cv_roc_auc": m.meta["cv_roc_auc"]})  # fmt: skip
-                lc = m.meta["label_cutoff"]
-                say(f"block {k + 1}/{len(wf)} {bs:%Y-%m-%d}..{be:%Y-%m-%d}: trained on "
-                    f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
-                    f"scored {len(rows)}")  # fmt: skip
-                update(k + 1, len(wf))
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    with fit_pool(cfg, workers) as (fit_cfg, submit):
+        warm = earlier and cfg.backtest.warm_start_trees is not None
+        pending: list[Any] = []
+        for k, (bs, _) in enumerate(wf):
+            prev = pending[k - 1].classifier if warm and k else None
+            pending.append(start_block_fit(fit_cfg, episodes, features, bs, bar,
+                                           folds=not earlier or k == 0, submit=submit,
+                                           warm=prev))  # fmt: skip
+        for k, (bs, be) in enumerate(wf):
+            pre = pending[k]()
+            pending[k] = None  # the block's fit is not kept past its block
+            m = fit(cfg, episodes, features, bs, bar,
+                    record=record if earlier and k else None, prefit=pre)
+            meta = m.meta
+            rows = np.flatnonzero(((entry >= bs) & (entry < be) & (entry <= end)).to_numpy())
+            if record is not None and k == 0:  # the first block's out-of-fold scores
+                oof = np.flatnonzero(pre.cv["fold_id"] >= 0)
+                record.add(pre.rows.idx[oof], pre.cv["raw"]["lgbm"][oof])
+            if len(rows):
+                raw = m.predict_raw(features.iloc[rows])
+                out = m.outcomes_of_raw(raw)
+                prob[rows] = out["probability"].to_numpy(float)
+                heads[rows] = out[list(OUTCOMES)].to_numpy(float)
+                cutoff.iloc[rows] = m.meta["label_cutoff"]
+                if record is not None:  # out of sample: entered after its labels ended
+                    record.add(rows, raw)
+            rows_blocks.append({"start": bs, "end": be, "label_cutoff": m.meta["label_cutoff"],
+                                "n_train": m.meta["n_train"], "n_scored": len(rows),
+                                "cv_roc_auc": m.meta["cv_roc_auc"]})  # fmt: skip
+            lc = m.meta["label_cutoff"]
+            say(f"block {k + 1}/{len(wf)} {bs:%Y-%m-%d}..{be:%Y-%m-%d}: trained on "
+                f"{m.meta['n_train']} episodes (labels to {lc:%Y-%m-%d %H:%M}), "
+                f"scored {len(rows)}")  # fmt: skip
+            update(k + 1, len(wf))
     return WalkForwardPredictions(prob, heads, cutoff, pd.DataFrame(rows_blocks), wf[0][0], meta)
 
 

@@ -18,9 +18,11 @@ warning (:func:`revertible.model.overfit_warning`).
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,7 +49,7 @@ from ._outcomes import ReturnCalibrator, rank_ic
 
 __all__ = ["BASELINES", "make_folds", "fit_predict", "cross_validate", "return_calibrator",
            "fit_reversion_model", "start_reversion_fit", "oof_reversion_model",
-           "calibrated_reversion_model", "HeldOut", "PendingFit", "Submit", "run_now",
+           "calibrated_reversion_model", "HeldOut", "PendingFit", "Submit", "run_now", "fit_pool",
            "calibration_cv"]
 
 #: Baselines logged in every run: name -> feature list (None: constant training base rate).
@@ -105,6 +107,30 @@ def run_now(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     """Run ``fn(*args)`` now; return a thunk giving its result (the sequential :data:`Submit`)."""
     out = fn(*args)
     return lambda: out
+
+
+@contextmanager
+def fit_pool(cfg: Config, workers: int | None = None) -> Iterator[tuple[Config, Submit]]:
+    """``(fit config, submit)`` for LightGBM fits side by side in ``workers`` threads.
+
+    ``workers`` defaults to ``min(2, cpu count)``. With more than one, each fit gets one
+    LightGBM thread (``model.n_jobs=1``: two 2-thread fits on 2 cores spin; deterministic fits
+    give the same trees at any thread count); with one, ``cfg`` and :func:`run_now`.
+    """
+    workers = max(1, workers or min(2, os.cpu_count() or 1))
+    if workers == 1:
+        yield cfg, run_now
+        return
+    one = cfg.model_copy(update={"model": cfg.model.model_copy(update={"n_jobs": 1})})
+    with ThreadPoolExecutor(workers) as pool:
+        def submit(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+            return pool.submit(fn, *args).result
+
+        try:
+            yield one, submit
+        except BaseException:  # an error (or Ctrl-C) does not wait for the queued fits
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def cross_validate(
@@ -205,7 +231,7 @@ def fit_reversion_model(
     targets: pd.DataFrame, features: list[str], bar: pd.Timedelta, *,
     binned: BinnedFeatures | None = None, n_folds: int | None = None,
     kinds: tuple[str, ...] = ("lgbm",), on_fold: Callable[[int, int], None] | None = None,
-    meta: dict | None = None, workers: int = 1,
+    meta: dict | None = None, workers: int | None = 1,
 ) -> tuple[CalibratedReversionModel, dict[str, Any]]:
     """Fit the classifier, both calibrators and the final model on time-sorted rows.
 
@@ -232,10 +258,10 @@ def fit_reversion_model(
         Progress callback ``(done, total)`` per fold.
     meta : dict, optional
         Extra model meta.
-    workers : int
-        Fits run side by side in this many threads (the CV folds and the final classifier
-        depend only on these rows), one LightGBM thread each when more than one; the model
-        does not depend on it (tests/model/test_fit.py).
+    workers : int or None
+        Fits run side by side in this many threads (:func:`fit_pool`; None: its default,
+        ``min(2, cpu count)``). The CV folds and the final classifier depend only on these rows;
+        the model does not depend on the worker count (tests/model/test_fit.py).
 
     Returns
     -------
@@ -243,18 +269,10 @@ def fit_reversion_model(
         The model and the CV result (:func:`cross_validate`) with ``score`` (held-out raw
         score, NaN outside the folds' test blocks).
     """
-    if workers > 1:
-        one = cfg.model_copy(update={"model": cfg.model.model_copy(update={"n_jobs": 1})})
-        with ThreadPoolExecutor(workers) as pool:
-            def submit(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-                return pool.submit(fn, *args).result
-
-            clf, cv = start_reversion_fit(one, X, y, entry, ends, features, bar, binned=binned,
-                                          n_folds=n_folds, kinds=kinds, on_fold=on_fold,
-                                          submit=submit)()
-    else:
-        clf, cv = start_reversion_fit(cfg, X, y, entry, ends, features, bar, binned=binned,
-                                      n_folds=n_folds, kinds=kinds, on_fold=on_fold)()
+    with fit_pool(cfg, workers) as (fit_cfg, submit):
+        clf, cv = start_reversion_fit(fit_cfg, X, y, entry, ends, features, bar, binned=binned,
+                                      n_folds=n_folds, kinds=kinds, on_fold=on_fold,
+                                      submit=submit)()
     return oof_reversion_model(cfg, clf, cv, X, y, entry, targets, features, meta=meta), cv
 
 

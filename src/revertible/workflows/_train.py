@@ -25,7 +25,6 @@ the same metric names (``cv.*``, ``holdout.*``, ``baseline.<name>.{cv,holdout}.*
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,7 +140,7 @@ def train(
     with bar_ctx("walk-forward folds") as update:
         model, cv = fit_reversion_model(cfg, Xd, yd, ed, nd, td, features, bar, binned=binned,
                                         kinds=("lgbm", *BASELINES), on_fold=update, meta=meta,
-                                        workers=min(2, os.cpu_count() or 1))
+                                        workers=None)  # side by side (model.fit_pool)
     from ..monitor import quantile_sketch  # the live monitor's drift reference
 
     oof = np.isfinite(cv["score"])
@@ -165,13 +164,8 @@ def train(
     dec_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     cost = round_trip_cost(cfg.costs)
     if len(cal):
-        dec = decide(cal[list(OUTCOME_COLUMNS)], cfg.costs, cfg.decision.confidence,
-                     cfg.sizing.min_edge)
-        real = realised_net(dec, cal["revert"], cal["continue"], cost)
-        q = decision_quality(dec["expected_return"].to_numpy(float), real,
-                             dec["direction"].to_numpy() != "none")
-        metrics.update({f"decision.cv.{k}": v for k, v in q.items()})
-        dec_sets["CV (walk-forward)"] = (dec["expected_return"].to_numpy(float), real)
+        dec_sets["CV (walk-forward)"] = _decision_check(
+            cfg, cal[list(OUTCOME_COLUMNS)], cal["revert"], cal["continue"], cost, "cv", metrics)
     hold_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if len(hold):
         Xh, yh = feats.iloc[hold].reset_index(drop=True), y_all[hold].astype(int)
@@ -180,13 +174,8 @@ def train(
                         classification_metrics(yh, ph, base_dev).items()})
         hold_sets["model"] = (yh, ph)
         th = targets.iloc[hold].reset_index(drop=True)
-        dec = decide(model.predict_outcomes(Xh), cfg.costs, cfg.decision.confidence,
-                     cfg.sizing.min_edge)
-        real = realised_net(dec, th["revert"], th["continue"], cost)
-        q = decision_quality(dec["expected_return"].to_numpy(float), real,
-                             dec["direction"].to_numpy() != "none")
-        metrics.update({f"decision.holdout.{k}": v for k, v in q.items()})
-        dec_sets["holdout"] = (dec["expected_return"].to_numpy(float), real)
+        dec_sets["holdout"] = _decision_check(cfg, model.predict_outcomes(Xh), th["revert"],
+                                              th["continue"], cost, "holdout", metrics)
     for kind in BASELINES:
         for k, v in cv["metrics"][kind].items():
             if not k.startswith("fold"):
@@ -276,3 +265,15 @@ def _summary_table(metrics: dict[str, float]) -> str:
             + f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
             f"{metrics[p + 'decile_rank_corr']:.2f}")
     return "\n".join(lines)
+
+
+def _decision_check(cfg: Config, outcomes: pd.DataFrame, revert: pd.Series, cont: pd.Series,
+                    cost: float, where: str, metrics: dict[str, float],
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Decide on ``outcomes``, add ``decision.<where>.*`` quality metrics; (expected, realised)."""
+    dec = decide(outcomes, cfg.costs, cfg.decision.confidence, cfg.sizing.min_edge)
+    real = realised_net(dec, revert, cont, cost)
+    expected = dec["expected_return"].to_numpy(float)
+    q = decision_quality(expected, real, dec["direction"].to_numpy() != "none")
+    metrics.update({f"decision.{where}.{k}": v for k, v in q.items()})
+    return expected, real
