@@ -248,7 +248,7 @@ def test_registered_model_predicts_calibrated_outcomes(trained):
 
 
 def test_utc_datetime64_times_fit_the_same_calibrator(rng):
-    """The fits pass entry times as UTC datetime64 values (no object array): same clusters."""
+    """Tz-aware entry times and their UTC datetime64 values fit the same calibrator (clusters)."""
     s, R, t = _record(rng, n=3000, weekly=0.002)
     times = pd.Series(t)
     naive = pd.DatetimeIndex(t).as_unit("ns").asi8.view("M8[ns]")

@@ -358,15 +358,6 @@ def oof_reversion_model(
         cv_roc_auc=cv["metrics"]["lgbm"].get("roc_auc", float("nan")), meta=meta)
 
 
-def _utc_ns(times: Any) -> np.ndarray:
-    """Entry times as UTC ``datetime64[ns]`` values (the same instants, the same week clusters).
-
-    The return calibrator takes ``np.asarray`` of its times: of a tz-aware Series that is an
-    object array of Timestamps, built one by one (seconds for 300k rows); this is a view.
-    """
-    return pd.DatetimeIndex(times).as_unit("ns").asi8.view("M8[ns]")
-
-
 class HeldOut(NamedTuple):
     """A held-out record: raw scores of a model that never trained on these rows.
 
@@ -396,7 +387,7 @@ def calibrated_reversion_model(
     to record (None: the record's raw-score ROC AUC).
     """
     calibrator = Calibrator(cfg.model.calibration).fit(held.score, held.y)
-    outcomes = return_calibrator(cfg).fit(held.score, held.targets, _utc_ns(held.entry))
+    outcomes = return_calibrator(cfg).fit(held.score, held.targets, held.entry)
     in_sample = clf.__dict__.pop("train_score_", None)  # kept by the fit: no predict
     if in_sample is None or len(in_sample) != len(targets):
         rows = X() if callable(X) else X
@@ -435,7 +426,7 @@ def calibration_cv(
                               & np.isfinite(score))
         try:
             cal = return_calibrator(cfg).fit(score[seen], targets.iloc[seen],
-                                             _utc_ns(entry.iloc[seen]))
+                                             entry.iloc[seen])
         except Exception:  # noqa: BLE001 - too few held-out rows before this fold
             continue
         pred = cal.predict(score[test])
