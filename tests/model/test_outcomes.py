@@ -34,7 +34,9 @@ def _record(rng, n=6000, ic_strength=0.003, noise=0.01, weekly=0.0):
 
 def test_bins_shrink_and_stay_monotone(rng):
     s, R, t = _record(rng)
-    raw = ReturnCalibrator(n_bins=5, shrinkage=0.0).fit(s, R, t).reliability_table()
+    # the bin's own mean, level included (decision.common_level: estimate)
+    est = {"common_level": "estimate"}
+    raw = ReturnCalibrator(n_bins=5, shrinkage=0.0, **est).fit(s, R, t).reliability_table()
     assert len(raw) == 5 and raw["n"].sum() == len(s)
     # no shrinkage: the bin means are the raw bin means made monotone
     assert (np.diff(raw["revert_mean"]) >= -1e-15).all()
@@ -42,7 +44,7 @@ def test_bins_shrink_and_stay_monotone(rng):
     np.testing.assert_allclose(raw["continue_mean"], -raw["revert_mean"], atol=1e-15)
     # shrinkage pulls every bin toward the unconditional mean by n / (n + k)
     k = 1000.0
-    sh = ReturnCalibrator(n_bins=5, shrinkage=k).fit(s, R, t).reliability_table()
+    sh = ReturnCalibrator(n_bins=5, shrinkage=k, **est).fit(s, R, t).reliability_table()
     mu = R["revert"].mean()
     w = sh["n"] / (sh["n"] + k)
     want = w * sh["revert_raw_mean"] + (1 - w) * mu  # already monotone here
@@ -50,7 +52,7 @@ def test_bins_shrink_and_stay_monotone(rng):
         np.testing.assert_allclose(sh["revert_mean"], want, rtol=1e-10)
     assert (np.abs(sh["revert_mean"] - mu) <= np.abs(raw["revert_mean"] - mu) + 1e-15).all()
     # the second moment is the bin's realised one
-    b = ReturnCalibrator(n_bins=5, shrinkage=0.0).fit(s, R, t)
+    b = ReturnCalibrator(n_bins=5, shrinkage=0.0, **est).fit(s, R, t)
     first = b.bin_of(s) == 0
     assert b.params_["revert"]["m2"][0] == pytest.approx(np.mean(R["revert"][first] ** 2))
 
@@ -69,7 +71,7 @@ def test_known_answer_recovers_the_planted_slope(rng):
 
 def test_standard_errors_cluster_by_week_and_small_bins_never_clear(rng):
     s, R, t = _record(rng, n=8000, ic_strength=0.0, noise=0.002, weekly=0.003)
-    cal = ReturnCalibrator(n_bins=4, shrinkage=0.0).fit(s, R, t)
+    cal = ReturnCalibrator(n_bins=4, shrinkage=0.0, common_level="estimate").fit(s, R, t)
     tab = cal.reliability_table()
     iid = np.array([np.std(R["revert"][cal.bin_of(s) == b], ddof=1) / np.sqrt(n)
                     for b, n in enumerate(tab["n"])])
@@ -85,10 +87,44 @@ def test_standard_errors_cluster_by_week_and_small_bins_never_clear(rng):
     # the drift term needs three periods of the record; with fewer it never clears either
     short = ReturnCalibrator(n_bins=4, shrinkage=0.0, drift_days=400).fit(s, R, t)
     assert np.isinf(short.reliability_table()["revert_se"]).all()
-    drift = ReturnCalibrator(n_bins=4, shrinkage=0.0, drift_days=30).fit(s, R, t)
+    drift = ReturnCalibrator(n_bins=4, shrinkage=0.0, drift_days=30,
+                             common_level="estimate").fit(s, R, t)
     assert (drift.reliability_table()["revert_se"] >= tab["revert_se"]).all()
     with pytest.raises(ModelError, match="held-out divergences"):
         ReturnCalibrator(min_bin_trades=30).fit(s[:40], R.iloc[:40], t[:40])
+
+
+def test_adverse_level_bounds_the_edge_over_the_week_and_counts_only_a_sure_level(rng):
+    # a planted slope under a common weekly move 4x the slope's range: within-week
+    # comparisons cancel the move, so the edge is estimated far more precisely than the bins'
+    # own means, and a level the record cannot tell from 0 is not counted either way
+    s, R, t = _record(rng, n=20_000, ic_strength=0.004, noise=0.004, weekly=0.008)
+    est = ReturnCalibrator(n_bins=5, shrinkage=0.0, common_level="estimate").fit(s, R, t)
+    rel = ReturnCalibrator(n_bins=5, shrinkage=0.0).fit(s, R, t)  # the default: adverse
+    te, tr = est.reliability_table(), rel.reliability_table()
+    assert (tr["revert_se"] < te["revert_se"] / 3).all()
+    slope = np.polyfit(tr["score_mean"], tr["revert_mean"], 1)[0]
+    assert slope == pytest.approx(0.004, rel=0.2)
+    lv = rel.level_["revert"]
+    assert lv["mean"] == pytest.approx(R["revert"].mean()) and lv["se"] > 0
+    assert abs(lv["mean"]) < 1.645 * lv["se"] and lv["counted"] == 0.0
+    u = R["revert"] - R["revert"].groupby(week_clusters(t)).transform("mean")
+    edge = u.groupby(rel.bin_of(s)).mean().to_numpy()
+    assert (np.diff(edge) >= 0).all()  # already monotone: the isotonic fit keeps it
+    np.testing.assert_allclose(tr["revert_mean"], edge, atol=1e-15)
+    # a sure level (the reversion trade loses 20 bp on every divergence, the continuation
+    # trade gains it) counts at the end of its interval nearest zero: against the reversion
+    # trade at its upper bound, for the continuation trade at its lower bound
+    shifted = pd.DataFrame({"revert": R["revert"] - 0.002, "continue": R["continue"] + 0.002})
+    sh = ReturnCalibrator(n_bins=5, shrinkage=0.0).fit(s, shifted, t)
+    for d, sign in (("revert", -1.0), ("continue", 1.0)):
+        lv = sh.level_[d]
+        assert np.sign(lv["counted"]) == sign
+        assert lv["counted"] == pytest.approx(lv["mean"] - sign * 1.645 * lv["se"], rel=0.01)
+        np.testing.assert_allclose(sh.params_[d]["mean"], rel.params_[d]["mean"] + lv["counted"],
+                                   atol=1e-12)
+    with pytest.raises(ModelError, match="common_level"):
+        ReturnCalibrator(common_level="mean").fit(s, R, t)
 
 
 def test_predict_nan_scores_and_quantiles(rng):

@@ -499,6 +499,12 @@ class DecisionConfig(_Frozen):
         "adding the between-period variance of the mean return over periods of this many days "
         "(a one-period predictive bound: far more conservative, it shut out a planted IC-0.05 "
         "edge; README 'The decision').")
+    common_level: Literal["adverse", "estimate"] = Field(
+        "adverse", description="How the level all divergences of a week share enters the "
+        "bound. 'adverse': the bound is on the score bin's edge over its week's average "
+        "divergence (that level swings month to month and cancels between the two "
+        "directions), plus the record's level only as far as its interval excludes zero; "
+        "'estimate': the bin's own mean, level included (README 'The decision').")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "

@@ -53,8 +53,8 @@ def _fmt_g(values: np.ndarray, digits: int) -> np.ndarray:
     v = np.asarray(values, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = np.floor(np.log10(np.abs(np.where(v == 0.0, 1.0, v))))
-    scale = 10.0 ** (digits - 1 - np.nan_to_num(mag))
-    key = np.round(v * scale) / scale
+        scale = 10.0 ** (digits - 1 - np.nan_to_num(mag))
+        key = np.where(np.isfinite(v), np.round(v * scale) / scale, v)  # +-inf, NaN as they are
     uniq, inv = np.unique(key, return_inverse=True)
     text = np.array([f"{u:.{digits}g}" for u in uniq], dtype=object)
     return text[inv.reshape(-1)]

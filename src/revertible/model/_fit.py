@@ -223,7 +223,7 @@ def return_calibrator(cfg: Config) -> ReturnCalibrator:
     """An unfitted :class:`ReturnCalibrator` with the ``decision`` section's settings."""
     d = cfg.decision
     return ReturnCalibrator(d.calibration_bins, d.shrinkage, d.min_bin_trades, d.cluster_days,
-                            d.confidence, d.drift_days)
+                            d.confidence, d.drift_days, d.common_level)
 
 
 def fit_reversion_model(

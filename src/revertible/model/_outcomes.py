@@ -32,7 +32,20 @@ both trades of those divergences, for the legs that will be traded (:func:`outco
    alone covered about 70% of the next fold's bin *means* on the spot development period, the
    drift term 85%, and the drift term shut out a planted edge the clustered bound trades
    (README, "The decision").
-5. **Second moment.** The bin's realised ``E[r^2]`` (no prediction): what Kelly sizing divides by.
+5. **The level all divergences share** (``decision.common_level``). A bin's mean is the level
+   of every divergence of its weeks plus the bin's edge over them. The level swings from month
+   to month (the shared months' average reversion trade ranges from -20 to +35 bp gross) and a
+   few months of record cannot pin it down; the edge, compared within each week, can. The
+   two directions carry the level with opposite signs, so a book that takes both cancels it.
+   ``'adverse'`` (default): each bin's mean, shrinkage, isotonic fit and standard error are
+   those of ``r - `` its week's mean over all divergences of the record (the edge over the
+   average divergence, clustered by week as above); then the record's level is added at the
+   end of its interval nearest zero (``mean -/+ z * se``, week-clustered; 0 when the interval
+   includes 0): a level that is surely there counts, in the trade's favour (at its lower bound)
+   or against it (at its upper bound), one that may be noise does not. ``'estimate'``: the
+   bin's own mean, level included (the earlier behaviour; a record whose level happened to
+   favour one direction made the gate bet on that month-to-month swing persisting).
+6. **Second moment.** The bin's realised ``E[r^2]`` (no prediction): what Kelly sizing divides by.
 
 All returns are gross, per unit of gross notional; the decision subtracts its venue's costs.
 """
@@ -43,6 +56,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
 
@@ -113,6 +127,13 @@ def _cluster_se(resid: np.ndarray, cluster: np.ndarray, confidence: float = 0.95
     return float(np.sqrt(g / (g - 1) * np.sum(sums * sums)) / n) * scale
 
 
+def _period_means(r: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Each row's period mean of ``r`` (the level all divergences of that period share)."""
+    codes, _ = pd.factorize(period)
+    n = np.bincount(codes).astype(float)
+    return (np.bincount(codes, weights=r) / n)[codes]
+
+
 def _drift_sd(r: np.ndarray, period: np.ndarray) -> float:
     """Between-period sd of the mean return (method of moments; inf with < 3 periods)."""
     codes, _ = pd.factorize(period)
@@ -144,6 +165,11 @@ class ReturnCalibrator(BaseEstimator):
         One-sided confidence the small-sample scaling targets (``decision.confidence``).
     drift_days : int, optional
         Periods of the between-period drift term (``decision.drift_days``); None: no drift term.
+    common_level : {'adverse', 'estimate'}
+        How the level shared by all divergences of a period enters (``decision.common_level``):
+        ``'adverse'`` (default) bounds the bin's edge over its period's average divergence and
+        adds the level only as far as its interval excludes zero;
+        ``'estimate'`` uses the bin's own mean, level included (module docstring, step 5).
 
     Examples
     --------
@@ -161,13 +187,15 @@ class ReturnCalibrator(BaseEstimator):
     """
 
     def __init__(self, n_bins: int = 10, shrinkage: float = 200.0, min_bin_trades: int = 30,
-                 cluster_days: int = 7, confidence: float = 0.95, drift_days: int | None = None):
+                 cluster_days: int = 7, confidence: float = 0.95, drift_days: int | None = None,
+                 common_level: str = "adverse"):
         self.n_bins = n_bins
         self.shrinkage = shrinkage
         self.min_bin_trades = min_bin_trades
         self.cluster_days = cluster_days
         self.confidence = confidence
         self.drift_days = drift_days
+        self.common_level = common_level
 
     def fit(self, score: Any, returns: pd.DataFrame, times: Any) -> ReturnCalibrator:
         """Fit on held-out scores, the realised gross returns and the entry times.
@@ -225,29 +253,46 @@ class ReturnCalibrator(BaseEstimator):
                  "score_mean": np.bincount(bins, weights=s_ok, minlength=nb) / counts}
         k = float(self.shrinkage)
         w = counts / (counts + k) if k > 0 else np.ones(nb)
+        if self.common_level not in ("adverse", "estimate"):
+            raise ModelError(f"return calibrator: common_level must be 'adverse' or 'estimate', "
+                             f"not {self.common_level!r} (decision.common_level)")
+        relative = self.common_level == "adverse"
+        wk = week[ok]
         self.params_: dict[str, dict[str, np.ndarray]] = {}
+        self.level_: dict[str, dict[str, float]] = {}
         for d in DIRECTIONS:
             r = np.asarray(returns[d], dtype=float)[ok]
             mean_b = np.bincount(bins, weights=r, minlength=nb) / counts
             m2_b = np.bincount(bins, weights=r * r, minlength=nb) / counts
-            mean_all = float(r.mean())
-            se_all = _cluster_se(r - mean_all, week[ok], conf)
-            se_b = np.array([_cluster_se(r[bins == b] - mean_b[b], week[ok][bins == b], conf)
+            level = float(r.mean())
+            level_se = _cluster_se(r - level, wk, conf)
+            # 'adverse': the edge over the period's average divergence (the shared level cancels)
+            x = r - _period_means(r, wk) if relative else r
+            xb = np.bincount(bins, weights=x, minlength=nb) / counts
+            mean_all = float(x.mean())
+            se_all = _cluster_se(x - mean_all, wk, conf)
+            se_b = np.array([_cluster_se(x[bins == b] - xb[b], wk[bins == b], conf)
                              for b in range(nb)])
-            shrunk = w * mean_b + (1.0 - w) * mean_all
+            shrunk = w * xb + (1.0 - w) * mean_all
             iso = IsotonicRegression(increasing=(d == "revert"))
             mean = iso.fit_transform(np.arange(nb, dtype=float), shrunk, sample_weight=counts)
+            # the level counts at the end of its interval nearest zero (0 if it includes 0)
+            half = float(norm.ppf(conf)) * level_se
+            counted = float(np.sign(level) * max(abs(level) - half, 0.0)) if relative else 0.0
+            mean = mean + counted
             with np.errstate(invalid="ignore"):
                 se = np.where(np.isinf(se_b) | (np.isinf(se_all) & (w < 1.0)), np.inf,
                               w * se_b + (1.0 - w) * np.where(w < 1.0, se_all, 0.0))
             if self.drift_days is not None:
-                tau = _drift_sd(r, _periods(t_ns[ok], self.drift_days))
+                tau = _drift_sd(x, _periods(t_ns[ok], self.drift_days))
                 se = np.sqrt(se * se + tau * tau)
                 self.drift_sd_ = getattr(self, "drift_sd_", {}) | {d: tau}
             se = np.where(counts >= self.min_bin_trades, se, np.inf)
             self.params_[d] = {"mean": mean, "se": se, "m2": m2_b, "raw_mean": mean_b}
+            self.level_[d] = {"mean": level, "se": level_se, "counted": counted}
             table.update({f"{d}_raw_mean": mean_b, f"{d}_mean": mean, f"{d}_se": se,
-                          f"{d}_m2": m2_b})
+                          f"{d}_m2": m2_b, f"{d}_level": level, f"{d}_level_se": level_se,
+                          f"{d}_level_counted": counted})
         self.table_ = pd.DataFrame(table)
         return self
 
@@ -275,7 +320,11 @@ class ReturnCalibrator(BaseEstimator):
         return pd.DataFrame(out, columns=list(OUTCOME_COLUMNS))
 
     def reliability_table(self) -> pd.DataFrame:
-        """One row per bin: score range, trades, raw and calibrated means, se, second moment."""
+        """One row per bin: score range, trades, raw and calibrated means, se, second moment.
+
+        Per direction also the record's level (mean over every divergence), its clustered s.e.
+        and the part added to every bin (``<d>_level_counted``; 0 with ``'estimate'``).
+        """
         return self.table_.copy()
 
 
