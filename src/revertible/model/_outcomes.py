@@ -26,7 +26,8 @@ both trades of those divergences, for the legs that will be traded (:func:`outco
    With ``decision.drift_days`` set, the bound is for the *next period's* mean, not only the
    record's: ``sqrt(se^2 + tau^2)`` with ``tau^2`` the between-period variance of the mean
    return over periods of that many days (method of moments: the variance of the period means
-   minus their sampling variance, floored at 0; infinite with fewer than three periods). Off by
+   minus their sampling variance, floored at 0; infinite with fewer than three periods; with
+   ``common_level: adverse`` (step 5) that of each bin's own edge, since the level cancels). Off by
    default: the decision needs a bound on the bin's *expected* return (what its trades average
    to over the months it trades), not a one-month predictive interval; the clustered bound
    alone covered about 70% of the next fold's bin *means* on the spot development period, the
@@ -284,7 +285,10 @@ class ReturnCalibrator(BaseEstimator):
                 se = np.where(np.isinf(se_b) | (np.isinf(se_all) & (w < 1.0)), np.inf,
                               w * se_b + (1.0 - w) * np.where(w < 1.0, se_all, 0.0))
             if self.drift_days is not None:
-                tau = _drift_sd(x, _periods(t_ns[ok], self.drift_days))
+                per = _periods(t_ns[ok], self.drift_days)
+                # 'adverse': each bin's edge drifts on its own (the level's drift cancels)
+                tau = (np.array([_drift_sd(x[bins == b], per[bins == b]) for b in range(nb)])
+                       if relative else np.full(nb, _drift_sd(r, per)))
                 se = np.sqrt(se * se + tau * tau)
                 self.drift_sd_ = getattr(self, "drift_sd_", {}) | {d: tau}
             se = np.where(counts >= self.min_bin_trades, se, np.inf)
