@@ -26,7 +26,7 @@ SETS = ["model.min_child_samples=20", "cv.n_folds=3", "backtest.min_train_days=6
         "tuning.strategy.min_trades=5",
         # the shortcuts are what is tested, not the gate: a low bar so the model trades here
         "costs.venue=perp", "costs.fill=maker", "decision.confidence=0.55",
-        "decision.drift_days=null",
+        "decision.drift_days=null", "decision.common_level=estimate",
         "decision.min_bin_trades=20", "decision.calibration_bins=5"]
 FIGURES = ("value", "trades", "net_bp", "sharpe_daily", "total_return", "max_drawdown",
            "deflated_sharpe", "below_min_trades", "start", "end", "daily_returns")
