@@ -53,7 +53,8 @@ def performance_metrics(
     losing bar); ``max_drawdown`` is ``min_k(E_k / max_(j<=k) E_j) - 1``, so it is ``<= 0``
     (``-0.25``: a 25% fall from a peak); ``calmar`` is ``annual_return / -max_drawdown``
     (NaN without a drawdown); ``annual_return`` compounds ``total_return`` over
-    ``n_returns / bars_per_year`` years (-1 once equity reaches 0).
+    ``n_returns / bars_per_year`` years (-1 once equity reaches 0; inf where a short curve's
+    compounding overflows).
 
     Examples
     --------
@@ -80,9 +81,10 @@ def performance_metrics(
     total = e[-1] / e[0] - 1.0
     years = len(r) / bars_per_year
     out["total_return"] = float(total)
-    out["annual_return"] = float((1.0 + total) ** (1.0 / years) - 1.0) if total > -1.0 else -1.0
-    if years < min_years:
-        out["annual_return"] = nan
+    if years >= min_years:  # a few bars compounded to a year may overflow: inf, said so
+        with np.errstate(over="ignore"):
+            out["annual_return"] = (float((1.0 + total) ** (1.0 / years) - 1.0)
+                                    if total > -1.0 else -1.0)
     peak = np.maximum.accumulate(e)
     out["max_drawdown"] = float(np.min(e / peak - 1.0))
     if len(r) >= 2:
