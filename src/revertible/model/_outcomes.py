@@ -279,7 +279,7 @@ class ReturnCalibrator(BaseEstimator):
             mean = iso.fit_transform(np.arange(nb, dtype=float), shrunk, sample_weight=counts)
             # the level counts at the end of its interval nearest zero (0 if it includes 0)
             half = float(norm.ppf(conf)) * level_se
-            counted = float(np.sign(level) * max(abs(level) - half, 0.0)) if relative else 0.0
+            counted = float(np.sign(level) * max(abs(level) - half, 0.0)) + 0.0 if relative else 0.0
             mean = mean + counted
             with np.errstate(invalid="ignore"):
                 se = np.where(np.isinf(se_b) | (np.isinf(se_all) & (w < 1.0)), np.inf,
