@@ -478,3 +478,21 @@ def test_live_rows_with_a_touched_barrier_keep_their_row_with_zero_size(env, mon
     assert over.sum() >= 1
     assert (sig.loc[over, ["leg_a_notional", "leg_b_notional"]] == 0).all().all()
     assert ((sig["take_profit_z"] == 2.05) & (sig["stop_z"] == 1.95)).all()
+
+
+def test_an_old_model_is_warned_about_once(env, caplog, capsys):
+    import logging
+
+    from rich.console import Console
+
+    cfg, eps = env["cfg"], env["history"]
+    old = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
+        update={"max_model_age_days": 1e-3})})
+    since, until = eps["entry_time"].iloc[400], eps["entry_time"].iloc[600]
+    with caplog.at_level(logging.WARNING, logger="revertible.freshness"):
+        score_command(old, f"models:/{NAME}@champion", since=since, until=until,
+                      console=Console(file=None, width=200))
+    said = [r.getMessage() for r in caplog.records if "training data ends" in r.getMessage()]
+    assert len(said) == 1 and "retrain" in said[0]
+    # the command does not print it a second time beside the log (the CLI prints the log)
+    assert "training data ends" not in capsys.readouterr().out

@@ -329,12 +329,10 @@ def score_command(
     check_model(model, cfg, panel.funding is not None, feats)
     from ..live import freshness_check, panel_last_bars
 
-    for line in freshness_check(cfg.scoring, last_bar=panel.times[-1],
-                                model_meta=getattr(model, "meta", None),
-                                asset_last_bars=panel_last_bars(panel) if live else None,
-                                step=panel.freq,
-                                now=pd.Timestamp.now(tz="UTC") if live and wall_clock else None):
-        say(f"warning: {line}")
+    # its findings are logged as warnings (the CLI prints them once; paper reads the same log)
+    freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
+                    asset_last_bars=panel_last_bars(panel) if live else None, step=panel.freq,
+                    now=pd.Timestamp.now(tz="UTC") if live and wall_clock else None)
     with bar_ctx("features (pairs)") as update:
         signals, info = _finish(panel, model, cfg, rows, history, request, pinned, feats, update,
                                 clock.lap)
