@@ -98,8 +98,11 @@ def known():
         eps = build_episodes(panel, cfg)
         # a constant score: deterministic, no look-ahead; its record (every divergence) is the
         # calibrator's one bin, which clears costs on the mean-reverting pairs only
-        res = run_backtest(cfg, panel, episodes=eps, probabilities=np.full(len(eps), 0.9))
+        said: list[str] = []
+        res = run_backtest(cfg, panel, episodes=eps, probabilities=np.full(len(eps), 0.9),
+                           say=said.append)
         out[kind] = (panel, cfg, res)
+        out[f"said_{kind}"] = said
     return out
 
 
@@ -144,6 +147,13 @@ def test_constant_score_takes_what_naive_beta_takes_once_calibrated(known):
     # on random-walk pairs the record never clears costs: the model abstains
     rw = known["rw"][2]
     assert rw.metrics["model.trades"] == 0 and rw.metrics["model.abstention_rate"] == 1.0
+    # the decision line says what the gate's takes realised next to what they were expected
+    ou = known["ou"][2].metrics
+    line = next(x for x in known["said_ou"] if x.startswith("decision: "))
+    assert (f"what it took realised {ou['model.decision_taken_net_bp']:+.1f} bp a divergence"
+            in line and f"{ou['model.taken_net_bp_expected']:+.1f} expected" in line)
+    line = next(x for x in known["said_rw"] if x.startswith("decision: "))
+    assert "0 of" in line and "realised" not in line
 
 
 def test_equity_is_the_sum_of_the_ledger(known):

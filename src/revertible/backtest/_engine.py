@@ -531,9 +531,15 @@ def run_backtest(
         metrics["model.abstention_rate"] = float(1.0 - taken.mean()) if len(sig) else np.nan
         fin = best[np.isfinite(best)]
         metrics["model.best_lower_bound_bp"] = float(fin.max() * 1e4) if len(fin) else np.nan
+        got = metrics.get("model.decision_taken_net_bp", np.nan)
+        record = (f"; what it took realised {got:+.1f} bp a divergence at unit size [90%: "
+                  f"{metrics['model.decision_taken_net_bp_ci_low']:+.1f}, "
+                  f"{metrics['model.decision_taken_net_bp_ci_high']:+.1f}] against "
+                  f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
+                  if taken.any() and np.isfinite(got) else "")
         say(f"decision: {int(taken.sum())} of {len(sig)} divergences clear costs "
             f"({100 * taken.mean():.2f}%); best lower bound "
-            + (f"{fin.max() * 1e4:+.1f} bp" if len(fin) else "n/a"))
+            + (f"{fin.max() * 1e4:+.1f} bp" if len(fin) else "n/a") + record)
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["metrics_s"] = time.perf_counter() - t1
