@@ -9,7 +9,7 @@ and prints, per setting: the mean squared error of the realised revert return ar
 calibrated mean (lower is better), the coverage of the one-sided 95% lower bound (share of
 fold-k bins whose realised mean is above the bound; should be >= 0.95), the same for the bin's
 mean edge over its fold-week's average divergence (what ``common_level: adverse`` bounds; its
-bound holds the level counted, 0 on this period) and the share of held-out divergences whose
+bound also holds the level counted, if any) and the share of held-out divergences whose
 lower bound clears the round trip.
 
 Usage::
