@@ -14,8 +14,9 @@ shadow (the window's terms added afresh in bar order). The schedule depends on t
 only, never on the data or on the other windows, so the sums of window ``w`` at bar ``t`` are the
 same whether they are carried alone (record mode, one window per pass) or beside other windows
 (here). This pass replays that schedule per window with the kernel's own compiled pieces:
-the ring rows of :func:`._kernel._fill`, the update :func:`._kernel._slide` (the correlation
-terms written as in :func:`._kernel._slide_all`), the window-0 hedge-ratio and z sums through
+the ring (:func:`._kernel._ring`) and its rows (:func:`._kernel._fill`), the update
+:func:`._kernel._slide` (the correlation terms written as in :func:`._kernel._slide_all`), the
+window-0 hedge-ratio and z sums through
 :func:`._kernel._slide_all` itself, the correlation :func:`._kernel._corr` and the spread state
 :func:`._kernel._spread_stats`, with the one-lane path's reciprocals. No fast-math flags: every
 operation is the same IEEE operation in the same order.
@@ -50,6 +51,7 @@ from ._kernel import (
     _fill,
     _lane_runs,
     _prefetch,
+    _ring,
     _slide_all,
     _slide_corr,
     _spread_stats,
@@ -84,10 +86,7 @@ def _scan_compiler(stamp):
         npairs = ia.shape[0]
         nw = cws.shape[0]
         stride = _NS * L
-        mask = buf.shape[0] // stride - 2  # the ring holds mask + 1 bars
-        zrow = (mask + 1) * stride  # a row of zeros: the bars before the first
-        for k in range(stride):
-            buf[zrow + k] = 0.0
+        mask, zrow = _ring(buf, stride)
         inv = np.empty(zw + 1)  # the one-lane path's reciprocals
         inv[0] = 0.0
         for k in range(1, zw + 1):

@@ -153,6 +153,16 @@ def _prefetch(typingctx, arr, i, j):  # pragma: no cover
 
 
 @nb.njit(inline="always")
+def _ring(buf, stride):  # pragma: no cover
+    """The ring's index mask (it holds ``mask + 1`` bars) and its zero row, zeroed."""
+    mask = buf.shape[0] // stride - 2
+    zrow = (mask + 1) * stride  # a row of zeros: the bars before the first
+    for k in range(stride):
+        buf[zrow + k] = 0.0
+    return mask, zrow
+
+
+@nb.njit(inline="always")
 def _fill(pack, t, o, buf, segs, nseg):  # pragma: no cover
     """Lane streams of bar ``t`` into the ring row at offset ``o`` (``buf[o + k * L + ln]``).
 
@@ -457,10 +467,7 @@ def _scan_pair(
     n = pack.shape[0]
     npairs = ia.shape[0]
     stride = _NS * L
-    mask = buf.shape[0] // stride - 2  # the ring holds mask + 1 bars
-    zrow = (mask + 1) * stride  # a row of zeros: the bars before the first
-    for k in range(stride):
-        buf[zrow + k] = 0.0
+    mask, zrow = _ring(buf, stride)
     e2 = entry * entry * (1.0 - 1e-9)
     e2h = entry * entry * (1.0 + 1e-9)
     inv = np.empty(zw + 1)  # reciprocal table: multiply instead of divide
