@@ -38,6 +38,7 @@ from revertible.model import (
     calibration_cv,
     fit_reversion_model,
     label_end,
+    outcome_end,
     prepare_dataset,
     select_features,
     week_clusters,
@@ -65,6 +66,7 @@ def main() -> None:
     e, X = eps[lab].reset_index(drop=True), feats[lab].reset_index(drop=True)
     ends = end[lab].reset_index(drop=True)
     tg = entry_targets(panel, e, cfg.sizing.split)
+    known = outcome_end(e, cfg.label, cfg.continue_, panel.freq)  # both trades' outcomes
     fn = select_features(cfg, feature_names(cfg), feature_groups(cfg))
     _, cv = fit_reversion_model(cfg, X, e["label"].to_numpy(int), e["entry_time"], ends, tg, fn,
                                 panel.freq)
@@ -79,7 +81,7 @@ def main() -> None:
             update={"calibration_bins": bins, "shrinkage": k, "cluster_days": days,
                     "drift_days": drift, "common_level": level})})
         pred = calibration_cv(c, cv["score"], cv["fold_id"], cv["folds"], tg, e["entry_time"],
-                              ends)
+                              known)
         r, m, se = pred["revert"], pred["revert_mean"], pred["revert_se"]
         mse = float(np.mean((r - m) ** 2))
         lower = m - z * se

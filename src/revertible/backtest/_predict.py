@@ -145,7 +145,7 @@ def given_score_predictions(
     returned ``start`` is the range start (the naive strategies trade all of it).
     """
     from ..episodes import outcome_targets
-    from ..model import label_end, return_calibrator
+    from ..model import outcome_end, return_calibrator
 
     say = say or (lambda _m: None)
     entry = episodes["entry_time"]
@@ -156,7 +156,7 @@ def given_score_predictions(
         wf.insert(0, (start, first))  # nothing labelled before it: uncalibrated
     score = np.asarray(scores, dtype=float)
     times = pd.DatetimeIndex(entry).as_unit("ns").asi8.view("M8[ns]")  # np.asarray: no objects
-    ends = label_end(episodes, cfg.label.horizon, bar)
+    ends = outcome_end(episodes, cfg.label, cfg.continue_, bar)  # both trades known
     targets = outcome_targets(episodes, cfg.sizing.split)
     heads = np.full((len(episodes), len(OUTCOMES)), np.nan)
     cutoff = pd.Series(pd.NaT, index=episodes.index, dtype="datetime64[ns, UTC]")

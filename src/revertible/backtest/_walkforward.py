@@ -89,7 +89,7 @@ def block_training_set(cfg: Config, episodes: pd.DataFrame, features: pd.DataFra
     """The labelled episodes whose label ended before ``cutoff`` (at least 100, else an error)."""
     from ..episodes import outcome_targets
     from ..features import FEATURE_GROUPS, feature_names
-    from ..model import label_end, select_features
+    from ..model import known_targets, label_end, outcome_end, select_features
 
     end = label_end(episodes, cfg.label.horizon, bar)
     idx = np.flatnonzero((episodes["label"].notna() & (end < cutoff)).to_numpy())
@@ -103,7 +103,9 @@ def block_training_set(cfg: Config, episodes: pd.DataFrame, features: pd.DataFra
         episodes["label"].to_numpy(dtype=float, na_value=np.nan)[idx].astype(int),
         episodes["entry_time"].iloc[idx].reset_index(drop=True),
         end.iloc[idx].reset_index(drop=True),
-        outcome_targets(episodes.iloc[idx].reset_index(drop=True), cfg.sizing.split),
+        known_targets(outcome_targets(episodes.iloc[idx].reset_index(drop=True),
+                                      cfg.sizing.split),
+                      outcome_end(episodes.iloc[idx], cfg.label, cfg.continue_, bar), cutoff),
         select_features(cfg, feature_names(cfg), FEATURE_GROUPS))
 
 
@@ -182,10 +184,11 @@ class HeldOutRecord:
 
     def __init__(self, cfg: Config, episodes: pd.DataFrame, bar: pd.Timedelta):
         from ..episodes import outcome_targets
-        from ..model import label_end
+        from ..model import outcome_end
 
         self.score = np.full(len(episodes), np.nan)
-        self.ends = label_end(episodes, cfg.label.horizon, bar).reset_index(drop=True)
+        # both trades' outcomes known (the continuation may end after the label)
+        self.ends = outcome_end(episodes, cfg.label, cfg.continue_, bar).reset_index(drop=True)
         self.targets = outcome_targets(episodes.reset_index(drop=True), cfg.sizing.split)
         self.y = episodes["label"].to_numpy(dtype=float, na_value=np.nan)
         self.entry = episodes["entry_time"].reset_index(drop=True)

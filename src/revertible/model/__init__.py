@@ -5,7 +5,9 @@ from __future__ import annotations
 from ._cv import (
     Fold,
     holdout_split,
+    known_targets,
     label_end,
+    outcome_end,
     walk_forward_folds,
 )
 from ._estimator import (
@@ -85,6 +87,8 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "Fold",
     "label_end",
+    "outcome_end",
+    "known_targets",
     "holdout_split",
     "walk_forward_folds",
     "METRIC_NAMES",

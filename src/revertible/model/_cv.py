@@ -19,11 +19,13 @@ Timing assumptions (all times are bar open times, UTC):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Fold", "label_end", "holdout_split", "walk_forward_folds"]
+__all__ = ["Fold", "label_end", "outcome_end", "known_targets", "holdout_split",
+           "walk_forward_folds"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,52 @@ def label_end(episodes: pd.DataFrame, horizon_bars: int, bar: pd.Timedelta) -> p
     """When each episode's label becomes known: exit time, or entry + horizon if open."""
     fallback = episodes["entry_time"] + horizon_bars * bar
     return episodes["exit_time"].fillna(fallback)
+
+
+def outcome_end(episodes: pd.DataFrame, label: Any, continuation: Any,
+                bar: pd.Timedelta) -> pd.Series:
+    """When *both* trades' outcomes are known (what a return calibrator may be fitted on).
+
+    The reversion trade ends with the label (:func:`label_end`). The continuation trade ends
+    there too when its barriers mirror the label's (take profit at ``label.stop``, stop at
+    ``label.exit``, the same horizon: the defaults); otherwise its exit time is not stored, so
+    it counts as known only from its time stop on (``entry + horizon``), or the label's end if
+    later. ``label`` is a :class:`revertible.config.LabelConfig`, ``continuation`` the config's
+    ``continue`` section.
+
+    Examples
+    --------
+    >>> from revertible.config import ContinueConfig, LabelConfig
+    >>> e = pd.DataFrame({"entry_time": pd.to_datetime(["2024-01-01"], utc=True),
+    ...                   "exit_time": pd.to_datetime(["2024-01-01 05:00"], utc=True)})
+    >>> h = pd.Timedelta(hours=1)
+    >>> str(outcome_end(e, LabelConfig(), ContinueConfig(), h).iloc[0])
+    '2024-01-01 05:00:00+00:00'
+    >>> str(outcome_end(e, LabelConfig(), ContinueConfig(take_profit=3.0), h).iloc[0])
+    '2024-01-03 00:00:00+00:00'
+    """
+    end = label_end(episodes, label.horizon, bar)
+    horizon = continuation.horizon_or(label.horizon)
+    if (continuation.take_profit, continuation.stop, horizon) == (label.stop, label.exit,
+                                                                  label.horizon):
+        return end
+    stop = episodes["entry_time"] + horizon * bar
+    return end.where(end >= stop, stop)
+
+
+def known_targets(targets: pd.DataFrame, ends: pd.Series, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Targets as known at ``cutoff``: the continuation return NaN where it was not yet.
+
+    ``targets`` are rows whose label is known before ``cutoff``; ``ends`` (the same rows, in
+    order) their :func:`outcome_end`. A return calibrator leaves the masked rows out (it needs
+    both directions).
+    """
+    late = pd.DatetimeIndex(ends) >= cutoff
+    if not late.any():
+        return targets
+    out = targets.copy()
+    out.loc[late, "continue"] = np.nan
+    return out
 
 
 def holdout_split(

@@ -409,7 +409,8 @@ def calibration_cv(
     """Walk-forward check of the return calibrator on the held-out record itself.
 
     For each fold ``k >= 1``, a calibrator fitted on the held-out scores of the earlier folds
-    whose labels ended before fold ``k``'s test block starts predicts fold ``k``. Returns one
+    whose outcomes were known before fold ``k``'s test block starts (``ends``: both trades',
+    :func:`outcome_end`) predicts fold ``k``. Returns one
     row per predicted divergence: ``fold``, ``score``, the predicted ``<direction>_mean``/``_se``/
     ``_m2`` and the realised ``revert``/``continue`` (gross), for reliability tables and the
     expected-vs-realised slope.

@@ -45,7 +45,9 @@ from ..model import (
     development_split,
     fit_predict,
     fit_reversion_model,
+    known_targets,
     lgbm_params,
+    outcome_end,
     overfit_warning,
     prepare_dataset,
     select_features,
@@ -120,7 +122,9 @@ def train(
     params = lgbm_params(cfg.model, cfg.seed)
     binned = BinnedFeatures(Xd[features], params)  # every LightGBM fit below reuses the bins
     targets = entry_targets(panel, eps, cfg.sizing.split, cfg.universe.min_obs_frac)
-    td = targets.iloc[dev].reset_index(drop=True)
+    # both trades' outcomes known: the calibrator's record ends before the holdout too
+    od = outcome_end(eps, cfg.label, cfg.continue_, bar).iloc[dev].reset_index(drop=True)
+    td = known_targets(targets.iloc[dev].reset_index(drop=True), od, hstart)
     nonnull = [f for f in features if Xd[f].notna().any()]
     meta = {"nonnull_features": nonnull,
             "requires_funding": bool(panel.funding is not None and cfg.features.use_funding
@@ -160,7 +164,7 @@ def train(
     metrics["scorer.ic_held_out"] = float(model.meta["ic_held_out"])
     # the decision on the held-out record (each fold by a calibrator of the earlier folds)
     say("checking the return calibrator walk-forward on the held-out record")
-    cal = calibration_cv(cfg, cv["score"], cv["fold_id"], cv["folds"], td, ed, nd)
+    cal = calibration_cv(cfg, cv["score"], cv["fold_id"], cv["folds"], td, ed, od)
     dec_sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     cost = round_trip_cost(cfg.costs)
     if len(cal):
