@@ -85,6 +85,15 @@ def test_cached_predictions_give_the_same_trial(market, cfg):
     refit = config_with(cfg, {"backtest.min_train_days": 70})
     assert not evaluate_strategy(data, refit)["predictions_cached"]
     assert data.predictions.misses == 2
+    # so is every setting the block return calibrators are fitted with
+    from revertible.model import return_calibrator
+    from revertible.tuning._strategy import _MODEL_KEYS
+
+    fitted = {f"decision.{k}" for k in ("calibration_bins", "shrinkage", "min_bin_trades",
+                                        "cluster_days", "confidence", "drift_days",
+                                        "common_level")}
+    assert fitted <= set(_MODEL_KEYS)
+    assert len(return_calibrator(cfg).get_params()) == len(fitted)
 
 
 def test_light_backtest_metrics_equal_the_full_ones(market, cfg):

@@ -222,7 +222,9 @@ class EpisodeCache:
 _MODEL_KEYS = ("model.", "cv.", "backtest.min_train_days", "backtest.retrain_every_days",
                "backtest.calibration_folds", "backtest.calibration_record",
                "backtest.warm_start_trees", "decision.calibration_bins", "decision.shrinkage",
-               "decision.min_bin_trades", "sizing.split")
+               "decision.min_bin_trades", "decision.cluster_days", "decision.confidence",
+               "decision.drift_days", "decision.common_level", "sizing.split")
+"""Every ``decision`` key the block return calibrators are fitted with is one of them."""
 
 
 class PredictionCache:
