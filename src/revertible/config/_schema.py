@@ -503,8 +503,9 @@ class DecisionConfig(_Frozen):
         "adverse", description="How the level all divergences of a week share enters the "
         "bound. 'adverse': the bound is on the score bin's edge over its week's average "
         "divergence (that level swings month to month and cancels between the two "
-        "directions), plus the record's level only as far as its interval excludes zero; "
-        "'estimate': the bin's own mean, level included (README 'The decision').")
+        "directions), plus the record's level only as far as its interval excludes zero (a "
+        "bound for a book taking both directions, not for one direction alone); 'estimate': "
+        "the bin's own mean, level included (README 'The decision').")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "

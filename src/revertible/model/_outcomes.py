@@ -43,7 +43,10 @@ both trades of those divergences, for the legs that will be traded (:func:`outco
    average divergence, clustered by week as above); then the record's level is added at the
    end of its interval nearest zero (``mean -/+ z * se``, week-clustered; 0 when the interval
    includes 0): a level that is surely there counts, in the trade's favour (at its lower bound)
-   or against it (at its upper bound), one that may be noise does not. ``'estimate'``: the
+   or against it (at its upper bound), one that may be noise does not. So the bound is on the
+   edge a book taking both directions earns; for one direction taken alone it is not a
+   one-sided ``confidence`` bound when the level is against it (the level's uncertainty is not
+   charged). ``'estimate'``: the
    bin's own mean, level included (the earlier behaviour; a record whose level happened to
    favour one direction made the gate bet on that month-to-month swing persisting).
 6. **Second moment.** The bin's realised ``E[r^2]`` (no prediction): what Kelly sizing divides by.
@@ -270,8 +273,11 @@ class ReturnCalibrator(BaseEstimator):
             # 'adverse': the edge over the period's average divergence (the shared level cancels)
             x = r - _period_means(r, wk) if relative else r
             xb = np.bincount(bins, weights=x, minlength=nb) / counts
-            mean_all = float(x.mean())
-            se_all = _cluster_se(x - mean_all, wk, conf)
+            if relative:  # demeaned by the clusters themselves: the edge's mean is 0, exactly
+                mean_all, se_all = 0.0, 0.0
+            else:
+                mean_all = float(x.mean())
+                se_all = _cluster_se(x - mean_all, wk, conf)
             se_b = np.array([_cluster_se(x[bins == b] - xb[b], wk[bins == b], conf)
                              for b in range(nb)])
             shrunk = w * xb + (1.0 - w) * mean_all
