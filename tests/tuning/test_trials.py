@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 
@@ -40,3 +41,20 @@ def test_running_trial_without_a_heartbeat_is_failed_and_retried(tmp_path):
                if t.system_attrs.get("failed_trial") == orphan.number]
     assert len(retried) == 1 and retried[0].state == TrialState.WAITING
     assert fail_trials_without_heartbeat(study) == []  # once
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning",
+                            "ignore:Heartbeat of storage:UserWarning")
+def test_an_optuna_without_the_private_models_skips_the_repair(tmp_path, monkeypatch):
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/o.db", heartbeat_interval=1,
+                                         grace_period=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.ask()
+    import optuna.storages._rdb as rdb  # as if a later Optuna had moved its ORM models
+
+    monkeypatch.delattr(rdb, "models")
+    monkeypatch.setitem(sys.modules, "optuna.storages._rdb.models", None)
+    time.sleep(1.2)  # past the grace period: with the models it would be failed
+    assert fail_trials_without_heartbeat(study) == []  # the import fails: no repair, no crash
+    monkeypatch.undo()
+    assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.RUNNING]

@@ -71,17 +71,22 @@ def fail_trials_without_heartbeat(study: optuna.Study) -> list[int]:
     creating a trial and its heartbeat thread's first record leaves a RUNNING trial no worker
     ever fails, and a study at its target waits for it forever. Such a trial is failed here and
     handed to the storage's stale-trial callback (the retry), like a stale one. Returns the
-    failed trial ids (RDB storages with heartbeats only; otherwise nothing to do).
+    failed trial ids (RDB storages with heartbeats only; otherwise nothing to do). It reads
+    Optuna's private ORM models (no public call says whether a trial ever beat); where a future
+    Optuna moves them, it does nothing rather than break the study.
     """
     import copy
     from datetime import datetime, timedelta
 
-    storage = study._storage
+    storage = getattr(study, "_storage", None)
     rdb = getattr(storage, "_backend", storage)
     interval = getattr(rdb, "heartbeat_interval", None)
     if not isinstance(rdb, optuna.storages.RDBStorage) or interval is None:
         return []
-    from optuna.storages._rdb import models
+    try:  # Optuna's private ORM: a version that moves it loses this repair, not the study
+        from optuna.storages._rdb import models
+    except ImportError:
+        return []
 
     grace = timedelta(seconds=rdb.grace_period or 2 * interval)
     session = rdb.scoped_session()
