@@ -592,6 +592,44 @@ def test_report_write_is_atomic(known, tmp_path):
     assert paths["report"].read_text() == "<html>new</html>"
 
 
+#: ``revertible backtest --out``: trades.parquet, one row per trade of every strategy, in order.
+TRADE_FILE_COLUMNS = [
+    "strategy", "cost_multiplier", "asset_a", "asset_b", "direction", "signal_time",
+    "entry_time", "exit_signal_time", "exit_time", "exit_reason", "side_a", "side_b", "qty_a",
+    "qty_b", "entry_price_a", "entry_price_b", "exit_price_a", "exit_price_b", "notional_a",
+    "notional_b", "gross_pnl", "fees", "slippage", "funding", "borrow", "pnl", "pnl_a", "pnl_b",
+    "rebalances", "rebalance_cost", "net_bp", "return_on_equity", "equity_at_entry",
+    "probability", "z_entry", "beta", "label", "model_cutoff",
+]  # fmt: skip
+#: equity.parquet: the bar time, then each strategy's equity, each cost multiplier in turn.
+BASE_STRATEGIES = ["model", "model_revert", "model_fixed_size", "naive_beta", "naive_continue",
+                   "naive_1to1"]  # fmt: skip
+
+
+def test_out_files_columns_units_and_times(known, tmp_path):
+    """The --out files' columns are pinned; net_bp is bp of the gross notional at entry, P&L in
+    quote currency; times are UTC, the fill one bar after the decision."""
+    panel, _, res = known["ou"]
+    write_outputs(Report({}, "<html></html>"), res, tmp_path)
+    trades = pd.read_parquet(tmp_path / "trades.parquet")
+    equity = pd.read_parquet(tmp_path / "equity.parquet")
+    assert list(trades.columns) == TRADE_FILE_COLUMNS
+    assert list(equity.columns) == ["time", *BASE_STRATEGIES,
+                                    *(f"{s}_2x_costs" for s in BASE_STRATEGIES)]
+    assert len(trades) > 100 and set(trades["strategy"]) <= set(equity.columns[1:])
+    gross = trades["notional_a"] + trades["notional_b"]
+    np.testing.assert_allclose(trades["net_bp"], 1e4 * trades["pnl"] / gross, rtol=1e-9)
+    np.testing.assert_allclose(trades["pnl"], trades["pnl_a"] + trades["pnl_b"], rtol=1e-9,
+                               atol=1e-9)
+    assert set(trades["side_a"]) | set(trades["side_b"]) <= {"long", "short"}
+    assert set(trades["direction"]) <= {"revert", "continue"}
+    for col in ("signal_time", "entry_time", "exit_signal_time", "exit_time"):
+        assert str(trades[col].dt.tz) == "UTC", col
+    assert (trades["entry_time"] - trades["signal_time"] == panel.freq).all()
+    ended = trades["exit_reason"] != "end_of_data"
+    assert (trades.loc[ended, "exit_time"] > trades.loc[ended, "exit_signal_time"]).all()
+
+
 def test_one_mlflow_run_with_metrics_and_plots(walk_forward):
     tmp, _, _, res, _ = walk_forward
     client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")

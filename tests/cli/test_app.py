@@ -48,3 +48,21 @@ def test_compile_notice_reaches_score(cfg_file, tmp_path):
     assert r.exit_code == 2, r.output
     assert "compiling the spread kernels with numba" in r.output
     assert "no such folder" in cli_output(r)
+
+
+def test_every_command_accepts_set_and_data():
+    """docs/design.md: every command takes ``--set`` overrides and ``--data DIR`` (``demo``
+    generates its data, so it takes ``--set`` alone)."""
+    import typer
+
+    from revertible.cli import app
+
+    group = typer.main.get_command(app)
+    lacking = {name: sorted({"--set", "--data"} - {o for p in cmd.params for o in p.opts})
+               for name, cmd in group.commands.items()}
+    assert {k: v for k, v in lacking.items() if v} == {"demo": ["--data"]}
+
+
+def test_runs_takes_data_like_every_command(cfg_file, tmp_path):
+    r = run("runs", cfg_file, "--data", tmp_path, env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 0, r.output

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import cli_output, make_market, write_cli_config
+from contract_support import EPISODE_FILE_COLUMNS
 from typer.testing import CliRunner
 
 from revertible.cli import app
@@ -60,6 +61,11 @@ def test_validate_prints_summary(cfg_file):
     assert "AAA/USDT" in r.output
 
 
+#: ``revertible pairs --out``: one row per pair at the as-of time (``--all`` adds ``reason``).
+PAIRS_COLUMNS = ["time", "asset_a", "asset_b", "corr_30d", "corr_60d", "corr_90d", "relationship",
+                 "eligible"]
+
+
 def test_pairs_writes_table_and_heatmap(cfg_file, tmp_path):
     r = run("pairs", cfg_file, "--out", tmp_path / "p.parquet", "--heatmap", tmp_path / "h.png")
     assert r.exit_code == 0, r.output
@@ -67,6 +73,12 @@ def test_pairs_writes_table_and_heatmap(cfg_file, tmp_path):
     cols = {"asset_a", "asset_b", "corr_30d", "corr_60d", "corr_90d", "relationship"}
     assert cols <= set(df.columns)
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    # the --out columns in order (docs/design.md: eligible pairs with 30/60/90-day correlations)
+    assert list(df.columns) == PAIRS_COLUMNS and df["eligible"].all()
+    assert str(df["time"].dt.tz) == "UTC"
+    r = run("pairs", cfg_file, "--all", "--out", tmp_path / "all.csv")
+    assert r.exit_code == 0, r.output
+    assert list(pd.read_csv(tmp_path / "all.csv").columns) == [*PAIRS_COLUMNS, "reason"]
 
 
 def test_episodes_writes_parquet(cfg_file, tmp_path):
@@ -74,6 +86,7 @@ def test_episodes_writes_parquet(cfg_file, tmp_path):
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "e.parquet")
     assert len(df) > 0 and df["bars_held"].max() <= 24
+    assert list(df.columns) == EPISODE_FILE_COLUMNS
 
 
 def test_unknown_config_key_suggests_fix(cfg_file, tmp_path):

@@ -13,6 +13,7 @@ from hedge.support import N, _times, _walk
 from typer.testing import CliRunner
 
 from revertible.cli import app
+from revertible.io import read_table
 
 runner = CliRunner()
 
@@ -156,6 +157,38 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
     new_b = -30 + orders[1]["order_b"]
     assert new_a == 2  # leg A is the anchor
     assert abs(new_b * last["BBB"]) / abs(new_a * last["AAA"]) == pytest.approx(ratio_now * 1.05)
+
+
+#: ``revertible rebalance --out``: the positions, their prices and drift, the orders and why.
+REBALANCE_COLUMNS = ["asset_a", "asset_b", "qty_a", "qty_b", "target_ratio", "price_a", "price_b",
+                     "ratio", "drift", "order_a", "order_b", "cost_notional", "action", "reason"]
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_cli_rebalance_out_writes_the_orders(cfg_file, market, tmp_path, ext):
+    """docs/design.md: rebalance writes stdout and ``--out``; the file holds the --json orders."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pos = folder / "pos.csv"
+    pos.write_text("pair,qty_a,qty_b,target_ratio\nAAA~BBB,2,-30,1.0\nAAA~DDD,1,5,1e9\n")
+    dest = folder / f"orders.{ext}"
+    r = run("rebalance", cfg_file, "--positions", pos, "--out", dest, "--json")
+    assert r.exit_code == 0, r.output
+    assert f"wrote 2 rows to {dest}" in r.output
+    table = read_table(dest)
+    assert list(table.columns) == REBALANCE_COLUMNS
+    orders = json.loads(r.output.strip().splitlines()[-1])["orders"]
+    assert table["action"].tolist() == [o["action"] for o in orders] == ["rebalance"] * 2
+    np.testing.assert_array_equal(table["order_b"], [o["order_b"] for o in orders])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["pos.csv", dest.name])
+
+
+def test_cli_rebalance_out_with_unknown_extension_is_refused_before_work(cfg_file, tmp_path):
+    pos = tmp_path / "pos.csv"
+    pos.write_text("pair,qty_a,qty_b,target_ratio\nAAA~BBB,2,-30,1.0\n")
+    assert_one_line_error(run("rebalance", cfg_file, "--positions", pos, "--out",
+                              tmp_path / "orders.txt"), "unknown extension", ".parquet or .csv")
+    assert not (tmp_path / "orders.txt").exists()
 
 
 @pytest.mark.parametrize(

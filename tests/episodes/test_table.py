@@ -7,11 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from contract_support import EPISODE_FILE_COLUMNS, assert_documented_in_order
 
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import (
     EPISODE_COLUMNS,
+    LEG_COLUMNS,
     build_episodes,
     iter_episode_blocks,
     pair_episodes,
@@ -196,6 +198,12 @@ def test_point_in_time_on_real_data(real, real_eligibility, cut):
     )
 
 
+def test_episode_file_columns_are_the_contract_s():
+    """The episode file's columns, in order, are docs/design.md's (pinned in contract_support)."""
+    assert [*EPISODE_COLUMNS, "corr_entry", *LEG_COLUMNS] == EPISODE_FILE_COLUMNS
+    assert_documented_in_order(EPISODE_FILE_COLUMNS, "Episodes")
+
+
 def test_write_episodes_parquet_and_csv(synth, tmp_path):
     cfg, panel = synth
     s1 = write_episodes(panel, cfg, tmp_path / "e.parquet")
@@ -204,6 +212,7 @@ def test_write_episodes_parquet_and_csv(synth, tmp_path):
     b = pd.read_csv(tmp_path / "e.csv")
     assert s1["episodes"] == s2["episodes"] == len(a) == len(b) > 0
     assert list(a.columns[: len(EPISODE_COLUMNS)]) == EPISODE_COLUMNS
+    assert list(a.columns) == list(b.columns) == EPISODE_FILE_COLUMNS
     assert a["label"].isna().sum() == s1["open"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv", "e.parquet"]
 

@@ -50,6 +50,8 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert m["n_resolved"] > 30 and 0 <= m["live.roc_auc"] <= 1 and "psi.probability" in m
     # training stores the monitor's quantile sketch with the model: that is the reference
     assert payload["reference"] == "stored with the model"
+    # docs/design.md: --json gives at least run_id, model_uri (where a model exists), metrics
+    assert payload["model_uri"] == payload["model"] and payload["model_uri"].endswith("/1")
     assert m["base_rate_reference"] == env["run"]["model"].meta["base_rate"]
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page

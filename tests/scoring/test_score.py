@@ -7,6 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from contract_support import (
+    SIGNAL_EXTRA_COLUMNS,
+    SIGNAL_FILE_COLUMNS,
+    assert_documented_in_order,
+)
 
 from revertible.config import load_config
 from revertible.data import load_panel
@@ -16,6 +21,7 @@ from revertible.errors import ModelError, RevertibleError
 from revertible.io import read_table
 from revertible.model import CalibratedReversionModel, prepare_dataset
 from revertible.scoring import (
+    EXTRA_COLUMNS,
     OUTPUT_COLUMNS,
     SIGNAL_COLUMNS,
     episode_features,
@@ -496,3 +502,14 @@ def test_an_old_model_is_warned_about_once(env, caplog, capsys):
     assert len(said) == 1 and "retrain" in said[0]
     # the command does not print it a second time beside the log (the CLI prints the log)
     assert "training data ends" not in capsys.readouterr().out
+
+
+def test_signal_columns_are_the_contract_s():
+    """The score file's columns, in order, are docs/design.md's (pinned in contract_support)."""
+    assert SIGNAL_COLUMNS == SIGNAL_FILE_COLUMNS
+    assert EXTRA_COLUMNS == SIGNAL_EXTRA_COLUMNS
+    assert OUTPUT_COLUMNS == SIGNAL_FILE_COLUMNS + SIGNAL_EXTRA_COLUMNS
+    # the paragraph names leg B's columns as "the same four (three) for `leg_b`"
+    implied = {"leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price", "leg_b_side_if_taken",
+               "leg_b_notional_if_taken", "leg_b_qty_if_taken"}
+    assert_documented_in_order(SIGNAL_FILE_COLUMNS + SIGNAL_EXTRA_COLUMNS, "Signals", implied)

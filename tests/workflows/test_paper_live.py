@@ -183,6 +183,29 @@ def test_a_second_run_for_the_same_bar_changes_nothing(env, started):
     assert before["runs"] and before["trades"] and before["marks"]
 
 
+def test_json_carries_the_contract_s_model_uri_and_flat_metrics(env, started, tmp_path):
+    """docs/design.md: ``--json`` gives at least ``model_uri`` and ``metrics`` (a flat mapping)."""
+    import json
+
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    uri = f"models:/{NAME}@champion"
+    res = _run(env, _cut(env, 3), "--model", uri, "--ledger", ledger, "--json")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.output.strip().splitlines()[-1])
+    assert payload["model_uri"] == uri
+    m = payload["metrics"]
+    assert m and all(isinstance(v, (int, float)) or v is None for v in m.values()), m
+    assert m["equity"] == payload["equity"]
+    assert m["open_positions"] == len(payload["open"]) and m["new_trades"] == len(payload["new"])
+    assert m["trades_closed"] == payload["closed"] > 0
+    assert [m["realised_net_bp"], m["realised_net_bp_ci_low"],
+            m["realised_net_bp_ci_high"]] == payload["realised_net_bp"]
+    assert [m["gate_net_bp"], m["gate_net_bp_ci_low"],
+            m["gate_net_bp_ci_high"]] == payload["gate_net_bp"]
+    assert m["expected_net_bp"] == payload["expected_net_bp"]
+
+
 def test_a_later_bar_extends_the_ledger_and_notifies_the_new_decisions(env, started, tmp_path):
     from live.live_webhook import Receiver
 

@@ -197,7 +197,7 @@ def monitor(
     if json:
         from ..monitor import flat_metrics, ledger_json
 
-        emit_json({"model": state["model"], "alerts": state["alerts"],
+        emit_json({"model": state["model"], "model_uri": state["model"], "alerts": state["alerts"],
                    "run_id": state["run_id"], "reference": state["reference"],
                    "metrics": flat_metrics(state),
                    "ledger": None if state["ledger"] is None else ledger_json(state["ledger"])})

@@ -66,4 +66,4 @@ def paper(
     for line in paper_summary(rep, float(cfg.sizing.capital)):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     if json:
-        emit_json(rep.as_dict())
+        emit_json({**rep.as_dict(), "model_uri": model, "metrics": rep.metrics()})

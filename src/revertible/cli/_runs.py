@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ._app import ConfigArg, SetOpt, _config, app, err, handle_errors, out
+from ._app import ConfigArg, DataOpt, SetOpt, _config, app, err, handle_errors, out
 
 
 def ui_hint(uri: str, link: str) -> str:
@@ -35,6 +35,7 @@ def _cell(v: Any) -> str:
 def runs(
     config: ConfigArg,
     set: SetOpt = None,
+    data: DataOpt = None,
     kind: Annotated[
         str, typer.Option(help="train (training and tuning runs), backtest, hedge, or all.")
     ] = "train",
@@ -59,7 +60,7 @@ def runs(
 
     if kind not in ("train", "backtest", "hedge", "all"):
         raise ConfigError(f"--kind {kind}: must be train, backtest, hedge or all")
-    cfg = _config(config, set, None)
+    cfg = _config(config, set, data)  # the runs need no data; --data is accepted like everywhere
     tracker = Tracker(cfg.tracking)
     if compare:
         df = compare_runs(tracker, *compare, show_all=all_keys)

@@ -120,6 +120,16 @@ class PaperReport:
                 "pending": [{**r, "entry_time": str(r["entry_time"])}
                             for r in self.pending.to_dict("records")]}
 
+    def metrics(self) -> dict[str, float]:
+        """The run's figures as one flat mapping (``--json``'s ``metrics``, docs/design.md)."""
+        out = {"equity": self.equity, "new_trades": len(self.new),
+               "open_positions": len(self.open), "trades_closed": len(self.closed),
+               "newly_closed": self.newly_closed, "expected_net_bp": self.expected_net_bp}
+        for name, (m, lo, hi) in (("realised_net_bp", self.realised_net_bp),
+                                  ("gate_net_bp", self.gate_net_bp)):
+            out |= {name: m, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+        return out
+
 
 def _utc(ts: Any) -> pd.Timestamp:
     t = pd.Timestamp(ts)
