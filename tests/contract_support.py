@@ -22,10 +22,10 @@ EPISODE_FILE_COLUMNS = [
 #: ``revertible score --out``: docs/design.md "**Signals**" (``SIGNAL_COLUMNS``), in order.
 SIGNAL_FILE_COLUMNS = [
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "probability", "direction",
-    "expected_return", "expected_return_lower", "model",
+    "expected_return", "expected_return_lower", "reason", "model",
     "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price",
-    "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
+    "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr",
 ]  # fmt: skip
 
 #: Then the transparency columns (``EXTRA_COLUMNS``), in order.

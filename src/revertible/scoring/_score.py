@@ -50,10 +50,10 @@ __all__ = ["SIGNAL_COLUMNS", "EXTRA_COLUMNS", "OUTPUT_COLUMNS", "episode_feature
 #: docs/design.md signal columns, in order.
 SIGNAL_COLUMNS = [
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "probability", "direction",
-    "expected_return", "expected_return_lower", "model",
+    "expected_return", "expected_return_lower", "reason", "model",
     "leg_a_side", "leg_a_notional", "leg_a_qty", "leg_a_price",
     "leg_b_side", "leg_b_notional", "leg_b_qty", "leg_b_price",
-    "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr", "reason",
+    "gross_leverage", "take_profit_z", "stop_z", "time_stop", "min_abs_corr",
 ]  # fmt: skip
 
 #: Extra columns after the docs/design.md ones. ``spread_mean``/``spread_std`` (with ``beta``) are
