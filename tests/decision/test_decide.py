@@ -322,6 +322,11 @@ def test_expected_carry_perp_funding_paid_not_received():
     # beta < 0: revert short both: receives on both -> 0; continue long both pays 0.0001 x 6
     assert d["revert"].tolist() == pytest.approx([0.0] * 4)
     assert d["continue"].tolist() == pytest.approx([0.0006] * 4)
+    # a venue funding every hour (costs.funding_hours 0..23): 48 funding times, 8 x the carry
+    hourly = perp.model_copy(update={"funding_hours": tuple(range(24))})
+    h = expected_carry(z, -beta, ratio, hourly, pd.Timedelta(hours=1),
+                       {"revert": 48, "continue": 48})  # fmt: skip
+    assert h["continue"].tolist() == pytest.approx([0.0048] * 4)
 
 
 def test_decision_quality_known_answer_perfectly_calibrated():

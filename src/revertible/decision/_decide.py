@@ -239,9 +239,11 @@ def expected_carry(
     Spot: short legs pay ``costs.borrow_rate_daily`` pro rata; perpetuals: each funding time
     held costs ``side * rate`` on a leg (a positive rate is paid by longs), with ``rate`` the
     leg's last known funding rate (``funding_a``/``funding_b``, else
-    ``costs.funding_rate_default``) and one funding time per 8 hours. Both are taken over the
-    direction's whole horizon (an upper bound on the holding time) and an expected *receipt*
-    is not credited: the carry only ever makes a trade harder to clear.
+    ``costs.funding_rate_default``) and ``len(costs.funding_hours)`` funding times a day. Both
+    are taken over the direction's whole horizon (an upper bound on the holding time). The two
+    legs' funding is netted (a pair's long and short legs pay and receive together; the rates
+    of one market move together), and a net expected *receipt* is not credited: the carry only
+    ever makes a trade harder to clear.
 
     Examples
     --------
@@ -261,7 +263,7 @@ def expected_carry(
         sa, sb = flip * sa_rev, flip * sb_rev
         held = horizons[d] * bar
         if costs.perpetual:
-            n_fund = held / pd.Timedelta(hours=8)
+            n_fund = held / pd.Timedelta(days=1) * len(costs.funding_hours)
             fa = (np.full(len(z), costs.funding_rate_default) if funding_a is None
                   else np.where(np.isfinite(funding_a), funding_a, costs.funding_rate_default))
             fb = (np.full(len(z), costs.funding_rate_default) if funding_b is None
