@@ -966,3 +966,26 @@ def test_given_model_with_a_calibrator_is_decided(known):
 
     with pytest.raises(ModelError, match="no return calibrator"):
         run_backtest(cfg, panel, model=Old(), model_uri="old")
+
+
+def test_backtest_model_refuses_a_config_the_model_was_not_trained_for(generated_market,
+                                                                        trained_model):
+    """backtest --model checks the model against the config as score and paper do."""
+    from mlflow import MlflowClient
+
+    from revertible.errors import ModelError
+    from revertible.tracking import Tracker
+
+    panel, _ = generated_market
+    cfg, a = trained_model
+    wider = cfg.model_copy(update={"universe": cfg.universe.model_copy(
+        update={"min_abs_corr": round(cfg.universe.min_abs_corr - 0.2, 2)})})
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_experiment_by_name(cfg.tracking.experiment).experiment_id
+    before = len(client.search_runs([exp]))
+    with pytest.raises(ModelError, match=r"trained with universe\.min_abs_corr=0\.3 but this "
+                                         r"config has .*=0\.1; use the training config "
+                                         r"\(--set universe\.min_abs_corr=0\.3\)"):
+        backtest_command(wider, model_uri=a["model_uri"], panel=panel,
+                         tracker=Tracker(wider.tracking))
+    assert len(client.search_runs([exp])) == before  # refused before any run was logged

@@ -60,6 +60,10 @@ def backtest_command(
     tracker.connect()
     model = load_model(model_uri, tracker.uri) if model_uri is not None else None
     panel = load_panel(cfg.data) if panel is None else panel
+    if model is not None and hasattr(model, "check_sources"):  # a registered model, as score
+        from ..scoring import check_model
+
+        check_model(model, cfg, panel.funding is not None)
     loaded = {"data_s": time.perf_counter() - t0, "data_cpu_s": time.process_time() - c0}
     result = run_backtest(cfg, panel, model=model, model_uri=model_uri, walk_forward=walk_forward,
                           since=since, until=until, say=say, progress=progress)  # fmt: skip

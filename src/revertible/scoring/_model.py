@@ -67,8 +67,8 @@ def check_model(
         if diff:
             k = diff[0]
             raise ModelError(
-                f"the model was trained with {section}.{k}={trained[k]!r} but the scoring config "
-                f"has {section}.{k}={now[k]!r}; score with the training config "
+                f"the model was trained with {section}.{k}={trained[k]!r} but this config "
+                f"has {section}.{k}={now[k]!r}; use the training config "
                 f"(--set {section}.{k}={trained[k]}) or retrain"
             )
     if features is None:
