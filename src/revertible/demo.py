@@ -219,13 +219,10 @@ def run_demo(
 
     bt = backtest_command(cfg, model_uri=res["model_uri"], out_dir=out_dir / "backtest",
                           config_path=config, panel=panel, progress=progress)
-    from .backtest import backtest_summary
-
     m = bt["metrics"]
     say(f"[bold]7/7 backtest[/] holdout replay with costs -> {bt['report']}")
-    if console is not None:
-        console.print(backtest_summary(m, ("model", "model_fixed_size", "naive_beta",
-                                           "naive_1to1")), markup=False, highlight=False)
+    if console is not None:  # every strategy, as `revertible backtest` prints it
+        console.print(bt["summary"], markup=False, highlight=False)
     if bt.get("trades"):
         trades = read_table(bt["trades"])
         result["decision_note"] = decision_note(trades, truth, m, _venue(cfg))
@@ -246,8 +243,7 @@ def run_demo(
         m2 = bt2["metrics"]
         say(f"[bold]7/7 backtest[/] the same replay at {_venue(cheap)} costs -> {bt2['report']}")
         if console is not None:
-            console.print(backtest_summary(m2, ("model", "model_fixed_size", "naive_beta")),
-                          markup=False, highlight=False)
+            console.print(bt2["summary"], markup=False, highlight=False)
         if bt2.get("trades"):
             result["decision_note_cheap"] = decision_note(read_table(bt2["trades"]), truth, m2,
                                                           _venue(cheap))

@@ -8,11 +8,13 @@ over more seeds).
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from revertible.backtest import run_backtest
 from revertible.config import load_config
@@ -102,7 +104,13 @@ def test_the_demo_trades_the_planted_pairs_where_costs_allow(tmp_path, monkeypat
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = Path(__file__).resolve().parents[2] / "src" / "revertible" / "configs" / "demo.yaml"
     with caplog.at_level(logging.WARNING, logger="revertible.freshness"):
-        res = run_demo(tmp_path / "out", cfg, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"])
+        res = run_demo(tmp_path / "out", cfg, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"],
+                       console=Console(file=(printed := io.StringIO()), width=200))
+    # both replays' tables show every strategy the backtest ran, the fair baselines included
+    for table in (res["backtest"]["summary"], res["backtest_cheap"]["summary"]):
+        assert table in printed.getvalue()
+        assert {"model", "naive_beta", "naive_continue", "model_revert"} <= {
+            line.split()[0] for line in table.splitlines()[1:]}
     # a generated market has no wall-clock age: no "run revertible download" advice
     assert not [r for r in caplog.records if "last closed bar" in r.getMessage()]
     note = res["decision_note_cheap"]
