@@ -20,6 +20,7 @@ from revertible.decision import (
     max_safe_leverage,
     round_qty,
     size_signals,
+    trade_barriers,
     unit_stakes,
 )
 
@@ -133,6 +134,11 @@ def test_none_row_has_legs_if_taken_at_the_cap_and_no_stake(best):
     if best == "continue":
         sides = tuple({"long": "short", "short": "long"}[s] for s in sides)
     assert (r.leg_a_side_if_taken, r.leg_b_side_if_taken) == sides
+    # the row's own (zero) legs and exits are that direction's too, never the other one's
+    assert (r.leg_a_side, r.leg_b_side) == sides
+    barrier = trade_barriers(LabelConfig())[best]
+    assert (r.take_profit_z, r.stop_z) == (barrier.take_profit, barrier.stop)
+    assert r.time_stop == T0 + pd.Timedelta(hours=barrier.horizon)
     assert r.leg_a_notional_if_taken == pytest.approx(5_000.0)  # 0.05 * 100_000
     assert r.leg_b_notional_if_taken == pytest.approx(4_000.0)  # 0.8 x leg A
     assert r.leg_a_qty_if_taken == pytest.approx(5_000.0 / 62_000.0)

@@ -47,7 +47,7 @@ from ._checks import check_capital, require
 from ._codes import CAP_NAMES, Booked
 from ._decide import Barriers
 from ._risk import liquidation_prices
-from ._steps import REQUIRED_COLUMNS, STAKE_COLUMNS, Reasons, per_signal
+from ._steps import REQUIRED_COLUMNS, STAKE_COLUMNS, Reasons, direction_if_taken, per_signal
 
 __all__ = ["REQUIRED_COLUMNS", "STAKE_COLUMNS", "SIZING_COLUMNS", "UNIT_COLUMNS", "size_signals",
            "unit_stakes"]
@@ -176,7 +176,7 @@ def size_signals(
     out["leg_b_liq_price"] = np.where(traded, liquidation_prices(st.price_b, st.sign_b, lev_b,
                                                                  mmr), 0.0)
     # the legs if taken anyway: the better direction at the per-trade cap, alone in its book
-    taken_dir = _direction_if_taken(signals)
+    taken_dir = direction_if_taken(signals)
     alone = _sized(signals.assign(direction=taken_dir), *args, np.arange(n, dtype=np.int64),
                    at_cap=True)
     out["direction_if_taken"] = taken_dir
@@ -192,15 +192,6 @@ def size_signals(
 
 def _sides(sign: np.ndarray) -> np.ndarray:
     return np.where(sign > 0, "long", np.where(sign < 0, "short", ""))
-
-
-def _direction_if_taken(signals: pd.DataFrame) -> np.ndarray:
-    """The decided direction, or for ``none`` the decision's ``best_direction``."""
-    direction = signals["direction"].astype(object).to_numpy()
-    best = (signals["best_direction"].astype(object).to_numpy()
-            if "best_direction" in signals.columns
-            else np.full(len(signals), "revert", dtype=object))  # fmt: skip
-    return np.where(direction == "none", best, direction).astype(object)
 
 
 def _sized(

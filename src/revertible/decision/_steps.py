@@ -14,7 +14,7 @@ from ._kelly import kelly_fraction
 from ._legs import leg_ratios, leg_signs
 from ._risk import safe_leverages
 
-__all__ = ["REQUIRED_COLUMNS", "STAKE_COLUMNS", "per_signal"]
+__all__ = ["REQUIRED_COLUMNS", "STAKE_COLUMNS", "per_signal", "direction_if_taken"]
 
 REQUIRED_COLUMNS = (
     "asset_a", "asset_b", "entry_time", "z_entry", "beta", "spread_std", "price_a", "price_b",
@@ -60,6 +60,15 @@ def _fmt_g(values: np.ndarray, digits: int) -> np.ndarray:
     return text[inv.reshape(-1)]
 
 
+def direction_if_taken(signals: pd.DataFrame) -> np.ndarray:
+    """The decided direction, or for ``none`` the decision's ``best_direction`` (else revert)."""
+    direction = signals["direction"].astype(object).to_numpy()
+    best = (signals["best_direction"].astype(object).to_numpy()
+            if "best_direction" in signals.columns
+            else np.full(len(signals), "revert", dtype=object))  # fmt: skip
+    return np.where(direction == "none", best, direction).astype(object)
+
+
 def per_signal(
     signals: pd.DataFrame,
     sizing: SizingConfig,
@@ -95,7 +104,8 @@ def per_signal(
         i = int(np.flatnonzero(bad)[0])
         require(False, "direction in {'revert', 'continue', 'none'}", f"in row {i}",
                 direction=direction[i])  # fmt: skip
-    follow = direction == "continue"
+    # a 'none' row's sides and exits are those of the direction a trader would take anyway
+    follow = direction_if_taken(signals) == "continue"
     key = _col(signals, "expected_return_lower")
     bars = trade_barriers(label) if continuation is None else {
         "revert": trade_barriers(label)["revert"], "continue": continuation}  # fmt: skip
