@@ -54,6 +54,17 @@ def test_discover_empty_folder_names_folder_and_pattern(tmp_path):
         discover_files(tmp_path, "auto", "1h")
 
 
+def test_discover_a_parent_folder_names_the_subfolder_that_holds_the_files(tmp_path, rng):
+    (tmp_path / "spot").mkdir()
+    (tmp_path / "other").mkdir()
+    make_bars(rng, 4).to_feather(tmp_path / "spot" / "BTC_USDT-1h.feather")
+    make_bars(rng, 4).to_feather(tmp_path / "other" / "BTC_USDT-4h.feather")  # not this bar size
+    with pytest.raises(DataError, match=r"no price files for timeframe 1h; .*; its subfolder "
+                       + re.escape(str(tmp_path / "spot")) + r" holds them: set data\.path "
+                       r"\(or --data DIR\) to it$"):
+        discover_files(tmp_path, "auto", "1h")
+
+
 def test_discover_only_other_timeframes(tmp_path, rng):
     make_bars(rng, 4).to_feather(tmp_path / "BTC_USDT-4h.feather")
     with pytest.raises(

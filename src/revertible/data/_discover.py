@@ -125,6 +125,20 @@ def _asset_of(path: Path, step: pd.Timedelta) -> str | None:
     return None
 
 
+def _subfolders_with_prices(folder: Path, fmt: str, step: pd.Timedelta) -> list[str]:
+    """Paths of ``folder``'s direct subfolders holding a price file of this bar size (a hint)."""
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        try:
+            if any(p.is_file() and _EXT.get(p.suffix.lower()) in (
+                    (fmt,) if fmt != "auto" else tuple(_EXT.values()))
+                   and _asset_of(p, step) is not None for p in sub.iterdir()):
+                out.append(str(sub))
+        except OSError:  # an unreadable subfolder is no hint
+            continue
+    return out
+
+
 def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Path]]:
     """Find the price files of one bar size in a folder and name their assets.
 
@@ -185,11 +199,15 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
             )
         found[asset] = path
     if not found:
+        below = _subfolders_with_prices(folder, fmt, step)
         raise DataError(
             f"data folder {folder}: no {fmt if fmt != 'auto' else 'price'} files for timeframe "
             f"{timeframe}; expected {expected}"
             + (f" (skipped {len(skipped)} files of other bar sizes, e.g. {skipped[0]})"
                if skipped else "")
+            + (f"; its subfolder{'s' if len(below) > 1 else ''} {', '.join(below)} "
+               f"{'hold' if len(below) > 1 else 'holds'} them: set data.path (or --data DIR) "
+               f"to {'one of them' if len(below) > 1 else 'it'}" if below else "")
         )
     if unknown:
         _log.warning(
