@@ -1,7 +1,11 @@
-"""The command line's shared checks: one asset fails fast, the loader's hint, the compile notice."""
+"""The command line's shared checks: one asset fails fast, the loader's hint, the compile notice,
+stderr not wrapped at 80 columns when it is a file."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -48,3 +52,22 @@ def test_compile_notice_reaches_score(cfg_file, tmp_path):
     assert r.exit_code == 2, r.output
     assert "compiling the spread kernels with numba" in r.output
     assert "no such folder" in cli_output(r)
+
+
+def test_stderr_to_a_file_is_not_wrapped_at_80_columns():
+    # `train` prints its metrics table and `tune` its trial lines on stderr; in a cron log or
+    # with --json (stdout a pipe) they were cut into 80-column pieces, the table unreadable
+    code = ("from rich.table import Table\n"
+            "from revertible.cli._app import err\n"
+            "err.print('x' * 150, markup=False, highlight=False)\n"
+            "t = Table(*[f'column_{i}' for i in range(10)])\n"
+            "t.add_row(*[f'{i}.0000' for i in range(10)])\n"
+            "err.print(t)\n")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[0] == "x" * 150, lines
+    header = next(ln for ln in lines if "column_0" in ln)
+    assert "column_9" in header, lines

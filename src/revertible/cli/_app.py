@@ -39,8 +39,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-# piped output (files, CI logs) gets a wide fixed width so tables are never truncated
+# piped output (files, CI logs, cron) gets a wide fixed width so tables and long lines are never
+# wrapped at 80 columns or truncated; both streams alike (train's table and tune's lines go to
+# stderr)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 ConfigArg = Annotated[
