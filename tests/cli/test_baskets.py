@@ -42,6 +42,19 @@ def test_cli_baskets_writes_table_and_plots(tmp_path, market):
     assert set(pd.read_csv(tmp_path / "r.csv").columns) == {"time", "basket", "trigger", "value"}
 
 
+def test_cli_no_basket_says_the_regime_outputs_are_not_written(tmp_path, market):
+    # it exited 0 saying only "0 baskets": the asked-for files were silently missing
+    res = runner.invoke(app, ["baskets", str(_cfg(tmp_path, market,
+                                                  "baskets: {corr_band: [0.999, 0.9999]}")),
+                              "--regime-out", str(tmp_path / "r.csv"),
+                              "--regime-plot", str(tmp_path / "r.png")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "0 baskets" in text and "no basket at" in text, text
+    assert f"{tmp_path / 'r.csv'} and {tmp_path / 'r.png'} not written" in text, text
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.png").exists()
+
+
 @pytest.mark.parametrize("extra, msg", [
     ("baskets: {corr_band: [0.6, 1.2]}", "within [-1, 1]"),
     ("baskets: {corr_band: [-1.5, 0.9]}", "within [-1, 1]"),
