@@ -129,7 +129,8 @@ def test_cli_hedge_cross_asset_uses_trailing_beta(cfg_file):
         (("--asset", "AAA", "--quantity", -3), ("--quantity must be > 0",)),
         (("--asset", "EEE", "--quantity", 1), ("share fewer than 2 bars",)),
         (("--asset", "AAA", "--quantity", 1, "--since", "2025-01-01"),
-         ("fewer than 2 bars where spot AAA/USDT and perpetual", "overlap")),
+         ("range --since 2025-01-01: fewer than 2 bars where spot AAA/USDT and perpetual",
+          "overlap")),  # it said "--since 2025-01-01 --until None"
     ],
 )
 def test_cli_hedge_bad_input_is_one_line_exit_2(cfg_file, args, needles):
