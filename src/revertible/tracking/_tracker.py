@@ -23,7 +23,7 @@ import pandas as pd  # noqa: TC002 - MLflow reads ReversionPyfunc.predict's hint
 from .. import __version__
 from ..errors import ModelError, TrackingError
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
-from ._registry import MODEL_SETTINGS, compare_to_champion, describe_version
+from ._registry import compare_to_champion, describe_version, is_problem_key
 from ._store import quiet_mlflow, store_uri, use_store
 
 if TYPE_CHECKING:
@@ -194,8 +194,7 @@ class Tracker:
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
-        self._run_labels.update({k: v for k, v in items
-                                 if k.startswith("label.") or k in MODEL_SETTINGS})
+        self._run_labels.update({k: v for k, v in items if is_problem_key(k)})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
