@@ -465,7 +465,7 @@ _install_warning_handler()
 
 
 #: Commands whose ``--out`` is one table file (parquet or CSV).
-TABLE_OUTPUTS = frozenset({"pairs", "episodes", "score", "baskets", "sectors"})
+TABLE_OUTPUTS = frozenset({"pairs", "episodes", "score", "baskets", "sectors", "rebalance"})
 
 #: Commands that open the MLflow store (they import MLflow anyway).
 TRACKED_COMMANDS = frozenset({"train", "tune", "backtest", "score", "runs", "demo"})

@@ -122,12 +122,18 @@ def rebalance(
         Path, typer.Option("--positions", help="CSV: pair (or asset_a, asset_b), qty_a, qty_b, "
                                                "target_ratio (or entry_ratio).")
     ],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Also write the orders here (.parquet or .csv): "
+                                                "one row per position, action rebalance, none "
+                                                "or stale.")
+    ] = None,
     set: SetOpt = None,
     data: DataOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Orders that bring open two-leg positions back to their target ratio at the last bar."""
     from ..hedge import rebalance_command
+    from ..io import write_table
 
     cfg = _config(config, set, data)
     set_stage("loading prices")
@@ -147,6 +153,9 @@ def rebalance(
                 for q, a, p in ((row.order_a, row.asset_a, row.price_a),
                                 (row.order_b, row.asset_b, row.price_b)) if q != 0]
         out.print(f"{head}: " + ", ".join(legs), highlight=False)
+    if out_path is not None:
+        write_table(plan, out_path)
+        out.print(f"wrote {len(plan)} rows to {out_path}", highlight=False)
     if json_out:
         emit_json({"threshold": thr, "at": at,
                    "orders": plan.to_dict(orient="records")})
