@@ -78,7 +78,9 @@ def backtest_command(
     if taken == taken and taken < 300:  # too few to check the decision's calibration
         say(f"the decision took {int(taken)} signals (fewer than 300): too few to check how its "
             "expected returns compare with the realised ones out of sample")
-    say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
+    say(f"run {run_id}" + (f"; report {paths['report']}" if paths else
+                           f"; report.html is among its artifacts ({artifact_uri}); --out DIR "
+                           "also writes it to a folder"))
     say(f"time (wall/CPU s): {stage_times(result.timings)}")
     return {
         "run_id": run_id,
