@@ -185,13 +185,19 @@ def monitor(
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
                             ledger=pnl)
     m = state["metrics"]
+    mon = cfg.monitor
+
+    def limit(v: float | None) -> str:  # the alert threshold next to each figure
+        return "off" if v is None else f"alert at {v:g}"
+
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
               f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
               f"(reference {state['base_rate_reference']:.3f}), AUC "
               f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
               f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
-              f"calibration CUSUM {state['cusum']['value']:.1f}, "
-              f"probability PSI {state['psi'].get('probability', float('nan')):.3f}; "
+              f"calibration CUSUM {state['cusum']['value']:.1f} ({limit(mon.cusum_threshold)}), "
+              f"probability PSI {state['psi'].get('probability', float('nan')):.3f} "
+              f"({limit(mon.max_psi)}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:
