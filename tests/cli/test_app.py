@@ -71,3 +71,17 @@ def test_stderr_to_a_file_is_not_wrapped_at_80_columns():
     assert lines[0] == "x" * 150, lines
     header = next(ln for ln in lines if "column_0" in ln)
     assert "column_9" in header, lines
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    ("validate", ["KEY=VALUE"]),
+    ("tune", ["KEY=VALUE", "NAME"]),
+    ("download", ["spot|perp|both", "URL"]),
+    ("runs", ["train|backtest|hedge|all"]),
+])
+def test_help_shows_what_an_option_takes(command, shown):
+    # the metavars were the Python types: --set <list[str]>, --objective <str>, --notify <list[str]>
+    text = " ".join(run(command, "--help").output.replace("│", " ").split())
+    for s in shown:
+        assert f" {s} " in text, (s, text)
+    assert "<list[str]>" not in text

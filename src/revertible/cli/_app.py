@@ -51,7 +51,8 @@ ConfigArg = Annotated[
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--set", "-s", help="Override a config value: --set label.horizon=24 (repeatable)."
+        "--set", "-s", metavar="KEY=VALUE",
+        help="Override a config value: --set label.horizon=24 (repeatable)."
     ),
 ]
 DataOpt = Annotated[

@@ -24,7 +24,8 @@ from ._app import (
 
 NotifyOpt = Annotated[
     list[str] | None,
-    typer.Option("--notify", help="apprise URL to send alerts to (tgram://, discord://, "
+    typer.Option("--notify", metavar="URL",
+                 help="apprise URL to send alerts to (tgram://, discord://, "
                  "slack://, mailto://, json://host/path...); repeatable."),
 ]
 
@@ -62,6 +63,7 @@ def download(
         help="Last day (UTC): a date alone includes that whole day, a time stops before "
              "it; default: up to the last closed bar.")] = None,
     market: Annotated[str | None, typer.Option(
+        metavar="spot|perp|both",
         help="spot, perp or both; default: the config's costs.venue.")] = None,
     assets: Annotated[str | None, typer.Option(
         help="Comma-separated assets, e.g. BTC,ETH; default: data.assets, else the files there.")]
