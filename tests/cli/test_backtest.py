@@ -47,6 +47,21 @@ def test_backtest_summary_on_stdout(backtest_runs):
     assert "naive_beta" in names and "naive_1to1" in names
     assert all("%" in r for r in rows[1:]), "drawdown and return in percent"
     assert "strategy " not in plain.stderr, "the table is not on stderr without --json"
+    # the line above the table says what the figures are (the table alone gave no period,
+    # costs or units)
+    head = plain.stdout.splitlines()[plain.stdout.splitlines().index(rows[0]) - 1]
+    assert head.startswith("equity 20") and "UTC at spot taker costs" in head, head
+    assert "net bp/trade = P&L after costs per unit of gross notional" in head, head
+    # without --out the report is only in the run: the last lines say where (they said "run <id>")
+    flat = " ".join(plain.stderr.split())
+    assert "report.html is among its artifacts (file://" in flat, flat
+    assert "--out DIR also writes it to a folder" in flat
+
+
+def test_backtest_help_states_the_defaults():
+    text = " ".join(runner.invoke(app, ["backtest", "--help"]).output.replace("│", " ").split())
+    assert "with --model the model's holdout start" in text, text
+    assert "default the last bar" in text and "only in the MLflow run" in text, text
 
 
 @pytest.mark.slow

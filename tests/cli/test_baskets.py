@@ -42,6 +42,19 @@ def test_cli_baskets_writes_table_and_plots(tmp_path, market):
     assert set(pd.read_csv(tmp_path / "r.csv").columns) == {"time", "basket", "trigger", "value"}
 
 
+def test_cli_no_basket_says_the_regime_outputs_are_not_written(tmp_path, market):
+    # it exited 0 saying only "0 baskets": the asked-for files were silently missing
+    res = runner.invoke(app, ["baskets", str(_cfg(tmp_path, market,
+                                                  "baskets: {corr_band: [0.999, 0.9999]}")),
+                              "--regime-out", str(tmp_path / "r.csv"),
+                              "--regime-plot", str(tmp_path / "r.png")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "0 baskets" in text and "no basket at" in text, text
+    assert f"{tmp_path / 'r.csv'} and {tmp_path / 'r.png'} not written" in text, text
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.png").exists()
+
+
 @pytest.mark.parametrize("extra, msg", [
     ("baskets: {corr_band: [0.6, 1.2]}", "within [-1, 1]"),
     ("baskets: {corr_band: [-1.5, 0.9]}", "within [-1, 1]"),
@@ -88,3 +101,22 @@ def test_cli_at_before_data_and_too_little_history(tmp_path, market):
     res = runner.invoke(app, ["baskets", str(cfg), "--at", "2024-01-31", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "0 baskets" in res.output and len(pd.read_csv(out)) == 0
+
+
+@pytest.mark.parametrize(("command", "option", "name", "needle"), [
+    ("baskets", "--regime-out", "missing/r.csv", "--regime-out {p}: folder"),
+    ("baskets", "--regime-out", "r.txt", "unknown extension '.txt'"),
+    ("baskets", "--regime-plot", "r.txt", "--regime-plot {p}: the image is written as PNG"),
+    ("baskets", "--heatmap", "h.jpg", "--heatmap {p}: the image is written as PNG"),
+    ("pairs", "--heatmap", "h.jpg", "--heatmap {p}: the image is written as PNG"),
+])
+def test_cli_plot_and_regime_paths_are_checked_before_any_work(tmp_path, command, option, name,
+                                                               needle):
+    # a missing folder failed after the whole regime history (and was called "--out"); a .jpg
+    # or .txt name got PNG bytes
+    path = tmp_path / name
+    res = runner.invoke(app, [command, str(tmp_path / "no-config.yaml"), option, str(path)])
+    assert res.exit_code == 2, res.output
+    assert needle.format(p=path) in " ".join(res.output.split()), res.output
+    assert "config" not in res.output  # refused before the config is even read
+    assert not path.exists()

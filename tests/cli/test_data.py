@@ -81,6 +81,22 @@ def test_pairs_writes_table_and_heatmap(cfg_file, tmp_path):
     assert list(pd.read_csv(tmp_path / "all.csv").columns) == [*PAIRS_COLUMNS, "reason"]
 
 
+def test_pairs_on_data_too_short_for_a_correlation(tmp_path):
+    # two days of bars: it printed "0 eligible pairs at None" and matplotlib warned twice about
+    # an empty image
+    import warnings
+
+    market = make_market(tmp_path, n_assets=4, days=2, seed=3)
+    cfg = write_cli_config(tmp_path / "c.yaml", market, 30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = run("pairs", cfg, "--heatmap", tmp_path / "h.png")
+    assert r.exit_code == 0, r.output
+    assert "0 eligible pairs at 2024-01-02 23:00:00+00:00" in r.output, r.output
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_episodes_writes_parquet(cfg_file, tmp_path):
     r = run("episodes", cfg_file, "--out", tmp_path / "e.parquet", "--set", "label.horizon=24")
     assert r.exit_code == 0, r.output

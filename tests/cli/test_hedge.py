@@ -130,7 +130,8 @@ def test_cli_hedge_cross_asset_uses_trailing_beta(cfg_file):
         (("--asset", "AAA", "--quantity", -3), ("--quantity must be > 0",)),
         (("--asset", "EEE", "--quantity", 1), ("share fewer than 2 bars",)),
         (("--asset", "AAA", "--quantity", 1, "--since", "2025-01-01"),
-         ("fewer than 2 bars where spot AAA/USDT and perpetual", "overlap")),
+         ("range --since 2025-01-01: fewer than 2 bars where spot AAA/USDT and perpetual",
+          "overlap")),  # it said "--since 2025-01-01 --until None"
     ],
 )
 def test_cli_hedge_bad_input_is_one_line_exit_2(cfg_file, args, needles):
@@ -146,7 +147,7 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
     pos.write_text("pair,qty_a,qty_b,entry_ratio\n"
                    f"AAA~BBB,2,-30,{ratio_now}\n"
                    f"AAA/USDT~BBB/USDT,2,-30,{ratio_now * 1.05}\n")
-    r = run("rebalance", cfg_file, "--positions", pos, "--json")
+    r = run("rebalance", cfg_file, "--positions", pos, "--json", "--out", tmp_path / "o.csv")
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
     assert lines[1].endswith(": none")
@@ -157,6 +158,14 @@ def test_cli_rebalance_prints_orders_or_none(cfg_file, market, tmp_path):
     new_b = -30 + orders[1]["order_b"]
     assert new_a == 2  # leg A is the anchor
     assert abs(new_b * last["BBB"]) / abs(new_a * last["AAA"]) == pytest.approx(ratio_now * 1.05)
+    # --out (docs/design.md's command table): the same orders as a file an executor can read
+    table = pd.read_csv(tmp_path / "o.csv")
+    assert table["action"].tolist() == ["none", "rebalance"]
+    assert table["order_b"].tolist() == pytest.approx([o["order_b"] for o in orders])
+    assert f"wrote 2 rows to {tmp_path / 'o.csv'}" in " ".join(r.output.split())
+    bad = run("rebalance", cfg_file, "--positions", pos, "--out", tmp_path / "o.txt")
+    assert bad.exit_code == 2 and "unknown extension '.txt'" in bad.output
+    assert not (tmp_path / "o.txt").exists()
 
 
 #: ``revertible rebalance --out``: the positions, their prices and drift, the orders and why.

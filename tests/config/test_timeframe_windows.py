@@ -52,6 +52,10 @@ def test_durations_become_bars_of_the_run(data, bars):
         ({"resample": "4h"}, {"label": {"horizon": "90m"}},
          ("label.horizon='90m' is 0.375 bars of 4h", "not a whole number")),
         ({}, {"features": {"z_lags": ["1h", "soon"]}}, ("features.z_lags.1", "'soon'")),
+        # durations are accepted, so "should be a valid integer" misled (found walking the README)
+        ({}, {"label": {"horizon": "abc"}},
+         ("label.horizon='abc' is not a number of bars or a positive duration", "48h or 2d")),
+        ({}, {"spread": {"z_window": "0h"}}, ("spread.z_window='0h'", "positive duration")),
         ({"resample": "30m"}, {}, ("data.resample='30m' must be a multiple",)),
         ({"resample": "90m"}, {}, ("must be a multiple of data.timeframe='1h'",)),
     ],

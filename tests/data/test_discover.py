@@ -75,6 +75,16 @@ def test_discover_only_other_timeframes(tmp_path, rng):
         load_panel(cfg_for(tmp_path, format="feather"))
 
 
+def test_files_of_a_finer_bar_size_point_at_resample(tmp_path, rng):
+    # data.timeframe: 4h on 1h files: the way to 4h bars (data.resample) was not said
+    make_bars(rng, 4).to_feather(tmp_path / "BTC_USDT-1h.feather")
+    with pytest.raises(DataError) as err:
+        load_panel(cfg_for(tmp_path, timeframe="4h"))
+    text = str(err.value)
+    assert "e.g. BTC_USDT-1h.feather: set data.timeframe to their bar size" in text, text
+    assert "data.resample: 4h to build 4h bars from finer ones" in text, text
+
+
 def test_discover_same_asset_twice(tmp_path, rng):
     df = make_bars(rng, 4)
     write(df, tmp_path, "BTC/USDT", "feather")

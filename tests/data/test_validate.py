@@ -65,6 +65,18 @@ def test_bad_price(tmp_path, rng, column, row, value, shown):
         load_panel(bad_file(tmp_path, df))
 
 
+def test_high_below_low_names_the_row_with_plain_numbers(tmp_path, rng):
+    # the message showed "high np.float64(0.41) below low np.float64(0.82)"
+    df = make_bars(rng, 10)
+    df.loc[6, "high"] = df.loc[6, "low"] * 0.5
+    hi, lo = float(df.loc[6, "high"]), float(df.loc[6, "low"])
+    with pytest.raises(DataError) as err:
+        load_panel(bad_file(tmp_path, df))
+    text = str(err.value)
+    assert f"row 7 (2024-01-01T06:00:00+00:00) has high {hi!r} below low {lo!r}" in text, text
+    assert "np.float64" not in text
+
+
 @pytest.mark.parametrize(("value", "shown"), [(-1.0, "-1.0"), (np.nan, "nan")])
 def test_bad_volume(tmp_path, rng, value, shown):
     df = make_bars(rng, 10)

@@ -304,3 +304,19 @@ def test_delisted_symbol_comes_from_the_archive_only(shared_data, tmp_path):
 def test_library_error_type(shared_data, tmp_path):
     with FakeVenue(shared_data) as v, pytest.raises(DownloadError, match="no file yet"):
         download(_req(v, tmp_path, since=None), log=lambda s: None)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--assets", "BTC", "--since", "2099-01-01"], ["--since 2099-01-01", "last closed bar"]),
+    (["--assets", "BTC"], ["BTC_USDT-1h.feather: no file yet and no --since"]),
+    ([], ["no asset to download", "--assets BTC,ETH"]),
+])
+def test_offline_bad_input_is_named_before_the_network(tmp_path, args, words):
+    # no venue answers here: these used to fail with "load markets failed: NetworkError", and
+    # after creating the data folder
+    dead = "http://127.0.0.1:9"
+    res = _run("download", _cfg(tmp_path), *args, "--archive-url", dead, "--api-url", dead,
+               "--retries", 0)
+    _one_line_error(res, *words)
+    assert "NetworkError" not in res.output
+    assert not (tmp_path / "spot").exists()

@@ -37,6 +37,14 @@ def test_nothing_sent_without_targets_and_bad_urls_fail_early(receiver):
         check_notify_urls(["nosuchscheme://x"])
 
 
+@pytest.mark.parametrize("url", ["", "  "])
+def test_empty_url_is_named_as_empty(url):
+    # the README's crontab passes --notify "$NOTIFY"; unset, it was "--notify ://...: not a
+    # notification URL", which hides the cause
+    with pytest.raises(RevertibleError, match=r"--notify is empty .*\$NOTIFY"):
+        check_notify_urls([url])
+
+
 def test_undeliverable_is_a_warning_not_a_failure(caplog):
     dead = Receiver()
     url = dead.url

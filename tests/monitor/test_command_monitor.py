@@ -103,6 +103,10 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
     assert res.exit_code == 3, res.output
     assert "alert: roc_auc" in res.output and "ALERT" in res.output
     assert len(rec.got) == 1 and "roc_auc" in rec.got[0]["message"]
+    # each sequential figure next to the level that would alert (a bare "CUSUM 1.5" said
+    # nothing about how near the alarm it is)
+    flat = " ".join(res.output.split())
+    assert "(alert at 6.5), probability PSI" in flat and "(alert at 0.25);" in flat, flat
 
 
 def test_since_after_the_last_bar_is_one_line(env):

@@ -36,6 +36,22 @@ def test_model_differences_name_assets_timeframe_and_labels():
     assert model_differences({"label.horizon": "48"}, {}, {}, {}) == []
 
 
+def test_the_same_files_under_another_path_are_the_same_data_but_another_universe_is_not():
+    # the demo logs its data folder absolute, a config names it relative: --promote said the
+    # two models "answer different questions" for the path, and nothing about the real
+    # difference, the universe (0.5 vs 0.3 minimum correlation: 4,536 vs 7,244 episodes)
+    a = {"data.path": "demo-out/data", "label.horizon": "48", "universe.min_abs_corr": "0.5",
+         "spread.z_window": "72", "model.num_leaves": "31"}
+    b = {**a, "data.path": "/tmp/walk/demo-out/data", "universe.min_abs_corr": "0.3"}
+    same = {"data_fingerprint": "bd0302b0b8128b4e"}
+    assert model_differences(a, same, b, same) == ["universe.min_abs_corr 0.5 vs 0.3"]
+    other = {"data_fingerprint": "0123456789abcdef"}
+    assert model_differences(a, same, b, other) == [
+        "data.path demo-out/data vs /tmp/walk/demo-out/data", "universe.min_abs_corr 0.5 vs 0.3"]
+    c = {**a, "spread.z_window": "168"}
+    assert model_differences(a, same, c, same) == ["spread.z_window 72 vs 168"]
+
+
 def test_ui_links_open_the_model_training_view():
     assert ui_link("http://mlflow.internal:5000/", experiment_id="3", run_id="abc") == (
         "http://mlflow.internal:5000/#/experiments/3/runs/abc?workflowType=machine_learning")
@@ -133,3 +149,30 @@ def test_promote_line_warns_when_the_champion_answers_another_question():
     same = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.70}, "f1", "2024-08-01",
                                labels={"label.horizon": "24"})
     assert "warning" not in same
+
+
+def test_promote_line_has_no_caveat_for_the_same_files_under_another_path():
+    from types import SimpleNamespace
+
+    from revertible.tracking import compare_to_champion
+
+    params = {"label.horizon": "48", "data.path": "/tmp/walk/demo-out/data",
+              "universe.min_abs_corr": "0.3"}
+    champ_run = SimpleNamespace(data=SimpleNamespace(
+        metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01}, params=params,
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"}))
+
+    class Client:
+        def get_model_version_by_alias(self, name, alias):
+            return SimpleNamespace(version="1", run_id="r")
+
+        def get_run(self, run_id):
+            return champ_run
+
+    line = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
+                               labels={**params, "data.path": "demo-out/data"})
+    assert line.startswith("new model is worse than the previous champion v1"), line
+    assert "not directly comparable" not in line and "warning" not in line, line
+    other = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
+                                labels={**params, "universe.min_abs_corr": "0.5"})
+    assert "differ in universe.min_abs_corr 0.5 vs 0.3" in other, other

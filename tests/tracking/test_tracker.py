@@ -49,3 +49,30 @@ def test_a_model_saved_by_an_earlier_version_is_refused_with_the_fix(tmp_path, m
     with pytest.raises(ModelError, match=r"earlier revertible version .* retrain it with "
                                          r"`revertible train CONFIG`"):
         load_model(str(tmp_path / "m"))
+
+
+
+@pytest.mark.parametrize("case", ["under_a_file", "read_only_folder", "folder_as_db"])
+def test_an_unwritable_sqlite_store_is_refused_on_connect(tmp_path, monkeypatch, case):
+    # `train` trained for its whole length, then MLflow retried for about 35 s, then it failed
+    import os
+    from pathlib import Path
+
+    from revertible.config import TrackingConfig
+    from revertible.errors import TrackingError
+    from revertible.tracking import Tracker
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir.db").mkdir()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access  # the tests may run as root, who may write anywhere: ro is read-only here
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == ro
+                        and mode & os.W_OK else real(p, mode, **kw))
+    db, where = {"under_a_file": (tmp_path / "file" / "sub" / "mlflow.db", tmp_path / "file"),
+                 "read_only_folder": (ro / "new" / "mlflow.db", ro),
+                 "folder_as_db": (tmp_path / "dir.db", tmp_path / "dir.db")}[case]
+    with pytest.raises(TrackingError, match=f"{where} is not a writable .*point tracking.uri"):
+        Tracker(TrackingConfig(uri=f"sqlite:///{db}", experiment="x")).connect()
+    assert not (ro / "new").exists()

@@ -23,7 +23,7 @@ import revertible.episodes as ep_pkg
 import revertible.features as ft_pkg
 from revertible.backtest import deflated_sharpe
 from revertible.config import load_config
-from revertible.errors import ConfigError
+from revertible.errors import ConfigError, RevertibleError
 from revertible.synthetic import generate_market
 from revertible.tracking import Tracker
 from revertible.tuning import (
@@ -119,6 +119,29 @@ def _perturb_after(panel, start, seed):
         a[late] *= f
         upd[name] = np.asfortranarray(a)
     return replace(panel, **upd)
+
+
+def test_a_best_trial_at_the_floor_is_not_validated(market, mlflow_dir, tmp_path,
+                                                    monkeypatch):
+    # every trial below min_trades: the "best" is a tie at the floor (-1000, 0 trades); it was
+    # validated all the same, spending the held-out period's one look on it
+    cfg = _cfg(mlflow_dir, "tuning.strategy.min_trades=1000000")
+    seen = []
+    real = bt_pkg.run_backtest
+
+    def spy(*a, **k):
+        seen.append(k.get("since"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(bt_pkg, "run_backtest", spy)
+    with pytest.raises(RevertibleError, match=r"no trial made tuning.strategy.min_trades="
+                                              r"1000000 trades .* held-out period stays "
+                                              r"untouched"):
+        tune_strategy(cfg, panel=market, trials=1, study="floor", storage=storage_url(tmp_path),
+                      validate_best=True)
+    _, vstart = split_validation(market, cfg)
+    assert vstart not in seen, "the validation period was backtested"
+    assert "revertible.validation" not in load_study(storage_url(tmp_path), "floor").user_attrs
 
 
 @pytest.mark.slow

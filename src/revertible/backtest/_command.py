@@ -73,6 +73,12 @@ def backtest_command(
     summary = backtest_summary(result.metrics, result.strategies)
     target = summary_to if summary_to is not None else console
     if target is not None:
+        # what the figures are: period, costs, capital and units (the table alone said none)
+        target.print(f"equity {result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC at "
+                     f"{cfg.costs.venue} {cfg.costs.fill} costs (1x; _2x_costs rows: doubled), "
+                     f"capital {cfg.sizing.capital:,.0f}: net bp/trade = P&L after costs per "
+                     "unit of gross notional, Sharpe annualised, drawdown and return of the "
+                     "capital", markup=False, highlight=False, soft_wrap=True)
         target.print(summary, markup=False, highlight=False, soft_wrap=True)
     for s in result.strategies:
         note = per_trade_note(result.metrics, s)
@@ -82,7 +88,9 @@ def backtest_command(
     if taken == taken and taken < 300:  # too few to check the decision's calibration
         say(f"the decision took {int(taken)} signals (fewer than 300): too few to check how its "
             "expected returns compare with the realised ones out of sample")
-    say(f"run {run_id}" + (f"; report {paths['report']}" if paths else ""))
+    say(f"run {run_id}" + (f"; report {paths['report']}" if paths else
+                           f"; report.html is among its artifacts ({artifact_uri}); --out DIR "
+                           "also writes it to a folder"))
     say(f"time (wall/CPU s): {stage_times(result.timings)}")
     return {
         "run_id": run_id,

@@ -39,8 +39,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-# piped output (files, CI logs) gets a wide fixed width so tables are never truncated
+# piped output (files, CI logs, cron) gets a wide fixed width so tables and long lines are never
+# wrapped at 80 columns or truncated; both streams alike (train's table and tune's lines go to
+# stderr)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 ConfigArg = Annotated[
@@ -49,7 +51,8 @@ ConfigArg = Annotated[
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--set", "-s", help="Override a config value: --set label.horizon=24 (repeatable)."
+        "--set", "-s", metavar="KEY=VALUE",
+        help="Override a config value: --set label.horizon=24 (repeatable)."
     ),
 ]
 DataOpt = Annotated[
@@ -109,19 +112,28 @@ def _utc(value: str, option: str) -> Any:
 def precheck(kwargs: dict[str, Any], command: str = "") -> None:
     """Cheap checks on a command's options, run before any import or data load.
 
-    Output paths (``out_path``, ``heatmap``: files; ``out_dir``: a folder), ``since <= until``
+    Output paths (``out_path``, ``heatmap``, ``regime_out``, ``regime_plot``: files with their
+    extension; ``out_dir``: a folder), ``since <= until``
     and ``trials >= 1``: each fails in milliseconds instead of after the data is loaded (and
     before an MLflow store is created).
     """
-    for key in ("out_path", "heatmap"):
+    files = {"out_path": "--out", "heatmap": "--heatmap", "regime_out": "--regime-out",
+             "regime_plot": "--regime-plot"}
+    for key, option in files.items():
         if kwargs.get(key) is not None:
-            check_output_file(kwargs[key], "--out" if key == "out_path" else "--heatmap")
-    out_path = kwargs.get("out_path")
-    if out_path is not None and command in TABLE_OUTPUTS:
-        suffix = Path(out_path).suffix.lower()
+            check_output_file(kwargs[key], option)
+    tables = [kwargs.get("regime_out")]
+    tables += [kwargs.get("out_path")] if command in TABLE_OUTPUTS else []
+    for path in (p for p in tables if p is not None):
+        suffix = Path(path).suffix.lower()
         if suffix not in {".parquet", ".pq", ".csv"}:
-            raise RevertibleError(f"output file {out_path}: unknown extension {suffix!r}; "
+            raise RevertibleError(f"output file {path}: unknown extension {suffix!r}; "
                                   "use .parquet or .csv")
+    for key in ("heatmap", "regime_plot"):
+        path = kwargs.get(key)
+        if path is not None and Path(path).suffix.lower() != ".png":
+            raise RevertibleError(f"{files[key]} {path}: the image is written as PNG; name the "
+                                  "file .png")
     if kwargs.get("out_dir") is not None:
         check_output_dir(kwargs["out_dir"])
     if kwargs.get("until") and _BARE_DATE.match(str(kwargs["until"]).strip()):

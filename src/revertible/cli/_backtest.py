@@ -37,11 +37,15 @@ def backtest(
         bool, typer.Option("--walk-forward", help="Retrain every backtest.retrain_every_days; "
                                                   "every trade out of sample.")
     ] = False,
-    since: Annotated[str | None, typer.Option(help="First bar to trade (UTC).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="First bar to trade (UTC); default: with --model the model's holdout start, with "
+             "--walk-forward the first episode plus backtest.min_train_days.")] = None,
     until: Annotated[str | None, typer.Option(
-        help="Last bar to trade (UTC); a date alone (2024-08-31) includes that whole day.")] = None,
+        help="Last bar to trade (UTC); a date alone (2024-08-31) includes that whole day; "
+             "default the last bar.")] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the HTML report and the ledger.")
+        Path | None, typer.Option("--out", help="Folder for the HTML report and the ledger; "
+                                                "default: they are only in the MLflow run.")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -74,6 +74,12 @@ def baskets(
     if heatmap:
         plot_basket_heatmap(panel, cfg, df, heatmap)
         out.print(f"wrote heatmap {heatmap}")
+    if (regime_out or regime_plot) and not len(df):
+        lo, hi = cfg.baskets.corr_band
+        skipped = " and ".join(str(p) for p in (regime_out, regime_plot) if p)
+        out.print(f"no basket at {when} (no {cfg.baskets.min_size} or more assets with every "
+                  f"pairwise correlation in [{lo}, {hi}], baskets.corr_band): {skipped} not "
+                  "written", highlight=False)
     if (regime_out or regime_plot) and len(df):
         set_stage("regime triggers over the history")
         reg = basket_regime(panel, df[["basket", "asset", "weight"]], cfg.baskets,

@@ -91,7 +91,7 @@ def pairs(
 ) -> None:
     """Correlation engine: pairs eligible as of a date, with 30/60/90-day correlations."""
     from ..io import write_table
-    from ..universe import eligible_pairs, plot_corr_heatmap
+    from ..universe import bar_index, eligible_pairs, plot_corr_heatmap
 
     cfg = _config(config, set, data)
     panel = load_data(cfg)
@@ -107,7 +107,8 @@ def pairs(
         raise RevertibleError(f"--at {at}: {exc}") from None
     n_el = int(df["eligible"].sum())
     out.print(
-        f"{n_el} eligible pairs at {df['time'].iloc[0] if len(df) else at} "
+        f"{n_el} eligible pairs at "
+        f"{df['time'].iloc[0] if len(df) else panel.times[bar_index(panel, at)]} "
         f"({(df['relationship'] == 'inverse').sum()} inverse)"
     )
     show = df[df["eligible"]].copy()

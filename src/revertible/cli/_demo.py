@@ -27,6 +27,16 @@ def demo(
 ) -> None:
     """The whole pipeline on a generated market with a known answer."""
     from ..demo import DEMO_CONFIG, run_demo
+    from ..errors import RevertibleError
+
+    # the generator lists two assets late and makes one illiquid, and needs 48 bars
+    if n_assets < 3:
+        raise RevertibleError(f"--n-assets {n_assets}: the generated market needs at least 3 "
+                              "assets (default 16)")
+    if days < 2:
+        raise RevertibleError(f"--days {days}: the generated market needs at least 2 days of "
+                              "hourly bars (default 300; under about 150 days too few "
+                              "episodes to train on)")
 
     result = run_demo(out_dir, config or DEMO_CONFIG, set or [], seed=seed, n_assets=n_assets,
                       days=days, console=out, progress=progress_bar)

@@ -123,8 +123,9 @@ def rebalance(
                                                "target_ratio (or entry_ratio).")
     ],
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Write the plan (positions, prices, drift, orders, "
-                                                "action, reason) here (.parquet or .csv).")
+        Path | None, typer.Option("--out", help="Also write the orders here (.parquet or .csv): "
+                                                "one row per position, action rebalance, none "
+                                                "or stale.")
     ] = None,
     set: SetOpt = None,
     data: DataOpt = None,
@@ -152,7 +153,7 @@ def rebalance(
                 for q, a, p in ((row.order_a, row.asset_a, row.price_a),
                                 (row.order_b, row.asset_b, row.price_b)) if q != 0]
         out.print(f"{head}: " + ", ".join(legs), highlight=False)
-    if out_path:
+    if out_path is not None:
         write_table(plan, out_path)
         out.print(f"wrote {len(plan)} rows to {out_path}", highlight=False)
     if json_out:

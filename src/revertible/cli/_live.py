@@ -24,7 +24,8 @@ from ._app import (
 
 NotifyOpt = Annotated[
     list[str] | None,
-    typer.Option("--notify", help="apprise URL to send alerts to (tgram://, discord://, "
+    typer.Option("--notify", metavar="URL",
+                 help="apprise URL to send alerts to (tgram://, discord://, "
                  "slack://, mailto://, json://host/path...); repeatable."),
 ]
 
@@ -62,6 +63,7 @@ def download(
         help="Last day (UTC): a date alone includes that whole day, a time stops before "
              "it; default: up to the last closed bar.")] = None,
     market: Annotated[str | None, typer.Option(
+        metavar="spot|perp|both",
         help="spot, perp or both; default: the config's costs.venue.")] = None,
     assets: Annotated[str | None, typer.Option(
         help="Comma-separated assets, e.g. BTC,ETH; default: data.assets, else the files there.")]
@@ -185,13 +187,19 @@ def monitor(
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
                             ledger=pnl)
     m = state["metrics"]
+    mon = cfg.monitor
+
+    def limit(v: float | None) -> str:  # the alert threshold next to each figure
+        return "off" if v is None else f"alert at {v:g}"
+
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
               f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
               f"(reference {state['base_rate_reference']:.3f}), AUC "
               f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
               f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
-              f"calibration CUSUM {state['cusum']['value']:.1f}, "
-              f"probability PSI {state['psi'].get('probability', float('nan')):.3f}; "
+              f"calibration CUSUM {state['cusum']['value']:.1f} ({limit(mon.cusum_threshold)}), "
+              f"probability PSI {state['psi'].get('probability', float('nan')):.3f} "
+              f"({limit(mon.max_psi)}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:

@@ -71,7 +71,8 @@ def tune(
                            help="Fit, evaluate once and register the best.")
     ] = False,
     objective: Annotated[
-        str, typer.Option(help="model: LightGBM hyperparameters (tuning.space); strategy: "
+        str, typer.Option(metavar="NAME",
+                          help="model: LightGBM hyperparameters (tuning.space); strategy: "
                                "strategy and label settings (tuning.strategy.space) by a "
                                "walk-forward after-cost backtest, validation period held out.")
     ] = "model",
@@ -81,7 +82,8 @@ def tune(
                                 "held-out validation period (tuning.strategy.validation_days).")
     ] = False,
     fidelity: Annotated[
-        str | None, typer.Option(help="--objective strategy: 'low' ranks the trials with a "
+        str | None, typer.Option(metavar="NAME",
+                                 help="--objective strategy: 'low' ranks the trials with a "
                                       "cheaper model and re-scores the best at full fidelity "
                                       "before reporting (tuning.strategy.fidelity); default the "
                                       "config's ('full').")

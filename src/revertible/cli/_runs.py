@@ -37,7 +37,8 @@ def runs(
     set: SetOpt = None,
     data: DataOpt = None,
     kind: Annotated[
-        str, typer.Option(help="train (training and tuning runs), backtest, hedge, or all.")
+        str, typer.Option(metavar="train|backtest|hedge|all",
+                          help="train (training and tuning runs), backtest, hedge, or all.")
     ] = "train",
     sort: Annotated[
         str | None, typer.Option(help="Metric to sort by, best first: holdout_auc (default for "

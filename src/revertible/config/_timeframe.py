@@ -145,6 +145,14 @@ def _bar_of(raw: dict[str, Any]) -> tuple[str, pd.Timedelta | None]:
     return str(tf), duration(str(tf))
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _to_bars(key: str, value: Any, tf: str, step: pd.Timedelta | None) -> Any:
     if not isinstance(value, str):
         return value
@@ -152,6 +160,11 @@ def _to_bars(key: str, value: Any, tf: str, step: pd.Timedelta | None) -> Any:
     if text.isdigit():
         return int(text)
     span = duration(text)
+    if span is None and step is not None and not _number(text):
+        raise ValueError(
+            f"{key}={value!r} is not a number of bars or a positive duration; write e.g. "
+            "48 (bars), 48h or 2d"
+        )
     if span is None or step is None:  # the field (or the bar size) refuses it, naming its key
         return value
     bars = span / step
@@ -199,7 +212,7 @@ def resolve_windows(raw: Any, minimums: dict[str, dict[str, int]]) -> Any:
             name = f"{section}.{key}"
             value = sec[key]
             if isinstance(value, (list, tuple)):
-                conv = tuple(_to_bars(name, v, tf, step) for v in value)
+                conv = tuple(_to_bars(f"{name}.{i}", v, tf, step) for i, v in enumerate(value))
                 written = [v for v, c in zip(value, conv, strict=True) if isinstance(v, str)]
                 vals = conv
             else:

@@ -203,8 +203,9 @@ def discover_files(folder: Path, fmt: str, timeframe: str) -> list[tuple[str, Pa
         raise DataError(
             f"data folder {folder}: no {fmt if fmt != 'auto' else 'price'} files for timeframe "
             f"{timeframe}; expected {expected}"
-            + (f" (skipped {len(skipped)} files of other bar sizes, e.g. {skipped[0]})"
-               if skipped else "")
+            + (f" (skipped {len(skipped)} files of other bar sizes, e.g. {skipped[0]}: set "
+               "data.timeframe to their bar size; with data.resample: "
+               f"{timeframe} to build {timeframe} bars from finer ones)" if skipped else "")
             + (f"; its subfolder{'s' if len(below) > 1 else ''} {', '.join(below)} "
                f"{'hold' if len(below) > 1 else 'holds'} them: set data.path (or --data DIR) "
                f"to {'one of them' if len(below) > 1 else 'it'}" if below else "")

@@ -96,7 +96,8 @@ def _check_high_low(path: Path, t: np.ndarray, high: np.ndarray, low: np.ndarray
         j = int(bad[0])
         raise DataError(
             f"data file {path.name}: row {int(order[j]) + 1} ({_ts(t[j])}) has high "
-            f"{high[j]!r} below low {low[j]!r} ({bad.size} such rows); high >= low must hold: "
+            f"{float(high[j])!r} below low {float(low[j])!r} ({bad.size} such rows); high >= low "
+            "must hold: "
             "fix the columns or drop the rows"
         )
 

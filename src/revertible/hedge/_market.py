@@ -164,8 +164,10 @@ def load_hedge_market(
         in_range &= times <= hi_ts
     sel = np.flatnonzero(in_range & ok)
     if sel.size < 2:
+        asked = " ".join(f"{flag} {v}" for flag, v in (("--since", since), ("--until", until))
+                         if v is not None)
         raise DataError(
-            f"range --since {since} --until {until}: fewer than 2 bars where spot {held} and "
+            f"range {asked}: fewer than 2 bars where spot {held} and "
             f"perpetual {perp} overlap (overlap {_ts_text(times[first])} to "
             f"{_ts_text(times[last - 1])}); choose a range inside it"
         )

@@ -255,27 +255,33 @@ class _Run:
 
     def run(self) -> list[Added]:
         req = self.req
+        # what needs no network is checked first: offline, a typo is named, not the network
+        if req.since is not None and req.since >= self.end:
+            raise DownloadError(
+                f"--since {req.since:%Y-%m-%d %H:%M} is at or after the last closed bar "
+                f"({self.end - self.step:%Y-%m-%d %H:%M} UTC); pick an earlier --since")
+        names = None if req.top_volume else list(req.assets or _existing_assets(req))
+        if names == []:
+            raise DownloadError(
+                "no asset to download: the folder(s) "
+                f"{', '.join(str(req.dirs[m]) for m in req.markets)} hold no "
+                "files yet; name them with --assets BTC,ETH or --top-volume N")
+        for name in names if req.since is None and names else ():
+            base, quote = parse_asset(name)
+            for market in req.markets:
+                path = req.dirs[market] / file_name(base, quote, market, req.timeframe)
+                if not path.exists():
+                    raise DownloadError(
+                        f"{path.name}: no file yet and no --since; pass --since DATE for the "
+                        "first download")
         for folder in {req.dirs[m] for m in req.markets}:
             folder.mkdir(parents=True, exist_ok=True)
             if clean_parts(folder):
                 self.log(f"removed partial files a killed run left in {folder}")
         self.venue = Venue(req.exchange, set(req.markets), self.retry, req.api_url)
-        if req.top_volume:
+        if names is None:
             names = _top_volume(req, self.retry, self.listing, self.archive, self.log)
-        elif req.assets:
-            names = list(req.assets)
-        else:
-            names = _existing_assets(req)
-            if not names:
-                raise DownloadError(
-                    "no asset to download: the folder(s) "
-                    f"{', '.join(str(req.dirs[m]) for m in req.markets)} hold no "
-                    "files yet; name them with --assets BTC,ETH or --top-volume N")
         pairs = [parse_asset(n) for n in dict.fromkeys(names)]
-        if req.since is not None and req.since >= self.end:
-            raise DownloadError(
-                f"--since {req.since:%Y-%m-%d %H:%M} is at or after the last closed bar "
-                f"({self.end - self.step:%Y-%m-%d %H:%M} UTC); pick an earlier --since")
         for base, quote in pairs:  # every name is checked before anything is written
             for market in req.markets:
                 symbol = self.venue.symbol(base, quote, market)
@@ -288,12 +294,6 @@ class _Run:
                     f"asset {base}/{quote}: {req.exchange} does not list {symbol} ({market})"
                     + (" and the archive has no such symbol" if req.exchange == "binance" else "")
                     + "; check the name (e.g. --assets BTC,ETH) or --market")
-            for market in req.markets:
-                path = req.dirs[market] / file_name(base, quote, market, req.timeframe)
-                if req.since is None and not path.exists():
-                    raise DownloadError(
-                        f"{path.name}: no file yet and no --since; pass --since DATE for the "
-                        "first download")
         done: list[Added] = []
         for base, quote in pairs:
             for market in req.markets:

@@ -27,6 +27,11 @@ def _apprise(urls: Sequence[str]):
 
     app = apprise.Apprise()
     for url in urls:
+        if not url.strip():  # cron's --notify "$NOTIFY" with NOTIFY unset
+            raise RevertibleError(
+                "--notify is empty (an unset variable such as $NOTIFY?); set it to an apprise "
+                "URL, e.g. NOTIFY=tgram://TOKEN/CHAT at the top of the crontab, or leave "
+                "--notify out")
         if not app.add(url):
             scheme = url.split("://", 1)[0] if "://" in url else url
             raise RevertibleError(

@@ -60,6 +60,11 @@ def development_split(
     Returns ``dev``/``hold`` positions, ``holdout_start``, the raw label array ``y_all``, and the
     development ``X``, ``y``, ``entry`` and label ``end`` times (index reset).
     """
+    if not eps["label"].notna().any():  # e.g. a few days of data: no pair is eligible yet
+        raise RevertibleError(
+            f"no labelled divergence episode in the data ({len(eps)} episodes, none labelled); "
+            "need at least 100 (more data, a lower label.entry or looser universe filters)"
+        )
     dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
     if len(dev) < 100:
         raise RevertibleError(

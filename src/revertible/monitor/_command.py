@@ -10,6 +10,7 @@ says so.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,18 @@ def _experiment_of(uri: str, store: str) -> str | None:
         return None
 
 
+
+def _bp(x: float | None) -> str:
+    return f"{x:+.1f}" if x is not None and math.isfinite(x) else "-"
+
+
+def _ledger_line(lg: dict[str, Any]) -> str:
+    """The paper ledger's P&L in one line; "-" where nothing closed yet (not "+nan")."""
+    return (f"ledger {lg['path']}: {lg['trades_closed']} trades closed, realised net "
+            f"{_bp(lg['realised_net_bp'])} bp/trade [90% CI {_bp(lg['realised_net_bp_ci_low'])}, "
+            f"{_bp(lg['realised_net_bp_ci_high'])}]; {lg['open_positions']} open position(s) "
+            f"as of {lg['last_bar']}")
+
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
                     notify_urls: list[str] | None = None, log: Any = print,
@@ -144,11 +157,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
         f"resolved; reference {ref.source}")
     if state["ledger"] is not None:
-        lg = state["ledger"]
-        log(f"ledger {lg['path']}: {lg['trades_closed']} trades closed, realised net "
-            f"{lg['realised_net_bp']:+.1f} bp/trade [90% CI {lg['realised_net_bp_ci_low']:+.1f}, "
-            f"{lg['realised_net_bp_ci_high']:+.1f}]; {lg['open_positions']} open position(s) "
-            f"as of {lg['last_bar']}")
+        log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:
         log(f"alert: {a}")
     page = html_page(state, record, title=f"revertible monitor: {pinned}")

@@ -8,31 +8,50 @@ from typing import Any
 from ._naming import headline_metrics
 
 __all__ = ["describe_version", "compare_to_champion", "PROMOTE_METRIC", "MODEL_SETTINGS",
-           "model_differences", "comparability_warning"]
+           "PROBLEM_SECTIONS", "is_problem_key", "model_differences", "comparability_warning"]
 
 #: The holdout metric ``--promote`` compares (higher is better), then the tie-breaker.
 PROMOTE_METRIC = ("holdout.roc_auc", "holdout.brier_skill")
 
 
-#: Params that define the problem a model solves (with every ``label.*`` param): two models that
-#: differ in one of them answer different questions, so their holdout metrics do not compare.
+#: Params that define the problem a model solves (with every param of
+#: :data:`PROBLEM_SECTIONS`): two models that differ in one of them answer different questions,
+#: so their holdout metrics do not compare.
 MODEL_SETTINGS = ("data.path", "data.assets", "data.timeframe")
+
+#: Config sections whose every param decides which divergences are in the problem and what they
+#: are labelled: the universe (eligible pairs), the spread (hedge ratio, z, entries) and the label.
+PROBLEM_SECTIONS = ("label.", "universe.", "spread.")
+
+
+def is_problem_key(key: str) -> bool:
+    """Whether the flattened config key ``key`` defines the problem (see :data:`MODEL_SETTINGS`)."""
+    return key in MODEL_SETTINGS or key.startswith(PROBLEM_SECTIONS)
 
 
 def _problem_keys(params: dict[str, str]) -> list[str]:
-    return [*MODEL_SETTINGS, *sorted(k for k in params if k.startswith("label."))]
+    return [*MODEL_SETTINGS, *sorted(k for k in params if k.startswith(PROBLEM_SECTIONS))]
+
+
+def _same_data(tags_a: dict[str, str], tags_b: dict[str, str]) -> bool:
+    fa, fb = tags_a.get("data_fingerprint"), tags_b.get("data_fingerprint")
+    return bool(fa) and fa == fb
 
 
 def model_differences(params_a: dict[str, str], tags_a: dict[str, str],
                       params_b: dict[str, str], tags_b: dict[str, str]) -> list[str]:
     """What differs between two training runs' problems: assets, timeframe, horizon, labels.
 
-    Compares the :data:`MODEL_SETTINGS` params, every ``label.*`` param and the ``data_assets``
-    (asset count) and ``data_range`` tags; returns ``"key a vs b"`` items (empty: the same).
-    A key missing from one side is not a difference (older runs log fewer params).
+    Compares the :data:`MODEL_SETTINGS` params, every param of :data:`PROBLEM_SECTIONS` and the
+    ``data_assets`` (asset count) and ``data_range`` tags; returns ``"key a vs b"`` items (empty:
+    the same). A key missing from one side is not a difference (older runs log fewer params), nor
+    is ``data.path`` when both runs' ``data_fingerprint`` tags are equal (the same files named
+    relative to one folder and absolute in the other).
     """
     out = []
     for key in dict.fromkeys(_problem_keys(params_a) + _problem_keys(params_b)):
+        if key == "data.path" and _same_data(tags_a, tags_b):
+            continue
         va, vb = params_a.get(key), params_b.get(key)
         if va is not None and vb is not None and va != vb:
             out.append(f"{key} {va} vs {vb}")
@@ -90,10 +109,10 @@ def compare_to_champion(client: Any, name: str, metrics: dict[str, float],
     old = run.data.metrics
     key = PROMOTE_METRIC[0]
     new_v, old_v = metrics.get(key), old.get(key)
+    new_tags = {"data_fingerprint": data_fingerprint}
+    diffs = model_differences(labels or {}, new_tags, run.data.params, run.data.tags)
     same = (run.data.tags.get("data_fingerprint") == data_fingerprint
-            and run.data.tags.get("holdout_start") == holdout_start
-            and all(run.data.params.get(k) == v for k, v in (labels or {}).items()))
-    diffs = model_differences(labels or {}, {}, run.data.params, {})
+            and run.data.tags.get("holdout_start") == holdout_start and not diffs)
     caveat = "" if same else (" (different data, holdout period or labels: the numbers are "
                               "not directly comparable)")
     if diffs:

@@ -9,6 +9,7 @@ unreachable server fails fast with one line instead of MLflow's minutes of retri
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
@@ -22,7 +23,7 @@ import pandas as pd  # noqa: TC002 - MLflow reads ReversionPyfunc.predict's hint
 from .. import __version__
 from ..errors import ModelError, TrackingError
 from ._naming import EXPERIMENT_KIND, dataset_summary, experiment_for, headline_metrics
-from ._registry import MODEL_SETTINGS, compare_to_champion, describe_version
+from ._registry import compare_to_champion, describe_version, is_problem_key
 from ._store import quiet_mlflow, store_uri, use_store
 
 if TYPE_CHECKING:
@@ -193,8 +194,7 @@ class Tracker:
         import mlflow
 
         items = [(k, str(v)[:6000]) for k, v in params.items()]
-        self._run_labels.update({k: v for k, v in items
-                                 if k.startswith("label.") or k in MODEL_SETTINGS})
+        self._run_labels.update({k: v for k, v in items if is_problem_key(k)})
         for i in range(0, len(items), 90):
             mlflow.log_params(dict(items[i:i + 90]))
 
@@ -303,6 +303,26 @@ class Tracker:
         return f"{alias} -> v{version}: {verdict}"
 
 
+def _check_writable_sqlite(uri: str, db: Path) -> None:
+    """Refuse an SQLite store that cannot be written, before any work.
+
+    MLflow fails only when it first logs: after the whole training, and after minutes of retries.
+    """
+    if db.exists():
+        ok, where = db.is_file() and os.access(db, os.W_OK), db
+    else:
+        where = db.parent
+        while not where.exists() and where != where.parent:
+            where = where.parent
+        ok = where.is_dir() and os.access(where, os.W_OK)
+    if not ok:
+        raise TrackingError(
+            f"tracking store {uri}: {where} is not a writable "
+            f"{'file' if where == db else 'folder'}; point tracking.uri (or MLFLOW_TRACKING_URI) "
+            "at a folder you can write, e.g. sqlite:///experiments/mlflow.db"
+        )
+
+
 def check_store(uri: str, *, need_existing: bool = False, what: str = "") -> None:
     """Fail fast, in one line, if the tracking store ``uri`` cannot serve a request.
 
@@ -322,6 +342,8 @@ def check_store(uri: str, *, need_existing: bool = False, what: str = "") -> Non
                 "or set tracking.uri / MLFLOW_TRACKING_URI to a reachable store "
                 "(default sqlite:///experiments/mlflow.db)"
             ) from None
+    elif uri.startswith("sqlite:///") and not need_existing:
+        _check_writable_sqlite(uri, Path(uri[len("sqlite:///"):]))
     elif uri.startswith("sqlite:///") and need_existing:
         db = Path(uri[len("sqlite:///"):])
         if not db.is_file():

@@ -320,7 +320,8 @@ def tune_strategy(
             tracker.log_text(json.dumps({"value": report["value"], "trial": best.number,
                                          "params": best.params}, indent=2),
                              "best_params.json")
-            if validate_best:
+            # a best trial at the floor never traded enough: no candidate for the one look
+            if validate_best and not report["search"].get("below_min_trades"):
                 validation = _validate_once(st, best, cfg, panel, data, tracker,
                                             parent_id, name, say, len(rescored or {}))
                 metrics.update({f"validation.{k}": float(v) for k, v in validation.items()
@@ -358,6 +359,12 @@ def tune_strategy(
         if validation is not None:
             say(f"validation {data.validation_start:%Y-%m-%d}..: {_figs(validation)}, deflated "
                 f"Sharpe {_num(validation.get('deflated_sharpe'))} (N={validation['n_trials']})")
+        elif validate_best:
+            raise RevertibleError(
+                f"study {name!r}: no trial made tuning.strategy.min_trades="
+                f"{sc.min_trades} trades in the search (the best, trial {best.number}, is at "
+                f"the floor {sc.floor:g}); not validated, so the held-out period stays "
+                "untouched: run more trials, widen tuning.strategy.space or lower min_trades")
     return {
         "run_id": parent_id, "study": name, "storage": _redact(url),
         "best_value": None if best is None else report["value"],

@@ -221,6 +221,13 @@ def plot_corr_heatmap(
     m[j, i] = v
     np.fill_diagonal(m, 1.0)
     keep = np.where(np.isfinite(m).sum(axis=1) > 1)[0]
+    t = panel.times[bar_index(panel, at)]
+    if keep.size == 0:  # too little history: an empty matrix made matplotlib warn twice
+        fig, ax = subplots(figsize=(6.0, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no pair has a {days}-day return correlation at {t:%Y-%m-%d %H:%M} "
+                "UTC yet", ha="center", va="center")
+        return save_png(fig, dest)
     m = m[np.ix_(keep, keep)]
     labels = [names[k].split("/")[0] for k in keep]
     if len(keep) >= 3:
@@ -235,7 +242,6 @@ def plot_corr_heatmap(
     fs = max(3.0, min(9.0, 600 / max(len(labels), 1)))
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=fs)
     ax.set_yticks(range(len(labels)), labels, fontsize=fs)
-    t = panel.times[bar_index(panel, at)]
     ax.set_title(f"{days}-day return correlation at {t:%Y-%m-%d %H:%M} UTC (clustered)")
     fig.colorbar(im, ax=ax, shrink=0.7, label="correlation of hourly log returns")
     fig.tight_layout()

@@ -1,0 +1,29 @@
+"""The monitor's one-line summary of a paper ledger (fast; the end-to-end runs are in
+test_command_monitor.py)."""
+
+from __future__ import annotations
+
+import math
+
+from revertible.monitor._command import _ledger_line
+
+
+def _ledger(**kw):
+    base = {"path": "live/ledger.sqlite", "trades_closed": 0, "realised_net_bp": math.nan,
+            "realised_net_bp_ci_low": math.nan, "realised_net_bp_ci_high": math.nan,
+            "open_positions": 0, "last_bar": "2024-09-07 01:00:00+00:00"}
+    return {**base, **kw}
+
+
+def test_a_ledger_with_nothing_closed_shows_dashes_not_nan():
+    # it printed "realised net +nan bp/trade [90% CI +nan, +nan]" (paper itself prints "-")
+    line = _ledger_line(_ledger())
+    assert "nan" not in line, line
+    assert "0 trades closed, realised net - bp/trade [90% CI -, -]; 0 open position(s)" in line
+
+
+def test_a_ledger_with_closed_trades_shows_signed_bp():
+    line = _ledger_line(_ledger(trades_closed=12, realised_net_bp=3.14,
+                                realised_net_bp_ci_low=-20.0, realised_net_bp_ci_high=25.55,
+                                open_positions=2))
+    assert "12 trades closed, realised net +3.1 bp/trade [90% CI -20.0, +25.6]; 2 open" in line
