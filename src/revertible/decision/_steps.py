@@ -49,12 +49,19 @@ class Reasons:
 
 
 def _fmt_g(values: np.ndarray, digits: int) -> np.ndarray:
-    """``f"{v:.{digits}g}"`` of each value, formatting each distinct rounded value once."""
+    """``f"{v:.{digits}g}"`` of each value, formatting each distinct rounded value once.
+
+    Examples
+    --------
+    >>> _fmt_g(np.array([12.345, 12.3449, 0.0, 1e-310, -np.inf, np.nan]), 3).tolist()
+    ['12.3', '12.3', '0', '1e-310', '-inf', 'nan']
+    """
     v = np.asarray(values, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mag = np.floor(np.log10(np.abs(np.where(v == 0.0, 1.0, v))))
         scale = 10.0 ** (digits - 1 - np.nan_to_num(mag))
-        key = np.where(np.isfinite(v), np.round(v * scale) / scale, v)  # +-inf, NaN as they are
+        # +-inf, NaN and values too small to scale (subnormal) as they are
+        key = np.where(np.isfinite(v) & np.isfinite(scale), np.round(v * scale) / scale, v)
     uniq, inv = np.unique(key, return_inverse=True)
     text = np.array([f"{u:.{digits}g}" for u in uniq], dtype=object)
     return text[inv.reshape(-1)]
