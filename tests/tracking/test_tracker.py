@@ -51,6 +51,17 @@ def test_a_model_saved_by_an_earlier_version_is_refused_with_the_fix(tmp_path, m
         load_model(str(tmp_path / "m"))
 
 
+@pytest.mark.parametrize("uri", ["models:/track-model", "models:/track-model/", "models:/"])
+def test_a_registered_model_uri_without_version_or_alias_says_how_to_name_one(uri):
+    from revertible.errors import ModelError
+    from revertible.tracking import load_model
+
+    name = uri[len("models:/"):].strip("/") or "<name>"
+    with pytest.raises(ModelError, match=rf"name a version or an alias .*\(models:/{name}/"
+                                         rf"<version> or models:/{name}@champion\)$"):
+        load_model(uri)
+
+
 
 @pytest.mark.parametrize("case", ["under_a_file", "read_only_folder", "folder_as_db"])
 def test_an_unwritable_sqlite_store_is_refused_on_connect(tmp_path, monkeypatch, case):

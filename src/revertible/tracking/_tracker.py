@@ -369,6 +369,11 @@ def load_model(uri: str, tracking_uri: str | None = None) -> CalibratedReversion
     if not is_uri and not local.exists():
         raise ModelError(f"model {uri}: no such folder; pass runs:/<id>/model, "
                          "models:/<name>@champion, models:/<name>/<version> or a model folder")
+    rest = uri[len("models:/"):] if uri.startswith("models:/") else ""
+    if uri.startswith("models:/") and "@" not in rest and "/" not in rest.strip("/"):
+        name = rest.strip("/") or "<name>"
+        raise ModelError(f"model {uri}: name a version or an alias of the registered model "
+                         f"(models:/{name}/<version> or models:/{name}@champion)")
     try:
         loaded = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
     except Exception as exc:  # noqa: BLE001
