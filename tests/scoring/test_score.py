@@ -330,6 +330,27 @@ def test_label_or_spread_settings_differ_from_training(env):
         _score(env, cfg=_cfg(env["root"], "spread.z_window=48"))
 
 
+def test_another_bar_size_is_refused_and_unseen_assets_are_noted(env):
+    """Windows given in bars mean other durations on other bars: refused before any work."""
+    from revertible.scoring import assets_note, check_model
+
+    m, cfg = env["model"], env["cfg"]
+    assert m.meta["bar"] == "1h"
+    two = cfg.model_copy(update={"data": cfg.data.model_copy(update={"resample": "2h"})})
+    with pytest.raises(ModelError, match=r"^the model was trained on 1h bars but this config "
+                                         r"makes 2h bars .*use 1h bars or retrain$"):
+        check_model(m, two, False)
+    check_model(m, cfg, False)  # the training config passes
+    old = CalibratedReversionModel(m.classifier, m.calibrator, m.features,
+                                   {k: v for k, v in m.meta.items() if k != "bar"},
+                                   outcomes=m.outcomes)  # fmt: skip
+    check_model(old, two, False)  # a model that did not record its bar is not checked
+    seen = list(m.meta["assets"])
+    assert assets_note(m, seen) == "" and assets_note(m, seen + ["NEW/USDT"]) == ""
+    note = assets_note(m, ["X/USDT", "Y/USDT", seen[0]])
+    assert note.startswith("note: 2 of the 3 assets here were not in the model's training data")
+
+
 # ------------------------------------------------------------------- registry and the command
 
 

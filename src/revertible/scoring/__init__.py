@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ._command import QTY_SIG_FIGS, csv_quantities, score_command, score_panel
 from ._inputs import LEG_VOL_DAYS, leg_vols, live_path, touched_reasons, z_now
-from ._model import check_model, costs_note, has_calibrator, resolve_model_uri, tracking_uri
+from ._model import (
+    assets_note,
+    check_model,
+    costs_note,
+    has_calibrator,
+    resolve_model_uri,
+    tracking_uri,
+)
 from ._score import (
     EXTRA_COLUMNS,
     OUTPUT_COLUMNS,
@@ -30,6 +37,7 @@ __all__ = [
     "check_model",
     "has_calibrator",
     "costs_note",
+    "assets_note",
     "tracking_uri",
     "resolve_model_uri",
     "continuation_barriers",

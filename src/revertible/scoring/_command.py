@@ -28,7 +28,7 @@ from ..config import Config
 from ..data import Panel
 from ..errors import RevertibleError
 from ..model import overfit_warning
-from ._model import check_model, costs_note, load_pinned, tracking_uri
+from ._model import assets_note, check_model, costs_note, load_pinned, tracking_uri
 from ._score import episode_features, score_episodes
 from ._select import as_utc, check_request, select_rows
 
@@ -73,6 +73,7 @@ def _finish(
         "in_sample": _in_sample(signals, model),
         "stale_legs": _stale_legs(signals, panel) if live else 0,
         "costs_note": costs_note(model, cfg),
+        "assets_note": assets_note(model, panel.assets),
         "overfit": overfit_warning(getattr(model, "meta", None) or {}, cfg.decision.overfit_ic),
     }
     return signals, info
@@ -96,7 +97,8 @@ def score_panel(
     historical rows by entry time then pair) and a summary dictionary (``mode``, ``as_of``,
     ``since``, ``until``, ``capital``, ``model``, ``episodes``, ``scored``, ``in_sample``: rows
     entered before the model's holdout start, ``stale_legs``: live rows with a leg that has no
-    price at the last bar, ``costs_note``: a line when the costs differ from the model's).
+    price at the last bar, ``costs_note``: a line when the costs differ from the model's,
+    ``assets_note``: one when most assets here were not in the model's training data).
     ``history`` is the episode table of ``panel``
     (:func:`revertible.episodes.build_episodes`), built here if None. ``progress`` is a factory
     like :func:`revertible.cli.progress_bar`: ``progress(description)`` returns a context manager
@@ -183,8 +185,9 @@ def _summary(signals: pd.DataFrame, info: dict[str, Any]) -> list[str]:
     )
     if info.get("overfit"):
         lines.append(info["overfit"])
-    if info.get("costs_note"):
-        lines.append(info["costs_note"])
+    for note in ("costs_note", "assets_note"):
+        if info.get(note):
+            lines.append(info[note])
     if info.get("in_sample"):
         lines.append(
             f"note: {info['in_sample']} rows entered before the model's holdout start: it was "

@@ -19,7 +19,8 @@ from ..config import Config
 from ..costs import effective_costs
 from ..errors import ModelError
 
-__all__ = ["check_model", "has_calibrator", "costs_note", "tracking_uri", "resolve_model_uri"]
+__all__ = ["check_model", "has_calibrator", "costs_note", "assets_note", "tracking_uri",
+           "resolve_model_uri"]
 
 
 def has_calibrator(model: Any) -> bool:
@@ -58,6 +59,7 @@ def check_model(
         )
     model.check_sources(has_funding)
     meta = getattr(model, "meta", {}) or {}
+    _check_bar(meta.get("bar"), cfg.data.resample or cfg.data.timeframe)
     for section in ("label", "spread", "features", "universe"):
         trained = meta.get(section)
         if not isinstance(trained, dict):
@@ -74,6 +76,43 @@ def check_model(
     if features is None:
         features = pd.DataFrame(columns=feature_names(cfg))
     model.check_input(features)
+
+
+def _check_bar(trained: Any, now: str) -> None:
+    """Refuse a model trained on another bar size: its windows and horizon count other bars.
+
+    ``trained`` is ``meta["bar"]`` (``data.resample`` or else ``data.timeframe`` at training);
+    models trained before it was recorded are not checked.
+    """
+    from ..data import parse_timeframe
+
+    if not isinstance(trained, str):
+        return
+    try:
+        same = parse_timeframe(trained) == parse_timeframe(now)
+    except Exception:  # noqa: BLE001 - an unreadable recorded value is no refusal
+        return
+    if not same:
+        raise ModelError(
+            f"the model was trained on {trained} bars but this config makes {now} bars "
+            f"(data.timeframe, data.resample); use {trained} bars or retrain"
+        )
+
+
+def assets_note(model: Any, assets: Any) -> str:
+    """A summary line when most of the scored assets were not in the model's training data."""
+    trained = (getattr(model, "meta", {}) or {}).get("assets")
+    if not isinstance(trained, list | tuple) or not trained:
+        return ""
+    now = list(assets)
+    new = [a for a in now if a not in set(trained)]
+    if len(new) * 2 <= len(now):
+        return ""
+    return (
+        f"note: {len(new)} of the {len(now)} assets here were not in the model's training data "
+        f"({len(trained)} assets, e.g. {', '.join(map(str, trained[:3]))}): its probabilities "
+        "for their pairs are extrapolations; train on this data for a model of these assets"
+    )
 
 
 def costs_note(model: Any, cfg: Config) -> str:

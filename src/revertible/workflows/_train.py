@@ -138,6 +138,7 @@ def train(
             "venue": str(getattr(cfg.costs, "venue", "custom")),
             "split": cfg.sizing.split, "decision": cfg.decision.model_dump(mode="json"),
             "assets": list(panel.assets), "timeframe": cfg.data.timeframe,
+            "bar": cfg.data.resample or cfg.data.timeframe,
             "continue": cfg.continue_.model_dump(mode="json")}
     say(f"walk-forward CV: {cfg.cv.n_folds} purged folds of LightGBM and "
         f"{len(BASELINES)} baselines, then the final fit")
