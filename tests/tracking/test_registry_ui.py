@@ -110,14 +110,25 @@ def test_runs_compare_warns_when_two_models_answer_different_questions(tracking)
 
 
 def test_demo_epilogue_says_where_the_report_is_and_how_to_open_the_ui(tmp_path):
+    import shutil
+    import sys
+    from pathlib import Path
+
     from revertible.cli._demo import demo_epilogue
+    from revertible.tracking import ui_command
 
     report = tmp_path / "backtest" / "report.html"
     result = {"backtest": {"report": str(report)},
               "train": {"run_id": None, "registered_version": "1"}}
-    lines = demo_epilogue(result, f"sqlite:///{tmp_path}/mlflow.db", "revertible-demo")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    lines = demo_epilogue(result, uri, "revertible-demo")
     assert lines[0] == f"report: {report.resolve()} (open it in a browser)"
-    assert lines[1].startswith("MLflow UI: run `mlflow ui --backend-store-uri sqlite:///")
+    assert lines[1] == f"MLflow UI: run `{ui_command(uri)}`, then open:"
+    # the command works from any shell: mlflow on the PATH is this environment's, else its path
+    exe, rest = ui_command(uri).split(" ", 1)
+    assert rest == f"ui --backend-store-uri {uri}"
+    assert exe == str(Path(sys.executable).parent / "mlflow") and Path(exe).is_file() or (
+        exe == "mlflow" and shutil.which("mlflow") == str(Path(sys.executable).parent / "mlflow"))
     assert lines[-1].endswith("/#/models/revertible-demo/versions/1"
                               "?workflowType=machine_learning")
 

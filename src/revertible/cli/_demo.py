@@ -55,7 +55,7 @@ def demo_epilogue(result: dict[str, Any], tracking_uri: str, model_name: str) ->
     Links open the model-training view (:func:`~revertible.tracking.ui_link`); for an
     embedded store the first line says how to start the UI.
     """
-    from ..tracking import ui_link
+    from ..tracking import ui_command, ui_link
 
     def run_link(run_id: str | None) -> str | None:
         if not run_id:
@@ -75,7 +75,7 @@ def demo_epilogue(result: dict[str, Any], tracking_uri: str, model_name: str) ->
     if tracking_uri.startswith(("http://", "https://")):
         lines.append("MLflow UI:")
     else:
-        lines.append(f"MLflow UI: run `mlflow ui --backend-store-uri {tracking_uri}`, then open:")
+        lines.append(f"MLflow UI: run `{ui_command(tracking_uri)}`, then open:")
     train = result.get("train") or {}
     for what, link in (("training run", run_link(train.get("run_id"))),
                        ("backtest run", run_link(backtest.get("run_id")))):

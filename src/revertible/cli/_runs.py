@@ -15,7 +15,9 @@ def ui_hint(uri: str, link: str) -> str:
     """``MLflow UI: <link>``, with how to start the UI for an embedded store."""
     if uri.startswith(("http://", "https://")):
         return f"MLflow UI: {link}"
-    return f"MLflow UI: {link} (start it first: mlflow ui --backend-store-uri {uri})"
+    from ..tracking import ui_command
+
+    return f"MLflow UI: {link} (start it first: {ui_command(uri)})"
 
 
 def _cell(v: Any) -> str:

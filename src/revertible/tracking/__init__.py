@@ -9,6 +9,7 @@ from ._naming import (
     headline_metrics,
     run_label,
     ui_base,
+    ui_command,
     ui_link,
 )
 from ._registry import (
@@ -41,6 +42,7 @@ __all__ = [
     "dataset_summary",
     "ui_base",
     "ui_link",
+    "ui_command",
     "describe_version",
     "compare_to_champion",
     "model_differences",

@@ -67,6 +67,21 @@ def experiment_for(experiment: str, kind: str | None) -> str:
 LOCAL_UI = "http://127.0.0.1:5000"
 
 
+def ui_command(uri: str) -> str:
+    """The shell command that serves ``uri`` in the MLflow UI, with this environment's mlflow.
+
+    ``mlflow`` alone is not on the PATH outside an activated virtual environment (``make demo``
+    does not activate one), so the executable beside the running Python is named when it exists.
+    """
+    import shutil
+    import sys
+    from pathlib import Path
+
+    here = Path(sys.executable).parent / "mlflow"
+    exe = "mlflow" if shutil.which("mlflow") == str(here) or not here.exists() else str(here)
+    return f"{exe} ui --backend-store-uri {uri}"
+
+
 def ui_base(uri: str) -> str:
     """The MLflow UI's address for a tracking ``uri`` (a server: itself; else ``mlflow ui``'s)."""
     return uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
