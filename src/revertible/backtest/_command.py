@@ -61,7 +61,7 @@ def backtest_command(
     model = load_model(model_uri, tracker.uri) if model_uri is not None else None
     panel = load_panel(cfg.data) if panel is None else panel
     if model is not None and hasattr(model, "check_sources"):  # a registered model, as score
-        from ..scoring import check_model
+        from ..model import check_model
 
         check_model(model, cfg, panel.funding is not None)
     loaded = {"data_s": time.perf_counter() - t0, "data_cpu_s": time.process_time() - c0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._checks import assets_note, check_model, costs_note, has_calibrator
 from ._cv import (
     Fold,
     holdout_split,
@@ -62,6 +63,10 @@ from ._train import (
 )
 
 __all__ = [
+    "check_model",
+    "has_calibrator",
+    "costs_note",
+    "assets_note",
     "ReversionClassifier",
     "Calibrator",
     "CalibratedReversionModel",

@@ -1,141 +1,19 @@
-"""The model side of scoring: checks before any work, the registry, loading.
+"""The model side of scoring: the registry and loading; the checks are the model package's.
 
-A model is refused (one :class:`~revertible.errors.ModelError` line naming the fix) when it has no
-return calibrator (an older registered version: its return estimates carried no held-out
-evidence, so it cannot decide a direction), needs a data source the
-scoring data lacks, was trained under label / spread / feature / universe settings that differ
-from the scoring config, or lacks a feature column. Costs are not a refusal: expected returns are
-net of the *scoring* config's venue, and a difference from the training costs is reported
-(:func:`costs_note`).
+:func:`check_model`, :func:`has_calibrator`, :func:`costs_note` and :func:`assets_note` are
+:mod:`revertible.model`'s (``backtest --model`` uses them too), re-exported here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from ..config import Config
-from ..costs import effective_costs
 from ..errors import ModelError
+from ..model import assets_note, check_model, costs_note, has_calibrator
 
 __all__ = ["check_model", "has_calibrator", "costs_note", "assets_note", "tracking_uri",
            "resolve_model_uri"]
-
-
-def has_calibrator(model: Any) -> bool:
-    """True when ``model.predict_outcomes`` exists and its return calibrator is set.
-
-    The calibrator is checked on this package's model (a pickle of an earlier version has none).
-    """
-    from ..model import CalibratedReversionModel
-
-    if not callable(getattr(model, "predict_outcomes", None)):
-        return False
-    if isinstance(model, CalibratedReversionModel):
-        return getattr(model, "outcomes", None) is not None
-    return True
-
-
-def check_model(
-    model: Any, cfg: Config, has_funding: bool, features: pd.DataFrame | None = None
-) -> None:
-    """Refuse to score when the model cannot use this input (one :class:`ModelError` line).
-
-    Checks, in order: the return calibrator (:func:`has_calibrator`), the data sources (a model
-    trained with funding features needs ``data.funding_path``), the settings recorded in
-    ``model.meta`` (``label``, ``spread``, and ``features`` / ``universe`` when recorded) against
-    ``cfg``, since episodes and features depend on them, and the feature columns: those of
-    ``features``, or before any work the columns :func:`revertible.features.feature_names`
-    gives under ``cfg``.
-    """
-    from ..features import feature_names
-
-    if not has_calibrator(model):
-        raise ModelError(
-            "the model has no return calibrator: it was trained by an earlier revertible version "
-            "and cannot decide revert / continue / none on held-out evidence; retrain it with "
-            "`revertible train CONFIG` (optionally --promote) and score with the new version"
-        )
-    model.check_sources(has_funding)
-    meta = getattr(model, "meta", {}) or {}
-    _check_bar(meta.get("bar"), cfg.data.resample or cfg.data.timeframe)
-    for section in ("label", "spread", "features", "universe"):
-        trained = meta.get(section)
-        if not isinstance(trained, dict):
-            continue
-        now = getattr(cfg, section).model_dump()
-        diff = [k for k, v in trained.items() if k in now and not _same(now[k], v)]
-        if diff:
-            k = diff[0]
-            raise ModelError(
-                f"the model was trained with {section}.{k}={trained[k]!r} but this config "
-                f"has {section}.{k}={now[k]!r}; use the training config "
-                f"(--set {section}.{k}={trained[k]}) or retrain"
-            )
-    if features is None:
-        features = pd.DataFrame(columns=feature_names(cfg))
-    model.check_input(features)
-
-
-def _check_bar(trained: Any, now: str) -> None:
-    """Refuse a model trained on another bar size: its windows and horizon count other bars.
-
-    ``trained`` is ``meta["bar"]`` (``data.resample`` or else ``data.timeframe`` at training);
-    models trained before it was recorded are not checked.
-    """
-    from ..data import parse_timeframe
-
-    if not isinstance(trained, str):
-        return
-    try:
-        same = parse_timeframe(trained) == parse_timeframe(now)
-    except Exception:  # noqa: BLE001 - an unreadable recorded value is no refusal
-        return
-    if not same:
-        raise ModelError(
-            f"the model was trained on {trained} bars but this config makes {now} bars "
-            f"(data.timeframe, data.resample); use {trained} bars or retrain"
-        )
-
-
-def assets_note(model: Any, assets: Any) -> str:
-    """A summary line when most of the scored assets were not in the model's training data."""
-    trained = (getattr(model, "meta", {}) or {}).get("assets")
-    if not isinstance(trained, list | tuple) or not trained:
-        return ""
-    now = list(assets)
-    new = [a for a in now if a not in set(trained)]
-    if len(new) * 2 <= len(now):
-        return ""
-    return (
-        f"note: {len(new)} of the {len(now)} assets here were not in the model's training data "
-        f"({len(trained)} assets, e.g. {', '.join(map(str, trained[:3]))}): its probabilities "
-        "for their pairs are extrapolations; train on this data for a model of these assets"
-    )
-
-
-def costs_note(model: Any, cfg: Config) -> str:
-    """A summary line when the config's costs (venue) differ from the model's; else empty."""
-    trained = (getattr(model, "meta", {}) or {}).get("costs")
-    if not isinstance(trained, dict):
-        return ""
-    now = {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)}
-    diff = [k for k, v in trained.items() if k in now and not _same(now[k], v)]
-    if not diff:
-        return ""
-    was = ", ".join(f"{k}={trained[k]!r}" for k in diff)
-    has = ", ".join(f"{k}={now[k]!r}" for k in diff)
-    return (
-        f"note: the model was trained with costs {was} but this config has {has}; expected "
-        "returns and directions here are net of this config's costs"
-    )
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 def tracking_uri(cfg: Config) -> str:
