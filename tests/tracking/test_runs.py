@@ -18,6 +18,14 @@ def test_list_runs_best_first_with_versions(store):
     assert df.loc[df["version"] == "2", "alias"].item() == "champion"
     ece = list_runs(Tracker(store["cfg"].tracking), sort="holdout_ece")["holdout_ece"]
     assert ece.is_monotonic_increasing, "lower ECE is better"
+    assert "range" not in df.columns  # a training run has no replay range
+
+
+def test_a_backtest_run_shows_its_replay_range_not_only_the_data_range(store):
+    df = list_runs(Tracker(store["cfg"].tracking), kind="backtest")
+    start, end = store["bt"]["range"]
+    assert df["range"].tolist() == [f"{start[:16]}..{end[:16]}"]
+    assert "data_range" not in df.columns or df["data_range"].tolist() != df["range"].tolist()
 
 
 def test_runs_command_table_and_compare(store):

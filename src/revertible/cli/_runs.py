@@ -87,7 +87,7 @@ def runs(
                         f"best first")
     cols = [c for c in df.columns if c not in ("status",)]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("run_id", "name", "kind", "data_range",
+        table.add_column(c, justify="left" if c in ("run_id", "name", "kind", "data_range", "range",
                                                      "alias") else "right",
                          overflow="fold")
     for row in df[cols].itertuples(index=False):

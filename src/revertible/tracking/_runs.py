@@ -46,7 +46,8 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
               limit: int = 50) -> pd.DataFrame:
     """One row per run of ``kind`` (``train``, ``backtest`` or ``all``), best first.
 
-    Columns: ``run_id``, ``name``, ``kind``, ``start`` (UTC), ``data_range``, the headline
+    Columns: ``run_id``, ``name``, ``kind``, ``start`` (UTC), ``data_range`` (the data the run
+    read), ``range`` (a backtest's replay range), each when some run has it, the headline
     metrics (``0_`` prefix dropped), ``version`` and ``alias``. ``sort`` is a headline name
     (``holdout_auc``) or any metric name; the default is ``holdout_auc`` for training,
     ``sharpe`` for backtests.
@@ -74,7 +75,10 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
             "kind": tags.get("kind", "tune" if "tune.role" in tags else ""),
             "start": pd.Timestamp(r.info.start_time, unit="ms", tz="UTC"),
             "status": r.info.status,
-            "data_range": tags.get("data_range", tags.get("range_start", "")),
+            "data_range": tags.get("data_range", ""),
+            # a backtest's own replay range (its data range is the whole panel)
+            "range": (f"{tags['range_start'][:16]}..{tags.get('range_end', '')[:16]}"
+                      if "range_start" in tags else ""),
         }
         for h in HEADLINE:
             row[h.removeprefix("0_")] = r.data.metrics.get(h, math.nan)
@@ -97,6 +101,7 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     # drop headline columns no run has (e.g. backtest metrics in a training table)
     empty = [h.removeprefix("0_") for h in HEADLINE
              if h.removeprefix("0_") != col and df[h.removeprefix("0_")].isna().all()]
+    empty += [c for c in ("data_range", "range") if (df[c] == "").all()]
     return df.drop(columns=empty).reset_index(drop=True)
 
 
