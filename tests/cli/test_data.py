@@ -103,6 +103,11 @@ def test_episodes_writes_parquet(cfg_file, tmp_path):
     df = pd.read_parquet(tmp_path / "e.parquet")
     assert len(df) > 0 and df["bars_held"].max() <= 24
     assert list(df.columns) == EPISODE_FILE_COLUMNS
+    # the summary counts each exit reason in words, as the file has them
+    counts = df["exit_reason"].value_counts()
+    line = next(ln for ln in r.output.splitlines() if "episodes over" in ln)
+    assert "{" not in line and line.startswith(f"{len(df):,} episodes over")
+    assert line.endswith("exits: " + ", ".join(f"{k} {counts[k]:,}" for k in sorted(counts.index)))
 
 
 def test_unknown_config_key_suggests_fix(cfg_file, tmp_path):

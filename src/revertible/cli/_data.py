@@ -141,11 +141,12 @@ def episodes(
     panel = load_data(cfg)
     with progress_bar("episodes (pairs)") as update:
         summary = write_episodes(panel, cfg, out_path, progress=update)
+    exits = ", ".join(f"{k} {v:,}" for k, v in summary["exit_reasons"].items())
     out.print(
-        f"{summary['episodes']} episodes over {summary['pairs_with_episodes']} pairs "
-        f"({summary['pairs']} in the universe); labelled {summary['labelled']}, "
-        f"open {summary['open']}; reversion rate {summary['reversion_rate']:.3f}; "
-        f"exits: {summary['exit_reasons']}"
+        f"{summary['episodes']:,} episodes over {summary['pairs_with_episodes']} pairs "
+        f"({summary['pairs']} in the universe); labelled {summary['labelled']:,}, "
+        f"open {summary['open']:,}; reversion rate {summary['reversion_rate']:.3f}; "
+        f"exits: {exits}", highlight=False
     )
     if out_path:
         out.print(f"wrote {out_path}")
