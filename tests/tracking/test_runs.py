@@ -47,3 +47,31 @@ def test_runs_command_table_and_compare(store):
 def test_compare_unknown_run_is_one_line(store):
     r = runner.invoke(app, ["runs", str(store["yaml"]), "--compare", "nope", "nope2"])
     assert r.exit_code == 2 and cli_output(r).startswith("error:") and "nope" in r.output
+
+
+def test_runs_reads_a_read_only_store_and_creates_no_missing_one(store, tmp_path):
+    import os
+    import shutil
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    shutil.copy(store["tmp"] / "mlflow.db", ro / "mlflow.db")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: unused}}\ntracking: {{uri: 'sqlite:///{ro}/mlflow.db', "
+                   "experiment: track, registered_model: track-model}\n")
+    os.chmod(ro / "mlflow.db", 0o444)
+    os.chmod(ro, 0o555)
+    try:
+        r = runner.invoke(app, ["runs", str(cfg)], env={"MLFLOW_TRACKING_URI": ""})
+        assert r.exit_code == 0, r.output
+        assert "2 train runs" in " ".join(r.output.split())
+    finally:
+        os.chmod(ro, 0o755)
+    missing = tmp_path / "none" / "mlflow.db"
+    cfg.write_text(f"data: {{path: unused}}\ntracking: {{uri: 'sqlite:///{missing}'}}\n")
+    r = runner.invoke(app, ["runs", str(cfg)], env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 0 and "no train runs in experiment" in " ".join(r.output.split())
+    r = runner.invoke(app, ["runs", str(cfg), "--compare", "a", "b"],
+                      env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 2 and "has no database yet" in cli_output(r)
+    assert not missing.parent.exists()  # nothing created to answer "no runs"

@@ -18,10 +18,22 @@ LOWER_IS_BETTER = {"0_holdout_ece", "0_max_drawdown"}
 
 
 def _client(tracker: Any):
+    """A client that only reads: a read-only store serves, and nothing is created.
+
+    An SQLite store that does not exist yet is None (MLflow would create an empty database to
+    answer "no runs"); a server must answer its health check.
+    """
+    from pathlib import Path
+
     from mlflow import MlflowClient
 
-    tracker.connect()
-    return MlflowClient(tracker.uri)
+    from ._tracker import check_store
+
+    uri = tracker.uri
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        return None
+    check_store(uri, need_existing=True, what="runs")
+    return MlflowClient(uri, registry_uri=uri)
 
 
 def _versions(client: Any, name: str) -> dict[str, tuple[str, str]]:
@@ -53,6 +65,8 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     ``sharpe`` for backtests.
     """
     client = _client(tracker)
+    if client is None:  # no store yet: no runs
+        return pd.DataFrame(columns=["run_id", "name", "start"])
     names = [experiment_for(tracker.cfg.experiment, k) for k in
              (("train", *OWN_EXPERIMENT) if kind == "all" else (kind,))]
     exps = [e.experiment_id for n in names if (e := client.get_experiment_by_name(n))]
@@ -123,6 +137,10 @@ def resolve_run(client: Any, exps: list[str], ref: str) -> Any:
 def compare_runs(tracker: Any, a: str, b: str, *, show_all: bool = False) -> pd.DataFrame:
     """Params, tags and metrics of two runs side by side (only those that differ by default)."""
     client = _client(tracker)
+    if client is None:
+        raise TrackingError(f"--compare: tracking store {tracker.uri} has no database yet, so "
+                            "it holds no runs; point tracking.uri / MLFLOW_TRACKING_URI at the "
+                            "store that has them")
     exps = [e.experiment_id for n in (tracker.cfg.experiment,
                                       *(experiment_for(tracker.cfg.experiment, k)
                                         for k in OWN_EXPERIMENT))
