@@ -61,12 +61,31 @@ def test_runs_reads_a_read_only_store_and_creates_no_missing_one(store, tmp_path
                    "experiment: track, registered_model: track-model}\n")
     os.chmod(ro / "mlflow.db", 0o444)
     os.chmod(ro, 0o555)
+    before = (ro / "mlflow.db").read_bytes()
     try:
-        r = runner.invoke(app, ["runs", str(cfg)], env={"MLFLOW_TRACKING_URI": ""})
-        assert r.exit_code == 0, r.output
-        assert "2 train runs" in " ".join(r.output.split())
+        for kind in ("train", "backtest", "all"):
+            r = runner.invoke(app, ["runs", str(cfg), "--kind", kind],
+                              env={"MLFLOW_TRACKING_URI": ""})
+            assert r.exit_code == 0 and f" {kind} runs of 'track'" in r.output, r.output
     finally:
         os.chmod(ro, 0o755)
+    assert (ro / "mlflow.db").read_bytes() == before  # read, never written (root ignores 0o444)
+    # a store holding only backtests: listing them creates no training experiment
+    only = tmp_path / "only.db"
+    shutil.copy(store["tmp"] / "mlflow.db", only)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{only}")
+    client.delete_experiment(client.get_experiment_by_name("track").experiment_id)
+    names = {e.name for e in client.search_experiments(view_type=3)}
+    cfg.write_text(f"data: {{path: unused}}\ntracking: {{uri: 'sqlite:///{only}', "
+                   "experiment: track, registered_model: track-model}\n")
+    r = runner.invoke(app, ["runs", str(cfg), "--kind", "backtest"],
+                      env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 0 and "1 backtest runs" in " ".join(r.output.split()), r.output
+    bt_id = client.get_experiment_by_name("track-backtest").experiment_id
+    assert f"/#/experiments/{bt_id}?" in "".join(r.output.split())  # the link opens them
+    assert {e.name for e in client.search_experiments(view_type=3)} == names
     missing = tmp_path / "none" / "mlflow.db"
     cfg.write_text(f"data: {{path: unused}}\ntracking: {{uri: 'sqlite:///{missing}'}}\n")
     r = runner.invoke(app, ["runs", str(cfg)], env={"MLFLOW_TRACKING_URI": ""})
@@ -75,3 +94,13 @@ def test_runs_reads_a_read_only_store_and_creates_no_missing_one(store, tmp_path
                       env={"MLFLOW_TRACKING_URI": ""})
     assert r.exit_code == 2 and "has no database yet" in cli_output(r)
     assert not missing.parent.exists()  # nothing created to answer "no runs"
+
+
+def test_runs_on_a_file_that_is_no_store_is_one_line(tmp_path):
+    db = tmp_path / "mlflow.db"
+    db.write_text("not a database\n" * 100)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: unused}}\ntracking: {{uri: 'sqlite:///{db}'}}\n")
+    r = runner.invoke(app, ["runs", str(cfg)], env={"MLFLOW_TRACKING_URI": ""})
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert cli_output(r).startswith(f"error: tracking store sqlite:///{db} cannot be read (")

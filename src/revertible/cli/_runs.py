@@ -94,5 +94,6 @@ def runs(
         cells = zip(cols, row, strict=True)
         table.add_row(*[(v[:8] if c == "run_id" else _cell(v)) for c, v in cells])
     out.print(table)
-    out.print(ui_hint(tracker.uri, ui_link(tracker.uri, experiment_id=tracker.experiment_id)),
+    ids = df.attrs.get("experiment_ids") or [None]  # read, never created: runs only reads
+    out.print(ui_hint(tracker.uri, ui_link(tracker.uri, experiment_id=ids[0])),
               highlight=False, soft_wrap=True)

@@ -32,8 +32,16 @@ def _client(tracker: Any):
     uri = tracker.uri
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         return None
-    check_store(uri, need_existing=True, what="runs")
-    return MlflowClient(uri, registry_uri=uri)
+    if uri.startswith(("http://", "https://")):
+        check_store(uri, what="runs")  # a server answers its health check within 5 s
+    try:
+        client = MlflowClient(uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - not a database, an old schema: one line
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise TrackingError(f"tracking store {uri} cannot be read ({first}); point "
+                            "tracking.uri / MLFLOW_TRACKING_URI at an MLflow store") from None
+    return client
 
 
 def _versions(client: Any, name: str) -> dict[str, tuple[str, str]]:
@@ -72,6 +80,7 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     exps = [e.experiment_id for n in names if (e := client.get_experiment_by_name(n))]
     if not exps:
         return pd.DataFrame(columns=["run_id", "name", "start"])
+    experiment_ids = list(exps)
     runs = client.search_runs(exps, max_results=max(limit * 4, 200),
                               order_by=["attributes.start_time DESC"])
     versions = _versions(client, tracker.cfg.registered_model)
@@ -116,7 +125,9 @@ def list_runs(tracker: Any, *, kind: str = "train", sort: str | None = None,
     empty = [h.removeprefix("0_") for h in HEADLINE
              if h.removeprefix("0_") != col and df[h.removeprefix("0_")].isna().all()]
     empty += [c for c in ("data_range", "range") if (df[c] == "").all()]
-    return df.drop(columns=empty).reset_index(drop=True)
+    df = df.drop(columns=empty).reset_index(drop=True)
+    df.attrs["experiment_ids"] = experiment_ids  # what was read (the UI link's target)
+    return df
 
 
 def resolve_run(client: Any, exps: list[str], ref: str) -> Any:
