@@ -49,3 +49,15 @@ def test_a_calibrator_pickled_before_the_smoothing_still_predicts_as_it_did():
     old = pickle.loads(pickle.dumps(old))
     expected = np.clip(old.model_.predict(s), 1e-6, 1 - 1e-6)
     np.testing.assert_array_equal(old.transform(s), expected)
+
+
+def test_scores_sklearn_merges_are_counted_in_their_own_block():
+    # two scores 1e-17 apart are one point to sklearn: its fitted values are the block levels
+    cal = Calibrator().fit(np.array([1e-3, 1e-3 + 1e-17, 2e-3, 2e-3]), np.array([0, 0, 1, 1]))
+    base = 0.5
+    expected = [(0 + ISOTONIC_PRIOR * base) / (2 + ISOTONIC_PRIOR),
+                (2 + ISOTONIC_PRIOR * base) / (2 + ISOTONIC_PRIOR)]
+    assert cal.transform(np.array([0.0, 1.0])) == pytest.approx(expected)
+    # one constant score: a single block at the base rate
+    flat = Calibrator().fit(np.ones(10), np.r_[np.ones(3), np.zeros(7)].astype(int))
+    assert flat.transform(np.array([0.0, 1.0, 2.0])) == pytest.approx([0.3] * 3)

@@ -127,7 +127,8 @@ def size_signals(
         empty for a position sized as requested at full leverage, says why for a zero position,
         and for a traded one notes the binding cap (``"reduced by ..."``) or a lowered leverage:
         test ``leg_a_notional > 0`` for "traded". Sides are filled whenever ``z_entry`` and
-        ``beta`` fix them (the reversion trade's for ``direction == "none"``). No numeric
+        ``beta`` fix them (for ``direction == "none"``, with the exits, those of
+        ``direction_if_taken``). No numeric
         output is NaN or inf.
 
     Raises

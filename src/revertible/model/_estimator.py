@@ -331,21 +331,25 @@ class Calibrator(BaseEstimator):
 
 def _smoothed_blocks(iso: IsotonicRegression, raw: np.ndarray, y: np.ndarray,
                      prior: float) -> tuple[np.ndarray, np.ndarray]:
-    """The isotonic fit's thresholds with each block's level smoothed towards the base rate."""
+    """The isotonic fit's thresholds with each block's level smoothed towards the base rate.
+
+    The thresholds are the ends of the fit's constant runs, so their values are the blocks'
+    levels; each training label is counted in the level nearest its fitted value (a score that
+    sklearn merged with a neighbour within about 1e-15 is interpolated between two levels).
+    """
     x_thr = np.asarray(iso.X_thresholds_, dtype=float)
-    y_thr = np.asarray(iso.y_thresholds_, dtype=float)
-    ok = np.isfinite(raw)
-    levels, block = np.unique(iso.predict(raw[ok]), return_inverse=True)
+    levels, at = np.unique(np.asarray(iso.y_thresholds_, dtype=float), return_inverse=True)
+    fitted = iso.predict(raw)
+    hi = np.clip(np.searchsorted(levels, fitted), 0, len(levels) - 1)
+    lo = np.maximum(hi - 1, 0)
+    block = np.where(np.abs(fitted - levels[lo]) <= np.abs(fitted - levels[hi]), lo, hi)
     n = np.bincount(block, minlength=len(levels)).astype(float)
-    k = np.bincount(block, weights=y[ok].astype(float), minlength=len(levels))
+    k = np.bincount(block, weights=y.astype(float), minlength=len(levels))
     base = k.sum() / max(n.sum(), 1.0)
     smooth = (k + prior * base) / (n + prior)
-    smooth = IsotonicRegression().fit(levels, smooth, sample_weight=n + prior).predict(levels)
-    # every threshold's level is a block's (ends of each constant run): map old -> new
-    at = np.clip(np.searchsorted(levels, y_thr), 0, len(levels) - 1)
-    exact = np.isclose(levels[at], y_thr, rtol=0.0, atol=1e-12)
-    new = np.where(exact, smooth[at], np.interp(y_thr, levels, smooth))
-    return x_thr, new
+    if len(levels) > 1:  # monotone again: a small block pulled past a large neighbour merges
+        smooth = IsotonicRegression().fit(levels, smooth, sample_weight=n + prior).predict(levels)
+    return x_thr, smooth[at.reshape(-1)]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
