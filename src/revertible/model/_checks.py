@@ -86,12 +86,12 @@ def _check_bar(trained: Any, now: str) -> None:
     ``trained`` is ``meta["bar"]`` (``data.resample`` or else ``data.timeframe`` at training);
     models trained before it was recorded are not checked.
     """
-    from ..data import parse_timeframe
+    from ..config import duration  # the parser the config validates data.resample with
 
     if not isinstance(trained, str):
         return
     try:
-        same = parse_timeframe(trained) == parse_timeframe(now)
+        same = duration(trained) == duration(now)
     except Exception:  # noqa: BLE001 - an unreadable recorded value is no refusal
         return
     if not same:

@@ -17,7 +17,7 @@ PROMOTE_METRIC = ("holdout.roc_auc", "holdout.brier_skill")
 #: Params that define the problem a model solves (with every param of
 #: :data:`PROBLEM_SECTIONS`): two models that differ in one of them answer different questions,
 #: so their holdout metrics do not compare.
-MODEL_SETTINGS = ("data.path", "data.assets", "data.timeframe")
+MODEL_SETTINGS = ("data.path", "data.assets", "data.timeframe", "data.resample")
 
 #: Config sections whose every param decides which divergences are in the problem and what they
 #: are labelled: the universe (eligible pairs), the spread (hedge ratio, z, entries) and the label.
