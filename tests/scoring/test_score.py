@@ -507,6 +507,33 @@ def test_live_rows_with_a_touched_barrier_keep_their_row_with_zero_size(env, mon
     assert ((sig["take_profit_z"] == 2.05) & (sig["stop_z"] == 1.95)).all()
 
 
+def test_a_none_row_whose_legs_if_taken_are_over_sizes_nothing_if_taken(env, monkeypatch):
+    """A 'none' row is checked on its direction if taken: a trade already over has no legs."""
+    import revertible.scoring._score as core
+
+    class Leans:  # nothing clears costs; the continuation has the better lower bound
+        def __init__(self, model):
+            self._model = model
+
+        def __getattr__(self, name):
+            return getattr(self.__dict__["_model"], name)
+
+        def predict_outcomes(self, X):
+            out = self._model.predict_outcomes(X)
+            return out.assign(revert_mean=-0.5, continue_mean=-0.0001, revert_se=1e-4,
+                              continue_se=1e-4)
+
+    tight = Barriers(2.05, 1.95, 48)
+    monkeypatch.setattr(core, "continuation_barriers", lambda cfg: {
+        "revert": Barriers(0.5, 4.0, 48), "continue": tight})  # fmt: skip
+    sig = _score(env, model=Leans(env["raw_model"]))
+    assert (sig["direction"] == "none").all() and (sig["direction_if_taken"] == "continue").all()
+    over = sig["reason"].str.contains("continue (?:take-profit|stop) already touched since entry")
+    assert over.sum() >= 1
+    assert (sig.loc[over, ["leg_a_notional_if_taken", "leg_b_notional_if_taken"]] == 0).all().all()
+    assert (sig.loc[~over, "reason"].str.startswith("no direction clears costs")).all()
+
+
 def test_an_old_model_is_warned_about_once(env, caplog, capsys):
     import logging
 

@@ -42,8 +42,10 @@ from ._size import (
     size_signals,
     unit_stakes,
 )
+from ._steps import direction_if_taken
 
 __all__ = [
+    "direction_if_taken",
     "Rebalance",
     "rebalance_orders",
     "drift_order",

@@ -173,6 +173,7 @@ def score_episodes(
         OUTCOME_COLUMNS,
         condition_on_realised,
         decide,
+        direction_if_taken,
         expected_carry,
         leg_ratios,
     )
@@ -240,8 +241,9 @@ def score_episodes(
     )
     bars = continuation_barriers(cfg)
     if live:
+        # a 'none' row is checked on the direction a trader would take anyway (its legs if taken)
         skip = touched_reasons(live_path(panel, eps, cfg.label.horizon),
-                               sig["direction"].to_numpy(), bars)  # fmt: skip
+                               direction_if_taken(sig), bars)  # fmt: skip
         stale = ~(np.isfinite(sig["price_a"]) & np.isfinite(sig["price_b"])).to_numpy()
         free = stale & (skip == "")
         if free.any():
