@@ -101,7 +101,6 @@ def _experiment_of(uri: str, store: str) -> str | None:
         return None
 
 
-
 def _bp(x: float | None) -> str:
     return f"{x:+.1f}" if x is not None and math.isfinite(x) else "-"
 
@@ -112,6 +111,7 @@ def _ledger_line(lg: dict[str, Any]) -> str:
             f"{_bp(lg['realised_net_bp'])} bp/trade [90% CI {_bp(lg['realised_net_bp_ci_low'])}, "
             f"{_bp(lg['realised_net_bp_ci_high'])}]; {lg['open_positions']} open position(s) "
             f"as of {lg['last_bar']}")
+
 
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
