@@ -480,26 +480,28 @@ def test_live_path_matches_hand_computed_z(env):
         np.testing.assert_allclose(path[i], want, rtol=1e-12)
 
 
+class _Outcomes:
+    """``model`` with fixed outcome moments: revert -0.5, ``continue_mean``, both s.e. 1e-4."""
+
+    def __init__(self, model, continue_mean):
+        self._model, self._continue = model, continue_mean
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_model"], name)
+
+    def predict_outcomes(self, X):
+        return self._model.predict_outcomes(X).assign(
+            revert_mean=-0.5, continue_mean=self._continue, revert_se=1e-4, continue_se=1e-4)
+
+
 def test_live_rows_with_a_touched_barrier_keep_their_row_with_zero_size(env, monkeypatch):
     """With continuation barriers tighter than the label's, open rows can be over already."""
     import revertible.scoring._score as core
 
-    class Follow:  # every divergence decided "continue"
-        def __init__(self, model):
-            self._model = model
-
-        def __getattr__(self, name):
-            return getattr(self.__dict__["_model"], name)
-
-        def predict_outcomes(self, X):
-            out = self._model.predict_outcomes(X)
-            return out.assign(revert_mean=-0.5, continue_mean=0.5, revert_se=1e-4,
-                              continue_se=1e-4)
-
     tight = Barriers(2.05, 1.95, 48)
     monkeypatch.setattr(core, "continuation_barriers", lambda cfg: {
         "revert": Barriers(0.5, 4.0, 48), "continue": tight})  # fmt: skip
-    sig = _score(env, model=Follow(env["raw_model"]))
+    sig = _score(env, model=_Outcomes(env["raw_model"], continue_mean=0.5))  # "continue"
     assert (sig["direction"] == "continue").all() and len(sig) >= 3
     over = sig["reason"].str.contains("continue (?:take-profit|stop) already touched since entry")
     assert over.sum() >= 1
@@ -511,22 +513,11 @@ def test_a_none_row_whose_legs_if_taken_are_over_sizes_nothing_if_taken(env, mon
     """A 'none' row is checked on its direction if taken: a trade already over has no legs."""
     import revertible.scoring._score as core
 
-    class Leans:  # nothing clears costs; the continuation has the better lower bound
-        def __init__(self, model):
-            self._model = model
-
-        def __getattr__(self, name):
-            return getattr(self.__dict__["_model"], name)
-
-        def predict_outcomes(self, X):
-            out = self._model.predict_outcomes(X)
-            return out.assign(revert_mean=-0.5, continue_mean=-0.0001, revert_se=1e-4,
-                              continue_se=1e-4)
-
     tight = Barriers(2.05, 1.95, 48)
     monkeypatch.setattr(core, "continuation_barriers", lambda cfg: {
         "revert": Barriers(0.5, 4.0, 48), "continue": tight})  # fmt: skip
-    sig = _score(env, model=Leans(env["raw_model"]))
+    # nothing clears costs; the continuation has the better lower bound
+    sig = _score(env, model=_Outcomes(env["raw_model"], continue_mean=-0.0001))
     assert (sig["direction"] == "none").all() and (sig["direction_if_taken"] == "continue").all()
     over = sig["reason"].str.contains("continue (?:take-profit|stop) already touched since entry")
     assert over.sum() >= 1
