@@ -106,8 +106,8 @@ def assets_note(model: Any, assets: Any) -> str:
     trained = (getattr(model, "meta", {}) or {}).get("assets")
     if not isinstance(trained, list | tuple) or not trained:
         return ""
-    now = list(assets)
-    new = [a for a in now if a not in set(trained)]
+    now, seen = list(assets), set(trained)
+    new = [a for a in now if a not in seen]
     if len(new) * 2 <= len(now):
         return ""
     return (
