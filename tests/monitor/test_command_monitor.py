@@ -53,6 +53,10 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     # docs/design.md: --json gives at least run_id, model_uri (where a model exists), metrics
     assert payload["model_uri"] == payload["model"] and payload["model_uri"].endswith("/1")
     assert m["base_rate_reference"] == env["run"]["model"].meta["base_rate"]
+    # and the labels' design effect, measured on the out-of-fold record by day of resolution
+    design = env["run"]["model"].meta["design_effect"]
+    assert design["block"] == "1D" and design["blocks"] > 30 and design["labels"] > 100
+    assert m["design_effect"] == design["design_effect"] >= 1
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
@@ -84,6 +88,26 @@ def test_a_model_without_a_stored_sketch_gets_a_recomputed_reference(env, monkey
     m = payload["metrics"]
     assert m["n_resolved"] > 30 and 0 <= m["base_rate_reference"] <= 1
     assert "psi.probability" in m
+
+
+def test_a_model_without_a_stored_design_effect_gets_it_measured(env, monkeypatch):
+    import revertible.tracking
+
+    load = revertible.tracking.load_model
+
+    def predating(*args, **kwargs):  # a model trained before the design effect was stored
+        model = load(*args, **kwargs)
+        del model.meta["design_effect"]
+        return model
+
+    monkeypatch.setattr(revertible.tracking, "load_model", predating)
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-04-01")
+    assert res.exit_code in (0, 3), res.output
+    payload = json.loads(res.output.strip().splitlines()[-1])
+    assert payload["reference"].startswith("stored with the model; the labels' design effect "
+                                           "measured on the model's development period")
+    assert payload["reference"].endswith("the model predates it")
+    assert payload["metrics"]["design_effect"] >= 1
 
 
 def test_breached_threshold_exits_3_and_notifies(env, tmp_path):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from revertible.monitor import make_reference, psi, psi_noise, quantile_sketch
 
@@ -50,3 +51,25 @@ def test_return_deciles_known_answer(rng):
     assert list(table["n"]) == [100] * 10
     assert table.attrs["rank_ic"] > 0.9 and table["realised"].is_monotonic_increasing
     assert return_deciles(done.drop(columns="expected_revert")).empty
+
+
+def test_return_deciles_of_a_constant_expected_return_have_no_rank_correlation(rng):
+    import warnings
+
+    from revertible.monitor import return_deciles
+
+    done = pd.DataFrame({"expected_revert": np.full(200, -0.002),
+                         "realised_revert": rng.normal(0, 0.01, 200)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning reached the user's terminal
+        table = return_deciles(done)
+    assert np.isnan(table.attrs["rank_ic"]) and table["n"].sum() == 200
+
+
+def test_psi_noise_grows_with_the_design_effect(rng):
+    import dataclasses
+
+    ref = make_reference(np.ones(5000), pd.DataFrame({"probability": rng.random(5000)}))
+    assert ref.design_effect == 1.0
+    dep = dataclasses.replace(ref, design_effect=9.0)
+    assert psi_noise(dep, 2000) == pytest.approx(9 * psi_noise(ref, 2000))

@@ -13,6 +13,7 @@ from ._core import (
     RECORD_COLUMNS,
     Reference,
     calibration_cusum,
+    design_effect,
     evaluate,
     make_reference,
     psi_noise,
@@ -26,4 +27,4 @@ from ._scenario import planted_scenario
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
            "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
-           "ledger_json", "calibration_cusum"]
+           "ledger_json", "calibration_cusum", "design_effect"]

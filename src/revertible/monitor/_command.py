@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ._core import NOT_SKETCHED, Reference, evaluate, make_reference
+from ._core import NOT_SKETCHED, Reference, design_effect, evaluate, make_reference
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -62,13 +62,19 @@ def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
 
 
 def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> Reference:
-    """The model's training reference: stored with it, else recomputed (see module docstring)."""
+    """The model's training reference: stored with it, else recomputed (see module docstring).
+
+    The labels' design effect is stored with models trained since it was introduced; for an
+    older model it is measured on its development period on this data, and the source says so.
+    """
     meta = getattr(model, "meta", {}) or {}
     stored = meta.get("quantile_sketch")
-    if isinstance(stored, dict) and "columns" in stored:
+    design = meta.get("design_effect")
+    if isinstance(stored, dict) and "columns" in stored and isinstance(design, dict):
         return Reference(base_rate=float(meta.get("base_rate", np.nan)),
                          median_probability=float(meta.get("median_probability", 0.5)),
-                         n=int(stored.get("n", 0)), sketch=stored, source="stored with the model")
+                         n=int(stored.get("n", 0)), sketch=stored, source="stored with the model",
+                         design_effect=float(design["design_effect"]), design=design)
     start = _ts(meta.get("holdout_start"))
     rec = live_record(panel, history, model, cfg, None, start - panel.freq if start else None)
     rec = rec[rec["label"].notna()]
@@ -76,11 +82,21 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
         raise RevertibleError("the model's training period has no labelled divergence on this "
                               "data (holdout_start "
                               f"{meta.get('holdout_start')}); monitor with the training data")
+    period = f"the model's development period (entries before {start:%Y-%m-%d %H:%M}, " \
+             f"{len(rec)} labels) on this data"
+    if isinstance(stored, dict) and "columns" in stored:
+        d = design_effect(rec["label"].to_numpy(), rec["probability"].to_numpy(),
+                          rec["resolved_at"])
+        return Reference(base_rate=float(meta.get("base_rate", np.nan)),
+                         median_probability=float(meta.get("median_probability", 0.5)),
+                         n=int(stored.get("n", 0)), sketch=stored,
+                         source=f"stored with the model; the labels' design effect measured on "
+                         f"{period}: the model predates it",
+                         design_effect=d["design_effect"], design=d)
     cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
     return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
-                          source=f"recomputed from the model's development period (entries "
-                          f"before {start:%Y-%m-%d %H:%M}, {len(rec)} labels) on this data: "
-                          "no sketch is stored with the model")
+                          source=f"recomputed from {period}: no sketch is stored with the model",
+                          resolved_at=rec["resolved_at"])
 
 
 def _experiment_of(uri: str, store: str) -> str | None:
@@ -155,7 +171,8 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     state["ledger"] = ledger
     log(f"monitor {pinned}: {state['n_scored']} divergences since "
         f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
-        f"resolved; reference {ref.source}")
+        f"resolved; reference {ref.source}"
+        + (f"; labels' design effect {ref.design_effect:.1f}" if ref.design_effect > 1 else ""))
     if state["ledger"] is not None:
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:

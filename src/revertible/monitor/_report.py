@@ -48,6 +48,7 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {"n_scored": state["n_scored"], "n_resolved": state["n_resolved"],
                              "base_rate_live": state["base_rate_live"],
                              "base_rate_reference": state["base_rate_reference"],
+                             "design_effect": state.get("design_effect", 1.0),
                              "alerts": float(len(state["alerts"]))}
     out.update({f"live.{k}": float(v) for k, v in state["metrics"].items()})
     for name, h in state["window"].items():
@@ -153,7 +154,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
         ".alert{color:#b00}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>As of {state['at']:%Y-%m-%d %H:%M} UTC; reference: "
-        f"{esc(state['reference'])}.</p>"
+        f"{esc(state['reference'])}. {_design_note(state.get('design_effect', 1.0))}</p>"
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
@@ -161,6 +162,15 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"{ret_html}{_ledger_html(state.get('ledger'))}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
+
+
+def _design_note(deff: float) -> str:
+    if deff <= 1:
+        return "The training labels show no dependence beyond chance."
+    return (f"The labels' design effect is {deff:.1f}: divergences of one market move revert "
+            f"or fail together, so the labels weigh like 1 in {deff:.1f} independent ones; the "
+            "calibration z is divided by its square root, the CUSUM by it, and the PSI's noise "
+            "level is multiplied by it.")
 
 
 def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,

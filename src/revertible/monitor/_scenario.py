@@ -68,7 +68,7 @@ def planted_scenario(seed: int, *, breaks: bool, n_days: int = 150, break_frac: 
     record = pd.DataFrame({"entry_time": eps["entry_time"], "resolved_at": resolved,
                            "label": y, "probability": p, "abs_z": X[:, -1]})
     ref = make_reference(y[train], record.loc[train, ["probability", "abs_z"]],
-                         source="training period (scenario)")
+                         source="training period (scenario)", resolved_at=resolved[train])
     brk = panel.times[int(break_frac * len(panel.times))] if breaks else None
     return {"record": record[record["entry_time"] >= live_start].reset_index(drop=True),
             "reference": ref, "live_start": live_start, "end": panel.times[-1],

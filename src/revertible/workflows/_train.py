@@ -146,14 +146,15 @@ def train(
         model, cv = fit_reversion_model(cfg, Xd, yd, ed, nd, td, features, bar, binned=binned,
                                         kinds=("lgbm", *BASELINES), on_fold=update, meta=meta,
                                         workers=None)  # side by side (model.fit_pool)
-    from ..monitor import quantile_sketch  # the live monitor's drift reference
+    from ..monitor import design_effect, quantile_sketch  # the live monitor's reference
 
     oof = np.isfinite(cv["score"])
     p_dev = model.calibrator.transform(cv["score"][oof])
     model.meta.update(
         quantile_sketch=quantile_sketch(Xd.loc[oof, features].assign(probability=p_dev),
                                         cfg.monitor.sketch_bins),
-        base_rate=float(yd.mean()), median_probability=float(np.median(p_dev)))
+        base_rate=float(yd.mean()), median_probability=float(np.median(p_dev)),
+        design_effect=design_effect(yd[oof], p_dev, nd[oof]))
     warn = overfit_warning(model.meta, cfg.decision.overfit_ic)
     if warn:
         say(warn)

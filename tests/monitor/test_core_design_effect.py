@@ -1,0 +1,103 @@
+"""Dependent labels: the design effect of calibration sums, known answers on drawn markets.
+
+Divergences of one market move revert or fail together. On the shared spot data a week's 10,000
+labels vary like about 200 independent ones; a monitor that takes them as independent alarmed on
+36 of 45 days of a calibrated model's live record (README "Monitor details").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, logit
+
+from revertible.config import MonitorConfig
+from revertible.monitor import Reference, design_effect, evaluate, make_reference, scan
+
+
+def _market(rng, days, per_day, shock, odds=1.0, start="2024-01-01"):
+    """Labels whose log-odds share one shock per day (sd ``shock``); ``odds`` shifts them all."""
+    n = days * per_day
+    hours = np.sort(rng.uniform(0, days * 24, n))
+    t = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(hours, unit="h")
+    p = rng.uniform(0.3, 0.6, n)
+    day_shock = rng.normal(0, shock, days + 1)[(hours // 24).astype(int)]
+    y = (rng.random(n) < expit(logit(p) + day_shock + np.log(odds))).astype(float)
+    return pd.DataFrame({"entry_time": t - pd.Timedelta(hours=12), "resolved_at": t,
+                         "label": y, "probability": p})
+
+
+def _reference(rec):
+    return make_reference(rec["label"], rec[["probability"]], resolved_at=rec["resolved_at"])
+
+
+def test_repeating_every_label_m_times_multiplies_the_estimate_by_m(rng):
+    rec = _market(rng, 60, 40, 0.3)
+    once = design_effect(rec["label"], rec["probability"], rec["resolved_at"])
+    thrice = design_effect(np.repeat(rec["label"], 3), np.repeat(rec["probability"], 3),
+                           np.repeat(rec["resolved_at"], 3))
+    assert thrice["estimate"] == pytest.approx(3 * once["estimate"], rel=1e-12)
+    assert thrice["blocks"] == once["blocks"] == 60 and thrice["labels"] == 3 * once["labels"]
+    assert thrice["design_effect"] == thrice["estimate"] > 1
+
+
+def test_independent_labels_give_one(rng):
+    rec = _market(rng, 90, 40, 0.0)
+    d = design_effect(rec["label"], rec["probability"], rec["resolved_at"])
+    assert 0.6 < d["estimate"] < 1.4 and d["blocks"] == 90
+    # not above 1 beyond chance: the checks take the labels as independent
+    assert d["design_effect"] == 1.0
+    few = design_effect(rec["label"][:200], rec["probability"][:200], rec["resolved_at"][:200])
+    assert few["blocks"] < 10 and few["design_effect"] == 1.0  # too few days to tell
+
+
+def test_a_shared_daily_shock_gives_its_known_inflation(rng):
+    # var of a day's sum: sum p(1-p) + (sum p(1-p) * sd)^2 to first order; 150 labels a day
+    # at p in [0.3, 0.6] (mean p(1-p) 0.2325) and sd 0.4: D = 1 + 150 * 0.2325 * 0.16 = 6.6
+    ds = [_reference(_market(rng, 120, 150, 0.4)).design_effect for _ in range(8)]
+    assert 5.3 < np.mean(ds) < 7.9 and min(ds) > 4
+
+
+def test_dependent_labels_no_longer_alarm_and_a_break_is_still_caught(rng):
+    mcfg = MonitorConfig(max_psi=None)
+    fired = {"with D": 0, "as independent": 0}
+    for _ in range(10):  # 10 calibrated 30-day windows, checked daily
+        ref = _reference(_market(rng, 120, 150, 0.4))
+        live = _market(rng, 30, 150, 0.4, start="2024-06-01")
+        for name, r in (("with D", ref),
+                        ("as independent", dataclasses.replace(ref, design_effect=1.0))):
+            res = scan(live, r, mcfg, live["entry_time"].min(), live["resolved_at"].max(),
+                       every="1D")
+            fired[name] += bool(res["alerts"].map(len).sum())
+    assert fired["with D"] <= 1 and fired["as independent"] >= 8, fired
+    brk = pd.Timestamp("2024-06-16", tz="UTC")
+    for _ in range(3):  # the odds of reverting fall to a third on June 16
+        ref = _reference(_market(rng, 120, 150, 0.4))
+        live = pd.concat([_market(rng, 15, 150, 0.4, start="2024-06-01"),
+                          _market(rng, 15, 150, 0.4, odds=1 / 3, start="2024-06-16")],
+                         ignore_index=True)
+        res = scan(live, ref, mcfg, live["entry_time"].min(), live["resolved_at"].max(),
+                   every="6h")
+        first = res.loc[res["alerts"].map(len) > 0, "at"].iloc[0]
+        assert brk <= first <= brk + pd.Timedelta(days=7)
+
+
+def test_the_checks_divide_by_the_design_effect():
+    t = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(np.arange(60), unit="h")
+    rec = pd.DataFrame({"entry_time": t - pd.Timedelta(hours=5), "resolved_at": t,
+                        "label": np.r_[np.zeros(30), np.ones(30) * (np.arange(30) % 3 == 0)],
+                        "probability": np.full(60, 0.6)})
+    ref = Reference(base_rate=0.6, median_probability=0.6, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
+    at, mcfg = t[-1], MonitorConfig(max_psi=None)
+    one = evaluate(rec, ref, mcfg, at)
+    four = evaluate(rec, dataclasses.replace(ref, design_effect=4.0), mcfg, at)
+    assert four["window"]["all"]["z"] == pytest.approx(one["window"]["all"]["z"] / 2)
+    assert four["cusum"]["value"] == pytest.approx(one["cusum"]["value"] / 4)
+    assert one["alerts"] and not four["alerts"]  # z -6.9 -> -3.4, CUSUM 19.8 -> 4.9
+    assert "design effect" not in " ".join(one["alerts"])
+    two = evaluate(rec, dataclasses.replace(ref, design_effect=2.0), mcfg, at)
+    assert two["alerts"] and all("labels' design effect 2.0" in a for a in two["alerts"])
