@@ -334,6 +334,22 @@ def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
 
 
+def test_a_refused_since_is_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):
+    """The model's load (and its warnings) comes after the --since checks, not before them."""
+    import revertible.tracking
+
+    def no_load(*_a, **_k):
+        raise AssertionError("the model was loaded before --since was checked")
+
+    monkeypatch.setattr(revertible.tracking, "load_model", no_load)
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", "--since", env["end"] - pd.Timedelta(days=1))
+    _one_line_error(res, "--since", "outside the data")
+    assert "warning:" not in res.output and not list(tmp_path.iterdir())
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion", "--since",
+             env["end"] - pd.Timedelta(days=9), needles=["--since", "drop --since"])
+
+
 def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade(env, started,
                                                                                  tmp_path):
     from dataclasses import replace

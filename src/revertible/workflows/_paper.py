@@ -343,6 +343,20 @@ def ledger_pnl(cfg: Config, ledger: str | os.PathLike[str], model_uri: str) -> d
                                name="cumulative_pnl")}
 
 
+def _check_since(path: str, start: pd.Timestamp | None, since: Any,
+                 times: pd.DatetimeIndex) -> None:
+    """Refuse ``--since`` other than an existing ledger's ``start``, or outside ``times``."""
+    if since is None:
+        return
+    if start is not None:
+        if _utc(since) != start:
+            raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
+                                  "drop --since (it only starts a new ledger)")
+    elif not times[0] <= _utc(since) <= times[-1]:
+        raise RevertibleError(f"--since {_utc(since)}: outside the data ({times[0]} .. "
+                              f"{times[-1]}); pick a bar in it")
+
+
 def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
               model_uri: str, identity: dict[str, str] | None = None,
               panel: Panel, since: Any = None, say: Callable[[str], None] | None = None,
@@ -370,9 +384,7 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
     if book is not None:
         check_ledger(path, book.meta, settings, ident)
         start = _utc(book.meta["start"])
-        if since is not None and _utc(since) != start:
-            raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
-                                  "drop --since (it only starts a new ledger)")
+        _check_since(path, start, since, panel.times)
         previous = book.last_bar
         if previous is not None and last < previous:
             raise RevertibleError(f"the data ends {last}, before the ledger's last processed bar "
@@ -385,11 +397,8 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
                                   f"now {fp}: files replaced, or assets added or removed); use "
                                   "the ledger's data or start a new ledger")
     else:
-        start = last if since is None else _utc(since)
-        if start > last or start < panel.times[0]:
-            raise RevertibleError(f"--since {start}: outside the data ({panel.times[0]} .. "
-                                  f"{last}); pick a bar in it")
-        start = panel.times[panel.times.searchsorted(start)]
+        _check_since(path, None, since, panel.times)
+        start = panel.times[panel.times.searchsorted(last if since is None else _utc(since))]
     say(f"paper: replaying {start:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC")
     trades, marks, metrics, pending = replay(cfg, panel, model, start, say=say, progress=progress)
     old = book.trades if book is not None else pd.DataFrame()
@@ -489,9 +498,12 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     ident = model_identity(pinned, store)
     if book is not None:
         check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
-    model = load_model(pinned, store)
     if panel is None:
         panel = load_panel(cfg.data)
+    # --since is checked before the model loads (its warnings printed before the refusal)
+    _check_since(str(ledger), None if book is None else _utc(book.meta["start"]), since,
+                 panel.times)
+    model = load_model(pinned, store)
     check_model(model, cfg, panel.funding is not None)
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
                     asset_last_bars=panel_last_bars(panel), step=panel.freq, now=now,
