@@ -271,6 +271,25 @@ def test_a_ledger_of_another_config_is_refused(env, started, tmp_path):
              needles=["another config", "decision.confidence was 0.6, now 0.7"])
 
 
+def test_the_fix_another_config_names_is_an_override_that_restores_the_ledger_s():
+    # it printed Python's repr: --set data.assets=None, which --set refuses ("a valid tuple")
+    import json
+    import re
+
+    from revertible.errors import RevertibleError
+    from revertible.workflows import check_ledger, config_hash, decision_config
+
+    pick = "data.assets=[AAA/USDT,BBB/USDT]"
+    for ledger_sets, now_sets in (([], [pick]), ([pick], []), (["costs.venue=perp"], [])):
+        was = decision_config(load_config("configs/demo.yaml", ledger_sets))
+        meta = {"config_hash": config_hash(was), "config": json.dumps(was)}
+        with pytest.raises(RevertibleError, match="another config") as exc:
+            check_ledger("l.sqlite", meta, decision_config(load_config("configs/demo.yaml",
+                                                                       now_sets)), {})
+        fix = re.search(r"\(--set (\S+)\)", str(exc.value)).group(1)
+        assert decision_config(load_config("configs/demo.yaml", [*now_sets, fix])) == was, fix
+
+
 def test_settings_that_do_not_decide_trades_keep_the_ledger(env, started, tmp_path):
     ledger = tmp_path / "copy.sqlite"
     ledger.write_bytes(started.read_bytes())
