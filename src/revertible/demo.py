@@ -170,13 +170,14 @@ def run_demo(
     step = stage or (lambda _s: None)
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
+    # a bad config or --set is refused before anything is written
+    cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
     data_dir.mkdir(parents=True, exist_ok=True)
     step("1/7 generating the market")
     panel, truth = generate_market(n_assets=n_assets, n_bars=days * 24, seed=seed)
     write_market(data_dir, panel, truth)
     say(f"[bold]1/7 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
 
-    cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
     say(f"demo settings on top of {Path(config).name}: {', '.join(DEMO_SETS)}")
     step("2/7 validating")
     panel = load_panel(cfg.data)

@@ -46,3 +46,15 @@ def test_the_heartbeat_names_the_demo_step_running(tmp_path, monkeypatch):
     assert res.output.strip().splitlines()[-1] == "error: stopped after the stages of interest"
     assert seen == ["1/7 generating the market", "2/7 validating", "3/7 pairs",
                     "episodes (pairs)"], seen
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--set", "universe.min_abs_corr=2"], "--set universe.min_abs_corr=2"),
+    (["--set", "bad.key=1"], "--set bad.key: unknown config key"),
+    (["--config", "no-such.yaml"], "config no-such.yaml: file not found"),
+])
+def test_a_bad_config_is_refused_before_the_market_is_generated(tmp_path, args, needle):
+    # the market was generated and written into --out first, then the config refused
+    res = run("demo", "--out", tmp_path / "d", *args)
+    one_line_error(res, needle)
+    assert not (tmp_path / "d").exists()
