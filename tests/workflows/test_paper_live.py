@@ -353,12 +353,14 @@ def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
 
 
-def test_a_refused_since_is_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):
-    """The model's load (and its warnings) comes after the --since checks, not before them."""
+def test_since_and_data_are_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):
+    """The model's load (and its warnings) comes after the --since and data checks."""
+    from dataclasses import replace
+
     import revertible.tracking
 
     def no_load(*_a, **_k):
-        raise AssertionError("the model was loaded before --since was checked")
+        raise AssertionError("the model was loaded before --since and the data were checked")
 
     monkeypatch.setattr(revertible.tracking, "load_model", no_load)
     res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
@@ -367,6 +369,20 @@ def test_a_refused_since_is_refused_before_the_model_loads(env, started, tmp_pat
     assert "warning:" not in res.output and not list(tmp_path.iterdir())
     _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion", "--since",
              env["end"] - pd.Timedelta(days=9), needles=["--since", "drop --since"])
+    # data that ends before the ledger's last processed bar; data revised before its start
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion", data_days=8,
+             needles=["before the ledger's last processed bar"])
+    revised = env["root"] / "revised"
+    if not revised.exists():
+        panel = env["panel"].cut(env["end"] - pd.Timedelta(days=3))
+        close = panel.close.copy(order="F")
+        close[0, 0] *= 1.01
+        write_market(revised, replace(panel, close=close), env["truth"])
+    ledger = tmp_path / "copy.sqlite"
+    before = ledger.read_bytes()
+    res = _run(env, revised, "--model", f"models:/{NAME}@champion", "--ledger", ledger)
+    _one_line_error(res, "--ledger", "the data up to its start", "has changed")
+    assert ledger.read_bytes() == before
 
 
 def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade(env, started,

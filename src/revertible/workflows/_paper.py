@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
+from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, Ledger, read_ledger, write_ledger
 
 if TYPE_CHECKING:
     import os
@@ -345,18 +345,34 @@ def ledger_pnl(cfg: Config, ledger: str | os.PathLike[str], model_uri: str) -> d
                                name="cumulative_pnl")}
 
 
-def _check_since(path: str, start: pd.Timestamp | None, since: Any,
-                 times: pd.DatetimeIndex) -> None:
-    """Refuse ``--since`` other than an existing ledger's ``start``, or outside ``times``."""
-    if since is None:
+def _check_data(path: str, book: Ledger | None, since: Any, panel: Panel) -> None:
+    """Refuse ``--since`` and data the ledger cannot start or continue on (one line each).
+
+    ``book`` is the ledger read (None: a new one). On a new ledger ``since`` must be a time in
+    the data; on an existing one it must be None or its start, the data must reach its last
+    processed bar and be unchanged up to its start (fingerprint).
+    """
+    times = panel.times
+    if book is None:
+        if since is not None and not times[0] <= _utc(since) <= times[-1]:
+            raise RevertibleError(f"--since {_utc(since)}: outside the data ({times[0]} .. "
+                                  f"{times[-1]}); pick a bar in it")
         return
-    if start is not None:
-        if _utc(since) != start:
-            raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
-                                  "drop --since (it only starts a new ledger)")
-    elif not times[0] <= _utc(since) <= times[-1]:
-        raise RevertibleError(f"--since {_utc(since)}: outside the data ({times[0]} .. "
-                              f"{times[-1]}); pick a bar in it")
+    start = _utc(book.meta["start"])
+    if since is not None and _utc(since) != start:
+        raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
+                              "drop --since (it only starts a new ledger)")
+    previous = book.last_bar
+    if previous is not None and times[-1] < previous:
+        raise RevertibleError(f"the data ends {times[-1]}, before the ledger's last processed "
+                              f"bar {previous}: point data.path at the data the ledger was run "
+                              "on (or run revertible download)")
+    fp = panel.cut(start).fingerprint()
+    if fp != book.meta.get("data_fingerprint"):
+        raise RevertibleError(f"--ledger {path}: the data up to its start {start} has "
+                              f"changed (fingerprint {book.meta.get('data_fingerprint')}, "
+                              f"now {fp}: files replaced, or assets added or removed); use "
+                              "the ledger's data or start a new ledger")
 
 
 def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
@@ -385,21 +401,10 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
     previous = None
     if book is not None:
         check_ledger(path, book.meta, settings, ident)
-        start = _utc(book.meta["start"])
-        _check_since(path, start, since, panel.times)
-        previous = book.last_bar
-        if previous is not None and last < previous:
-            raise RevertibleError(f"the data ends {last}, before the ledger's last processed bar "
-                                  f"{previous}: point data.path at the data the ledger was run "
-                                  "on (or run revertible download)")
-        fp = panel.cut(start).fingerprint()
-        if fp != book.meta.get("data_fingerprint"):
-            raise RevertibleError(f"--ledger {path}: the data up to its start {start} has "
-                                  f"changed (fingerprint {book.meta.get('data_fingerprint')}, "
-                                  f"now {fp}: files replaced, or assets added or removed); use "
-                                  "the ledger's data or start a new ledger")
+    _check_data(path, book, since, panel)
+    if book is not None:
+        start, previous = _utc(book.meta["start"]), book.last_bar
     else:
-        _check_since(path, None, since, panel.times)
         start = panel.times[panel.times.searchsorted(last if since is None else _utc(since))]
     say(f"paper: replaying {start:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC")
     trades, marks, metrics, pending = replay(cfg, panel, model, start, say=say, progress=progress)
@@ -502,9 +507,8 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
         check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
     if panel is None:
         panel = load_panel(cfg.data)
-    # --since is checked before the model loads (its warnings printed before the refusal)
-    _check_since(str(ledger), None if book is None else _utc(book.meta["start"]), since,
-                 panel.times)
+    # checked before the model loads (its warnings printed before the refusal)
+    _check_data(str(ledger), book, since, panel)
     model = load_model(pinned, store)
     check_model(model, cfg, panel.funding is not None)
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
