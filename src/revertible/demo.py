@@ -155,28 +155,37 @@ def run_demo(
     days: int = 300,
     console: Any = None,
     progress: Callable[..., Any] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Generate a market into ``out_dir/data`` and run the pipeline on it."""
+    """Generate a market into ``out_dir/data`` and run the pipeline on it.
+
+    ``stage`` is told the step starting (``"1/7 generating the market"``...), for a heartbeat.
+    """
 
     def say(msg: str) -> None:
         if console is not None:
             console.print(msg)
 
     bar = progress or (lambda *_a, **_k: contextlib.nullcontext(lambda *_: None))
+    step = stage or (lambda _s: None)
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
+    # a bad config or --set is refused before anything is written
+    cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
     data_dir.mkdir(parents=True, exist_ok=True)
+    step("1/7 generating the market")
     panel, truth = generate_market(n_assets=n_assets, n_bars=days * 24, seed=seed)
     write_market(data_dir, panel, truth)
     say(f"[bold]1/7 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
 
-    cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
     say(f"demo settings on top of {Path(config).name}: {', '.join(DEMO_SETS)}")
+    step("2/7 validating")
     panel = load_panel(cfg.data)
     summ = summarize(panel)
     say(f"[bold]2/7 validated[/] {panel.n_assets} assets, {panel.n_bars} bars, "
         f"{int(summ['missing_bars'].sum())} missing bars, fingerprint {panel.fingerprint()}")
 
+    step("3/7 pairs")
     pairs_df = eligible_pairs(panel, cfg.universe)
     from .io import write_table
 
@@ -185,6 +194,7 @@ def run_demo(
     say(f"[bold]3/7 pairs[/] {len(pairs_df)} eligible at the last bar -> {out_dir}/pairs.parquet, "
         f"heatmap.png")
 
+    step("4/7 episodes")
     with bar("episodes (pairs)") as update:
         summary = write_episodes(panel, cfg, out_dir / "episodes.parquet", progress=update)
     eps = read_table(out_dir / "episodes.parquet")
@@ -196,6 +206,7 @@ def run_demo(
 
     from .workflows import train as run_train
 
+    step("5/7 training")
     res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console,
                     promote=True, progress=progress)
     result["train"] = res
@@ -208,6 +219,7 @@ def run_demo(
     except ImportError:  # pragma: no cover - scoring not in this build
         score_command = None
     if score_command is not None:
+        step("6/7 scoring")
         signals = score_command(cfg, champion, out=out_dir / "signals.csv", console=None,
                                 wall_clock=False)  # a generated market has no wall-clock age
         traded = int((signals["leg_a_notional"] > 0).sum()) if len(signals) else 0
@@ -217,6 +229,7 @@ def run_demo(
 
     from .backtest import backtest_command
 
+    step("7/7 backtest")
     bt = backtest_command(cfg, model_uri=res["model_uri"], out_dir=out_dir / "backtest",
                           config_path=config, panel=panel, progress=progress)
     m = bt["metrics"]
@@ -237,6 +250,7 @@ def run_demo(
     cheap = cfg.model_copy(update={"costs": cfg.costs.model_copy(
         update={"venue": "perp", "fill": "maker"})})
     if _venue(cheap) != _venue(cfg):
+        step(f"7/7 backtest at {_venue(cheap)} costs")
         bt2 = backtest_command(cheap, model_uri=res["model_uri"],
                                out_dir=out_dir / "backtest-perp-maker", config_path=config,
                                panel=panel, progress=progress)

@@ -103,3 +103,15 @@ def test_help_shows_what_an_option_takes(command, shown):
     for s in shown:
         assert f" {s} " in text, (s, text)
     assert "<list[str]>" not in text
+
+
+def test_help_cuts_no_word_at_80_columns():
+    # rich cuts a word longer than the help column with an ellipsis: tune --help showed
+    # "(sqlite:///experim…" and "(tuning.strategy.s…" (80 columns: stdout not a terminal)
+    from revertible.cli import app
+
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert len(commands) > 10
+    for command in ["", *commands]:
+        r = run(*[command] if command else [], "--help", env={"COLUMNS": "80"})
+        assert r.exit_code == 0 and "…" not in r.output, r.output

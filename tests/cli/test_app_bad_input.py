@@ -258,5 +258,5 @@ def test_every_command_has_help_and_bad_input_gives_no_traceback(cfg_file, tmp_p
         assert r.exit_code == 2, (command, r.output)
         assert "Traceback" not in r.output and r.exception is None or \
             isinstance(r.exception, SystemExit), (command, r.output)
-        # demo generates its market before it reads the config: its error is the last line
+        # the error is the last line
         assert cli_output(r).splitlines()[-1].startswith("error:"), (command, r.output)

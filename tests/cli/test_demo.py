@@ -18,3 +18,43 @@ def test_a_market_too_small_to_generate_is_refused_in_one_line(tmp_path, args, n
     res = run("demo", "--out", tmp_path / "d", *args)
     one_line_error(res, needle)
     assert not (tmp_path / "d").exists()
+
+
+def test_the_heartbeat_names_the_demo_step_running(tmp_path, monkeypatch):
+    # it said "working (starting)" through steps 1-3 (no progress bar names them)
+    import revertible.demo as demo
+    from revertible.cli import _app
+    from revertible.errors import RevertibleError
+
+    seen = []
+
+    def spy(name):
+        real = getattr(demo, name)
+
+        def call(*a, **k):
+            seen.append(_app._ACTIVITY["stage"])
+            if name == "write_episodes":
+                raise RevertibleError("stopped after the stages of interest")
+            return real(*a, **k)
+        monkeypatch.setattr(demo, name, call)
+
+    for name in ("generate_market", "load_panel", "eligible_pairs", "write_episodes"):
+        spy(name)
+    monkeypatch.setitem(_app._ACTIVITY, "stage", "starting")
+    res = run("demo", "--out", tmp_path / "d", "--n-assets", "3", "--days", "2")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert res.output.strip().splitlines()[-1] == "error: stopped after the stages of interest"
+    assert seen == ["1/7 generating the market", "2/7 validating", "3/7 pairs",
+                    "episodes (pairs)"], seen
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--set", "universe.min_abs_corr=2"], "--set universe.min_abs_corr=2"),
+    (["--set", "bad.key=1"], "--set bad.key: unknown config key"),
+    (["--config", "no-such.yaml"], "config no-such.yaml: file not found"),
+])
+def test_a_bad_config_is_refused_before_the_market_is_generated(tmp_path, args, needle):
+    # the market was generated and written into --out first, then the config refused
+    res = run("demo", "--out", tmp_path / "d", *args)
+    one_line_error(res, needle)
+    assert not (tmp_path / "d").exists()

@@ -140,6 +140,23 @@ def test_since_after_the_last_bar_is_one_line(env):
     assert len(lines) == 1 and "is after the last bar" in lines[0]
 
 
+def test_since_after_the_last_bar_is_refused_before_the_model_loads(env, tmp_path,
+                                                                     monkeypatch):
+    """The model's load (and its warnings) comes after the --since check, not before it."""
+    import revertible.tracking
+
+    def no_load(*_a, **_k):
+        raise AssertionError("the model was loaded before --since was checked")
+
+    monkeypatch.setattr(revertible.tracking, "load_model", no_load)
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2030-01-01", "--out",
+               tmp_path / "mon")
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "--since 2030-01-01 00:00 is after the last bar" in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
 def test_unknown_model_is_one_line(env):
     res = _run(env, "--model", f"models:/{NAME}/99")
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1

@@ -271,6 +271,25 @@ def test_a_ledger_of_another_config_is_refused(env, started, tmp_path):
              needles=["another config", "decision.confidence was 0.6, now 0.7"])
 
 
+def test_the_fix_another_config_names_is_an_override_that_restores_the_ledger_s():
+    # it printed Python's repr: --set data.assets=None, which --set refuses ("a valid tuple")
+    import json
+    import re
+
+    from revertible.errors import RevertibleError
+    from revertible.workflows import check_ledger, config_hash, decision_config
+
+    pick = "data.assets=[AAA/USDT,BBB/USDT]"
+    for ledger_sets, now_sets in (([], [pick]), ([pick], []), (["costs.venue=perp"], [])):
+        was = decision_config(load_config("configs/demo.yaml", ledger_sets))
+        meta = {"config_hash": config_hash(was), "config": json.dumps(was)}
+        with pytest.raises(RevertibleError, match="another config") as exc:
+            check_ledger("l.sqlite", meta, decision_config(load_config("configs/demo.yaml",
+                                                                       now_sets)), {})
+        fix = re.search(r"\(--set (\S+)\)", str(exc.value)).group(1)
+        assert decision_config(load_config("configs/demo.yaml", [*now_sets, fix])) == was, fix
+
+
 def test_settings_that_do_not_decide_trades_keep_the_ledger(env, started, tmp_path):
     ledger = tmp_path / "copy.sqlite"
     ledger.write_bytes(started.read_bytes())
@@ -332,6 +351,38 @@ def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env,
                tmp_path / "new.sqlite", "--since", late)
     _one_line_error(res, "--since", "outside the data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_since_and_data_are_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):
+    """The model's load (and its warnings) comes after the --since and data checks."""
+    from dataclasses import replace
+
+    import revertible.tracking
+
+    def no_load(*_a, **_k):
+        raise AssertionError("the model was loaded before --since and the data were checked")
+
+    monkeypatch.setattr(revertible.tracking, "load_model", no_load)
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", "--since", env["end"] - pd.Timedelta(days=1))
+    _one_line_error(res, "--since", "outside the data")
+    assert "warning:" not in res.output and not list(tmp_path.iterdir())
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion", "--since",
+             env["end"] - pd.Timedelta(days=9), needles=["--since", "drop --since"])
+    # data that ends before the ledger's last processed bar; data revised before its start
+    _refused(env, started, tmp_path, "--model", f"models:/{NAME}@champion", data_days=8,
+             needles=["before the ledger's last processed bar"])
+    revised = env["root"] / "revised"
+    if not revised.exists():
+        panel = env["panel"].cut(env["end"] - pd.Timedelta(days=3))
+        close = panel.close.copy(order="F")
+        close[0, 0] *= 1.01
+        write_market(revised, replace(panel, close=close), env["truth"])
+    ledger = tmp_path / "copy.sqlite"
+    before = ledger.read_bytes()
+    res = _run(env, revised, "--model", f"models:/{NAME}@champion", "--ledger", ledger)
+    _one_line_error(res, "--ledger", "the data up to its start", "has changed")
+    assert ledger.read_bytes() == before
 
 
 def test_revised_data_before_the_last_processed_bar_is_an_error_naming_the_trade(env, started,

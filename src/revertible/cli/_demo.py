@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import SetOpt, app, handle_errors, out, progress_bar
+from ._app import SetOpt, app, handle_errors, out, progress_bar, set_stage
 
 
 @app.command()
@@ -39,7 +39,7 @@ def demo(
                               "episodes to train on)")
 
     result = run_demo(out_dir, config or DEMO_CONFIG, set or [], seed=seed, n_assets=n_assets,
-                      days=days, console=out, progress=progress_bar)
+                      days=days, console=out, progress=progress_bar, stage=set_stage)
     out.print(result["summary"])
     from ..config import load_config
     from ..tracking import store_uri

@@ -63,8 +63,9 @@ def tune(
     ] = None,
     storage: Annotated[
         str | None,
-        typer.Option(help="Optuna storage URL; default tuning.storage (sqlite:///experiments/"
-                          "optuna.db). Share a PostgreSQL URL to tune from several machines."),
+        typer.Option(help="Optuna storage URL; default tuning.storage (a SQLite file in "
+                          "experiments/). Share a PostgreSQL URL to tune from several "
+                          "machines."),
     ] = None,
     retrain_best: Annotated[
         bool, typer.Option("--retrain-best/--no-retrain-best",
@@ -73,19 +74,19 @@ def tune(
     objective: Annotated[
         str, typer.Option(metavar="NAME",
                           help="model: LightGBM hyperparameters (tuning.space); strategy: "
-                               "strategy and label settings (tuning.strategy.space) by a "
+                               "strategy and label settings (the space of tuning.strategy) by a "
                                "walk-forward after-cost backtest, validation period held out.")
     ] = "model",
     validate_best: Annotated[
         bool, typer.Option("--validate-best/--no-validate-best",
                            help="--objective strategy: backtest the best trial once on the "
-                                "held-out validation period (tuning.strategy.validation_days).")
+                                "held-out validation period (validation_days of tuning.strategy).")
     ] = False,
     fidelity: Annotated[
         str | None, typer.Option(metavar="NAME",
                                  help="--objective strategy: 'low' ranks the trials with a "
                                       "cheaper model and re-scores the best at full fidelity "
-                                      "before reporting (tuning.strategy.fidelity); default the "
+                                      "before reporting (fidelity of tuning.strategy); default the "
                                       "config's ('full').")
     ] = None,
     json_out: JsonOpt = False,

@@ -129,6 +129,13 @@ def _ledger_line(lg: dict[str, Any]) -> str:
             f"as of {lg['last_bar']}")
 
 
+def _check_start(start: pd.Timestamp | None, last: pd.Timestamp, path: Any) -> None:
+    if start is not None and start > last:
+        raise RevertibleError(f"--since {start:%Y-%m-%d %H:%M} is after the last bar "
+                              f"{last:%Y-%m-%d %H:%M} UTC of {path}; pick an earlier --since "
+                              "or download newer data")
+
+
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
                     notify_urls: list[str] | None = None, log: Any = print,
@@ -151,17 +158,17 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
 
     store = tracking_uri(cfg)
     pinned = resolve_model_uri(model_uri, store)
-    model = load_model(pinned, store)
     panel = load_panel(cfg.data)
     last = pd.Timestamp(panel.times[-1])
-    meta = getattr(model, "meta", {}) or {}
-    start = _ts(since) if since is not None else _ts(meta.get("trained_until"))
+    start = _ts(since)  # checked before the model loads (its warnings printed before a refusal)
     if since is not None and start is None:
         raise RevertibleError(f"--since {since}: not a time; use e.g. 2024-06-01 (UTC)")
-    if start is not None and start > last:
-        raise RevertibleError(f"--since {start:%Y-%m-%d %H:%M} is after the last bar "
-                              f"{last:%Y-%m-%d %H:%M} UTC of {cfg.data.path}; pick an earlier "
-                              "--since or download newer data")
+    _check_start(start, last, cfg.data.path)
+    model = load_model(pinned, store)
+    meta = getattr(model, "meta", {}) or {}
+    if since is None:  # default: the end of the model's training data
+        start = _ts(meta.get("trained_until"))
+        _check_start(start, last, cfg.data.path)
     check_model(model, cfg, panel.funding is not None)
     history = build_episodes(panel, cfg)
     ref = reference_of(model, panel, history, cfg)

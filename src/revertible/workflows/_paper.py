@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
+from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, Ledger, read_ledger, write_ledger
 
 if TYPE_CHECKING:
     import os
@@ -278,10 +278,12 @@ def check_ledger(path: str, meta: dict[str, str], settings: dict[str, Any],
         was = json.loads(meta.get("config", "{}"))
         diff = [k for k in sorted(set(was) | set(settings)) if was.get(k) != settings.get(k)]
         k = diff[0] if diff else "?"
+        v = was.get(k)  # as --set reads it (YAML): null, [a,b], not Python's None, ['a', 'b']
+        v = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
         raise RevertibleError(
             f"--ledger {path} was written for another config: {k} was {was.get(k)!r}, now "
             f"{settings.get(k)!r}{f' (and {len(diff) - 1} more)' if len(diff) > 1 else ''}; "
-            f"run with the ledger's settings (--set {k}={was.get(k)}) or start a new ledger")
+            f"run with the ledger's settings (--set {k}={v}) or start a new ledger")
     run_was, run_now = meta.get("model_run_id", ""), ident.get("model_run_id", "")
     same = run_was == run_now if run_was and run_now else meta.get("model_uri") == ident[
         "model_uri"]  # the run that logged it, where known (models:/x/1 is runs:/<its run>)
@@ -343,6 +345,36 @@ def ledger_pnl(cfg: Config, ledger: str | os.PathLike[str], model_uri: str) -> d
                                name="cumulative_pnl")}
 
 
+def _check_data(path: str, book: Ledger | None, since: Any, panel: Panel) -> None:
+    """Refuse ``--since`` and data the ledger cannot start or continue on (one line each).
+
+    ``book`` is the ledger read (None: a new one). On a new ledger ``since`` must be a time in
+    the data; on an existing one it must be None or its start, the data must reach its last
+    processed bar and be unchanged up to its start (fingerprint).
+    """
+    times = panel.times
+    if book is None:
+        if since is not None and not times[0] <= _utc(since) <= times[-1]:
+            raise RevertibleError(f"--since {_utc(since)}: outside the data ({times[0]} .. "
+                                  f"{times[-1]}); pick a bar in it")
+        return
+    start = _utc(book.meta["start"])
+    if since is not None and _utc(since) != start:
+        raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
+                              "drop --since (it only starts a new ledger)")
+    previous = book.last_bar
+    if previous is not None and times[-1] < previous:
+        raise RevertibleError(f"the data ends {times[-1]}, before the ledger's last processed "
+                              f"bar {previous}: point data.path at the data the ledger was run "
+                              "on (or run revertible download)")
+    fp = panel.cut(start).fingerprint()
+    if fp != book.meta.get("data_fingerprint"):
+        raise RevertibleError(f"--ledger {path}: the data up to its start {start} has "
+                              f"changed (fingerprint {book.meta.get('data_fingerprint')}, "
+                              f"now {fp}: files replaced, or assets added or removed); use "
+                              "the ledger's data or start a new ledger")
+
+
 def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
               model_uri: str, identity: dict[str, str] | None = None,
               panel: Panel, since: Any = None, say: Callable[[str], None] | None = None,
@@ -369,27 +401,11 @@ def paper_run(cfg: Config, ledger: str | os.PathLike[str], *, model: Any,
     previous = None
     if book is not None:
         check_ledger(path, book.meta, settings, ident)
-        start = _utc(book.meta["start"])
-        if since is not None and _utc(since) != start:
-            raise RevertibleError(f"--since {since}: the ledger {path} started at {start}; "
-                                  "drop --since (it only starts a new ledger)")
-        previous = book.last_bar
-        if previous is not None and last < previous:
-            raise RevertibleError(f"the data ends {last}, before the ledger's last processed bar "
-                                  f"{previous}: point data.path at the data the ledger was run "
-                                  "on (or run revertible download)")
-        fp = panel.cut(start).fingerprint()
-        if fp != book.meta.get("data_fingerprint"):
-            raise RevertibleError(f"--ledger {path}: the data up to its start {start} has "
-                                  f"changed (fingerprint {book.meta.get('data_fingerprint')}, "
-                                  f"now {fp}: files replaced, or assets added or removed); use "
-                                  "the ledger's data or start a new ledger")
+    _check_data(path, book, since, panel)
+    if book is not None:
+        start, previous = _utc(book.meta["start"]), book.last_bar
     else:
-        start = last if since is None else _utc(since)
-        if start > last or start < panel.times[0]:
-            raise RevertibleError(f"--since {start}: outside the data ({panel.times[0]} .. "
-                                  f"{last}); pick a bar in it")
-        start = panel.times[panel.times.searchsorted(start)]
+        start = panel.times[panel.times.searchsorted(last if since is None else _utc(since))]
     say(f"paper: replaying {start:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC")
     trades, marks, metrics, pending = replay(cfg, panel, model, start, say=say, progress=progress)
     old = book.trades if book is not None else pd.DataFrame()
@@ -489,9 +505,11 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     ident = model_identity(pinned, store)
     if book is not None:
         check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
-    model = load_model(pinned, store)
     if panel is None:
         panel = load_panel(cfg.data)
+    # checked before the model loads (its warnings printed before the refusal)
+    _check_data(str(ledger), book, since, panel)
+    model = load_model(pinned, store)
     check_model(model, cfg, panel.funding is not None)
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
                     asset_last_bars=panel_last_bars(panel), step=panel.freq, now=now,
