@@ -62,3 +62,15 @@ def test_new_tunables_have_their_defaults_and_ranges():
         _cfg("tuning.heartbeat_interval_s=60", "tuning.grace_period_s=30")
     with pytest.raises(ConfigError, match="model.n_jobs"):
         _cfg("model.n_jobs=0")
+
+
+@pytest.mark.parametrize("value", [None, ("BTC/USDT", "ETH/USDT"), ["a", "b"], True, 0.3, 72,
+                                   "1h", {"a": 1}])
+def test_override_text_is_read_back_as_the_value(value):
+    from revertible.config import apply_overrides, override_text
+
+    text = override_text("data.assets", value)
+    assert text.startswith("--set data.assets=")
+    got = apply_overrides({}, [text[len("--set "):]])["data"]["assets"]
+    assert got == (list(value) if isinstance(value, tuple) else value)
+    assert "None" not in text and "(" not in text  # not Python's repr, which --set refuses

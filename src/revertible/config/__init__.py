@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._baskets import BasketsConfig
 from ._hedge import HedgeConfig
 from ._live import MonitorConfig, ScoringConfig
-from ._load import apply_overrides, config_from_mapping, flatten, load_config
+from ._load import apply_overrides, config_from_mapping, flatten, load_config, override_text
 from ._schema import (
     BARS_PER_DAY,
     BacktestConfig,
@@ -30,6 +30,7 @@ from ._strategy_search import StrategySearchConfig, default_strategy_space
 from ._timeframe import WINDOW_KEYS, bar_text, bars_per_day, duration
 
 __all__ = [
+    "override_text",
     "StrategySearchConfig",
     "default_strategy_space",
     "BasketsConfig",

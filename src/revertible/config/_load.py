@@ -14,6 +14,7 @@ shipped configs use ``${REVERTIBLE_DATA:-../shared/data}`` so tests and CI can p
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,7 @@ from ..errors import ConfigError
 from ._schema import Config, _default_space
 from ._strategy_search import default_strategy_space
 
-__all__ = ["config_from_mapping", "load_config", "apply_overrides", "flatten"]
+__all__ = ["config_from_mapping", "load_config", "apply_overrides", "flatten", "override_text"]
 
 _SPACE = "tuning.space."
 _SPACES = {_SPACE: _default_space, "tuning.strategy.space.": default_strategy_space}
@@ -126,6 +127,16 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
         else:
             node[parts[-1]] = value
     return out
+
+
+def override_text(key: str, value: Any) -> str:
+    """``--set key=value`` as :func:`apply_overrides` reads it back (YAML: null, [a,b], true).
+
+    A string goes as it is; anything else as JSON, which YAML reads (Python's ``None`` or
+    ``('a', 'b')`` would be refused or read as another value).
+    """
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return f"--set {key}={text}"
 
 
 def _key_parts(key: str, prefix: str | None) -> list[str]:

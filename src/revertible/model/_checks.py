@@ -51,6 +51,7 @@ def check_model(
     ``features``, or before any work the columns :func:`revertible.features.feature_names`
     gives under ``cfg``.
     """
+    from ..config import override_text
     from ..features import feature_names
 
     if not has_calibrator(model):
@@ -73,7 +74,7 @@ def check_model(
             raise ModelError(
                 f"the model was trained with {section}.{k}={trained[k]!r} but this config "
                 f"has {section}.{k}={now[k]!r}; use the training config "
-                f"(--set {section}.{k}={trained[k]}) or retrain"
+                f"({override_text(f'{section}.{k}', trained[k])}) or retrain"
             )
     if features is None:
         features = pd.DataFrame(columns=feature_names(cfg))

@@ -274,16 +274,17 @@ def check_ledger(path: str, meta: dict[str, str], settings: dict[str, Any],
     ``settings`` is :func:`decision_config` of the config in use, ``ident`` the model's
     :func:`model_identity`; ``paper`` and ``monitor --ledger`` both check this.
     """
+    from ..config import override_text
+
     if meta.get("config_hash") != config_hash(settings):
         was = json.loads(meta.get("config", "{}"))
         diff = [k for k in sorted(set(was) | set(settings)) if was.get(k) != settings.get(k)]
         k = diff[0] if diff else "?"
-        v = was.get(k)  # as --set reads it (YAML): null, [a,b], not Python's None, ['a', 'b']
-        v = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
         raise RevertibleError(
             f"--ledger {path} was written for another config: {k} was {was.get(k)!r}, now "
             f"{settings.get(k)!r}{f' (and {len(diff) - 1} more)' if len(diff) > 1 else ''}; "
-            f"run with the ledger's settings (--set {k}={v}) or start a new ledger")
+            f"run with the ledger's settings ({override_text(k, was.get(k))}) or start a new "
+            "ledger")
     run_was, run_now = meta.get("model_run_id", ""), ident.get("model_run_id", "")
     same = run_was == run_now if run_was and run_now else meta.get("model_uri") == ident[
         "model_uri"]  # the run that logged it, where known (models:/x/1 is runs:/<its run>)
