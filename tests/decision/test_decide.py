@@ -840,3 +840,23 @@ def test_decide_prices_the_round_trip_with_the_cost_model():
         0.001 - 0.0020)
     assert round_trip_cost_per_leg_a(CostConfig(venue="perp", fill="maker"), 1.0) == (
         pytest.approx(0.0008))
+
+
+def test_decision_quality_of_constant_expected_returns_has_no_slope():
+    import warnings
+
+    # the spot data's CV record: every expected return -24 bp up to float rounding (7e-15 bp
+    # apart); polyfit printed a RankWarning and train reported "decile slope -2.41, rank corr
+    # 0.22", figures of an arbitrary split of equal values
+    rng = np.random.default_rng(3)
+    e = -0.0024 + rng.integers(0, 3, 5000) * 2 ** -52 * 0.0024
+    assert 0 < np.ptp(e) * 1e4 < 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = decision_quality(e, rng.normal(-0.002, 0.01, 5000), np.zeros(5000, bool))
+    assert math.isnan(q["decile_slope"]) and math.isnan(q["decile_rank_corr"])
+    assert math.isnan(q["top_minus_median_bp"]) and q["n"] == 5000
+    # 0.01 bp apart is a ranking: slope and rank correlation are computed (here 2 and 1)
+    e = -0.0024 + np.arange(5000) * 1e-6 / 5000
+    q = decision_quality(e, 2 * e, np.zeros(5000, bool))
+    assert q["decile_slope"] == pytest.approx(2.0) and q["decile_rank_corr"] == pytest.approx(1)

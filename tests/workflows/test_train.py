@@ -100,3 +100,16 @@ def test_unreachable_tracking_server_fails_fast(tmp_path):
     with pytest.raises(TrackingError, match="unreachable"):
         Tracker(cfg.tracking).connect()
     assert time.perf_counter() - t0 < 15
+
+
+def test_summary_says_when_the_expected_returns_do_not_vary():
+    from revertible.workflows._train import _summary_table
+
+    base = {"decision.cv.n": 1000.0, "decision.cv.n_taken": 0.0,
+            "decision.cv.decile_rank_corr": float("nan")}
+    flat = _summary_table({**base, "decision.cv.decile_slope": float("nan")})
+    assert "decision [cv]: 0 of 1000 divergences clear costs (0.00%); the expected returns do " \
+        "not vary (no decile slope)" in flat and "nan" not in flat.split("decision [cv]")[1]
+    ranked = _summary_table({**base, "decision.cv.decile_slope": 0.74,
+                             "decision.cv.decile_rank_corr": 0.03})
+    assert "decile slope 0.74, rank corr 0.03" in ranked

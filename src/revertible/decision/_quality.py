@@ -58,9 +58,12 @@ def decision_quality(
     for row in table.itertuples(index=False):
         out[f"decile{row.decile:02d}_expected_bp"] = row.expected_bp
         out[f"decile{row.decile:02d}_realised_bp"] = row.realised_bp
-    if len(table) == n_bins and np.ptp(table["expected_bp"]) > 0:
+    # expected returns that do not vary (a calibrator at its common level: every decile at the
+    # same bp up to rounding) have no slope or ranking: NaN, not a figure fitted to float noise
+    if len(table) == n_bins and np.ptp(table["expected_bp"]) > 1e-6:
         x, y = table["expected_bp"].to_numpy(), table["realised_bp"].to_numpy()
-        out["decile_slope"] = float(np.polyfit(x, y, 1)[0])
+        xc = x - x.mean()  # least squares on centred x (polyfit warns when x barely varies)
+        out["decile_slope"] = float(xc @ (y - y.mean()) / (xc @ xc))
         out["decile_rank_corr"] = float(pd.Series(x).corr(pd.Series(y), method="spearman"))
         mid = y[n_bins // 2 - 1 : n_bins // 2 + 1].mean()
         out["top_minus_median_bp"] = float(y[-1] - mid)

@@ -268,8 +268,10 @@ def _summary_table(metrics: dict[str, float]) -> str:
             f"decision [{split}]: {k} of {n} divergences clear costs ({100 * k / max(n, 1):.2f}%)"
             + (f", realised {metrics[p + 'taken_net_bp']:+.1f} bp/trade vs expected "
                f"{metrics[p + 'taken_net_bp_expected']:+.1f}" if k else "")
-            + f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
-            f"{metrics[p + 'decile_rank_corr']:.2f}")
+            + (f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
+               f"{metrics[p + 'decile_rank_corr']:.2f}"
+               if np.isfinite(metrics[p + "decile_slope"]) else
+               "; the expected returns do not vary (no decile slope)"))
     return "\n".join(lines)
 
 
