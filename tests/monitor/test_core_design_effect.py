@@ -101,3 +101,37 @@ def test_the_checks_divide_by_the_design_effect():
     assert "design effect" not in " ".join(one["alerts"])
     two = evaluate(rec, dataclasses.replace(ref, design_effect=2.0), mcfg, at)
     assert two["alerts"] and all("labels' design effect 2.0" in a for a in two["alerts"])
+
+
+def _predating(monkeypatch, rng, **meta):
+    """A model without a stored design effect, its record: development labels, then 60 entered
+    in the last 10 hours before the holdout and resolved after it (all misses at p = 0.9)."""
+    from types import SimpleNamespace
+
+    import revertible.monitor._command as command
+
+    dev = _market(rng, 40, 20, 0.0, start="2024-01-21")  # resolved before 2024-03-01
+    entry = pd.Timestamp("2024-02-29 14:00", tz="UTC") + pd.to_timedelta(np.arange(60) % 10,
+                                                                         unit="h")
+    late = pd.DataFrame({"entry_time": entry, "resolved_at": entry + pd.Timedelta(hours=30),
+                         "label": 0.0, "probability": 0.9})
+    rec = pd.concat([dev, late], ignore_index=True)
+    monkeypatch.setattr(command, "live_record", lambda panel, history, model, cfg, since,
+                        until: rec[rec["entry_time"] <= until] if until is not None else rec)
+    model = SimpleNamespace(meta={"holdout_start": "2024-03-01 00:00", "base_rate": 0.45,
+                                  "median_probability": 0.45, **meta})
+    cfg = SimpleNamespace(monitor=MonitorConfig())
+    return command.reference_of(model, SimpleNamespace(freq=pd.Timedelta("1h")), rec, cfg), dev
+
+
+def test_an_older_model_measures_its_design_effect_on_development_labels_only(rng, monkeypatch):
+    # the development set is the labels resolved before holdout_start (model.holdout_split);
+    # entries before it that resolve later are the live record's first labels, not training's
+    sketch = {"columns": {}, "bins": 10, "n": 800}
+    ref, dev = _predating(monkeypatch, rng, quantile_sketch=sketch)
+    want = design_effect(dev["label"], dev["probability"], dev["resolved_at"])
+    assert ref.design == want and ref.design["labels"] == 800
+    assert ref.design_effect == 1.0  # independent labels (with the 60 late misses: 8.8)
+    assert "(800 labels resolved before 2024-03-01 00:00)" in ref.source
+    recomputed, _ = _predating(monkeypatch, rng)  # no sketch either: recomputed on the same
+    assert recomputed.n == 800 and recomputed.design["labels"] == 800

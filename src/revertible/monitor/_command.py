@@ -4,8 +4,8 @@ The live record is every divergence entered since ``--since`` (default: the end 
 training data, ``trained_until``), scored exactly as ``score`` scores it (the project's episodes,
 features and model); labels count once resolved. The reference is the sketch stored with the
 model (``meta["quantile_sketch"]``) when there is one; otherwise it is recomputed from the
-model's development period (entries before ``holdout_start``) on the same data, and the report
-says so.
+model's development period (labels resolved before ``holdout_start``) on the same data, and the
+report says so.
 """
 
 from __future__ import annotations
@@ -77,13 +77,14 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
                          design_effect=float(design["design_effect"]), design=design)
     start = _ts(meta.get("holdout_start"))
     rec = live_record(panel, history, model, cfg, None, start - panel.freq if start else None)
-    rec = rec[rec["label"].notna()]
+    # training's development labels: resolved before the holdout (later ones open the live record)
+    rec = rec[rec["label"].notna() & ((rec["resolved_at"] < start) if start else True)]
     if len(rec) == 0:
         raise RevertibleError("the model's training period has no labelled divergence on this "
                               "data (holdout_start "
                               f"{meta.get('holdout_start')}); monitor with the training data")
-    period = f"the model's development period (entries before {start:%Y-%m-%d %H:%M}, " \
-             f"{len(rec)} labels) on this data"
+    period = f"the model's development period ({len(rec)} labels resolved before " \
+             f"{start:%Y-%m-%d %H:%M}) on this data"
     if isinstance(stored, dict) and "columns" in stored:
         d = design_effect(rec["label"].to_numpy(), rec["probability"].to_numpy(),
                           rec["resolved_at"])
