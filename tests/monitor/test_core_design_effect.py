@@ -135,3 +135,14 @@ def test_an_older_model_measures_its_design_effect_on_development_labels_only(rn
     assert "(800 labels resolved before 2024-03-01 00:00)" in ref.source
     recomputed, _ = _predating(monkeypatch, rng)  # no sketch either: recomputed on the same
     assert recomputed.n == 800 and recomputed.design["labels"] == 800
+
+
+@pytest.mark.parametrize("stored", [{"design_effect": float("nan")}, {"estimate": 2.0}, 0.5,
+                                    {"design_effect": None}, {"design_effect": 0.0}])
+def test_a_stored_design_effect_that_is_no_number_from_1_up_is_measured(rng, monkeypatch,
+                                                                        stored):
+    # divided by NaN, the window z and the CUSUM were NaN: both checks silently off
+    sketch = {"columns": {}, "bins": 10, "n": 800}
+    ref, _ = _predating(monkeypatch, rng, quantile_sketch=sketch, design_effect=stored)
+    assert ref.design_effect == 1.0 and ref.design["labels"] == 800
+    assert "is not a number >= 1" in ref.source

@@ -70,7 +70,7 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
     meta = getattr(model, "meta", {}) or {}
     stored = meta.get("quantile_sketch")
     design = meta.get("design_effect")
-    if isinstance(stored, dict) and "columns" in stored and isinstance(design, dict):
+    if isinstance(stored, dict) and "columns" in stored and _valid_design(design):
         return Reference(base_rate=float(meta.get("base_rate", np.nan)),
                          median_probability=float(meta.get("median_probability", 0.5)),
                          n=int(stored.get("n", 0)), sketch=stored, source="stored with the model",
@@ -92,12 +92,21 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
                          median_probability=float(meta.get("median_probability", 0.5)),
                          n=int(stored.get("n", 0)), sketch=stored,
                          source=f"stored with the model; the labels' design effect measured on "
-                         f"{period}: the model predates it",
+                         f"{period}: " + ("the model predates it" if design is None else
+                                          f"the stored one ({design!r:.60}) is not a number >= 1"),
                          design_effect=d["design_effect"], design=d)
     cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
     return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
                           source=f"recomputed from {period}: no sketch is stored with the model",
                           resolved_at=rec["resolved_at"])
+
+
+def _valid_design(design: Any) -> bool:
+    """A stored design effect the checks can divide by: a number >= 1 (else it is measured)."""
+    try:
+        return isinstance(design, dict) and float(design["design_effect"]) >= 1
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _experiment_of(uri: str, store: str) -> str | None:
