@@ -146,3 +146,23 @@ def test_a_stored_design_effect_that_is_no_number_from_1_up_is_measured(rng, mon
     ref, _ = _predating(monkeypatch, rng, quantile_sketch=sketch, design_effect=stored)
     assert ref.design_effect == 1.0 and ref.design["labels"] == 800
     assert "is not a number >= 1" in ref.source
+
+
+def test_the_page_says_how_the_labels_dependence_was_measured(rng):
+    from revertible.monitor._report import html_page
+
+    rec = _market(rng, 12, 40, 0.0)
+    at, mcfg = rec["resolved_at"].max(), MonitorConfig(max_psi=None)
+
+    def page(ref):
+        return html_page(evaluate(rec, ref, mcfg, at), rec, title="t")
+
+    measured = _reference(rec)
+    assert measured.design["blocks"] == 12 and measured.design_effect == 1.0
+    assert f"estimate {measured.design['estimate']:.2f} over 12 days" in page(measured)
+    short = _reference(rec[rec["resolved_at"] < rec["resolved_at"].min() + pd.Timedelta(days=5)])
+    assert "resolved on 5 days, too few to measure" in page(short)  # not 'no dependence'
+    unmeasured = dataclasses.replace(measured, design=None)
+    assert "their dependence was not measured" in page(unmeasured)
+    dep = dataclasses.replace(measured, design_effect=79.0)
+    assert "about 79.0 labels weigh like one independent label" in page(dep)

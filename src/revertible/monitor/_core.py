@@ -49,6 +49,8 @@ __all__ = ["Reference", "make_reference", "design_effect", "evaluate", "scan", "
            "return_deciles", "RECORD_COLUMNS", "NOT_SKETCHED", "calibration_cusum"]
 
 RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
+#: Days of resolution :func:`design_effect` needs before it tells dependence from chance.
+MIN_BLOCKS = 10
 #: Record columns that are no drift target (the rest are the model's features).
 NOT_SKETCHED = (*RECORD_COLUMNS, "expected_revert", "realised_revert")
 
@@ -72,7 +74,7 @@ class Reference:
 
 def design_effect(labels: np.ndarray, probability: np.ndarray,
                   resolved_at: pd.Series | np.ndarray, *, block: str = "1D", alpha: float = 0.05,
-                  min_blocks: int = 10) -> dict[str, Any]:
+                  min_blocks: int = MIN_BLOCKS) -> dict[str, Any]:
     """How much the labels' dependence inflates the variance of a calibration sum.
 
     The residuals ``y - p`` are summed per ``block`` of resolution time (a UTC day):
@@ -279,7 +281,8 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     return {"at": at, "n_scored": int(len(known)), "n_resolved": n, "metrics": scores,
             "returns": returns,
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
-            "design_effect": deff, "base_rate_live": float(y.mean()) if n else float("nan"),
+            "design_effect": deff, "design": ref.design,
+            "base_rate_live": float(y.mean()) if n else float("nan"),
             "base_rate_reference": ref.base_rate, "reference": ref.source}
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._core import MIN_BLOCKS
+
 __all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
            "ledger_json", "ledger_figure"]
 
@@ -139,6 +141,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     fig = reliability_figure(done["label"].to_numpy(dtype=float),
                              done["probability"].to_numpy(dtype=float))
     esc = html.escape
+    note = _design_note(state.get("design_effect", 1.0), state.get("design"))
     alerts = "".join(f"<li>{esc(a)}</li>" for a in state["alerts"]) or "<li>none</li>"
     metrics = pd.DataFrame({"value": pd.Series(flat_metrics(state))})
     psi = state["psi"].rename("psi").to_frame().head(30)
@@ -154,7 +157,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
         ".alert{color:#b00}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>As of {state['at']:%Y-%m-%d %H:%M} UTC; reference: "
-        f"{esc(state['reference'])}. {_design_note(state.get('design_effect', 1.0))}</p>"
+        f"{esc(state['reference'])}. {note}</p>"
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
@@ -164,13 +167,20 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
 
 
-def _design_note(deff: float) -> str:
-    if deff <= 1:
-        return "The training labels show no dependence beyond chance."
-    return (f"The labels' design effect is {deff:.1f}: divergences of one market move revert "
-            f"or fail together, so the labels weigh like 1 in {deff:.1f} independent ones; the "
-            "calibration z is divided by its square root, the CUSUM by it, and the PSI's noise "
-            "level is multiplied by it.")
+def _design_note(deff: float, design: dict[str, Any] | None) -> str:
+    """What the page says of the labels' dependence (:func:`design_effect`)."""
+    if deff > 1:
+        return (f"The labels' design effect is {deff:.1f}: divergences of one market move revert "
+                f"or fail together, so about {deff:.1f} labels weigh like one independent label; "
+                "the calibration z is divided by its square root, the CUSUM by it, and the "
+                "PSI's noise level is multiplied by it.")
+    if not design:
+        return "The labels are taken as independent (their dependence was not measured)."
+    if design.get("blocks", 0) < MIN_BLOCKS:
+        return (f"The labels are taken as independent: the training labels resolved on "
+                f"{design.get('blocks', 0)} days, too few to measure their dependence.")
+    return (f"The training labels show no dependence beyond chance (design effect estimate "
+            f"{design.get('estimate', float('nan')):.2f} over {design['blocks']} days).")
 
 
 def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
