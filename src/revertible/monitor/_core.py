@@ -60,7 +60,8 @@ class Reference:
     """The model's training reference: base rate, median probability, quantile sketch.
 
     ``design_effect`` (:func:`design_effect`) is how much the labels' dependence inflates the
-    variance of a calibration sum; the calibration checks and the PSI noise level divide by it.
+    variance of a calibration sum; the calibration checks divide by it, the PSI noise level
+    is multiplied by it.
     """
 
     base_rate: float
@@ -81,9 +82,9 @@ def design_effect(labels: np.ndarray, probability: np.ndarray,
     ``D = sum_b (sum (y - p))^2 / sum_b sum p(1 - p)``. Independent calibrated labels give
     ``D`` near 1 (``chi2_k / k`` for ``k`` blocks). Divergences of one market move (many pairs
     sharing assets, entered in the same hours) revert or fail together: on the shared spot data
-    ``D`` is about 50 (10,000 labels a week weigh like 200 independent ones), on the perpetuals
-    about 1.3. ``D`` is used only where it is above 1 beyond chance (one-sided ``alpha`` against
-    ``chi2_k / k``, and at least ``min_blocks`` blocks), else 1.
+    ``D`` is 79 (10,800 labels a week weigh like 140 independent ones), on the perpetuals 1.9
+    (``research/monitor_real_data.py``). ``D`` is used only where it is above 1 beyond chance
+    (one-sided ``alpha`` against ``chi2_k / k``, and at least ``min_blocks`` blocks), else 1.
 
     Returns
     -------
