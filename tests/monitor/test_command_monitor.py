@@ -56,7 +56,9 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     # and the labels' design effect, measured on the out-of-fold record by day of resolution
     design = env["run"]["model"].meta["design_effect"]
     assert design["block"] == "1D" and design["blocks"] > 30 and design["labels"] > 100
-    assert m["design_effect"] == design["design_effect"] >= 1
+    assert design["design_effect"] >= 1 and design["rho"] >= 0
+    # applied at the live record's labels a day: above 1 exactly when training found rho > 0
+    assert m["design_effect"] >= 1 and (m["design_effect"] > 1) == (design["rho"] > 0)
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1

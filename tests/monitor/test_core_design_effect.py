@@ -68,7 +68,8 @@ def test_dependent_labels_no_longer_alarm_and_a_break_is_still_caught(rng):
         ref = _reference(_market(rng, 120, 150, 0.4))
         live = _market(rng, 30, 150, 0.4, start="2024-06-01")
         for name, r in (("with D", ref),
-                        ("as independent", dataclasses.replace(ref, design_effect=1.0))):
+                        ("as independent",
+                         dataclasses.replace(ref, design_effect=1.0, rho=0.0))):
             res = scan(live, r, mcfg, live["entry_time"].min(), live["resolved_at"].max(),
                        every="1D")
             fired[name] += bool(res["alerts"].map(len).sum())
@@ -85,22 +86,49 @@ def test_dependent_labels_no_longer_alarm_and_a_break_is_still_caught(rng):
         assert brk <= first <= brk + pd.Timedelta(days=7)
 
 
-def test_the_checks_divide_by_the_design_effect():
+def test_each_label_counts_by_its_days_design_effect():
+    # 60 labels an hour apart from midnight: 24 resolve on March 1, 24 on March 2, 12 on March 3
     t = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(np.arange(60), unit="h")
+    y = np.r_[np.zeros(30), np.ones(30) * (np.arange(30) % 3 == 0)]
     rec = pd.DataFrame({"entry_time": t - pd.Timedelta(hours=5), "resolved_at": t,
-                        "label": np.r_[np.zeros(30), np.ones(30) * (np.arange(30) % 3 == 0)],
-                        "probability": np.full(60, 0.6)})
+                        "label": y, "probability": np.full(60, 0.6)})
     ref = Reference(base_rate=0.6, median_probability=0.6, n=1000,
                     sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
-    at, mcfg = t[-1], MonitorConfig(max_psi=None)
+    at, mcfg, rho = t[-1], MonitorConfig(max_psi=None), 0.2
+    d = np.r_[np.full(48, 1 + rho * 23), np.full(12, 1 + rho * 11)]  # 5.6 and 3.2
     one = evaluate(rec, ref, mcfg, at)
-    four = evaluate(rec, dataclasses.replace(ref, design_effect=4.0), mcfg, at)
-    assert four["window"]["all"]["z"] == pytest.approx(one["window"]["all"]["z"] / 2)
-    assert four["cusum"]["value"] == pytest.approx(one["cusum"]["value"] / 4)
-    assert one["alerts"] and not four["alerts"]  # z -6.9 -> -3.4, CUSUM 19.8 -> 4.9
+    dep = evaluate(rec, dataclasses.replace(ref, rho=rho), mcfg, at)
+    assert dep["window"]["all"]["z"] == pytest.approx(np.sum(y - 0.6)
+                                                      / np.sqrt(np.sum(0.24 * d)))
+    w, s, path = y * np.log(0.33) - np.log(1 - 0.6 * 0.67), 0.0, []
+    for wi, di in zip(w, d, strict=True):
+        s = max(0.0, s + wi / di)
+        path.append(s)
+    assert dep["cusum"]["value"] == pytest.approx(path[-1])
+    assert dep["design_effect"] == pytest.approx(d.mean())  # equal p: the plain mean
+    assert one["alerts"] and not dep["alerts"]  # z -6.9 -> -3.0, CUSUM 19.8 -> 3.8
     assert "design effect" not in " ".join(one["alerts"])
-    two = evaluate(rec, dataclasses.replace(ref, design_effect=2.0), mcfg, at)
-    assert two["alerts"] and all("labels' design effect 2.0" in a for a in two["alerts"])
+    two = evaluate(rec, dataclasses.replace(ref, rho=0.02), mcfg, at)  # 1.46 and 1.22
+    assert two["alerts"] and all("labels' design effect 1.4" in a for a in two["alerts"])
+    # point in time: at noon on March 2 the day has 13 labels so far, each at 1 + rho 12
+    noon = evaluate(rec, dataclasses.replace(ref, rho=rho), mcfg, t[36])
+    assert noon["design_effect"] == pytest.approx((24 * 5.6 + 13 * 3.4) / 37)
+
+
+def test_rho_applies_at_the_live_days_count(rng):
+    # trained on 150 labels a day, live on 450: a constant D (6.4) let 3 times the labels
+    # count as 3 times the evidence and alarmed in about a third of calibrated months
+    mcfg = MonitorConfig(max_psi=None)
+    fired, applied = 0, []
+    for _ in range(6):
+        ref = _reference(_market(rng, 120, 150, 0.4))
+        live = _market(rng, 30, 450, 0.4, start="2024-06-01")
+        res = scan(live, ref, mcfg, live["entry_time"].min(), live["resolved_at"].max(),
+                   every="1D")
+        fired += bool(res["alerts"].map(len).sum())
+        state = evaluate(live, ref, mcfg, live["resolved_at"].max())
+        applied.append(state["design_effect"] / (1 + ref.rho * 449))
+    assert fired <= 1 and np.allclose(applied, 1, atol=0.02)  # m varies a little by day
 
 
 def _predating(monkeypatch, rng, **meta):
@@ -138,14 +166,15 @@ def test_an_older_model_measures_its_design_effect_on_development_labels_only(rn
 
 
 @pytest.mark.parametrize("stored", [{"design_effect": float("nan")}, {"estimate": 2.0}, 0.5,
-                                    {"design_effect": None}, {"design_effect": 0.0}])
+                                    {"design_effect": None}, {"design_effect": 0.0},
+                                    {"design_effect": 2.0}])  # the first stored no rho
 def test_a_stored_design_effect_that_is_no_number_from_1_up_is_measured(rng, monkeypatch,
                                                                         stored):
     # divided by NaN, the window z and the CUSUM were NaN: both checks silently off
     sketch = {"columns": {}, "bins": 10, "n": 800}
     ref, _ = _predating(monkeypatch, rng, quantile_sketch=sketch, design_effect=stored)
     assert ref.design_effect == 1.0 and ref.design["labels"] == 800
-    assert "is not a number >= 1" in ref.source
+    assert "is not usable" in ref.source
 
 
 def test_the_page_says_how_the_labels_dependence_was_measured(rng):
@@ -164,5 +193,23 @@ def test_the_page_says_how_the_labels_dependence_was_measured(rng):
     assert "resolved on 5 days, too few to measure" in page(short)  # not 'no dependence'
     unmeasured = dataclasses.replace(measured, design=None)
     assert "their dependence was not measured" in page(unmeasured)
-    dep = dataclasses.replace(measured, design_effect=79.0)
-    assert "about 79.0 labels weigh like one independent label" in page(dep)
+    design = {**measured.design, "design_effect": 79.0, "rho": 0.05, "labels_per_day": 1561.0}
+    dep = dataclasses.replace(measured, design_effect=79.0, rho=0.05, design=design)
+    text = page(dep)  # 40 labels a day live: 1 + 0.05 * 39
+    assert "The labels' design effect is 3.0 over the live record" in text
+    assert "design effect 79.0 at its 1561 labels a day" in text
+    assert "counts each 1/(1 + 0.0500 (m - 1))" in text
+
+
+def test_the_psi_noise_level_counts_the_divergences_entered_each_day(rng):
+    from revertible.monitor import psi_noise
+
+    rec = _market(rng, 6, 100, 0.0)  # entries 12 h before resolution: 50 on the first day
+    ref = dataclasses.replace(_reference(rec), rho=0.01)
+    at = rec["resolved_at"].max()
+    day = rec["entry_time"].dt.floor("1D")
+    m = day.map(day.value_counts()).to_numpy()
+    state = evaluate(rec, ref, MonitorConfig(), at)
+    assert state["psi_noise"] == pytest.approx(psi_noise(ref, len(rec),
+                                                         deff=np.mean(1 + 0.01 * (m - 1))))
+    assert state["psi_noise"] > 1.9 * psi_noise(dataclasses.replace(ref, rho=0.0), len(rec))

@@ -74,7 +74,8 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
         return Reference(base_rate=float(meta.get("base_rate", np.nan)),
                          median_probability=float(meta.get("median_probability", 0.5)),
                          n=int(stored.get("n", 0)), sketch=stored, source="stored with the model",
-                         design_effect=float(design["design_effect"]), design=design)
+                         design_effect=float(design["design_effect"]), design=design,
+                         rho=float(design["rho"]))
     start = _ts(meta.get("holdout_start"))
     rec = live_record(panel, history, model, cfg, None, start - panel.freq if start else None)
     # training's development labels: resolved before the holdout (later ones open the live record)
@@ -93,8 +94,8 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
                          n=int(stored.get("n", 0)), sketch=stored,
                          source=f"stored with the model; the labels' design effect measured on "
                          f"{period}: " + ("the model predates it" if design is None else
-                                          f"the stored one ({design!r:.60}) is not a number >= 1"),
-                         design_effect=d["design_effect"], design=d)
+                                          f"the stored one ({design!r:.60}) is not usable"),
+                         design_effect=d["design_effect"], design=d, rho=d["rho"])
     cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
     return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
                           source=f"recomputed from {period}: no sketch is stored with the model",
@@ -102,9 +103,14 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
 
 
 def _valid_design(design: Any) -> bool:
-    """A stored design effect the checks can divide by: a number >= 1 (else it is measured)."""
+    """A stored design effect the checks can use (else it is measured on the development labels).
+
+    A number >= 1 and a within-day correlation ``rho`` >= 0; the first models that stored a
+    design effect stored no ``rho``.
+    """
     try:
-        return isinstance(design, dict) and float(design["design_effect"]) >= 1
+        return (isinstance(design, dict) and float(design["design_effect"]) >= 1
+                and float(design["rho"]) >= 0)
     except (KeyError, TypeError, ValueError):
         return False
 

@@ -169,11 +169,14 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
 
 def _design_note(deff: float, design: dict[str, Any] | None) -> str:
     """What the page says of the labels' dependence (:func:`design_effect`)."""
-    if deff > 1:
-        return (f"The labels' design effect is {deff:.1f}: divergences of one market move revert "
-                f"or fail together, so about {deff:.1f} labels weigh like one independent label; "
-                "the calibration z is divided by its square root, the CUSUM by it, and the "
-                "PSI's noise level is multiplied by it.")
+    if design and design.get("rho", 0) > 0:
+        return (f"The labels' design effect is {deff:.1f} over the live record: divergences of "
+                f"one market move revert or fail together (within-day correlation "
+                f"{design['rho']:.4f} in training, design effect {design['design_effect']:.1f} "
+                f"at its {design.get('labels_per_day', float('nan')):.0f} labels a day), so a "
+                f"day of m labels counts each 1/(1 + {design['rho']:.4f} (m - 1)) in the "
+                "calibration checks; the PSI's noise level is multiplied by the same for the "
+                "divergences entered each day.")
     if not design:
         return "The labels are taken as independent (their dependence was not measured)."
     if design.get("blocks", 0) < MIN_BLOCKS:
