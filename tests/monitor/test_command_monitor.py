@@ -135,6 +135,33 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
     assert "(alert at 6.5), probability PSI" in flat and "(alert at 0.25);" in flat, flat
 
 
+def _strict_json(text):
+    def refuse(c):
+        raise ValueError(f"{c} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_ledger_without_closed_trades_writes_strict_json(env, tmp_path):
+    # a gate that takes nothing (as on the shared data): no closed trade, so no realised mean
+    # or interval; monitor.json had NaN there (json.dumps' default), which strict parsers
+    # refuse, where --json has null
+    path = tmp_path / "paper.sqlite"
+    none = ("--set", "sizing.min_edge=1")
+    paper = CliRunner().invoke(app, ["paper", "configs/demo.yaml", *none, *[
+        x for s in _sets(env["root"]) for x in ("--set", s)], "--data", str(env["root"] / "data"),
+        "--model", f"models:/{NAME}@champion", "--ledger", str(path), "--since", "2024-05-15"])
+    assert paper.exit_code == 0, paper.output
+    res = _run(env, *none, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+               "--ledger", path, "--out", tmp_path / "mon", "--json")
+    assert res.exit_code in (0, 3), res.output
+    payload = _strict_json(res.output.strip().splitlines()[-1])
+    saved = _strict_json((tmp_path / "mon" / "monitor.json").read_text())
+    assert saved["ledger"]["trades_closed"] == payload["ledger"]["trades_closed"] == 0
+    assert saved["ledger"]["realised_net_bp"] is None
+    assert saved["ledger"] == payload["ledger"]
+
+
 def test_since_after_the_last_bar_is_one_line(env):
     res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2030-01-01")
     assert res.exit_code == 2

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
+from ..io import strict_json
 from ._core import NOT_SKETCHED, Reference, design_effect, evaluate, make_reference
 
 if TYPE_CHECKING:
@@ -204,11 +205,11 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     if out_dir is not None:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(
+        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(strict_json(
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
                  "reference": ref.source, "metrics": flat_metrics(state),
-                 "ledger": None if ledger is None else ledger_json(ledger)},
-                default=str))):
+                 "ledger": None if ledger is None else ledger_json(ledger)}),
+                default=str, allow_nan=False))):
             tmp = folder / f".{name}.part"
             tmp.write_text(text)
             os.replace(tmp, folder / name)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import strict_json
 from ._core import MIN_BLOCKS
 
 __all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
@@ -200,5 +201,5 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
         if state.get("ledger") is not None:
-            mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
+            mlflow.log_dict(strict_json(ledger_json(state["ledger"])), "monitor/ledger.json")
     return run.info.run_id
