@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import mlflow
 import pytest
@@ -132,7 +133,12 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
     # each sequential figure next to the level that would alert (a bare "CUSUM 1.5" said
     # nothing about how near the alarm it is)
     flat = " ".join(res.output.split())
-    assert "(alert at 6.5), probability PSI" in flat and "(alert at 0.25);" in flat, flat
+    assert "(alert at 6.5), probability PSI" in flat, flat
+    # the PSI's level as the check applies it: 0.25 or, over few divergences, its noise level
+    # (here above 0.25: "alert at 0.25" named a level that did not apply)
+    psi_at = re.search(r"probability PSI [0-9.]+ \(alert (at|above) ([0-9.]+)", flat)
+    assert psi_at and float(psi_at.group(2)) >= 0.25, flat
+    assert (psi_at.group(1) == "at") == (float(psi_at.group(2)) == 0.25), flat
 
 
 def _strict_json(text):
@@ -160,6 +166,26 @@ def test_a_ledger_without_closed_trades_writes_strict_json(env, tmp_path):
     assert saved["ledger"]["trades_closed"] == payload["ledger"]["trades_closed"] == 0
     assert saved["ledger"]["realised_net_bp"] is None
     assert saved["ledger"] == payload["ledger"]
+
+
+def test_a_short_record_names_the_level_its_checks_apply(env):
+    # 3 labels, 8 divergences: the CUSUM needs 20 labels, the PSI 100 divergences and, over
+    # few, more than its noise level. On the shared perpetuals since 2024-09-06 the line said
+    # "probability PSI 0.398 (alert at 0.25); 0 alert(s)": a figure above its level, no alert
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-07")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "(no alert under 20 labels), probability PSI" in flat, flat
+    assert "(no alert under 100 divergences); 0 alert(s)" in flat, flat
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-01",
+               "--set", "monitor.min_rows=10", "--json")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    m = json.loads(res.output.strip().splitlines()[-1])["metrics"]
+    at = re.search(r"\(alert above ([0-9.]+), the noise level of (\d+) divergences\); 0 alert",
+                   flat)
+    assert at and float(at.group(1)) > max(0.25, m["psi.probability"]), flat
+    assert int(at.group(2)) == m["n_scored"] >= 10
 
 
 def test_since_after_the_last_bar_is_one_line(env):

@@ -189,17 +189,27 @@ def monitor(
     m = state["metrics"]
     mon = cfg.monitor
 
-    def limit(v: float | None) -> str:  # the alert threshold next to each figure
-        return "off" if v is None else f"alert at {v:g}"
+    def limit(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -> str:
+        """The level that alerts next to each figure, as the checks apply it (monitor._core)."""
+        if v is None:
+            return "off"
+        if n < least:  # the check needs this many; a figure above the level is no alert
+            return f"no alert under {least} {what}"
+        if noise > v:  # PSI: small samples need a larger one before it means anything
+            return f"alert above {noise:.2f}, the noise level of {n} {what}"
+        return f"alert at {v:g}"
 
+    cusum_at = limit(mon.cusum_threshold, state["n_resolved"], mon.min_labels, "labels")
+    psi_at = limit(mon.max_psi, state["n_scored"], mon.min_rows, "divergences",
+                   state["psi_noise"])
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
               f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
               f"(reference {state['base_rate_reference']:.3f}), AUC "
               f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
               f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
-              f"calibration CUSUM {state['cusum']['value']:.1f} ({limit(mon.cusum_threshold)}), "
+              f"calibration CUSUM {state['cusum']['value']:.1f} ({cusum_at}), "
               f"probability PSI {state['psi'].get('probability', float('nan')):.3f} "
-              f"({limit(mon.max_psi)}); "
+              f"({psi_at}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:
