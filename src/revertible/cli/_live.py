@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -202,14 +203,21 @@ def monitor(
     cusum_at = limit(mon.cusum_threshold, state["n_resolved"], mon.min_labels, "labels")
     psi_at = limit(mon.max_psi, state["n_scored"], mon.min_rows, "divergences",
                    state["psi_noise"])
+
+    def fig(key: str) -> str:  # a figure the record leaves undefined says why, not "nan"
+        v = m.get(key, float("nan"))
+        if math.isfinite(v):
+            return f"{v:.3f}"
+        return "n/a (labels of one class)" if state["n_resolved"] else "n/a (no label)"
+
+    live, psi = state["base_rate_live"], state["psi"].get("probability", float("nan"))
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
-              f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
-              f"(reference {state['base_rate_reference']:.3f}), AUC "
-              f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
-              f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
-              f"calibration CUSUM {state['cusum']['value']:.1f} ({cusum_at}), "
-              f"probability PSI {state['psi'].get('probability', float('nan')):.3f} "
-              f"({psi_at}); "
+              f"since {state['since']}; live base rate "
+              f"{f'{live:.3f}' if math.isfinite(live) else 'n/a'} "
+              f"(reference {state['base_rate_reference']:.3f}), AUC {fig('roc_auc')}, Brier "
+              f"skill {fig('brier_skill')}, ECE {fig('ece')}, calibration CUSUM "
+              f"{state['cusum']['value']:.1f} ({cusum_at}), "
+              f"probability PSI {f'{psi:.3f}' if math.isfinite(psi) else 'n/a'} ({psi_at}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:
