@@ -40,6 +40,12 @@ def test_cli_baskets_writes_table_and_plots(tmp_path, market):
     for f in ("h.png", "r.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
     assert set(pd.read_csv(tmp_path / "r.csv").columns) == {"time", "basket", "trigger", "value"}
+    # the printed table's figures say what they are: "loss_now 0.156" on the shared spot data
+    # read as a loss already taken; it is a 3-sigma daily loss as a share of the notional
+    text = " ".join(res.output.split())
+    assert "loss_now, stress_loss_095: the 3-sigma daily loss as a share of the basket's " \
+        "notional, under the 30-day correlations and with every correlation at 0.95; " \
+        "trigger:" in text, text
 
 
 def test_cli_no_basket_says_the_regime_outputs_are_not_written(tmp_path, market):

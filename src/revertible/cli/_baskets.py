@@ -68,6 +68,12 @@ def baskets(
             mean_corr=("mean_corr", "first"), loss_now=("loss_now", "first"),
             stress_loss_095=("stress_loss_095", "first"), trigger=("trigger", "first"))
         out.print(show.to_string(float_format="%.3f"))
+        bc = cfg.baskets  # what the figures are: a bare "loss_now 0.156" read as a loss taken
+        out.print(f"loss_now, stress_loss_095: the {bc.shock_sigma:g}-sigma daily loss as a "
+                  f"share of the basket's notional, under the {bc.windows_days[0]}-day "
+                  f"correlations and with every correlation at {bc.stress_corr:g}; trigger: a "
+                  "regime trigger (correlation shift or volatility spike) is on at this bar",
+                  highlight=False, soft_wrap=True)
     if out_path:
         write_table(df, out_path)
         out.print(f"wrote {len(df)} rows to {out_path}")
