@@ -114,6 +114,13 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _ci(lo: float, hi: float) -> str:
+    """``[90% CI lo, hi]``; no interval where every closed trade exited on one day."""
+    if lo is None or not np.isfinite(lo):
+        return "[no 90% interval: every closed trade exited on one day]"
+    return f"[90% CI {lo:+.1f}, {hi:+.1f}]"
+
+
 def _ledger_html(summary: dict[str, Any] | None) -> str:
     """The paper ledger's section of the page ('' without ``--ledger``)."""
     if summary is None:
@@ -128,7 +135,7 @@ def _ledger_html(summary: dict[str, Any] | None) -> str:
             f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
             f"run{'s' if summary['runs'] != 1 else ''}). {summary['trades_closed']} trades "
             "closed"
-            + (f": realised net {m:+.1f} bp per trade [90% CI {lo:+.1f}, {hi:+.1f}], P&L "
+            + (f": realised net {m:+.1f} bp per trade {_ci(lo, hi)}, P&L "
                f"{summary['realised_pnl']:+,.2f}; " if summary["trades_closed"] else "; ")
             + f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
             f"costs); equity {summary['equity']:,.2f}.</p>"

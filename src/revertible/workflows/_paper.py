@@ -482,7 +482,9 @@ def paper_summary(rep: PaperReport, capital: float) -> list[str]:
                      f"({_bp(r.net_bp)} bp, net of exit costs)")
     m, lo, hi = rep.realised_net_bp
     g, glo, ghi = rep.gate_net_bp
-    lines.append(f"realised net {_bp(m)} bp/trade [90% CI {_bp(lo)}, {_bp(hi)}] over "
+    band = ("[no 90% CI: every closed trade exited on one day]" if len(rep.closed)
+            and not np.isfinite(lo) else f"[90% CI {_bp(lo)}, {_bp(hi)}]")
+    lines.append(f"realised net {_bp(m)} bp/trade {band} over "
                  f"{len(rep.closed)} closed trade(s); the backtest of the same period expected "
                  f"{_bp(rep.expected_net_bp)} bp per taken signal (the gate's record at unit "
                  f"size: {_bp(g)} [{_bp(glo)}, {_bp(ghi)}])")
