@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -126,3 +127,33 @@ def test_cli_plot_and_regime_paths_are_checked_before_any_work(tmp_path, command
     assert needle.format(p=path) in " ".join(res.output.split()), res.output
     assert "config" not in res.output  # refused before the config is even read
     assert not path.exists()
+
+
+def test_cli_sector_funding_in_bp_and_missing_figures_explained(tmp_path, spot_dir, futures_dir):
+    # the shared data: funding as a rate at 4 decimals printed DOGE's 30-day mean as "0.0000",
+    # and assets without a perpetual as bare "NaN"
+    from revertible.baskets import sector_pairs
+    from revertible.config import load_config
+    from revertible.data import load_panel
+
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(f"data: {{path: {spot_dir}, funding_path: {futures_dir}, assets: "
+                        "[BTC/USDT, ETH/USDT, SOL/USDT, AVAX/USDT]}\n")
+    res = runner.invoke(app, ["sectors", str(cfg_path), "--sector", "l1", "--at", "2024-06-01"])
+    assert res.exit_code == 0, res.output
+    assert "NaN" not in res.output and "nan" not in res.output
+    cfg = load_config(cfg_path)
+    df = sector_pairs(load_panel(cfg.data), cfg, "l1", "2024-06-01")
+    rows = {tuple(ln.split()[:2]): ln.split()[2:] for ln in res.output.splitlines()
+            if ln.strip().startswith(tuple(df["asset_a"]))}
+    assert len(rows) == len(df) == 6
+    for r in df.itertuples(index=False):
+        corr, fa, fb, fd = rows[(r.asset_a, r.asset_b)]
+        assert float(corr) == pytest.approx(r.corr_30d, abs=5e-4)
+        for shown, rate in ((fa, r.funding_a), (fb, r.funding_b), (fd, r.funding_diff)):
+            assert shown == "-" if np.isnan(rate) else float(shown) == pytest.approx(
+                rate * 1e4, abs=0.005)
+    assert any(v[1] != "-" and abs(float(v[1])) >= 0.01 for v in rows.values())
+    text = " ".join(res.output.split())
+    assert "funding_*_bp: the mean funding rate per 8-hour settlement over the window, in bp " \
+        "of notional" in text and "'-': no funding data for the asset (no perpetual)" in text
