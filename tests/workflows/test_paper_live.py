@@ -456,3 +456,20 @@ def test_summary_of_trades_closed_on_one_day_has_no_interval():
     last = paper_summary(rep, 100_000.0)[-1]
     assert last.startswith("realised net +12.0 bp/trade [no 90% CI: every closed trade exited "
                            "on one day] over 2 closed trade(s)"), last
+
+
+def test_summary_of_a_ledger_with_nothing_closed_or_taken_says_so():
+    # the shared perpetuals (paper --since 2024-08-01): the gate takes nothing; it printed
+    # "realised net - bp/trade [90% CI -, -] over 0 closed trade(s); the backtest of the same
+    # period expected - bp per taken signal (the gate's record at unit size: - [-, -])"
+    from revertible.workflows._paper import PaperReport, paper_summary
+
+    t = pd.Timestamp("2024-09-07 01:00", tz="UTC")
+    empty = pd.DataFrame(columns=["trade_id", "direction", "pnl", "net_bp"])
+    nan3 = (np.nan, np.nan, np.nan)
+    rep = PaperReport(ledger="l.sqlite", start=t, last_bar=t, previous_bar=None, changed=True,
+                      new=empty, open=empty, closed=empty, newly_closed=0, equity=100_000.0,
+                      realised_net_bp=nan3, expected_net_bp=np.nan, gate_net_bp=nan3)
+    assert paper_summary(rep, 100_000.0)[-1] == (
+        "realised net: no closed trade yet; the backtest of the same period has no taken "
+        "signal with a known outcome")
