@@ -109,7 +109,7 @@ def pairs(
     out.print(
         f"{n_el} eligible pairs at "
         f"{df['time'].iloc[0] if len(df) else panel.times[bar_index(panel, at)]} "
-        f"({(df['relationship'] == 'inverse').sum()} inverse)"
+        f"({((df['relationship'] == 'inverse') & df['eligible']).sum()} inverse)"
     )
     show = df[df["eligible"]].copy()
     key = f"corr_{cfg.universe.eligibility_window_days}d"
