@@ -198,3 +198,15 @@ def test_pairs_all_counts_inverse_pairs_among_the_eligible(tmp_path, spot_dir):
     assert inverse.any() and not (inverse & df["eligible"]).any()
     assert f"{int(df['eligible'].sum())} eligible pairs at" in r.output
     assert "(0 inverse)" in r.output, r.output
+
+
+def test_pairs_says_its_table_shows_the_strongest_only(tmp_path, futures_dir):
+    # the shared perpetuals: "21 eligible pairs" above a table of 15, no word that it is a part
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: {futures_dir}}}\n")
+    r = run("pairs", cfg, "--at", "2024-09-01", "--out", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    n = len(pd.read_csv(tmp_path / "p.csv"))
+    assert n > 15 and f"{n} eligible pairs at" in r.output
+    assert f"(the 15 of {n} with the largest |corr_30d|; all in {tmp_path / 'p.csv'})" in \
+        " ".join(r.output.split()), r.output

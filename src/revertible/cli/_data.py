@@ -116,6 +116,10 @@ def pairs(
     show = show.reindex(show[key].abs().sort_values(ascending=False).index).head(15)
     if len(show):
         out.print(show.drop(columns=["time"]).to_string(index=False, float_format="%.3f"))
+        if len(show) < n_el:  # a table of 15 under "1825 eligible pairs" read as all of them
+            out.print(f"(the {len(show)} of {n_el} with the largest |{key}|"
+                      + (f"; all in {out_path})" if out_path else "; --out writes them all)"),
+                      highlight=False)
     if out_path:
         write_table(df, out_path)
         out.print(f"wrote {len(df)} rows to {out_path}")
