@@ -156,7 +156,10 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     returns = state.get("returns")
     ret_html = ("<p>No return calibrator in this model, or fewer than 10 resolved trades.</p>"
                 if returns is None or not len(returns) else
-                f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}; net of the venue's fees "
+                (f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}"
+                 if np.isfinite(returns.attrs["rank_ic"]) else
+                 "<p>No rank correlation: the expected returns do not vary")
+                + "; net of the venue's fees "
                 "and slippage (borrow and funding not included).</p>"
                 + returns.to_html(index=False, float_format=lambda v: f"{v:.5f}"))
     return (
