@@ -92,8 +92,12 @@ def hedge(
               f"{int(m['liquidations'])}, re-opened {int(m['reopens'])}, margin calls "
               f"{int(m['margin_calls'])} (collateral added {m['collateral_added']:,.2f}), unwinds "
               f"{int(m['unwinds'])}, hedged {m['hedged_bars']:.1%} of bars", highlight=False)
-    out.print("[bold]leverage sweep[/] (no top-up; top-up = collateral to avoid liquidation):",
-              highlight=False)
+    # top-up is what margin calls add (a buffer), not what a liquidation needs: on the shared
+    # data TON at 3x was never liquidated without it yet its margin calls added 718.87
+    out.print("[bold]leverage sweep[/] (liquidations, hedged, vol and funding without top-up; "
+              "top-up: the collateral on_margin_call: top_up adds at its margin calls, the "
+              f"liquidation price within {cfg.hedge.margin_call_sigmas:g} sigmas, whether or not "
+              "a liquidation would have followed):", highlight=False)
     out.print(f"  {'leverage':>8} {'liquidations':>12} {'first liquidation':>17} "
               f"{'hedged':>7} {'vol':>7} {'funding paid':>13} {'top-up':>12}", highlight=False)
     for r in res["sweep"].itertuples():
