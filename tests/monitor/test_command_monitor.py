@@ -188,11 +188,11 @@ def test_a_short_record_names_the_level_its_checks_apply(env):
     assert int(at.group(2)) == m["n_scored"] >= 10
 
 
-def test_undefined_figures_say_why_not_nan(env):
+def test_undefined_figures_say_why_not_nan(env, tmp_path):
     # the market's last hours: divergences scored, none resolved; on the shared perpetuals
     # since 2024-09-06 12:00 (4 labels, none reverted) the line printed "AUC nan"
     res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-08 20:00",
-               "--json")
+               "--json", "--out", tmp_path / "mon")
     assert res.exit_code == 0, res.output
     *lines, last = res.output.strip().splitlines()
     m = json.loads(last)["metrics"]
@@ -201,6 +201,8 @@ def test_undefined_figures_say_why_not_nan(env):
     assert "live base rate n/a (reference" in flat and "AUC n/a (no label), Brier skill n/a " \
         "(no label), ECE n/a (no label)," in flat, flat
     assert "nan" not in flat.lower(), flat
+    page = (tmp_path / "mon" / "monitor.html").read_text()  # the page's numbers table too
+    assert "NaN" not in page and "<td>n/a</td>" in page
 
 
 def test_since_after_the_last_bar_is_one_line(env):
