@@ -95,6 +95,10 @@ def test_cli_hedge_plans_replays_writes_page_and_tracks(cfg_file, tmp_path):
     assert len(payload["run_id"]) == 32
     assert 0.4 < m["hedged.volatility"] / m["unhedged.volatility"] < 0.6
     assert m["funding_paid"] < 0  # positive funding: the short receives
+    # and the lines say which sign means what (BTC 2024: "funding paid -5,290.96", received)
+    flat = " ".join(r.output.split())
+    assert f"funding paid {m['funding_paid']:,.2f} USDT (negative: received)" in flat, flat
+    assert f"basis (perp - spot) {payload['plan']['basis']:,.4f}" in flat, flat
     assert payload["plan"]["contracts"] == pytest.approx(5.0)
     assert payload["plan"]["liquidation_price"] > payload["plan"]["perp_price"]
     page = (out / "hedge.html").read_text()
