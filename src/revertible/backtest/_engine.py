@@ -534,7 +534,7 @@ def run_backtest(
         got = metrics.get("model.decision_taken_net_bp", np.nan)
         lo, hi = (metrics[f"model.decision_taken_net_bp_ci_{s}"] for s in ("low", "high"))
         band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
-                "[no 90% interval: all of one day]")
+                "[no 90% interval: all entered on one day]")
         record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
                   f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
                   if taken.any() and np.isfinite(got) else "")
