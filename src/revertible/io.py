@@ -6,6 +6,7 @@ A crash or an error while writing never leaves a half-written file at the target
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from .errors import RevertibleError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["atomic_path", "write_table", "read_table", "save_png", "subplots"]
+__all__ = ["atomic_path", "write_table", "read_table", "save_png", "subplots", "strict_json"]
 
 
 @contextlib.contextmanager
@@ -102,3 +103,22 @@ def save_png(fig, dest: str | os.PathLike[str], dpi: int = 110) -> Path:
     finally:
         plt.close(fig)
     return dest
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (in nested dicts, lists, tuples).
+
+    ``json.dumps`` writes them as ``NaN``/``Infinity``, which strict JSON parsers reject.
+
+    Examples
+    --------
+    >>> strict_json({"a": float("nan"), "b": [1.0, float("-inf")], "c": "x"})
+    {'a': None, 'b': [1.0, None], 'c': 'x'}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value

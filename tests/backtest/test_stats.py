@@ -46,7 +46,13 @@ def test_day_blocks_widen_the_interval_of_correlated_trades(rng):
 
 def test_bootstrap_edge_cases():
     assert all(math.isnan(x) for x in bootstrap_mean_ci(np.array([]), np.array([])))
-    assert bootstrap_mean_ci(np.array([1.0, 3.0]), np.array([0, 0])) == (2.0, 2.0, 2.0)
+    # one block (every trade exited on one day): the mean, no interval (it was [2, 2], a
+    # zero-width 90% interval from one day's trades)
+    mean, lo, hi = bootstrap_mean_ci(np.array([1.0, 3.0]), np.array([0, 0]))
+    assert mean == 2.0 and math.isnan(lo) and math.isnan(hi)
+    # two blocks: an interval that has a width
+    _, lo, hi = bootstrap_mean_ci(np.array([1.0, 3.0]), np.array([0, 1]))
+    assert lo < 2.0 < hi
 
 
 def test_probabilistic_sharpe_of_normal_returns_matches_the_formula(rng):

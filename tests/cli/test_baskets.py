@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -40,6 +41,12 @@ def test_cli_baskets_writes_table_and_plots(tmp_path, market):
     for f in ("h.png", "r.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
     assert set(pd.read_csv(tmp_path / "r.csv").columns) == {"time", "basket", "trigger", "value"}
+    # the printed table's figures say what they are: "loss_now 0.156" on the shared spot data
+    # read as a loss already taken; it is a 3-sigma daily loss as a share of the notional
+    text = " ".join(res.output.split())
+    assert "loss_now, stress_loss_095: the 3-sigma daily loss as a share of the basket's " \
+        "notional, under the 30-day correlations and with every correlation at 0.95; " \
+        "trigger:" in text, text
 
 
 def test_cli_no_basket_says_the_regime_outputs_are_not_written(tmp_path, market):
@@ -120,3 +127,33 @@ def test_cli_plot_and_regime_paths_are_checked_before_any_work(tmp_path, command
     assert needle.format(p=path) in " ".join(res.output.split()), res.output
     assert "config" not in res.output  # refused before the config is even read
     assert not path.exists()
+
+
+def test_cli_sector_funding_in_bp_and_missing_figures_explained(tmp_path, spot_dir, futures_dir):
+    # the shared data: funding as a rate at 4 decimals printed DOGE's 30-day mean as "0.0000",
+    # and assets without a perpetual as bare "NaN"
+    from revertible.baskets import sector_pairs
+    from revertible.config import load_config
+    from revertible.data import load_panel
+
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(f"data: {{path: {spot_dir}, funding_path: {futures_dir}, assets: "
+                        "[BTC/USDT, ETH/USDT, SOL/USDT, AVAX/USDT]}\n")
+    res = runner.invoke(app, ["sectors", str(cfg_path), "--sector", "l1", "--at", "2024-06-01"])
+    assert res.exit_code == 0, res.output
+    assert "NaN" not in res.output and "nan" not in res.output
+    cfg = load_config(cfg_path)
+    df = sector_pairs(load_panel(cfg.data), cfg, "l1", "2024-06-01")
+    rows = {tuple(ln.split()[:2]): ln.split()[2:] for ln in res.output.splitlines()
+            if ln.strip().startswith(tuple(df["asset_a"]))}
+    assert len(rows) == len(df) == 6
+    for r in df.itertuples(index=False):
+        corr, fa, fb, fd = rows[(r.asset_a, r.asset_b)]
+        assert float(corr) == pytest.approx(r.corr_30d, abs=5e-4)
+        for shown, rate in ((fa, r.funding_a), (fb, r.funding_b), (fd, r.funding_diff)):
+            assert shown == "-" if np.isnan(rate) else float(shown) == pytest.approx(
+                rate * 1e4, abs=0.005)
+    assert any(v[1] != "-" and abs(float(v[1])) >= 0.01 for v in rows.values())
+    text = " ".join(res.output.split())
+    assert "funding_*_bp: the mean funding rate per 8-hour settlement over the window, in bp " \
+        "of notional" in text and "'-': no funding data for the asset (no perpetual)" in text

@@ -183,3 +183,30 @@ def test_bad_output_extension(cfg_file, tmp_path):
     r = run("episodes", cfg_file, "--out", tmp_path / "e.xlsx")
     assert_one_line_error(r, "e.xlsx", ".parquet")
     assert not list(tmp_path.glob("*e.xlsx*"))
+
+
+def test_pairs_all_counts_inverse_pairs_among_the_eligible(tmp_path, spot_dir):
+    # the shared spot data: `pairs --all` said "1825 eligible pairs ... (2 inverse)", the two
+    # being ineligible (ASR~HARD, HARD~LOKA: |corr_30d| about 0.001 and 0.03)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: {spot_dir}, assets: [ASR/USDT, HARD/USDT, LOKA/USDT, "
+                   "BTC/USDT, ETH/USDT]}\n")
+    r = run("pairs", cfg, "--all", "--out", tmp_path / "all.csv")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(tmp_path / "all.csv")
+    inverse = df["relationship"] == "inverse"
+    assert inverse.any() and not (inverse & df["eligible"]).any()
+    assert f"{int(df['eligible'].sum())} eligible pairs at" in r.output
+    assert "(0 inverse)" in r.output, r.output
+
+
+def test_pairs_says_its_table_shows_the_strongest_only(tmp_path, futures_dir):
+    # the shared perpetuals: "21 eligible pairs" above a table of 15, no word that it is a part
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: {futures_dir}}}\n")
+    r = run("pairs", cfg, "--at", "2024-09-01", "--out", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    n = len(pd.read_csv(tmp_path / "p.csv"))
+    assert n > 15 and f"{n} eligible pairs at" in r.output
+    assert f"(the 15 of {n} with the largest |corr_30d|; all in {tmp_path / 'p.csv'})" in \
+        " ".join(r.output.split()), r.output

@@ -95,6 +95,10 @@ def test_cli_hedge_plans_replays_writes_page_and_tracks(cfg_file, tmp_path):
     assert len(payload["run_id"]) == 32
     assert 0.4 < m["hedged.volatility"] / m["unhedged.volatility"] < 0.6
     assert m["funding_paid"] < 0  # positive funding: the short receives
+    # and the lines say which sign means what (BTC 2024: "funding paid -5,290.96", received)
+    flat = " ".join(r.output.split())
+    assert f"funding paid {m['funding_paid']:,.2f} USDT (negative: received)" in flat, flat
+    assert f"basis (perp - spot) {payload['plan']['basis']:,.4f}" in flat, flat
     assert payload["plan"]["contracts"] == pytest.approx(5.0)
     assert payload["plan"]["liquidation_price"] > payload["plan"]["perp_price"]
     page = (out / "hedge.html").read_text()
@@ -221,3 +225,22 @@ def test_cli_rebalance_bad_positions_file_is_one_line_exit_2(cfg_file, tmp_path,
 def test_cli_rebalance_missing_file(cfg_file, tmp_path):
     assert_one_line_error(run("rebalance", cfg_file, "--positions", tmp_path / "nope.csv"),
                           "not found")
+
+
+def test_cli_rebalance_on_the_perpetuals_data(tmp_path, futures_dir):
+    # the shared perpetuals (configs/binance-perp-1h.yaml): every leg, named BTC~ETH or
+    # BTC/USDT:USDT~ETH/USDT:USDT, was refused ("asset BTC/USDT is unknown ... expected
+    # BTC_USDT-1h.feather"): the positions' names lost their settle currency
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{path: {futures_dir}}}\n")
+    pos = tmp_path / "pos.csv"
+    pos.write_text("pair,qty_a,qty_b,target_ratio\nBTC/USDT:USDT~ETH/USDT:USDT,0.1,-2.5,1.0\n"
+                   "SOL~DOGE,10,-5000,0.8\n")
+    r = run("rebalance", cfg, "--positions", pos, "--json")
+    assert r.exit_code == 0, r.output
+    orders = json.loads(r.output.strip().splitlines()[-1])["orders"]
+    assert [(o["asset_a"], o["asset_b"]) for o in orders] == [
+        ("BTC/USDT:USDT", "ETH/USDT:USDT"), ("SOL/USDT:USDT", "DOGE/USDT:USDT")]
+    for o in orders:  # each at the perpetuals' last prices
+        assert o["ratio"] == pytest.approx(abs(o["qty_b"] * o["price_b"] / (o["qty_a"]
+                                                                           * o["price_a"])))

@@ -860,3 +860,22 @@ def test_decision_quality_of_constant_expected_returns_has_no_slope():
     e = -0.0024 + np.arange(5000) * 1e-6 / 5000
     q = decision_quality(e, 2 * e, np.zeros(5000, bool))
     assert q["decile_slope"] == pytest.approx(2.0) and q["decile_rank_corr"] == pytest.approx(1)
+
+
+def test_decision_quality_ties_deciles_at_one_level():
+    # the spot data's CV record: seven deciles at the calibrator's common level -24 bp, apart by
+    # float noise (up to 7e-6 bp), three above it; train ranked the seven by that noise and
+    # printed "rank corr 0.22". Tied, they share a rank: the Spearman of the four levels
+    rng = np.random.default_rng(5)
+    level = np.repeat([-24.0, -23.17, -21.69, -21.26], [7000, 1000, 1000, 1000]) * 1e-4
+    noise = np.sort(rng.uniform(0, 7e-10, 10000))  # < 7e-6 bp, increasing with the rank
+    e = level + np.where(level == level[0], noise, 0.0)
+    real = np.repeat([-11.1, -32.7, -19.1, -20.3, -37.6, 13.6, -12.7, -8.0, -51.0, -2.3],
+                     1000) * 1e-4
+    q = decision_quality(e, real, np.zeros(10000, bool))
+    assert q["decile_rank_corr"] == pytest.approx(pd.Series(np.round(level[::1000], 8)).corr(
+        pd.Series(real[::1000]), method="spearman"))
+    assert q["decile_rank_corr"] == pytest.approx(0.1268, abs=1e-4)
+    # the slope of the levels is the same with or without the noise
+    assert q["decile_slope"] == pytest.approx(
+        decision_quality(level, real, np.zeros(10000, bool))["decile_slope"], rel=1e-4)

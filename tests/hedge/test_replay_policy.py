@@ -183,6 +183,12 @@ def test_cli_hedge_prints_verdict_sweep_and_writes_a_readable_page_in_its_own_ex
     text = r.output
     assert "verdict: LIQUIDATED 1 time(s), first on 2024-01-" in text and "Fix:" in text
     assert "leverage sweep" in text
+    # the top-up is what margin calls add, not "collateral to avoid liquidation": on the
+    # shared data TON at 3x was never liquidated without it and its margin calls added 718.87
+    flat = " ".join(text.split())
+    assert "top-up: the collateral on_margin_call: top_up adds at its margin calls, the " \
+        "liquidation price within 3 sigmas, whether or not a liquidation would have followed" \
+        in flat and "to avoid liquidation" not in flat, flat
     payload = json.loads(text.strip().splitlines()[-1])
     assert [row["leverage"] for row in payload["sweep"]] == [1.0, 2.0, 3.0, 5.0]
     assert [row["liquidations"] for row in payload["sweep"]][0] == 0  # numbers, not strings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import mlflow
 import pytest
@@ -132,7 +133,76 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
     # each sequential figure next to the level that would alert (a bare "CUSUM 1.5" said
     # nothing about how near the alarm it is)
     flat = " ".join(res.output.split())
-    assert "(alert at 6.5), probability PSI" in flat and "(alert at 0.25);" in flat, flat
+    assert "(alert at 6.5), probability PSI" in flat, flat
+    # the PSI's level as the check applies it: 0.25 or, over few divergences, its noise level
+    # (here above 0.25: "alert at 0.25" named a level that did not apply)
+    psi_at = re.search(r"probability PSI [0-9.]+ \(alert (at|above) ([0-9.]+)", flat)
+    assert psi_at and float(psi_at.group(2)) >= 0.25, flat
+    assert (psi_at.group(1) == "at") == (float(psi_at.group(2)) == 0.25), flat
+
+
+def _strict_json(text):
+    def refuse(c):
+        raise ValueError(f"{c} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_ledger_without_closed_trades_writes_strict_json(env, tmp_path):
+    # a gate that takes nothing (as on the shared data): no closed trade, so no realised mean
+    # or interval; monitor.json had NaN there (json.dumps' default), which strict parsers
+    # refuse, where --json has null
+    path = tmp_path / "paper.sqlite"
+    none = ("--set", "sizing.min_edge=1")
+    paper = CliRunner().invoke(app, ["paper", "configs/demo.yaml", *none, *[
+        x for s in _sets(env["root"]) for x in ("--set", s)], "--data", str(env["root"] / "data"),
+        "--model", f"models:/{NAME}@champion", "--ledger", str(path), "--since", "2024-05-15"])
+    assert paper.exit_code == 0, paper.output
+    res = _run(env, *none, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+               "--ledger", path, "--out", tmp_path / "mon", "--json")
+    assert res.exit_code in (0, 3), res.output
+    payload = _strict_json(res.output.strip().splitlines()[-1])
+    saved = _strict_json((tmp_path / "mon" / "monitor.json").read_text())
+    assert saved["ledger"]["trades_closed"] == payload["ledger"]["trades_closed"] == 0
+    assert saved["ledger"]["realised_net_bp"] is None
+    assert saved["ledger"] == payload["ledger"]
+
+
+def test_a_short_record_names_the_level_its_checks_apply(env):
+    # 3 labels, 8 divergences: the CUSUM needs 20 labels, the PSI 100 divergences and, over
+    # few, more than its noise level. On the shared perpetuals since 2024-09-06 the line said
+    # "probability PSI 0.398 (alert at 0.25); 0 alert(s)": a figure above its level, no alert
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-07")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "(no alert under 20 labels), probability PSI" in flat, flat
+    assert "(no alert under 100 divergences); 0 alert(s)" in flat, flat
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-01",
+               "--set", "monitor.min_rows=10", "--json")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    m = json.loads(res.output.strip().splitlines()[-1])["metrics"]
+    at = re.search(r"\(alert above ([0-9.]+), the noise level of (\d+) divergences\); 0 alert",
+                   flat)
+    assert at and float(at.group(1)) > max(0.25, m["psi.probability"]), flat
+    assert int(at.group(2)) == m["n_scored"] >= 10
+
+
+def test_undefined_figures_say_why_not_nan(env, tmp_path):
+    # the market's last hours: divergences scored, none resolved; on the shared perpetuals
+    # since 2024-09-06 12:00 (4 labels, none reverted) the line printed "AUC nan"
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-06-08 20:00",
+               "--json", "--out", tmp_path / "mon")
+    assert res.exit_code == 0, res.output
+    *lines, last = res.output.strip().splitlines()
+    m = json.loads(last)["metrics"]
+    flat = " ".join(" ".join(lines).split())
+    assert m["n_resolved"] == 0 and m["n_scored"] > 0, flat
+    assert "live base rate n/a (reference" in flat and "AUC n/a (no label), Brier skill n/a " \
+        "(no label), ECE n/a (no label)," in flat, flat
+    assert "nan" not in flat.lower(), flat
+    page = (tmp_path / "mon" / "monitor.html").read_text()  # the page's numbers table too
+    assert "NaN" not in page and "<td>n/a</td>" in page
 
 
 def test_since_after_the_last_bar_is_one_line(env):

@@ -187,3 +187,43 @@ def test_promote_line_has_no_caveat_for_the_same_files_under_another_path():
     other = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
                                 labels={**params, "universe.min_abs_corr": "0.5"})
     assert "differ in universe.min_abs_corr 0.5 vs 0.3" in other, other
+
+
+def test_promote_line_gives_the_holdout_auc_its_standard_error():
+    # two seeds of one config on the shared perpetuals (533 holdout episodes, 42.4% reverted):
+    # "new model is worse than the previous champion v5 ... 0.5259 vs 0.5505", with nothing
+    # saying that one AUC on that holdout moves by about 0.025 from sample to sample
+    from types import SimpleNamespace
+
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from revertible.tracking import compare_to_champion
+
+    champ_run = SimpleNamespace(data=SimpleNamespace(
+        metrics={"holdout.roc_auc": 0.5505, "holdout.brier_skill": 0.0136}, params={},
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-07-24"}))
+
+    class Client:
+        def get_model_version_by_alias(self, name, alias):
+            return SimpleNamespace(version="5", run_id="r")
+
+        def get_run(self, run_id):
+            return champ_run
+
+    new = {"holdout.roc_auc": 0.5259, "holdout.brier_skill": -0.0132, "holdout.n": 533.0,
+           "holdout.positive_rate": 0.424}
+    line = compare_to_champion(Client(), "m", new, "f1", "2024-07-24", labels={})
+    assert line.startswith("new model is worse than the previous champion v5"), line
+    se = float(line.split("standard error is about ")[1].split()[0])
+    # the AUC's spread over samples of that size and base rate, independent episodes
+    rng = np.random.default_rng(0)
+    n1, n2 = 226, 307
+    draws = [roc_auc_score(np.r_[np.ones(n1), np.zeros(n2)],
+                           np.r_[rng.normal(0.09, 1, n1), rng.normal(0, 1, n2)])
+             for _ in range(2000)]
+    assert 0.02 < se < 0.03 and se == pytest.approx(np.std(draws), rel=0.1)
+    assert "(533 episodes taken as independent; more, as they are not)" in line
+    # without the holdout's size (an older run), no figure
+    assert "standard error" not in compare_to_champion(
+        Client(), "m", {"holdout.roc_auc": 0.5259}, "f1", "2024-07-24", labels={})

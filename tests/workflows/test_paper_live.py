@@ -438,3 +438,38 @@ def test_paper_day_by_day_equals_the_backtest_on_a_month_of_the_shared_perpetual
     assert len(want) >= 50, f"the month must trade: {len(want)} trades"
     _same(got, want, TRADE_COLUMNS)
     assert got["funding"].abs().sum() > 0  # perpetual legs paid or received funding
+
+
+def test_summary_of_trades_closed_on_one_day_has_no_interval():
+    # a ledger's first closed trades, all exited on one day: the day-block bootstrap has one
+    # block; paper printed "realised net +12.0 bp/trade [90% CI +12.0, +12.0]"
+    from revertible.backtest import bootstrap_mean_ci
+    from revertible.workflows._paper import PaperReport, paper_summary
+
+    realised = bootstrap_mean_ci(np.array([30.0, -6.0]), np.array([19970, 19970]))
+    t = pd.Timestamp("2024-09-06", tz="UTC")
+    empty = pd.DataFrame(columns=["trade_id", "direction", "pnl", "net_bp"])
+    rep = PaperReport(ledger="l.sqlite", start=t, last_bar=t, previous_bar=None, changed=True,
+                      new=empty, open=empty, closed=pd.DataFrame({"net_bp": [30.0, -6.0]}),
+                      newly_closed=2, equity=100_000.0, realised_net_bp=realised,
+                      expected_net_bp=5.0, gate_net_bp=(4.0, -1.0, 9.0))
+    last = paper_summary(rep, 100_000.0)[-1]
+    assert last.startswith("realised net +12.0 bp/trade [no 90% CI: every closed trade exited "
+                           "on one day] over 2 closed trade(s)"), last
+
+
+def test_summary_of_a_ledger_with_nothing_closed_or_taken_says_so():
+    # the shared perpetuals (paper --since 2024-08-01): the gate takes nothing; it printed
+    # "realised net - bp/trade [90% CI -, -] over 0 closed trade(s); the backtest of the same
+    # period expected - bp per taken signal (the gate's record at unit size: - [-, -])"
+    from revertible.workflows._paper import PaperReport, paper_summary
+
+    t = pd.Timestamp("2024-09-07 01:00", tz="UTC")
+    empty = pd.DataFrame(columns=["trade_id", "direction", "pnl", "net_bp"])
+    nan3 = (np.nan, np.nan, np.nan)
+    rep = PaperReport(ledger="l.sqlite", start=t, last_bar=t, previous_bar=None, changed=True,
+                      new=empty, open=empty, closed=empty, newly_closed=0, equity=100_000.0,
+                      realised_net_bp=nan3, expected_net_bp=np.nan, gate_net_bp=nan3)
+    assert paper_summary(rep, 100_000.0)[-1] == (
+        "realised net: no closed trade yet; the backtest of the same period has no taken "
+        "signal with a known outcome")

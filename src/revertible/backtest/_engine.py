@@ -532,9 +532,10 @@ def run_backtest(
         fin = best[np.isfinite(best)]
         metrics["model.best_lower_bound_bp"] = float(fin.max() * 1e4) if len(fin) else np.nan
         got = metrics.get("model.decision_taken_net_bp", np.nan)
-        record = (f"; what it took realised {got:+.1f} bp a divergence at unit size [90%: "
-                  f"{metrics['model.decision_taken_net_bp_ci_low']:+.1f}, "
-                  f"{metrics['model.decision_taken_net_bp_ci_high']:+.1f}] against "
+        lo, hi = (metrics[f"model.decision_taken_net_bp_ci_{s}"] for s in ("low", "high"))
+        band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
+                "[no 90% interval: all entered on one day]")
+        record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
                   f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
                   if taken.any() and np.isfinite(got) else "")
         say(f"decision: {int(taken.sum())} of {len(sig)} divergences clear costs "

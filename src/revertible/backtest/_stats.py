@@ -52,7 +52,8 @@ def bootstrap_mean_ci(
     Returns
     -------
     (mean, low, high)
-        NaN without values; ``low == high == mean`` with one block.
+        NaN without values; ``low`` and ``high`` NaN with one block (trades of one day say
+        nothing about how the mean varies from day to day: no interval, not a zero-width one).
     """
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v)
@@ -66,7 +67,7 @@ def bootstrap_mean_ci(
     counts = np.bincount(inv).astype(float)
     n = len(sums)
     if n < 2:
-        return mean, mean, mean
+        return mean, nan, nan
     rng = np.random.default_rng(seed)
     draw = rng.integers(0, n, size=(n_samples, n))
     means = sums[draw].sum(axis=1) / counts[draw].sum(axis=1)

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import os
 import re
 import sys
@@ -26,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import Config, load_config
 from ..errors import RevertibleError
+from ..io import strict_json
 
 app = typer.Typer(
     name="revertible",
@@ -516,20 +516,9 @@ def _root(
     """Pairs divergences: will they revert, and how big should each leg be."""
 
 
-def _strict(value: Any) -> Any:
-    """NaN and infinities become null: the output must be strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
-
-
 def emit_json(payload: dict[str, Any]) -> None:
     """Print the machine-readable result as the last line of standard output (strict JSON)."""
-    sys.stdout.write(json.dumps(_strict(payload), default=str, sort_keys=True,
+    sys.stdout.write(json.dumps(strict_json(payload), default=str, sort_keys=True,
                                 allow_nan=False) + "\n")
     sys.stdout.flush()
 

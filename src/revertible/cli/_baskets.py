@@ -68,6 +68,12 @@ def baskets(
             mean_corr=("mean_corr", "first"), loss_now=("loss_now", "first"),
             stress_loss_095=("stress_loss_095", "first"), trigger=("trigger", "first"))
         out.print(show.to_string(float_format="%.3f"))
+        bc = cfg.baskets  # what the figures are: a bare "loss_now 0.156" read as a loss taken
+        out.print(f"loss_now, stress_loss_095: the {bc.shock_sigma:g}-sigma daily loss as a "
+                  f"share of the basket's notional, under the {bc.windows_days[0]}-day "
+                  f"correlations and with every correlation at {bc.stress_corr:g}; trigger: a "
+                  "regime trigger (correlation shift or volatility spike) is on at this bar",
+                  highlight=False, soft_wrap=True)
     if out_path:
         write_table(df, out_path)
         out.print(f"wrote {len(df)} rows to {out_path}")
@@ -146,7 +152,18 @@ def sector_report(panel, cfg, sector: str, at: str | None, out_path: Path | None
     df = sector_pairs(panel, cfg, sector, at)
     out.print(f"sector {sector}: {len(df)} pairs at {df['time'].iloc[0] if len(df) else at}")
     if len(df):
-        out.print(df.drop(columns=["time", "sector"]).to_string(index=False, float_format="%.4f"))
+        # funding in bp per settlement: as a rate at 4 decimals DOGE's 30-day mean printed
+        # "0.0000"; a missing figure as "-" with the reason below, not a bare "NaN"
+        cols = ["funding_a", "funding_b", "funding_diff"]
+        show = df.drop(columns=["time", "sector"]).assign(**{c: df[c] * 1e4 for c in cols})
+        show = show.rename(columns={c: f"{c}_bp" for c in cols})
+        corr = next(c for c in show.columns if c.startswith("corr_"))
+        out.print(show.to_string(index=False, na_rep="-", formatters={
+            corr: "{:.3f}".format, **{f"{c}_bp": "{:+.2f}".format for c in cols}}))
+        out.print("funding_*_bp: the mean funding rate per 8-hour settlement over the window, in "
+                  "bp of notional (positive: longs pay shorts); funding_diff = a - b; '-': no "
+                  f"funding data for the asset (no perpetual), or for {corr} too little history",
+                  highlight=False, soft_wrap=True)
     if out_path:
         write_table(df, out_path)
         out.print(f"wrote {len(df)} rows to {out_path}")

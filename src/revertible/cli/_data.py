@@ -109,13 +109,17 @@ def pairs(
     out.print(
         f"{n_el} eligible pairs at "
         f"{df['time'].iloc[0] if len(df) else panel.times[bar_index(panel, at)]} "
-        f"({(df['relationship'] == 'inverse').sum()} inverse)"
+        f"({((df['relationship'] == 'inverse') & df['eligible']).sum()} inverse)"
     )
     show = df[df["eligible"]].copy()
     key = f"corr_{cfg.universe.eligibility_window_days}d"
     show = show.reindex(show[key].abs().sort_values(ascending=False).index).head(15)
     if len(show):
         out.print(show.drop(columns=["time"]).to_string(index=False, float_format="%.3f"))
+        if len(show) < n_el:  # a table of 15 under "1825 eligible pairs" read as all of them
+            out.print(f"(the {len(show)} of {n_el} with the largest |{key}|"
+                      + (f"; all in {out_path})" if out_path else "; --out writes them all)"),
+                      highlight=False)
     if out_path:
         write_table(df, out_path)
         out.print(f"wrote {len(df)} rows to {out_path}")

@@ -77,7 +77,7 @@ def hedge(
               f"over the {int(plan['holding_bars'])}-bar holding period; worst rally so far "
               f"+{plan['worst_rally']:.1%}); keep {plan['collateral']:,.2f} {quote} as collateral; "
               f"on a margin call: {plan['on_margin_call']}", highlight=False)
-    out.print(f"  basis {plan['basis']:,.4f} ({plan['basis_bp']:.2f} bp); funding "
+    out.print(f"  basis (perp - spot) {plan['basis']:,.4f} ({plan['basis_bp']:.2f} bp); funding "
               f"{1e4 * plan['funding_rate']:.2f} bp per settlement (every "
               f"{plan['settlement_hours']:g}h) -> paid per day {plan['funding_paid_per_day']:,.2f} "
               f"{quote} (negative: received)", highlight=False)
@@ -86,14 +86,20 @@ def hedge(
               f" -> {m['hedged.volatility']:.2%}, max drawdown {m['unhedged.max_drawdown']:.2%} "
               f"-> {m['hedged.max_drawdown']:.2%}, return {m['unhedged.return']:.2%} -> "
               f"{m['hedged.return']:.2%}", highlight=False)
-    out.print(f"  funding paid {m['funding_paid']:,.2f} {quote}, basis P&L {m['basis_pnl']:,.2f}, "
+    # the sign said once: on BTC 2024 "funding paid -5,290.96" was funding received
+    out.print(f"  funding paid {m['funding_paid']:,.2f} {quote} (negative: received), basis P&L "
+              f"{m['basis_pnl']:,.2f}, "
               f"fees {m['fees']:,.2f}, liquidation loss {m['liquidation_loss']:,.2f}, "
               f"effectiveness {m['hedge_effectiveness']:.3f}, liquidations "
               f"{int(m['liquidations'])}, re-opened {int(m['reopens'])}, margin calls "
               f"{int(m['margin_calls'])} (collateral added {m['collateral_added']:,.2f}), unwinds "
               f"{int(m['unwinds'])}, hedged {m['hedged_bars']:.1%} of bars", highlight=False)
-    out.print("[bold]leverage sweep[/] (no top-up; top-up = collateral to avoid liquidation):",
-              highlight=False)
+    # top-up is what margin calls add (a buffer), not what a liquidation needs: on the shared
+    # data TON at 3x was never liquidated without it yet its margin calls added 718.87
+    out.print("[bold]leverage sweep[/] (liquidations, hedged, vol and funding without top-up; "
+              "top-up: the collateral on_margin_call: top_up adds at its margin calls, the "
+              f"liquidation price within {cfg.hedge.margin_call_sigmas:g} sigmas, whether or not "
+              "a liquidation would have followed):", highlight=False)
     out.print(f"  {'leverage':>8} {'liquidations':>12} {'first liquidation':>17} "
               f"{'hedged':>7} {'vol':>7} {'funding paid':>13} {'top-up':>12}", highlight=False)
     for r in res["sweep"].itertuples():

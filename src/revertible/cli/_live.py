@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -189,17 +190,34 @@ def monitor(
     m = state["metrics"]
     mon = cfg.monitor
 
-    def limit(v: float | None) -> str:  # the alert threshold next to each figure
-        return "off" if v is None else f"alert at {v:g}"
+    def limit(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -> str:
+        """The level that alerts next to each figure, as the checks apply it (monitor._core)."""
+        if v is None:
+            return "off"
+        if n < least:  # the check needs this many; a figure above the level is no alert
+            return f"no alert under {least} {what}"
+        if noise > v:  # PSI: small samples need a larger one before it means anything
+            return f"alert above {noise:.2f}, the noise level of {n} {what}"
+        return f"alert at {v:g}"
 
+    cusum_at = limit(mon.cusum_threshold, state["n_resolved"], mon.min_labels, "labels")
+    psi_at = limit(mon.max_psi, state["n_scored"], mon.min_rows, "divergences",
+                   state["psi_noise"])
+
+    def fig(key: str) -> str:  # a figure the record leaves undefined says why, not "nan"
+        v = m.get(key, float("nan"))
+        if math.isfinite(v):
+            return f"{v:.3f}"
+        return "n/a (labels of one class)" if state["n_resolved"] else "n/a (no label)"
+
+    live, psi = state["base_rate_live"], state["psi"].get("probability", float("nan"))
     out.print(f"{'ALERT' if state['alerts'] else 'ok'}: {state['n_resolved']} labels resolved "
-              f"since {state['since']}; live base rate {state['base_rate_live']:.3f} "
-              f"(reference {state['base_rate_reference']:.3f}), AUC "
-              f"{m.get('roc_auc', float('nan')):.3f}, Brier skill "
-              f"{m.get('brier_skill', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}, "
-              f"calibration CUSUM {state['cusum']['value']:.1f} ({limit(mon.cusum_threshold)}), "
-              f"probability PSI {state['psi'].get('probability', float('nan')):.3f} "
-              f"({limit(mon.max_psi)}); "
+              f"since {state['since']}; live base rate "
+              f"{f'{live:.3f}' if math.isfinite(live) else 'n/a'} "
+              f"(reference {state['base_rate_reference']:.3f}), AUC {fig('roc_auc')}, Brier "
+              f"skill {fig('brier_skill')}, ECE {fig('ece')}, calibration CUSUM "
+              f"{state['cusum']['value']:.1f} ({cusum_at}), "
+              f"probability PSI {f'{psi:.3f}' if math.isfinite(psi) else 'n/a'} ({psi_at}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:

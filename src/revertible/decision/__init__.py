@@ -31,7 +31,14 @@ from ._decide import (
 )
 from ._kelly import kelly_fraction, net_moments
 from ._legs import leg_ratio, leg_ratios, leg_sides, leg_signs
-from ._quality import QUALITY_DECILES, decision_quality, quality_table, realised_net
+from ._quality import (
+    QUALITY_DECILES,
+    TIE_BP,
+    decision_quality,
+    quality_table,
+    realised_net,
+    tied_levels,
+)
 from ._rebalance import Rebalance, drift_order, rebalance_orders
 from ._risk import liquidation_price, liquidation_prices, max_safe_leverage, safe_leverages
 from ._size import (
@@ -65,6 +72,8 @@ __all__ = [
     "quality_table",
     "realised_net",
     "QUALITY_DECILES",
+    "TIE_BP",
+    "tied_levels",
     "net_moments",
     "kelly_fraction",
     "leg_ratio",

@@ -9,7 +9,9 @@ same figures:
 * deciles of the expected net return (of each divergence's better direction, taken or not) with
   the mean realised net return of each; ``decile_slope`` (OLS slope of the decile means of
   realised on expected; 1 is perfectly calibrated), ``decile_rank_corr`` (Spearman of the decile
-  means), ``top_minus_median_bp`` (top decile's realised minus the median deciles' mean);
+  means; deciles whose expected means are less than :data:`TIE_BP` apart are one level, tied;
+  NaN for both when all are), ``top_minus_median_bp`` (top decile's realised minus the median
+  deciles' mean);
 * ``taken_net_bp`` and ``taken_net_bp_expected``: mean realised and mean expected net return of
   the divergences taken (bp of gross notional).
 """
@@ -19,9 +21,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["QUALITY_DECILES", "decision_quality", "quality_table", "realised_net"]
+__all__ = ["QUALITY_DECILES", "TIE_BP", "decision_quality", "quality_table", "realised_net",
+           "tied_levels"]
 
 QUALITY_DECILES = 10
+
+TIE_BP = 1e-4
+"""Decile means of the expected return closer than this (bp) are one level (float noise)."""
 
 
 def decision_quality(
@@ -60,10 +66,12 @@ def decision_quality(
         out[f"decile{row.decile:02d}_realised_bp"] = row.realised_bp
     # expected returns that do not vary (a calibrator at its common level: every decile at the
     # same bp up to rounding) have no slope or ranking: NaN, not a figure fitted to float noise
-    if len(table) == n_bins and np.ptp(table["expected_bp"]) > 1e-6:
-        x, y = table["expected_bp"].to_numpy(), table["realised_bp"].to_numpy()
+    x = tied_levels(table["expected_bp"].to_numpy()) if len(table) == n_bins else np.zeros(0)
+    if len(table) == n_bins and np.ptp(x) > 0:
+        y = table["realised_bp"].to_numpy()
         xc = x - x.mean()  # least squares on centred x (polyfit warns when x barely varies)
         out["decile_slope"] = float(xc @ (y - y.mean()) / (xc @ xc))
+        # deciles at one level share their rank (float noise does not order them)
         out["decile_rank_corr"] = float(pd.Series(x).corr(pd.Series(y), method="spearman"))
         mid = y[n_bins // 2 - 1 : n_bins // 2 + 1].mean()
         out["top_minus_median_bp"] = float(y[-1] - mid)
@@ -71,6 +79,25 @@ def decision_quality(
         out.update(decile_slope=float("nan"), decile_rank_corr=float("nan"),
                    top_minus_median_bp=float("nan"))
     return out
+
+
+def tied_levels(expected_bp: np.ndarray, tol_bp: float = TIE_BP) -> np.ndarray:
+    """Ascending decile means with each run of values less than ``tol_bp`` apart set to its mean.
+
+    A return calibrator at its common level gives several deciles the same expected return up
+    to float rounding (the spot CV record: seven deciles at -24 bp, 7e-6 bp apart); ranked as
+    they come, their order is noise.
+
+    Examples
+    --------
+    >>> tied_levels(np.array([-24.0, -23.999999, -23.9999995, -21.5])).round(6).tolist()
+    [-24.0, -24.0, -24.0, -21.5]
+    """
+    x = np.asarray(expected_bp, dtype=float)
+    if len(x) == 0:
+        return x
+    group = np.concatenate([[0], np.cumsum(np.diff(x) >= tol_bp)])
+    return (np.bincount(group, weights=x) / np.bincount(group))[group]
 
 
 def quality_table(expected: np.ndarray, realised: np.ndarray,

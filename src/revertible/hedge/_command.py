@@ -215,6 +215,18 @@ def rebalance_threshold(cfg: Config) -> float:
     return float(drift) if drift else cfg.hedge.rebalance_drift
 
 
+def _in_data(asset: str, files: dict[str, Any]) -> str:
+    """``asset``, or its twin in ``files`` when only that one is there.
+
+    The twins are the spot and perpetual symbols ``BASE/QUOTE`` and ``BASE/QUOTE:QUOTE``.
+    """
+    if asset in files:
+        return asset
+    spot = asset.split(":")[0]
+    twins = [a for a in (spot, f"{spot}:{spot.split('/')[-1]}") if a != asset and a in files]
+    return twins[0] if twins else asset
+
+
 def rebalance_command(cfg: Config, positions: Path) -> tuple[pd.DataFrame, str, float]:
     """Orders that bring each open position of ``positions`` back to its target ratio.
 
@@ -232,6 +244,10 @@ def rebalance_command(cfg: Config, positions: Path) -> tuple[pd.DataFrame, str, 
 
     pos = read_positions(positions)
     files = dict(discover_files(cfg.data.path, cfg.data.format, cfg.data.timeframe))
+    # a leg named by its spot symbol is the data's perpetual where only that exists (and the
+    # reverse): the perpetual config's data has BTC/USDT:USDT, never BTC/USDT
+    for col in ("asset_a", "asset_b"):
+        pos[col] = [_in_data(a, files) for a in pos[col]]
     for i, row in enumerate(pos.itertuples(), start=1):
         for leg in (row.asset_a, row.asset_b):
             if leg not in files:

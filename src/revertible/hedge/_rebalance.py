@@ -23,12 +23,12 @@ POSITION_COLUMNS = ("asset_a", "asset_b", "qty_a", "qty_b", "target_ratio")
 
 
 def _norm(asset: str) -> str:
-    name = str(asset).strip().upper().split(":")[0]
-    return name if "/" in name else f"{name}/USDT"
+    name = str(asset).strip().upper()  # a perpetual keeps its settle currency (BTC/USDT:USDT)
+    return name if "/" in name else f"{name.split(':')[0]}/USDT"
 
 
 def read_positions(path: str | Path) -> pd.DataFrame:
-    """Read a positions CSV into :data:`POSITION_COLUMNS` (assets normalised to ``BASE/QUOTE``).
+    """Read a positions CSV into :data:`POSITION_COLUMNS` (a bare base ``BTC`` is ``BTC/USDT``).
 
     Columns: ``asset_a`` and ``asset_b`` (or one ``pair`` column ``A~B``, ``A|B`` or ``A-B``),
     ``qty_a``, ``qty_b`` (signed: negative is short) and ``target_ratio`` or ``entry_ratio`` (the

@@ -208,8 +208,9 @@ def render_hedge_html(title: str, bars: pd.DataFrame, plan: dict[str, Any],
         sweep_html = (
             "<h2>Leverage sweep</h2><p>The same hedge at fixed leverages. Liquidations, hedged "
             "share, volatility and funding are without any top-up (on_margin_call: stop); the "
-            "top-up column is the collateral a hedger would have added to avoid every "
-            f"liquidation instead (on_margin_call: top_up).</p>{_sweep_table(sweep, quote)}")
+            "top-up column is the collateral on_margin_call: top_up adds at its margin calls "
+            "(the liquidation price within hedge.margin_call_sigmas sigmas), whether or not a "
+            f"liquidation would have followed.</p>{_sweep_table(sweep, quote)}")
     raw = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v, '')}</td></tr>"
                   for k, v in metrics.items())
     style = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;line-height:1.4}"

@@ -2,7 +2,8 @@
 
 The sweep replays the same hedge at fixed leverages (:data:`SWEEP_LEVERAGES`) twice: with
 ``on_margin_call: stop`` (what the margin alone survives: liquidations, hedged share of bars,
-volatility, funding) and with ``top_up`` (the collateral a hedger adds to survive instead).
+volatility, funding) and with ``top_up`` (the collateral its margin calls add, whether or not a
+liquidation would have followed: a row can show no liquidation and a top-up).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
+from ..io import strict_json
 from ._core import NOT_SKETCHED, Reference, design_effect, evaluate, make_reference
 
 if TYPE_CHECKING:
@@ -139,10 +140,12 @@ def _bp(x: float | None) -> str:
 
 def _ledger_line(lg: dict[str, Any]) -> str:
     """The paper ledger's P&L in one line; "-" where nothing closed yet (not "+nan")."""
+    lo, hi = lg["realised_net_bp_ci_low"], lg["realised_net_bp_ci_high"]
+    band = (" [no 90% CI: every closed trade exited on one day]"
+            if lg["trades_closed"] and _bp(lo) == "-" else f" [90% CI {_bp(lo)}, {_bp(hi)}]")
     return (f"ledger {lg['path']}: {lg['trades_closed']} trades closed, realised net "
-            f"{_bp(lg['realised_net_bp'])} bp/trade [90% CI {_bp(lg['realised_net_bp_ci_low'])}, "
-            f"{_bp(lg['realised_net_bp_ci_high'])}]; {lg['open_positions']} open position(s) "
-            f"as of {lg['last_bar']}")
+            f"{_bp(lg['realised_net_bp'])} bp/trade{band}; {lg['open_positions']} open "
+            f"position(s) as of {lg['last_bar']}")
 
 
 def _check_start(start: pd.Timestamp | None, last: pd.Timestamp, path: Any) -> None:
@@ -204,11 +207,11 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     if out_dir is not None:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(
+        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(strict_json(
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
                  "reference": ref.source, "metrics": flat_metrics(state),
-                 "ledger": None if ledger is None else ledger_json(ledger)},
-                default=str))):
+                 "ledger": None if ledger is None else ledger_json(ledger)}),
+                default=str, allow_nan=False))):
             tmp = folder / f".{name}.part"
             tmp.write_text(text)
             os.replace(tmp, folder / name)

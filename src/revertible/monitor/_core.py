@@ -162,8 +162,13 @@ def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
     """Expected vs realised net return of the reversion trade by decile of the expected one.
 
     Resolved rows only; net of the venue's round trip (fees, slippage; not borrow or funding).
-    ``attrs["rank_ic"]`` is their Spearman rank correlation. Empty without a return calibrator.
+    ``attrs["rank_ic"]`` is their Spearman rank correlation, NaN where either side does not
+    vary (expected returns less than ``decision.TIE_BP`` apart are one level: a calibrator at
+    its common level ranks nothing, whatever order float rounding gives). Empty without a return
+    calibrator.
     """
+    from ..decision import tied_levels
+
     if "expected_revert" not in done.columns:
         return pd.DataFrame()
     d = done[["expected_revert", "realised_revert"]].dropna()
@@ -175,8 +180,9 @@ def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
     out = pd.DataFrame({"decile": np.arange(1, n_bins + 1), "n": [len(x) for x in parts],
                         "expected": [e[x].mean() for x in parts],
                         "realised": [r[x].mean() for x in parts]})
-    varies = np.ptp(e) > 0 and np.ptp(r) > 0  # a constant side has no rank correlation
-    out.attrs["rank_ic"] = float(pd.Series(e).corr(pd.Series(r), method="spearman")) \
+    levels = tied_levels(e * 1e4)  # ascending: runs of float noise are ties
+    varies = np.ptp(levels) > 0 and np.ptp(r) > 0  # a constant side has no rank correlation
+    out.attrs["rank_ic"] = float(pd.Series(levels).corr(pd.Series(r), method="spearman")) \
         if varies else float("nan")
     return out
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..io import strict_json
 from ._core import MIN_BLOCKS
 
 __all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
@@ -113,6 +114,13 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _ci(lo: float, hi: float) -> str:
+    """``[90% CI lo, hi]``; no interval where every closed trade exited on one day."""
+    if lo is None or not np.isfinite(lo):
+        return "[no 90% interval: every closed trade exited on one day]"
+    return f"[90% CI {lo:+.1f}, {hi:+.1f}]"
+
+
 def _ledger_html(summary: dict[str, Any] | None) -> str:
     """The paper ledger's section of the page ('' without ``--ledger``)."""
     if summary is None:
@@ -127,7 +135,7 @@ def _ledger_html(summary: dict[str, Any] | None) -> str:
             f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
             f"run{'s' if summary['runs'] != 1 else ''}). {summary['trades_closed']} trades "
             "closed"
-            + (f": realised net {m:+.1f} bp per trade [90% CI {lo:+.1f}, {hi:+.1f}], P&L "
+            + (f": realised net {m:+.1f} bp per trade {_ci(lo, hi)}, P&L "
                f"{summary['realised_pnl']:+,.2f}; " if summary["trades_closed"] else "; ")
             + f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
             f"costs); equity {summary['equity']:,.2f}.</p>"
@@ -148,7 +156,10 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     returns = state.get("returns")
     ret_html = ("<p>No return calibrator in this model, or fewer than 10 resolved trades.</p>"
                 if returns is None or not len(returns) else
-                f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}; net of the venue's fees "
+                (f"<p>Rank correlation {returns.attrs['rank_ic']:.3f}"
+                 if np.isfinite(returns.attrs["rank_ic"]) else
+                 "<p>No rank correlation: the expected returns do not vary")
+                + "; net of the venue's fees "
                 "and slippage (borrow and funding not included).</p>"
                 + returns.to_html(index=False, float_format=lambda v: f"{v:.5f}"))
     return (
@@ -160,7 +171,8 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"{esc(state['reference'])}. {note}</p>"
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
-        f"<h2>Numbers</h2>{metrics.to_html(float_format=lambda v: f'{v:.4g}')}"
+        "<h2>Numbers</h2><p>n/a: not defined on this record (no label, or labels of one "
+        f"class for an AUC).</p>{metrics.to_html(float_format=lambda v: f'{v:.4g}', na_rep='n/a')}"
         "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
         f"{ret_html}{_ledger_html(state.get('ledger'))}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
@@ -200,5 +212,5 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
         if state.get("ledger") is not None:
-            mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
+            mlflow.log_dict(strict_json(ledger_json(state["ledger"])), "monitor/ledger.json")
     return run.info.run_id

@@ -482,10 +482,16 @@ def paper_summary(rep: PaperReport, capital: float) -> list[str]:
                      f"({_bp(r.net_bp)} bp, net of exit costs)")
     m, lo, hi = rep.realised_net_bp
     g, glo, ghi = rep.gate_net_bp
-    lines.append(f"realised net {_bp(m)} bp/trade [90% CI {_bp(lo)}, {_bp(hi)}] over "
-                 f"{len(rep.closed)} closed trade(s); the backtest of the same period expected "
-                 f"{_bp(rep.expected_net_bp)} bp per taken signal (the gate's record at unit "
-                 f"size: {_bp(g)} [{_bp(glo)}, {_bp(ghi)}])")
+    band = ("[no 90% CI: every closed trade exited on one day]" if len(rep.closed)
+            and not np.isfinite(lo) else f"[90% CI {_bp(lo)}, {_bp(hi)}]")
+    # no closed trade or no taken signal said so, not "- bp/trade [90% CI -, -]"
+    realised = (f"realised net {_bp(m)} bp/trade {band} over {len(rep.closed)} closed trade(s)"
+                if len(rep.closed) else "realised net: no closed trade yet")
+    gate = (f"the backtest of the same period expected {_bp(rep.expected_net_bp)} bp per taken "
+            f"signal (the gate's record at unit size: {_bp(g)} [{_bp(glo)}, {_bp(ghi)}])"
+            if np.isfinite(g) or np.isfinite(rep.expected_net_bp) else
+            "the backtest of the same period has no taken signal with a known outcome")
+    lines.append(f"{realised}; {gate}")
     return lines
 
 

@@ -34,7 +34,7 @@ import yaml
 
 from ..config import Config, flatten
 from ..costs import effective_costs, round_trip_cost
-from ..decision import decide, decision_quality, realised_net
+from ..decision import QUALITY_DECILES, decide, decision_quality, realised_net
 from ..episodes import entry_targets
 from ..model import (
     BASELINES,
@@ -269,10 +269,22 @@ def _summary_table(metrics: dict[str, float]) -> str:
             + (f", realised {metrics[p + 'taken_net_bp']:+.1f} bp/trade vs expected "
                f"{metrics[p + 'taken_net_bp_expected']:+.1f}" if k else "")
             + (f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
-               f"{metrics[p + 'decile_rank_corr']:.2f}"
+               f"{metrics[p + 'decile_rank_corr']:.2f}{_decile_range(metrics, p)}"
                if np.isfinite(metrics[p + "decile_slope"]) else
                "; the expected returns do not vary (no decile slope)"))
     return "\n".join(lines)
+
+
+def _decile_range(metrics: dict[str, float], p: str) -> str:
+    """`` (1 and 1: calibrated) over expected returns of a to b bp by decile``, or ''.
+
+    The slope next to the range it is fitted over: 42 on the perpetuals' holdout is a 0.5 bp
+    range of expected returns against realised deciles 50 bp apart, not a strong relation.
+    """
+    lo, hi = (metrics.get(f"{p}decile{k:02d}_expected_bp") for k in (1, QUALITY_DECILES))
+    if lo is None or hi is None:
+        return ""
+    return f" (1 and 1: calibrated) over expected returns of {lo:+.2f} to {hi:+.2f} bp by decile"
 
 
 def _decision_check(cfg: Config, outcomes: pd.DataFrame, revert: pd.Series, cont: pd.Series,
