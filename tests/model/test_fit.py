@@ -41,3 +41,34 @@ def test_two_workers_fit_the_same_model_as_one(dataset):
     assert m1.meta["ic_in_sample"] == m2.meta["ic_in_sample"]
     o1, o2 = m1.predict_outcomes(X), m2.predict_outcomes(X)
     np.testing.assert_array_equal(o1.to_numpy(float), o2.to_numpy(float))
+
+
+def _lightgbm_max_threads() -> int:
+    import ctypes
+
+    import lightgbm as lgb
+
+    out = ctypes.c_int(0)
+    lgb.basic._LIB.LGBM_GetMaxThreads(ctypes.byref(out))
+    return out.value
+
+
+def test_fits_side_by_side_cap_lightgbm_at_one_thread_process_wide():
+    # LightGBM's default thread count is process-wide and every call (a dataset subset, a
+    # prediction) resets it from its own parameters: a fit in another thread then ran with
+    # more threads than its buffers were sized for and the process died (SIGSEGV; 5 of 7
+    # one-minute stress runs of 6 threads, 1 of 3 spot walk-forward backtests). The cap holds
+    # every call to the pool's one thread and is lifted after the pool's fits are done.
+    from revertible.model import fit_pool
+
+    cfg = load_config("configs/demo.yaml", [])
+    assert _lightgbm_max_threads() == -1
+    with fit_pool(cfg, workers=2) as (fit_cfg, submit):
+        assert fit_cfg.model.n_jobs == 1
+        assert submit(_lightgbm_max_threads)() == 1  # in a pool thread too
+    assert _lightgbm_max_threads() == -1
+    with fit_pool(cfg, workers=1):  # one fit at a time: its threads as configured
+        assert _lightgbm_max_threads() == -1
+    with pytest.raises(RuntimeError), fit_pool(cfg, workers=2):
+        raise RuntimeError("a failed fit")
+    assert _lightgbm_max_threads() == -1
