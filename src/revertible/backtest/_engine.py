@@ -532,7 +532,8 @@ def run_backtest(
         fin = best[np.isfinite(best)]
         metrics["model.best_lower_bound_bp"] = float(fin.max() * 1e4) if len(fin) else np.nan
         got = metrics.get("model.decision_taken_net_bp", np.nan)
-        lo, hi = (metrics[f"model.decision_taken_net_bp_ci_{s}"] for s in ("low", "high"))
+        lo, hi = (metrics.get(f"model.decision_taken_net_bp_ci_{s}", np.nan)  # light: none
+                  for s in ("low", "high"))
         band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
                 "[no 90% interval: all entered on one day]")
         record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
