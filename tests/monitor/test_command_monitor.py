@@ -72,20 +72,25 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert run.data.metrics["n_resolved"] == m["n_resolved"]
 
 
-def test_a_model_without_a_stored_sketch_gets_a_recomputed_reference(env, monkeypatch):
+def _payload_without(env, monkeypatch, key):
+    """``monitor --json`` of the champion without ``meta[key]`` (trained before it was stored)."""
     import revertible.tracking
 
     load = revertible.tracking.load_model
 
-    def without_sketch(*args, **kwargs):  # a model trained before the sketch was stored
+    def predating(*args, **kwargs):
         model = load(*args, **kwargs)
-        del model.meta["quantile_sketch"]
+        del model.meta[key]
         return model
 
-    monkeypatch.setattr(revertible.tracking, "load_model", without_sketch)
+    monkeypatch.setattr(revertible.tracking, "load_model", predating)
     res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-04-01")
     assert res.exit_code in (0, 3), res.output
-    payload = json.loads(res.output.strip().splitlines()[-1])
+    return json.loads(res.output.strip().splitlines()[-1])
+
+
+def test_a_model_without_a_stored_sketch_gets_a_recomputed_reference(env, monkeypatch):
+    payload = _payload_without(env, monkeypatch, "quantile_sketch")
     assert "recomputed from the model's development period" in payload["reference"]
     assert "no sketch is stored with the model" in payload["reference"]
     m = payload["metrics"]
@@ -94,19 +99,7 @@ def test_a_model_without_a_stored_sketch_gets_a_recomputed_reference(env, monkey
 
 
 def test_a_model_without_a_stored_design_effect_gets_it_measured(env, monkeypatch):
-    import revertible.tracking
-
-    load = revertible.tracking.load_model
-
-    def predating(*args, **kwargs):  # a model trained before the design effect was stored
-        model = load(*args, **kwargs)
-        del model.meta["design_effect"]
-        return model
-
-    monkeypatch.setattr(revertible.tracking, "load_model", predating)
-    res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-04-01")
-    assert res.exit_code in (0, 3), res.output
-    payload = json.loads(res.output.strip().splitlines()[-1])
+    payload = _payload_without(env, monkeypatch, "design_effect")
     assert payload["reference"].startswith("stored with the model; the labels' design effect "
                                            "measured on the model's development period")
     assert payload["reference"].endswith("the model predates it")
