@@ -989,3 +989,22 @@ def test_backtest_model_refuses_a_config_the_model_was_not_trained_for(generated
         backtest_command(wider, model_uri=a["model_uri"], panel=panel,
                          tracker=Tracker(wider.tracking))
     assert len(client.search_runs([exp])) == before  # refused before any run was logged
+
+
+def test_decision_line_known_answers():
+    from revertible.backtest._engine import decision_line
+
+    m = {"model.decision_taken_net_bp": 4.04, "model.decision_taken_net_bp_ci_low": -1.26,
+         "model.decision_taken_net_bp_ci_high": 9.5, "model.taken_net_bp_expected": 6.0}
+    assert decision_line(30, 1200, 2.5, m) == (
+        "decision: 30 of 1200 divergences clear costs (2.50%); best lower bound +2.5 bp; what it "
+        "took realised +4.0 bp a divergence at unit size [90%: -1.3, +9.5] against +6.0 expected")
+    # every taken divergence entered on one day: no interval (the bootstrap has one block)
+    one_day = {**m, "model.decision_taken_net_bp_ci_low": float("nan"),
+               "model.decision_taken_net_bp_ci_high": float("nan")}
+    assert "[no 90% interval: all entered on one day]" in decision_line(3, 1200, 2.5, one_day)
+    # a light backtest (the strategy study's) has no interval keys: no KeyError
+    light = {"model.decision_taken_net_bp": 4.04, "model.taken_net_bp_expected": 6.0}
+    assert "[no 90% interval" in decision_line(3, 1200, 2.5, light)
+    assert decision_line(0, 0, float("nan"), {}) == (
+        "decision: 0 of 0 divergences clear costs (0.00%); best lower bound n/a")

@@ -21,7 +21,8 @@ def test_a_ledger_with_nothing_closed_shows_dashes_not_nan():
     # it printed "realised net +nan bp/trade [90% CI +nan, +nan]" (paper itself prints "-")
     line = _ledger_line(_ledger())
     assert "nan" not in line, line
-    assert "0 trades closed, realised net - bp/trade [90% CI -, -]; 0 open position(s)" in line
+    # and then "- bp/trade [90% CI -, -]"; paper says "no closed trade yet", so does this line
+    assert "ledger live/ledger.sqlite: no closed trade yet; 0 open position(s)" in line
 
 
 def test_a_ledger_with_closed_trades_shows_signed_bp():

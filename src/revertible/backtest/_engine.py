@@ -531,17 +531,8 @@ def run_backtest(
         metrics["model.abstention_rate"] = float(1.0 - taken.mean()) if len(sig) else np.nan
         fin = best[np.isfinite(best)]
         metrics["model.best_lower_bound_bp"] = float(fin.max() * 1e4) if len(fin) else np.nan
-        got = metrics.get("model.decision_taken_net_bp", np.nan)
-        lo, hi = (metrics.get(f"model.decision_taken_net_bp_ci_{s}", np.nan)  # light: none
-                  for s in ("low", "high"))
-        band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
-                "[no 90% interval: all entered on one day]")
-        record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
-                  f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
-                  if taken.any() and np.isfinite(got) else "")
-        say(f"decision: {int(taken.sum())} of {len(sig)} divergences clear costs "
-            f"({100 * taken.mean():.2f}%); best lower bound "
-            + (f"{fin.max() * 1e4:+.1f} bp" if len(fin) else "n/a") + record)
+        say(decision_line(int(taken.sum()), len(sig), fin.max() * 1e4 if len(fin) else np.nan,
+                          metrics))
     metrics["signals.count"] = float(len(sig))
     metrics["signals.scored"] = float(np.isfinite(sig["probability"].to_numpy(float)).sum())
     timings["metrics_s"] = time.perf_counter() - t1
@@ -559,3 +550,22 @@ def run_backtest(
                                                     index=idx),
     )  # fmt: skip
 
+
+def decision_line(n_taken: int, n: int, best_bp: float, metrics: dict[str, float]) -> str:
+    """The backtest's one line on the gate: what cleared costs, and what it realised.
+
+    ``metrics`` holds ``model.decision_taken_net_bp`` and its day-block interval (absent in a
+    light backtest) and ``model.taken_net_bp_expected``. An interval of trades entered on one
+    day is none (a zero-width one would say the mean is known exactly).
+    """
+    got = metrics.get("model.decision_taken_net_bp", np.nan)
+    lo, hi = (metrics.get(f"model.decision_taken_net_bp_ci_{s}", np.nan)
+              for s in ("low", "high"))
+    band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
+            "[no 90% interval: all entered on one day]")
+    record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
+              f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
+              if n_taken and np.isfinite(got) else "")
+    return (f"decision: {n_taken} of {n} divergences clear costs "
+            f"({100 * n_taken / n if n else 0:.2f}%); best lower bound "
+            + (f"{best_bp:+.1f} bp" if np.isfinite(best_bp) else "n/a") + record)

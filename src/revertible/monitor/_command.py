@@ -143,9 +143,11 @@ def _ledger_line(lg: dict[str, Any]) -> str:
     lo, hi = lg["realised_net_bp_ci_low"], lg["realised_net_bp_ci_high"]
     band = (" [no 90% CI: every closed trade exited on one day]"
             if lg["trades_closed"] and _bp(lo) == "-" else f" [90% CI {_bp(lo)}, {_bp(hi)}]")
-    return (f"ledger {lg['path']}: {lg['trades_closed']} trades closed, realised net "
-            f"{_bp(lg['realised_net_bp'])} bp/trade{band}; {lg['open_positions']} open "
-            f"position(s) as of {lg['last_bar']}")
+    realised = (f"{lg['trades_closed']} trades closed, realised net "
+                f"{_bp(lg['realised_net_bp'])} bp/trade{band}" if lg["trades_closed"] else
+                "no closed trade yet")  # as paper says it
+    return (f"ledger {lg['path']}: {realised}; {lg['open_positions']} open position(s) as of "
+            f"{lg['last_bar']}")
 
 
 def _check_start(start: pd.Timestamp | None, last: pd.Timestamp, path: Any) -> None:
