@@ -213,3 +213,44 @@ def test_the_psi_noise_level_counts_the_divergences_entered_each_day(rng):
     assert state["psi_noise"] == pytest.approx(psi_noise(ref, len(rec),
                                                          deff=np.mean(1 + 0.01 * (m - 1))))
     assert state["psi_noise"] > 1.9 * psi_noise(dataclasses.replace(ref, rho=0.0), len(rec))
+
+
+def test_a_half_of_the_window_counts_its_own_labels_a_day():
+    # 48 labels over 2 days, p alternating 0.4 / 0.8 (median 0.6): each half holds 12 of a
+    # day's 24 labels, so its sum's variance is sum p(1-p) (1 + rho (12 - 1)), not (24 - 1)
+    t = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(np.arange(48), unit="h")
+    p = np.tile([0.4, 0.8], 24)
+    y = np.tile([0.0, 1.0, 1.0, 0.0], 12)
+    rec = pd.DataFrame({"entry_time": t - pd.Timedelta(hours=5), "resolved_at": t,
+                        "label": y, "probability": p})
+    ref = Reference(base_rate=0.6, median_probability=0.6, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test", rho=0.1)
+    state = evaluate(rec, ref, MonitorConfig(max_psi=None), t[-1])
+    for name, sel in (("low", p < 0.6), ("high", p >= 0.6)):
+        v = p[sel] * (1 - p[sel])
+        want = np.sum(y[sel] - p[sel]) / np.sqrt(np.sum(v) * (1 + 0.1 * 11))
+        assert state["window"][name]["z"] == pytest.approx(want)
+        assert state["window"][name]["design_effect"] == pytest.approx(2.1)
+    assert state["window"]["all"]["design_effect"] == pytest.approx(3.3)  # 1 + 0.1 * 23
+
+
+def test_unequal_days_do_not_fake_dependence():
+    # independent labels on 30 days of very unequal size (lognormal, sd 1.2): chi2 over k days
+    # called 12.5% of them dependent at the 5% level; over the effective number of days 6.5%
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(200):
+        sizes = np.maximum(1, rng.lognormal(np.log(40), 1.2, 30).astype(int))
+        day = np.repeat(np.arange(30), sizes)
+        t = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(day * 24 + 12, unit="h")
+        p = rng.uniform(0.3, 0.6, len(day))
+        hits += design_effect((rng.random(len(day)) < p).astype(float), p, t)["rho"] > 0
+    assert hits / 200 < 0.09, hits
+
+
+def test_rho_is_a_correlation_at_most_1():
+    # 2 labels a day, both misses at p = 0.9: each day's sum is -1.8 against a variance of 0.18
+    t = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.repeat(np.arange(20), 2) * 24 + 12, unit="h")
+    d = design_effect(np.zeros(40), np.full(40, 0.9), t)
+    assert d["estimate"] == pytest.approx(18.0) and d["rho"] == 1.0

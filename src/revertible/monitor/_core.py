@@ -88,7 +88,8 @@ def design_effect(labels: np.ndarray, probability: np.ndarray,
     sharing assets, entered in the same hours) revert or fail together: on the shared spot data
     ``D`` is 79 (10,800 labels a week weigh like 140 independent ones), on the perpetuals 1.9
     (``research/monitor_real_data.py``). ``D`` is used only where it is above 1 beyond chance
-    (one-sided ``alpha`` against ``chi2_k / k``, and at least ``min_blocks`` blocks), else 1.
+    (one-sided ``alpha`` against ``chi2_k / k`` at the effective number of days
+    ``(sum V)^2 / sum V_b^2``, and at least ``min_blocks`` blocks), else 1.
 
     With a day's labels equicorrelated at ``rho``, a day's sum has variance
     ``sum p(1-p) (1 + rho (m - 1))`` for ``m`` labels, so ``rho = (sum R^2 - sum V) /
@@ -115,8 +116,12 @@ def design_effect(labels: np.ndarray, probability: np.ndarray,
     est = float((g["r"] ** 2).sum() / var) if k and var > 0 else float("nan")
     pairs = float((g["v"] * (g["m"] - 1)).sum())
     m_w = float((g["v"] * g["m"]).sum() / var) if var > 0 else float("nan")
-    dependent = k >= min_blocks and est > chi2.ppf(1 - alpha, k) / k and pairs > 0
-    rho = (est - 1) * var / pairs if dependent else 0.0
+    # days of unequal size: D is a variance-weighted mean of k chi2_1 terms, which behaves
+    # like chi2 over the effective number of days (sum V)^2 / sum V_b^2, not over k
+    k_eff = var * var / float((g["v"] ** 2).sum()) if var > 0 else 0.0
+    dependent = (k >= min_blocks and pairs > 0
+                 and est > chi2.ppf(1 - alpha, k_eff) / k_eff)
+    rho = min((est - 1) * var / pairs, 1.0) if dependent else 0.0  # a correlation: at most 1
     return {"design_effect": float(est) if dependent else 1.0, "estimate": est,
             "rho": float(rho), "labels_per_day": m_w, "blocks": int(k),
             "labels": int(ok.sum()), "block": block}
@@ -274,15 +279,16 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
         else {}
     deff = day_design(done["resolved_at"], ref.rho)  # each label's, at its day's count
     start = at - pd.Timedelta(days=mcfg.window_days)
-    in_win = (done["resolved_at"] > start).to_numpy()
-    win, dwin = done[in_win], deff[in_win]
+    win = done[done["resolved_at"] > start]
     halves = {}
     for name, sel in (("all", np.ones(len(win), dtype=bool)),
                       ("low", (win["probability"] < ref.median_probability).to_numpy()),
                       ("high", (win["probability"] >= ref.median_probability).to_numpy())):
         part = win[sel]
         yw, pw = part["label"].to_numpy(dtype=float), part["probability"].to_numpy(dtype=float)
-        z, dz = _calibration_z(yw, pw, dwin[sel]) if len(part) else (np.nan, 1.0)
+        # a sum over part of each day's labels: its days' counts are the part's own
+        z, dz = _calibration_z(yw, pw, day_design(part["resolved_at"], ref.rho)) \
+            if len(part) else (np.nan, 1.0)
         halves[name] = {"n": int(len(part)), "z": z, "design_effect": dz,
                         "realised": float(yw.mean()) if len(yw) else float("nan"),
                         "predicted": float(pw.mean()) if len(pw) else float("nan")}
