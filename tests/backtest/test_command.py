@@ -21,3 +21,14 @@ def test_backtest_summary_is_for_people():
         assert cell in row, (cell, row)
     assert lines[2].split()[:3] == ["naive_beta", "0", "-"], "missing values print as -"
     assert "nan" not in "\n".join(lines)
+
+
+def test_backtest_summary_of_one_days_trades_says_there_is_no_interval():
+    from revertible.backtest import backtest_summary
+
+    # every trade exited on one day: the day-block bootstrap has one block, no interval;
+    # the cell printed "+7.5 [-, -]"
+    m = {"model.trades": 3.0, "model.net_bp_per_trade": 7.5,
+         "model.net_bp_per_trade_ci_low": float("nan"),
+         "model.net_bp_per_trade_ci_high": float("nan")}
+    assert "+7.5 [no CI: one day]" in backtest_summary(m, ["model"]).splitlines()[1]

@@ -65,7 +65,7 @@ def test_new_tunables_have_their_defaults_and_ranges():
 
 
 @pytest.mark.parametrize("value", [None, ("BTC/USDT", "ETH/USDT"), ["a", "b"], True, 0.3, 72,
-                                   "1h", {"a": 1}])
+                                   "1h", {"a": 1}, "2024-06-01", "on", "1e3", "null", ""])
 def test_override_text_is_read_back_as_the_value(value):
     from revertible.config import apply_overrides, override_text
 

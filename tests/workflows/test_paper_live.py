@@ -456,6 +456,12 @@ def test_summary_of_trades_closed_on_one_day_has_no_interval():
     last = paper_summary(rep, 100_000.0)[-1]
     assert last.startswith("realised net +12.0 bp/trade [no 90% CI: every closed trade exited "
                            "on one day] over 2 closed trade(s)"), last
+    # the gate's record of one entry day has none either; it printed "+4.0 [-, -]"
+    from dataclasses import replace
+
+    one_day = replace(rep, gate_net_bp=(4.0, np.nan, np.nan))
+    assert paper_summary(one_day, 100_000.0)[-1].endswith(
+        "(the gate's record at unit size: +4.0 [no 90% CI: all entered on one day])")
 
 
 def test_summary_of_a_ledger_with_nothing_closed_or_taken_says_so():

@@ -113,6 +113,9 @@ def test_summary_says_when_the_expected_returns_do_not_vary():
     ranked = _summary_table({**base, "decision.cv.decile_slope": 0.74,
                              "decision.cv.decile_rank_corr": 0.03})
     assert "decile slope 0.74, rank corr 0.03" in ranked
+    few = _summary_table({**base, "decision.cv.n": 6.0, "decision.cv.decile_slope": np.nan})
+    assert "0 of 6 divergences clear costs (0.00%); fewer than 10 divergences (no decile " \
+        "slope)" in few
 
 
 def test_summary_gives_the_decile_slope_its_range():

@@ -179,7 +179,8 @@ def backtest_summary(metrics: dict[str, float], strategies: Sequence[str]) -> st
 
         trades = _num(get("trades"), ",.0f")
         bp, lo, hi = (_num(get(k), "+.1f") for k in SUMMARY_METRICS[1:4])
-        rows.append((n, trades, f"{bp} [{lo}, {hi}]" if bp != "-" else "-",
+        band = "[no CI: one day]" if lo == "-" else f"[{lo}, {hi}]"  # one day's exits
+        rows.append((n, trades, f"{bp} {band}" if bp != "-" else "-",
                      _num(get("sharpe"), ".2f"), _num(get("max_drawdown"), ".1%"),
                      _num(get("total_return"), "+.1%"), _num(get("deflated_sharpe"), ".2f")))
     head = ("strategy", *_HEADERS)

@@ -132,11 +132,21 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
 def override_text(key: str, value: Any) -> str:
     """``--set key=value`` as :func:`apply_overrides` reads it back (YAML: null, [a,b], true).
 
-    A string goes as it is; anything else as JSON, which YAML reads (Python's ``None`` or
-    ``('a', 'b')`` would be refused or read as another value).
+    A string goes as it is where YAML reads it back as that string, else quoted; anything else
+    as JSON, which YAML reads (Python's ``None`` or ``('a', 'b')`` would be refused or read as
+    another value).
     """
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    plain = isinstance(value, str) and _reads_back(value)
+    text = value if plain else json.dumps(value, separators=(",", ":"))
     return f"--set {key}={text}"
+
+
+def _reads_back(text: str) -> bool:
+    """Whether YAML reads ``text`` back as this string (not "2024-06-01", "on", "1e3")."""
+    try:
+        return yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
 
 
 def _key_parts(key: str, prefix: str | None) -> list[str]:

@@ -82,7 +82,7 @@ def decision_quality(
 
 
 def tied_levels(expected_bp: np.ndarray, tol_bp: float = TIE_BP) -> np.ndarray:
-    """Ascending decile means with each run of values less than ``tol_bp`` apart set to its mean.
+    """Ascending values with those in one ``tol_bp`` cell from the smallest set to their mean.
 
     A return calibrator at its common level gives several deciles the same expected return up
     to float rounding (the spot CV record: seven deciles at -24 bp, 7e-6 bp apart); ranked as
@@ -96,7 +96,10 @@ def tied_levels(expected_bp: np.ndarray, tol_bp: float = TIE_BP) -> np.ndarray:
     x = np.asarray(expected_bp, dtype=float)
     if len(x) == 0:
         return x
-    group = np.concatenate([[0], np.cumsum(np.diff(x) >= tol_bp)])
+    # cells of tol_bp from the smallest value: values closer than tol_bp share a cell (or sit
+    # in neighbours), and ties never chain (differences below tol_bp, one after another, used
+    # to merge an evenly spread range into one level)
+    _, group = np.unique(np.floor((x - x[0]) / tol_bp), return_inverse=True)
     return (np.bincount(group, weights=x) / np.bincount(group))[group]
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, Ledger, read_ledger, write_ledger
+from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
 
 if TYPE_CHECKING:
     import os
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from ..config import Config
     from ..data import Panel
+    from ._ledger_db import Ledger
 
 __all__ = ["decision_config", "config_hash", "paper_run", "paper_command", "PaperReport",
            "ENTRY_COLUMNS", "paper_summary", "check_ledger", "model_identity",
@@ -487,8 +488,10 @@ def paper_summary(rep: PaperReport, capital: float) -> list[str]:
     # no closed trade or no taken signal said so, not "- bp/trade [90% CI -, -]"
     realised = (f"realised net {_bp(m)} bp/trade {band} over {len(rep.closed)} closed trade(s)"
                 if len(rep.closed) else "realised net: no closed trade yet")
+    gband = ("[no 90% CI: all entered on one day]" if np.isfinite(g) and not np.isfinite(glo)
+             else f"[{_bp(glo)}, {_bp(ghi)}]")
     gate = (f"the backtest of the same period expected {_bp(rep.expected_net_bp)} bp per taken "
-            f"signal (the gate's record at unit size: {_bp(g)} [{_bp(glo)}, {_bp(ghi)}])"
+            f"signal (the gate's record at unit size: {_bp(g)} {gband})"
             if np.isfinite(g) or np.isfinite(rep.expected_net_bp) else
             "the backtest of the same period has no taken signal with a known outcome")
     lines.append(f"{realised}; {gate}")

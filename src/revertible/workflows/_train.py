@@ -271,6 +271,8 @@ def _summary_table(metrics: dict[str, float]) -> str:
             + (f"; decile slope {metrics[p + 'decile_slope']:.2f}, rank corr "
                f"{metrics[p + 'decile_rank_corr']:.2f}{_decile_range(metrics, p)}"
                if np.isfinite(metrics[p + "decile_slope"]) else
+               f"; fewer than {QUALITY_DECILES} divergences (no decile slope)"
+               if n < QUALITY_DECILES else
                "; the expected returns do not vary (no decile slope)"))
     return "\n".join(lines)
 
