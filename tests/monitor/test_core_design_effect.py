@@ -160,7 +160,8 @@ def test_an_older_model_measures_its_design_effect_on_development_labels_only(rn
     want = design_effect(dev["label"], dev["probability"], dev["resolved_at"])
     assert ref.design == want and ref.design["labels"] == 800
     assert ref.design_effect == 1.0  # independent labels (with the 60 late misses: 8.8)
-    assert "(800 labels resolved before 2024-03-01 00:00)" in ref.source
+    assert "(800 labels resolved before 2024-03-01 00:00) on this data, with its own in-sample " \
+        "probabilities" in ref.source
     recomputed, _ = _predating(monkeypatch, rng)  # no sketch either: recomputed on the same
     assert recomputed.n == 800 and recomputed.design["labels"] == 800
 

@@ -86,7 +86,7 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
                               "data (holdout_start "
                               f"{meta.get('holdout_start')}); monitor with the training data")
     period = f"the model's development period ({len(rec)} labels resolved before " \
-             f"{start:%Y-%m-%d %H:%M}) on this data"
+             f"{start:%Y-%m-%d %H:%M}) on this data, with its own in-sample probabilities"
     if isinstance(stored, dict) and "columns" in stored:
         d = design_effect(rec["label"].to_numpy(), rec["probability"].to_numpy(),
                           rec["resolved_at"])
@@ -200,7 +200,8 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     log(f"monitor {pinned}: {state['n_scored']} divergences since "
         f"{'the start' if start is None else f'{start:%Y-%m-%d %H:%M}'}, {state['n_resolved']} "
         f"resolved; reference {ref.source}"
-        + (f"; labels' design effect {ref.design_effect:.1f}" if ref.design_effect > 1 else ""))
+        + (f"; the training labels' design effect {ref.design_effect:.1f} (within-day "
+           f"correlation {ref.rho:.4f})" if ref.rho > 0 else ""))
     if state["ledger"] is not None:
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:
