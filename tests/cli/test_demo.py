@@ -9,12 +9,18 @@ from .support import run
 
 
 @pytest.mark.parametrize(("args", "needle"), [
+    # a market too small to generate: the generator's ValueError with a traceback, after
+    # creating --out
     (["--n-assets", "1"], "--n-assets 1: the generated market needs at least 3 assets"),
     (["--n-assets", "2"], "--n-assets 2: the generated market needs at least 3 assets"),
     (["--days", "1"], "--days 1: the generated market needs at least 2 days"),
+    # a bad config: the market was generated and written into --out first, then refused
+    (["--set", "universe.min_abs_corr=2"], "--set universe.min_abs_corr=2"),
+    (["--set", "bad.key=1"], "--set bad.key: unknown config key"),
+    (["--config", "no-such.yaml"], "config no-such.yaml: file not found"),
 ])
-def test_a_market_too_small_to_generate_is_refused_in_one_line(tmp_path, args, needle):
-    # they ended in the generator's ValueError with a traceback, after creating --out
+def test_bad_demo_options_are_refused_in_one_line_before_anything_is_written(tmp_path, args,
+                                                                             needle):
     res = run("demo", "--out", tmp_path / "d", *args)
     one_line_error(res, needle)
     assert not (tmp_path / "d").exists()
@@ -46,15 +52,3 @@ def test_the_heartbeat_names_the_demo_step_running(tmp_path, monkeypatch):
     assert res.output.strip().splitlines()[-1] == "error: stopped after the stages of interest"
     assert seen == ["1/7 generating the market", "2/7 validating", "3/7 pairs",
                     "episodes (pairs)"], seen
-
-
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--set", "universe.min_abs_corr=2"], "--set universe.min_abs_corr=2"),
-    (["--set", "bad.key=1"], "--set bad.key: unknown config key"),
-    (["--config", "no-such.yaml"], "config no-such.yaml: file not found"),
-])
-def test_a_bad_config_is_refused_before_the_market_is_generated(tmp_path, args, needle):
-    # the market was generated and written into --out first, then the config refused
-    res = run("demo", "--out", tmp_path / "d", *args)
-    one_line_error(res, needle)
-    assert not (tmp_path / "d").exists()
