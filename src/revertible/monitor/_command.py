@@ -71,12 +71,9 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
     meta = getattr(model, "meta", {}) or {}
     stored = meta.get("quantile_sketch")
     design = meta.get("design_effect")
-    if isinstance(stored, dict) and "columns" in stored and _valid_design(design):
-        return Reference(base_rate=float(meta.get("base_rate", np.nan)),
-                         median_probability=float(meta.get("median_probability", 0.5)),
-                         n=int(stored.get("n", 0)), sketch=stored, source="stored with the model",
-                         design_effect=float(design["design_effect"]), design=design,
-                         rho=float(design["rho"]))
+    has_sketch = isinstance(stored, dict) and "columns" in stored
+    if has_sketch and _valid_design(design):
+        return _stored_reference(meta, design, "stored with the model")
     start = _ts(meta.get("holdout_start"))
     rec = live_record(panel, history, model, cfg, None, start - panel.freq if start else None)
     # training's development labels: resolved before the holdout (later ones open the live record)
@@ -87,20 +84,27 @@ def reference_of(model: Any, panel: Any, history: pd.DataFrame, cfg: Config) -> 
                               f"{meta.get('holdout_start')}); monitor with the training data")
     period = f"the model's development period ({len(rec)} labels resolved before " \
              f"{start:%Y-%m-%d %H:%M}) on this data, with its own in-sample probabilities"
-    if isinstance(stored, dict) and "columns" in stored:
+    if has_sketch:
         d = design_effect(rec["label"].to_numpy(), rec["probability"].to_numpy(),
                           rec["resolved_at"])
-        return Reference(base_rate=float(meta.get("base_rate", np.nan)),
-                         median_probability=float(meta.get("median_probability", 0.5)),
-                         n=int(stored.get("n", 0)), sketch=stored,
-                         source=f"stored with the model; the labels' design effect measured on "
-                         f"{period}: " + ("the model predates it" if design is None else
-                                          f"the stored one ({design!r:.60}) is not usable"),
-                         design_effect=d["design_effect"], design=d, rho=d["rho"])
+        return _stored_reference(meta, d, f"stored with the model; the labels' design effect "
+                                 f"measured on {period}: " + (
+                                     "the model predates it" if design is None else
+                                     f"the stored one ({design!r:.60}) is not usable"))
     cols = ["probability", *[c for c in rec.columns if c not in NOT_SKETCHED]]
     return make_reference(rec["label"].to_numpy(), rec[cols], bins=cfg.monitor.sketch_bins,
                           source=f"recomputed from {period}: no sketch is stored with the model",
                           resolved_at=rec["resolved_at"])
+
+
+def _stored_reference(meta: dict[str, Any], design: dict[str, Any], source: str) -> Reference:
+    """The reference of the sketch stored with the model, with the labels' ``design``."""
+    sketch = meta["quantile_sketch"]
+    return Reference(base_rate=float(meta.get("base_rate", np.nan)),
+                     median_probability=float(meta.get("median_probability", 0.5)),
+                     n=int(sketch.get("n", 0)), sketch=sketch, source=source,
+                     design_effect=float(design["design_effect"]), design=design,
+                     rho=float(design["rho"]))
 
 
 def _valid_design(design: Any) -> bool:
