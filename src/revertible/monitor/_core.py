@@ -212,9 +212,9 @@ def day_design(times: pd.Series, rho: float) -> np.ndarray:
     """
     if rho <= 0 or not len(times):
         return np.ones(len(times))
-    _, inv, counts = np.unique(times.values.astype("datetime64[D]"), return_inverse=True,
-                               return_counts=True)
-    return 1.0 + rho * (counts[inv] - 1.0)
+    day = times.values.astype("datetime64[D]").astype(np.int64)  # days since 1970, UTC
+    day -= day.min()
+    return 1.0 + rho * (np.bincount(day)[day] - 1.0)  # O(n): no sort on every check
 
 
 def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
