@@ -62,8 +62,8 @@ def main() -> None:
                                          f"tracking.artifact_location=file://{tmp}/artifacts",
                                          *args.set])
         panel = load_panel(cfg.data)
-        model = train(cfg, panel=panel, register=False)["model"]
-    history = build_episodes(panel, cfg)
+        history = build_episodes(panel, cfg)  # once: training uses the same episodes
+        model = train(cfg, panel=panel, episodes=history, register=False)["model"]
     ref = reference_of(model, panel, history, cfg)
     start, end = pd.Timestamp(model.meta["trained_until"]), pd.Timestamp(panel.times[-1])
     record = live_record(panel, history, model, cfg, start)
@@ -83,7 +83,8 @@ def main() -> None:
         for al in fired["alerts"].head(2):
             print("   ", " | ".join(al))
     if args.break_at is not None:
-        brk = pd.Timestamp(args.break_at, tz="UTC")
+        brk = pd.Timestamp(args.break_at)  # naive means UTC
+        brk = brk.tz_localize("UTC") if brk.tzinfo is None else brk.tz_convert("UTC")
         broken = record.copy()
         after = (broken["entry_time"] >= brk) & (broken["label"] == 1)
         drop = np.random.default_rng(0).random(len(broken)) >= args.keep

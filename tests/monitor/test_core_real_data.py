@@ -26,8 +26,8 @@ def test_the_perpetuals_live_record_does_not_cry_wolf(futures_dir, tmp_path):
                        f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}"],
                       data=str(futures_dir))
     panel = load_panel(cfg.data)
-    model = train(cfg, panel=panel, register=False)["model"]
-    history = build_episodes(panel, cfg)
+    history = build_episodes(panel, cfg)  # once: training uses the same episodes
+    model = train(cfg, panel=panel, episodes=history, register=False)["model"]
     ref = reference_of(model, panel, history, cfg)
     assert ref.source == "stored with the model"
     # the shared labels are dependent beyond chance: the training record says so
