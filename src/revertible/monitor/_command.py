@@ -11,7 +11,6 @@ report says so.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
-from ..io import strict_json
+from ..io import atomic_path, strict_json
 from ._core import NOT_SKETCHED, Reference, design_effect, evaluate, make_reference
 
 if TYPE_CHECKING:
+    import os
+
     from ..config import Config
 
 __all__ = ["monitor_command", "live_record", "reference_of"]
@@ -219,9 +220,8 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                  "reference": ref.source, "metrics": flat_metrics(state),
                  "ledger": None if ledger is None else ledger_json(ledger)}),
                 default=str, allow_nan=False))):
-            tmp = folder / f".{name}.part"
-            tmp.write_text(text)
-            os.replace(tmp, folder / name)
+            with atomic_path(folder / name) as tmp:  # an error leaves the old page, no part
+                tmp.write_text(text)
     exp = _experiment_of(pinned, store)
     if exp is None:
         tracker = Tracker(cfg.tracking).connect()

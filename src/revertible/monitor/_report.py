@@ -77,7 +77,7 @@ def ledger_json(summary: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in summary.items() if k not in ("open", "curve")}
     out["open"] = [{k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
                    for r in summary["open"].to_dict("records")]
-    return out
+    return strict_json(out)  # NaN as null wherever it is written
 
 
 def ledger_figure(summary: dict[str, Any]):
@@ -212,5 +212,5 @@ def log_run(store: str, experiment_id: str, state: dict[str, Any], page: str,
         mlflow.log_text(page, "monitor/monitor.html")
         mlflow.log_text("\n".join(state["alerts"]) or "no alert", "monitor/alerts.txt")
         if state.get("ledger") is not None:
-            mlflow.log_dict(strict_json(ledger_json(state["ledger"])), "monitor/ledger.json")
+            mlflow.log_dict(ledger_json(state["ledger"]), "monitor/ledger.json")
     return run.info.run_id
