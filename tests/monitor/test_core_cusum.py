@@ -77,3 +77,23 @@ def test_evaluate_alerts_on_the_cusum_alone_and_names_the_run():
     default = evaluate(rec, ref, MonitorConfig(calibration_z=None, max_psi=None),
                        rec["resolved_at"].iloc[-1])  # 9 misses: about 6.3, below 6.5
     assert not default["alerts"] and 0 < default["cusum"]["value"] < 6.5
+
+
+def test_evaluate_states_where_each_check_alerts():
+    # the CLI printed levels it worked out again from the config (cli/_live.py): now evaluate
+    # says them, by the rules it applies
+    ref = Reference(base_rate=0.75, median_probability=0.75, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
+    y = [1, 1, 1, 0] * 10
+    rec = _record(y, np.full(len(y), 0.75))
+    at = rec["resolved_at"].iloc[-1]
+    state = evaluate(rec, ref, MonitorConfig(), at)
+    assert state["levels"]["cusum"] == "alert at 6.5"  # 40 labels, at least 20
+    assert state["levels"]["psi"] == "no alert under 100 divergences"
+    few = evaluate(rec, ref, MonitorConfig(), rec["resolved_at"].iloc[9])
+    assert few["levels"]["cusum"] == "no alert under 20 labels"
+    off = evaluate(rec, ref, MonitorConfig(cusum_threshold=None, max_psi=None), at)
+    assert off["levels"] == {"cusum": "off", "psi": "off"}
+    noisy = evaluate(rec, ref, MonitorConfig(min_rows=10), at)  # 40 rows: noise above 0.25
+    assert noisy["levels"]["psi"].startswith("alert above ") and \
+        noisy["levels"]["psi"].endswith("the noise level of 40 divergences")

@@ -188,21 +188,7 @@ def monitor(
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
                             ledger=pnl)
     m = state["metrics"]
-    mon = cfg.monitor
-
-    def limit(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -> str:
-        """The level that alerts next to each figure, as the checks apply it (monitor._core)."""
-        if v is None:
-            return "off"
-        if n < least:  # the check needs this many; a figure above the level is no alert
-            return f"no alert under {least} {what}"
-        if noise > v:  # PSI: small samples need a larger one before it means anything
-            return f"alert above {noise:.2f}, the noise level of {n} {what}"
-        return f"alert at {v:g}"
-
-    cusum_at = limit(mon.cusum_threshold, state["n_resolved"], mon.min_labels, "labels")
-    psi_at = limit(mon.max_psi, state["n_scored"], mon.min_rows, "divergences",
-                   state["psi_noise"])
+    levels = state["levels"]  # where the checks alert, as evaluate applies them
 
     def fig(key: str) -> str:  # a figure the record leaves undefined says why, not "nan"
         v = m.get(key, float("nan"))
@@ -216,8 +202,8 @@ def monitor(
               f"{f'{live:.3f}' if math.isfinite(live) else 'n/a'} "
               f"(reference {state['base_rate_reference']:.3f}), AUC {fig('roc_auc')}, Brier "
               f"skill {fig('brier_skill')}, ECE {fig('ece')}, calibration CUSUM "
-              f"{state['cusum']['value']:.1f} ({cusum_at}), "
-              f"probability PSI {f'{psi:.3f}' if math.isfinite(psi) else 'n/a'} ({psi_at}); "
+              f"{state['cusum']['value']:.1f} ({levels['cusum']}), "
+              f"probability PSI {f'{psi:.3f}' if math.isfinite(psi) else 'n/a'} ({levels['psi']}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)
     if json:

@@ -347,8 +347,22 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
             "returns": returns,
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "design_effect": live_deff, "design": ref.design,
+            "levels": {"cusum": _level(mcfg.cusum_threshold, n, mcfg.min_labels, "labels"),
+                       "psi": _level(mcfg.max_psi, len(known), mcfg.min_rows, "divergences",
+                                     noise)},
             "base_rate_live": float(y.mean()) if n else float("nan"),
             "base_rate_reference": ref.base_rate, "reference": ref.source}
+
+
+def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -> str:
+    """Where a check alerts, as :func:`evaluate` applies it (``off``; too few rows; the level)."""
+    if v is None:
+        return "off"
+    if n < least:  # the check needs this many; a figure above the level is no alert
+        return f"no alert under {least} {what}"
+    if noise > v:  # PSI: small samples need a larger one before it means anything
+        return f"alert above {noise:.2f}, the noise level of {n} {what}"
+    return f"alert at {v:g}"
 
 
 def _dep(deff: float) -> str:
