@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import Config, flatten
 from ..errors import DataError
 from ..io import atomic_path, write_table
-from ._market import load_hedge_market
+from ._market import load_hedge_market, spot_name
 from ._plan import (
     check_hedge_inputs,
     check_notional,
@@ -220,10 +220,10 @@ def _in_data(asset: str, files: dict[str, Any]) -> str:
 
     The twins are the spot and perpetual symbols ``BASE/QUOTE`` and ``BASE/QUOTE:QUOTE``.
     """
-    if asset in files:
+    if asset in files or not asset.strip():
         return asset
-    spot = asset.split(":")[0]
-    twins = [a for a in (spot, f"{spot}:{spot.split('/')[-1]}") if a != asset and a in files]
+    spot = spot_name(asset)
+    twins = [a for a in (spot, f"{spot}:{spot.partition('/')[2]}") if a != asset and a in files]
     return twins[0] if twins else asset
 
 
