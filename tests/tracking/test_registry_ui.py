@@ -133,58 +133,53 @@ def test_demo_epilogue_says_where_the_report_is_and_how_to_open_the_ui(tmp_path)
                               "?workflowType=machine_learning")
 
 
-def test_promote_line_warns_when_the_champion_answers_another_question():
+def _champion(version, metrics, params, tags):
+    """An MLflow client stand-in whose @champion is ``version``, a run of these fields."""
     from types import SimpleNamespace
+
+    run = SimpleNamespace(data=SimpleNamespace(metrics=metrics, params=params, tags=tags))
+    return SimpleNamespace(
+        get_model_version_by_alias=lambda name, alias: SimpleNamespace(version=version,
+                                                                        run_id="r"),
+        get_run=lambda run_id: run)
+
+
+def test_promote_line_warns_when_the_champion_answers_another_question():
 
     from revertible.tracking import compare_to_champion
 
-    champ_run = SimpleNamespace(data=SimpleNamespace(
-        metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01},
+    client = _champion(
+        version="3", metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01},
         params={"label.horizon": "24", "data.timeframe": "1h", "data.assets": "null"},
-        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"}))
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"})
 
-    class Client:
-        def get_model_version_by_alias(self, name, alias):
-            return SimpleNamespace(version="3", run_id="r")
-
-        def get_run(self, run_id):
-            return champ_run
-
-    line = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.70,
-                                               "holdout.brier_skill": 0.02},
+    line = compare_to_champion(client, "m", {"holdout.roc_auc": 0.70,
+                                             "holdout.brier_skill": 0.02},
                                "f1", "2024-08-01", labels={"label.horizon": "48",
                                                            "data.timeframe": "1h",
                                                            "data.assets": "null"})
     assert line.startswith("new model is better than the previous champion v3")
     assert "warning: this model and the champion differ in label.horizon 48 vs 24" in line
-    same = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.70}, "f1", "2024-08-01",
+    same = compare_to_champion(client, "m", {"holdout.roc_auc": 0.70}, "f1", "2024-08-01",
                                labels={"label.horizon": "24"})
     assert "warning" not in same
 
 
 def test_promote_line_has_no_caveat_for_the_same_files_under_another_path():
-    from types import SimpleNamespace
 
     from revertible.tracking import compare_to_champion
 
     params = {"label.horizon": "48", "data.path": "/tmp/walk/demo-out/data",
               "universe.min_abs_corr": "0.3"}
-    champ_run = SimpleNamespace(data=SimpleNamespace(
-        metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01}, params=params,
-        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"}))
+    client = _champion(
+        version="1", metrics={"holdout.roc_auc": 0.60, "holdout.brier_skill": 0.01}, params=params,
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-08-01"})
 
-    class Client:
-        def get_model_version_by_alias(self, name, alias):
-            return SimpleNamespace(version="1", run_id="r")
-
-        def get_run(self, run_id):
-            return champ_run
-
-    line = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
+    line = compare_to_champion(client, "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
                                labels={**params, "data.path": "demo-out/data"})
     assert line.startswith("new model is worse than the previous champion v1"), line
     assert "not directly comparable" not in line and "warning" not in line, line
-    other = compare_to_champion(Client(), "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
+    other = compare_to_champion(client, "m", {"holdout.roc_auc": 0.58}, "f1", "2024-08-01",
                                 labels={**params, "universe.min_abs_corr": "0.5"})
     assert "differ in universe.min_abs_corr 0.5 vs 0.3" in other, other
 
@@ -193,27 +188,19 @@ def test_promote_line_gives_the_holdout_auc_its_standard_error():
     # two seeds of one config on the shared perpetuals (533 holdout episodes, 42.4% reverted):
     # "new model is worse than the previous champion v5 ... 0.5259 vs 0.5505", with nothing
     # saying that one AUC on that holdout moves by about 0.025 from sample to sample
-    from types import SimpleNamespace
 
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
     from revertible.tracking import compare_to_champion
 
-    champ_run = SimpleNamespace(data=SimpleNamespace(
-        metrics={"holdout.roc_auc": 0.5505, "holdout.brier_skill": 0.0136}, params={},
-        tags={"data_fingerprint": "f1", "holdout_start": "2024-07-24"}))
-
-    class Client:
-        def get_model_version_by_alias(self, name, alias):
-            return SimpleNamespace(version="5", run_id="r")
-
-        def get_run(self, run_id):
-            return champ_run
+    client = _champion(
+        version="5", metrics={"holdout.roc_auc": 0.5505, "holdout.brier_skill": 0.0136}, params={},
+        tags={"data_fingerprint": "f1", "holdout_start": "2024-07-24"})
 
     new = {"holdout.roc_auc": 0.5259, "holdout.brier_skill": -0.0132, "holdout.n": 533.0,
            "holdout.positive_rate": 0.424}
-    line = compare_to_champion(Client(), "m", new, "f1", "2024-07-24", labels={})
+    line = compare_to_champion(client, "m", new, "f1", "2024-07-24", labels={})
     assert line.startswith("new model is worse than the previous champion v5"), line
     se = float(line.split("standard error is about ")[1].split()[0])
     # the AUC's spread over samples of that size and base rate, independent episodes
@@ -226,4 +213,4 @@ def test_promote_line_gives_the_holdout_auc_its_standard_error():
     assert "(533 episodes taken as independent; more, as they are not)" in line
     # without the holdout's size (an older run), no figure
     assert "standard error" not in compare_to_champion(
-        Client(), "m", {"holdout.roc_auc": 0.5259}, "f1", "2024-07-24", labels={})
+        client, "m", {"holdout.roc_auc": 0.5259}, "f1", "2024-07-24", labels={})
