@@ -87,3 +87,28 @@ def test_an_unwritable_sqlite_store_is_refused_on_connect(tmp_path, monkeypatch,
     with pytest.raises(TrackingError, match=f"{where} is not a writable .*point tracking.uri"):
         Tracker(TrackingConfig(uri=f"sqlite:///{db}", experiment="x")).connect()
     assert not (ro / "new").exists()
+
+
+def test_an_experiment_created_by_another_worker_meanwhile_is_used(tmp_path, monkeypatch):
+    # two tune workers on a new store: both looked the experiment up, found none, and the
+    # second create failed ("Experiment(name=...) already exists": a traceback in CI)
+    import mlflow
+
+    from revertible.config import config_from_mapping
+    from revertible.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    cfg = config_from_mapping({"data": {"path": "unused"}, "tracking": {
+        "uri": uri, "experiment": "race",
+        "artifact_location": (tmp_path / "artifacts").as_uri()}})
+    first = Tracker(cfg.tracking).connect().experiment_id  # the other worker's
+    look_up = mlflow.get_experiment_by_name
+    calls = []
+
+    def missed_once(name):  # this worker's look-up ran before the other one's create
+        calls.append(name)
+        return None if len(calls) == 1 else look_up(name)
+
+    monkeypatch.setattr(mlflow, "get_experiment_by_name", missed_once)
+    assert Tracker(cfg.tracking).connect().experiment_id == first
+    assert len(calls) == 2

@@ -138,7 +138,15 @@ class Tracker:
                 loc = Path("experiments/artifacts").resolve().as_uri()
             elif loc is not None and name != self.cfg.experiment:
                 loc = loc.rstrip("/") + "/" + name
-            exp_id = mlflow.create_experiment(name, loc, tags=dict([EXPERIMENT_KIND]))
+            try:
+                exp_id = mlflow.create_experiment(name, loc, tags=dict([EXPERIMENT_KIND]))
+            except Exception:
+                # another process (a second tune worker on a new store) created it between
+                # the look-up and the create: use theirs
+                exp = mlflow.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+                exp_id = exp.experiment_id
         else:
             exp_id = exp.experiment_id
             if exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
