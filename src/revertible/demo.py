@@ -145,6 +145,27 @@ def decision_note(trades: pd.DataFrame, truth: pd.DataFrame, metrics: dict[str, 
 DEMO_SETS = ("universe.min_abs_corr=0.5", "sizing.min_abs_corr_exit=0.5")
 
 
+def _check_trainable(cfg: Any, panel: Any, days: int, n_assets: int) -> None:
+    """Refuse a market too small to train on before the demo writes anything.
+
+    The generated panel's episodes (under 0.1 s for the default 300 days) are counted as
+    training would count them (:func:`revertible.model.trainable_split`); the message names the
+    demo's own options, not the data.
+    """
+    from .episodes import build_episodes
+    from .errors import RevertibleError
+    from .model import MIN_DEVELOPMENT_EPISODES, TooFewEpisodes, trainable_split
+
+    try:
+        trainable_split(cfg, build_episodes(panel, cfg), panel.freq)
+    except TooFewEpisodes as e:
+        raise RevertibleError(
+            f"--days {days} --n-assets {n_assets}: the generated market has {e.count} labelled "
+            f"development episode(s), training needs {MIN_DEVELOPMENT_EPISODES}; raise --days "
+            "(default 300; 80 is about the least) or --n-assets; nothing was written"
+        ) from None
+
+
 def run_demo(
     out_dir: Path,
     config: Path,
@@ -172,9 +193,10 @@ def run_demo(
     data_dir = out_dir / "data"
     # a bad config or --set is refused before anything is written
     cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
-    data_dir.mkdir(parents=True, exist_ok=True)
     step("1/7 generating the market")
     panel, truth = generate_market(n_assets=n_assets, n_bars=days * 24, seed=seed)
+    _check_trainable(cfg, panel, days, n_assets)  # before anything is written
+    data_dir.mkdir(parents=True, exist_ok=True)
     write_market(data_dir, panel, truth)
     say(f"[bold]1/7 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
 

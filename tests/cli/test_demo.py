@@ -14,6 +14,10 @@ from .support import run
     (["--n-assets", "1"], "--n-assets 1: the generated market needs at least 3 assets"),
     (["--n-assets", "2"], "--n-assets 2: the generated market needs at least 3 assets"),
     (["--days", "1"], "--days 1: the generated market needs at least 2 days"),
+    # too few episodes to train on: data, pairs, heatmap and episodes were written, then train
+    # refused with a hint about the data ("more data, a lower label.entry") instead of --days
+    (["--days", "3"], "--days 3 --n-assets 16: the generated market has 0 labelled development"),
+    (["--days", "30"], "--days 30 --n-assets 16: the generated market has 1 labelled"),
     # a bad config: the market was generated and written into --out first, then refused
     (["--set", "universe.min_abs_corr=2"], "--set universe.min_abs_corr=2"),
     (["--set", "bad.key=1"], "--set bad.key: unknown config key"),
@@ -44,6 +48,7 @@ def test_the_heartbeat_names_the_demo_step_running(tmp_path, monkeypatch):
             return real(*a, **k)
         monkeypatch.setattr(demo, name, call)
 
+    monkeypatch.setattr(demo, "_check_trainable", lambda *a: None)  # 2 days train on nothing
     for name in ("generate_market", "load_panel", "eligible_pairs", "write_episodes"):
         spy(name)
     monkeypatch.setitem(_app._ACTIVITY, "stage", "starting")

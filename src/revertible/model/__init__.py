@@ -57,9 +57,12 @@ from ._plots import (
     roc_figure,
 )
 from ._train import (
+    MIN_DEVELOPMENT_EPISODES,
+    TooFewEpisodes,
     development_split,
     prepare_dataset,
     select_features,
+    trainable_split,
 )
 
 __all__ = [
@@ -107,6 +110,9 @@ __all__ = [
     "select_features",
     "prepare_dataset",
     "development_split",
+    "trainable_split",
+    "MIN_DEVELOPMENT_EPISODES",
+    "TooFewEpisodes",
     "make_folds",
     "fit_predict",
     "cross_validate",

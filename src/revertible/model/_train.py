@@ -52,25 +52,54 @@ def prepare_dataset(
     return eps, feats.reset_index(drop=True)
 
 
+#: Labelled development episodes training needs (fewer cannot fill its walk-forward folds).
+MIN_DEVELOPMENT_EPISODES = 100
+
+
+class TooFewEpisodes(RevertibleError):
+    """Too few labelled development episodes to train on; ``count`` is how many there are."""
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
+def trainable_split(
+    cfg: Config, eps: pd.DataFrame, bar: pd.Timedelta
+) -> tuple[np.ndarray, np.ndarray, pd.Timestamp]:
+    """Development and holdout positions and the holdout start, if there is enough to train on.
+
+    Raises :class:`TooFewEpisodes` (a :class:`RevertibleError`: one line, with the fix) where
+    the episodes have no label or fewer than :data:`MIN_DEVELOPMENT_EPISODES` labelled
+    development episodes. Cheap (no features): callers that write outputs check it before
+    writing anything.
+    """
+    if not eps["label"].notna().any():  # e.g. a few days of data: no pair is eligible yet
+        raise TooFewEpisodes(
+            f"no labelled divergence episode in the data ({len(eps)} episodes, none labelled); "
+            f"need at least {MIN_DEVELOPMENT_EPISODES} (more data, a lower label.entry or "
+            "looser universe filters)", 0
+        )
+    dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
+    if len(dev) < MIN_DEVELOPMENT_EPISODES:
+        raise TooFewEpisodes(
+            f"only {len(dev)} labelled development episodes; need at least "
+            f"{MIN_DEVELOPMENT_EPISODES} (more data, a lower label.entry or looser universe "
+            "filters)", len(dev)
+        )
+    return dev, hold, hstart
+
+
 def development_split(
     cfg: Config, eps: pd.DataFrame, feats: pd.DataFrame, bar: pd.Timedelta
 ) -> dict[str, Any]:
     """Development set and holdout, shared by training and tuning.
 
     Returns ``dev``/``hold`` positions, ``holdout_start``, the raw label array ``y_all``, and the
-    development ``X``, ``y``, ``entry`` and label ``end`` times (index reset).
+    development ``X``, ``y``, ``entry`` and label ``end`` times (index reset). Refused as
+    :func:`trainable_split` says.
     """
-    if not eps["label"].notna().any():  # e.g. a few days of data: no pair is eligible yet
-        raise RevertibleError(
-            f"no labelled divergence episode in the data ({len(eps)} episodes, none labelled); "
-            "need at least 100 (more data, a lower label.entry or looser universe filters)"
-        )
-    dev, hold, hstart = holdout_split(eps, cfg.cv.holdout_frac, cfg.label.horizon, bar)
-    if len(dev) < 100:
-        raise RevertibleError(
-            f"only {len(dev)} labelled development episodes; need at least 100 (more data, a "
-            "lower label.entry or looser universe filters)"
-        )
+    dev, hold, hstart = trainable_split(cfg, eps, bar)
     end = label_end(eps, cfg.label.horizon, bar)
     y_all = eps["label"].to_numpy(dtype=float, na_value=np.nan)
     return {
