@@ -62,6 +62,7 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert m["design_effect"] >= 1 and (m["design_effect"] > 1) == (design["rho"] > 0)
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
+    assert "alt='calibration over time'" in page and page.count("data:image/png;base64,") == 2
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
     assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["model"].endswith("/1")
     client = mlflow.MlflowClient(env["cfg"].tracking.uri)
@@ -280,7 +281,7 @@ def test_monitor_with_a_ledger_reports_its_pnl(env, ledger, tmp_path):
     assert np.isfinite(m["ledger.equity"]) and lg["start"].startswith("2024-05-15")
     assert f"{len(closed)} trades closed" in res.output
     page = (tmp_path / "mon" / "monitor.html").read_text()
-    assert "Paper ledger" in page and page.count("data:image/png;base64,") == 2
+    assert "Paper ledger" in page and page.count("data:image/png;base64,") == 3  # + over time
     assert "Open positions" in page
     saved = json.loads((tmp_path / "mon" / "monitor.json").read_text())
     assert saved["ledger"]["trades_closed"] == len(closed)

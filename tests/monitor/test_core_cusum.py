@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from revertible.config import MonitorConfig
-from revertible.monitor import Reference, calibration_cusum, evaluate
+from revertible.monitor import Reference, calibration_cusum, evaluate, weekly_calibration
 
 
 def test_weights_and_the_page_recursion_known_answer():
@@ -97,3 +97,40 @@ def test_evaluate_states_where_each_check_alerts():
     noisy = evaluate(rec, ref, MonitorConfig(min_rows=10), at)  # 40 rows: noise above 0.25
     assert noisy["levels"]["psi"].startswith("alert above ") and \
         noisy["levels"]["psi"].endswith("the noise level of 40 divergences")
+
+
+def test_the_state_keeps_the_cusum_path_the_page_draws():
+    ref = Reference(base_rate=0.75, median_probability=0.75, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
+    mcfg = MonitorConfig(calibration_z=None, max_psi=None, cusum_odds_ratio=1 / 3,
+                         cusum_threshold=5.5)
+    y = [1, 1, 1, 0] * 10 + [0] * 8
+    rec = _record(y, np.full(len(y), 0.75))
+    at = rec["resolved_at"].iloc[-3]  # point in time: the last two labels are not known yet
+    hist = evaluate(rec, ref, mcfg, at)["history"]
+    assert hist["cusum_threshold"] == 5.5
+    assert list(hist["cusum"].index) == list(rec["resolved_at"].iloc[:-2])
+    assert np.allclose(hist["cusum"], calibration_cusum(np.array(y[:-2], dtype=float),
+                                                        np.full(len(y) - 2, 0.75), 1 / 3))
+
+
+def test_weekly_calibration_known_answer():
+    # Monday 2024-01-01: 3 labels on Tuesday, 1 on Sunday; the next week 2 on Monday
+    t = pd.to_datetime(["2024-01-02 01:00", "2024-01-02 05:00", "2024-01-02 23:00",
+                        "2024-01-07 23:59", "2024-01-08 00:00", "2024-01-08 10:00"], utc=True)
+    done = pd.DataFrame({"resolved_at": t, "label": [1.0, 0, 1, 1, 0, 0],
+                         "probability": [0.5, 0.5, 0.8, 0.2, 0.5, 0.9]})
+    w = weekly_calibration(done)
+    assert list(w["week"]) == list(pd.to_datetime(["2024-01-01", "2024-01-08"], utc=True))
+    assert list(w["n"]) == [4, 2]
+    assert w["realised"].tolist() == pytest.approx([0.75, 0.0])
+    assert w["predicted"].tolist() == pytest.approx([0.5, 0.7])
+    v1, v2 = 0.25 + 0.25 + 0.16 + 0.16, 0.25 + 0.09
+    assert w["band"].tolist() == pytest.approx([2 * np.sqrt(v1) / 4, 2 * np.sqrt(v2) / 2])
+    assert w["z"].tolist() == pytest.approx([1.0 / np.sqrt(v1), -1.4 / np.sqrt(v2)])
+    # dependent labels: Tuesday's 3 labels have design effect 1 + 0.5 * 2 = 2, Sunday's 1
+    dep = weekly_calibration(done, rho=0.5)
+    v1d = 2 * (0.25 + 0.25 + 0.16) + 0.16
+    v2d = 1.5 * (0.25 + 0.09)  # both on Monday the 8th: 1 + 0.5 * 1
+    assert dep["band"].tolist() == pytest.approx([2 * np.sqrt(v1d) / 4, 2 * np.sqrt(v2d) / 2])
+    assert weekly_calibration(done.iloc[:0]).empty

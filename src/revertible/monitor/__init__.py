@@ -19,6 +19,7 @@ from ._core import (
     psi_noise,
     return_deciles,
     scan,
+    weekly_calibration,
 )
 from ._drift import SKETCH_VERSION, psi, quantile_sketch
 from ._report import flat_metrics, ledger_json
@@ -27,4 +28,4 @@ from ._scenario import planted_scenario
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
            "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
-           "ledger_json", "calibration_cusum", "design_effect"]
+           "ledger_json", "calibration_cusum", "design_effect", "weekly_calibration"]

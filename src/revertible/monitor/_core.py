@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from ..config import MonitorConfig
 
 __all__ = ["Reference", "make_reference", "design_effect", "day_design", "evaluate", "scan",
-           "psi_noise", "return_deciles", "RECORD_COLUMNS", "NOT_SKETCHED", "calibration_cusum"]
+           "psi_noise", "return_deciles", "RECORD_COLUMNS", "NOT_SKETCHED", "calibration_cusum",
+           "weekly_calibration"]
 
 RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
 #: Days of resolution :func:`design_effect` needs before it tells dependence from chance.
@@ -217,6 +218,32 @@ def day_design(times: pd.Series, rho: float) -> np.ndarray:
     return 1.0 + rho * (np.bincount(day)[day] - 1.0)  # O(n): no sort on every check
 
 
+def weekly_calibration(done: pd.DataFrame, rho: float = 0.0) -> pd.DataFrame:
+    """Realised against predicted reversion rate of the labels resolved each UTC week.
+
+    ``band`` is two standard deviations of the week's realised rate around its predicted one
+    if the model holds: ``2 sqrt(sum p(1-p) D) / n``, ``D`` each label's design effect at its
+    day's count (:func:`day_design`). One row per week with a label (``week`` its Monday).
+    """
+    cols = ["week", "n", "realised", "predicted", "band", "z"]
+    if not len(done):
+        return pd.DataFrame(columns=cols)
+    y = done["label"].to_numpy(dtype=float)
+    p = done["probability"].to_numpy(dtype=float)
+    v = p * (1 - p) * day_design(done["resolved_at"], rho)
+    t = pd.DatetimeIndex(done["resolved_at"])
+    week = t.normalize() - pd.to_timedelta(t.day_of_week, unit="D")  # its Monday
+    g = pd.DataFrame({"week": week, "n": 1, "y": y, "p": p, "r": y - p, "v": v}).groupby(
+        "week", sort=True).sum()
+    out = pd.DataFrame({"week": g.index, "n": g["n"].to_numpy(),
+                        "realised": (g["y"] / g["n"]).to_numpy(),
+                        "predicted": (g["p"] / g["n"]).to_numpy(),
+                        "band": (2 * np.sqrt(g["v"]) / g["n"]).to_numpy()})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["z"] = (g["r"] / np.sqrt(g["v"])).to_numpy()
+    return out
+
+
 def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Page's CUSUM path of Bernoulli log-likelihood ratios for an odds shift ``odds_ratio``.
@@ -241,8 +268,11 @@ def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
     return c - np.minimum(np.minimum.accumulate(c), 0.0) if len(c) else c
 
 
-def _cusum_state(done: pd.DataFrame, odds_ratio: float, deff: np.ndarray) -> dict[str, Any]:
-    """The CUSUM now and the labels of its current run (since it last stood at 0).
+def _cusum_state(done: pd.DataFrame, odds_ratio: float,
+                 deff: np.ndarray) -> tuple[dict[str, Any], pd.Series]:
+    """The CUSUM now and the labels of its current run (since it last stood at 0); its path.
+
+    The path is ``S`` after each label, indexed by the time it resolved (for the page's figure).
 
     Each label's log-likelihood ratio counts ``1 / deff`` (its design effect, aligned with
     ``done``): that keeps the test's false-alarm rate when labels come in dependent bunches
@@ -253,9 +283,10 @@ def _cusum_state(done: pd.DataFrame, odds_ratio: float, deff: np.ndarray) -> dic
     d = done.iloc[order]
     y, p = d["label"].to_numpy(dtype=float), d["probability"].to_numpy(dtype=float)
     path = calibration_cusum(y, p, odds_ratio, 1.0 / deff[order])
+    series = pd.Series(path, index=d["resolved_at"].to_numpy(), name="cusum")
     if not len(path) or path[-1] <= 0:
         return {"value": 0.0, "n": 0, "realised": float("nan"), "predicted": float("nan"),
-                "since": None, "design_effect": 1.0}
+                "since": None, "design_effect": 1.0}, series
     zero = np.nonzero(path <= 0)[0]
     first = int(zero[-1]) + 1 if len(zero) else 0
     v = p[first:] * (1 - p[first:])
@@ -263,7 +294,7 @@ def _cusum_state(done: pd.DataFrame, odds_ratio: float, deff: np.ndarray) -> dic
             "realised": float(y[first:].mean()), "predicted": float(p[first:].mean()),
             "since": d["resolved_at"].iloc[first],
             "design_effect": float(np.sum(v * deff[order][first:]) / np.sum(v))
-            if np.sum(v) > 0 else 1.0}
+            if np.sum(v) > 0 else 1.0}, series
 
 
 def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.Timestamp,
@@ -304,8 +335,9 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 f"reverted {h['realised']:.1%} against {h['predicted']:.1%} predicted "
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g}{_dep(h['design_effect'])})")
     n = len(y)
-    cusum = (_cusum_state(done, mcfg.cusum_odds_ratio, deff) if mcfg.cusum_threshold is not None
-             else {"value": float("nan"), "n": 0})
+    cusum, cusum_path = (_cusum_state(done, mcfg.cusum_odds_ratio, deff)
+                         if mcfg.cusum_threshold is not None
+                         else ({"value": float("nan"), "n": 0}, pd.Series(dtype=float)))
     if mcfg.cusum_threshold is not None and n >= mcfg.min_labels \
             and cusum["value"] >= mcfg.cusum_threshold:
         alerts.append(
@@ -346,6 +378,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     return {"at": at, "n_scored": int(len(known)), "n_resolved": n, "metrics": scores,
             "returns": returns,
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
+            "history": {"cusum": cusum_path, "cusum_threshold": mcfg.cusum_threshold},
             "design_effect": live_deff, "design": ref.design,
             "levels": {"cusum": _level(mcfg.cusum_threshold, n, mcfg.min_labels, "labels"),
                        "psi": _level(mcfg.max_psi, len(known), mcfg.min_rows, "divergences",

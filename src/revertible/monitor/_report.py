@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..io import strict_json
-from ._core import MIN_BLOCKS
+from ._core import MIN_BLOCKS, weekly_calibration
 
 __all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
-           "ledger_json", "ledger_figure"]
+           "ledger_json", "ledger_figure", "calibration_history_figure"]
 
 
 def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
@@ -42,6 +42,46 @@ def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
     ax.legend(fontsize=8)
     axh.set_xlabel("predicted probability")
     axh.set_ylabel("labels")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_history_figure(weeks: pd.DataFrame, cusum: pd.Series,
+                               threshold: float | None):
+    """Calibration over time: each week's realised vs predicted rate, and the CUSUM's path.
+
+    ``weeks`` is :func:`weekly_calibration`; its band is two standard deviations of a week's
+    rate where the model holds. ``cusum`` is the sequential test's path by resolution time
+    (empty when the test is off), with its alert level ``threshold``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, axc) = plt.subplots(2, 1, figsize=(6.5, 5.2), height_ratios=[3, 2], sharex=True)
+    if len(weeks):
+        w = weeks["week"] + pd.Timedelta(days=3.5)  # mid-week
+        ax.fill_between(w, (weeks["predicted"] - weeks["band"]).clip(0, 1),
+                        (weeks["predicted"] + weeks["band"]).clip(0, 1), color="grey", alpha=0.25,
+                        step="mid", label="predicted +/- 2 sd")
+        ax.step(w, weeks["predicted"], where="mid", color="grey", lw=1)
+        ax.plot(w, weeks["realised"], marker="o", ls="", label="realised")
+        ax.legend(fontsize=8)
+    ax.set_ylabel("reversion rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Calibration by week of resolution", fontsize=10)
+    if len(cusum):
+        axc.step(cusum.index, cusum.to_numpy(), where="post", lw=1, label="CUSUM")
+        if threshold is not None:
+            axc.axhline(threshold, color="#b00", lw=0.8, ls="--",
+                        label=f"alert at {threshold:g}")
+        axc.legend(fontsize=8)
+    else:
+        axc.text(0.5, 0.5, "sequential test off or no label yet", ha="center",
+                 va="center", transform=axc.transAxes)
+    axc.set_ylabel("sequential test")
+    fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 
@@ -148,6 +188,11 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     done = record[(record["resolved_at"] <= state["at"]) & record["label"].notna()]
     fig = reliability_figure(done["label"].to_numpy(dtype=float),
                              done["probability"].to_numpy(dtype=float))
+    hist = state.get("history") or {}
+    rho = (state.get("design") or {}).get("rho", 0.0)
+    over_time = _png(calibration_history_figure(
+        weekly_calibration(done, rho), hist.get("cusum", pd.Series(dtype=float)),
+        hist.get("cusum_threshold")))
     esc = html.escape
     note = _design_note(state.get("design_effect", 1.0), state.get("design"))
     alerts = "".join(f"<li>{esc(a)}</li>" for a in state["alerts"]) or "<li>none</li>"
@@ -171,6 +216,11 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"{esc(state['reference'])}. {note}</p>"
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
+        "<h2>Calibration over time</h2><p>Each week's labels (by the day they resolved) "
+        "against what the model predicted for them, with the band a calibrated model stays in "
+        "about 95% of weeks; below it, the sequential test's evidence of fewer reversions than "
+        "predicted, which alerts at its level.</p>"
+        f"<img alt='calibration over time' src='data:image/png;base64,{over_time}'>"
         "<h2>Numbers</h2><p>n/a: not defined on this record (no label, or labels of one "
         f"class for an AUC).</p>{metrics.to_html(float_format=lambda v: f'{v:.4g}', na_rep='n/a')}"
         "<h2>Expected vs realised net return of the reversion trade, by decile</h2>"
