@@ -283,7 +283,7 @@ def _cusum_state(done: pd.DataFrame, odds_ratio: float,
     d = done.iloc[order]
     y, p = d["label"].to_numpy(dtype=float), d["probability"].to_numpy(dtype=float)
     path = calibration_cusum(y, p, odds_ratio, 1.0 / deff[order])
-    series = pd.Series(path, index=d["resolved_at"].to_numpy(), name="cusum")
+    series = pd.Series(path, index=pd.DatetimeIndex(d["resolved_at"]), name="cusum")
     if not len(path) or path[-1] <= 0:
         return {"value": 0.0, "n": 0, "realised": float("nan"), "predicted": float("nan"),
                 "since": None, "design_effect": 1.0}, series
