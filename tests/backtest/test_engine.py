@@ -998,13 +998,13 @@ def test_decision_line_known_answers():
          "model.decision_taken_net_bp_ci_high": 9.5, "model.taken_net_bp_expected": 6.0}
     assert decision_line(30, 1200, 2.5, m) == (
         "decision: 30 of 1200 divergences clear costs (2.50%); best lower bound +2.5 bp; what it "
-        "took realised +4.0 bp a divergence at unit size [90%: -1.3, +9.5] against +6.0 expected")
+        "took realised +4.0 bp a divergence at unit size [90% CI -1.3, +9.5] against +6.0 expected")
     # every taken divergence entered on one day: no interval (the bootstrap has one block)
     one_day = {**m, "model.decision_taken_net_bp_ci_low": float("nan"),
                "model.decision_taken_net_bp_ci_high": float("nan")}
-    assert "[no 90% interval: all entered on one day]" in decision_line(3, 1200, 2.5, one_day)
+    assert "[no 90% CI: all entered on one day]" in decision_line(3, 1200, 2.5, one_day)
     # a light backtest (the strategy study's) has no interval keys: no KeyError
     light = {"model.decision_taken_net_bp": 4.04, "model.taken_net_bp_expected": 6.0}
-    assert "[no 90% interval" in decision_line(3, 1200, 2.5, light)
+    assert "[no 90% CI" in decision_line(3, 1200, 2.5, light)
     assert decision_line(0, 0, float("nan"), {}) == (
         "decision: 0 of 0 divergences clear costs (0.00%); best lower bound n/a")

@@ -49,6 +49,7 @@ from ._report import (
 from ._signals import EXIT_REASONS, exit_paths, order_keys
 from ._stats import (
     bootstrap_mean_ci,
+    ci_text,
     daily_returns,
     deflated_sharpe,
     expected_max_sharpe,
@@ -94,6 +95,7 @@ __all__ = [
     "core_metrics",
     "reversion_by_decile",
     "bootstrap_mean_ci",
+    "ci_text",
     "daily_returns",
     "deflated_sharpe",
     "expected_max_sharpe",

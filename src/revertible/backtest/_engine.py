@@ -149,6 +149,7 @@ from ._signals import (
     exit_paths,
     order_keys,
 )
+from ._stats import ci_text
 from ._walkforward import fit_block_model  # the engine fits through this name (tests spy)
 
 __all__ = ["STRATEGIES", "RANKED", "BacktestResult", "strategy_names", "run_backtest"]
@@ -561,8 +562,7 @@ def decision_line(n_taken: int, n: int, best_bp: float, metrics: dict[str, float
     got = metrics.get("model.decision_taken_net_bp", np.nan)
     lo, hi = (metrics.get(f"model.decision_taken_net_bp_ci_{s}", np.nan)
               for s in ("low", "high"))
-    band = (f"[90%: {lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else
-            "[no 90% interval: all entered on one day]")
+    band = ci_text(lo, hi, "all entered on one day")
     record = (f"; what it took realised {got:+.1f} bp a divergence at unit size {band} against "
               f"{metrics.get('model.taken_net_bp_expected', np.nan):+.1f} expected"
               if n_taken and np.isfinite(got) else "")

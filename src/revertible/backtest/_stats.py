@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EULER_GAMMA",
     "bootstrap_mean_ci",
+    "ci_text",
     "expected_max_sharpe",
     "probabilistic_sharpe",
     "deflated_sharpe",
@@ -74,6 +75,17 @@ def bootstrap_mean_ci(
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [a, 1.0 - a])
     return mean, float(lo), float(hi)
+
+
+def ci_text(low: float, high: float, why: str) -> str:
+    """``[90% CI low, high]`` in bp, or ``[no 90% CI: why]`` where it is undefined (NaN).
+
+    One wording for every interval of :func:`bootstrap_mean_ci` a command prints; ``why`` says
+    why there is none (e.g. "every closed trade exited on one day": one block, no spread).
+    """
+    if low is None or not np.isfinite(low):
+        return f"[no 90% CI: {why}]"
+    return f"[90% CI {low:+.1f}, {high:+.1f}]"
 
 
 def expected_max_sharpe(n_trials: int, sr_std: float) -> float:

@@ -145,11 +145,12 @@ def _bp(x: float | None) -> str:
 
 def _ledger_line(lg: dict[str, Any]) -> str:
     """The paper ledger's P&L in one line; "-" where nothing closed yet (not "+nan")."""
-    lo, hi = lg["realised_net_bp_ci_low"], lg["realised_net_bp_ci_high"]
-    band = (" [no 90% CI: every closed trade exited on one day]"
-            if lg["trades_closed"] and _bp(lo) == "-" else f" [90% CI {_bp(lo)}, {_bp(hi)}]")
+    from ..backtest import ci_text
+
+    band = ci_text(lg["realised_net_bp_ci_low"], lg["realised_net_bp_ci_high"],
+                   "every closed trade exited on one day")
     realised = (f"{lg['trades_closed']} trades closed, realised net "
-                f"{_bp(lg['realised_net_bp'])} bp/trade{band}" if lg["trades_closed"] else
+                f"{_bp(lg['realised_net_bp'])} bp/trade {band}" if lg["trades_closed"] else
                 "no closed trade yet")  # as paper says it
     return (f"ledger {lg['path']}: {realised}; {lg['open_positions']} open position(s) as of "
             f"{lg['last_bar']}")

@@ -154,28 +154,24 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _ci(lo: float, hi: float) -> str:
-    """``[90% CI lo, hi]``; no interval where every closed trade exited on one day."""
-    if lo is None or not np.isfinite(lo):
-        return "[no 90% interval: every closed trade exited on one day]"
-    return f"[90% CI {lo:+.1f}, {hi:+.1f}]"
-
-
 def _ledger_html(summary: dict[str, Any] | None) -> str:
     """The paper ledger's section of the page ('' without ``--ledger``)."""
     if summary is None:
         return ""
+    from ..backtest import ci_text
+
     esc = html.escape
     m, lo, hi = (summary[k] for k in ("realised_net_bp", "realised_net_bp_ci_low",
                                       "realised_net_bp_ci_high"))
     opened = summary["open"]
+    band = ci_text(lo, hi, "every closed trade exited on one day")
     table = (opened.to_html(index=False, float_format=lambda v: f"{v:,.2f}") if len(opened)
              else "<p>No open position.</p>")
     return (f"<h2>Paper ledger</h2><p>{esc(summary['path'])}: from {esc(str(summary['start']))}"
             f" to the last processed bar {esc(str(summary['last_bar']))} ({summary['runs']} "
             f"run{'s' if summary['runs'] != 1 else ''}). {summary['trades_closed']} trades "
             "closed"
-            + (f": realised net {m:+.1f} bp per trade {_ci(lo, hi)}, P&L "
+            + (f": realised net {m:+.1f} bp per trade {band}, P&L "
                f"{summary['realised_pnl']:+,.2f}; " if summary["trades_closed"] else "; ")
             + f"{summary['open_positions']} open, marked {summary['open_pnl']:+,.2f} (net of exit "
             f"costs); equity {summary['equity']:,.2f}.</p>"

@@ -458,6 +458,8 @@ SHOW = 20
 
 def paper_summary(rep: PaperReport, capital: float) -> list[str]:
     """Lines for people: new decisions with sizes, open positions, realised vs expected."""
+    from ..backtest import ci_text
+
     head = (f"paper {rep.ledger}: {rep.start:%Y-%m-%d %H:%M} .. {rep.last_bar:%Y-%m-%d %H:%M} "
             f"UTC; " + ("new bar(s) processed" if rep.changed else
                         "no new bar since the last run: nothing changed"))
@@ -483,13 +485,11 @@ def paper_summary(rep: PaperReport, capital: float) -> list[str]:
                      f"({_bp(r.net_bp)} bp, net of exit costs)")
     m, lo, hi = rep.realised_net_bp
     g, glo, ghi = rep.gate_net_bp
-    band = ("[no 90% CI: every closed trade exited on one day]" if len(rep.closed)
-            and not np.isfinite(lo) else f"[90% CI {_bp(lo)}, {_bp(hi)}]")
+    band = ci_text(lo, hi, "every closed trade exited on one day")
     # no closed trade or no taken signal said so, not "- bp/trade [90% CI -, -]"
     realised = (f"realised net {_bp(m)} bp/trade {band} over {len(rep.closed)} closed trade(s)"
                 if len(rep.closed) else "realised net: no closed trade yet")
-    gband = ("[no 90% CI: all entered on one day]" if np.isfinite(g) and not np.isfinite(glo)
-             else f"[{_bp(glo)}, {_bp(ghi)}]")
+    gband = ci_text(glo, ghi, "all entered on one day")
     gate = (f"the backtest of the same period expected {_bp(rep.expected_net_bp)} bp per taken "
             f"signal (the gate's record at unit size: {_bp(g)} {gband})"
             if np.isfinite(g) or np.isfinite(rep.expected_net_bp) else
