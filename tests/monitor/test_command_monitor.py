@@ -63,6 +63,9 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     page = (tmp_path / "mon" / "monitor.html").read_text()
     assert "data:image/png;base64," in page and "Reliability" in page
     assert "alt='calibration over time'" in page and page.count("data:image/png;base64,") == 2
+    # what the window can see at this record's size, on the page, the terminal and the run
+    assert "the window check catches a drop of the reversion rate" in page
+    assert "the window check catches" in res.output and 0 < m["detectable_drop"] < 1
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
     assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["model"].endswith("/1")
     client = mlflow.MlflowClient(env["cfg"].tracking.uri)

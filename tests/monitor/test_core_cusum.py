@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from revertible.config import MonitorConfig
-from revertible.monitor import Reference, calibration_cusum, evaluate, weekly_calibration
+from revertible.monitor import (
+    Reference,
+    calibration_cusum,
+    detectable_drop,
+    evaluate,
+    weekly_calibration,
+)
 
 
 def test_weights_and_the_page_recursion_known_answer():
@@ -134,3 +140,33 @@ def test_weekly_calibration_known_answer():
     v2d = 1.5 * (0.25 + 0.09)  # both on Monday the 8th: 1 + 0.5 * 1
     assert dep["band"].tolist() == pytest.approx([2 * np.sqrt(v1d) / 4, 2 * np.sqrt(v2d) / 2])
     assert weekly_calibration(done.iloc[:0]).empty
+
+
+def test_the_detectable_drop_is_caught_four_times_in_five():
+    from scipy.stats import norm
+
+    n, p, z = 200, 0.7, 3.5
+    drop = detectable_drop(n, p, 1.0, z)
+    assert drop == pytest.approx((z + norm.ppf(0.8)) * np.sqrt(p * (1 - p) / n))
+    rng = np.random.default_rng(11)
+    y = rng.random((4000, n)) < p - drop  # windows whose rate fell by the detectable drop
+    zs = (y.sum(axis=1) - n * p) / np.sqrt(n * p * (1 - p))
+    assert 0.75 < np.mean(zs <= -z) < 0.86  # about 4 in 5 (normal approximation)
+    # dependent labels need a larger drop; no labels or the check off: undefined
+    assert detectable_drop(n, p, 4.0, z) == pytest.approx(2 * drop)
+    assert np.isnan(detectable_drop(0, p, 1.0, z)) and np.isnan(detectable_drop(n, p, 1.0, None))
+
+
+def test_evaluate_says_what_its_window_can_see():
+    from revertible.monitor._report import power_note
+
+    ref = Reference(base_rate=0.75, median_probability=0.75, n=1000,
+                    sketch={"columns": {}, "bins": 10, "n": 1000}, source="test")
+    rec = _record([1, 1, 1, 0] * 10, np.full(40, 0.75))  # 40 labels 3 h apart: all in 7 days
+    state = evaluate(rec, ref, MonitorConfig(), rec["resolved_at"].iloc[-1])
+    assert state["window"]["all"]["n"] == 40
+    assert state["detectable_drop"] == pytest.approx(detectable_drop(40, 0.75, 1.0, 3.5))
+    note = power_note(state)
+    assert note.startswith("The last 7 days resolved 40 labels: the window check catches a drop "
+                           "of the reversion rate from 75% to 45% (30 points)"), note
+    assert power_note({**state, "detectable_drop": float("nan")}) == ""

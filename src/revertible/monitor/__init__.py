@@ -14,6 +14,7 @@ from ._core import (
     Reference,
     calibration_cusum,
     design_effect,
+    detectable_drop,
     evaluate,
     make_reference,
     psi_noise,
@@ -28,4 +29,5 @@ from ._scenario import planted_scenario
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
            "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
-           "ledger_json", "calibration_cusum", "design_effect", "weekly_calibration"]
+           "ledger_json", "calibration_cusum", "design_effect", "weekly_calibration",
+           "detectable_drop"]

@@ -181,7 +181,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     from ..live import notify
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import Tracker, load_model
-    from ._report import flat_metrics, html_page, ledger_json, log_run
+    from ._report import flat_metrics, html_page, ledger_json, log_run, power_note
 
     store = tracking_uri(cfg)
     pinned = resolve_model_uri(model_uri, store)
@@ -208,6 +208,8 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         f"resolved; reference {ref.source}"
         + (f"; the training labels' design effect {ref.design_effect:.1f} (within-day "
            f"correlation {ref.rho:.4f})" if ref.rho > 0 else ""))
+    if power_note(state):
+        log(power_note(state))
     if state["ledger"] is not None:
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Reference", "make_reference", "design_effect", "day_design", "evaluate", "scan",
            "psi_noise", "return_deciles", "RECORD_COLUMNS", "NOT_SKETCHED", "calibration_cusum",
-           "weekly_calibration"]
+           "weekly_calibration", "detectable_drop"]
 
 RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
 #: Days of resolution :func:`design_effect` needs before it tells dependence from chance.
@@ -244,6 +244,24 @@ def weekly_calibration(done: pd.DataFrame, rho: float = 0.0) -> pd.DataFrame:
     return out
 
 
+def detectable_drop(n: int, predicted: float, deff: float, z: float | None,
+                    power: float = 0.8) -> float:
+    """The drop of the reversion rate one window's check catches with probability ``power``.
+
+    A window of ``n`` labels alerts at ``|z| >= z``; a drop of
+    ``(z + z_power) sqrt(p(1-p) D / n)`` puts ``z`` there that often (normal approximation).
+
+    ``predicted`` is the window's mean probability ``p``, ``deff`` its design effect ``D``.
+    What a record of this size can see in one window: a smaller drop takes more windows (the
+    sequential test adds them up). NaN without labels or with the window check off.
+    """
+    from scipy.stats import norm
+
+    if z is None or n <= 0 or not np.isfinite(predicted):
+        return float("nan")
+    return float((z + norm.ppf(power)) * np.sqrt(predicted * (1 - predicted) * deff / n))
+
+
 def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Page's CUSUM path of Bernoulli log-likelihood ratios for an odds shift ``odds_ratio``.
@@ -380,6 +398,10 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "history": {"cusum": cusum_path, "cusum_threshold": mcfg.cusum_threshold},
             "design_effect": live_deff, "design": ref.design,
+            "window_days": mcfg.window_days,
+            "detectable_drop": detectable_drop(halves["all"]["n"], halves["all"]["predicted"],
+                                               halves["all"]["design_effect"],
+                                               mcfg.calibration_z),
             "levels": {"cusum": _level(mcfg.cusum_threshold, n, mcfg.min_labels, "labels"),
                        "psi": _level(mcfg.max_psi, len(known), mcfg.min_rows, "divergences",
                                      noise)},

@@ -19,7 +19,7 @@ from ..io import strict_json
 from ._core import MIN_BLOCKS, weekly_calibration
 
 __all__ = ["reliability_figure", "html_page", "flat_metrics", "log_run", "ledger_metrics",
-           "ledger_json", "ledger_figure", "calibration_history_figure"]
+           "ledger_json", "ledger_figure", "calibration_history_figure", "power_note"]
 
 
 def reliability_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10):
@@ -92,6 +92,7 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
                              "base_rate_live": state["base_rate_live"],
                              "base_rate_reference": state["base_rate_reference"],
                              "design_effect": state.get("design_effect", 1.0),
+                             "detectable_drop": state.get("detectable_drop", float("nan")),
                              "alerts": float(len(state["alerts"]))}
     out.update({f"live.{k}": float(v) for k, v in state["metrics"].items()})
     for name, h in state["window"].items():
@@ -211,6 +212,7 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"<h1>{esc(title)}</h1><p>As of {state['at']:%Y-%m-%d %H:%M} UTC; reference: "
         f"{esc(state['reference'])}. {note}</p>"
         f"<h2 class='{'alert' if state['alerts'] else ''}'>Alerts</h2><ul>{alerts}</ul>"
+        f"<p>{esc(power_note(state))}</p>"
         f"<h2>Reliability</h2><img alt='reliability' src='data:image/png;base64,{_png(fig)}'>"
         "<h2>Calibration over time</h2><p>Each week's labels (by the day they resolved) "
         "against what the model predicted for them, with the band a calibrated model stays in "
@@ -223,6 +225,22 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         f"{ret_html}{_ledger_html(state.get('ledger'))}"
         f"<h2>Drift (PSI against the reference; noise level {state['psi_noise']:.3f})</h2>"
         f"{psi.to_html(float_format=lambda v: f'{v:.3f}')}</body></html>")
+
+
+def power_note(state: dict[str, Any]) -> str:
+    """What the window check can see at this record's size ('' where it is off or empty).
+
+    From :func:`detectable_drop`: a user whose record is small learns that a quiet monitor
+    is not proof that the model holds.
+    """
+    drop, h = state.get("detectable_drop", float("nan")), state["window"]["all"]
+    if not np.isfinite(drop):
+        return ""
+    dep = f", design effect {h['design_effect']:.1f}" if h["design_effect"] > 1 else ""
+    return (f"The last {state['window_days']:g} days resolved {h['n']} labels{dep}: the window "
+            f"check catches a drop of the reversion rate from {h['predicted']:.0%} to "
+            f"{max(h['predicted'] - drop, 0):.0%} ({100 * drop:.0f} points) 4 times in 5; a "
+            "smaller drop shows only in the sequential test, over more labels.")
 
 
 def _design_note(deff: float, design: dict[str, Any] | None) -> str:
