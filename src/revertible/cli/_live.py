@@ -170,7 +170,14 @@ def monitor(
     data: DataOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Check the model's live record against its training reference; exit 3 on a breach."""
+    """Check the model's live record against its training reference; exit 3 on a breach.
+
+    Every divergence scored since --since, with the labels resolved so far: calibration over
+    the last monitor.window_days and a sequential test, AUC, Brier skill, ECE, drift of the
+    probability (PSI), and what a drop of the reversion rate this record can show. Writes
+    monitor.html (reliability, calibration over time) and monitor.json with --out, and an
+    MLflow run in the model's experiment. Thresholds: the config's monitor section.
+    """
     from ..live import check_notify_urls
     from ..monitor import monitor_command
     from ._app import out
