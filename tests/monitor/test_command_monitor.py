@@ -328,3 +328,25 @@ def test_a_missing_ledger_is_one_line(env, tmp_path):
                    tmp_path / "none.sqlite", "--out", tmp_path / "mon")
     one_line_error(res, "no such ledger", "revertible paper")
     assert not (tmp_path / "mon").exists() and not (tmp_path / "none.sqlite").exists()
+
+
+def test_the_long_steps_report_progress_by_name(env):
+    # on spot the monitor sat 9 s in "working (starting)": no step named itself
+    import contextlib
+
+    from revertible.monitor import monitor_command
+
+    seen: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def progress(description):
+        seen[description] = 0
+
+        def update(done, total):
+            seen[description] = max(seen[description], done)
+        yield update
+
+    monitor_command(env["cfg"], f"models:/{NAME}@champion", since="2024-04-01",
+                    log=lambda _line: None, progress=progress)
+    assert list(seen) == ["episodes (pairs)", "features of the live record (pairs)"]
+    assert all(v > 0 for v in seen.values()), seen

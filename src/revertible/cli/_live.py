@@ -21,6 +21,7 @@ from ._app import (
     emit_json,
     err,
     handle_errors,
+    progress_bar,
 )
 
 NotifyOpt = Annotated[
@@ -193,7 +194,7 @@ def monitor(
         pnl = ledger_pnl(cfg, ledger, model)
     state = monitor_command(cfg, model, since=since, out_dir=out_dir, notify_urls=notify_urls,
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
-                            ledger=pnl)
+                            ledger=pnl, progress=progress_bar)
     m = state["metrics"]
     levels = state["levels"]  # where the checks alert, as evaluate applies them
 

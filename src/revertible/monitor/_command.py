@@ -10,6 +10,7 @@ report says so.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from ._core import NOT_SKETCHED, Reference, design_effect, evaluate, make_refere
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable
 
     from ..config import Config
 
@@ -40,8 +42,12 @@ def _ts(value: Any) -> pd.Timestamp | None:
 
 
 def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
-                since: pd.Timestamp | None, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Scored divergences entered in ``[since, until]``: record columns plus the features."""
+                since: pd.Timestamp | None, until: pd.Timestamp | None = None,
+                progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Scored divergences entered in ``[since, until]``: record columns plus the features.
+
+    ``progress(done, total)`` is told the pairs whose features are built.
+    """
     from ..costs import round_trip_cost
     from ..model import label_end
     from ..scoring import episode_features, has_calibrator, select_range
@@ -49,7 +55,7 @@ def live_record(panel: Any, history: pd.DataFrame, model: Any, cfg: Config,
     rows = select_range(history, since, until).reset_index(drop=True)
     if len(rows) == 0:
         return pd.DataFrame(columns=["entry_time", "resolved_at", "label", "probability"])
-    feats = episode_features(panel, rows, cfg, history=history)
+    feats = episode_features(panel, rows, cfg, history=history, progress=progress)
     p = np.asarray(model.predict_proba(feats), dtype=float)
     resolved = label_end(rows, cfg.label.horizon, panel.freq)
     resolved = resolved.where(rows["label"].notna())  # open: not resolved yet
@@ -166,13 +172,15 @@ def _check_start(start: pd.Timestamp | None, last: pd.Timestamp, path: Any) -> N
 def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                     out_dir: str | os.PathLike[str] | None = None,
                     notify_urls: list[str] | None = None, log: Any = print,
-                    ledger: dict[str, Any] | None = None) -> dict[str, Any]:
+                    ledger: dict[str, Any] | None = None,
+                    progress: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Everything ``revertible monitor`` does; returns the state (``alerts`` non-empty: breach).
 
     Writes ``monitor.html`` (and ``monitor.json``) to ``out_dir`` when given, logs an MLflow run
     (tag ``kind=monitor``) in the model's experiment, and sends the alerts to ``notify_urls``.
     ``ledger`` is a paper ledger's P&L (:func:`revertible.workflows.ledger_pnl`, which reads and
     checks it before anything is written): it joins the page, the run and the JSON.
+    ``progress(description)`` is a context giving an ``update(done, total)`` (the CLI's bar).
     """
     import json
 
@@ -197,9 +205,12 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         start = _ts(meta.get("trained_until"))
         _check_start(start, last, cfg.data.path)
     check_model(model, cfg, panel.funding is not None)
-    history = build_episodes(panel, cfg)
+    bar = progress or (lambda _d: contextlib.nullcontext(lambda *_: None))
+    with bar("episodes (pairs)") as update:
+        history = build_episodes(panel, cfg, progress=update)
     ref = reference_of(model, panel, history, cfg)
-    record = live_record(panel, history, model, cfg, start)
+    with bar("features of the live record (pairs)") as update:
+        record = live_record(panel, history, model, cfg, start, progress=update)
     state = evaluate(record, ref, cfg.monitor, last)
     state["model"], state["since"] = pinned, start
     state["ledger"] = ledger
