@@ -156,6 +156,56 @@ def test_constant_score_takes_what_naive_beta_takes_once_calibrated(known):
     assert "0 of" in line and "realised" not in line
 
 
+def test_debias_expected_moves_the_expected_return_by_the_earlier_record(known, monkeypatch):
+    """decision.debias_expected: the same decisions and trades; each block's expected return
+    moved by the gate's shortfall on the divergences it took that were known before the block.
+    """
+    import revertible.decision as decision
+    from revertible.backtest import decision_carry
+    from revertible.costs import round_trip_cost
+    from revertible.episodes import build_episodes
+    from revertible.model import outcome_end
+
+    panel, cfg, off = known["ou"]
+    monkeypatch.setattr(decision, "RECORD_MIN_TRADES", 20)  # a small market's record
+    on_cfg = make_cfg(backtest={"cost_multipliers": [1.0, 2.0]},
+                      decision={"drift_days": None, "debias_expected": True})
+    eps = build_episodes(panel, on_cfg)
+    on = run_backtest(on_cfg, panel, episodes=eps, probabilities=np.full(len(eps), 0.9))
+    pd.testing.assert_frame_equal(on.trades, off.trades)
+    a, b = on.signals, off.signals
+    for col in ("direction", "expected_return_lower", "revert_expected", "continue_expected"):
+        pd.testing.assert_series_equal(a[col], b[col])
+    # the correction, by hand: the mean realised - expected of the earlier known takes
+    taken = b["direction"].to_numpy() != "none"
+    carry = decision_carry(b, cfg, cfg.costs, panel.freq)
+    real = decision.realised_net(b, b["revert_return"].to_numpy(), b["continue_return"].to_numpy(),
+                                 round_trip_cost(cfg.costs), carry)
+    ends = outcome_end(b, cfg.label, cfg.continue_, panel.freq)
+    scored = np.isfinite(b["expected_return"].to_numpy())  # uncalibrated rows stay NaN
+    assert (np.isfinite(a["expected_return"].to_numpy()) == scored).all()
+    moved = a["expected_return"].to_numpy() - b["expected_return"].to_numpy()
+    starts = list(on.blocks["start"])
+    n_moved = 0
+    for k, start in enumerate(starts):
+        rows = ((b["entry_time"] >= start) & (b["entry_time"] < (
+            starts[k + 1] if k + 1 < len(starts) else b["entry_time"].max() + pd.Timedelta(1))))
+        rows = rows.to_numpy() & scored
+        seen = taken & np.isfinite(real) & (ends < start).to_numpy()
+        want = min(np.mean(real[seen] - b["expected_return"].to_numpy()[seen]), 0.0) if (
+            seen.sum() >= 20) else 0.0
+        np.testing.assert_allclose(moved[rows], want, atol=1e-15)
+        n_moved += int(rows.sum()) if want < 0 else 0
+    assert n_moved > 0  # the constant score's record did fall short of its expected return
+    # the metrics report the corrected expected return beside the same realised one
+    m_on, m_off = on.metrics, off.metrics
+    assert m_on["model.decision_taken_net_bp"] == m_off["model.decision_taken_net_bp"]
+    sel = taken & np.isfinite(real)
+    assert m_on["model.taken_net_bp_expected"] == pytest.approx(
+        1e4 * a["expected_return"].to_numpy()[sel].mean())
+    assert m_on["model.taken_net_bp_expected"] < m_off["model.taken_net_bp_expected"]
+
+
 def test_equity_is_the_sum_of_the_ledger(known):
     for kind in ("ou", "rw"):
         _, cfg, res = known[kind]

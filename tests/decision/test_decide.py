@@ -32,6 +32,7 @@ from revertible.decision import (
     net_moments,
     quality_table,
     realised_net,
+    record_shortfall,
     size_signals,
     trade_barriers,
     unit_stakes,
@@ -357,6 +358,40 @@ def test_decision_quality_known_answer_perfectly_calibrated():
     few = decision_quality(e[:5], e[:5], np.ones(5, bool))
     assert len(quality_table(e[:5], e[:5])) == 0 and math.isnan(few["decile_slope"])
     assert list(quality_table(e, e)["n"]) == [10] * 10
+
+
+def test_record_shortfall_is_the_gates_earlier_shortfall_point_in_time(rng):
+    """A gate whose expected return is 4 bp optimistic: the record says so, from what is known."""
+    day = 86_400 * 10**9
+    n = 9_000
+    entry = np.sort(rng.integers(0, 90 * day, n))  # 90 days, three 30-day blocks
+    known = entry + 2 * day  # each outcome known two days after entry
+    starts = np.array([0, 30, 60]) * day
+    e = rng.normal(0.0015, 0.0005, n)
+    taken = e > 0.0012
+    r = e - 0.0004 + rng.normal(0.0, 0.002, n)  # realised 4 bp below expected, on average
+    got = record_shortfall(e, r, taken, entry, known, starts, min_trades=100)
+    block = np.searchsorted(starts, entry, side="right") - 1
+    assert (got[block == 0] == 0.0).all()  # nothing known before the first block
+    for k in (1, 2):  # the mean over the taken rows known before the block: about -4 bp
+        seen = taken & (known < starts[k])
+        assert np.unique(got[block == k]) == pytest.approx([np.mean(r[seen] - e[seen])])
+        assert got[block == k][0] * 1e4 == pytest.approx(-4.0, abs=0.5)
+    # point in time: what becomes known at or after a block's start never reaches it
+    later = known >= starts[1]
+    r2 = np.where(later, r + 0.05, r)
+    again = record_shortfall(e, r2, taken, entry, known, starts, min_trades=100)
+    np.testing.assert_array_equal(again[block <= 1], got[block <= 1])
+    assert again[block == 2][0] == 0.0  # a surplus is not credited: never raised
+    # the rows not taken and the open (NaN) ones are not in the record
+    r3 = np.where(~taken, r - 0.05, r)
+    r3[::7] = np.nan
+    mixed = record_shortfall(e, r3, taken, entry, known, starts, min_trades=100)
+    ok = taken & np.isfinite(r3) & (known < starts[2])
+    assert mixed[block == 2][0] == pytest.approx(np.mean(r3[ok] - e[ok]))
+    # too short a record corrects nothing
+    few = record_shortfall(e, r, taken, entry, known, starts, min_trades=int(taken.sum()))
+    assert (few == 0.0).all()
 
 
 def test_realised_net_follows_the_best_direction():

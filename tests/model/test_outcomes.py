@@ -12,6 +12,7 @@ from revertible.model import (
     OUTCOME_COLUMNS,
     CalibratedReversionModel,
     ReturnCalibrator,
+    cluster_se,
     fit_reversion_model,
     overfit_warning,
     week_clusters,
@@ -30,6 +31,23 @@ def _record(rng, n=6000, ic_strength=0.003, noise=0.01, weekly=0.0):
     shock = rng.normal(0, 1, week.max() + 1)[week] * weekly  # one common move per week
     r = ic_strength * (s - 0.5) + shock + rng.normal(0, noise, n)
     return s, pd.DataFrame({"revert": r, "continue": -r}), times
+
+
+def test_cluster_se_is_public_with_known_answers(rng):
+    """The calibrator's clustered standard error, public for research/gate_bias.py."""
+    from scipy.stats import norm, t
+
+    # two clusters with residual sums +2 and -2 over 4 rows: sqrt(2 / 1 * 8) / 4 = 1, then the
+    # t(1) / z small-sample factor at 0.95
+    se = cluster_se(np.array([1.0, 1.0, -1.0, -1.0]), np.array([0, 0, 1, 1]), 0.95)
+    assert se == pytest.approx(t.ppf(0.95, 1) / norm.ppf(0.95))
+    # one row a cluster, many clusters: the plain standard error of a mean
+    e = rng.normal(0.0, 2.0, 40_000)
+    assert cluster_se(e - e.mean(), np.arange(len(e))) == pytest.approx(2.0 / 200.0, rel=0.02)
+    # rows that move together in a cluster count once: 100 equal rows per cluster
+    big = np.repeat(e[:400] - e[:400].mean(), 100)
+    assert cluster_se(big, np.repeat(np.arange(400), 100)) == pytest.approx(2.0 / 20.0, rel=0.1)
+    assert cluster_se(np.array([1.0, -1.0]), np.array([3, 3])) == np.inf
 
 
 def test_bins_shrink_and_stay_monotone(rng):

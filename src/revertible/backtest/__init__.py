@@ -32,7 +32,7 @@ from ._metrics import (
     strategy_metrics,
     trade_metrics,
 )
-from ._plans import OUTCOMES
+from ._plans import OUTCOMES, decision_carry
 from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._report import (
     PLOTS,
@@ -60,6 +60,7 @@ from ._walkforward import fit_block_model, walk_forward_blocks
 
 __all__ = [
     "OUTCOMES",
+    "decision_carry",
     "LARGEST_TRADES",
     "MIN_YEARS",
     "per_trade_note",

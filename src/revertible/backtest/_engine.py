@@ -139,7 +139,7 @@ from ._baselines import SPREAD_MODEL_BASELINES, spread_model_runs
 from ._book import Market, _check_split, simulate
 from ._ledger import TRADE_COLUMNS  # noqa: F401
 from ._metrics import core_metrics, reversion_by_decile, strategy_metrics
-from ._plans import OUTCOMES, decided_plans, predict_block, return_deciles
+from ._plans import OUTCOMES, debiased_expected, decided_plans, predict_block, return_deciles
 from ._predict import WalkForwardPredictions, given_score_predictions, walk_forward_predictions
 from ._signals import (
     EXIT_REASONS,  # noqa: F401
@@ -524,6 +524,8 @@ def run_backtest(
         metrics[f"model.decile{r.decile:02d}_realised"] = r.realised
     if dec_table is not None:  # the decision at 1x costs (else the first multiplier)
         sig = sig.drop(columns=[c for c in dec_table.columns if c in sig.columns]).join(dec_table)
+        if cfg.decision.debias_expected and len(blocks):  # the gate's earlier record
+            sig["expected_return"] = debiased_expected(sig, cfg, dec_costs, bar, blocks["start"])
         if not light:
             metrics.update(return_deciles(sig, cfg, dec_costs, bar))
         taken = sig["direction"].to_numpy() != "none"

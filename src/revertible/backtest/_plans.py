@@ -25,7 +25,8 @@ from ..config import Config, CostConfig
 from ..decision import OUTCOME_COLUMNS
 from ._book import unit_sizes
 
-__all__ = ["OUTCOMES", "Plan", "predict_block", "decided_plans", "decision_carry", "return_deciles",
+__all__ = ["OUTCOMES", "Plan", "predict_block", "decided_plans", "decision_carry",
+           "debiased_expected", "return_deciles",
            "return_decile_table"]  # fmt: skip
 
 OUTCOMES = ("score_quantile", *OUTCOME_COLUMNS)
@@ -202,6 +203,32 @@ def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
         out[f"{name}.abstention_rate"] = 1.0 - q["taken_rate"] if q["n"] else float("nan")
         out[f"{name}.taken_net_bp_expected"] = q["taken_net_bp_expected"]
     return out
+
+
+def debiased_expected(sig: pd.DataFrame, cfg: Config, costs: CostConfig, bar: pd.Timedelta,
+                      starts: pd.Series) -> np.ndarray:  # fmt: skip
+    """``model``'s expected return corrected by the gate's own earlier record, block by block.
+
+    ``decision.debias_expected``: each block (``starts``, the walk-forward blocks) adds the mean
+    realised minus expected net return of the signals the gate took whose outcomes (both
+    trades, :func:`revertible.model.outcome_end`) were known before it starts, when it is a
+    shortfall over at least :data:`revertible.decision.RECORD_MIN_TRADES` of them
+    (:func:`revertible.decision.record_shortfall`). Realised is what :func:`return_deciles`
+    counts. The bound, and so what is taken, is unchanged.
+    """
+    from .. import decision
+    from ..costs import round_trip_cost
+    from ..episodes import outcome_targets
+    from ..model import outcome_end
+
+    tg = outcome_targets(sig, cfg.sizing.split)
+    carry = decision_carry(sig, cfg, costs, bar)
+    real = decision.realised_net(sig, tg["revert"], tg["continue"], round_trip_cost(costs), carry)
+    exp = sig["expected_return"].to_numpy(float)
+    ns = [pd.DatetimeIndex(x).as_unit("ns").asi8 for x in
+          (sig["entry_time"], outcome_end(sig, cfg.label, cfg.continue_, bar), starts)]
+    return exp + decision.record_shortfall(exp, real, sig["direction"].to_numpy() != "none",
+                                           *ns, min_trades=decision.RECORD_MIN_TRADES)
 
 
 def return_decile_table(metrics: dict[str, float], n_bins: int = 10) -> pd.DataFrame:

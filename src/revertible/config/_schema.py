@@ -506,6 +506,13 @@ class DecisionConfig(_Frozen):
         "directions), plus the record's level only as far as its interval excludes zero (a "
         "bound for a book taking both directions, not for one direction alone); 'estimate': "
         "the bin's own mean, level included (README 'The decision').")
+    debias_expected: bool = Field(
+        False, description="Backtest replays (walk-forward or given scores): correct the model's "
+        "expected_return by the gate's own earlier record, block by block: the mean realised "
+        "minus expected net return of the divergences it took whose outcomes were known before "
+        "the block, if a shortfall over at least 1000 of them. The bound and the decisions are "
+        "unchanged. Off by default (README 'The decision': where the gate's optimism comes "
+        "from).")
     continue_max_score_quantile: float | None = Field(
         None, gt=0.0, le=1.0, description="Continuation only on divergences whose score lies "
         "in this bottom share of the held-out scores (a pre-registered rule, e.g. 0.1); null: "

@@ -33,10 +33,12 @@ from ._kelly import kelly_fraction, net_moments
 from ._legs import leg_ratio, leg_ratios, leg_sides, leg_signs
 from ._quality import (
     QUALITY_DECILES,
+    RECORD_MIN_TRADES,
     TIE_BP,
     decision_quality,
     quality_table,
     realised_net,
+    record_shortfall,
     tied_levels,
 )
 from ._rebalance import Rebalance, drift_order, rebalance_orders
@@ -71,7 +73,9 @@ __all__ = [
     "decision_quality",
     "quality_table",
     "realised_net",
+    "record_shortfall",
     "QUALITY_DECILES",
+    "RECORD_MIN_TRADES",
     "TIE_BP",
     "tied_levels",
     "net_moments",

@@ -67,7 +67,7 @@ from sklearn.isotonic import IsotonicRegression
 from ..errors import ModelError
 
 __all__ = ["DIRECTIONS", "OUTCOME_COLUMNS", "ReturnCalibrator", "week_clusters", "rank_ic",
-           "overfit_warning"]
+           "overfit_warning", "cluster_se"]
 
 DIRECTIONS = ("revert", "continue")
 """The two trades of each divergence."""
@@ -111,11 +111,19 @@ def rank_ic(score: np.ndarray, realised: np.ndarray) -> float:
     return float(spearmanr(s[ok], r[ok]).statistic)
 
 
-def _cluster_se(resid: np.ndarray, cluster: np.ndarray, confidence: float = 0.95) -> float:
+def cluster_se(resid: np.ndarray, cluster: np.ndarray, confidence: float = 0.95) -> float:
     """Cluster-robust standard error of a mean, scaled to a ``t(G - 1)`` bound (inf if G < 2).
 
     ``sqrt(G / (G - 1) * sum_g (sum_{i in g} e_i)^2) / n`` times ``t_q(G - 1) / z_q`` at the
-    one-sided ``confidence``: ``z_q`` times it is the small-sample ``t`` bound.
+    one-sided ``confidence``: ``z_q`` times it is the small-sample ``t`` bound. ``resid`` are
+    the deviations from the mean, ``cluster`` each row's cluster id.
+
+    Examples
+    --------
+    >>> round(cluster_se(np.array([1.0, 1.0, -1.0, -1.0]), np.array([0, 0, 1, 1]), 0.95), 3)
+    3.838
+    >>> cluster_se(np.array([1.0, -1.0]), np.array([0, 0]))
+    inf
     """
     from scipy.stats import norm, t
 
@@ -269,7 +277,7 @@ class ReturnCalibrator(BaseEstimator):
             mean_b = np.bincount(bins, weights=r, minlength=nb) / counts
             m2_b = np.bincount(bins, weights=r * r, minlength=nb) / counts
             level = float(r.mean())
-            level_se = _cluster_se(r - level, wk, conf)
+            level_se = cluster_se(r - level, wk, conf)
             # 'adverse': the edge over the period's average divergence (the shared level cancels)
             x = r - _period_means(r, wk) if relative else r
             xb = np.bincount(bins, weights=x, minlength=nb) / counts
@@ -277,8 +285,8 @@ class ReturnCalibrator(BaseEstimator):
                 mean_all, se_all = 0.0, 0.0
             else:
                 mean_all = float(x.mean())
-                se_all = _cluster_se(x - mean_all, wk, conf)
-            se_b = np.array([_cluster_se(x[bins == b] - xb[b], wk[bins == b], conf)
+                se_all = cluster_se(x - mean_all, wk, conf)
+            se_b = np.array([cluster_se(x[bins == b] - xb[b], wk[bins == b], conf)
                              for b in range(nb)])
             shrunk = w * xb + (1.0 - w) * mean_all
             iso = IsotonicRegression(increasing=(d == "revert"))
