@@ -89,7 +89,27 @@ def test_psi_noise_grows_with_the_design_effect(rng):
     ref = make_reference(np.ones(5000), pd.DataFrame({"probability": rng.random(5000)}))
     assert ref.design_effect == 1.0
     dep = dataclasses.replace(ref, design_effect=9.0)
-    assert psi_noise(dep, 2000) == pytest.approx(9 * psi_noise(ref, 2000))
+    assert psi_noise(dep, 20_000) == pytest.approx(9 * psi_noise(ref, 20_000))
+    # 2,000 rows at design effect 9 weigh like 222: below 1,000 the level is drawn, and it is
+    # above the chi-square approximation's there
+    assert psi_noise(dep, 2000) > 9 * psi_noise(ref, 2000)
+
+
+def test_small_samples_keep_the_psi_noise_level_s_false_alarm_rate(rng):
+    # the chi-square approximation's 1% level at 50 rows was exceeded by about 4% of samples
+    # drawn from the reference itself (an empty bin, floored at 1e-4, adds about 0.69 alone)
+    from scipy.stats import chi2
+
+    ref = make_reference(np.zeros(5000), pd.DataFrame({"probability": rng.normal(size=5000)}))
+
+    def same(n):
+        return np.array([psi(ref.sketch, pd.DataFrame({"probability": rng.normal(size=n)}))[
+            "probability"] for _ in range(2000)])
+
+    small = same(50)
+    assert np.mean(small > psi_noise(ref, 50, alpha=0.01)) <= 0.02  # 1% (+ the edges' noise)
+    assert np.mean(small > chi2.ppf(0.99, 9) * (1 / 50 + 1 / 5000)) > 0.025  # the old level
+    assert np.mean(same(120) > psi_noise(ref, 120, alpha=0.01)) <= 0.02
 
 
 def test_return_deciles_rank_a_dense_range_of_expected_returns(rng):

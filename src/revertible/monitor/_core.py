@@ -37,6 +37,8 @@ Checks (``monitor`` config; a null threshold is off):
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,13 +148,21 @@ def make_reference(labels: np.ndarray, frame: pd.DataFrame, *, bins: int = 10,
                      rho=design["rho"] if design else 0.0)
 
 
+#: Below this many (effective) live rows the PSI's noise level is drawn, not approximated.
+PSI_EXACT_BELOW = 1000
+
+
 def psi_noise(ref: Reference, n: int, alpha: float = 0.001, deff: float | None = None) -> float:
     """The PSI a sample of ``n`` rows exceeds with probability ``alpha`` when nothing drifted.
 
     ``PSI * (1/n + 1/N)^-1`` is about chi-square with ``bins - 1`` degrees of freedom for ``n``
     live and ``N`` reference rows, so small samples need a larger PSI before it means anything.
-    Rows of one market move are not independent: both counts are divided by ``deff`` (the
-    live record's mean design effect; default the reference's).
+    Under about 1,000 live rows that approximation is too low (an empty bin, floored at
+    ``1e-4``, adds about 0.69 alone: at 50 rows 5% of same-distribution samples exceeded its
+    0.1% level), so there the live part is the ``1 - alpha`` quantile of the PSI of
+    multinomial draws from the reference's equal shares (:func:`_psi_draw_quantile`, drawn once
+    per count), whichever is larger. Rows of one market move are not independent: both counts
+    are divided by ``deff`` (the live record's mean design effect; default the reference's).
     """
     from scipy.stats import chi2
 
@@ -160,8 +170,28 @@ def psi_noise(ref: Reference, n: int, alpha: float = 0.001, deff: float | None =
         return float("inf")
     k = int(ref.sketch.get("bins", 10))
     deff = ref.design_effect if deff is None else deff
-    return float(chi2.ppf(1 - alpha, k - 1) * deff
-                 * (1 / n + 1 / max(ref.sketch.get("n", ref.n), 1)))
+    c, big = chi2.ppf(1 - alpha, k - 1) * deff, max(ref.sketch.get("n", ref.n), 1)
+    level = c * (1 / n + 1 / big)
+    n_eff = int(n / max(deff, 1.0))  # rounded down: fewer rows, a higher level
+    if n_eff < PSI_EXACT_BELOW:  # drawn at a grid of counts 5% apart, rounded down
+        grid = n_eff if n_eff <= 40 else int(1.05 ** math.floor(math.log(n_eff, 1.05)))
+        level = max(level, _psi_draw_quantile(max(grid, 1), k, alpha) + c / big)
+    return float(level)
+
+
+@functools.lru_cache(maxsize=4096)
+def _psi_draw_quantile(n: int, k: int, alpha: float, draws: int = 50_000) -> float:
+    """The ``1 - alpha`` quantile of the PSI of ``n`` rows drawn from ``k`` equal shares.
+
+    The PSI as :func:`revertible.monitor.psi` computes it (shares floored at ``1e-4``, the
+    missing bin empty on both sides); a fixed seed, so the level is the same on every run.
+    """
+    from ._drift import FLOOR
+
+    e = np.full(k, 1.0 / k)
+    a = np.maximum(np.random.default_rng(20241).multinomial(n, e, size=draws) / n, FLOOR)
+    e = np.maximum(e, FLOOR)
+    return float(np.quantile(np.sum((a - e) * np.log(a / e), axis=1), 1 - alpha))
 
 
 def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:

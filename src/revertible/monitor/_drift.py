@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["quantile_sketch", "psi", "SKETCH_VERSION"]
+__all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "FLOOR"]
 
 SKETCH_VERSION = 1
-_FLOOR = 1e-4
+FLOOR = 1e-4
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, float]:
@@ -87,7 +87,7 @@ def psi(sketch: dict[str, Any], frame: pd.DataFrame) -> pd.Series:
         v = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
         a_sh, a_miss = _shares(v, edges)
         e = np.maximum(np.append(np.asarray(ref["shares"], dtype=np.float64), ref["missing"]),
-                       _FLOOR)
-        a = np.maximum(np.append(a_sh, a_miss), _FLOOR)
+                       FLOOR)
+        a = np.maximum(np.append(a_sh, a_miss), FLOOR)
         out[name] = float(np.sum((a - e) * np.log(a / e)))
     return pd.Series(out, dtype=np.float64).sort_values(ascending=False, na_position="last")
