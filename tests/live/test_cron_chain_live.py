@@ -273,12 +273,17 @@ def _each_hour_extends_the_data_the_ledger_and_the_page(cron: Cron) -> None:
             assert h["files"] != prev["files"] and h["ledger"] != prev["ledger"]
         prev = h
     # the files equal the venue's data (the archive's days, then REST) to the last closed bar
-    for a in ASSETS[:-1]:
-        name = f"{a}_USDT_USDT-1h-futures.feather"
-        want = _six(cron.shared / "binance-futures-1h-2024" / name)
-        want = want[want["date"] <= _last_bar(CATCH_UP)].reset_index(drop=True)
-        got = _six(cron.hours[CATCH_UP]["files"][name])
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    # (funding: the last event; mark prices: the last 8h bar closed, none still forming)
+    for a in ASSETS:
+        for kind, known in (("1h-futures", CATCH_UP - pd.Timedelta(hours=1)),
+                            ("8h-funding_rate", CATCH_UP), ("8h-mark", CATCH_UP - pd.Timedelta(
+                                hours=8))):
+            name = f"{a}_USDT_USDT-{kind}.feather"
+            want = _six(cron.shared / "binance-futures-1h-2024" / name)
+            want = want[(want["date"] >= pd.Timestamp("2024-01-01", tz="UTC"))
+                        & (want["date"] <= known)].reset_index(drop=True)
+            got = _six(cron.hours[CATCH_UP]["files"][name])
+            pd.testing.assert_frame_equal(got, want, check_exact=True, obj=name)
 
 
 def _a_second_run_in_the_same_hour_changes_nothing(cron: Cron) -> None:

@@ -320,3 +320,27 @@ def test_offline_bad_input_is_named_before_the_network(tmp_path, args, words):
     _one_line_error(res, *words)
     assert "NetworkError" not in res.output
     assert not (tmp_path / "spot").exists()
+
+
+def test_hourly_updates_keep_only_closed_bars_mark_prices_included(shared_data, tmp_path):
+    # the cron line runs download every hour: the 8h mark bar opening at 16:00 was stored at
+    # 17:07 with the venue's values of that moment (a bar still forming, closing at 24:00) and
+    # never fetched again, so the mark file differed from a download in one go
+    req = dict(markets=("perp",), assets=("BTC",), funding=True, rate=500, retries=0)
+    hours = pd.date_range("2024-08-17 15:07", "2024-08-18 01:07", freq="h", tz="UTC")
+    with FakeVenue(shared_data, symbols=("BTC",)) as v:
+        for i, now in enumerate(hours):
+            v.now = now
+            download(_req(v, tmp_path / "hourly", **req, now=now, until=None,
+                          since=pd.Timestamp("2024-08-10", tz="UTC") if i == 0 else None),
+                     log=lambda s: None)
+        download(_req(v, tmp_path / "one", **req, now=hours[-1], until=None,
+                      since=pd.Timestamp("2024-08-10", tz="UTC")), log=lambda s: None)
+    for kind in ("1h-futures", "8h-funding_rate", "8h-mark"):
+        name = f"BTC_USDT_USDT-{kind}.feather"
+        one, hourly = _six(tmp_path / "one" / name), _six(tmp_path / "hourly" / name)
+        pd.testing.assert_frame_equal(hourly, one, check_exact=True)
+        want = _expected(shared_data, name, since="2024-08-10", until="2024-08-18 01:00")
+        if kind == "8h-mark":  # bars closed by 01:07: the last opened at 16:00 the day before
+            want = want[want["date"] <= pd.Timestamp("2024-08-17 16:00", tz="UTC")]
+        pd.testing.assert_frame_equal(one, want.reset_index(drop=True), check_exact=True)

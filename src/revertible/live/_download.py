@@ -146,6 +146,7 @@ class _Run:
         self.listing = (req.archive_url or LISTING_URL).rstrip("/")
         self.step = pd.Timedelta(req.timeframe)
         now = req.now if req.now is not None else pd.Timestamp.now(tz="UTC")
+        self.now = now
         self.end = now.floor(self.step)  # bars opening before this are closed
         if req.until is not None:
             self.end = min(self.end, req.until.ceil(self.step))
@@ -199,14 +200,17 @@ class _Run:
             else self.step
         rec.rows_before = 0 if old is None else len(old)
         before = pd.DatetimeIndex([] if old is None else old["date"])
+        # an 8h mark bar is closed 8 hours after it opens: one still forming (an hourly run at
+        # 17:07 sees the 16:00 bar) is left for a later run, never stored with partial values
+        end = min(self.end, self.now.floor(step)) if kind == "mark" else self.end
         ranges = []
         if old is None:
-            ranges.append((req.since, self.end))
+            ranges.append((req.since, end))
         else:
             first, last = old["date"].iloc[0], old["date"].iloc[-1]
             if req.since is not None and req.since < first:
                 ranges.append((req.since, first))
-            ranges.append((last + step, self.end))
+            ranges.append((last + step, end))
         assert self.venue is not None
         listed = self.venue.lists(symbol)
         interval = "8h" if kind == "mark" else req.timeframe
