@@ -167,7 +167,9 @@ class _Run:
                 continue
             last = fetch_csv(zip_url(self.archive, market, kind, symbol, interval, days[-1]),
                              self.retry)
-            if last is None and len(days) > 1:  # the archive may end before the month does
+            if last is None and len(days) == 1:  # (it was asked for a second time below)
+                continue
+            if last is None:  # the archive may end before the month does
                 last = fetch_csv(zip_url(self.archive, market, kind, symbol, interval, days[0]),
                                  self.retry)
                 if last is None:
@@ -222,7 +224,9 @@ class _Run:
             # the archive a quarter at a time, written after each: a killed run keeps them
             cuts = [lo, *pd.date_range(lo.floor("D"), hi, freq="QS", inclusive="neither"), hi]
             for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-                if req.exchange != "binance" or a >= b:
+                # a day's zip is published after the day ends: today's bars (an hourly cron
+                # run's) are on REST only, so the archive is not asked for them
+                if req.exchange != "binance" or a >= b or a >= self.now.floor("D"):
                     continue
                 got = self._archived(market, archive_kind[kind], base + quote, interval, a, b)
                 got = got[list(STANDARD)] if kind == "mark" else got
