@@ -210,9 +210,11 @@ def _shell_hour(c: Cron) -> None:
     cfg = c.proj / "live.yaml"
     cfg.write_text(cfg.read_text() + "monitor:\n  max_ece: 0.01\n")  # a threshold now breached
     line = c.cron.split(" ", 5)[5]  # after the five schedule fields
-    line = line.replace("cd $HOME/revertible", f"cd {shlex.quote(str(c.proj))}")
-    line = line.replace("/tmp/revertible.lock", str(c.home / "revertible.lock"))
-    line = line.replace("download live.yaml", "download live.yaml " + " ".join(c.venue_opts()))
+    for was, now in (("cd $HOME/revertible", f"cd {shlex.quote(str(c.proj))}"),
+                     ("/tmp/revertible.lock", str(c.home / "revertible.lock")),
+                     ("download live.yaml", "download live.yaml " + " ".join(c.venue_opts()))):
+        assert line.count(was) == 1, f"the crontab line no longer has {was!r}: {line}"
+        line = line.replace(was, now)  # (never the real venue: the test stays offline)
     env = {"PATH": os.environ["PATH"], "HOME": str(c.home), "NOTIFY": c.rec.url,
            "PYTHONPATH": str(REPO / "src"), "CRON_TEST_NOW": str(SHELL.timestamp()),
            **{k: v for k, v in os.environ.items() if k.startswith(("NUMBA", "REVERTIBLE"))}}
