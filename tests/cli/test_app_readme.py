@@ -51,3 +51,15 @@ def test_the_setup_creates_every_folder_the_cron_line_writes_into():
     made = set(re.findall(r"mkdir -p ((?:[\w.-]+ ?)+)", setup))
     made = {f for group in made for f in group.split()}
     assert used <= made, f"the one-time setup does not create {sorted(used - made)}"
+
+
+def test_the_systemd_unit_runs_the_crontab_s_chain():
+    # tests/live/test_cron_chain_live.py runs the crontab's line; the unit must run the same
+    blocks = _blocks()
+    cron = next(body for kind, body in blocks if kind == "cron")
+    unit = next(body for kind, body in blocks if kind == "ini" and "ExecStart=" in body)
+    chain = re.search(r"sh -c '(.*?)'", cron).group(1)
+    start = re.search(r"ExecStart=/bin/sh -c '(.*?)'", unit).group(1)
+    assert start == chain
+    assert re.search(r"NOTIFY=\S+", unit) and "WorkingDirectory=%h/revertible" in unit
+    assert "cd $HOME/revertible" in cron

@@ -28,13 +28,15 @@ class FakeVenue:
     def __init__(self, shared: Path, *, monthly_before: str | None = None,
                  archive_end: str | None = None, micro_spot: bool = False,
                  corrupt: tuple[str, ...] = (), delisted: tuple[str, ...] = (),
-                 delay: float = 0.0, symbols: tuple[str, ...] | None = None) -> None:
+                 delay: float = 0.0, symbols: tuple[str, ...] | None = None,
+                 now: str | pd.Timestamp | None = None) -> None:
         self.spot_dir = shared / "binance-spot-1h-2024"
         self.fut_dir = shared / "binance-futures-1h-2024"
         self.monthly_before = monthly_before
         self.archive_end = pd.Timestamp(archive_end, tz="UTC") if archive_end else None
         self.micro_spot, self.corrupt, self.delisted = micro_spot, set(corrupt), set(delisted)
         self.delay = delay
+        self.now = now
         self.only = None if symbols is None else {b + "USDT" for b in symbols}
         self.log: list[tuple[float, str]] = []
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
@@ -58,6 +60,16 @@ class FakeVenue:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def now(self) -> pd.Timestamp | None:
+        """The venue's clock (UTC); None: every bar of the data is known."""
+        return self._now
+
+    @now.setter
+    def now(self, value: str | pd.Timestamp | None) -> None:
+        t = None if value is None else pd.Timestamp(value)
+        self._now = t if t is None or t.tzinfo else t.tz_localize("UTC")
 
     def __enter__(self):
         self.thread.start()
@@ -118,6 +130,8 @@ class FakeVenue:
         if freq == "monthly" and self.monthly_before and period >= self.monthly_before:
             return None
         if self.archive_end is not None and stop > self.archive_end:
+            return None
+        if self.now is not None and stop > self.now:  # not published before its period ends
             return None
         k = {"klines": "klines", "markPriceKlines": "mark", "fundingRate": "funding"}[kind]
         df = self.frame(market, k, symbol) if k != "mark" or market == "perp" else None
@@ -189,10 +203,21 @@ class FakeVenue:
         return {"timezone": "UTC", "serverTime": 1725000000000, "rateLimits": [],
                 "symbols": out}
 
-    def window(self, df, start_ms: int, end_ms: int, limit: int, newest: bool = False):
+    def window(self, df, start_ms: int, end_ms: int, limit: int, newest: bool = False,
+               step_ms: int = 0):
+        """Rows opening in ``[start_ms, end_ms]`` known at ``now`` (a forming bar: partial)."""
         t = df["date"].astype("int64").to_numpy() // MS
-        sel = df[(t >= start_ms) & (t <= end_ms)]
-        return sel.iloc[-limit:] if newest else sel.iloc[:limit]
+        known = np.ones(len(t), bool) if self.now is None else (
+            t <= self.now.value // MS - (1 if step_ms else 0))
+        sel = df[(t >= start_ms) & (t <= end_ms) & known]
+        sel = sel.iloc[-limit:] if newest else sel.iloc[:limit]
+        if self.now is not None and step_ms and len(sel):
+            last = sel["date"].iat[-1].value // MS
+            if last + step_ms > self.now.value // MS:  # still forming
+                sel = sel.copy()
+                sel.iloc[-1, sel.columns.get_loc("close")] = sel["open"].iat[-1]
+                sel.iloc[-1, sel.columns.get_loc("volume")] = sel["volume"].iat[-1] / 2
+        return sel
 
     def route(self, raw: str) -> tuple[int, bytes, str]:
         parsed = urllib.parse.urlparse(raw)
@@ -234,7 +259,7 @@ class FakeVenue:
                 raise KeyError(q["symbol"])
             step = 8 * 3600_000 if kind == "mark" else 3600_000
             sel = self.window(df, int(q["startTime"]), int(q.get("endTime", 2**62)),
-                              int(q.get("limit", 500)))
+                              int(q.get("limit", 500)), step_ms=step)
             return self.kline_rows(sel, step)
         if host == "fapi.binance.com" and path == "/fapi/v1/fundingRate":
             df = self.frame("perp", "funding", q["symbol"])
@@ -281,7 +306,8 @@ class FakeVenue:
             if df is None:
                 return {"retCode": 10001, "retMsg": "Not supported symbols", "result": {}}
             sel = self.window(df, int(q["start"]), int(q.get("end", 2**62)),
-                              int(q.get("limit", 200)), newest=True)
+                              int(q.get("limit", 200)), newest=True,
+                              step_ms=8 * 3600_000 if kind == "mark" else 3600_000)
             rows = self.kline_rows(sel, 3600_000)
             rows = [[str(r[0]), *r[1:6], r[7]] for r in rows][::-1]  # newest first
             return {**ok, "result": {"category": q["category"], "symbol": q["symbol"],

@@ -525,11 +525,24 @@ def test_a_none_row_whose_legs_if_taken_are_over_sizes_nothing_if_taken(env, mon
     assert (sig.loc[~over, "reason"].str.startswith("no direction clears costs")).all()
 
 
-def test_an_old_model_is_warned_about_once(env, caplog, capsys):
+def test_an_old_model_is_warned_about_once(env, caplog, capsys, monkeypatch):
+    import copy
     import logging
 
     from rich.console import Console
 
+    import revertible.scoring._command as command
+
+    real = command.load_pinned
+
+    def trained_a_day_before(uri, store):  # the env's model was trained on this very data
+        pinned, model = real(uri, store)
+        model = copy.copy(model)
+        end = pd.Timestamp(model.meta["data_until"]) - pd.Timedelta(days=1)
+        model.meta = {**model.meta, "data_until": str(end)}
+        return pinned, model
+
+    monkeypatch.setattr(command, "load_pinned", trained_a_day_before)
     cfg, eps = env["cfg"], env["history"]
     old = cfg.model_copy(update={"scoring": cfg.scoring.model_copy(
         update={"max_model_age_days": 1e-3})})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -84,6 +85,28 @@ def test_champion_alias_scores_like_the_run(two_runs, market):
     p2 = by_run.predict_proba(feats.head(200))
     np.testing.assert_array_equal(p1, p2)
     assert ((p1 > 0) & (p1 < 1)).all()
+
+
+def test_a_model_just_trained_is_not_stale(two_runs, market):
+    # the README's set-up trains, then paper runs within the hour: every run warned (and
+    # notified) "the model's training data ends 40 days before the last bar ... retrain", as
+    # trained_until is the development rows' end, before the holdout; retraining changed nothing
+    from revertible.config import ScoringConfig
+    from revertible.live import freshness_check
+
+    tmp, _, _, b = two_runs
+    meta = load_model(b["model_uri"], f"sqlite:///{tmp}/mlflow.db").meta
+    last = market.times[-1]
+    assert pd.Timestamp(meta["data_until"]) == last
+    gap = (last - pd.Timestamp(meta["trained_until"])) / pd.Timedelta(days=1)
+    assert gap > 10  # the holdout and the label horizon after the fitted rows
+    scoring = ScoringConfig(max_model_age_days=gap / 2)
+    assert freshness_check(scoring, last_bar=last, model_meta=meta) == []
+    later = last + pd.Timedelta(days=gap)  # the data goes on, the model does not: stale
+    assert "(its holdout included)" in freshness_check(scoring, last_bar=later,
+                                                       model_meta=meta)[0]
+    old = {k: v for k, v in meta.items() if k != "data_until"}  # trained before it was stored
+    assert "training data ends" in freshness_check(scoring, last_bar=last, model_meta=old)[0]
 
 
 def test_metrics_are_sane(two_runs):

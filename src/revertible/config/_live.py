@@ -20,8 +20,8 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     max_model_age_days: float | None = Field(
-        30.0, gt=0, description="Warn (or refuse) when the model's training data ends more than "
-        "this many days before the last bar; null: no check.")
+        30.0, gt=0, description="Warn (or refuse) when the data the model was trained on (its "
+        "holdout included) ends more than this many days before the last bar; null: no check.")
     max_stale_bars: int = Field(
         2, ge=1, description="A leg whose last bar is more than this many bars before the last "
         "bar (or data ending this many bars before now) is stale.")

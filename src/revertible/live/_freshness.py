@@ -2,8 +2,9 @@
 
 Three checks, each against ``scoring`` config keys:
 
-* the **model**: its training data (``meta["trained_until"]``) ends more than
-  ``max_model_age_days`` before the last bar;
+* the **model**: the data it was trained on (``meta["data_until"]``, the training run's last
+  bar, its holdout included; ``trained_until`` for a model trained before that was stored) ends
+  more than ``max_model_age_days`` before the last bar: retraining resets it;
 * the **data**: its last bar is more than ``max_stale_bars`` bars before the last closed bar at
   ``now`` (the download did not run, or failed);
 * each **leg**: an asset whose last price is more than ``max_stale_bars`` bars before the data's
@@ -66,7 +67,7 @@ def freshness_check(
     last_bar : pandas.Timestamp
         The data's last bar (open time, UTC).
     model_meta : mapping, optional
-        The model's ``meta`` (``trained_until``); no model check without it.
+        The model's ``meta`` (``data_until``, else ``trained_until``); no model check without it.
     asset_last_bars : mapping or Series, optional
         Each asset's last bar with a price (:func:`panel_last_bars`); no leg check without it.
     step : pandas.Timedelta
@@ -89,14 +90,18 @@ def freshness_check(
     """
     found: list[str] = []
     last_bar = pd.Timestamp(last_bar)
-    trained = (model_meta or {}).get("trained_until")
+    # not trained_until (its fitted rows' last entry): the holdout after it is weeks long, so a
+    # model trained today was "older than 30 days" and retraining did not change that
+    meta = model_meta or {}
+    trained = meta.get("data_until") or meta.get("trained_until")
     if scoring.max_model_age_days is not None and trained not in (None, "", "NaT"):
         end = pd.Timestamp(trained)
         end = end.tz_localize("UTC") if end.tzinfo is None else end
         age = (last_bar - end) / pd.Timedelta(days=1)
         if age > scoring.max_model_age_days:
-            found.append(f"the model's training data ends {end:%Y-%m-%d %H:%M} UTC, {age:.1f} "
-                         f"days before the last bar {last_bar:%Y-%m-%d %H:%M} "
+            found.append(f"the model's training data ends {end:%Y-%m-%d %H:%M} UTC"
+                         f"{' (its holdout included)' if meta.get('data_until') else ''}, "
+                         f"{age:.1f} days before the last bar {last_bar:%Y-%m-%d %H:%M} "
                          f"(scoring.max_model_age_days={scoring.max_model_age_days:g}); retrain "
                          "(revertible train CONFIG --promote)")
     limit = scoring.max_stale_bars * step

@@ -133,6 +133,9 @@ def train(
             "spread": cfg.spread.model_dump(), "features": cfg.features.model_dump(),
             "universe": cfg.universe.model_dump(mode="json"), "holdout_start": str(hstart),
             "trained_until": str(ed.max()), "data_fingerprint": panel.fingerprint(),
+            # the last bar of the data it was trained on, holdout included: its age is counted
+            # from here (a model trained today is fresh though its holdout ends weeks ago)
+            "data_until": str(panel.times[-1]),
             # the return calibrator is gross; the costs the decision was evaluated net of
             "costs": {**cfg.costs.model_dump(mode="json"), **effective_costs(cfg.costs)},
             "venue": str(getattr(cfg.costs, "venue", "custom")),
