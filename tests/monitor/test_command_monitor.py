@@ -138,6 +138,68 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
     assert (psi_at.group(1) == "at") == (float(psi_at.group(2)) == 0.25), flat
 
 
+def test_an_hourly_cron_sends_an_alert_once_a_day_and_a_new_check_at_once(env, tmp_path):
+    # every run logged an MLflow run and re-sent every alert, also a second run for the same bar:
+    # 24 messages a day for one breach
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "live"))
+    from live_webhook import Receiver
+
+    panel = load_panel(env["cfg"].data)
+    earlier = tmp_path / "earlier"  # the market one bar before the fixture's last
+    write_market(earlier, panel.cut(panel.times[-2]))
+    client = mlflow.MlflowClient(env["cfg"].tracking.uri)
+    exp = client.get_run(env["run"]["run_id"]).info.experiment_id
+
+    def runs():
+        return len(client.search_runs([exp], "tags.kind = 'monitor'"))
+
+    rec = Receiver()
+    try:
+        def check(data, *sets):
+            got, n = len(rec.got), runs()
+            res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+                       "--out", tmp_path / "mon", "--notify", rec.url, "--set",
+                       "monitor.min_auc=0.99", "--set", "monitor.min_labels=5",
+                       *[x for s in sets for x in ("--set", s)], "--data", data)
+            assert res.exit_code == 3, res.output  # breached on every run: cron can act
+            return res, [m["message"] for m in rec.got[got:]], runs() - n
+
+        res, sent, new_runs = check(earlier)
+        assert len(sent) == 1 and "roc_auc" in sent[0] and new_runs == 1
+        page = (tmp_path / "mon" / "monitor.html").read_bytes()
+        res, sent, new_runs = check(earlier)  # the same bar again
+        assert sent == [] and new_runs == 0 and "no new bar since the last check" in res.output
+        assert (tmp_path / "mon" / "monitor.html").read_bytes() == page
+        # the next bar: the same breach is held (sent an hour ago), a new check's is sent
+        res, sent, new_runs = check(env["root"] / "data", "monitor.max_ece=0.001")
+        assert len(sent) == 1 and "ece" in sent[0] and "roc_auc" not in sent[0], sent
+        assert new_runs == 1 and "alert(s) already sent" in " ".join(res.output.split()), res.output
+        saved = json.loads((tmp_path / "mon" / "monitor.json").read_text())["notified"]
+        # (the probability's drift alert of the first bar is held too)
+        assert saved["roc_auc"] == str(panel.times[-2]) and saved["ece"] == str(panel.times[-1])
+    finally:
+        rec.close()
+
+
+def test_what_is_sent_again_follows_repeat_alert_hours():
+    import pandas as pd
+
+    from revertible.monitor._command import _to_send
+
+    t = pd.Timestamp("2024-08-17 10:00", tz="UTC")
+    state = {"alerts": ["a text", "b text"], "alert_kinds": ["a", "b"]}
+    before = {"notified": {"a": str(t - pd.Timedelta(hours=23)),
+                           "c": str(t - pd.Timedelta(hours=1))}}  # c cleared: forgotten
+    assert _to_send(state, before, t, 24) == (["b text"], {"a": before["notified"]["a"],
+                                                           "b": str(t)})
+    assert _to_send(state, before, t + pd.Timedelta(hours=1), 24)[0] == ["a text", "b text"]
+    assert _to_send(state, before, t, None)[0] == ["a text", "b text"]  # every run
+    assert _to_send(state, None, t, 24)[0] == ["a text", "b text"]  # no memory (no --out)
+
+
 def _strict_json(text):
     def refuse(c):
         raise ValueError(f"{c} is not JSON")

@@ -62,3 +62,8 @@ class MonitorConfig(BaseModel):
         None, gt=0, description="Alert when a feature's PSI exceeds this (many features: keep "
         "it high or null).")
     sketch_bins: int = Field(10, ge=4, le=100, description="Quantile bins of the sketch.")
+    repeat_alert_hours: float | None = Field(
+        24.0, ge=0, description="With --out (where the last run's monitor.json remembers what "
+        "was sent): an alert still raised by the same check is sent again only after this many "
+        "hours of bars; a new check's alert is sent at once; null or 0: every run. The exit "
+        "code is 3 on every run while a check is breached.")

@@ -195,6 +195,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     pinned = resolve_model_uri(model_uri, store)
     panel = load_panel(cfg.data)
     last = pd.Timestamp(panel.times[-1])
+    before = _last_run(out_dir)
     start = _ts(since)  # checked before the model loads (its warnings printed before a refusal)
     if since is not None and start is None:
         raise RevertibleError(f"--since {since}: not a time; use e.g. 2024-06-01 (UTC)")
@@ -225,17 +226,14 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:
         log(f"alert: {a}")
+    if before is not None and before.get("at") == str(last) and before.get("model") == pinned:
+        # the same bar checked again (cron twice in an hour): the page, the run and what was
+        # sent stand; nothing is logged or sent twice
+        state["run_id"] = before.get("run_id")
+        log(f"no new bar since the last check of {pinned} at {last:%Y-%m-%d %H:%M} UTC: "
+            f"{out_dir}/monitor.html and MLflow run {state['run_id']} stand, nothing sent again")
+        return state
     page = html_page(state, record, title=f"revertible monitor: {pinned}")
-    if out_dir is not None:
-        folder = Path(out_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(strict_json(
-                {"model": pinned, "at": str(last), "alerts": state["alerts"],
-                 "reference": ref.source, "metrics": flat_metrics(state),
-                 "ledger": None if ledger is None else ledger_json(ledger)}),
-                default=str, allow_nan=False))):
-            with atomic_path(folder / name) as tmp:  # an error leaves the old page, no part
-                tmp.write_text(text)
     exp = _experiment_of(pinned, store)
     if exp is None:
         tracker = Tracker(cfg.tracking).connect()
@@ -243,7 +241,56 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     state["run_id"] = log_run(store, exp, state, page, {
         "kind": "monitor", "model_uri": pinned, "run_name": f"{cfg.name} monitor",
         "reference": ref.source[:250], "alerts": str(len(state["alerts"]))})
-    if state["alerts"]:
+    send, notified = _to_send(state, before if before and before.get("model") == pinned
+                              else None, last, cfg.monitor.repeat_alert_hours)
+    if out_dir is not None:
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in (("monitor.html", page), ("monitor.json", json.dumps(strict_json(
+                {"model": pinned, "at": str(last), "alerts": state["alerts"],
+                 "reference": ref.source, "metrics": flat_metrics(state),
+                 "ledger": None if ledger is None else ledger_json(ledger),
+                 "run_id": state["run_id"], "notified": notified}),
+                default=str, allow_nan=False))):
+            with atomic_path(folder / name) as tmp:  # an error leaves the old page, no part
+                tmp.write_text(text)
+    held = len(state["alerts"]) - len(send)
+    if held and notify_urls:
+        log(f"{held} alert(s) already sent within monitor.repeat_alert_hours="
+            f"{cfg.monitor.repeat_alert_hours:g}: not sent again")
+    if send:
         notify(notify_urls, f"monitor {pinned} as of {last:%Y-%m-%d %H:%M} UTC:\n"
-               + "\n".join(state["alerts"]), title="revertible monitor alert", level="warning")
+               + "\n".join(send), title="revertible monitor alert", level="warning")
     return state
+
+
+def _last_run(out_dir: str | os.PathLike[str] | None) -> dict[str, Any] | None:
+    """The last run's ``monitor.json`` in ``out_dir`` (None: none, or not one we can read)."""
+    import json
+
+    if out_dir is None:
+        return None
+    try:
+        got = json.loads((Path(out_dir) / "monitor.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return got if isinstance(got, dict) else None
+
+
+def _to_send(state: dict[str, Any], before: dict[str, Any] | None, last: pd.Timestamp,
+             repeat_hours: float | None) -> tuple[list[str], dict[str, str]]:
+    """The alerts to send now, and when each raised check was last sent (for monitor.json).
+
+    A check whose alert was sent less than ``repeat_hours`` of bars ago (``before["notified"]``)
+    is held; a check that cleared is forgotten, so its next alert is sent at once.
+    """
+    sent = (before or {}).get("notified") or {}
+    send, notified = [], {}
+    for kind, text in zip(state.get("alert_kinds", []), state["alerts"], strict=True):
+        at = pd.Timestamp(sent[kind]) if isinstance(sent.get(kind), str) else None
+        if repeat_hours and at is not None and last - at < pd.Timedelta(hours=repeat_hours):
+            notified[kind] = sent[kind]
+        else:
+            send.append(text)
+            notified[kind] = str(last)
+    return send, notified

@@ -375,10 +375,17 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     drift = psi({**ref.sketch, "columns": {c: ref.sketch["columns"][c] for c in cols}},
                 known) if len(known) else pd.Series(dtype=float)
     alerts: list[str] = []
+    kinds: list[str] = []  # which check raised each alert (one per check and feature)
+
+    def alert(kind: str, text: str) -> None:
+        alerts.append(text)
+        kinds.append(kind)
+
     if mcfg.calibration_z is not None:
         h = halves["all"]
         if h["n"] >= mcfg.min_labels and abs(h["z"]) >= mcfg.calibration_z:
-            alerts.append(
+            alert(
+                "calibration window",
                 f"calibration: {h['n']} labels resolved in the last {mcfg.window_days:g} days "
                 f"reverted {h['realised']:.1%} against {h['predicted']:.1%} predicted "
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g}{_dep(h['design_effect'])})")
@@ -388,7 +395,8 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                          else ({"value": float("nan"), "n": 0}, pd.Series(dtype=float)))
     if mcfg.cusum_threshold is not None and n >= mcfg.min_labels \
             and cusum["value"] >= mcfg.cusum_threshold:
-        alerts.append(
+        alert(
+            "calibration sequential test",
             f"calibration: sequential test (CUSUM {cusum['value']:.1f}, limit "
             f"{mcfg.cusum_threshold:g}{_dep(cusum['design_effect'])}): {cusum['n']} labels "
             "resolved since "
@@ -400,7 +408,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
             v = scores.get(key, float("nan"))
             if limit is not None and np.isfinite(v) and (v > limit if worse == "above"
                                                          else v < limit):
-                alerts.append(f"{key} {v:.3f} is {worse} the limit {limit:g} over {n} labels")
+                alert(key, f"{key} {v:.3f} is {worse} the limit {limit:g} over {n} labels")
     v = p * (1 - p)  # the labels' mean design effect (reported)
     live_deff = float(np.sum(v * deff) / np.sum(v)) if np.sum(v) > 0 else ref.design_effect
     # the PSI counts every divergence known: its rows' design effect by day of entry (the
@@ -411,13 +419,14 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     if len(known) >= mcfg.min_rows and len(drift):
         pp = drift.get("probability", float("nan"))
         if mcfg.max_psi is not None and np.isfinite(pp) and pp > max(mcfg.max_psi, noise):
-            alerts.append(f"probability drift: PSI {pp:.2f} above {mcfg.max_psi:g} (and its "
-                          f"noise level {noise:.2f}) over {len(known)} divergences")
+            alert("probability drift", f"probability drift: PSI {pp:.2f} above "
+                  f"{mcfg.max_psi:g} (and its noise level {noise:.2f}) over {len(known)} "
+                  "divergences")
         if mcfg.max_feature_psi is not None:
             for name, v in drift.drop("probability", errors="ignore").items():
                 if np.isfinite(v) and v > max(mcfg.max_feature_psi, noise):
-                    alerts.append(f"feature drift: {name} PSI {v:.2f} above "
-                                  f"{mcfg.max_feature_psi:g} (noise level {noise:.2f})")
+                    alert(f"feature drift: {name}", f"feature drift: {name} PSI {v:.2f} above "
+                          f"{mcfg.max_feature_psi:g} (noise level {noise:.2f})")
     returns = return_deciles(done)
     if len(returns):
         scores = {**scores, "returns.rank_ic": float(returns.attrs["rank_ic"]),
@@ -426,6 +435,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     return {"at": at, "n_scored": int(len(known)), "n_resolved": n, "metrics": scores,
             "returns": returns,
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
+            "alert_kinds": kinds,
             "history": {"cusum": cusum_path, "cusum_threshold": mcfg.cusum_threshold},
             "design_effect": live_deff, "design": ref.design,
             "window_days": mcfg.window_days,
