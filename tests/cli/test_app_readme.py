@@ -54,7 +54,7 @@ def test_the_setup_creates_every_folder_the_cron_line_writes_into():
 
 
 def test_the_systemd_unit_runs_the_crontab_s_chain():
-    # tests/live/test_cron_chain_live.py runs the crontab's line; the unit must run the same
+    # tests/live/test_download_cron_chain.py runs the crontab's line; the unit must run the same
     blocks = _blocks()
     cron = next(body for kind, body in blocks if kind == "cron")
     unit = next(body for kind, body in blocks if kind == "ini" and "ExecStart=" in body)
