@@ -6,6 +6,7 @@ import json
 import re
 
 import mlflow
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -44,7 +45,7 @@ def _run(env, *args):
 
 def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     res = _run(env, "--model", f"models:/{NAME}@champion", "--out", tmp_path / "mon", "--json",
-               "--since", "2024-04-01")
+               "--since", "2024-05-15")
     assert res.exit_code in (0, 3), res.output
     payload = json.loads(res.output.strip().splitlines()[-1])
     m = payload["metrics"]
@@ -88,7 +89,7 @@ def _payload_without(env, monkeypatch, key):
         return model
 
     monkeypatch.setattr(revertible.tracking, "load_model", predating)
-    res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-04-01")
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--json", "--since", "2024-05-15")
     assert res.exit_code in (0, 3), res.output
     return json.loads(res.output.strip().splitlines()[-1])
 
@@ -119,7 +120,7 @@ def test_breached_threshold_exits_3_and_notifies(env, tmp_path):
 
     rec = Receiver()
     try:
-        res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+        res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-05-15",
                    "--set", "monitor.min_auc=0.99", "--set", "monitor.min_labels=5",
                    "--notify", rec.url)
     finally:
@@ -160,7 +161,7 @@ def test_an_hourly_cron_sends_an_alert_once_a_day_and_a_new_check_at_once(env, t
     try:
         def check(data, *sets):
             got, n = len(rec.got), runs()
-            res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+            res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-05-15",
                        "--out", tmp_path / "mon", "--notify", rec.url, "--set",
                        "monitor.min_auc=0.99", "--set", "monitor.min_labels=5",
                        *[x for s in sets for x in ("--set", s)], "--data", data)
@@ -217,7 +218,7 @@ def test_a_ledger_without_closed_trades_writes_strict_json(env, tmp_path):
         x for s in _sets(env["root"]) for x in ("--set", s)], "--data", str(env["root"] / "data"),
         "--model", f"models:/{NAME}@champion", "--ledger", str(path), "--since", "2024-05-15"])
     assert paper.exit_code == 0, paper.output
-    res = _run(env, *none, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+    res = _run(env, *none, "--model", f"models:/{NAME}@champion", "--since", "2024-05-15",
                "--ledger", path, "--out", tmp_path / "mon", "--json")
     assert res.exit_code in (0, 3), res.output
     payload = _strict_json(res.output.strip().splitlines()[-1])
@@ -262,6 +263,19 @@ def test_undefined_figures_say_why_not_nan(env, tmp_path):
     assert "nan" not in flat.lower(), flat
     page = (tmp_path / "mon" / "monitor.html").read_text()  # the page's numbers table too
     assert "NaN" not in page and "<td>n/a</td>" in page
+
+
+def test_a_record_over_the_model_s_training_data_is_refused(env, tmp_path):
+    # the tests here checked a record from 2024-04-01, inside the training period (its labels
+    # in sample); the default start is the end of the training data
+    trained = pd.Timestamp(env["run"]["model"].meta["trained_until"])
+    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
+               "--out", tmp_path / "mon")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    line = " ".join(res.output.strip().splitlines()[-1].split())
+    assert line.startswith("error: --since 2024-04-01 00:00: the model was trained on the "
+                           f"divergences entered up to {trained:%Y-%m-%d %H:%M} UTC"), line
+    assert not (tmp_path / "mon").exists()
 
 
 def test_since_after_the_last_bar_is_one_line(env):
@@ -329,7 +343,7 @@ def test_monitor_with_a_ledger_reports_its_pnl(env, ledger, tmp_path):
 
     before = ledger.read_bytes()
     res = _trading(env, "monitor", "--model", f"models:/{NAME}@champion", "--since",
-                   "2024-04-01", "--ledger", ledger, "--out", tmp_path / "mon", "--json")
+                   "2024-05-15", "--ledger", ledger, "--out", tmp_path / "mon", "--json")
     assert res.exit_code in (0, 3), res.output
     assert ledger.read_bytes() == before  # read only
     book = read_ledger(ledger).trades
@@ -362,7 +376,7 @@ def _refused(env, ledger, tmp_path, *args, sets=(), needles=()):
     from conftest import one_line_error
 
     before, runs = ledger.read_bytes(), _monitor_runs(env)
-    res = _trading(env, "monitor", *args, "--since", "2024-04-01", "--ledger", ledger,
+    res = _trading(env, "monitor", *args, "--since", "2024-05-15", "--ledger", ledger,
                    "--out", tmp_path / "mon", sets=sets)
     one_line_error(res, *needles)
     assert ledger.read_bytes() == before
@@ -408,7 +422,7 @@ def test_the_long_steps_report_progress_by_name(env):
             seen[description] = max(seen[description], done)
         yield update
 
-    monitor_command(env["cfg"], f"models:/{NAME}@champion", since="2024-04-01",
+    monitor_command(env["cfg"], f"models:/{NAME}@champion", since="2024-05-15",
                     log=lambda _line: None, progress=progress)
     assert list(seen) == ["episodes (pairs)", "features of the live record (pairs)"]
     assert all(v > 0 for v in seen.values()), seen

@@ -40,11 +40,15 @@ def env(tmp_path_factory):
     write_market(root / "data", market, truth)
     cfg = load_config("configs/demo.yaml", _sets(root), data=str(root / "data"))
     panel = load_panel(cfg.data)
-    res = train(cfg, panel=panel, promote=True)
-    model = load_model(res["model_uri"], cfg.tracking.uri)
     end = panel.times[-1] - pd.Timedelta(days=4)  # later bars close the month's last trades
+    start = end - pd.Timedelta(days=30)
+    # the model knows the market up to the month only: a ledger over its training divergences
+    # would be in sample (paper refuses it)
+    res = train(cfg, panel=panel.cut(start - panel.freq), promote=True)
+    model = load_model(res["model_uri"], cfg.tracking.uri)
+    assert pd.Timestamp(model.meta["trained_until"]) < start
     return {"root": root, "cfg": cfg, "panel": panel, "model": model, "truth": truth,
-            "uri": res["model_uri"], "start": end - pd.Timedelta(days=30), "end": end}
+            "uri": res["model_uri"], "start": start, "end": end}
 
 
 def _table(path, name):
@@ -351,6 +355,19 @@ def test_a_file_that_is_not_a_ledger_and_a_start_after_the_data_are_refused(env,
                tmp_path / "new.sqlite", "--since", late)
     _one_line_error(res, "--since", "outside the data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_a_ledger_over_the_model_s_training_data_is_refused(env, tmp_path):
+    # a ledger started inside the training period booked in-sample trades as a forward test:
+    # the demo's paper month, 11 days of it in the model's development data, "earned" +131 bp
+    # a trade against -24 out of sample
+    trained = pd.Timestamp(env["model"].meta["trained_until"])
+    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", "--since", trained - pd.Timedelta(days=2))
+    _one_line_error(res, "--since", f"entered up to {trained:%Y-%m-%d %H:%M} UTC",
+                    "in sample, not a forward test",
+                    f"--since {trained + pd.Timedelta(hours=1):%Y-%m-%d %H:%M}")
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_since_and_data_are_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._checks import assets_note, check_model, costs_note, has_calibrator
+from ._checks import assets_note, check_model, check_out_of_sample, costs_note, has_calibrator
 from ._cv import (
     Fold,
     holdout_split,
@@ -67,6 +67,7 @@ from ._train import (
 )
 
 __all__ = [
+    "check_out_of_sample",
     "check_model",
     "has_calibrator",
     "costs_note",

@@ -187,6 +187,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     from ..data import load_panel
     from ..episodes import build_episodes
     from ..live import notify
+    from ..model import check_out_of_sample
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import Tracker, load_model
     from ._report import flat_metrics, html_page, ledger_json, log_run, power_note
@@ -202,6 +203,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     _check_start(start, last, cfg.data.path)
     model = load_model(pinned, store)
     meta = getattr(model, "meta", {}) or {}
+    check_out_of_sample(start, meta, "--since", panel.freq)  # None (the default): after it
     if since is None:  # default: the end of the model's training data
         start = _ts(meta.get("trained_until"))
         _check_start(start, last, cfg.data.path)

@@ -506,6 +506,7 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     """Everything ``revertible paper`` does: load, check, run, notify the new decisions."""
     from ..data import load_panel
     from ..live import freshness_check, notify, panel_last_bars
+    from ..model import check_out_of_sample
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import load_model
 
@@ -521,6 +522,8 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     _check_data(str(ledger), book, since, panel)
     model = load_model(pinned, store)
     check_model(model, cfg, panel.funding is not None)
+    if book is None and since is not None:  # a new ledger over the training data is in sample
+        check_out_of_sample(_utc(since), getattr(model, "meta", None), "--since", panel.freq)
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
                     asset_last_bars=panel_last_bars(panel), step=panel.freq, now=now,
                     notify_urls=notify_urls)
