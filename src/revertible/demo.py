@@ -180,7 +180,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Generate a market into ``out_dir/data`` and run the pipeline on it.
 
-    ``stage`` is told the step starting (``"1/7 generating the market"``...), for a heartbeat.
+    ``stage`` is told the step starting (``"1/8 generating the market"``...), for a heartbeat.
     """
 
     def say(msg: str) -> None:
@@ -193,46 +193,46 @@ def run_demo(
     data_dir = out_dir / "data"
     # a bad config or --set is refused before anything is written
     cfg = load_config(config, [*DEMO_SETS, *sets], data=str(data_dir))
-    step("1/7 generating the market")
+    step("1/8 generating the market")
     panel, truth = generate_market(n_assets=n_assets, n_bars=days * 24, seed=seed)
     _check_trainable(cfg, panel, days, n_assets)  # before anything is written
     data_dir.mkdir(parents=True, exist_ok=True)
     write_market(data_dir, panel, truth)
-    say(f"[bold]1/7 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
+    say(f"[bold]1/8 generated[/] {n_assets} assets x {days * 24} hourly bars into {data_dir}")
 
     say(f"demo settings on top of {Path(config).name}: {', '.join(DEMO_SETS)}")
-    step("2/7 validating")
+    step("2/8 validating")
     panel = load_panel(cfg.data)
     summ = summarize(panel)
-    say(f"[bold]2/7 validated[/] {panel.n_assets} assets, {panel.n_bars} bars, "
+    say(f"[bold]2/8 validated[/] {panel.n_assets} assets, {panel.n_bars} bars, "
         f"{int(summ['missing_bars'].sum())} missing bars, fingerprint {panel.fingerprint()}")
 
-    step("3/7 pairs")
+    step("3/8 pairs")
     pairs_df = eligible_pairs(panel, cfg.universe)
     from .io import write_table
 
     write_table(pairs_df, out_dir / "pairs.parquet")
     plot_corr_heatmap(panel, cfg.universe, out_dir / "heatmap.png")
-    say(f"[bold]3/7 pairs[/] {len(pairs_df)} eligible at the last bar -> {out_dir}/pairs.parquet, "
+    say(f"[bold]3/8 pairs[/] {len(pairs_df)} eligible at the last bar -> {out_dir}/pairs.parquet, "
         f"heatmap.png")
 
-    step("4/7 episodes")
+    step("4/8 episodes")
     with bar("episodes (pairs)") as update:
         summary = write_episodes(panel, cfg, out_dir / "episodes.parquet", progress=update)
     eps = read_table(out_dir / "episodes.parquet")
     rep = truth_report(eps, truth)
-    say(f"[bold]4/7 episodes[/] {summary['episodes']} episodes, base reversion rate "
+    say(f"[bold]4/8 episodes[/] {summary['episodes']} episodes, base reversion rate "
         f"{summary['reversion_rate']:.3f}; planted pairs:")
     say(rep.to_string(index=False, float_format="%.3f"))
     result: dict[str, Any] = {"episodes": summary, "truth": rep}
 
     from .workflows import train as run_train
 
-    step("5/7 training")
+    step("5/8 training")
     res = run_train(cfg, panel=panel, episodes=eps, config_path=config, console=console,
                     promote=True, progress=progress)
     result["train"] = res
-    say(f"[bold]5/7 trained[/] run {res['run_id']}, registered {cfg.tracking.registered_model} "
+    say(f"[bold]5/8 trained[/] run {res['run_id']}, registered {cfg.tracking.registered_model} "
         f"v{res['registered_version']} as champion; model {res['model_uri']}")
 
     champion = f"models:/{cfg.tracking.registered_model}@champion"
@@ -241,21 +241,21 @@ def run_demo(
     except ImportError:  # pragma: no cover - scoring not in this build
         score_command = None
     if score_command is not None:
-        step("6/7 scoring")
+        step("6/8 scoring")
         signals = score_command(cfg, champion, out=out_dir / "signals.csv", console=None,
                                 wall_clock=False)  # a generated market has no wall-clock age
         traded = int((signals["leg_a_notional"] > 0).sum()) if len(signals) else 0
-        say(f"[bold]6/7 scored[/] {len(signals)} divergences open at the last bar with "
+        say(f"[bold]6/8 scored[/] {len(signals)} divergences open at the last bar with "
             f"{champion}; {traded} sized into two-leg positions -> {out_dir}/signals.csv")
         result["signals"] = signals
 
     from .backtest import backtest_command
 
-    step("7/7 backtest")
+    step("7/8 backtest")
     bt = backtest_command(cfg, model_uri=res["model_uri"], out_dir=out_dir / "backtest",
                           config_path=config, panel=panel, progress=progress)
     m = bt["metrics"]
-    say(f"[bold]7/7 backtest[/] holdout replay with costs -> {bt['report']}")
+    say(f"[bold]7/8 backtest[/] holdout replay with costs -> {bt['report']}")
     if console is not None:  # every strategy, as `revertible backtest` prints it
         console.print(bt["summary"], markup=False, highlight=False)
     if bt.get("trades"):
@@ -272,12 +272,12 @@ def run_demo(
     cheap = cfg.model_copy(update={"costs": cfg.costs.model_copy(
         update={"venue": "perp", "fill": "maker"})})
     if _venue(cheap) != _venue(cfg):
-        step(f"7/7 backtest at {_venue(cheap)} costs")
+        step(f"7/8 backtest at {_venue(cheap)} costs")
         bt2 = backtest_command(cheap, model_uri=res["model_uri"],
                                out_dir=out_dir / "backtest-perp-maker", config_path=config,
                                panel=panel, progress=progress)
         m2 = bt2["metrics"]
-        say(f"[bold]7/7 backtest[/] the same replay at {_venue(cheap)} costs -> {bt2['report']}")
+        say(f"[bold]7/8 backtest[/] the same replay at {_venue(cheap)} costs -> {bt2['report']}")
         if console is not None:
             console.print(bt2["summary"], markup=False, highlight=False)
         if bt2.get("trades"):
@@ -285,5 +285,46 @@ def run_demo(
                                                           _venue(cheap))
             say(result["decision_note_cheap"])
         result["backtest_cheap"] = bt2
+    step("8/8 paper and monitor")
+    result["live"] = _live_loop(cheap, champion, out_dir, panel, say, progress,
+                                after=pd.Timestamp(res["model"].meta["trained_until"]))
     result["summary"] = f"demo finished: outputs in {out_dir}"
     return result
+
+
+def _live_loop(cfg: Any, model: str, out_dir: Path, panel: Any, say: Callable[[str], None],
+               progress: Callable[..., Any] | None, *, after: pd.Timestamp) -> dict[str, Any]:
+    """The live loop after the model's training data: a paper ledger, then the monitor over it.
+
+    The ledger starts at the first bar after ``after`` (the model's last training divergence;
+    earlier would be in sample) or 30 days before the end, whichever is later, at the costs the
+    second backtest used (where the planted pairs' edge clears them), and replays to the end in
+    one run (``paper --since``), as the hourly loop would have kept it bar by bar. The monitor's
+    record starts where the model's training data ends.
+    """
+    from .monitor import monitor_command
+    from .workflows import ledger_pnl, paper_command
+
+    live = out_dir / "live"
+    live.mkdir(parents=True, exist_ok=True)
+    ledger = live / "ledger.sqlite"
+    ledger.unlink(missing_ok=True)  # the demo's market is new: so is its ledger
+    since = max(panel.times[-1] - pd.Timedelta(days=30), after + panel.freq)
+    rep = paper_command(cfg, model, ledger, since=str(since), log=lambda _m: None,
+                        progress=progress, panel=panel)
+    state = monitor_command(cfg, model, out_dir=live, ledger=ledger_pnl(cfg, ledger, model),
+                            log=lambda _m: None, progress=progress)
+    m, lo, hi = rep.realised_net_bp
+    from .backtest import ci_text
+
+    say(f"[bold]8/8 paper[/] from {since:%Y-%m-%d %H:%M} (after the model's training data) at "
+        f"{_venue(cfg)} costs -> {ledger}: "
+        f"{len(rep.closed)} trades closed"
+        + (f", realised net {m:+.1f} bp/trade {ci_text(lo, hi, 'one exit day')}"
+           if len(rep.closed) else "") + f", {len(rep.open)} open")
+    say(f"[bold]8/8 monitor[/] {state['n_resolved']} labels resolved since the model's training "
+        f"data ended, live base rate {state['base_rate_live']:.3f} (training "
+        f"{state['base_rate_reference']:.3f}), {len(state['alerts'])} alert(s) -> "
+        f"{live}/monitor.html")
+    return {"ledger": str(ledger), "page": str(live / "monitor.html"),
+            "trades_closed": len(rep.closed), "alerts": list(state["alerts"])}

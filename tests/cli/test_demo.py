@@ -55,5 +55,33 @@ def test_the_heartbeat_names_the_demo_step_running(tmp_path, monkeypatch):
     res = run("demo", "--out", tmp_path / "d", "--n-assets", "3", "--days", "2")
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     assert res.output.strip().splitlines()[-1] == "error: stopped after the stages of interest"
-    assert seen == ["1/7 generating the market", "2/7 validating", "3/7 pairs",
+    assert seen == ["1/8 generating the market", "2/8 validating", "3/8 pairs",
                     "episodes (pairs)"], seen
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_step_and_its_paper_ledger_is_the_backtest(tmp_path):
+    # `make demo` is the README's first command; no test ran it whole. 120 days: about 20 s
+    import re
+
+    out = tmp_path / "d"
+    res = run("demo", "--out", out, "--days", "120", "--set",
+              f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", "--set",
+              f"tracking.artifact_location={(tmp_path / 'artifacts').as_uri()}")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    for step in range(1, 9):
+        assert f"{step}/8 " in flat, step
+    for name in ("pairs.parquet", "episodes.parquet", "signals.csv", "backtest/report.html",
+                 "backtest-perp-maker/report.html", "live/ledger.sqlite", "live/monitor.html"):
+        assert (out / name).is_file(), name
+    # the ledger starts after the model's training data and runs to the end, so it is the
+    # holdout replay at the same costs: the same trades and net per trade
+    bt = re.search(r"backtest-perp-maker/report\.html strategy .*? model (\d+) ([+-][0-9.]+) ",
+                   flat)
+    paper = re.search(r"8/8 paper from .*? (\d+) trades closed, realised net ([+-][0-9.]+) bp",
+                      flat)
+    assert bt and paper, flat
+    assert "(after the model's training data)" in flat
+    assert paper.groups() == bt.groups() and int(paper.group(1)) > 0
+    assert "8/8 monitor" in flat and "demo finished" in flat
