@@ -181,6 +181,10 @@ def test_an_hourly_cron_sends_an_alert_once_a_day_and_a_new_check_at_once(env, t
         saved = json.loads((tmp_path / "mon" / "monitor.json").read_text())["notified"]
         # (the probability's drift alert of the first bar is held too)
         assert saved["roc_auc"] == str(panel.times[-2]) and saved["ece"] == str(panel.times[-1])
+        # the same bar with other thresholds is checked again: the page shows the new ones
+        res, sent, new_runs = check(env["root"] / "data", "monitor.max_ece=0.001",
+                                    "monitor.max_psi=0.9")
+        assert new_runs == 1 and "no new bar" not in res.output and sent == []
     finally:
         rec.close()
 

@@ -228,9 +228,13 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:
         log(f"alert: {a}")
-    if before is not None and before.get("at") == str(last) and before.get("model") == pinned:
-        # the same bar checked again (cron twice in an hour): the page, the run and what was
-        # sent stand; nothing is logged or sent twice
+    # what monitor.json stores of the thresholds and the ledger, to compare with the last run's
+    checks = json.loads(json.dumps(cfg.monitor.model_dump()))
+    book = None if ledger is None else json.loads(json.dumps(ledger_json(ledger), default=str))
+    if before is not None and before.get("at") == str(last) and before.get("model") == pinned \
+            and before.get("checks") == checks and before.get("ledger") == book:
+        # the same bar checked again with the same thresholds (cron twice in an hour): the
+        # page, the run and what was sent stand; nothing is logged or sent twice
         state["run_id"] = before.get("run_id")
         log(f"no new bar since the last check of {pinned} at {last:%Y-%m-%d %H:%M} UTC: "
             f"{out_dir}/monitor.html and MLflow run {state['run_id']} stand, nothing sent again")
@@ -251,8 +255,8 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         for name, text in (("monitor.html", page), ("monitor.json", json.dumps(strict_json(
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
                  "reference": ref.source, "metrics": flat_metrics(state),
-                 "ledger": None if ledger is None else ledger_json(ledger),
-                 "run_id": state["run_id"], "notified": notified}),
+                 "ledger": book, "run_id": state["run_id"], "notified": notified,
+                 "checks": checks}),
                 default=str, allow_nan=False))):
             with atomic_path(folder / name) as tmp:  # an error leaves the old page, no part
                 tmp.write_text(text)
