@@ -65,8 +65,9 @@ def test_monitor_reports_html_json_and_an_mlflow_run(env, tmp_path):
     assert "data:image/png;base64," in page and "Reliability" in page
     assert "alt='calibration over time'" in page and page.count("data:image/png;base64,") == 2
     # what the window can see at this record's size, on the page, the terminal and the run
-    assert "the window check catches a drop of the reversion rate" in page
-    assert "the window check catches" in res.output and 0 < m["detectable_drop"] < 1
+    # (here 52 labels, design effect 3.3: too few to see even a fall to 0 4 times in 5)
+    assert "The last 7 days resolved 52 labels" in page and "the window check" in page
+    assert "too few for the window check" in res.output and m["detectable_drop"] > 0.5
     assert "by decile" in page and -1 <= m["live.returns.rank_ic"] <= 1
     assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["model"].endswith("/1")
     client = mlflow.MlflowClient(env["cfg"].tracking.uri)
@@ -168,6 +169,13 @@ def test_an_hourly_cron_sends_an_alert_once_a_day_and_a_new_check_at_once(env, t
             assert res.exit_code == 3, res.output  # breached on every run: cron can act
             return res, [m["message"] for m in rec.got[got:]], runs() - n
 
+        # a run by hand without --notify sends nothing, so it marks nothing as sent: the
+        # hourly run of the same bar (with its target) sends the alert
+        quiet = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-05-15",
+                     "--out", tmp_path / "mon", "--set", "monitor.min_auc=0.99", "--set",
+                     "monitor.min_labels=5", "--data", earlier)
+        assert quiet.exit_code == 3 and rec.got == []
+        assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["notified"] == {}
         res, sent, new_runs = check(earlier)
         assert len(sent) == 1 and "roc_auc" in sent[0] and new_runs == 1
         page = (tmp_path / "mon" / "monitor.html").read_bytes()
@@ -190,19 +198,17 @@ def test_an_hourly_cron_sends_an_alert_once_a_day_and_a_new_check_at_once(env, t
 
 
 def test_what_is_sent_again_follows_repeat_alert_hours():
-    import pandas as pd
-
     from revertible.monitor._command import _to_send
 
     t = pd.Timestamp("2024-08-17 10:00", tz="UTC")
     state = {"alerts": ["a text", "b text"], "alert_kinds": ["a", "b"]}
     before = {"notified": {"a": str(t - pd.Timedelta(hours=23)),
                            "c": str(t - pd.Timedelta(hours=1))}}  # c cleared: forgotten
-    assert _to_send(state, before, t, 24) == (["b text"], {"a": before["notified"]["a"],
-                                                           "b": str(t)})
-    assert _to_send(state, before, t + pd.Timedelta(hours=1), 24)[0] == ["a text", "b text"]
-    assert _to_send(state, before, t, None)[0] == ["a text", "b text"]  # every run
-    assert _to_send(state, None, t, 24)[0] == ["a text", "b text"]  # no memory (no --out)
+    # a is held with its time; b is to be sent (recorded by the caller once delivered)
+    assert _to_send(state, before, t, 24) == ([1], {"a": before["notified"]["a"]})
+    assert _to_send(state, before, t + pd.Timedelta(hours=1), 24)[0] == [0, 1]
+    assert _to_send(state, before, t, None)[0] == [0, 1]  # every run
+    assert _to_send(state, None, t, 24)[0] == [0, 1]  # no memory (no --out)
 
 
 def _strict_json(text):
@@ -280,6 +286,10 @@ def test_a_record_over_the_model_s_training_data_is_refused(env, tmp_path):
     assert line.startswith("error: --since 2024-04-01 00:00: the model was trained on the "
                            f"divergences entered up to {trained:%Y-%m-%d %H:%M} UTC"), line
     assert not (tmp_path / "mon").exists()
+    # the default record starts one bar after the last training divergence (it included it)
+    res = _run(env, "--model", f"models:/{NAME}@champion")
+    assert res.exit_code in (0, 3), res.output
+    assert f"resolved since {trained + pd.Timedelta(hours=1)}" in res.output, res.output
 
 
 def test_since_after_the_last_bar_is_one_line(env):

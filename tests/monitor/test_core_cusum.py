@@ -169,4 +169,12 @@ def test_evaluate_says_what_its_window_can_see():
     note = power_note(state)
     assert note.startswith("The last 7 days resolved 40 labels: the window check catches a drop "
                            "of the reversion rate from 75% to 45% (30 points)"), note
-    assert power_note({**state, "detectable_drop": float("nan")}) == ""
+    assert power_note({**state, "calibration_z": None}) == ""  # the window check off
+    # under min_labels the window check cannot alert at all; 5 labels at 0.6 said "catches a
+    # drop from 60% to 0% (95 points)"
+    few = evaluate(rec.iloc[:5], ref, MonitorConfig(), rec["resolved_at"].iloc[4])
+    assert np.isnan(few["detectable_drop"])
+    assert "fewer than the 20 the window check needs" in power_note(few)
+    some = evaluate(rec.iloc[:6], ref, MonitorConfig(min_labels=5), rec["resolved_at"].iloc[5])
+    assert some["detectable_drop"] > 0.75  # 6 labels at 0.75: even 0 is not caught 4 in 5
+    assert "too few for the window check to catch even a fall" in power_note(some)

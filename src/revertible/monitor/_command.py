@@ -204,8 +204,9 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     model = load_model(pinned, store)
     meta = getattr(model, "meta", {}) or {}
     check_out_of_sample(start, meta, "--since", panel.freq)  # None (the default): after it
-    if since is None:  # default: the end of the model's training data
+    if since is None:  # default: the first bar after the model's training data
         start = _ts(meta.get("trained_until"))
+        start = None if start is None else start + panel.freq
         _check_start(start, last, cfg.data.path)
     check_model(model, cfg, panel.funding is not None)
     bar = progress or (lambda _d: contextlib.nullcontext(lambda *_: None))
@@ -228,13 +229,11 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
         log(_ledger_line(state["ledger"]))
     for a in state["alerts"]:
         log(f"alert: {a}")
-    # what monitor.json stores of the thresholds and the ledger, to compare with the last run's
-    checks = json.loads(json.dumps(cfg.monitor.model_dump()))
     book = None if ledger is None else json.loads(json.dumps(ledger_json(ledger), default=str))
-    if before is not None and before.get("at") == str(last) and before.get("model") == pinned \
-            and before.get("checks") == checks and before.get("ledger") == book:
-        # the same bar checked again with the same thresholds (cron twice in an hour): the
-        # page, the run and what was sent stand; nothing is logged or sent twice
+    inputs = _inputs(pinned, meta, panel, start, cfg, book, notify_urls)
+    if before is not None and before.get("inputs") == inputs:
+        # the same bar checked again with the same model, data, thresholds, ledger and targets
+        # (cron twice in an hour): the page, the run and what was sent stand
         state["run_id"] = before.get("run_id")
         log(f"no new bar since the last check of {pinned} at {last:%Y-%m-%d %H:%M} UTC: "
             f"{out_dir}/monitor.html and MLflow run {state['run_id']} stand, nothing sent again")
@@ -247,8 +246,21 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     state["run_id"] = log_run(store, exp, state, page, {
         "kind": "monitor", "model_uri": pinned, "run_name": f"{cfg.name} monitor",
         "reference": ref.source[:250], "alerts": str(len(state["alerts"]))})
-    send, notified = _to_send(state, before if before and before.get("model") == pinned
-                              else None, last, cfg.monitor.repeat_alert_hours)
+    same_model = before is not None and (before.get("inputs") or {}).get("model") == \
+        inputs["model"]
+    send, notified = _to_send(state, before if same_model else None, last,
+                              cfg.monitor.repeat_alert_hours)
+    held = len(state["alerts"]) - len(send)
+    if held and notify_urls:
+        log(f"{held} alert(s) already sent within monitor.repeat_alert_hours="
+            f"{cfg.monitor.repeat_alert_hours:g}: not sent again")
+    if send:
+        texts = [state["alerts"][i] for i in send]
+        delivered = notify(notify_urls, f"monitor {pinned} as of {last:%Y-%m-%d %H:%M} UTC:\n"
+                           + "\n".join(texts), title="revertible monitor alert",
+                           level="warning")
+        if notify_urls and delivered:  # only what reached its targets counts as sent
+            notified.update({state["alert_kinds"][i]: str(last) for i in send})
     if out_dir is not None:
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -256,18 +268,31 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
                 {"model": pinned, "at": str(last), "alerts": state["alerts"],
                  "reference": ref.source, "metrics": flat_metrics(state),
                  "ledger": book, "run_id": state["run_id"], "notified": notified,
-                 "checks": checks}),
+                 "inputs": inputs}),
                 default=str, allow_nan=False))):
             with atomic_path(folder / name) as tmp:  # an error leaves the old page, no part
                 tmp.write_text(text)
-    held = len(state["alerts"]) - len(send)
-    if held and notify_urls:
-        log(f"{held} alert(s) already sent within monitor.repeat_alert_hours="
-            f"{cfg.monitor.repeat_alert_hours:g}: not sent again")
-    if send:
-        notify(notify_urls, f"monitor {pinned} as of {last:%Y-%m-%d %H:%M} UTC:\n"
-               + "\n".join(send), title="revertible monitor alert", level="warning")
     return state
+
+
+def _inputs(pinned: str, meta: dict[str, Any], panel: Any, start: pd.Timestamp | None,
+            cfg: Config, book: Any, urls: list[str] | None) -> dict[str, Any]:
+    """What a check depends on, as monitor.json stores it: a rerun with the same is the same.
+
+    The model (its URI and a hash of its metadata: a model retrained in place differs), the
+    data (its last bar and fingerprint: a backfill differs), the record's start, the
+    thresholds, the ledger's summary and the notification targets (hashed: URLs hold tokens).
+    """
+    import hashlib
+    import json
+
+    def digest(x: Any) -> str:
+        return hashlib.sha256(json.dumps(x, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return {"model": f"{pinned} {digest(meta)}", "at": str(panel.times[-1]),
+            "data": panel.fingerprint(), "since": str(start),
+            "checks": json.loads(json.dumps(cfg.monitor.model_dump())), "ledger": book,
+            "notify": digest(sorted(urls or []))}
 
 
 def _last_run(out_dir: str | os.PathLike[str] | None) -> dict[str, Any] | None:
@@ -284,19 +309,19 @@ def _last_run(out_dir: str | os.PathLike[str] | None) -> dict[str, Any] | None:
 
 
 def _to_send(state: dict[str, Any], before: dict[str, Any] | None, last: pd.Timestamp,
-             repeat_hours: float | None) -> tuple[list[str], dict[str, str]]:
-    """The alerts to send now, and when each raised check was last sent (for monitor.json).
+             repeat_hours: float | None) -> tuple[list[int], dict[str, str]]:
+    """Which alerts to send now (their positions), and when the held ones were last sent.
 
-    A check whose alert was sent less than ``repeat_hours`` of bars ago (``before["notified"]``)
-    is held; a check that cleared is forgotten, so its next alert is sent at once.
+    A check whose alert reached its targets less than ``repeat_hours`` of bars ago
+    (``before["notified"]``) is held and keeps that time; a check that cleared is forgotten, so
+    its next alert is sent at once. The caller adds the sent ones once they are delivered.
     """
     sent = (before or {}).get("notified") or {}
     send, notified = [], {}
-    for kind, text in zip(state.get("alert_kinds", []), state["alerts"], strict=True):
+    for i, kind in enumerate(state.get("alert_kinds", [])):
         at = pd.Timestamp(sent[kind]) if isinstance(sent.get(kind), str) else None
         if repeat_hours and at is not None and last - at < pd.Timedelta(hours=repeat_hours):
             notified[kind] = sent[kind]
         else:
-            send.append(text)
-            notified[kind] = str(last)
+            send.append(i)
     return send, notified

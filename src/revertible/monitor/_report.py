@@ -234,13 +234,23 @@ def power_note(state: dict[str, Any]) -> str:
     is not proof that the model holds.
     """
     drop, h = state.get("detectable_drop", float("nan")), state["window"]["all"]
+    least = state.get("min_labels", 0)
+    if state.get("calibration_z") is None:  # the window check is off
+        return ""
+    head = f"The last {state['window_days']:g} days resolved {h['n']} labels"
+    if h["n"] < least:
+        return (f"{head}, fewer than the {least} the window check needs (monitor.min_labels): "
+                "it cannot alert yet; only the sequential test adds labels up.")
     if not np.isfinite(drop):
         return ""
     dep = f", design effect {h['design_effect']:.1f}" if h["design_effect"] > 1 else ""
-    return (f"The last {state['window_days']:g} days resolved {h['n']} labels{dep}: the window "
-            f"check catches a drop of the reversion rate from {h['predicted']:.0%} to "
-            f"{max(h['predicted'] - drop, 0):.0%} ({100 * drop:.0f} points) 4 times in 5; a "
-            "smaller drop shows only in the sequential test, over more labels.")
+    if drop >= h["predicted"]:
+        return (f"{head}{dep}: too few for the window check to catch even a fall of the "
+                f"reversion rate from {h['predicted']:.0%} to 0 4 times in 5; only the "
+                "sequential test, over more labels, can show a drop.")
+    return (f"{head}{dep}: the window check catches a drop of the reversion rate from "
+            f"{h['predicted']:.0%} to {h['predicted'] - drop:.0%} ({100 * drop:.0f} points) 4 "
+            "times in 5; a smaller drop shows only in the sequential test, over more labels.")
 
 
 def _design_note(deff: float, design: dict[str, Any] | None) -> str:

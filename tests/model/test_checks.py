@@ -1,0 +1,26 @@
+"""``model.check_out_of_sample``: a forward record may not start inside the training data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from revertible.errors import RevertibleError
+from revertible.model import check_out_of_sample
+
+H = pd.Timedelta(hours=1)
+END = pd.Timestamp("2024-05-12 22:00", tz="UTC")
+
+
+def test_the_boundary_is_the_last_training_divergence():
+    meta = {"trained_until": str(END)}
+    with pytest.raises(RevertibleError, match="entered up to 2024-05-12 22:00 UTC") as e:
+        check_out_of_sample(END, meta, "--since", H)  # the last training divergence itself
+    assert "(--since 2024-05-12 23:00)" in str(e.value) and "\n" not in str(e.value)
+    check_out_of_sample(END + H, meta, "--since", H)  # one bar later: out of sample
+    # a naive stored time is UTC; no start (the default) or no stored end: nothing to check
+    with pytest.raises(RevertibleError):
+        check_out_of_sample(END, {"trained_until": "2024-05-12 22:00:00"}, "--since", H)
+    check_out_of_sample(None, meta, "--since", H)
+    check_out_of_sample(END - 30 * H, {}, "--since", H)
+    check_out_of_sample(END - 30 * H, {"trained_until": "NaT"}, "--since", H)
