@@ -365,6 +365,15 @@ def test_an_hourly_update_asks_the_archive_nothing_for_today(shared_data, tmp_pa
                                 pd.Timestamp("2024-08-17", tz="UTC"))
         late = download(_req(v, tmp_path, **req, since=None, now=v.now), log=lambda s: None)
         after_midnight = [p for _, p in v.log]
+        # a run that missed the hours around midnight (21:07, then 01:07): the missing range
+        # runs into today, whose zip was still asked for
+        v.now = pd.Timestamp("2024-08-18 21:07", tz="UTC")
+        download(_req(v, tmp_path, **req, since=None, now=v.now), log=lambda s: None)
+        v.log.clear()
+        v.now = pd.Timestamp("2024-08-19 01:07", tz="UTC")
+        download(_req(v, tmp_path, **req, since=None, now=v.now), log=lambda s: None)
+        across = [p for _, p in v.log]
+    assert not [p for p in across if "2024-08-19" in p or "2024-08.zip" in p], across
     assert late[0].rows_added == 8 and late[0].rest_rows == 8
     # the 15:00 bar, no funding event, the 8h mark bar that closed at 16:00
     assert [r.rows_added for r in done] == [1, 0, 1]

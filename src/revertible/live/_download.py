@@ -156,9 +156,12 @@ class _Run:
                   lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
         parse = parse_funding if kind == "fundingRate" else parse_klines
         frames = []
+        today = self.now.floor("D")
         for month in periods(lo, hi):
+            # a month's zip is published after the month ends: this month's days come daily
+            ended = pd.Timestamp(month + "-01", tz="UTC") + pd.offsets.MonthBegin(1) <= today
             csv = fetch_csv(zip_url(self.archive, market, kind, symbol, interval, month),
-                            self.retry)
+                            self.retry) if ended else None
             if csv is not None:
                 frames.append(parse(csv))
                 continue
@@ -225,8 +228,10 @@ class _Run:
             cuts = [lo, *pd.date_range(lo.floor("D"), hi, freq="QS", inclusive="neither"), hi]
             for a, b in zip(cuts[:-1], cuts[1:], strict=True):
                 # a day's zip is published after the day ends: today's bars (an hourly cron
-                # run's) are on REST only, so the archive is not asked for them
-                if req.exchange != "binance" or a >= b or a >= self.now.floor("D"):
+                # run's) are on REST only, so the archive is not asked for them, also where
+                # the missing range runs over midnight
+                b = min(b, self.now.floor("D"))
+                if req.exchange != "binance" or a >= b:
                     continue
                 got = self._archived(market, archive_kind[kind], base + quote, interval, a, b)
                 got = got[list(STANDARD)] if kind == "mark" else got
