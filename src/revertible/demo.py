@@ -148,7 +148,7 @@ DEMO_SETS = ("universe.min_abs_corr=0.5", "sizing.min_abs_corr_exit=0.5")
 def _check_trainable(cfg: Any, panel: Any, days: int, n_assets: int) -> None:
     """Refuse a market too small to train on before the demo writes anything.
 
-    The generated panel's episodes (under 0.1 s for the default 300 days) are counted as
+    The generated panel's episodes (about 0.1-0.25 s for the default 300 days) are counted as
     training would count them (:func:`revertible.model.trainable_split`); the message names the
     demo's own options, not the data.
     """

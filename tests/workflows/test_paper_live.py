@@ -479,6 +479,12 @@ def test_summary_of_trades_closed_on_one_day_has_no_interval():
     one_day = replace(rep, gate_net_bp=(4.0, np.nan, np.nan))
     assert paper_summary(one_day, 100_000.0)[-1].endswith(
         "(the gate's record at unit size: +4.0 [no 90% CI: all entered on one day])")
+    # signals taken, none resolved yet: no record (it said "- [no 90% CI: all entered on one
+    # day]", a reason that was not the one)
+    fresh = replace(rep, gate_net_bp=(np.nan, np.nan, np.nan))
+    assert paper_summary(fresh, 100_000.0)[-1].endswith(
+        "expected +5.0 bp per taken signal (the gate's record at unit size: no outcome known "
+        "yet)")
 
 
 def test_summary_of_a_ledger_with_nothing_closed_or_taken_says_so():

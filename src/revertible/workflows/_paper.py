@@ -489,9 +489,12 @@ def paper_summary(rep: PaperReport, capital: float) -> list[str]:
     # no closed trade or no taken signal said so, not "- bp/trade [90% CI -, -]"
     realised = (f"realised net {_bp(m)} bp/trade {band} over {len(rep.closed)} closed trade(s)"
                 if len(rep.closed) else "realised net: no closed trade yet")
-    gband = ci_text(glo, ghi, "all entered on one day")
+    # taken signals, none resolved yet: no record at all (it said "- [no 90% CI: all entered
+    # on one day]")
+    record = (f"{_bp(g)} {ci_text(glo, ghi, 'all entered on one day')}" if np.isfinite(g)
+              else "no outcome known yet")
     gate = (f"the backtest of the same period expected {_bp(rep.expected_net_bp)} bp per taken "
-            f"signal (the gate's record at unit size: {_bp(g)} {gband})"
+            f"signal (the gate's record at unit size: {record})"
             if np.isfinite(g) or np.isfinite(rep.expected_net_bp) else
             "the backtest of the same period has no taken signal with a known outcome")
     lines.append(f"{realised}; {gate}")
