@@ -159,7 +159,8 @@ def monitor(
     model: Annotated[str, typer.Option(
         help="runs:/<id>/model, models:/<name>@champion, models:/<name>/<v> or a model folder.")],
     since: Annotated[str | None, typer.Option(
-        help="Start of the live record (UTC); default: the end of the model's training data.")]
+        help="Start of the live record (UTC); default: the first bar after the model's "
+             "training data (an earlier one is refused: in sample).")]
     = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Folder for monitor.html and monitor.json.")] = None,

@@ -35,7 +35,8 @@ def paper(
     ledger: Annotated[Path, typer.Option(
         help="The ledger (SQLite); created on the first run, then extended bar by bar.")],
     since: Annotated[str | None, typer.Option(
-        help="First run only: start the ledger at this bar (UTC); default the last closed bar.")]
+        help="First run only: start the ledger at this bar (UTC); default the last closed bar. "
+             "A bar inside the model's training data is refused (in sample).")]
     = None,
     notify_urls: NotifyOpt = None,
     set: SetOpt = None,
