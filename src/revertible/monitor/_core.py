@@ -179,7 +179,8 @@ def psi_noise(ref: Reference, n: int, alpha: float = 0.001, deff: float | None =
     if drawn and n_eff < PSI_EXACT_BELOW:  # drawn at a grid of counts 5% apart, rounded down
         grid = n_eff if n_eff <= 40 else int(1.05 ** math.floor(math.log(n_eff, 1.05)))
         col = ref.sketch.get("columns", {}).get("probability") or {}
-        shares = tuple(round(float(x), 6) for x in (*col.get("shares", ()),
+        # to 0.001: one model's draws serve another's near-equal shares (the cache's key)
+        shares = tuple(round(float(x), 3) for x in (*col.get("shares", ()),
                                                     col.get("missing", 0.0)))
         if len(shares) < 2 or not sum(shares) > 0:  # no sketch of the probability: k equal
             shares = (*([1.0 / k] * k), 0.0)
