@@ -302,12 +302,41 @@ def test_settings_that_do_not_decide_trades_keep_the_ledger(env, started, tmp_pa
     assert res.exit_code == 0 and "nothing changed" in res.output, res.output
 
 
-def test_a_ledger_of_another_model_is_refused(env, started, tmp_path):
+@pytest.fixture(scope="module")
+def other(env):
+    """Another model of the same config (a retrain)."""
     cfg = load_config("configs/demo.yaml", [*_sets(env["root"]), "model.n_estimators=5"],
                       data=str(env["root"] / "data"))
-    other = train(cfg, panel=env["panel"], promote=False)
+    return train(cfg, panel=env["panel"], promote=False)
+
+
+def test_a_ledger_of_another_model_is_refused(env, started, tmp_path, other):
     _refused(env, started, tmp_path, "--model", other["model_uri"],
              needles=["was written for model", f"models:/{NAME}/1"])
+
+
+def test_rotate_moves_another_model_s_ledger_aside_and_starts_a_new_one(env, started, tmp_path,
+                                                                         other):
+    # a retrain moved @champion: without --rotate the hourly chain failed until the ledger was
+    # moved by hand
+    ledger = tmp_path / "copy.sqlite"
+    ledger.write_bytes(started.read_bytes())
+    before = ledger.read_bytes()
+    # another config is still refused, --rotate or not, and nothing moves
+    res = _run(env, _cut(env, 3), "--model", other["model_uri"], "--ledger", ledger, "--rotate",
+               sets=["decision.confidence=0.7"])
+    _one_line_error(res, "another config")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
+    res = _run(env, _cut(env, 3), "--model", other["model_uri"], "--ledger", ledger, "--rotate")
+    assert res.exit_code == 0, res.output
+    kept = [p for p in tmp_path.iterdir() if p.name != "copy.sqlite"]
+    assert len(kept) == 1 and kept[0].read_bytes() == before  # the old ledger, whole
+    run1 = read_ledger(kept[0]).meta["model_run_id"]
+    assert kept[0].name == f"copy-{run1[:8]}.sqlite"
+    assert f"moved to {kept[0]}" in " ".join(res.output.split())
+    new = read_ledger(ledger)
+    assert new.meta["model_uri"] == other["model_uri"] and len(new.runs) == 1
+    assert pd.Timestamp(new.meta["start"]) == env["end"] - pd.Timedelta(days=3)  # last bar
 
 
 def test_a_model_without_a_return_calibrator_is_refused(env, started, tmp_path, monkeypatch):

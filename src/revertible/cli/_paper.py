@@ -39,6 +39,10 @@ def paper(
              "A bar inside the model's training data is refused (in sample).")]
     = None,
     notify_urls: NotifyOpt = None,
+    rotate: Annotated[bool, typer.Option(
+        "--rotate", help="When the ledger was kept for another model (a retrain moved "
+        "@champion), move it aside to <ledger>-<its model's run>.sqlite and start a new one at "
+        "the last closed bar, instead of refusing; another config is still refused.")] = False,
     set: SetOpt = None,
     data: DataOpt = None,
     json: JsonOpt = False,
@@ -58,6 +62,7 @@ def paper(
     require_pairs_files(cfg)
     try:
         rep = paper_command(cfg, model, ledger, since=since, notify_urls=notify_urls,
+                            rotate=rotate,
                             log=lambda line: err.print(line, highlight=False, soft_wrap=True),
                             progress=progress_bar, now=pd.Timestamp.now(tz="UTC"))
     except RevertibleError as exc:

@@ -286,15 +286,41 @@ def check_ledger(path: str, meta: dict[str, str], settings: dict[str, Any],
             f"{settings.get(k)!r}{f' (and {len(diff) - 1} more)' if len(diff) > 1 else ''}; "
             f"run with the ledger's settings ({override_text(k, was.get(k))}) or start a new "
             "ledger")
-    run_was, run_now = meta.get("model_run_id", ""), ident.get("model_run_id", "")
-    same = run_was == run_now if run_was and run_now else meta.get("model_uri") == ident[
-        "model_uri"]  # the run that logged it, where known (models:/x/1 is runs:/<its run>)
-    if not same:
+    if not same_model(meta, ident):
         raise RevertibleError(
             f"--ledger {path} was written for model {meta.get('model_uri')} (run "
             f"{meta.get('model_run_id') or '-'}), not {ident['model_uri']} (run "
             f"{ident.get('model_run_id') or '-'}); pass --model {meta.get('model_uri')} or "
             "start a new ledger for the new model")
+
+
+def same_model(meta: dict[str, str], ident: dict[str, str]) -> bool:
+    """The ledger (its ``meta``) was kept for the model ``ident`` (:func:`model_identity`).
+
+    By the run that logged it where both know it (``models:/x/1`` is ``runs:/<its run>``), else
+    by URI.
+    """
+    run_was, run_now = meta.get("model_run_id", ""), ident.get("model_run_id", "")
+    return run_was == run_now if run_was and run_now else meta.get("model_uri") == ident[
+        "model_uri"]
+
+
+def rotate_ledger(path: str | os.PathLike[str], meta: dict[str, str]) -> Path:
+    """Move a ledger aside to ``<stem>-<its model's run, 8>[-k]<suffix>``; returns where.
+
+    ``os.replace`` to a name that does not exist yet: nothing is overwritten or lost.
+    """
+    import os
+
+    src = Path(path)
+    tag = (meta.get("model_run_id") or "")[:8] or hashlib.sha256(
+        meta.get("model_uri", "").encode()).hexdigest()[:8]
+    dst, k = src.with_name(f"{src.stem}-{tag}{src.suffix}"), 1
+    while dst.exists():
+        k += 1
+        dst = src.with_name(f"{src.stem}-{tag}-{k}{src.suffix}")
+    os.replace(src, dst)
+    return dst
 
 
 def realised_interval(closed: pd.DataFrame, samples: int) -> tuple[float, float, float]:
@@ -505,8 +531,12 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
                   since: Any = None, notify_urls: Sequence[str] | None = None,
                   log: Callable[[str], None] = print,
                   progress: Callable[..., Any] | None = None, panel: Panel | None = None,
-                  now: pd.Timestamp | None = None) -> PaperReport:
-    """Everything ``revertible paper`` does: load, check, run, notify the new decisions."""
+                  now: pd.Timestamp | None = None, rotate: bool = False) -> PaperReport:
+    """Everything ``revertible paper`` does: load, check, run, notify the new decisions.
+
+    ``rotate``: a ledger kept for another model (of the same config) is moved aside
+    (:func:`rotate_ledger`) and a new one started, instead of refused.
+    """
     from ..data import load_panel
     from ..live import freshness_check, notify, panel_last_bars
     from ..model import check_out_of_sample
@@ -517,6 +547,18 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     pinned = resolve_model_uri(model_uri, store)
     book = read_ledger(ledger)  # a foreign file or model fails before the data is loaded
     ident = model_identity(pinned, store)
+    if book is not None and rotate and not same_model(book.meta, ident):
+        # the config must still be the ledger's: checked as if the model were its own
+        check_ledger(str(ledger), book.meta, decision_config(cfg), {
+            "model_uri": book.meta.get("model_uri", ""),
+            "model_run_id": book.meta.get("model_run_id", "")})
+        moved = rotate_ledger(ledger, book.meta)
+        msg = (f"--rotate: {ledger} was kept for model {book.meta.get('model_uri')} (run "
+               f"{book.meta.get('model_run_id') or '-'}); moved to {moved}, a new ledger starts "
+               f"for {pinned}")
+        log(msg)
+        notify(notify_urls, msg, title="revertible paper: new model, new ledger")
+        book = None
     if book is not None:
         check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
     if panel is None:
