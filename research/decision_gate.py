@@ -21,15 +21,13 @@ figures the acceptance points name, and the CPU seconds beside wall.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
+from _planted import study_data, study_options
 
 from revertible.backtest import run_backtest
 from revertible.config import load_config
-from revertible.data import load_panel
-from revertible.episodes import build_episodes
 from revertible.synthetic import noise_score, planted_score
 
 
@@ -60,18 +58,10 @@ def gate_figures(res, n_divergences: int) -> dict[str, float]:
 
 def main() -> None:
     """Run the study and print its table."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/binance-spot-1h.yaml")
-    ap.add_argument("--set", action="append", default=["costs.venue=perp"],
-                    help="config overrides (default: perp taker costs)")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--ic", type=float, default=0.05)
-    a = ap.parse_args()
+    a = study_options(__doc__.splitlines()[0], seeds=3).parse_args()
     cfg = load_config(a.config, a.set)
     t0, c0 = time.perf_counter(), time.process_time()
-    panel = load_panel(cfg.data)
-    eps = build_episodes(panel, cfg).sort_values(["entry_time", "asset_a", "asset_b"],
-                                                 kind="stable").reset_index(drop=True)
+    panel, eps = study_data(cfg)
     print(f"{len(eps)} divergences on {panel.n_assets} assets; episodes in "
           f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s")
     rev = eps["revert_return"].to_numpy(float)

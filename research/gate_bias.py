@@ -39,12 +39,12 @@ month (the first four seeds).
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from _planted import study_data, study_options
 from scipy.stats import norm
 
 from revertible.backtest import (
@@ -55,7 +55,6 @@ from revertible.backtest import (
 )
 from revertible.config import Config, load_config
 from revertible.costs import round_trip_cost
-from revertible.data import load_panel
 from revertible.decision import (
     RECORD_MIN_TRADES,
     decide,
@@ -63,7 +62,7 @@ from revertible.decision import (
     realised_net,
     record_shortfall,
 )
-from revertible.episodes import build_episodes, outcome_targets
+from revertible.episodes import outcome_targets
 from revertible.model import cluster_se, outcome_end, return_calibrator, week_clusters
 from revertible.synthetic import planted_score
 
@@ -89,9 +88,7 @@ class Data:
 
 def load(cfg: Config) -> tuple[Data, object]:
     """Panel, time-sorted episodes, their expected carry (last funding known at entry)."""
-    panel = load_panel(cfg.data)
-    eps = build_episodes(panel, cfg).sort_values(["entry_time", "asset_a", "asset_b"],
-                                                 kind="stable").reset_index(drop=True)
+    panel, eps = study_data(cfg)
     sig = eps
     if cfg.costs.perpetual and panel.funding is not None:  # as run_backtest does
         rates = pd.DataFrame(panel.funding).ffill().to_numpy()
@@ -298,13 +295,8 @@ def check(data: Data, panel: object, score: np.ndarray, got: dict, variant: str)
 
 def main() -> None:
     """Run the study and print its tables."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/binance-spot-1h.yaml")
-    ap.add_argument("--set", action="append", default=["costs.venue=perp"],
-                    help="config overrides (default: perp taker costs)")
-    ap.add_argument("--seeds", type=int, default=18)
+    ap = study_options(__doc__.splitlines()[0], seeds=18)
     ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--ic", type=float, default=0.05)
     ap.add_argument("--shuffle", action="store_true",
                     help="move whole calendar weeks to random slots (no drift in time)")
     ap.add_argument("--variant", choices=VARIANTS, default="none")
