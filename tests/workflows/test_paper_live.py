@@ -327,6 +327,12 @@ def test_rotate_moves_another_model_s_ledger_aside_and_starts_a_new_one(env, sta
                sets=["decision.confidence=0.7"])
     _one_line_error(res, "another config")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
+    # a new ledger the later checks refuse (here in sample for the new model) moves nothing
+    res = _run(env, _cut(env, 3), "--model", other["model_uri"], "--ledger", ledger, "--rotate",
+               "--since", env["end"] - pd.Timedelta(days=10))
+    _one_line_error(res, "in sample, not a forward test")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite"]
+    assert ledger.read_bytes() == before
     res = _run(env, _cut(env, 3), "--model", other["model_uri"], "--ledger", ledger, "--rotate")
     assert res.exit_code == 0, res.output
     kept = [p for p in tmp_path.iterdir() if p.name != "copy.sqlite"]

@@ -547,18 +547,13 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     pinned = resolve_model_uri(model_uri, store)
     book = read_ledger(ledger)  # a foreign file or model fails before the data is loaded
     ident = model_identity(pinned, store)
+    retired = None  # a ledger of another model, moved aside once every check has passed
     if book is not None and rotate and not same_model(book.meta, ident):
         # the config must still be the ledger's: checked as if the model were its own
         check_ledger(str(ledger), book.meta, decision_config(cfg), {
             "model_uri": book.meta.get("model_uri", ""),
             "model_run_id": book.meta.get("model_run_id", "")})
-        moved = rotate_ledger(ledger, book.meta)
-        msg = (f"--rotate: {ledger} was kept for model {book.meta.get('model_uri')} (run "
-               f"{book.meta.get('model_run_id') or '-'}); moved to {moved}, a new ledger starts "
-               f"for {pinned}")
-        log(msg)
-        notify(notify_urls, msg, title="revertible paper: new model, new ledger")
-        book = None
+        retired, book = book.meta, None
     if book is not None:
         check_ledger(str(ledger), book.meta, decision_config(cfg), ident)
     if panel is None:
@@ -572,6 +567,13 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
                     asset_last_bars=panel_last_bars(panel), step=panel.freq, now=now,
                     notify_urls=notify_urls)
+    if retired is not None:  # after the checks: a refused model or stale data moves nothing
+        moved = rotate_ledger(ledger, retired)
+        msg = (f"--rotate: {ledger} was kept for model {retired.get('model_uri')} (run "
+               f"{retired.get('model_run_id') or '-'}); moved to {moved}, a new ledger starts "
+               f"for {pinned}")
+        log(msg)
+        notify(notify_urls, msg, title="revertible paper: new model, new ledger")
     rep = paper_run(cfg, ledger, model=model, model_uri=pinned, identity=ident, panel=panel,
                     since=since, say=log, progress=progress, now=now)
     if (len(rep.new) or len(rep.pending)) and rep.changed and notify_urls:
