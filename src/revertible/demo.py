@@ -302,6 +302,7 @@ def _live_loop(cfg: Any, model: str, out_dir: Path, panel: Any, say: Callable[[s
     one run (``paper --since``), as the hourly loop would have kept it bar by bar. The monitor's
     record starts where the model's training data ends.
     """
+    from .backtest import ci_text
     from .monitor import monitor_command
     from .workflows import ledger_pnl, paper_command
 
@@ -315,8 +316,6 @@ def _live_loop(cfg: Any, model: str, out_dir: Path, panel: Any, say: Callable[[s
     state = monitor_command(cfg, model, out_dir=live, ledger=ledger_pnl(cfg, ledger, model),
                             log=lambda _m: None, progress=progress)
     m, lo, hi = rep.realised_net_bp
-    from .backtest import ci_text
-
     say(f"[bold]8/8 paper[/] from {since:%Y-%m-%d %H:%M} (after the model's training data) at "
         f"{_venue(cfg)} costs -> {ledger}: "
         f"{len(rep.closed)} trades closed"
