@@ -68,7 +68,7 @@ def _config(sets: list[str]) -> MonitorConfig:
     values = {}
     for item in sets:
         key, _, value = item.partition("=")
-        values[key] = None if value == "null" else float(value)
+        values[key] = None if value == "null" else value if value == "auto" else float(value)
     return MonitorConfig(**values)
 
 
@@ -78,14 +78,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--every", default="3h")
+    ap.add_argument("--pairs", type=int, default=16, help="planted pairs (2 assets each)")
     ap.add_argument("--set", action="append", default=[], help="monitor key=value")
     ap.add_argument("--oracle", action="store_true",
                     help="only print each seed's one-shot test 7 days after the break")
     args = ap.parse_args()
     mcfg = _config(args.set)
+    scenario = {**SCENARIO, "n_pairs": args.pairs}
     if args.oracle:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            n, real, pred, z = oracle_z(planted_scenario(seed, breaks=True, **SCENARIO))
+            n, real, pred, z = oracle_z(planted_scenario(seed, breaks=True, **scenario))
             print(f"seed {seed}: {n} labels entered after the break resolved within 7 days, "
                   f"reverted {real:.0%} against {pred:.0%} predicted, z {z:+.2f}", flush=True)
         return
@@ -94,14 +96,14 @@ def main() -> None:
     by: dict[str, int] = {}
     windows = alarms = early = 0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        b = planted_scenario(seed, breaks=True, **SCENARIO)
+        b = planted_scenario(seed, breaks=True, **scenario)
         t, kind = first_alert(scan(b["record"], b["reference"], mcfg, b["live_start"], b["end"],
                                    every=args.every))
         d = np.inf if t is None else (t - b["break_time"]) / pd.Timedelta(days=1)
         early += d < 0
         delays.append(d)
         by[kind] = by.get(kind, 0) + 1
-        s = planted_scenario(seed, breaks=False, **SCENARIO)
+        s = planted_scenario(seed, breaks=False, **scenario)
         start, fired = s["live_start"], 0
         while start + pd.Timedelta(days=30) <= s["end"]:
             res = scan(s["record"], s["reference"], mcfg, start, start + pd.Timedelta(days=30),

@@ -8,8 +8,10 @@ import pytest
 
 from revertible.config import MonitorConfig
 from revertible.monitor import (
+    FALLBACK_LIMIT,
     Reference,
     calibration_cusum,
+    cusum_limit,
     detectable_drop,
     evaluate,
     weekly_calibration,
@@ -38,19 +40,68 @@ def test_vectorised_path_equals_the_loop(rng):
     assert np.allclose(calibration_cusum(y, p, 0.4), loop)
 
 
+def _flow_reference(labels_a_month: float, design_effect: float = 1.0) -> Reference:
+    """A reference whose probabilities are uniform on 0.6-0.8, resolving this many labels."""
+    edges = list(np.linspace(0.6, 0.8, 11)[1:-1])
+    sketch = {"columns": {"probability": {"edges": edges, "shares": [0.1] * 10,
+                                          "missing": 0.0}}, "bins": 10, "n": 1000}
+    return Reference(base_rate=0.7, median_probability=0.7, n=1000, sketch=sketch,
+                     source="test", design_effect=design_effect,
+                     design={"labels": labels_a_month, "blocks": 30, "rho": 0.0,
+                             "design_effect": design_effect})
+
+
+def _false_alarms(n: int, h: float, r: float, seed: int, months: int = 2000) -> float:
+    rng = np.random.default_rng(seed)
+    alarms = 0
+    for _ in range(months):
+        p = rng.uniform(0.6, 0.8, n)
+        alarms += calibration_cusum((rng.random(n) < p).astype(float), p, r).max() >= h
+    return alarms / months
+
+
 def test_false_alarms_and_detection_on_drawn_labels():
-    """A month of labels (215, as the generated markets resolve): calibrated vs broken."""
+    """A month of labels (215, as the generated markets of 16 pairs resolve): calibrated vs broken.
+
+    The default level is drawn for the reference's flow (``cusum_threshold: auto``): at 215
+    labels a month it is the 6.5 chosen before the level was drawn.
+    """
     mcfg = MonitorConfig()
-    r, h = mcfg.cusum_odds_ratio, mcfg.cusum_threshold
+    h, how = cusum_limit(_flow_reference(215), mcfg)
+    assert how == {"how": "auto", "labels_per_period": 215.0}
+    assert 6.2 < h < 6.8
+    r = mcfg.cusum_odds_ratio
+    assert _false_alarms(215, h, r, seed=5) < 0.04  # 2.5% expected
     rng = np.random.default_rng(5)
-    alarms, delay = 0, []
+    delay = []
     for _ in range(2000):
         p = rng.uniform(0.6, 0.8, 215)
-        alarms += calibration_cusum((rng.random(215) < p).astype(float), p, r).max() >= h
         hit = np.nonzero(calibration_cusum((rng.random(215) < 0.4).astype(float), p, r) >= h)[0]
         delay.append(hit[0] + 1 if len(hit) else np.inf)
-    assert alarms / 2000 < 0.04  # 2.5% expected (binomial labels, no label overlap)
     assert np.percentile(delay, 90) <= 56  # reversion 70% -> 40%: about a week of labels
+
+
+def test_the_drawn_level_keeps_false_alarms_at_any_label_flow():
+    """A fixed level alarms more often the more labels a month resolve; the drawn one does not."""
+    mcfg = MonitorConfig()
+    r = mcfg.cusum_odds_ratio
+    h, how = cusum_limit(_flow_reference(1000), mcfg)
+    assert h > 7 and how["labels_per_period"] == 1000
+    fixed = _false_alarms(1000, 6.5, r, seed=6)
+    drawn = _false_alarms(1000, h, r, seed=6)
+    assert fixed > 0.05 and drawn < 0.04, (fixed, drawn)
+    # dependent labels count 1/D each in the CUSUM: 1,000 labels at D 4.65 draw 215's level
+    assert cusum_limit(_flow_reference(1000, 1000 / 215), mcfg)[0] == \
+        cusum_limit(_flow_reference(215), mcfg)[0]
+    # a number is used as it is, null is off, and a reference without its flow falls back
+    assert cusum_limit(_flow_reference(1000), MonitorConfig(cusum_threshold=5))[0] == 5
+    assert cusum_limit(_flow_reference(1000), MonitorConfig(cusum_threshold=None))[0] is None
+    bare = Reference(base_rate=0.7, median_probability=0.7, n=10, sketch={}, source="test")
+    assert cusum_limit(bare, mcfg) == (FALLBACK_LIMIT, {"how": "fallback",
+                                                         "labels_per_period": pytest.approx(
+                                                             float("nan"), nan_ok=True)})
+    # a rarer alarm asks for more evidence
+    assert cusum_limit(_flow_reference(1000), MonitorConfig(cusum_false_alarms=0.01))[0] > h
 
 
 def _record(y, p, start="2024-01-01"):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from revertible.config import MonitorConfig
-from revertible.monitor import evaluate, planted_scenario, scan
+from revertible.monitor import cusum_limit, evaluate, planted_scenario, scan
 
 pytestmark = pytest.mark.slow
 SCENARIO = {"n_days": 180, "break_frac": 0.7, "train_days": 90}
@@ -65,6 +65,7 @@ def test_the_sequential_test_alone_detects_the_break_in_time_and_before_the_wind
         first[name] = fired["at"].iloc[0] if len(fired) else s["end"] + WEEK
         if name == "cusum":
             assert fired["alerts"].iloc[0][0].startswith("calibration: sequential test")
-            assert (res.loc[res["at"] < s["break_time"], "cusum"] < mcfg.cusum_threshold).all()
+            level = cusum_limit(s["reference"], mcfg)[0]
+            assert (res.loc[res["at"] < s["break_time"], "cusum"] < level).all()
     assert s["break_time"] <= first["cusum"] <= s["break_time"] + WEEK
     assert first["cusum"] <= first["window"]

@@ -7,7 +7,7 @@ drift) before it can fire, so a fresh model is not flagged on noise.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,11 +47,17 @@ class MonitorConfig(BaseModel):
         0.33, gt=0, lt=1, description="The sequential calibration test's alternative: the odds "
         "of reverting fall to this multiple of the model's (0.33: a 73% probability becomes "
         "47%).")
-    cusum_threshold: float | None = Field(
-        6.5, gt=0, description="Alert when the CUSUM of the labels' log-likelihood ratios "
+    cusum_threshold: Annotated[float, Field(gt=0)] | Literal["auto"] | None = Field(
+        "auto", description="Alert when the CUSUM of the labels' log-likelihood ratios "
         "(model against the odds ratio above, in the order they resolved) reaches this; null: "
-        "off. 6.5: 2.5% of months of calibrated independent labels (215) cross it; measured by "
-        "research/monitor_known_answers.py (chosen on seeds 100-139).")
+        "off. auto: the level that cusum_false_alarms of 30-day periods of a calibrated model "
+        "cross at the training record's label flow (its labels a day over their design "
+        "effect), drawn once per model: a fixed level alarms more often the more labels a "
+        "month resolve (6.5 holds 2.5% at 215 labels a month, which auto gives there).")
+    cusum_false_alarms: float = Field(
+        0.025, gt=0, lt=0.5, description="With cusum_threshold auto: the share of 30-day "
+        "periods in which the sequential test alerts on a calibrated model (0.025 matches the "
+        "level 6.5 chosen on research/monitor_known_answers.py seeds 100-139).")
     max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
     min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
     min_brier_skill: float | None = Field(

@@ -2,7 +2,8 @@
 
 Modules: ``_drift`` (quantile sketch, PSI), ``_core`` (metrics, calibration windows, alerts at
 a point in time), ``_report`` (reliability figure, HTML page, MLflow run, the paper ledger's
-P&L), ``_command`` (the ``monitor`` command), ``_scenario`` (known-answer generated markets).
+P&L), ``_sequential`` (the sequential calibration test and its level), ``_command`` (the
+``monitor`` command), ``_scenario`` (known-answer generated markets).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from ._core import (
 from ._drift import SKETCH_VERSION, psi, quantile_sketch
 from ._report import flat_metrics, ledger_json
 from ._scenario import planted_scenario
+from ._sequential import FALLBACK_LIMIT, cusum_limit
 
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
            "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
            "ledger_json", "calibration_cusum", "design_effect", "weekly_calibration",
-           "detectable_drop"]
+           "detectable_drop", "cusum_limit", "FALLBACK_LIMIT"]

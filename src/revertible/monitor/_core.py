@@ -17,9 +17,12 @@ Checks (``monitor`` config; a null threshold is off):
   ``cusum_odds_ratio`` (< 1: fewer reversions than predicted) against the model's own
   probability, ``w = y ln(r) - ln(1 - p (1 - r))``, ``S = max(0, S + w)`` over the labels in
   the order they resolved since the start of the record (a risk-adjusted CUSUM, Steiner et al.
-  2000). A miss at a high probability weighs most. ``S >= cusum_threshold`` with at least
+  2000). A miss at a high probability weighs most. ``S`` at the level with at least
   ``min_labels`` labels is an alert: evidence accumulates over as many labels as it takes instead
-  of a fixed window, and falls back to 0 while the model holds.
+  of a fixed window, and falls back to 0 while the model holds. The level
+  (:func:`revertible.monitor.cusum_limit`) is ``cusum_threshold``, or with ``auto`` the one
+  ``cusum_false_alarms`` of 30-day periods of a calibrated model cross at the training record's
+  label flow.
 * **dependent labels**: divergences of one market move revert or fail together, so a
   calibration sum varies more than independent labels would make it vary. The reference's
   :func:`design_effect` measures the labels' within-day correlation ``rho`` at training; a
@@ -46,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ._drift import psi, quantile_sketch
+from ._sequential import calibration_cusum, cusum_limit
 
 if TYPE_CHECKING:
     from ..config import MonitorConfig
@@ -305,30 +309,6 @@ def detectable_drop(n: int, predicted: float, deff: float, z: float | None,
                  * np.sqrt(predicted * (1 - predicted) * deff / n))
 
 
-def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
-                      weights: np.ndarray | None = None) -> np.ndarray:
-    """Page's CUSUM path of Bernoulli log-likelihood ratios for an odds shift ``odds_ratio``.
-
-    Parameters
-    ----------
-    y, p : numpy.ndarray
-        Labels (1 reverted, 0 not) and the model's probabilities, in the order they resolved.
-    odds_ratio : float
-        The alternative: the odds of reverting are ``odds_ratio`` times the model's.
-    weights : numpy.ndarray, optional
-        What each label's log-likelihood ratio counts (``1 / D``, its design effect).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``S_i = max(0, S_{i-1} + w_i)`` after each label, ``S_0 = 0``.
-
-    """
-    w = y * np.log(odds_ratio) - np.log1p(-p * (1.0 - odds_ratio))
-    c = np.cumsum(w if weights is None else w * weights)
-    return c - np.minimum(np.minimum.accumulate(c), 0.0) if len(c) else c
-
-
 def _cusum_state(done: pd.DataFrame, odds_ratio: float,
                  deff: np.ndarray) -> tuple[dict[str, Any], pd.Series]:
     """The CUSUM now and the labels of its current run (since it last stood at 0); its path.
@@ -403,15 +383,17 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 f"reverted {h['realised']:.1%} against {h['predicted']:.1%} predicted "
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g}{_dep(h['design_effect'])})")
     n = len(y)
+    level, how = cusum_limit(ref, mcfg)
     cusum, cusum_path = (_cusum_state(done, mcfg.cusum_odds_ratio, deff)
-                         if mcfg.cusum_threshold is not None
+                         if level is not None
                          else ({"value": float("nan"), "n": 0}, pd.Series(dtype=float)))
-    if mcfg.cusum_threshold is not None and n >= mcfg.min_labels \
-            and cusum["value"] >= mcfg.cusum_threshold:
+    cusum.update(limit=level, limit_how=how["how"],
+                 limit_labels_per_period=how["labels_per_period"])
+    if level is not None and n >= mcfg.min_labels and cusum["value"] >= level:
         alert(
             "calibration sequential test",
             f"calibration: sequential test (CUSUM {cusum['value']:.1f}, limit "
-            f"{mcfg.cusum_threshold:g}{_dep(cusum['design_effect'])}): {cusum['n']} labels "
+            f"{level:.3g}{_dep(cusum['design_effect'])}): {cusum['n']} labels "
             "resolved since "
             f"{cusum['since']:%Y-%m-%d %H:%M} reverted {cusum['realised']:.1%} against "
             f"{cusum['predicted']:.1%} predicted")
@@ -451,7 +433,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
             "returns": returns,
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "alert_kinds": kinds,
-            "history": {"cusum": cusum_path, "cusum_threshold": mcfg.cusum_threshold},
+            "history": {"cusum": cusum_path, "cusum_threshold": level},
             "design_effect": live_deff, "design": ref.design,
             "window_days": mcfg.window_days,
             "min_labels": mcfg.min_labels, "calibration_z": mcfg.calibration_z,
@@ -459,14 +441,15 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                                                halves["all"]["design_effect"],
                                                mcfg.calibration_z)
             if halves["all"]["n"] >= mcfg.min_labels else float("nan"),
-            "levels": {"cusum": _level(mcfg.cusum_threshold, n, mcfg.min_labels, "labels"),
+            "levels": {"cusum": _level(level, n, mcfg.min_labels, "labels", how=how),
                        "psi": _level(mcfg.max_psi, len(known), mcfg.min_rows, "divergences",
                                      noise)},
             "base_rate_live": float(y.mean()) if n else float("nan"),
             "base_rate_reference": ref.base_rate, "reference": ref.source}
 
 
-def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -> str:
+def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0,
+           how: dict[str, Any] | None = None) -> str:
     """Where a check alerts, as :func:`evaluate` applies it (``off``; too few rows; the level)."""
     if v is None:
         return "off"
@@ -474,7 +457,10 @@ def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0) -
         return f"no alert under {least} {what}"
     if noise > v:  # PSI: small samples need a larger one before it means anything
         return f"alert above {noise:.2f}, the noise level of {n} {what}"
-    return f"alert at {v:g}"
+    if how and how["how"] == "auto":
+        return (f"alert at {v:.3g}, drawn for {how['labels_per_period']:,.0f} independent "
+                "labels a month")
+    return f"alert at {v:.3g}"
 
 
 def _dep(deff: float) -> str:

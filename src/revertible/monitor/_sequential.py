@@ -1,0 +1,150 @@
+"""The sequential calibration test: Page's CUSUM of the labels and where it alerts.
+
+:func:`calibration_cusum` is the path; :func:`cusum_limit` the level it alerts at. A fixed level
+is a fixed number of labels' evidence, so its false alarms per month grow with the record's
+label flow: 6.5 holds 2.5% of 30-day periods at 215 calibrated labels a month, and the
+known-answer market of 40 planted pairs (540 labels a month) alarmed in 5 of 80 stable months
+at that level (``research/monitor_known_answers.py --pairs 40``). ``cusum_threshold: auto`` (the
+default) draws the level instead: the ``1 - cusum_false_alarms`` quantile of a 30-day CUSUM's
+maximum over calibrated labels at the training record's flow (labels a day, divided by its
+design effect: dependent labels count less) and the probabilities of its sketch. The level is
+the model's: it does not move with the live record.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..config import MonitorConfig
+    from ._core import Reference
+
+__all__ = ["calibration_cusum", "cusum_limit", "FALLBACK_LIMIT", "PERIOD_DAYS"]
+
+#: The level where the reference does not say its label flow (no design: a model or reference
+#: built without resolution times): 2.5% of 30-day periods at 215 labels (the known-answer
+#: markets of 16 pairs).
+FALLBACK_LIMIT = 6.5
+#: The period the false-alarm share is counted over.
+PERIOD_DAYS = 30
+
+
+def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Page's CUSUM path of Bernoulli log-likelihood ratios for an odds shift ``odds_ratio``.
+
+    Parameters
+    ----------
+    y, p : numpy.ndarray
+        Labels (1 reverted, 0 not) and the model's probabilities, in the order they resolved.
+    odds_ratio : float
+        The alternative: the odds of reverting are ``odds_ratio`` times the model's.
+    weights : numpy.ndarray, optional
+        What each label's log-likelihood ratio counts (``1 / D``, its design effect).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S_i = max(0, S_{i-1} + w_i)`` after each label, ``S_0 = 0``.
+
+    """
+    w = y * np.log(odds_ratio) - np.log1p(-p * (1.0 - odds_ratio))
+    c = np.cumsum(w if weights is None else w * weights)
+    return c - np.minimum(np.minimum.accumulate(c), 0.0) if len(c) else c
+
+
+def cusum_limit(ref: Reference, mcfg: MonitorConfig) -> tuple[float | None, dict[str, Any]]:
+    """The level the sequential test alerts at, and how it was set.
+
+    Returns
+    -------
+    tuple
+        The level (None: the test is off) and ``{"how", "labels_per_period"}``: ``how`` is
+        ``"fixed"`` (a number in the config), ``"auto"`` (drawn at the reference's effective
+        labels per 30 days, ``labels_per_period``) or ``"fallback"`` (:data:`FALLBACK_LIMIT`:
+        the reference has no label flow).
+
+    """
+    h = mcfg.cusum_threshold
+    if h is None:
+        return None, {"how": "off", "labels_per_period": float("nan")}
+    if h != "auto":
+        return float(h), {"how": "fixed", "labels_per_period": float("nan")}
+    flow = _effective_flow(ref)
+    points, shares = _probability_mix(ref)
+    if flow is None or not points:
+        return FALLBACK_LIMIT, {"how": "fallback", "labels_per_period": float("nan")}
+    # a grid 5% apart, rounded up (more labels: a higher level), so models of similar flows
+    # share one draw
+    n = max(int(math.ceil(1.05 ** math.ceil(math.log(max(flow, 1.0), 1.05)) - 1e-9)), 1)
+    level = _max_quantile(n, points, shares, float(mcfg.cusum_odds_ratio),
+                          float(mcfg.cusum_false_alarms))
+    return level, {"how": "auto", "labels_per_period": float(flow)}
+
+
+def _effective_flow(ref: Reference) -> float | None:
+    """Independent-label equivalents a 30-day period resolves, from the training record.
+
+    Labels per day with a label (``labels / blocks`` of :func:`design_effect`: a record with
+    empty days counts as busier than it is, which raises the level) times 30, divided by the
+    reference's design effect (the weights the CUSUM gives dependent labels).
+    """
+    d = ref.design or {}
+    try:
+        labels, days = float(d["labels"]), float(d["blocks"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (labels > 0 and days > 0):
+        return None
+    return PERIOD_DAYS * labels / days / max(float(ref.design_effect), 1.0)
+
+
+def _probability_mix(ref: Reference) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The reference's probabilities as a few points and their shares (from its sketch).
+
+    A bin's point is its midpoint; the two end bins extend one neighbouring bin's width past
+    their edge (within 0.001-0.999). Rounded to 0.01 (the draw's cache key). Without a sketch of
+    the probability: the median probability alone.
+    """
+    col = (ref.sketch.get("columns") or {}).get("probability") or {}
+    edges = np.asarray(col.get("edges", ()), dtype=float)
+    shares = np.asarray(col.get("shares", ()), dtype=float)
+    if len(edges) >= 2 and len(shares) == len(edges) + 1 and shares.sum() > 0:
+        ext = np.concatenate([[edges[0] - (edges[1] - edges[0])], edges,
+                              [edges[-1] + (edges[-1] - edges[-2])]])
+        pts = np.clip((ext[:-1] + ext[1:]) / 2, 0.001, 0.999)
+    elif np.isfinite(ref.median_probability):
+        pts, shares = np.array([ref.median_probability]), np.array([1.0])
+    else:
+        return (), ()
+    keep = shares > 0
+    return (tuple(round(float(x), 2) for x in pts[keep]),
+            tuple(round(float(x), 2) for x in shares[keep] / shares[keep].sum()))
+
+
+@functools.lru_cache(maxsize=256)
+def _max_quantile(n: int, points: tuple[float, ...], shares: tuple[float, ...],
+                  odds_ratio: float, alpha: float, draws: int = 4000) -> float:
+    """The ``1 - alpha`` quantile of the CUSUM's maximum over ``n`` calibrated labels.
+
+    Each label's probability is drawn from ``points`` at ``shares``, its outcome from that
+    probability; a fixed seed, so the level is the same on every run. Drawn in chunks of at most
+    about 4 million labels (memory).
+    """
+    rng = np.random.default_rng(20243)
+    pts = np.asarray(points, dtype=float)
+    e = np.asarray(shares, dtype=float)
+    e = e / e.sum()
+    lr, out = math.log(odds_ratio), np.empty(draws)
+    chunk = max(1, min(draws, 4_000_000 // n))
+    for start in range(0, draws, chunk):
+        k = min(chunk, draws - start)
+        p = pts[rng.choice(len(pts), size=(k, n), p=e)]
+        w = (rng.random((k, n)) < p) * lr - np.log1p(-p * (1.0 - odds_ratio))
+        c = np.cumsum(w, axis=1)
+        out[start:start + k] = (c - np.minimum(np.minimum.accumulate(c, axis=1), 0.0)).max(1)
+    return float(np.quantile(out, 1.0 - alpha))
