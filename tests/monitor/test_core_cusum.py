@@ -40,23 +40,29 @@ def test_vectorised_path_equals_the_loop(rng):
     assert np.allclose(calibration_cusum(y, p, 0.4), loop)
 
 
-def _flow_reference(labels_a_month: float, design_effect: float = 1.0) -> Reference:
-    """A reference whose probabilities are uniform on 0.6-0.8, resolving this many labels."""
+def _flow_reference(labels_a_month: float, design_effect: float = 1.0,
+                    n: int = 1000) -> Reference:
+    """A reference of ``n`` labels, probabilities uniform on 0.6-0.8, resolving this many."""
     edges = list(np.linspace(0.6, 0.8, 11)[1:-1])
     sketch = {"columns": {"probability": {"edges": edges, "shares": [0.1] * 10,
                                           "missing": 0.0}}, "bins": 10, "n": 1000}
-    return Reference(base_rate=0.7, median_probability=0.7, n=1000, sketch=sketch,
+    return Reference(base_rate=0.7, median_probability=0.7, n=n, sketch=sketch,
                      source="test", design_effect=design_effect,
                      design={"labels": labels_a_month, "blocks": 30, "rho": 0.0,
                              "design_effect": design_effect})
 
 
-def _false_alarms(n: int, h: float, r: float, seed: int, months: int = 2000) -> float:
+def _false_alarms(n: int, h: float, r: float, seed: int, months: int = 2000,
+                  error: float = 0.0) -> float:
+    """Share of months of ``n`` labels whose CUSUM reaches ``h``: the model holds, off by a
+    log-odds error of standard deviation ``error`` each month (0: exactly calibrated)."""
     rng = np.random.default_rng(seed)
     alarms = 0
     for _ in range(months):
         p = rng.uniform(0.6, 0.8, n)
-        alarms += calibration_cusum((rng.random(n) < p).astype(float), p, r).max() >= h
+        odds = p / (1 - p) * np.exp(rng.normal(0.0, error)) if error else p / (1 - p)
+        y = (rng.random(n) < odds / (1 + odds)).astype(float)
+        alarms += calibration_cusum(y, p, r).max() >= h
     return alarms / months
 
 
@@ -68,7 +74,7 @@ def test_false_alarms_and_detection_on_drawn_labels():
     """
     mcfg = MonitorConfig()
     h, how = cusum_limit(_flow_reference(215), mcfg)
-    assert how == {"how": "auto", "labels_per_period": 215.0}
+    assert how["how"] == "auto" and how["labels_per_period"] == 215.0
     assert 6.2 < h < 6.8
     r = mcfg.cusum_odds_ratio
     assert _false_alarms(215, h, r, seed=5) < 0.04  # 2.5% expected
@@ -91,7 +97,8 @@ def test_the_drawn_level_keeps_false_alarms_at_any_label_flow():
     drawn = _false_alarms(1000, h, r, seed=6)
     assert fixed > 0.05 and drawn < 0.04, (fixed, drawn)
     # dependent labels count 1/D each in the CUSUM: 1,000 labels at D 4.65 draw 215's level
-    assert cusum_limit(_flow_reference(1000, 1000 / 215), mcfg)[0] == \
+    # (with as many effective reference labels)
+    assert cusum_limit(_flow_reference(1000, 1000 / 215, n=4651), mcfg)[0] == \
         cusum_limit(_flow_reference(215), mcfg)[0]
     # a number is used as it is, null is off, and a reference without its flow falls back
     assert cusum_limit(_flow_reference(1000), MonitorConfig(cusum_threshold=5))[0] == 5
@@ -102,6 +109,22 @@ def test_the_drawn_level_keeps_false_alarms_at_any_label_flow():
                                                              float("nan"), nan_ok=True)})
     # a rarer alarm asks for more evidence
     assert cusum_limit(_flow_reference(1000), MonitorConfig(cusum_false_alarms=0.01))[0] > h
+
+
+def test_the_level_allows_for_the_models_own_calibration_error():
+    """A model calibrated on N labels is off by about 1/sqrt(N p(1-p)) in log-odds; a month of
+    about as many live labels sees that as miscalibration. The level is drawn with it."""
+    mcfg = MonitorConfig()
+    r = mcfg.cusum_odds_ratio
+    few = cusum_limit(_flow_reference(550, n=275), mcfg)  # a month: twice the reference
+    many = cusum_limit(_flow_reference(550, n=10**7), mcfg)  # no error to speak of
+    err = few[1]["calibration_error"]
+    assert err == pytest.approx(1 / np.sqrt(275 * 0.2095), rel=0.02)
+    assert many[1]["calibration_error"] < 0.002 and few[0] > many[0]
+    # months of models off by that much: the exact-calibration level alarms too often, the
+    # drawn one as asked (2.5%)
+    assert _false_alarms(550, many[0], r, seed=7, error=err) > 0.045
+    assert _false_alarms(550, few[0], r, seed=7, error=err) < 0.035
 
 
 def _record(y, p, start="2024-01-01"):
