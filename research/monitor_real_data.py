@@ -30,7 +30,7 @@ import pandas as pd
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import build_episodes
-from revertible.monitor import live_record, reference_of, scan
+from revertible.monitor import cusum_limit, live_record, reference_of, scan
 from revertible.workflows import train
 
 
@@ -72,6 +72,8 @@ def main() -> None:
     print(f"{args.config}: live record {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} "
           f"({days:.0f} days), {len(record)} divergences, {n_res} labels "
           f"({7 * n_res / days:.0f} a week); design effect {ref.design}")
+    level, how = cusum_limit(ref, cfg.monitor)
+    print(f"sequential test's level {level:.2f} ({how})")
     ways = (("with the design effect", ref),
             ("labels as independent", dataclasses.replace(ref, design_effect=1.0, rho=0.0)))
     for name, r in ways:
