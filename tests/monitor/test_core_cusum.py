@@ -168,7 +168,9 @@ def test_evaluate_states_where_each_check_alerts():
     rec = _record(y, np.full(len(y), 0.75))
     at = rec["resolved_at"].iloc[-1]
     state = evaluate(rec, ref, MonitorConfig(), at)
-    assert state["levels"]["cusum"] == "alert at 6.5"  # 40 labels, at least 20
+    # 40 labels, at least 20; a reference without its label flow falls back to 6.5, and says so
+    assert state["levels"]["cusum"] == ("alert at 6.5, the fallback: the reference has no "
+                                        "label flow")
     assert state["levels"]["psi"] == "no alert under 100 divergences"
     few = evaluate(rec, ref, MonitorConfig(), rec["resolved_at"].iloc[9])
     assert few["levels"]["cusum"] == "no alert under 20 labels"
@@ -252,3 +254,82 @@ def test_evaluate_says_what_its_window_can_see():
     some = evaluate(rec.iloc[:6], ref, MonitorConfig(min_labels=5), rec["resolved_at"].iloc[5])
     assert some["detectable_drop"] > 0.75  # 6 labels at 0.75: even 0 is not caught 4 in 5
     assert "too few for the window check to catch even a fall" in power_note(some)
+
+
+def test_evaluate_alerts_at_the_drawn_level_and_records_it():
+    """Between the old 6.5 and the drawn level (for 1,000 labels a month): no alert; above it, one.
+
+    The level is the reference's (point in time: nothing live moves it) and the state, the
+    page's figure and the flat metrics carry it.
+    """
+    from revertible.monitor import flat_metrics
+
+    ref = _flow_reference(1000, n=10**6)
+    mcfg = MonitorConfig(calibration_z=None, max_psi=None, cusum_odds_ratio=1 / 3)
+    level, how = cusum_limit(ref, mcfg)
+    assert 7.5 < level < 9.5
+    y = [1, 1, 1, 0] * 10 + [0] * 14  # calibrated at 0.75, then 14 misses: ln 2 each
+    rec = _record(y, np.full(len(y), 0.75))
+    k = next(i for i in range(40, len(y)) if (i - 39) * np.log(2) > 6.6)  # past 6.5
+    below = evaluate(rec, ref, mcfg, rec["resolved_at"].iloc[k])
+    assert 6.5 < below["cusum"]["value"] < level and not below["alerts"]
+    last = evaluate(rec, ref, mcfg, rec["resolved_at"].iloc[-1])
+    assert last["cusum"]["value"] >= level and len(last["alerts"]) == 1
+    assert f"limit {level:.2f}" in last["alerts"][0]
+    assert last["cusum"]["limit"] == level and last["history"]["cusum_threshold"] == level
+    assert last["levels"]["cusum"] == (f"alert at {level:.2f}, drawn for 1,000 independent "
+                                       "labels a month")
+    flat = flat_metrics(last)
+    assert flat["cusum.limit"] == level and flat["cusum.labels_per_period"] == 1000
+    assert flat["cusum.calibration_error"] == pytest.approx(how["calibration_error"])
+    off = flat_metrics(evaluate(rec, ref, MonitorConfig(cusum_threshold=None), rec[
+        "resolved_at"].iloc[-1]))
+    assert np.isnan(off["cusum.limit"])
+
+
+def test_the_level_beyond_the_drawn_labels_and_degenerate_references():
+    from revertible.monitor._sequential import MAX_DRAWN
+
+    mcfg = MonitorConfig()
+    at_cap = cusum_limit(_flow_reference(MAX_DRAWN, n=10**7), mcfg)[0]
+    # 4 times the labels: ln 4 more (a crossing's chance grows about with the labels; both
+    # flows rounded up to a grid 5% apart)
+    assert cusum_limit(_flow_reference(4 * MAX_DRAWN, n=10**7), mcfg)[0] == pytest.approx(
+        at_cap + np.log(4), abs=0.05)
+    for design in ({"labels": 100, "blocks": 0}, {"labels": float("nan"), "blocks": 3}, None,
+                   {"blocks": 3}):
+        ref = Reference(base_rate=0.7, median_probability=0.7, n=100, sketch={}, source="t",
+                        design=design)
+        assert cusum_limit(ref, mcfg)[0] == FALLBACK_LIMIT
+    nan_d = _flow_reference(215)
+    for bad in (Reference(**{**nan_d.__dict__, "design_effect": float("nan")}),
+                Reference(**{**nan_d.__dict__, "n": 0})):  # no labels: no calibration error
+        assert cusum_limit(bad, mcfg)[1]["how"] == "fallback"
+    # probabilities near 0 and 1 stay inside 0.01-0.99 (rounded to 0 or 1 they would add
+    # nothing)
+    edge = {"columns": {"probability": {"edges": [0.002, 0.5, 0.998],
+                                        "shares": [0.25] * 4, "missing": 0.0}}}
+    ref = Reference(**{**nan_d.__dict__, "sketch": edge})
+    level, how = cusum_limit(ref, mcfg)
+    assert how["how"] == "auto" and np.isfinite(level) and level > 0
+
+
+@pytest.mark.parametrize(("value", "want"), [("7", 7.0), ("7.5", 7.5), ("auto", "auto"),
+                                             ("null", None)])
+def test_the_level_in_the_config(value, want):
+    from revertible.config import load_config
+
+    cfg = load_config("configs/demo.yaml", [f"monitor.cusum_threshold={value}"])
+    assert cfg.monitor.cusum_threshold == want
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "Auto", ".nan", "inf", "true", "high"])
+def test_a_bad_level_is_one_clear_error(value):
+    from revertible.config import load_config
+    from revertible.errors import RevertibleError
+
+    with pytest.raises(RevertibleError) as e:
+        load_config("configs/demo.yaml", [f"monitor.cusum_threshold={value}"])
+    msg = str(e.value)
+    assert msg == (f"--set monitor.cusum_threshold={value}: must be a number above 0, auto "
+                   "(drawn for the model's label flow) or null (off); fix the override"), msg

@@ -211,7 +211,7 @@ def monitor(
               f"{f'{live:.3f}' if math.isfinite(live) else 'n/a'} "
               f"(reference {state['base_rate_reference']:.3f}), AUC {fig('roc_auc')}, Brier "
               f"skill {fig('brier_skill')}, ECE {fig('ece')}, calibration CUSUM "
-              f"{state['cusum']['value']:.1f} ({levels['cusum']}), "
+              f"{state['cusum']['value']:.2f} ({levels['cusum']}), "
               f"probability PSI {f'{psi:.3f}' if math.isfinite(psi) else 'n/a'} ({levels['psi']}); "
               f"{len(state['alerts'])} alert(s); MLflow run {state['run_id']}",
               highlight=False, soft_wrap=True)

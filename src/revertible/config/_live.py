@@ -7,9 +7,10 @@ drift) before it can fire, so a fresh model is not flagged on noise.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ScoringConfig", "MonitorConfig"]
 
@@ -55,9 +56,26 @@ class MonitorConfig(BaseModel):
         "effect), drawn once per model: a fixed level alarms more often the more labels a "
         "month resolve (6.5 holds 2.5% at 215 labels a month, which auto gives there).")
     cusum_false_alarms: float = Field(
-        0.025, gt=0, lt=0.5, description="With cusum_threshold auto: the share of 30-day "
+        0.025, ge=0.005, lt=0.5, description="With cusum_threshold auto: the share of 30-day "
         "periods in which the sequential test alerts on a calibrated model (0.025 matches the "
         "level 6.5 chosen on research/monitor_known_answers.py seeds 100-139).")
+    @field_validator("cusum_threshold", mode="before")
+    @classmethod
+    def _level_or_auto(cls, v: object) -> object:
+        """One message for a bad level (a union's would name each of its members)."""
+        if v is None or v == "auto":
+            return v
+        try:
+            if isinstance(v, bool):
+                raise ValueError
+            x = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            x = float("nan")
+        if not (math.isfinite(x) and x > 0):
+            raise ValueError("must be a number above 0, auto (drawn for the model's label "
+                             "flow) or null (off)")
+        return x
+
     max_ece: float | None = Field(None, gt=0, lt=1, description="Alert above this ECE (live).")
     min_auc: float | None = Field(None, gt=0, lt=1, description="Alert below this AUC (live).")
     min_brier_skill: float | None = Field(

@@ -190,6 +190,7 @@ def _format_validation(source: str, exc: ValidationError,
     blamed: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
+        err = {**err, "msg": err["msg"].removeprefix("Value error, ")}  # a validator's own
         if not loc:  # a whole-config rule names its key in its message: "<key>=..."
             loc = next((k for k in overrides if f"{k}=" in err["msg"]), "")
             if loc:

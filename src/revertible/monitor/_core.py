@@ -388,12 +388,13 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                          if level is not None
                          else ({"value": float("nan"), "n": 0}, pd.Series(dtype=float)))
     cusum.update(limit=level, limit_how=how["how"],
-                 limit_labels_per_period=how["labels_per_period"])
+                 limit_labels_per_period=how["labels_per_period"],
+                 limit_calibration_error=how.get("calibration_error", float("nan")))
     if level is not None and n >= mcfg.min_labels and cusum["value"] >= level:
         alert(
             "calibration sequential test",
-            f"calibration: sequential test (CUSUM {cusum['value']:.1f}, limit "
-            f"{level:.3g}{_dep(cusum['design_effect'])}): {cusum['n']} labels "
+            f"calibration: sequential test (CUSUM {cusum['value']:.2f}, limit "
+            f"{level:.2f}{_dep(cusum['design_effect'])}): {cusum['n']} labels "
             "resolved since "
             f"{cusum['since']:%Y-%m-%d %H:%M} reverted {cusum['realised']:.1%} against "
             f"{cusum['predicted']:.1%} predicted")
@@ -458,9 +459,11 @@ def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0,
     if noise > v:  # PSI: small samples need a larger one before it means anything
         return f"alert above {noise:.2f}, the noise level of {n} {what}"
     if how and how["how"] == "auto":
-        return (f"alert at {v:.3g}, drawn for {how['labels_per_period']:,.0f} independent "
+        return (f"alert at {v:.2f}, drawn for {how['labels_per_period']:,.0f} independent "
                 "labels a month")
-    return f"alert at {v:.3g}"
+    if how and how["how"] == "fallback":
+        return f"alert at {v:g}, the fallback: the reference has no label flow"
+    return f"alert at {v:g}"
 
 
 def _dep(deff: float) -> str:

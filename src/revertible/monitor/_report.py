@@ -75,7 +75,7 @@ def calibration_history_figure(weeks: pd.DataFrame, cusum: pd.Series,
         axc.step(cusum.index, cusum.to_numpy(), where="post", lw=1, label="CUSUM")
         if threshold is not None:
             axc.axhline(threshold, color="#b00", lw=0.8, ls="--",
-                        label=f"alert at {threshold:g}")
+                        label=f"alert at {threshold:.2f}")
         axc.legend(fontsize=8)
     else:
         axc.text(0.5, 0.5, "sequential test off or no label yet", ha="center",
@@ -98,8 +98,14 @@ def flat_metrics(state: dict[str, Any]) -> dict[str, float]:
     for name, h in state["window"].items():
         out.update({f"window.{name}.{k}": float(v) for k, v in h.items()})
     if "cusum" in state:
-        out.update({"cusum.value": float(state["cusum"]["value"]),
-                    "cusum.n": float(state["cusum"]["n"])})
+        c = state["cusum"]
+        out.update({"cusum.value": float(c["value"]), "cusum.n": float(c["n"]),
+                    # the level it alerts at (NaN: off) and, drawn, what it was drawn for
+                    "cusum.limit": float("nan") if c.get("limit") is None else float(c["limit"]),
+                    "cusum.labels_per_period": float(c.get("limit_labels_per_period",
+                                                           float("nan"))),
+                    "cusum.calibration_error": float(c.get("limit_calibration_error",
+                                                           float("nan")))})
     out.update({f"psi.{k}": float(v) for k, v in state["psi"].items()})
     if state.get("ledger") is not None:
         out.update(ledger_metrics(state["ledger"]))
@@ -217,7 +223,8 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
         "<h2>Calibration over time</h2><p>Each week's labels (by the day they resolved) "
         "against what the model predicted for them, with the band a calibrated model stays in "
         "about 95% of weeks; below it, the sequential test's evidence of fewer reversions than "
-        "predicted, which alerts at its level.</p>"
+        f"predicted, which alerts at its level ({esc(state.get('levels', {}).get('cusum', ''))})."
+        "</p>"
         f"<img alt='calibration over time' src='data:image/png;base64,{over_time}'>"
         "<h2>Numbers</h2><p>n/a: not defined on this record (no label, or labels of one "
         f"class for an AUC).</p>{metrics.to_html(float_format=lambda v: f'{v:.4g}', na_rep='n/a')}"

@@ -31,6 +31,8 @@ __all__ = ["calibration_cusum", "cusum_limit", "FALLBACK_LIMIT", "PERIOD_DAYS"]
 FALLBACK_LIMIT = 6.5
 #: The period the false-alarm share is counted over.
 PERIOD_DAYS = 30
+#: Labels a period beyond which the level is extrapolated, not drawn (:func:`cusum_limit`).
+MAX_DRAWN = 5000
 
 
 def calibration_cusum(y: np.ndarray, p: np.ndarray, odds_ratio: float,
@@ -66,7 +68,8 @@ def cusum_limit(ref: Reference, mcfg: MonitorConfig) -> tuple[float | None, dict
         The level (None: the test is off) and ``{"how", "labels_per_period"}``: ``how`` is
         ``"fixed"`` (a number in the config), ``"auto"`` (drawn at the reference's effective
         labels per 30 days, ``labels_per_period``, and with its ``calibration_error``) or
-        ``"fallback"`` (:data:`FALLBACK_LIMIT`: the reference has no label flow).
+        ``"fallback"`` (:data:`FALLBACK_LIMIT`: the reference has no label flow, no labels or
+        no probabilities).
 
     """
     h = mcfg.cusum_threshold
@@ -76,19 +79,24 @@ def cusum_limit(ref: Reference, mcfg: MonitorConfig) -> tuple[float | None, dict
         return float(h), {"how": "fixed", "labels_per_period": float("nan")}
     flow = _effective_flow(ref)
     points, shares = _probability_mix(ref)
-    if flow is None or not points:
+    bias = _calibration_error(ref, points, shares)
+    if flow is None or not points or bias is None:
         return FALLBACK_LIMIT, {"how": "fallback", "labels_per_period": float("nan")}
     # a grid 5% apart, rounded up (more labels: a higher level), so models of similar flows
     # share one draw
     n = max(int(math.ceil(1.05 ** math.ceil(math.log(max(flow, 1.0), 1.05)) - 1e-9)), 1)
-    bias = _calibration_error(ref, points, shares)
-    level = _max_quantile(n, points, shares, float(mcfg.cusum_odds_ratio),
+    # above MAX_DRAWN labels, the level at MAX_DRAWN plus ln(n / MAX_DRAWN): a period's
+    # crossing probability grows about in proportion to its labels, and a CUSUM's in-control
+    # run length as e^h (Siegmund); drawn, 2,500 -> 20,000 labels added 0.59, 0.64 and 0.87 a
+    # doubling (ln 2 = 0.69), and 20,000 labels take 7 s to draw against 1.5 s for 5,000
+    level = _max_quantile(min(n, MAX_DRAWN), points, shares, float(mcfg.cusum_odds_ratio),
                           float(mcfg.cusum_false_alarms), round(bias, 3))
+    level += math.log(n / MAX_DRAWN) if n > MAX_DRAWN else 0.0
     return level, {"how": "auto", "labels_per_period": float(flow), "calibration_error": bias}
 
 
 def _calibration_error(ref: Reference, points: tuple[float, ...],
-                       shares: tuple[float, ...]) -> float:
+                       shares: tuple[float, ...]) -> float | None:
     """The standard error, in log-odds, of a model's calibration from its reference labels.
 
     A model calibrated on ``N`` labels is off by about ``1 / sqrt(N pbar(1 - pbar))`` in
@@ -101,7 +109,8 @@ def _calibration_error(ref: Reference, points: tuple[float, ...],
     """
     n = float(ref.n) / max(float(ref.design_effect), 1.0)
     v = float(np.dot(np.asarray(points) * (1 - np.asarray(points)), np.asarray(shares)))
-    return 1.0 / math.sqrt(n * v) if n > 0 and v > 0 else 0.0
+    # no reference labels: an error the draw cannot size (the fixed fallback instead)
+    return 1.0 / math.sqrt(n * v) if n > 0 and v > 0 and math.isfinite(n * v) else None
 
 
 def _effective_flow(ref: Reference) -> float | None:
@@ -116,17 +125,18 @@ def _effective_flow(ref: Reference) -> float | None:
         labels, days = float(d["labels"]), float(d["blocks"])
     except (KeyError, TypeError, ValueError):
         return None
-    if not (labels > 0 and days > 0):
+    deff = float(ref.design_effect)
+    if not (labels > 0 and days > 0 and math.isfinite(labels / days) and math.isfinite(deff)):
         return None
-    return PERIOD_DAYS * labels / days / max(float(ref.design_effect), 1.0)
+    return PERIOD_DAYS * labels / days / max(deff, 1.0)
 
 
 def _probability_mix(ref: Reference) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The reference's probabilities as a few points and their shares (from its sketch).
 
     A bin's point is its midpoint; the two end bins extend one neighbouring bin's width past
-    their edge (within 0.001-0.999). Rounded to 0.01 (the draw's cache key). Without a sketch of
-    the probability: the median probability alone.
+    their edge. Points rounded to 0.01 within 0.01-0.99, shares to 0.001 (the draw's cache
+    key). Without a sketch of the probability: the median probability alone.
     """
     col = (ref.sketch.get("columns") or {}).get("probability") or {}
     edges = np.asarray(col.get("edges", ()), dtype=float)
@@ -135,13 +145,14 @@ def _probability_mix(ref: Reference) -> tuple[tuple[float, ...], tuple[float, ..
         ext = np.concatenate([[edges[0] - (edges[1] - edges[0])], edges,
                               [edges[-1] + (edges[-1] - edges[-2])]])
         pts = np.clip((ext[:-1] + ext[1:]) / 2, 0.001, 0.999)
-    elif np.isfinite(ref.median_probability):
+    elif np.isfinite(ref.median_probability) and 0 < ref.median_probability < 1:
         pts, shares = np.array([ref.median_probability]), np.array([1.0])
     else:
         return (), ()
     keep = shares > 0
-    return (tuple(round(float(x), 2) for x in pts[keep]),
-            tuple(round(float(x), 2) for x in shares[keep] / shares[keep].sum()))
+    # rounded, then kept inside 0.01-0.99 (a point rounded to 0 or 1 would add nothing)
+    return (tuple(min(max(round(float(x), 2), 0.01), 0.99) for x in pts[keep]),
+            tuple(round(float(x), 3) for x in shares[keep] / shares[keep].sum()))
 
 
 @functools.lru_cache(maxsize=256)
