@@ -333,3 +333,16 @@ def test_a_bad_level_is_one_clear_error(value):
     msg = str(e.value)
     assert msg == (f"--set monitor.cusum_threshold={value}: must be a number above 0, auto "
                    "(drawn for the model's label flow) or null (off); fix the override"), msg
+
+
+def test_a_live_record_busier_than_the_training_one_is_told():
+    """The drawn level holds its share at the training flow; 3 times the labels alarm more."""
+    ref = _flow_reference(100, n=10**6)  # drawn for 100 labels a month
+    t = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(300), unit="h")
+    rec = pd.DataFrame({"entry_time": t - pd.Timedelta(hours=5), "resolved_at": t,
+                        "label": np.tile([1.0, 1, 0], 100), "probability": 0.7})
+    busy = evaluate(rec, ref, MonitorConfig(), t[-1])["levels"]["cusum"]
+    assert busy.endswith("drawn for 100 independent labels a month; the last 30 days resolved "
+                         "300: false alarms above the share asked"), busy
+    calm = evaluate(rec.iloc[::3], ref, MonitorConfig(), t[-1])["levels"]["cusum"]
+    assert calm.endswith("drawn for 100 independent labels a month"), calm

@@ -384,6 +384,9 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g}{_dep(h['design_effect'])})")
     n = len(y)
     level, how = cusum_limit(ref, mcfg)
+    if how["how"] == "auto":  # the level holds its share at the training flow, not above it
+        recent = (done["resolved_at"] > at - pd.Timedelta(days=30)).to_numpy()
+        how = {**how, "live_labels_per_period": float(np.sum(1.0 / deff[recent]))}
     cusum, cusum_path = (_cusum_state(done, mcfg.cusum_odds_ratio, deff)
                          if level is not None
                          else ({"value": float("nan"), "n": 0}, pd.Series(dtype=float)))
@@ -459,8 +462,11 @@ def _level(v: float | None, n: int, least: int, what: str, noise: float = 0.0,
     if noise > v:  # PSI: small samples need a larger one before it means anything
         return f"alert above {noise:.2f}, the noise level of {n} {what}"
     if how and how["how"] == "auto":
+        live = how.get("live_labels_per_period", 0.0)
+        busier = (f"; the last 30 days resolved {live:,.0f}: false alarms above the share asked"
+                  if live > 1.5 * how["labels_per_period"] else "")
         return (f"alert at {v:.2f}, drawn for {how['labels_per_period']:,.0f} independent "
-                "labels a month")
+                f"labels a month{busier}")
     if how and how["how"] == "fallback":
         return f"alert at {v:g}, the fallback: the reference has no label flow"
     return f"alert at {v:g}"
