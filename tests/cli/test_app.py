@@ -115,3 +115,17 @@ def test_help_cuts_no_word_at_80_columns():
     for command in ["", *commands]:
         r = run(*[command] if command else [], "--help", env={"COLUMNS": "80"})
         assert r.exit_code == 0 and "…" not in r.output, r.output
+
+
+def test_help_paragraphs_wrap_at_80_columns_without_ragged_lines():
+    # a docstring's single line breaks are source wrapping: rich kept them, and monitor --help
+    # at 80 columns showed "calibration over" / "drift of the" / "Writes" alone on lines
+    from revertible.cli import app
+
+    for cmd in app.registered_commands:
+        assert all("\n" not in p for p in cmd.help.split("\n\n")), cmd.help
+    r = run("monitor", "--help", env={"COLUMNS": "80"})
+    text = "\n".join(line.strip() for line in r.output.splitlines())
+    para = next(p for p in text.split("\n\n") if p.startswith("Every divergence"))
+    lines = para.splitlines()
+    assert len(lines) > 3 and all(len(line) > 50 for line in lines[:-1]), lines

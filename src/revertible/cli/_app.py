@@ -31,7 +31,8 @@ app = typer.Typer(
     name="revertible",
     help=(
         "Will this pairs divergence revert within the horizon, and how big should each leg be?\n\n"
-        "Pipeline: validate -> pairs -> episodes -> train -> tune -> score -> backtest. "
+        "Pipeline: validate -> pairs -> episodes -> train -> tune -> score -> backtest; the "
+        "live loop: download -> paper -> monitor (README \"Running it live\"). "
         "Every command reads a YAML config (see configs/), accepts --set key=value overrides "
         "and --data DIR, and exits non-zero with a one-line reason on bad input."
     ),
