@@ -215,6 +215,10 @@ def test_weekly_calibration_known_answer():
     v1d = 2 * (0.25 + 0.25 + 0.16) + 0.16
     v2d = 1.5 * (0.25 + 0.09)  # both on Monday the 8th: 1 + 0.5 * 1
     assert dep["band"].tolist() == pytest.approx([2 * np.sqrt(v1d) / 4, 2 * np.sqrt(v2d) / 2])
+    # the model's own calibration error e (log-odds) adds (sum p(1-p) e)^2 to a week's variance
+    off = weekly_calibration(done, error=0.5)
+    assert off["band"].tolist() == pytest.approx([2 * np.sqrt(v1 + (v1 * 0.5) ** 2) / 4,
+                                                 2 * np.sqrt(v2 + (v2 * 0.5) ** 2) / 2])
     assert weekly_calibration(done.iloc[:0]).empty
 
 
@@ -231,6 +235,9 @@ def test_the_detectable_drop_is_caught_four_times_in_five():
     # dependent labels need a larger drop; no labels or the check off: undefined
     assert detectable_drop(n, p, 4.0, z) == pytest.approx(2 * drop)
     assert np.isnan(detectable_drop(0, p, 1.0, z)) and np.isnan(detectable_drop(n, p, 1.0, None))
+    # the model's calibration error adds (p(1-p) e)^2 to the rate's variance
+    assert detectable_drop(n, p, 1.0, z, error=0.1) == pytest.approx(
+        (z + 0.8416) * np.sqrt(p * (1 - p) / n + (p * (1 - p) * 0.1) ** 2), rel=1e-4)
 
 
 def test_evaluate_says_what_its_window_can_see():
@@ -241,7 +248,13 @@ def test_evaluate_says_what_its_window_can_see():
     rec = _record([1, 1, 1, 0] * 10, np.full(40, 0.75))  # 40 labels 3 h apart: all in 7 days
     state = evaluate(rec, ref, MonitorConfig(), rec["resolved_at"].iloc[-1])
     assert state["window"]["all"]["n"] == 40
-    assert state["detectable_drop"] == pytest.approx(detectable_drop(40, 0.75, 1.0, 3.5))
+    # the model's own calibration error (1,000 reference labels at 0.75: 0.073 in log-odds)
+    # widens what a window must see
+    err = 1 / np.sqrt(1000 * 0.75 * 0.25)
+    assert state["calibration_error"] == pytest.approx(err, rel=1e-3)
+    assert state["detectable_drop"] == pytest.approx(
+        detectable_drop(40, 0.75, 1.0, 3.5, error=err), rel=1e-3)
+    assert state["detectable_drop"] > detectable_drop(40, 0.75, 1.0, 3.5)
     note = power_note(state)
     assert note.startswith("The last 7 days resolved 40 labels: the window check catches a drop "
                            "of the reversion rate from 75% to 45% (30 points)"), note

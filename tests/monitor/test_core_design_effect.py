@@ -98,8 +98,9 @@ def test_each_label_counts_by_its_days_design_effect():
     d = np.r_[np.full(48, 1 + rho * 23), np.full(12, 1 + rho * 11)]  # 5.6 and 3.2
     one = evaluate(rec, ref, mcfg, at)
     dep = evaluate(rec, dataclasses.replace(ref, rho=rho), mcfg, at)
-    assert dep["window"]["all"]["z"] == pytest.approx(np.sum(y - 0.6)
-                                                      / np.sqrt(np.sum(0.24 * d)))
+    err = 1 / np.sqrt(1000 * 0.24)  # the model's own calibration error (1,000 labels)
+    assert dep["window"]["all"]["z"] == pytest.approx(
+        np.sum(y - 0.6) / np.sqrt(np.sum(0.24 * d) + (60 * 0.24 * err) ** 2))
     w, s, path = y * np.log(0.33) - np.log(1 - 0.6 * 0.67), 0.0, []
     for wi, di in zip(w, d, strict=True):
         s = max(0.0, s + wi / di)
@@ -229,7 +230,9 @@ def test_a_half_of_the_window_counts_its_own_labels_a_day():
     state = evaluate(rec, ref, MonitorConfig(max_psi=None), t[-1])
     for name, sel in (("low", p < 0.6), ("high", p >= 0.6)):
         v = p[sel] * (1 - p[sel])
-        want = np.sum(y[sel] - p[sel]) / np.sqrt(np.sum(v) * (1 + 0.1 * 11))
+        err = 1 / np.sqrt(1000 * 0.24)  # the model's own calibration error (1,000 labels)
+        want = np.sum(y[sel] - p[sel]) / np.sqrt(np.sum(v) * (1 + 0.1 * 11)
+                                                 + (np.sum(v) * err) ** 2)
         assert state["window"][name]["z"] == pytest.approx(want)
         assert state["window"][name]["design_effect"] == pytest.approx(2.1)
     assert state["window"]["all"]["design_effect"] == pytest.approx(3.3)  # 1 + 0.1 * 23

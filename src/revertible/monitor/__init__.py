@@ -26,10 +26,10 @@ from ._core import (
 from ._drift import SKETCH_VERSION, psi, quantile_sketch
 from ._report import flat_metrics, ledger_json
 from ._scenario import planted_scenario
-from ._sequential import FALLBACK_LIMIT, cusum_limit
+from ._sequential import FALLBACK_LIMIT, calibration_error, cusum_limit
 
 __all__ = ["quantile_sketch", "psi", "SKETCH_VERSION", "Reference", "make_reference",
            "evaluate", "scan", "psi_noise", "RECORD_COLUMNS", "monitor_command", "live_record",
            "reference_of", "planted_scenario", "flat_metrics", "return_deciles", "NOT_SKETCHED",
            "ledger_json", "calibration_cusum", "design_effect", "weekly_calibration",
-           "detectable_drop", "cusum_limit", "FALLBACK_LIMIT"]
+           "detectable_drop", "cusum_limit", "FALLBACK_LIMIT", "calibration_error"]

@@ -8,10 +8,12 @@ and only labels resolved by ``at``: a check never uses what was not known then.
 Checks (``monitor`` config; a null threshold is off):
 
 * **calibration**: over the labels resolved in the last ``window_days``,
-  ``z = sum(y - p) / sqrt(sum p(1-p))``; ``|z| >= calibration_z`` with at least ``min_labels``
-  labels is an alert. The same ``z`` in each half of the reference's probability range (below /
-  above its median) is reported, not alerted on (measured: it added false alarms and no faster
-  detection on the known-answer markets, ``research/monitor_known_answers.py``).
+  ``z = sum(y - p) / sqrt(sum p(1-p) + (sum p(1-p) e)^2)`` (``e`` the model's own calibration
+  error in log-odds, :func:`revertible.monitor.calibration_error`); ``|z| >= calibration_z``
+  with at least ``min_labels`` labels is an alert. The same ``z`` in each half of the
+  reference's probability range (below / above its median) is reported, not alerted on
+  (measured: it added false alarms and no faster detection on the known-answer markets,
+  ``research/monitor_known_answers.py``).
 * **calibration, sequential** (``cusum_odds_ratio``, ``cusum_threshold``): Page's CUSUM of the
   Bernoulli log-likelihood ratio of each resolved label under the odds of reverting multiplied by
   ``cusum_odds_ratio`` (< 1: fewer reversions than predicted) against the model's own
@@ -49,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ._drift import psi, quantile_sketch
-from ._sequential import calibration_cusum, cusum_limit
+from ._sequential import calibration_cusum, calibration_error, cusum_limit
 
 if TYPE_CHECKING:
     from ..config import MonitorConfig
@@ -239,16 +241,20 @@ def return_deciles(done: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
     return out
 
 
-def _calibration_z(y: np.ndarray, p: np.ndarray, deff: np.ndarray) -> tuple[float, float]:
+def _calibration_z(y: np.ndarray, p: np.ndarray, deff: np.ndarray,
+                   error: float = 0.0) -> tuple[float, float]:
     """``z`` of the sum of ``y - p``, and the sum's mean design effect.
 
-    Each label's variance ``p(1-p)`` is multiplied by its design effect ``deff``.
+    Each label's variance ``p(1-p)`` is multiplied by its design effect ``deff``. ``error`` is
+    the model's own calibration error in log-odds (:func:`revertible.monitor.calibration_error`):
+    a model off by ``d`` moves the sum by about ``sum p(1-p) d``, so the sum's variance gains
+    ``(sum p(1-p))^2 error^2``; the design effect returned is the labels' alone.
     """
     v = p * (1 - p)
     var, plain = float(np.sum(v * deff)), float(np.sum(v))
     if not plain > 0:
         return float("nan"), 1.0
-    return float(np.sum(y - p) / np.sqrt(var)), var / plain
+    return float(np.sum(y - p) / np.sqrt(var + (plain * error) ** 2)), var / plain
 
 
 def day_design(times: pd.Series, rho: float) -> np.ndarray:
@@ -264,12 +270,14 @@ def day_design(times: pd.Series, rho: float) -> np.ndarray:
     return 1.0 + rho * (np.bincount(day)[day] - 1.0)  # O(n): no sort on every check
 
 
-def weekly_calibration(done: pd.DataFrame, rho: float = 0.0) -> pd.DataFrame:
+def weekly_calibration(done: pd.DataFrame, rho: float = 0.0,
+                       error: float = 0.0) -> pd.DataFrame:
     """Realised against predicted reversion rate of the labels resolved each UTC week.
 
     ``band`` is two standard deviations of the week's realised rate around its predicted one
-    if the model holds: ``2 sqrt(sum p(1-p) D) / n``, ``D`` each label's design effect at its
-    day's count (:func:`day_design`). One row per week with a label (``week`` its Monday).
+    if the model holds: ``2 sqrt(sum p(1-p) D + (sum p(1-p) error)^2) / n``, ``D`` each
+    label's design effect at its day's count (:func:`day_design`), ``error`` the model's own
+    calibration error in log-odds. One row per week with a label (``week`` its Monday).
     """
     cols = ["week", "n", "realised", "predicted", "band", "z"]
     if not len(done):
@@ -279,8 +287,9 @@ def weekly_calibration(done: pd.DataFrame, rho: float = 0.0) -> pd.DataFrame:
     v = p * (1 - p) * day_design(done["resolved_at"], rho)
     t = pd.DatetimeIndex(done["resolved_at"])
     week = t.normalize() - pd.to_timedelta(t.day_of_week, unit="D")  # its Monday
-    g = pd.DataFrame({"week": week, "n": 1, "y": y, "p": p, "r": y - p, "v": v}).groupby(
-        "week", sort=True).sum()
+    g = pd.DataFrame({"week": week, "n": 1, "y": y, "p": p, "r": y - p, "v": v,
+                      "plain": p * (1 - p)}).groupby("week", sort=True).sum()
+    g["v"] += (g["plain"] * error) ** 2
     out = pd.DataFrame({"week": g.index, "n": g["n"].to_numpy(),
                         "realised": (g["y"] / g["n"]).to_numpy(),
                         "predicted": (g["p"] / g["n"]).to_numpy(),
@@ -291,11 +300,13 @@ def weekly_calibration(done: pd.DataFrame, rho: float = 0.0) -> pd.DataFrame:
 
 
 def detectable_drop(n: int, predicted: float, deff: float, z: float | None,
-                    power: float = 0.8) -> float:
+                    power: float = 0.8, error: float = 0.0) -> float:
     """The drop of the reversion rate one window's check catches with probability ``power``.
 
     A window of ``n`` labels alerts at ``|z| >= z``; a drop of
-    ``(z + z_power) sqrt(p(1-p) D / n)`` puts ``z`` there that often (normal approximation).
+    ``(z + z_power) sqrt(p(1-p) D / n + (p(1-p) error)^2)`` puts ``z`` there that often
+    (normal approximation; ``error`` the model's own calibration error in log-odds, which the
+    window check allows for).
 
     ``predicted`` is the window's mean probability ``p``, ``deff`` its design effect ``D``.
     What a record of this size can see in one window: a smaller drop takes more windows (the
@@ -305,8 +316,8 @@ def detectable_drop(n: int, predicted: float, deff: float, z: float | None,
 
     if z is None or n <= 0 or not np.isfinite(predicted):
         return float("nan")
-    return float((z + NormalDist().inv_cdf(power))
-                 * np.sqrt(predicted * (1 - predicted) * deff / n))
+    pq = predicted * (1 - predicted)
+    return float((z + NormalDist().inv_cdf(power)) * np.sqrt(pq * deff / n + (pq * error) ** 2))
 
 
 def _cusum_state(done: pd.DataFrame, odds_ratio: float,
@@ -350,6 +361,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     scores = classification_metrics(y.astype(int), p, ref.base_rate) if len(y) and metrics \
         else {}
     deff = day_design(done["resolved_at"], ref.rho)  # each label's, at its day's count
+    error = calibration_error(ref)  # the model's own, from its reference labels
     start = at - pd.Timedelta(days=mcfg.window_days)
     win = done[done["resolved_at"] > start]
     halves = {}
@@ -359,7 +371,7 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
         part = win[sel]
         yw, pw = part["label"].to_numpy(dtype=float), part["probability"].to_numpy(dtype=float)
         # a sum over part of each day's labels: its days' counts are the part's own
-        z, dz = _calibration_z(yw, pw, day_design(part["resolved_at"], ref.rho)) \
+        z, dz = _calibration_z(yw, pw, day_design(part["resolved_at"], ref.rho), error) \
             if len(part) else (np.nan, 1.0)
         halves[name] = {"n": int(len(part)), "z": z, "design_effect": dz,
                         "realised": float(yw.mean()) if len(yw) else float("nan"),
@@ -438,12 +450,12 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
             "window": halves, "cusum": cusum, "psi": drift, "psi_noise": noise, "alerts": alerts,
             "alert_kinds": kinds,
             "history": {"cusum": cusum_path, "cusum_threshold": level},
-            "design_effect": live_deff, "design": ref.design,
+            "design_effect": live_deff, "design": ref.design, "calibration_error": error,
             "window_days": mcfg.window_days,
             "min_labels": mcfg.min_labels, "calibration_z": mcfg.calibration_z,
             "detectable_drop": detectable_drop(halves["all"]["n"], halves["all"]["predicted"],
                                                halves["all"]["design_effect"],
-                                               mcfg.calibration_z)
+                                               mcfg.calibration_z, error=error)
             if halves["all"]["n"] >= mcfg.min_labels else float("nan"),
             "levels": {"cusum": _level(level, n, mcfg.min_labels, "labels", how=how),
                        "psi": _level(mcfg.max_psi, len(known), mcfg.min_rows, "divergences",

@@ -194,7 +194,8 @@ def html_page(state: dict[str, Any], record: pd.DataFrame, *, title: str) -> str
     hist = state.get("history") or {}
     rho = (state.get("design") or {}).get("rho", 0.0)
     over_time = _png(calibration_history_figure(
-        weekly_calibration(done, rho), hist.get("cusum", pd.Series(dtype=float)),
+        weekly_calibration(done, rho, state.get("calibration_error", 0.0)),
+        hist.get("cusum", pd.Series(dtype=float)),
         hist.get("cusum_threshold")))
     esc = html.escape
     note = _design_note(state.get("design_effect", 1.0), state.get("design"))

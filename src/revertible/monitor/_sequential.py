@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from ..config import MonitorConfig
     from ._core import Reference
 
-__all__ = ["calibration_cusum", "cusum_limit", "FALLBACK_LIMIT", "PERIOD_DAYS"]
+__all__ = ["calibration_cusum", "cusum_limit", "calibration_error", "FALLBACK_LIMIT",
+           "PERIOD_DAYS"]
 
 #: The level where the reference does not say its label flow (no design: a model or reference
 #: built without resolution times): 2.5% of 30-day periods at 215 labels (the known-answer
@@ -93,6 +94,17 @@ def cusum_limit(ref: Reference, mcfg: MonitorConfig) -> tuple[float | None, dict
                           float(mcfg.cusum_false_alarms), round(bias, 3))
     level += math.log(n / MAX_DRAWN) if n > MAX_DRAWN else 0.0
     return level, {"how": "auto", "labels_per_period": float(flow), "calibration_error": bias}
+
+
+def calibration_error(ref: Reference) -> float:
+    """The model's own calibration error in log-odds, from its reference (0: not known).
+
+    See :func:`_calibration_error`; the window check and the page's weekly band allow for it as
+    the sequential test's drawn level does.
+    """
+    points, shares = _probability_mix(ref)
+    err = _calibration_error(ref, points, shares) if points else None
+    return float(err) if err is not None else 0.0
 
 
 def _calibration_error(ref: Reference, points: tuple[float, ...],
