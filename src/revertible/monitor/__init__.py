@@ -1,9 +1,10 @@
 """Model monitoring: the live record of a model against its training reference (issue 21).
 
-Modules: ``_drift`` (quantile sketch, PSI), ``_core`` (metrics, calibration windows, alerts at
-a point in time), ``_report`` (reliability figure, HTML page, MLflow run, the paper ledger's
-P&L), ``_sequential`` (the sequential calibration test and its level), ``_command`` (the
-``monitor`` command), ``_scenario`` (known-answer generated markets).
+Modules: ``_reference`` (the training reference), ``_drift`` (quantile sketch, PSI), ``_core``
+(metrics, calibration windows, alerts at a point in time), ``_sequential`` (the sequential
+calibration test and its level), ``_report`` (reliability figure, HTML page, MLflow run, the
+paper ledger's P&L), ``_command`` (the ``monitor`` command), ``_scenario`` (known-answer
+generated markets).
 """
 
 from __future__ import annotations

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._drift import psi, quantile_sketch
+from ._reference import Reference
 from ._sequential import calibration_cusum, calibration_error, cusum_limit
 
 if TYPE_CHECKING:
@@ -65,25 +65,6 @@ RECORD_COLUMNS = ("entry_time", "resolved_at", "label", "probability")
 MIN_BLOCKS = 10
 #: Record columns that are no drift target (the rest are the model's features).
 NOT_SKETCHED = (*RECORD_COLUMNS, "expected_revert", "realised_revert")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The model's training reference: base rate, median probability, quantile sketch.
-
-    ``design_effect`` (:func:`design_effect`) is how much the labels' dependence inflates the
-    variance of a calibration sum at the training record's labels a day; ``rho`` the labels'
-    within-day correlation it comes from, which the checks use at the live record's count.
-    """
-
-    base_rate: float
-    median_probability: float
-    n: int
-    sketch: dict[str, Any]
-    source: str
-    design_effect: float = 1.0
-    design: dict[str, Any] | None = None
-    rho: float = 0.0
 
 
 def design_effect(labels: np.ndarray, probability: np.ndarray,

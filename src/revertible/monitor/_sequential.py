@@ -21,7 +21,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..config import MonitorConfig
-    from ._core import Reference
+    from ._reference import Reference
 
 __all__ = ["calibration_cusum", "cusum_limit", "calibration_error", "FALLBACK_LIMIT",
            "PERIOD_DAYS"]
