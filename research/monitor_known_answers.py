@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from revertible.config import MonitorConfig
 from revertible.monitor import planted_scenario, scan
@@ -74,9 +75,9 @@ def _z(y: np.ndarray, p: np.ndarray) -> float:
 
 def _config(sets: list[str]) -> MonitorConfig:
     values = {}
-    for item in sets:
+    for item in sets:  # parsed as the CLI's --set parses a value (YAML: null, auto, 6.5)
         key, _, value = item.partition("=")
-        values[key] = None if value == "null" else value if value == "auto" else float(value)
+        values[key] = yaml.safe_load(value)
     return MonitorConfig(**values)
 
 

@@ -193,8 +193,6 @@ def _format_validation(source: str, exc: ValidationError,
         err = {**err, "msg": err["msg"].removeprefix("Value error, ")}  # a validator's own
         if not loc:  # a whole-config rule names its key in its message: "<key>=..."
             loc = next((k for k in overrides if f"{k}=" in err["msg"]), "")
-            if loc:
-                err = {**err, "msg": err["msg"].removeprefix("Value error, ")}
         if loc in overrides:  # the value came from --set, not from the file
             blamed.append(f"--set {overrides[loc]}: {err['msg']}; fix the override")
             continue
@@ -208,7 +206,7 @@ def _format_validation(source: str, exc: ValidationError,
             if loc:
                 msgs.append(f"key {loc!r}: {err['msg']} (got {err.get('input')!r})")
             else:  # a whole-config rule: its message names the keys; the input is everything
-                msgs.append(err["msg"].removeprefix("Value error, "))
+                msgs.append(err["msg"])
     text = "; ".join(blamed)
     if msgs:
         text += ("; " if text else "") + f"config {source}: " + "; ".join(msgs)

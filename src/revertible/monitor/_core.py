@@ -342,7 +342,11 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
     scores = classification_metrics(y.astype(int), p, ref.base_rate) if len(y) and metrics \
         else {}
     deff = day_design(done["resolved_at"], ref.rho)  # each label's, at its day's count
-    error = calibration_error(ref)  # the model's own, from its reference labels
+    level, how = cusum_limit(ref, mcfg)
+    # the model's own calibration error, from its reference labels (the drawn level's, else
+    # worked out once here)
+    error = how.get("calibration_error")
+    error = calibration_error(ref) if error is None else error
     start = at - pd.Timedelta(days=mcfg.window_days)
     win = done[done["resolved_at"] > start]
     halves = {}
@@ -376,7 +380,6 @@ def evaluate(record: pd.DataFrame, ref: Reference, mcfg: MonitorConfig, at: pd.T
                 f"reverted {h['realised']:.1%} against {h['predicted']:.1%} predicted "
                 f"(z={h['z']:+.1f}, limit {mcfg.calibration_z:g}{_dep(h['design_effect'])})")
     n = len(y)
-    level, how = cusum_limit(ref, mcfg)
     if how["how"] == "auto":  # the level holds its share at the training flow, not above it
         recent = (done["resolved_at"] > at - pd.Timedelta(days=30)).to_numpy()
         how = {**how, "live_labels_per_period": float(np.sum(1.0 / deff[recent]))}
