@@ -1,9 +1,10 @@
 """The monitor on the shared data: how often a calibrated model's live record raises an alarm.
 
 Trains the config's model (``revertible train``, in a throw-away MLflow store), then checks its
-live record (entries after the end of its training data, to the last bar) every ``--every`` as a
-cron job would (:func:`revertible.monitor.scan`), twice: with the labels' design effect stored
-with the model, and taking the labels as independent (design effect 1, the monitor before it).
+live record (entries from where the labels it saw stop, its holdout start, to the last bar)
+every ``--every`` as a cron job would (:func:`revertible.monitor.scan`), twice: with the
+labels' design effect stored with the model, and taking the labels as independent (design
+effect 1, the monitor before it).
 Prints the design effect, how many checks raised an alarm and by which check, and the first
 alerts (README "Monitor details", "Dependent labels"). ``--break-at T`` then plants a break in
 the real record: from T on, each reversion is kept with probability ``--keep`` (else it becomes
@@ -30,6 +31,7 @@ import pandas as pd
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import build_episodes
+from revertible.model import forward_start
 from revertible.monitor import cusum_limit, live_record, reference_of, scan
 from revertible.workflows import train
 
@@ -65,7 +67,7 @@ def main() -> None:
         history = build_episodes(panel, cfg)  # once: training uses the same episodes
         model = train(cfg, panel=panel, episodes=history, register=False)["model"]
     ref = reference_of(model, panel, history, cfg)
-    start, end = pd.Timestamp(model.meta["trained_until"]), pd.Timestamp(panel.times[-1])
+    start, end = forward_start(model.meta), pd.Timestamp(panel.times[-1])
     record = live_record(panel, history, model, cfg, start)
     n_res = int(record["label"].notna().sum())
     days = (end - start) / pd.Timedelta(days=1)

@@ -226,6 +226,7 @@ def run_demo(
     say(rep.to_string(index=False, float_format="%.3f"))
     result: dict[str, Any] = {"episodes": summary, "truth": rep}
 
+    from .model import forward_start
     from .workflows import train as run_train
 
     step("5/8 training")
@@ -287,7 +288,7 @@ def run_demo(
         result["backtest_cheap"] = bt2
     step("8/8 paper and monitor")
     result["live"] = _live_loop(cheap, champion, out_dir, panel, say, progress,
-                                after=pd.Timestamp(res["model"].meta["trained_until"]))
+                                after=forward_start(res["model"].meta))
     result["summary"] = f"demo finished: outputs in {out_dir}"
     return result
 
@@ -296,8 +297,9 @@ def _live_loop(cfg: Any, model: str, out_dir: Path, panel: Any, say: Callable[[s
                progress: Callable[..., Any] | None, *, after: pd.Timestamp) -> dict[str, Any]:
     """The live loop after the model's training data: a paper ledger, then the monitor over it.
 
-    The ledger starts at the first bar after ``after`` (the model's last training divergence;
-    earlier would be in sample) or 30 days before the end, whichever is later, at the costs the
+    The ledger starts at ``after`` (where the labels the model saw stop,
+    :func:`revertible.model.forward_start`; earlier would be in sample) or 30 days before the
+    end, whichever is later, at the costs the
     second backtest used (where the planted pairs' edge clears them), and replays to the end in
     one run (``paper --since``), as the hourly loop would have kept it bar by bar. The monitor's
     record starts where the model's training data ends.
@@ -310,7 +312,7 @@ def _live_loop(cfg: Any, model: str, out_dir: Path, panel: Any, say: Callable[[s
     live.mkdir(parents=True, exist_ok=True)
     ledger = live / "ledger.sqlite"
     ledger.unlink(missing_ok=True)  # the demo's market is new: so is its ledger
-    since = max(panel.times[-1] - pd.Timedelta(days=30), after + panel.freq)
+    since = max(panel.times[-1] - pd.Timedelta(days=30), after)
     rep = paper_command(cfg, model, ledger, since=str(since), log=lambda _m: None,
                         progress=progress, panel=panel)
     state = monitor_command(cfg, model, out_dir=live, ledger=ledger_pnl(cfg, ledger, model),

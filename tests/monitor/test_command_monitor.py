@@ -280,18 +280,25 @@ def test_undefined_figures_say_why_not_nan(env, tmp_path):
 def test_a_record_over_the_model_s_training_data_is_refused(env, tmp_path):
     # the tests here checked a record from 2024-04-01, inside the training period (its labels
     # in sample); the default start is the end of the training data
+    # the boundary is where the labels the model saw stop (its holdout start), not its last
+    # fitted entry (the divergences between were purged: their labels straddle it)
+    first = pd.Timestamp(env["run"]["model"].meta["holdout_start"])
     trained = pd.Timestamp(env["run"]["model"].meta["trained_until"])
-    res = _run(env, "--model", f"models:/{NAME}@champion", "--since", "2024-04-01",
-               "--out", tmp_path / "mon")
-    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
-    line = " ".join(res.output.strip().splitlines()[-1].split())
-    assert line.startswith("error: --since 2024-04-01 00:00: the model was trained on the "
-                           f"divergences entered up to {trained:%Y-%m-%d %H:%M} UTC"), line
-    assert not (tmp_path / "mon").exists()
-    # the default record starts one bar after the last training divergence (it included it)
+    assert trained < first
+    for since in ("2024-04-01", f"{trained + pd.Timedelta(hours=1):%Y-%m-%d %H:%M}"):
+        res = _run(env, "--model", f"models:/{NAME}@champion", "--since", since,
+                   "--out", tmp_path / "mon")
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        line = " ".join(res.output.strip().splitlines()[-1].split())
+        assert line.startswith(f"error: --since {pd.Timestamp(since):%Y-%m-%d %H:%M}: the model "
+                               f"saw labels (and the prices in them) up to "
+                               f"{first:%Y-%m-%d %H:%M} UTC"), line
+        assert not (tmp_path / "mon").exists()
+    # the default record starts at the holdout start (it started one bar after the last
+    # training divergence, inside the purged gap)
     res = _run(env, "--model", f"models:/{NAME}@champion")
     assert res.exit_code in (0, 3), res.output
-    assert f"resolved since {trained + pd.Timedelta(hours=1)}" in res.output, res.output
+    assert f"resolved since {first}" in res.output, res.output
 
 
 def test_since_after_the_last_bar_is_one_line(env):

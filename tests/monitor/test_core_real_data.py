@@ -14,6 +14,7 @@ import pytest
 from revertible.config import load_config
 from revertible.data import load_panel
 from revertible.episodes import build_episodes
+from revertible.model import forward_start
 from revertible.monitor import live_record, reference_of, scan
 from revertible.workflows import train
 
@@ -32,7 +33,7 @@ def test_the_perpetuals_live_record_does_not_cry_wolf(futures_dir, tmp_path):
     assert ref.source == "stored with the model"
     # the shared labels are dependent beyond chance: the training record says so
     assert ref.rho > 0 and ref.design_effect > 1.2 and ref.design["blocks"] > 100
-    start, end = pd.Timestamp(model.meta["trained_until"]), pd.Timestamp(panel.times[-1])
+    start, end = forward_start(model.meta), pd.Timestamp(panel.times[-1])
     record = live_record(panel, history, model, cfg, start)
     assert record["label"].notna().sum() > 400
 

@@ -396,13 +396,27 @@ def test_a_ledger_over_the_model_s_training_data_is_refused(env, tmp_path):
     # a ledger started inside the training period booked in-sample trades as a forward test:
     # the demo's paper month, 11 days of it in the model's development data, "earned" +131 bp
     # a trade against -24 out of sample
+    # the boundary is where the labels the model saw stop (its holdout start), not its last
+    # fitted entry: the divergences between were purged because their labels straddle it
     trained = pd.Timestamp(env["model"].meta["trained_until"])
-    res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
-               tmp_path / "new.sqlite", "--since", trained - pd.Timedelta(days=2))
-    _one_line_error(res, "--since", f"entered up to {trained:%Y-%m-%d %H:%M} UTC",
-                    "in sample, not a forward test",
-                    f"--since {trained + pd.Timedelta(hours=1):%Y-%m-%d %H:%M}")
-    assert list(tmp_path.iterdir()) == []  # nothing written
+    first = pd.Timestamp(env["model"].meta["holdout_start"])
+    assert trained < first
+    for since in (trained - pd.Timedelta(days=2), trained + pd.Timedelta(hours=1)):
+        res = _run(env, _cut(env, 3), "--model", f"models:/{NAME}@champion", "--ledger",
+                   tmp_path / "new.sqlite", "--since", since)
+        _one_line_error(res, "--since", f"saw labels (and the prices in them) up to "
+                        f"{first:%Y-%m-%d %H:%M} UTC", "in sample, not a forward test",
+                        f"--since {first:%Y-%m-%d %H:%M}")
+        assert list(tmp_path.iterdir()) == []  # nothing written
+    # without --since a new ledger starts at the last closed bar: data that ends before the
+    # holdout start (a replay of old data) is refused too
+    days = (env["end"] - first) / pd.Timedelta(days=1) + 1
+    res = _run(env, _cut(env, days), "--model", f"models:/{NAME}@champion", "--ledger",
+               tmp_path / "new.sqlite", sets=["scoring.on_stale=warn",
+                                              "scoring.max_model_age_days=100000"])
+    _one_line_error(res, "the new ledger's first bar (the last closed one)",
+                    "in sample, not a forward test", f"{first:%Y-%m-%d %H:%M}")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_since_and_data_are_refused_before_the_model_loads(env, started, tmp_path, monkeypatch):

@@ -133,7 +133,7 @@ from ..config import Config
 from ..costs import funding_schedule  # noqa: F401  (re-exported for tests and users)
 from ..data import Panel
 from ..errors import ModelError, RevertibleError
-from ..model import overfit_warning
+from ..model import forward_start, overfit_warning
 from ..risk import RiskCovariances, book_risk_paths, risk_metrics
 from ._baselines import SPREAD_MODEL_BASELINES, spread_model_runs
 from ._book import Market, _check_split, simulate
@@ -402,7 +402,7 @@ def run_backtest(
                 f"model input: {exc}; compute features with the model's config"
             ) from None
         meta = getattr(model, "meta", None) or {}
-        cut = _utc(meta.get("label_cutoff") or meta.get("holdout_start"))
+        cut = forward_start(meta)
         if cut is not None:
             cutoff.iloc[rows] = cut
             if start < cut:  # its labels ended before `cut`

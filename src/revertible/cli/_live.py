@@ -159,8 +159,8 @@ def monitor(
     model: Annotated[str, typer.Option(
         help="runs:/<id>/model, models:/<name>@champion, models:/<name>/<v> or a model folder.")],
     since: Annotated[str | None, typer.Option(
-        help="Start of the live record (UTC); default: the first bar after the model's "
-             "training data (an earlier one is refused: in sample).")]
+        help="Start of the live record (UTC); default: the model's holdout start, where "
+             "the labels it saw stop (an earlier one is refused: in sample).")]
     = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Folder for monitor.html and monitor.json.")] = None,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ._checks import assets_note, check_model, check_out_of_sample, costs_note, has_calibrator
+from ._checks import (
+    assets_note,
+    check_model,
+    check_out_of_sample,
+    costs_note,
+    forward_start,
+    has_calibrator,
+)
 from ._cv import (
     Fold,
     holdout_split,
@@ -68,6 +75,7 @@ from ._train import (
 
 __all__ = [
     "check_out_of_sample",
+    "forward_start",
     "check_model",
     "has_calibrator",
     "costs_note",

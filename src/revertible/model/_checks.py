@@ -141,26 +141,56 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def forward_start(meta: dict[str, Any] | None) -> pd.Timestamp | None:
+    """The first bar a forward record of the model (``paper``, ``monitor``) may start at.
+
+    Where the labels the model saw stop: ``meta["label_cutoff"]`` (a walk-forward block's
+    latest label end) or ``meta["holdout_start"]`` (a trained model's development labels all
+    end before it; the divergences entered between its last one, ``trained_until``, and the
+    holdout start were purged because their labels straddle it, and the model saw the prices of
+    their first hours through the other labels). ``backtest --model`` starts there too. None
+    for a model that stores neither.
+    """
+    for key in ("label_cutoff", "holdout_start"):
+        value = (meta or {}).get(key)
+        if value not in (None, "", "NaT"):
+            t = pd.Timestamp(value)
+            return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return None
+
+
 def check_out_of_sample(start: pd.Timestamp | None, meta: dict[str, Any] | None, option: str,
                         bar: pd.Timedelta) -> None:
     """Refuse a forward record (``paper``, ``monitor``) that starts inside the training data.
 
-    The model was fitted on the divergences entered up to ``meta["trained_until"]`` (and its
-    return calibrator on their outcomes): a ledger or a live record over them reports
+    The model was fitted on labels that end before :func:`forward_start` (and its return
+    calibrator on their outcomes): a ledger or a live record that starts earlier reports
     in-sample results as if they were a forward test (the demo's paper ledger over 11 such days
-    earned +131 bp a trade against -24 out of sample). ``start`` None (the default start) or a
-    model without ``trained_until`` is not checked.
+    earned +131 bp a trade against -24 out of sample). A model that stores no holdout start is
+    checked against ``meta["trained_until"]`` (its last fitted entry). ``start`` None (the
+    default start) or a model with neither is not checked.
     """
     from ..errors import RevertibleError
 
-    end = (meta or {}).get("trained_until")
-    if start is None or end in (None, "", "NaT"):
+    if start is None:
         return
-    end = pd.Timestamp(end)
-    end = end.tz_localize("UTC") if end.tzinfo is None else end
-    if start <= end:
+    first = forward_start(meta)
+    if first is None:  # a model that stores no holdout start: its last fitted entry
+        end = (meta or {}).get("trained_until")
+        if end in (None, "", "NaT"):
+            return
+        end = pd.Timestamp(end)
+        end = end.tz_localize("UTC") if end.tzinfo is None else end
+        if start <= end:
+            raise RevertibleError(
+                f"{option} {start:%Y-%m-%d %H:%M}: the model was trained on the divergences "
+                f"entered up to {end:%Y-%m-%d %H:%M} UTC, so a record from there is in sample, "
+                f"not a forward test; start after it ({option} {end + bar:%Y-%m-%d %H:%M}) or "
+                "use a model trained on earlier data")
+        return
+    if start < first:
         raise RevertibleError(
-            f"{option} {start:%Y-%m-%d %H:%M}: the model was trained on the divergences entered "
-            f"up to {end:%Y-%m-%d %H:%M} UTC, so a record from there is in sample, not a forward "
-            f"test; start after it ({option} {end + bar:%Y-%m-%d %H:%M}) or use a model "
+            f"{option} {start:%Y-%m-%d %H:%M}: the model saw labels (and the prices in them) up "
+            f"to {first:%Y-%m-%d %H:%M} UTC, so a record from there is in sample, not a forward "
+            f"test; start at or after it ({option} {first:%Y-%m-%d %H:%M}) or use a model "
             "trained on earlier data")

@@ -1,11 +1,11 @@
 """``revertible monitor``: the model's live record against its training reference.
 
-The live record is every divergence entered since ``--since`` (default: the end of the model's
-training data, ``trained_until``), scored exactly as ``score`` scores it (the project's episodes,
-features and model); labels count once resolved. The reference is the sketch stored with the
-model (``meta["quantile_sketch"]``) when there is one; otherwise it is recomputed from the
-model's development period (labels resolved before ``holdout_start``) on the same data, and the
-report says so.
+The live record is every divergence entered since ``--since`` (default: where the labels the
+model saw stop, :func:`revertible.model.forward_start`: its holdout start), scored exactly as
+``score`` scores it (the project's episodes, features and model); labels count once resolved.
+The reference is the sketch stored with the model (``meta["quantile_sketch"]``) when there is
+one; otherwise it is recomputed from the model's development period (labels resolved before
+``holdout_start``) on the same data, and the report says so.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     from ..data import load_panel
     from ..episodes import build_episodes
     from ..live import notify
-    from ..model import check_out_of_sample
+    from ..model import check_out_of_sample, forward_start
     from ..scoring import check_model, resolve_model_uri, tracking_uri
     from ..tracking import Tracker, load_model
     from ._report import flat_metrics, html_page, ledger_json, log_run, power_note
@@ -204,9 +204,11 @@ def monitor_command(cfg: Config, model_uri: str, *, since: str | None = None,
     model = load_model(pinned, store)
     meta = getattr(model, "meta", {}) or {}
     check_out_of_sample(start, meta, "--since", panel.freq)  # None (the default): after it
-    if since is None:  # default: the first bar after the model's training data
-        start = _ts(meta.get("trained_until"))
-        start = None if start is None else start + panel.freq
+    if since is None:  # default: the first bar after the labels the model saw
+        start = forward_start(meta)
+        if start is None:  # a model that stores no holdout start: after its last fitted entry
+            start = _ts(meta.get("trained_until"))
+            start = None if start is None else start + panel.freq
         _check_start(start, last, cfg.data.path)
     check_model(model, cfg, panel.funding is not None)
     bar = progress or (lambda _d: contextlib.nullcontext(lambda *_: None))

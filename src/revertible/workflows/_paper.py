@@ -562,8 +562,14 @@ def paper_command(cfg: Config, model_uri: str, ledger: str | os.PathLike[str], *
     _check_data(str(ledger), book, since, panel)
     model = load_model(pinned, store)
     check_model(model, cfg, panel.funding is not None)
-    if book is None and since is not None:  # a new ledger over the training data is in sample
-        check_out_of_sample(_utc(since), getattr(model, "meta", None), "--since", panel.freq)
+    if book is None:  # a new ledger over the labels the model saw is in sample
+        if since is not None:
+            check_out_of_sample(_utc(since), getattr(model, "meta", None), "--since", panel.freq)
+        else:  # it starts at the last closed bar (a replay of old data can be in sample too)
+            last = panel.times[-1] if now is None else min(
+                panel.times[-1], _utc(now).floor(panel.freq) - panel.freq)
+            check_out_of_sample(last, getattr(model, "meta", None),
+                                "the new ledger's first bar (the last closed one)", panel.freq)
     freshness_check(cfg.scoring, last_bar=panel.times[-1], model_meta=getattr(model, "meta", None),
                     asset_last_bars=panel_last_bars(panel), step=panel.freq, now=now,
                     notify_urls=notify_urls)
