@@ -19,7 +19,8 @@ from .errors import RevertibleError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["atomic_path", "write_table", "read_table", "save_png", "subplots", "strict_json"]
+__all__ = ["atomic_path", "write_table", "read_table", "save_png", "subplots", "strict_json",
+           "short_hash"]
 
 
 @contextlib.contextmanager
@@ -122,3 +123,18 @@ def strict_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [strict_json(v) for v in value]
     return value
+
+
+def short_hash(value: Any) -> str:
+    """SHA-256 (16 hex digits) of ``value`` as sorted-key JSON (``str`` for what JSON lacks).
+
+    Examples
+    --------
+    >>> short_hash({"b": 1, "a": [2]}) == short_hash({"a": [2], "b": 1})
+    True
+    """
+    import hashlib
+    import json
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -146,6 +146,25 @@ def decided_plans(
     return plans, dec
 
 
+def realised_nets(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
+                  bar: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """Each divergence's realised net return at unit size: the decided direction's, the reversion's.
+
+    The traded legs' realised gross return minus the venue's round trip and the same expected
+    carry the decision charged (:func:`decision_carry`): what :func:`return_deciles` and
+    :func:`debiased_expected` compare the expected return with.
+    """
+    from ..costs import round_trip_cost
+    from ..decision import realised_net
+    from ..episodes import outcome_targets
+
+    c = round_trip_cost(costs)
+    tg = outcome_targets(sig, cfg.sizing.split)
+    carry = decision_carry(sig, cfg, costs, bar)
+    return (realised_net(sig, tg["revert"], tg["continue"], c, carry),
+            tg["revert"].to_numpy(float) - c - carry["revert"])
+
+
 def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
                    bar: pd.Timedelta) -> dict[str, float]:  # fmt: skip
     """Out-of-sample calibration of the decision over every scored signal.
@@ -161,17 +180,11 @@ def return_deciles(sig: pd.DataFrame, cfg: Config, costs: CostConfig,
     ``_ci_high``): the realised net return of every divergence the gate let through, at unit
     size, whatever the book's caps did with it.
     """
-    from ..costs import round_trip_cost
-    from ..decision import decision_quality, realised_net
-    from ..episodes import outcome_targets
+    from ..decision import decision_quality
 
     if not {"revert_return", "continue_return", "best_direction"} <= set(sig.columns):
         return {}
-    c = round_trip_cost(costs)
-    tg = outcome_targets(sig, cfg.sizing.split)
-    carry = decision_carry(sig, cfg, costs, bar)
-    real_m = realised_net(sig, tg["revert"], tg["continue"], c, carry)
-    real_r = tg["revert"].to_numpy(float) - c - carry["revert"]
+    real_m, real_r = realised_nets(sig, cfg, costs, bar)
     sets = {
         "model": (sig["expected_return"].to_numpy(float), real_m,
                   sig["direction"].to_numpy() != "none"),
@@ -217,13 +230,9 @@ def debiased_expected(sig: pd.DataFrame, cfg: Config, costs: CostConfig, bar: pd
     counts. The bound, and so what is taken, is unchanged.
     """
     from .. import decision
-    from ..costs import round_trip_cost
-    from ..episodes import outcome_targets
     from ..model import outcome_end
 
-    tg = outcome_targets(sig, cfg.sizing.split)
-    carry = decision_carry(sig, cfg, costs, bar)
-    real = decision.realised_net(sig, tg["revert"], tg["continue"], round_trip_cost(costs), carry)
+    real = realised_nets(sig, cfg, costs, bar)[0]
     exp = sig["expected_return"].to_numpy(float)
     ns = [pd.DatetimeIndex(x).as_unit("ns").asi8 for x in
           (sig["entry_time"], outcome_end(sig, cfg.label, cfg.continue_, bar), starts)]

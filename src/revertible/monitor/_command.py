@@ -285,16 +285,14 @@ def _inputs(pinned: str, meta: dict[str, Any], panel: Any, start: pd.Timestamp |
     data (its last bar and fingerprint: a backfill differs), the record's start, the
     thresholds, the ledger's summary and the notification targets (hashed: URLs hold tokens).
     """
-    import hashlib
     import json
 
-    def digest(x: Any) -> str:
-        return hashlib.sha256(json.dumps(x, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    from ..io import short_hash
 
-    return {"model": f"{pinned} {digest(meta)}", "at": str(panel.times[-1]),
+    return {"model": f"{pinned} {short_hash(meta)}", "at": str(panel.times[-1]),
             "data": panel.fingerprint(), "since": str(start),
             "checks": json.loads(json.dumps(cfg.monitor.model_dump())), "ledger": book,
-            "notify": digest(sorted(urls or []))}
+            "notify": short_hash(sorted(urls or []))}
 
 
 def _last_run(out_dir: str | os.PathLike[str] | None) -> dict[str, Any] | None:

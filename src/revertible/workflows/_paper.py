@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RevertibleError
+from ..io import short_hash
 from ._ledger_db import TEXT_COLUMNS, TIME_COLUMNS, read_ledger, write_ledger
 
 if TYPE_CHECKING:
@@ -80,9 +81,8 @@ def decision_config(cfg: Config) -> dict[str, Any]:
 
 
 def config_hash(settings: dict[str, Any]) -> str:
-    """SHA-256 (16 hex digits) of :func:`decision_config`'s output."""
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """SHA-256 (16 hex digits) of :func:`decision_config`'s output (``io.short_hash``)."""
+    return short_hash(settings)
 
 
 @dataclass
